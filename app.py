@@ -1,0 +1,3 @@
+def create_app():
+    from fastapi import FastAPI
+    return FastAPI()

@@ -1,0 +1,62 @@
+"""Shared by every flow: launch keys, the clock parameter and flow-run tracking hooks."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from db.session import session_scope
+from winback import clock
+from winback.cycles import service as cycles
+from winback.cycles.models import FlowRunState, MonthlyCycle
+
+log = logging.getLogger(__name__)
+
+_IGNORED = {"as_of"}
+
+
+def launch_key(flow_name: str, parameters: dict[str, Any]) -> str:
+    """"monthly_cycle:month=2026-11,store_codes=['S01']": one live run per key."""
+    parts = ",".join(f"{k}={parameters[k]}" for k in sorted(parameters) if k not in _IGNORED)
+    return f"{flow_name}:{parts}"
+
+
+def apply_as_of(as_of: str | None) -> None:
+    """A flow started with ``as_of`` runs on that business time (demo, tests, --as-of)."""
+    if as_of:
+        clock.set_now(as_of)
+
+
+_STATES = {
+    "RUNNING": FlowRunState.running,
+    "COMPLETED": FlowRunState.completed,
+    "FAILED": FlowRunState.failed,
+    "CRASHED": FlowRunState.crashed,
+    "CANCELLED": FlowRunState.cancelled,
+}
+
+
+def track(flow, flow_run, state) -> None:
+    """State hook: record the run's state in the database (never fails the flow)."""
+    try:
+        params = dict(flow_run.parameters or {})
+        cycle_id = params.get("cycle_id")
+        with session_scope() as session:
+            store_id = None
+            if cycle_id:
+                cycle = session.get(MonthlyCycle, cycle_id)
+                store_id = cycle.store_id if cycle else None
+            cycles.record_flow_run(
+                session=session,
+                flow_name=flow.name,
+                launch_key=launch_key(flow.name, params),
+                state=_STATES.get(state.type.value, FlowRunState.running),
+                store_id=store_id,
+                cycle_id=cycle_id,
+                prefect_flow_run_id=str(flow_run.id),
+                message=state.message if state.type.value != "COMPLETED" else None,
+            )
+    except Exception:  # pragma: no cover - tracking must not break the business flow
+        log.exception("could not record the state of flow run %s", getattr(flow_run, "id", "?"))
+
+
+HOOKS = dict(on_running=[track], on_completion=[track], on_failure=[track], on_crashed=[track], on_cancellation=[track])

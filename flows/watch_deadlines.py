@@ -1,0 +1,34 @@
+"""The daily watcher: reminders, escalation, and moving every cycle to its next stage.
+
+No process waits a week: the state is in the database and this flow runs on a schedule
+(daily in prefect.yaml, or ``winback watch``), so a restart loses nothing.
+"""
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.common import HOOKS, apply_as_of
+from flows.stages import draft_plan, evaluate_cycle, execute_plan, tally_reasons
+from tasks import cycles, notify, surveys
+
+
+@flow(name="watch_deadlines", flow_run_name="watch deadlines", **HOOKS)
+def watch_deadlines(store_codes: list[str] | None = None, as_of: str | None = None) -> dict:
+    apply_as_of(as_of)
+    ids = cycles.store_ids(store_codes)
+    reminders = {"reminded": 0, "escalated": 0}
+    for store_id in ids:
+        for key, n in surveys.remind_and_escalate(store_id).items():
+            reminders[key] += n
+    work = cycles.due_work(ids)
+    for cycle_id in work["tally"]:
+        tally_reasons(cycle_id)
+        draft_plan(cycle_id)
+    for cycle_id in work["plan"]:
+        draft_plan(cycle_id)
+    for cycle_id in work["execute"]:
+        execute_plan(cycle_id)
+    for cycle_id in work["evaluate"]:
+        evaluate_cycle(cycle_id)
+    delivered = notify.deliver()
+    return {**reminders, **{k: len(v) for k, v in work.items()}, "notifications": delivered}

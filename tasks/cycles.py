@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from prefect import task
+
+from db.session import session_scope
+from tasks.common import flow_actor
+from winback.accounts import service as accounts
+from winback.cycles import service as cycles
+from winback.cycles.models import CycleStage
+
+
+@task(name="store ids")
+def store_ids(store_codes: list[str] | None) -> list[int]:
+    with session_scope() as session:
+        if store_codes:
+            return [accounts.get_store(session=session, code=c).id for c in store_codes]
+        return [s.id for s in accounts.list_stores(session=session)]
+
+
+@task(name="open cycle")
+def open_cycle(store_id: int, month: str) -> int:
+    from winback.accounts.models import Store
+
+    with session_scope() as session:
+        cycle, _created = cycles.start_cycle(
+            session=session, store=session.get(Store, store_id), month=month, actor=flow_actor()
+        )
+        return cycle.id
+
+
+@task(name="due work")
+def due_work(store_ids: list[int]) -> dict[str, list[int]]:
+    """Cycles whose next stage is due: tally+plan, execution, evaluation."""
+    from winback import clock
+    from winback.plans.models import PlanStatus
+    from winback.plans.service import current_plan
+    from winback.surveys.service import survey_window_closed
+
+    work: dict[str, list[int]] = {"tally": [], "plan": [], "execute": [], "evaluate": []}
+    with session_scope() as session:
+        for c in cycles.cycles_in_stage(session=session, stage=CycleStage.surveying, store_ids=store_ids):
+            if survey_window_closed(session=session, cycle=c):
+                work["tally"].append(c.id)
+        for c in cycles.cycles_in_stage(session=session, stage=CycleStage.tallied, store_ids=store_ids):
+            work["plan"].append(c.id)
+        for c in cycles.cycles_in_stage(session=session, stage=CycleStage.planning, store_ids=store_ids):
+            plan = current_plan(session=session, cycle_id=c.id)
+            if plan is not None and plan.status == PlanStatus.approved:
+                work["execute"].append(c.id)
+        for c in cycles.evaluation_due(session=session, now=clock.now()):
+            if c.store_id in store_ids:
+                work["evaluate"].append(c.id)
+    return work

@@ -1,0 +1,68 @@
+"""Stores (4S 店) and their staff."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, UTCDateTime, str_enum
+
+
+class Role(str, enum.Enum):
+    admin = "admin"  # 行政部 / 客服: archive, screening, starts the monthly cycle
+    supervisor = "supervisor"  # 前台主管: distributes and chases survey tasks
+    advisor = "advisor"  # 服务顾问: contacts customers, records the survey
+    manager = "manager"  # 服务经理: rectification plan, approval
+    auditor = "auditor"  # 审计: reads the trail, changes nothing
+
+
+class Store(Base):
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Per-store overrides of winback.config.ProcessDefaults, e.g. {"survey_deadline_days": 10}.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Where notifications go: any Apprise URL (mailto://, json://, wecombot://, ...).
+    apprise_url: Mapped[str | None] = mapped_column(String(500))
+    locale: Mapped[str | None] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    store: Mapped[Store] = relationship(lazy="joined")
+    role_rows: Mapped[list[StaffRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> set[Role]:
+        return {r.role for r in self.role_rows}
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+class StaffRole(Base):
+    """A person may hold several roles (an advisor who is also a measure owner, ...)."""
+
+    __tablename__ = "staff_roles"
+    __table_args__ = (UniqueConstraint("staff_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role))

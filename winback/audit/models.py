@@ -1,0 +1,35 @@
+"""The audit trail (审计记录): who did what, when, to which entity; append-only."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, UTCDateTime
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity_type", "entity_id"),
+        Index("ix_audit_events_store_at", "store_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A person, or None for the system (a flow); actor_label says which.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    actor_label: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int] = mapped_column()
+    # Before/after of the fields that changed, or the facts of the action.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The Prefect flow run that made the change, when a flow made it.
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Other entities the event concerns (a task's customer, a plan's cycle), for timelines.
+    customer_id: Mapped[int | None] = mapped_column(index=True)
+    cycle_id: Mapped[int | None] = mapped_column(index=True)

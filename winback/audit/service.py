@@ -1,0 +1,102 @@
+"""Recording and reading the audit trail. Events are only ever added, never changed."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from winback import clock
+from winback.actor import Actor
+from winback.audit.models import AuditEvent
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def record(
+    *,
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: int,
+    store_id: int | None,
+    changes: dict[str, Any] | None = None,
+    customer_id: int | None = None,
+    cycle_id: int | None = None,
+) -> AuditEvent:
+    """Add one event in the caller's transaction (so it commits or rolls back with the change)."""
+    event = AuditEvent(
+        store_id=store_id,
+        at=clock.now(),
+        actor_id=actor.staff_id,
+        actor_label=actor.label,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        changes=_plain(changes or {}),
+        flow_run_id=actor.flow_run_id,
+        customer_id=customer_id,
+        cycle_id=cycle_id,
+    )
+    session.add(event)
+    return event
+
+
+def diff(obj: Any, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Apply ``values`` to ``obj`` and return {field: {"before": .., "after": ..}} of real changes."""
+    changes: dict[str, dict[str, Any]] = {}
+    for key, new in values.items():
+        old = getattr(obj, key)
+        if old != new:
+            changes[key] = {"before": _plain(old), "after": _plain(new)}
+            setattr(obj, key, new)
+    return changes
+
+
+def timeline(
+    *,
+    session: Session,
+    store_ids: list[int],
+    entity_type: str,
+    entity_id: int,
+    limit: int = 500,
+) -> list[AuditEvent]:
+    """Events of one entity, plus (for customers and cycles) the events that concern it."""
+    conditions = [(AuditEvent.entity_type == entity_type) & (AuditEvent.entity_id == entity_id)]
+    if entity_type == "customer":
+        conditions.append(AuditEvent.customer_id == entity_id)
+    if entity_type == "cycle":
+        conditions.append(AuditEvent.cycle_id == entity_id)
+    stmt = (
+        select(AuditEvent)
+        .where(or_(*conditions), AuditEvent.store_id.in_(store_ids))
+        .order_by(AuditEvent.at, AuditEvent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def recent(*, session: Session, store_ids: list[int], limit: int = 100) -> list[AuditEvent]:
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.store_id.in_(store_ids))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

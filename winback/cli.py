@@ -1,0 +1,226 @@
+"""The ``winback`` command. Errors print one line on stderr and exit non-zero, never a traceback."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="winback: find lapsed customers, learn why, fix the causes, win them back.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+cycle_app = typer.Typer(no_args_is_help=True, help="The monthly cycle.")
+store_app = typer.Typer(no_args_is_help=True, help="Stores and their settings.")
+app.add_typer(db_app, name="db")
+app.add_typer(cycle_app, name="cycle")
+app.add_typer(store_app, name="store")
+
+AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Business time, e.g. 2027-02-15T09:00 (also WINBACK_NOW).")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"winback: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _set_clock(as_of: str | None) -> str | None:
+    from winback import clock
+
+    if as_of:
+        try:
+            clock.set_now(as_of)
+        except ValueError:
+            fail(f"--as-of must be an ISO date or date-time such as 2027-02-15T09:00, not {as_of!r}")
+        os.environ["WINBACK_NOW"] = as_of
+    return as_of or os.environ.get("WINBACK_NOW") or None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema (Alembic) on WINBACK_DATABASE_URL."""
+    from db.migrate import upgrade
+    from winback.config import get_settings
+
+    upgrade()
+    typer.echo(f"database is up to date: {_safe_url(get_settings().database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@cycle_app.command("start")
+def cycle_start(
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    store: Annotated[Optional[str], typer.Option(help="Store code; all stores when left out.")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the flow to finish.")] = True,
+    as_of: AsOf = None,
+) -> None:
+    """Start the monthly cycle: cleanup, screening, profiles, survey tasks."""
+    from db.session import session_scope
+    from flows.launcher import launch
+    from winback.accounts import service as accounts
+    from winback.cycles.service import parse_month
+
+    as_of = _set_clock(as_of)
+    parse_month(month)
+    with session_scope() as session:
+        stores = [accounts.get_store(session=session, code=store)] if store else accounts.list_stores(session=session)
+        if not stores:
+            fail("there is no store yet; run `winback demo` or create one")
+        codes = [s.code for s in stores]
+    launched = launch("monthly_cycle", {"month": month, "store_codes": codes, "as_of": as_of}, wait=wait)
+    typer.echo(f"monthly cycle {month} for {', '.join(codes)}: flow run {launched.prefect_flow_run_id or '(starting)'}"
+               f"{' (already running)' if launched.reused else ''}")
+    if wait:
+        _print_status(codes)
+
+
+@cycle_app.command("status")
+def cycle_status(store: Annotated[Optional[str], typer.Option(help="Store code.")] = None) -> None:
+    """Each cycle's stage, tasks and plan."""
+    _print_status([store] if store else None)
+
+
+def _print_status(codes: list[str] | None) -> None:
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+    from winback.cycles import service as cycles
+    from winback.plans.service import current_plan
+    from winback.surveys import service as surveys
+
+    with session_scope() as session:
+        stores = [accounts.get_store(session=session, code=c) for c in codes] if codes else accounts.list_stores(session=session)
+        rows = cycles.list_cycles(session=session, store_ids=[s.id for s in stores])
+        if not rows:
+            typer.echo("no cycles yet")
+        for c in rows:
+            board = surveys.progress(session=session, cycle_id=c.id)
+            open_ = sum(b["open"] for b in board)
+            closed = sum(b["done"] + b["unreachable"] for b in board)
+            overdue = sum(b["overdue"] for b in board)
+            plan = current_plan(session=session, cycle_id=c.id)
+            typer.echo(
+                f"{c.store.code} {c.month}  stage={c.stage.value:<10} tasks open={open_} closed={closed} "
+                f"overdue={overdue}  plan={plan.status.value if plan else '-'}"
+            )
+
+
+@app.command("watch")
+def watch(as_of: AsOf = None, store: Annotated[Optional[str], typer.Option()] = None) -> None:
+    """One pass of the daily deadline watcher."""
+    from flows.launcher import launch
+
+    as_of = _set_clock(as_of)
+    launched = launch("watch_deadlines", {"store_codes": [store] if store else None, "as_of": as_of}, wait=True)
+    typer.echo(f"watcher ran: flow run {launched.prefect_flow_run_id}")
+    _print_status([store] if store else None)
+
+
+@store_app.command("show")
+def store_show(code: str) -> None:
+    """A store's effective settings (defaults with its overrides)."""
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+
+    with session_scope() as session:
+        store = accounts.get_store(session=session, code=code)
+        typer.echo(json.dumps(accounts.effective_settings(store).model_dump(), indent=2))
+
+
+@store_app.command("set")
+def store_set(code: str, key: str, value: str) -> None:
+    """Override one setting for one store, e.g. `winback store set S01 survey_deadline_days 10`."""
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+    from winback.actor import Actor
+
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    with session_scope() as session:
+        store = accounts.get_store(session=session, code=code)
+        accounts.set_store_setting(session=session, store=store, key=key, value=parsed, actor=Actor.system(label="cli"))
+    typer.echo(f"{code}: {key} = {parsed}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[Optional[int], typer.Option(help="Default: $PORT or 8000.")] = None,
+) -> None:
+    """Serve the web UI and the JSON API."""
+    import uvicorn
+
+    from flows.launcher import quiet_prefect
+
+    quiet_prefect()
+    port = port or int(os.environ.get("PORT", "8000"))
+    typer.echo(f"winback is serving on http://{host}:{port}  (Ctrl+C stops it)")
+    uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="warning")
+
+
+@app.command("demo")
+def demo(
+    serve_ui: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the web UI afterwards.")] = True,
+    port: Annotated[Optional[int], typer.Option()] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Create the database, load the demo store, run this month's cycle, serve the UI."""
+    import time
+
+    from db.migrate import upgrade
+    from db.session import session_scope
+    from flows.launcher import launch, quiet_prefect
+    from winback import clock
+    from winback.demo import ACCOUNTS, DEMO_PASSWORD, STORE_CODE, load_demo
+
+    quiet_prefect()
+    as_of = _set_clock(as_of)
+    started = time.monotonic()
+    typer.echo("1/3 creating the database (alembic upgrade) ...")
+    upgrade()
+    typer.echo("2/3 loading the demo store ...")
+    with session_scope() as session:
+        load_demo(session=session)
+    month = clock.today().strftime("%Y-%m")
+    typer.echo(f"3/3 running the {month} monthly cycle through Prefect (cleanup, screening, profiles, survey tasks) ...")
+    launch("monthly_cycle", {"month": month, "store_codes": [STORE_CODE], "as_of": as_of}, wait=True)
+    _print_status([STORE_CODE])
+    typer.echo(f"ready in {time.monotonic() - started:.0f} s\n")
+    typer.echo(f"demo accounts (password for all: {DEMO_PASSWORD}):")
+    for acc in ACCOUNTS:
+        if acc.active:
+            typer.echo(f"  {acc.username:<11} {', '.join(r.value for r in acc.roles):<11} {acc.name}")
+    if serve_ui:
+        serve(host="127.0.0.1", port=port)
+
+
+def main() -> None:
+    from winback.errors import DomainError
+
+    try:
+        app()
+    except DomainError as exc:
+        typer.echo(f"winback: error: {exc.message}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a CLI user gets one line; the details go to the log file
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            typer.echo(f"winback: error: the database is not reachable or not set up ({exc.orig}); "
+                       "check WINBACK_DATABASE_URL and run `winback db upgrade`", err=True)
+        else:
+            typer.echo(f"winback: error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""All settings in one place.
+
+Two kinds:
+
+* ``Settings`` - how this installation runs (database, data directory, secret key, port),
+  from environment variables prefixed ``WINBACK_`` (``WINBACK_DATABASE_URL`` and so on).
+* ``ProcessDefaults`` - the business rules of PROCESS.md (red lines, the one-week survey
+  deadline, the three-month evaluation, the 20% win-back target). These are the defaults;
+  each store may override any of them in the database (``stores.settings``), see
+  ``winback.accounts.service.effective_settings``. A cycle snapshots the values it used.
+
+To change the one-week deadline for every store, change ``survey_deadline_days`` below;
+for one store, ``winback store set S01 survey_deadline_days 10``.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProcessDefaults(BaseModel):
+    """Business rules with their defaults from PROCESS.md (overridable per store)."""
+
+    # 流失红线: no workshop visit for at_risk_months..lost_months is "at risk" (流失风险客户),
+    # more than lost_months is "lost" (流失客户).
+    at_risk_months: int = Field(6, ge=1, le=60)
+    lost_months: int = Field(12, ge=2, le=120)
+    # Expected interval between visits (3 months = 4 visits a year; 4.5 in smaller markets).
+    expected_visit_interval_months: float = Field(3.0, gt=0, le=24)
+    # Advisors report back within one week (一周内反馈).
+    survey_deadline_days: int = Field(7, ge=1, le=60)
+    # Remind the advisor this many days before a survey task is due.
+    survey_reminder_days_before: int = Field(1, ge=0, le=30)
+    # Evaluation 总结及效果评估 three months after execution starts (quarterly).
+    evaluation_delay_months: int = Field(3, ge=1, le=24)
+    # Each advisor's win-back rate is held against this target (percent).
+    winback_target_pct: float = Field(20.0, ge=0, le=100)
+    # Quarterly shortfall tally: yuan per customer missing from the target (0 allowed).
+    shortfall_yuan_per_customer: float = Field(20.0, ge=0)
+    # Default due date of a drafted measure, in days after the plan is drafted.
+    measure_due_days: int = Field(30, ge=1, le=365)
+
+
+class Settings(BaseSettings):
+    """How this installation runs; read from ``WINBACK_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="WINBACK_", extra="ignore")
+
+    data_dir: Path = Path(".winback")
+    # SQLAlchemy URL. Default: a SQLite file in the data directory. For PostgreSQL:
+    # WINBACK_DATABASE_URL=postgresql+psycopg://user:password@host:5432/winback
+    database_url: str = ""
+    # Signs the session cookie. Set it in production; the default is per data directory.
+    secret_key: str = ""
+    # Business time zone: months, due dates and "today" are reckoned here.
+    timezone: str = "Asia/Shanghai"
+    # Default UI language (zh = Simplified Chinese, en = English).
+    default_locale: str = "zh"
+    # Apprise URL that receives notifications for staff who have none of their own (optional).
+    fallback_notify_url: str = ""
+    process: ProcessDefaults = ProcessDefaults()
+
+    def model_post_init(self, _ctx) -> None:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'winback.db').resolve()}"
+        if not self.secret_key:
+            self.secret_key = _secret_for(self.data_dir)
+
+
+def _secret_for(data_dir: Path) -> str:
+    """A random key kept in the data directory, so sessions survive restarts."""
+    import secrets
+
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

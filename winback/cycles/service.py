@@ -1,0 +1,415 @@
+"""The monthly cycle: start, screening (筛选), profile analysis (分析), stage moves, flow runs."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session
+
+from winback import clock
+from winback.accounts.models import Store
+from winback.accounts.service import effective_settings
+from winback.actor import Actor
+from winback.audit import service as audit_service
+from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
+from winback.cycles.models import (
+    Band,
+    CycleStage,
+    FlowRunRecord,
+    FlowRunState,
+    MonthlyCycle,
+    Target,
+)
+from winback.errors import InvalidInput, NotFound
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def parse_month(month: str) -> str:
+    if not _MONTH.match(month or ""):
+        raise InvalidInput(f"month must look like 2026-11, not {month!r}", field="month")
+    return month
+
+
+def months_between(earlier: date, later: date) -> int:
+    delta = relativedelta(later, earlier)
+    return delta.years * 12 + delta.months
+
+
+def start_cycle(
+    *, session: Session, store: Store, month: str, actor: Actor
+) -> tuple[MonthlyCycle, bool]:
+    """Open the store's cycle for ``month`` (or return the open one). Returns (cycle, created)."""
+    parse_month(month)
+    cycle = session.scalar(
+        select(MonthlyCycle).where(MonthlyCycle.store_id == store.id, MonthlyCycle.month == month)
+    )
+    if cycle is not None:
+        return cycle, False
+    cycle = MonthlyCycle(
+        store_id=store.id,
+        month=month,
+        stage=CycleStage.started,
+        settings=effective_settings(store).model_dump(),
+        as_of=clock.today(),
+        started_at=clock.now(),
+        started_by_id=actor.staff_id,
+    )
+    session.add(cycle)
+    session.flush()
+    audit_service.record(
+        session=session, actor=actor, action="cycle.started", entity_type="cycle",
+        entity_id=cycle.id, store_id=store.id, cycle_id=cycle.id,
+        changes={"month": month, "settings": cycle.settings, "as_of": cycle.as_of},
+    )
+    return cycle, True
+
+
+def get_cycle(*, session: Session, cycle_id: int, store_ids: list[int] | None = None) -> MonthlyCycle:
+    cycle = session.get(MonthlyCycle, cycle_id)
+    if cycle is None or (store_ids is not None and cycle.store_id not in store_ids):
+        raise NotFound(f"no cycle {cycle_id}")
+    return cycle
+
+
+def find_cycle(*, session: Session, store_id: int, month: str) -> MonthlyCycle | None:
+    return session.scalar(
+        select(MonthlyCycle).where(MonthlyCycle.store_id == store_id, MonthlyCycle.month == month)
+    )
+
+
+def list_cycles(*, session: Session, store_ids: list[int], limit: int = 50) -> list[MonthlyCycle]:
+    stmt = (
+        select(MonthlyCycle)
+        .where(MonthlyCycle.store_id.in_(store_ids))
+        .order_by(MonthlyCycle.month.desc(), MonthlyCycle.store_id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def advance(
+    *, session: Session, cycle: MonthlyCycle, to: CycleStage, actor: Actor, **facts: Any
+) -> bool:
+    """Move the cycle forward to ``to``; never backwards, so re-running a stage is harmless."""
+    if cycle.stage.order >= to.order:
+        return False
+    before = cycle.stage
+    cycle.stage = to
+    audit_service.record(
+        session=session, actor=actor, action="cycle.stage_changed", entity_type="cycle",
+        entity_id=cycle.id, store_id=cycle.store_id, cycle_id=cycle.id,
+        changes={"stage": {"before": before, "after": to}, **facts},
+    )
+    session.flush()
+    return True
+
+
+def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
+    """Apply the red lines to the archive and add the cycle's targets (set-based, idempotent).
+
+    A vehicle is a target when it is active (not sold/scrapped/moved), its last repair order
+    lies ``at_risk_months`` or more before the cycle's as-of date, the customer has not asked
+    not to be called, and it is not already a target of another cycle still open.
+    """
+    cycle = get_cycle(session=session, cycle_id=cycle_id)
+    rules = cycle.settings
+    as_of = cycle.as_of
+    at_risk_before = as_of - relativedelta(months=rules["at_risk_months"])
+    lost_before = as_of - relativedelta(months=rules["lost_months"])
+
+    per_vehicle = (
+        select(
+            ServiceVisit.vehicle_id.label("vehicle_id"),
+            func.max(ServiceVisit.visit_date).label("last_visit"),
+            func.min(ServiceVisit.visit_date).label("first_visit"),
+            func.count().label("visits"),
+            func.coalesce(func.sum(ServiceVisit.amount), 0).label("spend"),
+        )
+        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
+        .group_by(ServiceVisit.vehicle_id)
+        .subquery()
+    )
+    ranked = (
+        select(
+            ServiceVisit.vehicle_id,
+            ServiceVisit.category,
+            ServiceVisit.items,
+            ServiceVisit.advisor_id,
+            func.row_number()
+            .over(
+                partition_by=ServiceVisit.vehicle_id,
+                order_by=(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc()),
+            )
+            .label("rn"),
+        )
+        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
+        .subquery()
+    )
+    open_elsewhere = (
+        select(Target.id)
+        .join(MonthlyCycle, MonthlyCycle.id == Target.cycle_id)
+        .where(
+            Target.vehicle_id == Vehicle.id,
+            Target.cycle_id != cycle.id,
+            MonthlyCycle.stage != CycleStage.evaluated,
+        )
+    )
+    already = select(Target.id).where(Target.cycle_id == cycle.id, Target.vehicle_id == Vehicle.id)
+    stmt = (
+        select(
+            Vehicle.id, Vehicle.customer_id, Vehicle.model, Vehicle.grade, Vehicle.warranty_end,
+            Vehicle.purchase_date, Vehicle.plate,
+            Customer.district, Customer.customer_type, Customer.gender, Customer.birth_date,
+            Customer.occupation,
+            per_vehicle.c.last_visit, per_vehicle.c.first_visit, per_vehicle.c.visits,
+            per_vehicle.c.spend, ranked.c.category, ranked.c["items"].label("last_items"), ranked.c.advisor_id,
+        )
+        .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
+        .join(ranked, and_(ranked.c.vehicle_id == Vehicle.id, ranked.c.rn == 1))
+        .join(Customer, Customer.id == Vehicle.customer_id)
+        .where(
+            Vehicle.store_id == cycle.store_id,
+            Vehicle.status == VehicleStatus.active,
+            per_vehicle.c.last_visit <= at_risk_before,
+            ~exists(open_elsewhere),
+            ~exists(already),
+        )
+    )
+    now = clock.now()
+    rows = []
+    for r in session.execute(stmt):
+        band = Band.lost if r.last_visit <= lost_before else Band.at_risk
+        years = max((r.last_visit - r.first_visit).days / 365.25, 1.0)
+        rows.append(
+            dict(
+                store_id=cycle.store_id,
+                cycle_id=cycle.id,
+                customer_id=r.customer_id,
+                vehicle_id=r.id,
+                band=band,
+                last_visit_date=r.last_visit,
+                months_since_visit=months_between(r.last_visit, as_of),
+                in_warranty=bool(r.warranty_end and r.warranty_end >= as_of),
+                visit_count=r.visits,
+                total_spend=Decimal(r.spend),
+                profile={
+                    "model": r.model,
+                    "grade": r.grade.value if r.grade else None,
+                    "plate": r.plate,
+                    "district": r.district,
+                    "customer_type": r.customer_type.value if r.customer_type else None,
+                    "gender": r.gender,
+                    "age": _age(r.birth_date, as_of),
+                    "occupation": r.occupation,
+                    "visits_per_year": round(r.visits / years, 2),
+                    "spend_per_year": round(float(r.spend) / years, 2),
+                    "last_category": r.category,
+                    "last_items": r.last_items,
+                    "last_advisor_id": r.advisor_id,
+                },
+                created_at=now,
+            )
+        )
+    if rows:
+        session.execute(Target.__table__.insert(), [_enum_values(r) for r in rows])
+    counts = Counter(r["band"].value for r in rows)
+    total = session.scalar(select(func.count()).where(Target.cycle_id == cycle.id)) or 0
+    advance(
+        session=session, cycle=cycle, to=CycleStage.screened, actor=actor,
+        targets=total, at_risk=counts.get("at_risk", 0), lost=counts.get("lost", 0),
+    )
+    return {"added": len(rows), "total": int(total), "at_risk": counts["at_risk"], "lost": counts["lost"]}
+
+
+def _enum_values(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.value if isinstance(v, Band) else v) for k, v in row.items()}
+
+
+def _age(birth: date | None, as_of: date) -> int | None:
+    return relativedelta(as_of, birth).years if birth else None
+
+
+def _age_band(age: int | None) -> str:
+    if age is None:
+        return "unknown"
+    for upper, label in ((30, "<30"), (40, "30-39"), (50, "40-49"), (60, "50-59")):
+        if age < upper:
+            return label
+    return "60+"
+
+
+PROFILE_DIMENSIONS = (
+    "band", "model", "grade", "district", "customer_type", "gender", "age_band",
+    "warranty", "last_category", "visits_per_year",
+)
+
+
+def analyze_profiles(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, Any]:
+    """Distributions of the targets (分析调研对象), each beside the store's active base."""
+    cycle = get_cycle(session=session, cycle_id=cycle_id)
+    targets = list(session.scalars(select(Target).where(Target.cycle_id == cycle.id)))
+    dist: dict[str, Counter] = {d: Counter() for d in PROFILE_DIMENSIONS}
+    spend = Decimal("0")
+    for t in targets:
+        p = t.profile
+        dist["band"][t.band.value] += 1
+        dist["model"][p.get("model") or "?"] += 1
+        dist["grade"][p.get("grade") or "?"] += 1
+        dist["district"][p.get("district") or "?"] += 1
+        dist["customer_type"][p.get("customer_type") or "?"] += 1
+        dist["gender"][p.get("gender") or "?"] += 1
+        dist["age_band"][_age_band(p.get("age"))] += 1
+        dist["warranty"]["in_warranty" if t.in_warranty else "out_of_warranty"] += 1
+        dist["last_category"][p.get("last_category") or "?"] += 1
+        vpy = p.get("visits_per_year") or 0
+        dist["visits_per_year"]["<1" if vpy < 1 else "1-2" if vpy < 2 else "2-4" if vpy < 4 else "4+"] += 1
+        spend += t.total_spend
+    base_models = Counter(
+        dict(
+            session.execute(
+                select(Vehicle.model, func.count())
+                .where(Vehicle.store_id == cycle.store_id, Vehicle.status == VehicleStatus.active)
+                .group_by(Vehicle.model)
+            ).all()
+        )
+    )
+    base_total = sum(base_models.values()) or 1
+    n = len(targets) or 1
+    # A model over-represented among targets compared with the whole base: a campaign theme.
+    model_index = sorted(
+        (
+            {
+                "model": m,
+                "targets": c,
+                "share_pct": round(100 * c / n, 1),
+                "base_share_pct": round(100 * base_models.get(m, 0) / base_total, 1),
+                "index": round((c / n) / (base_models.get(m, 0) / base_total), 2) if base_models.get(m) else None,
+            }
+            for m, c in dist["model"].items()
+        ),
+        key=lambda x: -(x["index"] or 0),
+    )
+    profile = {
+        "targets": len(targets),
+        "total_spend": str(spend),
+        "distributions": {d: dict(c.most_common()) for d, c in dist.items()},
+        "model_vs_base": model_index,
+    }
+    cycle.profile = profile
+    advance(session=session, cycle=cycle, to=CycleStage.profiled, actor=actor)
+    return profile
+
+
+def targets_of(
+    *, session: Session, cycle_id: int, offset: int = 0, limit: int = 100
+) -> tuple[list[Target], int]:
+    total = session.scalar(select(func.count()).where(Target.cycle_id == cycle_id)) or 0
+    stmt = (
+        select(Target)
+        .where(Target.cycle_id == cycle_id)
+        .order_by(Target.band.desc(), Target.total_spend.desc(), Target.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt)), int(total)
+
+
+# ---- flow runs --------------------------------------------------------------------------
+
+TERMINAL = {FlowRunState.completed, FlowRunState.failed, FlowRunState.crashed, FlowRunState.cancelled}
+
+
+def live_flow_run(*, session: Session, launch_key: str, stale_after: timedelta = timedelta(hours=6)) -> FlowRunRecord | None:
+    """A run with this key that is still scheduled or running (so we do not start it twice)."""
+    stmt = (
+        select(FlowRunRecord)
+        .where(
+            FlowRunRecord.launch_key == launch_key,
+            FlowRunRecord.state.in_([FlowRunState.scheduled, FlowRunState.running]),
+            FlowRunRecord.started_at >= clock.now() - stale_after,
+        )
+        .order_by(FlowRunRecord.id.desc())
+    )
+    return session.scalars(stmt).first()
+
+
+def record_flow_run(
+    *,
+    session: Session,
+    flow_name: str,
+    launch_key: str,
+    state: FlowRunState,
+    store_id: int | None = None,
+    cycle_id: int | None = None,
+    prefect_flow_run_id: str | None = None,
+    message: str | None = None,
+) -> FlowRunRecord:
+    """Create or update the record of a flow run (by Prefect id when known, else by key)."""
+    record = None
+    if prefect_flow_run_id:
+        record = session.scalar(
+            select(FlowRunRecord).where(FlowRunRecord.prefect_flow_run_id == prefect_flow_run_id)
+        )
+    if record is None and prefect_flow_run_id:
+        # A launcher record waiting for its run id.
+        record = session.scalars(
+            select(FlowRunRecord)
+            .where(
+                FlowRunRecord.launch_key == launch_key,
+                FlowRunRecord.prefect_flow_run_id.is_(None),
+                FlowRunRecord.state == FlowRunState.scheduled,
+            )
+            .order_by(FlowRunRecord.id.desc())
+        ).first()
+    now = clock.now()
+    if record is None:
+        record = FlowRunRecord(
+            flow_name=flow_name, launch_key=launch_key, state=state, started_at=now,
+            store_id=store_id, cycle_id=cycle_id,
+        )
+        session.add(record)
+    record.state = state
+    if prefect_flow_run_id:
+        record.prefect_flow_run_id = prefect_flow_run_id
+    if store_id is not None:
+        record.store_id = store_id
+    if cycle_id is not None:
+        record.cycle_id = cycle_id
+    if message is not None:
+        record.message = message[:1000]
+    if state in TERMINAL:
+        record.finished_at = now
+    session.flush()
+    return record
+
+
+def flow_runs_of(
+    *, session: Session, store_ids: list[int], cycle_id: int | None = None, limit: int = 50
+) -> list[FlowRunRecord]:
+    stmt = select(FlowRunRecord).where(
+        (FlowRunRecord.store_id.in_(store_ids)) | (FlowRunRecord.store_id.is_(None))
+    )
+    if cycle_id is not None:
+        stmt = stmt.where(FlowRunRecord.cycle_id == cycle_id)
+    stmt = stmt.order_by(FlowRunRecord.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def cycles_in_stage(*, session: Session, stage: CycleStage, store_ids: list[int] | None = None) -> list[MonthlyCycle]:
+    stmt = select(MonthlyCycle).where(MonthlyCycle.stage == stage)
+    if store_ids is not None:
+        stmt = stmt.where(MonthlyCycle.store_id.in_(store_ids))
+    return list(session.scalars(stmt.order_by(MonthlyCycle.id)))
+
+
+def evaluation_due(*, session: Session, now: datetime) -> list[MonthlyCycle]:
+    stmt = select(MonthlyCycle).where(
+        MonthlyCycle.stage == CycleStage.executing, MonthlyCycle.evaluation_due_at <= now
+    )
+    return list(session.scalars(stmt.order_by(MonthlyCycle.id)))

@@ -1,0 +1,47 @@
+"""Notification texts in Simplified Chinese (default) and English."""
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
+    # kind: {locale: (title, body)}; bodies are str.format templates.
+    "tasks_assigned": {
+        "zh": ("新的回访任务", "{month} 流失原因调查：您有 {count} 个新的回访任务，请在 {due} 前完成。"),
+        "en": ("New callback tasks", "{month} churn survey: {count} new callback tasks for you, due {due}."),
+    },
+    "task_reassigned": {
+        "zh": ("回访任务调整", "回访任务 #{task_id}（{customer}）已{change}。"),
+        "en": ("Callback task changed", "Callback task #{task_id} ({customer}) was {change}."),
+    },
+    "tasks_due_soon": {
+        "zh": ("回访任务即将到期", "您有 {count} 个回访任务将于 {due} 前到期。"),
+        "en": ("Callback tasks due soon", "{count} of your callback tasks are due by {due}."),
+    },
+    "tasks_overdue": {
+        "zh": ("回访任务已逾期", "您有 {count} 个回访任务已逾期，请尽快完成。"),
+        "en": ("Callback tasks overdue", "{count} of your callback tasks are overdue."),
+    },
+    "tasks_escalated": {
+        "zh": ("逾期回访任务上报", "{month}：{count} 个回访任务已逾期（{advisors}）。"),
+        "en": ("Overdue callback tasks", "{month}: {count} callback tasks are overdue ({advisors})."),
+    },
+    "plan_submitted": {
+        "zh": ("整改方案待审批", "{month} 整改方案（第 {version} 版）已提交，请审批。"),
+        "en": ("Plan awaits approval", "The {month} rectification plan (version {version}) awaits your approval."),
+    },
+    "plan_decided": {
+        "zh": ("整改方案审批结果", "{month} 整改方案：{decision}。{comment}"),
+        "en": ("Plan decision", "{month} rectification plan: {decision}. {comment}"),
+    },
+    "measure_assigned": {
+        "zh": ("整改措施责任分配", "您负责整改措施「{title}」，完成期限 {due}。"),
+        "en": ("Measure assigned to you", "You own the measure \"{title}\", due {due}."),
+    },
+    "evaluation_ready": {
+        "zh": ("效果评估完成", "{month} 效果评估：{back}/{contacted} 位客户回厂，回厂率 {rate}%。"),
+        "en": ("Evaluation ready", "{month} evaluation: {back} of {contacted} customers came back ({rate}%)."),
+    },
+}
+
+
+def render(kind: str, locale: str, **params) -> tuple[str, str]:
+    texts = MESSAGES[kind].get(locale) or MESSAGES[kind]["zh"]
+    return texts[0], texts[1].format(**params)

@@ -1,0 +1,113 @@
+"""Notifications: queued in the database with the change that causes them, delivered later.
+
+Queuing in the same transaction means a message is never lost and never sent for a change
+that rolled back. Delivery (``deliver_pending``) is a separate step that tasks/flows run;
+a failed delivery is retried with back-off and recorded, and never raises.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import apprise
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from winback import clock
+from winback.accounts.models import Staff
+from winback.config import get_settings
+from winback.notifications.messages import render
+from winback.notifications.models import Notification, NotificationStatus
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+# Back-off between attempts: 1 min, 5 min, 30 min, 2 h, 6 h.
+BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6)]
+
+
+def enqueue(
+    *, session: Session, recipient: Staff, kind: str, dedupe_key: str, **params
+) -> bool:
+    """Queue one message for ``recipient``; a second call with the same key does nothing.
+
+    Returns True when a new message was queued.
+    """
+    title, body = render(kind, recipient.locale or get_settings().default_locale, **params)
+    now = clock.now()
+    values = dict(
+        store_id=recipient.store_id,
+        recipient_id=recipient.id,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        title=title,
+        body=body,
+        status=NotificationStatus.pending.value,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return session.execute(stmt).rowcount == 1
+
+
+def _send(url: str, title: str, body: str) -> tuple[bool, str | None]:
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        return False, f"not a valid notification URL: {url.split(':', 1)[0]}://..."
+    try:
+        ok = notifier.notify(title=title, body=body)
+    except Exception as exc:  # a broken plugin must not stop the process
+        return False, f"{type(exc).__name__}: {exc}"
+    return bool(ok), None if ok else "the receiver did not accept the message"
+
+
+def deliver_pending(*, session: Session, limit: int = 500) -> dict[str, int]:
+    """Try every due message once. Returns counts by outcome; never raises for a bad receiver."""
+    now = clock.now()
+    fallback = get_settings().fallback_notify_url
+    stmt = (
+        select(Notification, Staff)
+        .join(Staff, Staff.id == Notification.recipient_id)
+        .where(Notification.status == NotificationStatus.pending, Notification.next_attempt_at <= now)
+        .order_by(Notification.id)
+        .limit(limit)
+    )
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    for note, staff in session.execute(stmt).all():
+        url = staff.apprise_url or fallback
+        if not url:
+            note.status = NotificationStatus.skipped
+            counts["skipped"] += 1
+            continue
+        ok, error = _send(url, note.title, note.body)
+        note.attempts += 1
+        if ok:
+            note.status = NotificationStatus.sent
+            note.sent_at = clock.now()
+            note.last_error = None
+            counts["sent"] += 1
+        elif note.attempts >= MAX_ATTEMPTS:
+            note.status = NotificationStatus.failed
+            note.last_error = error
+            counts["failed"] += 1
+            log.warning("notification %s to %s failed for good: %s", note.id, staff.username, error)
+        else:
+            note.last_error = error
+            note.next_attempt_at = now + BACKOFF[min(note.attempts - 1, len(BACKOFF) - 1)]
+            counts["retry"] += 1
+    session.flush()
+    return counts
+
+
+def list_for(*, session: Session, store_ids: list[int], limit: int = 200) -> list[Notification]:
+    stmt = (
+        select(Notification)
+        .where(Notification.store_id.in_(store_ids))
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

@@ -1,0 +1,126 @@
+"""Reason-survey tasks (流失原因调查) handed to service advisors with a one-week deadline."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, UTCDateTime, str_enum
+
+
+class ReasonArea(str, enum.Enum):
+    """The area a reason points at, which is also the area of the measures that answer it."""
+
+    service = "service"  # 服务
+    repair_quality = "repair_quality"  # 维修质量
+    price = "price"  # 价格
+    distance = "distance"  # 距离
+    other = "other"  # 其他
+
+
+class ReasonCode(Base):
+    """A churn reason (流失原因). Seeded per store from PROCESS.md; stores may add their own."""
+
+    __tablename__ = "reason_codes"
+    __table_args__ = (UniqueConstraint("store_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    label_zh: Mapped[str] = mapped_column(String(120))
+    label_en: Mapped[str] = mapped_column(String(120))
+    area: Mapped[ReasonArea] = mapped_column(str_enum(ReasonArea))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    def label(self, locale: str) -> str:
+        return self.label_en if locale == "en" else self.label_zh
+
+
+class SurveyStatus(str, enum.Enum):
+    open = "open"  # 待回访
+    done = "done"  # 已完成
+    unreachable = "unreachable"  # 无法联系
+
+
+class ContactMethod(str, enum.Enum):
+    phone = "phone"  # 电话回访
+    store_event = "store_event"  # 邀请到店活动
+    home_visit = "home_visit"  # 上门拜访
+
+
+class SurveyTask(Base):
+    __tablename__ = "survey_tasks"
+    __table_args__ = (
+        Index("ix_survey_tasks_assignee_status_due", "assignee_id", "status", "due_at"),
+        Index("ix_survey_tasks_cycle_status", "cycle_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"))
+    # One task per target: a second assign_surveys run finds it and does nothing.
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # assigned_at + survey_deadline_days (one week by default).
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[SurveyStatus] = mapped_column(str_enum(SurveyStatus), default=SurveyStatus.open)
+    # Reminder state as plain columns: "due soon and not yet reminded" is one query.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The result (调查结果).
+    method: Mapped[ContactMethod | None] = mapped_column(str_enum(ContactMethod))
+    serviced_elsewhere: Mapped[bool | None] = mapped_column(Boolean)
+    elsewhere_what: Mapped[str | None] = mapped_column(String(300))
+    elsewhere_where: Mapped[str | None] = mapped_column(String(300))
+    elsewhere_why: Mapped[str | None] = mapped_column(String(500))
+    # Complaints heard on the call are recorded, never filtered out.
+    complaint: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Optimistic locking: of two people closing the same task, one wins, the other is told.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    target = relationship("Target", lazy="joined")
+    assignee = relationship("Staff", foreign_keys=[assignee_id], lazy="joined")
+    reasons: Mapped[list[SurveyTaskReason]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+    attempts: Mapped[list[ContactAttempt]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ContactAttempt.at"
+    )
+
+
+class SurveyTaskReason(Base):
+    __tablename__ = "survey_task_reasons"
+    __table_args__ = (UniqueConstraint("task_id", "reason_code_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("survey_tasks.id", ondelete="CASCADE"), index=True)
+    reason_code_id: Mapped[int] = mapped_column(ForeignKey("reason_codes.id"), index=True)
+
+    reason_code = relationship("ReasonCode", lazy="joined")
+
+
+class ContactAttempt(Base):
+    """One call, event invitation or visit (联系记录), whatever its outcome."""
+
+    __tablename__ = "contact_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("survey_tasks.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    method: Mapped[ContactMethod] = mapped_column(str_enum(ContactMethod))
+    # reached, no_answer, busy, wrong_number, ...
+    outcome: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(String(500))
