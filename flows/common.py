@@ -41,7 +41,7 @@ def track(flow, flow_run, state) -> None:
         params = dict(flow_run.parameters or {})
         cycle_id = params.get("cycle_id")
         with session_scope() as session:
-            store_id = None
+            store_id = params.get("store_id")
             if cycle_id:
                 cycle = session.get(MonthlyCycle, cycle_id)
                 store_id = cycle.store_id if cycle else None
