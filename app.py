@@ -1,3 +1,87 @@
-def create_app():
-    from fastapi import FastAPI
-    return FastAPI()
+"""The web application: JSON API at /api, staff pages at /."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from api.deps import NotLoggedIn
+from api.routes import router as api_router
+from db.session import configure
+from web import render_error
+from web.routes import router as web_router
+from winback.config import get_settings
+from winback.errors import DomainError
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure(settings.database_url)
+    app = FastAPI(
+        title="winback",
+        description="Win back the customers who stopped bringing their cars in.",
+        version="0.1.0",
+        docs_url="/api/docs",
+        redoc_url=None,
+        swagger_ui_parameters={"syntaxHighlight": False},
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="winback_session",
+        same_site="lax",
+        https_only=False,
+        max_age=12 * 3600,
+    )
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    app.include_router(api_router, prefix="/api")
+    app.include_router(web_router)
+
+    @app.exception_handler(NotLoggedIn)
+    async def _not_logged_in(request: Request, _exc: NotLoggedIn):
+        if _wants_json(request):
+            return JSONResponse({"detail": "log in first", "code": "not_logged_in"}, status_code=401)
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError):
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": exc.message, "code": exc.code, "field": exc.field}, status_code=exc.status
+            )
+        return render_error(request, exc.status, exc.message)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException):
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return render_error(request, exc.status_code, None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]} for e in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": "invalid input", "code": "invalid", "errors": errors}, status_code=422)
+        return render_error(request, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+    from sqlalchemy.exc import OperationalError
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, _exc: OperationalError):
+        message = "the database is not reachable right now; please try again in a moment"
+        if _wants_json(request):
+            return JSONResponse({"detail": message, "code": "db_unavailable"}, status_code=503)
+        return render_error(request, 503, message)
+
+    return app

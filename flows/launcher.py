@@ -80,6 +80,8 @@ def launch(
             store_id=store_id, cycle_id=cycle_id,
         )
         record_id = record.id
+    # Tests and scripted demos may ask every in-process launch to finish before returning.
+    wait = wait or os.environ.get("WINBACK_INLINE_FLOWS") == "1"
     if uses_deployments():
         return _launch_deployment(flow_name, parameters, key, record_id, wait)
     return _launch_in_process(flow_name, parameters, key, record_id, wait)
@@ -140,3 +142,16 @@ def _launch_in_process(flow_name, parameters, key, record_id, wait) -> Launched:
 
         rec = session.get(FlowRunRecord, record_id)
         return Launched(record_id, flow_name, rec.prefect_flow_run_id, rec.state.value, False)
+
+
+def start_monthly_cycle(*, store_code: str, month: str, wait: bool = False) -> Launched:
+    """What the admin's "start the cycle" button and ``POST /api/cycles`` do."""
+    from winback.cycles.service import parse_month
+
+    parse_month(month)
+    return launch("monthly_cycle", {"month": month, "store_codes": [store_code]}, wait=wait)
+
+
+def start_execution(*, cycle_id: int, store_id: int) -> Launched:
+    """Right after the manager approves; the daily watcher would also pick it up."""
+    return launch("execute_plan", {"cycle_id": cycle_id}, store_id=store_id, cycle_id=cycle_id)

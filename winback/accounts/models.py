@@ -53,8 +53,8 @@ class Staff(Base):
     def roles(self) -> set[Role]:
         return {r.role for r in self.role_rows}
 
-    def has_role(self, *roles: Role) -> bool:
-        return bool(self.roles.intersection(roles))
+    def has_role(self, *roles: Role | str) -> bool:
+        return bool(self.roles.intersection(Role(r) for r in roles))
 
 
 class StaffRole(Base):

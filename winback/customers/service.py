@@ -164,3 +164,10 @@ def visits_of(*, session: Session, customer_id: int) -> list[ServiceVisit]:
         .order_by(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
     )
     return list(session.scalars(stmt))
+
+
+def vehicle_by_vin(*, session: Session, store_id: int, vin: str) -> Vehicle:
+    vehicle = session.scalar(select(Vehicle).where(Vehicle.store_id == store_id, Vehicle.vin == vin.strip().upper()))
+    if vehicle is None:
+        raise NotFound(f"no vehicle with VIN {vin} in this store")
+    return vehicle

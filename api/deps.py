@@ -1,0 +1,69 @@
+"""Request dependencies shared by the JSON API and the web pages."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from db.session import new_session
+from winback.accounts.models import Role, Staff
+from winback.accounts.service import get_staff
+from winback.errors import NotFound
+
+
+def get_session() -> Iterator[Session]:
+    """One request, one transaction: commit on success, roll back on any error."""
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class NotLoggedIn(Exception):
+    """Raised when a page or API call needs a log-in; the app turns it into 401 or a redirect."""
+
+
+def optional_user(request: Request, session: SessionDep) -> Staff | None:
+    staff_id = request.session.get("staff_id")
+    if not staff_id:
+        return None
+    try:
+        staff = get_staff(session=session, staff_id=int(staff_id))
+    except NotFound:
+        return None
+    return staff if staff.active else None
+
+
+def current_user(user: Annotated[Staff | None, Depends(optional_user)]) -> Staff:
+    if user is None:
+        raise NotLoggedIn()
+    return user
+
+
+CurrentUser = Annotated[Staff, Depends(current_user)]
+
+
+def require(*roles: Role):
+    """Dependency: the user holds one of ``roles`` (403 otherwise)."""
+
+    def check(user: CurrentUser) -> Staff:
+        if not user.has_role(*roles):
+            raise HTTPException(status_code=403, detail="forbidden")
+        return user
+
+    return Depends(check)
+
+
+def store_ids(user: Staff) -> list[int]:
+    """The stores a person may see (their own store for now)."""
+    return [user.store_id]

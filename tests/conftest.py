@@ -1,0 +1,307 @@
+"""Shared fixtures: a migrated database per test (SQLite, and PostgreSQL when asked), the demo
+store on a frozen clock, the Prefect test harness and a real JSON webhook receiver.
+
+PostgreSQL runs when ``WINBACK_TEST_POSTGRES_URL`` is set, e.g.
+``WINBACK_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test``; every
+database test then runs twice, ``test_x[sqlite]`` and ``test_x[postgres]``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before anything imports prefect or reads the settings (both read the environment once).
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "CRITICAL"
+os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+os.environ["WINBACK_DATA_DIR"] = tempfile.mkdtemp(prefix="winback-test-")
+# Nothing from the developer's shell may leak into the tests' settings.
+for _name in ("WINBACK_DATABASE_URL", "WINBACK_NOW", "WINBACK_FALLBACK_NOTIFY_URL", "WINBACK_TIMEZONE"):
+    os.environ.pop(_name, None)
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+import sqlite3  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, make_url, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+import db.migrate  # noqa: E402
+import db.session  # noqa: E402
+import winback.models  # noqa: E402,F401  (every table in Base.metadata)
+from db.base import Base  # noqa: E402
+from winback import clock  # noqa: E402
+
+POSTGRES_URL = os.environ.get("WINBACK_TEST_POSTGRES_URL", "").strip()
+DEMO_NOW = "2026-11-02T09:00"
+
+_DB_PARAMS = [pytest.param("sqlite", id="sqlite")]
+if POSTGRES_URL:
+    _DB_PARAMS.append(pytest.param("postgres", id="postgres"))
+
+
+# ---- speed ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at production cost takes ~0.15 s a hash, most of the demo's load time.
+
+    The tests hash with the cheapest Argon2 parameters instead; verification reads the
+    parameters from the hash, so logging in works the same way.
+    """
+    from argon2 import PasswordHasher
+
+    from winback.accounts import service as accounts
+
+    saved = accounts._hasher
+    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    try:
+        yield
+    finally:
+        accounts._hasher = saved
+
+
+# ---- databases ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    """One SQLite file migrated to head; each test gets a copy of it."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    db.migrate.upgrade(f"sqlite:///{path}")
+    # The migration bound the app's engine to the template: let go of it, fold the WAL into
+    # the main file and leave a single self-contained file to copy.
+    db.session.get_engine().dispose()
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        con.close()
+    return path
+
+
+def _worker_postgres_url(url: str) -> str:
+    """Under pytest-xdist each worker gets its own database ``test_<worker>``."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"test_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def _postgres_url() -> str:
+    """The PostgreSQL test database, emptied and migrated to head once per session."""
+    url = _worker_postgres_url(POSTGRES_URL)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    db.migrate.upgrade(url)
+    return url
+
+
+def _truncate_all(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    engine = db.session.get_engine() if db.session._url == url else create_engine(url)
+    with engine.begin() as conn:
+        # A test that left a transaction open would otherwise make this wait for ever.
+        conn.execute(text("SET LOCAL lock_timeout = '15s'"))
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=_DB_PARAMS)
+def db_url(request, tmp_path) -> Iterator[str]:
+    """A migrated, empty database; the app's engine (``db.session``) is bound to it.
+
+    Yields the SQLAlchemy URL. The clock override is cleared after the test.
+    """
+    if request.param == "sqlite":
+        template = request.getfixturevalue("_sqlite_template")
+        path = tmp_path / "winback.db"
+        shutil.copyfile(template, path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("_postgres_url")
+    db.session.configure(url)
+    try:
+        yield url
+    finally:
+        clock.set_now(None)
+        if request.param == "postgres":
+            _truncate_all(url)
+        else:
+            # Release the per-test file (the next test binds the engine to another one).
+            db.session.get_engine().dispose()
+
+
+@pytest.fixture
+def session(db_url) -> Iterator[Session]:
+    """A session of the app's factory on the test database (closed, not committed, after)."""
+    s = db.session.new_session()
+    try:
+        yield s
+    finally:
+        s.rollback()
+        s.close()
+
+
+@pytest.fixture
+def demo_store(session) -> int:
+    """The demo store (S01, 240 customers) loaded on the clock frozen at 2026-11-02 09:00
+    business time, committed. Returns the store id; the clock stays frozen for the test."""
+    from winback.demo import load_demo
+
+    clock.set_now(DEMO_NOW)
+    store = load_demo(session=session)
+    session.commit()
+    return store.id
+
+
+# ---- Prefect -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect server (own SQLite database) for tests that run whole flows."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+# ---- a real webhook receiver -------------------------------------------------------------
+
+@dataclass
+class Webhook:
+    """A JSON HTTP receiver on 127.0.0.1 for Apprise's ``json://`` notifications.
+
+    ``messages``: every POST body received (parsed JSON, in order), whatever the answer;
+    ``requests``: ``(status answered, body)`` pairs; ``delivered``: bodies answered 2xx.
+    ``down()`` makes it answer 500 (a broken receiver), ``up()`` 200 again.
+    """
+
+    host: str
+    port: int
+    status: int = 200
+    messages: list[Any] = field(default_factory=list)
+    requests: list[tuple[int, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"json://{self.host}:{self.port}/"
+
+    @property
+    def delivered(self) -> list[Any]:
+        with self.lock:
+            return [body for status, body in self.requests if 200 <= status < 300]
+
+    def down(self, status: int = 500) -> None:
+        self.status = status
+
+    def up(self) -> None:
+        self.status = 200
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.requests.clear()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook(host="127.0.0.1", port=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body: Any = json.loads(raw.decode("utf-8"))
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+            status = hook.status
+            with hook.lock:
+                hook.messages.append(body)
+                hook.requests.append((status, body))
+            payload = b'{"ok": true}' if status < 300 else b'{"ok": false}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args) -> None:  # keep the test output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    hook.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, name="webhook", daemon=True)
+    thread.start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# ---- small helpers shared by the domain tests --------------------------------------------
+
+@pytest.fixture
+def staff(session):
+    """``staff("advisor1")``: the demo staff member with that username, in ``session``."""
+    from sqlalchemy import select
+
+    from winback.accounts.models import Staff
+
+    def get(username: str, in_session: Session | None = None):
+        s = in_session or session
+        member = s.scalar(select(Staff).where(Staff.username == username))
+        assert member is not None, f"no staff member {username!r}"
+        return member
+
+    return get
+
+
+@pytest.fixture
+def surveying_cycle(session, demo_store, staff) -> int:
+    """The demo store's 2026-11 cycle run by the services up to the survey tasks (committed).
+
+    Started by the admin, screened, profiled and assigned at the frozen demo clock.
+    Returns the cycle id.
+    """
+    from winback.accounts.models import Store
+    from winback.actor import Actor
+    from winback.cycles import service as cycles
+    from winback.surveys import service as surveys
+
+    actor = Actor.person(staff("admin"))
+    store = session.get(Store, demo_store)
+    cycle, created = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
+    assert created
+    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
+    surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
+    session.commit()
+    return cycle.id

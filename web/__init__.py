@@ -1,0 +1,40 @@
+"""Server-rendered staff pages (Jinja2)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from winback import clock
+from web.i18n import pick_locale, translator
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _local_dt(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return clock.local(value).strftime(fmt) if value else ""
+
+
+templates.env.filters["local"] = _local_dt
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    request.session.setdefault("flash", []).append([kind, message])
+
+
+def render(request: Request, template: str, user=None, status_code: int = 200, **context: Any):
+    locale = pick_locale(request, getattr(user, "locale", None))
+    _ = translator(locale)
+    messages = request.session.pop("flash", [])
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"user": user, "_": _, "locale": locale, "flashes": messages, "now": clock.now(), **context},
+        status_code=status_code,
+    )
+
+
+def render_error(request: Request, status: int, message: str | None):
+    return render(request, "error.html", status_code=status, status=status, message=message)
