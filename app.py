@@ -1,6 +1,7 @@
 """The web application: JSON API at /api, staff pages at /."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -12,11 +13,13 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from api.deps import NotLoggedIn
 from api.routes import router as api_router
-from db.session import configure
+from db.session import configure, is_configured
 from web import render_error
 from web.routes import router as web_router
 from winback.config import get_settings
 from winback.errors import DomainError
+
+log = logging.getLogger("winback.app")
 
 
 def _wants_json(request: Request) -> bool:
@@ -25,7 +28,8 @@ def _wants_json(request: Request) -> bool:
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    configure(settings.database_url)
+    if not is_configured():  # tests bind their own database first
+        configure(settings.database_url)
     app = FastAPI(
         title="winback",
         description="Win back the customers who stopped bringing their cars in.",
@@ -78,7 +82,8 @@ def create_app() -> FastAPI:
     from sqlalchemy.exc import OperationalError
 
     @app.exception_handler(OperationalError)
-    async def _db_down(request: Request, _exc: OperationalError):
+    async def _db_down(request: Request, exc: OperationalError):
+        log.warning("database error on %s: %s", request.url.path, exc)
         message = "the database is not reachable right now; please try again in a moment"
         if _wants_json(request):
             return JSONResponse({"detail": message, "code": "db_unavailable"}, status_code=503)

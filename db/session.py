@@ -49,6 +49,10 @@ def configure(url: str | None = None) -> Engine:
     return _engine
 
 
+def is_configured() -> bool:
+    return _engine is not None
+
+
 def get_engine() -> Engine:
     return _engine if _engine is not None else configure()
 

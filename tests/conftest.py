@@ -256,7 +256,7 @@ def webhook() -> Iterator[Webhook]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     hook.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, name="webhook", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="webhook", daemon=True)
     thread.start()
     try:
         yield hook

@@ -136,6 +136,7 @@ def update_measure(
             changes={"measure_id": measure.id, **changes},
         )
     session.flush()
+    session.expire(measure, ["owner", "reason_code"])  # relationships follow the new ids
     return measure
 
 

@@ -1,0 +1,120 @@
+"""The Prefect flows: the monthly cycle up to the surveys, its tracking and its audit trail."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from winback.accounts.models import Store
+from winback.actor import Actor
+from winback.audit.models import AuditEvent
+from winback.cycles import service as cycles
+from winback.cycles.models import CycleStage, FlowRunRecord, FlowRunState, MonthlyCycle, Target
+from winback.notifications.models import Notification
+from winback.surveys.models import SurveyTask
+
+
+def _count(session, model, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@pytest.mark.flow
+def test_monthly_cycle_flow_runs_to_the_surveys(prefect_harness, session, demo_store, webhook, staff):
+    from flows.monthly_cycle import monthly_cycle
+
+    # One advisor receives notifications: the flow's delivery step must reach them.
+    staff("advisor1").apprise_url = webhook.url
+    session.commit()
+
+    cycle_ids = monthly_cycle(month="2026-11", store_codes=["S01"])
+    session.expire_all()
+    assert len(cycle_ids) == 1
+    cycle = session.get(MonthlyCycle, cycle_ids[0])
+    assert (cycle.store_id, cycle.month) == (demo_store, "2026-11")
+    assert cycle.stage == CycleStage.surveying
+    assert cycle.cleanup is not None and cycle.cleanup["customers"] == 240
+    assert cycle.profile is not None
+    targets = _count(session, Target, Target.cycle_id == cycle.id)
+    tasks = _count(session, SurveyTask, SurveyTask.cycle_id == cycle.id)
+    assert targets > 0
+    assert tasks == targets == cycle.profile["targets"]
+
+    # Every flow run is recorded, completed, with its Prefect id.
+    records = list(session.scalars(select(FlowRunRecord).order_by(FlowRunRecord.id)))
+    by_name: dict[str, list[FlowRunRecord]] = {}
+    for r in records:
+        by_name.setdefault(r.flow_name, []).append(r)
+    for name in ("monthly_cycle", "cycle_for_store", "archive_cleanup", "screen_targets",
+                 "analyze_profiles", "assign_surveys"):
+        assert len(by_name.get(name, [])) == 1, (name, sorted(by_name))
+        rec = by_name[name][0]
+        assert rec.state == FlowRunState.completed, (name, rec.state, rec.message)
+        assert rec.prefect_flow_run_id
+        assert rec.finished_at is not None
+    assert by_name["monthly_cycle"][0].launch_key == "monthly_cycle:month=2026-11,store_codes=['S01']"
+    assert by_name["screen_targets"][0].cycle_id == cycle.id
+    assert by_name["assign_surveys"][0].store_id == demo_store
+    assert len({r.prefect_flow_run_id for r in records}) == len(records)
+
+    # The audit trail names the flow run that made each change.
+    events = list(session.scalars(select(AuditEvent).where(AuditEvent.cycle_id == cycle.id)))
+    actions = {e.action for e in events}
+    assert {"cycle.started", "cycle.stage_changed", "surveys.assigned"} <= actions
+    for e in events:
+        assert e.flow_run_id, (e.action, e.actor_label)
+        assert e.actor_id is None and e.actor_label.startswith("flow:")
+    assigned = next(e for e in events if e.action == "surveys.assigned")
+    assert assigned.flow_run_id == by_name["assign_surveys"][0].prefect_flow_run_id
+    started = next(e for e in events if e.action == "cycle.started")
+    assert started.flow_run_id == by_name["cycle_for_store"][0].prefect_flow_run_id
+    stages = [e.changes["stage"]["after"] for e in sorted(events, key=lambda e: e.id) if e.action == "cycle.stage_changed"]
+    assert stages == ["cleaned", "screened", "profiled", "surveying"]
+
+    # The assignment step delivered the advisors' messages: sent to advisor1, skipped for the rest.
+    assert len(webhook.delivered) == 1
+    assert webhook.delivered[0]["title"] == "新的回访任务"
+    statuses = dict(
+        session.execute(
+            select(Notification.status, func.count()).where(Notification.kind == "tasks_assigned")
+            .group_by(Notification.status)
+        ).all()
+    )
+    assert {k.value: v for k, v in statuses.items()} == {"sent": 1, "skipped": 2}
+
+    # Run again: same cycle, nothing added.
+    n_events = _count(session, AuditEvent)
+    assert monthly_cycle(month="2026-11", store_codes=["S01"]) == cycle_ids
+    session.expire_all()
+    assert _count(session, Target, Target.cycle_id == cycle.id) == targets
+    assert _count(session, SurveyTask, SurveyTask.cycle_id == cycle.id) == tasks
+    assert session.get(MonthlyCycle, cycle.id).stage == CycleStage.surveying
+    assert _count(session, AuditEvent) == n_events
+    assert _count(session, FlowRunRecord, FlowRunRecord.flow_name == "monthly_cycle",
+                  FlowRunRecord.state == FlowRunState.completed) == 2
+    assert len(webhook.delivered) == 1
+
+
+def test_task_logic_runs_without_a_flow(session, demo_store, staff):
+    """``.fn`` calls a task's body directly; outside a flow the actor has no run id."""
+    from tasks import screening, surveys
+
+    store = session.get(Store, demo_store)
+    cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=Actor.person(staff("admin")))
+    session.commit()
+
+    first = screening.screen.fn(cycle.id)
+    assert first["added"] == first["total"] > 0
+    assert first["at_risk"] + first["lost"] == first["added"]
+    assert screening.screen.fn(cycle.id) == {"added": 0, "total": first["total"], "at_risk": 0, "lost": 0}
+    assert screening.analyze.fn(cycle.id) == first["total"]
+    assigned = surveys.assign.fn(cycle.id)
+    assert assigned == {"assigned": first["total"], "total": first["total"]}
+
+    session.expire_all()
+    assert session.get(MonthlyCycle, cycle.id).stage == CycleStage.surveying
+    screened = session.scalars(
+        select(AuditEvent).where(AuditEvent.cycle_id == cycle.id, AuditEvent.action == "cycle.stage_changed")
+        .order_by(AuditEvent.id)
+    ).first()
+    assert screened.changes["stage"]["after"] == "screened"
+    assert screened.flow_run_id is None
+    assert screened.actor_label == "flow:flow"
