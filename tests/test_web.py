@@ -1,0 +1,115 @@
+"""The staff pages, through the real app: log-in, forms that keep input on error, 404, roles."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from db.session import session_scope
+from winback.accounts.models import Store
+from winback.actor import Actor
+from winback.cycles import service as cycles
+from winback.surveys import service as surveys
+
+
+@pytest.fixture
+def client(demo_store):
+    from app import create_app
+
+    return TestClient(create_app(), follow_redirects=False)
+
+
+@pytest.fixture
+def cycle_id(demo_store) -> int:
+    """The demo store's cycle screened and assigned through the services (no Prefect)."""
+    actor = Actor.system(label="test")
+    with session_scope() as session:
+        cycle, _ = cycles.start_cycle(session=session, store=session.get(Store, demo_store), month="2026-11", actor=actor)
+        cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+        cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
+        surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
+        return cycle.id
+
+
+def login(client, username):
+    client.cookies.clear()
+    r = client.post("/login", data={"username": username, "password": "winback-demo"})
+    assert r.status_code == 303, r.text
+
+
+def test_first_page_is_chinese_login(client):
+    r = client.get("/", follow_redirects=True)
+    assert r.url.path == "/login"
+    assert "登录" in r.text
+    r = client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert "Log in" in r.text and "登录" not in r.text
+
+
+def test_wrong_password_reshows_form_with_username(client):
+    r = client.post("/login", data={"username": "advisor1", "password": "nope"})
+    assert r.status_code == 401
+    assert "用户名或密码错误" in r.text
+    assert 'value="advisor1"' in r.text
+
+
+def test_pages_need_login_and_roles(client, cycle_id):
+    r = client.get(f"/cycles/{cycle_id}")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert client.get("/api/me").status_code == 401
+    login(client, "advisor1")
+    assert client.get("/audit").status_code == 403
+    assert client.post("/cycles", data={"month": "2026-12"}).status_code == 403
+    r = client.get("/no/such/page")
+    assert r.status_code == 404 and "页面不存在" in r.text
+
+
+def test_advisor_closes_a_task_and_errors_keep_input(client, cycle_id):
+    login(client, "advisor1")
+    page = client.get("/tasks")
+    ids = re.findall(r'href="/tasks/(\d+)"', page.text)
+    assert ids, "advisor1 has tasks"
+    assert 'href="tel:' in page.text
+    task = ids[0]
+    # no reason chosen: the form comes back with the message and what was typed
+    r = client.post(f"/tasks/{task}/close", data={"method": "home_visit", "notes": "客户说下次再来"})
+    assert r.status_code == 422
+    assert "请至少选择一个流失原因" in r.text
+    assert "客户说下次再来" in r.text
+    assert re.search(r'value="home_visit" checked', r.text)
+    r = client.post(f"/tasks/{task}/close", data={"method": "phone", "reasons": ["high_price", "too_far"]})
+    assert r.status_code == 303
+    r = client.get("/tasks", follow_redirects=True)
+    assert f'href="/tasks/{task}"' not in r.text  # closed tasks leave the list
+    # a second close is refused with a message, not a crash
+    r = client.post(f"/tasks/{task}/close", data={"method": "phone", "reasons": ["other"]})
+    assert r.status_code == 409 and "already closed" in r.text
+    # another advisor cannot open it
+    login(client, "advisor2")
+    assert client.get(f"/tasks/{task}").status_code == 403
+
+
+def test_supervisor_reassigns_from_the_cycle_page(client, cycle_id):
+    login(client, "supervisor")
+    page = client.get(f"/cycles/{cycle_id}")
+    assert page.status_code == 200
+    task = re.findall(r'action="/tasks/(\d+)/reassign"', page.text)[0]
+    with session_scope() as session:
+        t = surveys.get_task(session=session, task_id=int(task))
+        before = t.assignee_id
+        from winback.accounts.models import Role
+        from winback.accounts.service import staff_with_role
+
+        other = next(a.id for a in staff_with_role(session=session, store_id=t.store_id, role=Role.advisor) if a.id != before)
+    r = client.post(f"/tasks/{task}/reassign", data={"assignee_id": other, "back": f"/cycles/{cycle_id}"})
+    assert r.status_code == 303
+    with session_scope() as session:
+        assert surveys.get_task(session=session, task_id=int(task)).assignee_id == other
+
+
+def test_english_on_request(client, cycle_id):
+    login(client, "admin")
+    r = client.get(f"/cycles/{cycle_id}?lang=en")
+    assert "Profile analysis" in r.text and "对象分析" not in r.text
+    r = client.get("/cycles")  # the choice is remembered
+    assert "Monthly cycles" in r.text
