@@ -59,33 +59,37 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
     ):
         reasons_of[task_id].add(rc_id)
 
+    # All repair orders of the cycle's vehicles since screening, in one query.
+    visits_by_vehicle: dict[int, list[tuple]] = defaultdict(list)
+    for vehicle_id, visit_date, amount in session.execute(
+        select(ServiceVisit.vehicle_id, ServiceVisit.visit_date, ServiceVisit.amount)
+        .join(Target, (Target.vehicle_id == ServiceVisit.vehicle_id) & (Target.cycle_id == cycle.id))
+        .where(ServiceVisit.visit_date > cycle.as_of)
+    ):
+        visits_by_vehicle[vehicle_id].append((visit_date, amount))
+
     per_advisor: dict[int, dict[str, Any]] = defaultdict(lambda: {"contacted": 0, "came_back": 0})
     contacted = back = entries = 0
     output = Decimal("0")
     returned_tasks: list[int] = []
-    came_back_on: list[dict[str, Any]] = []
     for task_id, target_id, assignee_id, status, closed_at, first_at, vehicle_id in tasks:
+        per_advisor[assignee_id]  # every advisor with tasks appears, even with none closed
         if status != SurveyStatus.done:
-            per_advisor[assignee_id]  # every advisor appears, even with nothing closed
             continue
         contact_at = min(t for t in (first_at, closed_at) if t is not None)
         contact_day = clock.local(contact_at).date()
         contacted += 1
         per_advisor[assignee_id]["contacted"] += 1
-        visits = session.execute(
-            select(func.count(), func.coalesce(func.sum(ServiceVisit.amount), 0), func.min(ServiceVisit.visit_date))
-            .where(ServiceVisit.vehicle_id == vehicle_id, ServiceVisit.visit_date > contact_day)
-        ).one()
-        if visits[0]:
+        after = [(d, a) for d, a in visits_by_vehicle.get(vehicle_id, []) if d > contact_day]
+        if after:
             back += 1
-            entries += visits[0]
-            output += Decimal(visits[1])
+            entries += len(after)
+            output += sum((Decimal(a) for _, a in after), Decimal("0"))
             per_advisor[assignee_id]["came_back"] += 1
             returned_tasks.append(task_id)
-            came_back_on.append({"id": target_id, "came_back_on": visits[2]})
-    if came_back_on:
-        for row in came_back_on:
-            session.execute(update(Target).where(Target.id == row["id"]).values(came_back_on=row["came_back_on"]))
+            session.execute(
+                update(Target).where(Target.id == target_id).values(came_back_on=min(d for d, _ in after))
+            )
 
     target_pct = float(rules["winback_target_pct"])
     per_yuan = float(rules["shortfall_yuan_per_customer"])
