@@ -181,11 +181,17 @@ def demo_store(session) -> int:
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """A temporary Prefect server (own SQLite database) for tests that run whole flows."""
+    """A temporary Prefect server (own SQLite database) for tests that run whole flows.
+
+    Flow-run heartbeats are off: the heartbeat thread is joined at the end of every flow run
+    and costs up to a second each; crash detection has no use in a test.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        with prefect_test_harness(server_startup_timeout=90):
+            yield
 
 
 # ---- a real webhook receiver -------------------------------------------------------------

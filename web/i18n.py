@@ -41,7 +41,7 @@ ZH: dict[str, str] = {
     "Customer could not be reached": "无法联系到客户",
     "Contact attempts": "联系记录", "Record an attempt": "记录一次联系", "Outcome": "结果",
     "reached": "已接通", "no_answer": "无人接听", "busy": "占线", "wrong_number": "号码错误",
-    "left_message": "已留言", "Save": "保存",
+    "left_message": "已留言", "Save": "保存", "Contact note": "联系备注",
     "Task closed.": "任务已关闭。", "Saved.": "已保存。",
     "Tally": "原因统计", "Reason": "原因", "Count": "数量", "Progress": "进度", "Advisor": "服务顾问",
     "Measures": "整改措施", "Area": "领域", "Title": "措施", "Owner": "责任人", "Due date": "完成期限",

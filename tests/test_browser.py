@@ -1,0 +1,118 @@
+"""The real pages in headless Chromium (Debian's, through Playwright): an advisor closes a task
+on a phone-sized screen, the supervisor sees it on the board. Screenshots go to artifacts/."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import expect
+
+from db.session import session_scope
+from winback.accounts.models import Store
+from winback.actor import Actor
+from winback.cycles import service as cycles
+from winback.surveys import service as surveys
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("WINBACK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_server(demo_store):
+    from app import create_app
+
+    actor = Actor.system(label="test")
+    with session_scope() as session:
+        cycle, _ = cycles.start_cycle(session=session, store=session.get(Store, demo_store), month="2026-11", actor=actor)
+        cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+        cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
+        surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
+        cycle_id = cycle.id
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the web server did not start"
+    yield f"http://127.0.0.1:{port}", cycle_id
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}; .ci/run installs Debian's chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def shot(page, name: str, db: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{db}.png"), full_page=True)
+
+
+def test_advisor_on_a_phone_and_the_supervisor_board(live_server, browser, request):
+    base, cycle_id = live_server
+    db = request.node.callspec.id
+    phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, locale="zh-CN")
+    page = phone.new_page()
+    page.goto(base + "/")
+    assert "登录" in page.title()
+    page.get_by_label("用户名").fill("advisor1")
+    page.get_by_label("密码").fill("winback-demo")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/tasks")
+    cards = page.locator("li.card")
+    count = cards.count()
+    assert count > 0
+    # usable one-handed: nothing wider than the phone
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
+    assert page.locator("a.tel").first.get_attribute("href").startswith("tel:")
+    shot(page, "advisor-tasks", db)
+
+    cards.first.locator("a.title").click()
+    page.wait_for_url("**/tasks/*")
+    page.get_by_label("备注", exact=True).fill("客户下周出差")
+    page.get_by_role("button", name="提交并关闭任务").click()
+    # the form comes back with the message and the notes typed
+    expect(page.get_by_role("alert")).to_contain_text("请至少选择")
+    expect(page.get_by_label("备注", exact=True)).to_have_value("客户下周出差")
+    page.get_by_label("价格高（配件工时贵）").check()
+    page.get_by_role("button", name="提交并关闭任务").click()
+    page.wait_for_url("**/tasks")
+    expect(page.get_by_role("status")).to_contain_text("任务已关闭")
+    expect(page.locator("li.card")).to_have_count(count - 1)
+    shot(page, "advisor-closed", db)
+    phone.close()
+
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = desk.new_page()
+    page.goto(base + "/login")
+    page.get_by_label("用户名").fill("supervisor")
+    page.get_by_label("密码").fill("winback-demo")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/cycles")
+    page.goto(f"{base}/cycles/{cycle_id}")
+    board = page.locator("section:has(h2:text('进度')) tbody tr")
+    done = sum(int(board.nth(i).locator("td").nth(2).inner_text()) for i in range(board.count()))
+    assert done == 1
+    shot(page, "supervisor-cycle", db)
+    desk.close()
