@@ -7,20 +7,22 @@ database test then runs twice, ``test_x[sqlite]`` and ``test_x[postgres]``.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 # Before anything imports prefect or reads the settings (both read the environment once).
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "CRITICAL"
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
-os.environ["WINBACK_DATA_DIR"] = tempfile.mkdtemp(prefix="winback-test-")
+os.environ["WINBACK_DATA_DIR"] = _DATA_DIR = tempfile.mkdtemp(prefix="winback-test-")
+atexit.register(shutil.rmtree, _DATA_DIR, ignore_errors=True)
 # Nothing from the developer's shell may leak into the tests' settings.
 for _name in ("WINBACK_DATABASE_URL", "WINBACK_NOW", "WINBACK_FALLBACK_NOTIFY_URL", "WINBACK_TIMEZONE"):
     os.environ.pop(_name, None)
 
 import json  # noqa: E402
-import shutil  # noqa: E402
 import sqlite3  # noqa: E402
 import threading  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -121,12 +123,18 @@ def _postgres_url() -> str:
 
 
 def _truncate_all(url: str) -> None:
+    """Empty every table of the models (not ``alembic_version``) and reset the ids."""
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    engine = db.session.get_engine() if db.session._url == url else create_engine(url)
-    with engine.begin() as conn:
-        # A test that left a transaction open would otherwise make this wait for ever.
-        conn.execute(text("SET LOCAL lock_timeout = '15s'"))
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    own = db.session._url != url  # the test rebound the app's engine elsewhere
+    engine = create_engine(url) if own else db.session.get_engine()
+    try:
+        with engine.begin() as conn:
+            # A test that left a transaction open would otherwise make this wait for ever.
+            conn.execute(text("SET LOCAL lock_timeout = '15s'"))
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        if own:
+            engine.dispose()
 
 
 @pytest.fixture(params=_DB_PARAMS)

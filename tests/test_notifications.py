@@ -19,11 +19,11 @@ def _queue_overdue(session, recipient, count: int = 3, key: str = "tasks_overdue
 def test_delivered_to_the_webhook(session, demo_store, staff, webhook):
     advisor = staff("advisor1")
     advisor.apprise_url = webhook.url
-    assert _queue_overdue(session, advisor, count=3) is True
+    _queue_overdue(session, advisor, count=3)
     # The same event twice is one message.
-    assert _queue_overdue(session, advisor, count=3) is False
+    _queue_overdue(session, advisor, count=3)
     # Someone without an address: recorded as skipped, not an error.
-    assert _queue_overdue(session, staff("advisor2"), count=1, key="tasks_overdue:other") is True
+    _queue_overdue(session, staff("advisor2"), count=1, key="tasks_overdue:other")
     session.commit()
     assert session.scalar(select(func.count()).select_from(Notification)) == 2
 
@@ -45,6 +45,15 @@ def test_delivered_to_the_webhook(session, demo_store, staff, webhook):
     # Nothing is sent twice.
     assert notifications.deliver_pending(session=session) == {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     assert len(webhook.messages) == 1
+
+
+def test_enqueue_says_whether_it_queued(session, demo_store, staff):
+    """True when a message was queued, False for a repeat (on PostgreSQL too)."""
+    advisor = staff("advisor1")
+    assert _queue_overdue(session, advisor) is True
+    assert _queue_overdue(session, advisor) is False
+    assert _queue_overdue(session, advisor, key="tasks_overdue:other") is True
+    assert session.scalar(select(func.count()).select_from(Notification)) == 2
 
 
 def test_english_locale_gets_english_text(session, demo_store, staff, webhook):

@@ -103,12 +103,6 @@ def test_screening_applies_the_red_lines(session, demo_store, staff):
     assert top["model"] == "劲客 Kicks" and top["index"] > 1.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="winback/cycles/service.py screen_targets bands a visit exactly lost_months ago as lost "
-    "(`<= lost_before`); PROCESS.md and config say lost is *more than* 12 months. Drop this "
-    "marker once the comparison is `<`.",
-)
 def test_red_line_boundaries(session, demo_store, staff):
     """Exactly 6 months ago is at risk; exactly 12 months is still at risk; a day more is lost."""
     store = session.get(Store, demo_store)

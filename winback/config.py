@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,12 @@ class ProcessDefaults(BaseModel):
     shortfall_yuan_per_customer: float = Field(20.0, ge=0)
     # Default due date of a drafted measure, in days after the plan is drafted.
     measure_due_days: int = Field(30, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _red_lines_in_order(self) -> "ProcessDefaults":
+        if self.at_risk_months >= self.lost_months:
+            raise ValueError("at_risk_months must be below lost_months")
+        return self
 
 
 class Settings(BaseSettings):

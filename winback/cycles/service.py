@@ -184,7 +184,8 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     now = clock.now()
     rows = []
     for r in session.execute(stmt):
-        band = Band.lost if r.last_visit <= lost_before else Band.at_risk
+        # Lost is *more than* lost_months without a visit; exactly 12 months is still at risk.
+        band = Band.lost if r.last_visit < lost_before else Band.at_risk
         years = max((r.last_visit - r.first_visit).days / 365.25, 1.0)
         rows.append(
             dict(

@@ -50,8 +50,13 @@ def enqueue(
     )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return session.execute(stmt).rowcount == 1
+    stmt = (
+        insert(Notification)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Notification.id)
+    )
+    return session.execute(stmt).scalar() is not None
 
 
 def _send(url: str, title: str, body: str) -> tuple[bool, str | None]:
