@@ -260,3 +260,21 @@ def test_progress_board_counts_per_advisor(session, surveying_cycle, staff):
     clock.set_now(task.due_at + timedelta(minutes=1))
     board = surveys.progress(session=session, cycle_id=surveying_cycle)
     assert sum(r["overdue"] for r in board) == total - 1
+
+
+def test_a_month_without_targets_does_not_wait_for_ever(session, surveying_cycle, staff):
+    """December, with November's targets still open: nobody to survey, so the survey stage is over."""
+    from winback.accounts.models import Store
+    from winback.actor import Actor
+    from winback.cycles import service as cycles
+    from winback.cycles.models import CycleStage
+    from winback.surveys import service as surveys
+
+    actor = Actor.person(staff("admin"))
+    november = cycles.get_cycle(session=session, cycle_id=surveying_cycle)
+    december, _ = cycles.start_cycle(session=session, store=session.get(Store, november.store_id), month="2026-12", actor=actor)
+    assert cycles.screen_targets(session=session, cycle_id=december.id, actor=actor)["total"] == 0
+    assert surveys.assign_surveys(session=session, cycle_id=december.id, actor=actor) == {"assigned": 0, "total": 0}
+    assert december.stage == CycleStage.surveying
+    assert surveys.survey_window_closed(session=session, cycle=december)
+    assert not surveys.survey_window_closed(session=session, cycle=november)

@@ -414,8 +414,8 @@ def survey_window_closed(*, session: Session, cycle: MonthlyCycle) -> bool:
     open_count = session.scalar(
         select(func.count()).where(SurveyTask.cycle_id == cycle.id, SurveyTask.status == SurveyStatus.open)
     )
-    total = session.scalar(select(func.count()).where(SurveyTask.cycle_id == cycle.id))
-    return bool(total) and not open_count
+    # A month with no targets has nothing to wait for.
+    return not open_count
 
 
 # ---- the tally ---------------------------------------------------------------------------
