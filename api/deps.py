@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from db.session import new_session
+from db.session import session_scope
 from winback.accounts.models import Role, Staff
 from winback.accounts.service import get_staff
 from winback.errors import NotFound
@@ -15,15 +15,8 @@ from winback.errors import NotFound
 
 def get_session() -> Iterator[Session]:
     """One request, one transaction: commit on success, roll back on any error."""
-    session = new_session()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

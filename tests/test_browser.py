@@ -13,11 +13,6 @@ import pytest
 import uvicorn
 from playwright.sync_api import expect
 
-from db.session import session_scope
-from winback.accounts.models import Store
-from winback.actor import Actor
-from winback.cycles import service as cycles
-from winback.surveys import service as surveys
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("WINBACK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -28,16 +23,10 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def live_server(demo_store):
+def live_server(surveying_cycle):
     from app import create_app
 
-    actor = Actor.system(label="test")
-    with session_scope() as session:
-        cycle, _ = cycles.start_cycle(session=session, store=session.get(Store, demo_store), month="2026-11", actor=actor)
-        cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
-        cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
-        surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
-        cycle_id = cycle.id
+    cycle_id = surveying_cycle
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -7,9 +7,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from db.session import session_scope
-from winback.accounts.models import Store
-from winback.actor import Actor
-from winback.cycles import service as cycles
 from winback.surveys import service as surveys
 
 
@@ -21,15 +18,8 @@ def client(demo_store):
 
 
 @pytest.fixture
-def cycle_id(demo_store) -> int:
-    """The demo store's cycle screened and assigned through the services (no Prefect)."""
-    actor = Actor.system(label="test")
-    with session_scope() as session:
-        cycle, _ = cycles.start_cycle(session=session, store=session.get(Store, demo_store), month="2026-11", actor=actor)
-        cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
-        cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
-        surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
-        return cycle.id
+def cycle_id(surveying_cycle) -> int:
+    return surveying_cycle
 
 
 def login(client, username):
