@@ -60,3 +60,10 @@ def require(*roles: Role):
 def store_ids(user: Staff) -> list[int]:
     """The stores a person may see (their own store for now)."""
     return [user.store_id]
+
+
+# Role aliases for route signatures.
+Admin = Annotated[Staff, require(Role.admin)]
+Supervisor = Annotated[Staff, require(Role.supervisor)]
+Manager = Annotated[Staff, require(Role.manager)]
+Reader = Annotated[Staff, require(Role.admin, Role.supervisor, Role.manager, Role.auditor)]

@@ -89,6 +89,19 @@ ZH: dict[str, str] = {
 }
 
 
+def _merge_area_catalogs() -> None:
+    import importlib
+    import pkgutil
+
+    from web import locale_zh
+
+    for info in pkgutil.iter_modules(locale_zh.__path__):
+        ZH.update(importlib.import_module(f"web.locale_zh.{info.name}").ZH)
+
+
+_merge_area_catalogs()
+
+
 def pick_locale(request: Request, user_locale: str | None = None) -> str:
     """?lang= (remembered in the session), then the person's setting, then Accept-Language."""
     asked = request.query_params.get("lang")

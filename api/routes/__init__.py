@@ -1,0 +1,11 @@
+"""JSON API routes: parse, authorize, call a service, serialize. No business rules here.
+
+One module per area; add a module and include its router here.
+"""
+from fastapi import APIRouter
+
+from api.routes import archive, audit, auth, cycles, plans, surveys
+
+router = APIRouter()
+for module in (auth, cycles, surveys, plans, archive, audit):
+    router.include_router(module.router)

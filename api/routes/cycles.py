@@ -1,0 +1,91 @@
+"""JSON API: cycles."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api import serializers as out
+from api.deps import Admin, Reader, SessionDep, store_ids
+from flows import launcher
+from winback.cycles import service as cycles
+from winback.cycles.schemas import CycleStartIn
+from winback.errors import Forbidden, NotFound
+from winback.evaluation import service as evaluation
+from winback.plans import service as plans
+from winback.surveys import service as surveys
+
+router = APIRouter()
+
+
+
+# ---- cycles -----------------------------------------------------------------------------
+
+@router.get("/cycles", tags=["cycles"])
+def list_cycles(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
+    return [out.cycle(c) for c in cycles.list_cycles(session=session, store_ids=store_ids(user))]
+
+
+@router.post("/cycles", status_code=202, tags=["cycles"])
+def start_cycle(body: CycleStartIn, user: Admin) -> dict[str, Any]:
+    """Start the monthly cycle of the admin's store (runs as a Prefect flow)."""
+    code = body.store_code or user.store.code
+    if code != user.store.code:
+        raise Forbidden("you may start cycles of your own store only")
+    run = launcher.start_monthly_cycle(store_code=code, month=body.month)
+    return {"flow_run": run.__dict__}
+
+
+@router.get("/cycles/{cycle_id}", tags=["cycles"])
+def get_cycle(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
+    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    return {
+        **out.cycle(c),
+        "progress": surveys.progress(session=session, cycle_id=c.id),
+        "flow_runs": [out.flow_run(r) for r in cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=c.id)],
+    }
+
+
+@router.get("/cycles/{cycle_id}/targets", tags=["cycles"])
+def cycle_targets(
+    cycle_id: int, user: Reader, session: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    rows, total = cycles.targets_of(session=session, cycle_id=c.id, offset=offset, limit=limit)
+    return {"total": total, "offset": offset, "items": [out.target(t) for t in rows]}
+
+
+@router.get("/cycles/{cycle_id}/tasks", tags=["surveys"])
+def cycle_tasks(
+    cycle_id: int, user: Reader, session: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    rows, total = surveys.tasks_of_cycle(session=session, cycle_id=c.id, offset=offset, limit=limit)
+    return {"total": total, "offset": offset, "items": [out.task(t) for t in rows]}
+
+
+@router.get("/cycles/{cycle_id}/plan", tags=["plans"])
+def cycle_plan(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
+    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    plan = plans.current_plan(session=session, cycle_id=c.id)
+    if plan is None:
+        raise NotFound("this cycle has no plan yet")
+    return out.plan(plan)
+
+
+@router.get("/cycles/{cycle_id}/evaluation", tags=["evaluation"])
+def cycle_evaluation(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
+    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    ev = evaluation.get_evaluation(session=session, cycle_id=c.id)
+    if ev is None:
+        raise NotFound("this cycle has not been evaluated yet")
+    return out.evaluation(ev)
+
+
+@router.post("/watch", status_code=202, tags=["cycles"])
+def run_watcher(user: Admin) -> dict[str, Any]:
+    """Run the deadline watcher now (it also runs daily on its schedule)."""
+    run = launcher.launch("watch_deadlines", {"store_codes": [user.store.code]})
+    return {"flow_run": run.__dict__}

@@ -1,0 +1,1 @@
+"""Chinese texts per area: each module here defines ``ZH = {english: chinese}``; web.i18n merges them."""

@@ -1,0 +1,11 @@
+"""Staff pages: parse the form, authorize, call the service, render. No business rules here.
+
+One module per area; add a module and include its router here.
+"""
+from fastapi import APIRouter
+
+from web.routes import audit, auth, cycles, plans, tasks
+
+router = APIRouter(include_in_schema=False)
+for module in (auth, cycles, tasks, plans, audit):
+    router.include_router(module.router)

@@ -1,0 +1,54 @@
+"""Log-in, log-out and the start page."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+
+from api.deps import SessionDep, optional_user
+from web import render
+from web.routes.common import see_other as _see_other
+from winback.accounts import service as accounts
+from winback.accounts.models import Role
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep):
+    user = optional_user(request, session)
+    if user is None:
+        return _see_other("/login")
+    if user.has_role(Role.advisor) and not user.has_role(Role.admin, Role.supervisor, Role.manager):
+        return _see_other("/tasks")
+    if user.has_role(Role.auditor) and len(user.roles) == 1:
+        return _see_other("/audit")
+    return _see_other("/cycles")
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/"):
+    return render(request, "login.html", next=next, username="", error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request, session: SessionDep,
+    username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
+):
+    staff = accounts.authenticate(session=session, username=username.strip(), password=password)
+    if staff is None:
+        return render(request, "login.html", status_code=401, next=next, username=username,
+                      error="Wrong username or password.")
+    lang = request.session.get("lang")
+    request.session.clear()
+    request.session["staff_id"] = staff.id
+    if lang:
+        request.session["lang"] = lang
+    return _see_other(next if next.startswith("/") and not next.startswith("//") else "/")
+
+
+@router.post("/logout")
+def logout(request: Request):
+    request.session.clear()
+    return _see_other("/login")

@@ -1,0 +1,18 @@
+"""Helpers shared by the page modules."""
+from __future__ import annotations
+
+from fastapi.responses import RedirectResponse
+
+from winback.accounts.models import Role, Staff
+from winback.errors import Forbidden
+
+PAGE = 50  # rows per page in long lists
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def need(user: Staff, *roles: Role) -> None:
+    if not user.has_role(*roles):
+        raise Forbidden("you may not do this")

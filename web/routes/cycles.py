@@ -1,0 +1,71 @@
+"""The monthly cycle pages (admin, supervisor, manager)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+
+from api.deps import CurrentUser, SessionDep, store_ids
+from flows import launcher
+from web import flash, render
+from web.routes.common import PAGE, need as _need, see_other as _see_other
+from winback.accounts import service as accounts
+from winback.accounts.models import Role
+from winback.cycles import service as cycles
+from winback.cycles.models import CycleStage, FlowRunState
+from winback.errors import InvalidInput
+from winback.evaluation import service as evaluation
+from winback.plans import service as plans
+from winback.surveys import service as surveys
+
+router = APIRouter(include_in_schema=False)
+
+
+# ---- cycles -----------------------------------------------------------------------------
+
+@router.get("/cycles")
+def cycle_list(request: Request, user: CurrentUser, session: SessionDep):
+    rows = cycles.list_cycles(session=session, store_ids=store_ids(user))
+    from winback import clock
+
+    return render(request, "cycles/list.html", user=user, cycles=rows, this_month=clock.today().strftime("%Y-%m"),
+                  runs=cycles.flow_runs_of(session=session, store_ids=store_ids(user), limit=10))
+
+
+@router.post("/cycles")
+def cycle_start(request: Request, user: CurrentUser, month: Annotated[str, Form()] = ""):
+    _need(user, Role.admin)
+    try:
+        run = launcher.start_monthly_cycle(store_code=user.store.code, month=month.strip())
+    except InvalidInput as exc:
+        flash(request, exc.message, "error")
+        return _see_other("/cycles")
+    flash(request, "The cycle has started; its stages run as Prefect flows.")
+    return _see_other(f"/cycles?run={run.record_id}")
+
+
+@router.post("/watch")
+def watch_now(request: Request, user: CurrentUser):
+    _need(user, Role.admin, Role.supervisor)
+    launcher.launch("watch_deadlines", {"store_codes": [user.store.code]})
+    return _see_other("/cycles")
+
+
+@router.get("/cycles/{cycle_id}")
+def cycle_page(
+    request: Request, cycle_id: int, user: CurrentUser, session: SessionDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+):
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    tasks, total = surveys.tasks_of_cycle(session=session, cycle_id=cycle.id, offset=(page - 1) * PAGE, limit=PAGE)
+    runs = cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=cycle.id)
+    running = any(r.state in (FlowRunState.scheduled, FlowRunState.running) for r in runs)
+    return render(
+        request, "cycles/detail.html", user=user, cycle=cycle, tasks=tasks, total=total, page=page, page_size=PAGE,
+        board=surveys.progress(session=session, cycle_id=cycle.id), runs=runs, running=running,
+        plan=plans.current_plan(session=session, cycle_id=cycle.id),
+        evaluation=evaluation.get_evaluation(session=session, cycle_id=cycle.id),
+        advisors=accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor),
+        reasons={r.code: r for r in surveys.reason_codes(session=session, store_id=cycle.store_id, active_only=False)},
+        Stage=CycleStage,
+    )
