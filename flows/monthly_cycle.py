@@ -5,7 +5,8 @@ cycle on when its condition holds (deadline passed, plan approved, three months 
 """
 from __future__ import annotations
 
-from prefect import flow
+from prefect import flow, task
+from prefect.runtime import deployment, flow_run
 
 from flows.common import HOOKS, apply_as_of
 from flows.stages import analyze_profiles, archive_cleanup, assign_surveys, screen_targets
@@ -28,11 +29,37 @@ def _current_month() -> str:
     return clock.today().strftime("%Y-%m")
 
 
+@task(name="store cycle on a worker")
+def cycle_for_store_on_worker(store_id: int, month: str, as_of: str | None) -> int:
+    """Run one store's cycle as its own deployment run, on whichever worker is free."""
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(
+        "cycle_for_store/cycle-for-store",
+        parameters={"store_id": store_id, "month": month, "as_of": as_of},
+        idempotency_key=f"cycle_for_store:{store_id}:{month}:{flow_run.get_id()}",
+    )
+    if run.state is None or not run.state.is_completed():
+        raise RuntimeError(f"the cycle of store {store_id} ended {run.state.name if run.state else 'unknown'}")
+    return store_id
+
+
 @flow(name="monthly_cycle", flow_run_name="monthly cycle {month}", **HOOKS)
 def monthly_cycle(
     month: str | None = None, store_codes: list[str] | None = None, as_of: str | None = None
 ) -> list[int]:
-    """Start the month's cycle for the given stores (all when empty). Returns cycle ids."""
+    """Start the month's cycle for the given stores (all when empty). Returns the cycle ids.
+
+    Deployed (a worker runs it), each store's cycle is a run of its own, so a group's stores
+    run in parallel on whichever workers are free; in-process they run one after another.
+    """
     apply_as_of(as_of)
     month = month or _current_month()
-    return [cycle_for_store(store_id, month) for store_id in cycles.store_ids(store_codes)]
+    store_ids = cycles.store_ids(store_codes)
+    if deployment.get_id():
+        futures = cycle_for_store_on_worker.map(store_ids, month=month, as_of=as_of)
+        [f.result() for f in futures]
+    else:
+        for store_id in store_ids:
+            cycle_for_store(store_id, month, as_of)
+    return cycles.cycle_ids(store_ids, month)

@@ -51,3 +51,10 @@ def due_work(store_ids: list[int]) -> dict[str, list[int]]:
             if c.store_id in store_ids:
                 work["evaluate"].append(c.id)
     return work
+
+
+@task(name="cycle ids")
+def cycle_ids(store_ids: list[int], month: str) -> list[int]:
+    with session_scope() as session:
+        found = [cycles.find_cycle(session=session, store_id=s, month=month) for s in store_ids]
+        return [c.id for c in found if c is not None]

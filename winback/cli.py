@@ -149,6 +149,35 @@ def store_set(code: str, key: str, value: str) -> None:
     typer.echo(f"{code}: {key} = {parsed}")
 
 
+@app.command("backup")
+def backup_cmd(to: Annotated[Optional[str], typer.Option("--to", help="Backup file (default: data dir/backups/).")] = None) -> None:
+    """Back up the database (SQLite online backup, or pg_dump for PostgreSQL)."""
+    from datetime import datetime
+    from pathlib import Path
+
+    from winback import backup
+    from winback.config import get_settings
+
+    settings = get_settings()
+    target = Path(to) if to else backup.default_target(settings.database_url, settings.data_dir, datetime.now())
+    done = backup.backup(url=settings.database_url, target=target)
+    typer.echo(f"backup written: {done} ({done.stat().st_size // 1024} KiB)")
+
+
+@app.command("restore")
+def restore_cmd(source: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """Replace the database with a backup (stop `winback serve` and the workers first)."""
+    from pathlib import Path
+
+    from winback import backup
+    from winback.config import get_settings
+
+    if not yes and not typer.confirm("This replaces every row of the database with the backup. Go on?"):
+        raise typer.Exit(1)
+    backup.restore(url=get_settings().database_url, source=Path(source))
+    typer.echo(f"restored from {source}")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
