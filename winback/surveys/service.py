@@ -263,7 +263,7 @@ def reasons_so_far(*, session: Session, cycle_id: int) -> list[tuple[ReasonCode,
 def _check_version(task: SurveyTask, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != task.version:
         raise Conflict(
-            f"task {task.id} was changed by someone else meanwhile; your input is kept below, check it and save again",
+            "this task was changed by someone else meanwhile; your input is kept below, check it and save again",
             code="stale",
         )
 
@@ -273,7 +273,7 @@ def _flush_or_conflict(session: Session, task_id: int) -> None:
         session.flush()
     except StaleDataError:
         raise Conflict(
-            f"task {task_id} was changed by someone else just now; nothing of yours was saved", code="stale"
+            "this task was changed by someone else just now; nothing of yours was saved", code="stale"
         ) from None
 
 
@@ -388,7 +388,9 @@ def _write_result(
     _check_open(task)
     _check_version(task, expected_version)
     codes = list(dict.fromkeys(codes))
-    values = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
+    values = {k: (v.strip() or None) if type(v) is str and k != "method" else v for k, v in values.items()}
+    if values.get("method") is not None:
+        values["method"] = ContactMethod(values["method"])
     known = {rc.code: rc for rc in reason_codes(session=session, store_id=task.store_id)}
     unknown = [c for c in codes if c not in known]
     if unknown:
