@@ -315,7 +315,7 @@ def record_attempt(
         store_id=task.store_id, task_id=task.id, at=now, by_id=actor_staff.id,
         method=method, outcome=outcome.value, note=note, call_back_at=call_back_at,
     )
-    session.add(attempt)
+    task.attempts.append(attempt)
     actor = Actor.person(actor_staff)
     task.follow_up_at = call_back_at
     closed_as = None
@@ -415,10 +415,10 @@ def _write_result(
             setattr(task, key, values[key])
     if values.get("elsewhere_kind") is not None:
         task.elsewhere_kind = ShopKind(values["elsewhere_kind"])
-    current = [r.reason_code_id for r in task.reasons]
+    # Keep the rows of reasons still chosen (a re-insert would collide with the unique key).
     wanted = [known[c].id for c in codes]
-    if current != wanted:
-        task.reasons = [SurveyTaskReason(store_id=task.store_id, reason_code_id=i) for i in wanted]
+    kept = {r.reason_code_id: r for r in task.reasons if r.reason_code_id in wanted}
+    task.reasons = [kept.get(i) or SurveyTaskReason(store_id=task.store_id, reason_code_id=i) for i in wanted]
     now = clock.now()
     if closing:
         task.status = SurveyStatus.unreachable if unreachable else SurveyStatus.done
