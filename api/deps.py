@@ -19,7 +19,9 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits when the endpoint returns, before the response is
+# sent, so a browser following a redirect never reads the state from before the write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 class NotLoggedIn(Exception):

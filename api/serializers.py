@@ -46,9 +46,14 @@ def task(t: SurveyTask) -> dict[str, Any]:
         "band": t.target.band.value, "method": t.method.value if t.method else None,
         "reasons": [r.reason_code.code for r in t.reasons], "serviced_elsewhere": t.serviced_elsewhere,
         "elsewhere_what": t.elsewhere_what, "elsewhere_where": t.elsewhere_where, "elsewhere_why": t.elsewhere_why,
-        "complaint": t.complaint, "notes": t.notes, "closed_at": t.closed_at,
+        "elsewhere_kind": t.elsewhere_kind.value if t.elsewhere_kind else None, "reason_other": t.reason_other,
+        "would_return": t.would_return, "appointment_on": t.appointment_on, "voucher_offered": t.voucher_offered,
+        "complaint": t.complaint, "complaint_answer": t.complaint_answer, "notes": t.notes, "closed_at": t.closed_at,
+        "follow_up_at": t.follow_up_at, "excluded_reason": t.excluded_reason, "draft_saved_at": t.draft_saved_at,
+        "version": t.version,
         "attempts": [
-            {"at": a.at, "method": a.method.value, "outcome": a.outcome, "note": a.note} for a in t.attempts
+            {"at": a.at, "method": a.method.value, "outcome": a.outcome, "note": a.note, "call_back_at": a.call_back_at}
+            for a in t.attempts
         ],
     }
 

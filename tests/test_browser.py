@@ -79,6 +79,12 @@ def test_advisor_on_a_phone_and_the_supervisor_board(live_server, browser, reque
 
     cards.first.locator("a.title").click()
     page.wait_for_url("**/tasks/*")
+    # two contact attempts: no answer, then reached
+    for outcome in ("no_answer", "reached"):
+        page.locator("#att-outcome").select_option(outcome)
+        page.get_by_role("button", name="记录一次联系").click()
+        expect(page.get_by_role("status")).to_contain_text("已保存")
+    expect(page.locator("section:has(h2:text('联系记录')) li")).to_have_count(2)
     page.get_by_label("备注", exact=True).fill("客户下周出差")
     page.get_by_role("button", name="提交并关闭任务").click()
     # the form comes back with the message and the notes typed
@@ -88,7 +94,7 @@ def test_advisor_on_a_phone_and_the_supervisor_board(live_server, browser, reque
     page.get_by_role("button", name="提交并关闭任务").click()
     page.wait_for_url("**/tasks")
     expect(page.get_by_role("status")).to_contain_text("任务已关闭")
-    expect(page.locator("li.card")).to_have_count(count - 1)
+    expect(page.locator("li.card")).to_have_count(count - 1, timeout=15000)
     shot(page, "advisor-closed", db)
     phone.close()
 
@@ -104,4 +110,13 @@ def test_advisor_on_a_phone_and_the_supervisor_board(live_server, browser, reque
     done = sum(int(board.nth(i).locator("td").nth(2).inner_text()) for i in range(board.count()))
     assert done == 1
     shot(page, "supervisor-cycle", db)
+    # the supervisor reassigns the first open task to another advisor
+    row = page.locator("tbody tr:has(select[name=assignee_id])").first
+    select = row.locator("select")
+    current = select.input_value()
+    other = next(v for v in select.locator("option").evaluate_all("os => os.map(o => o.value)") if v != current)
+    select.select_option(other)
+    row.get_by_role("button", name="改派").click()
+    expect(page.get_by_role("status")).to_contain_text("任务已改派")
+    shot(page, "supervisor-reassigned", db)
     desk.close()

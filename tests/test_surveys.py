@@ -198,13 +198,13 @@ def test_reminders_and_escalation_are_one_digest_each_and_idempotent(session, su
         per_advisor[t.assignee_id] = per_advisor.get(t.assignee_id, 0) + 1
     assert len(per_advisor) == 3
 
-    # Two days before the deadline: outside the one-day reminder window, nothing happens.
-    clock.set_now(due - timedelta(days=2))
+    # Three days before the deadline: outside the two-day reminder window, nothing happens.
+    clock.set_now(due - timedelta(days=3))
     assert surveys.remind_due_soon(session=session, store_id=store_id, actor=system) == 0
     assert surveys.escalate_overdue(session=session, store_id=store_id, actor=system) == 0
 
-    # Twelve hours before: one reminder per advisor, covering all their open tasks.
-    clock.set_now(due - timedelta(hours=12))
+    # Two days before: one reminder per advisor, covering all their open tasks.
+    clock.set_now(due - timedelta(days=2))
     assert surveys.remind_due_soon(session=session, store_id=store_id, actor=system) == len(open_tasks)
     session.commit()
     reminders = _notes(session, "tasks_due_soon")
@@ -221,7 +221,8 @@ def test_reminders_and_escalation_are_one_digest_each_and_idempotent(session, su
     # Not yet due: no escalation.
     assert surveys.escalate_overdue(session=session, store_id=store_id, actor=system) == 0
 
-    # An hour past the deadline: each advisor told once, each supervisor one digest per cycle.
+    # An hour past the deadline: each advisor told once, each supervisor one digest a day
+    # listing the overdue tasks.
     clock.set_now(due + timedelta(hours=1))
     assert surveys.escalate_overdue(session=session, store_id=store_id, actor=system) == len(open_tasks)
     session.commit()
@@ -230,6 +231,10 @@ def test_reminders_and_escalation_are_one_digest_each_and_idempotent(session, su
     assert sorted(n.recipient_id for n in overdue) == sorted(per_advisor)
     assert [n.recipient_id for n in escalated] == [staff("supervisor").id]
     assert f"{len(open_tasks)} 个回访任务已逾期" in escalated[0].body
+    # The digest lists the tasks (the first 50, then how many more).
+    listed = sorted(t.id for t in open_tasks)[:50]
+    assert all(f"#{i} " in escalated[0].body for i in listed)
+    assert f"… +{len(open_tasks) - 50}" in escalated[0].body
     events = list(session.scalars(select(AuditEvent).where(AuditEvent.action == "surveys.escalated")))
     assert len(events) == 1 and len(events[0].changes["tasks"]) == len(open_tasks)
 

@@ -33,7 +33,10 @@ class ProcessDefaults(BaseModel):
     # Advisors report back within one week (一周内反馈).
     survey_deadline_days: int = Field(7, ge=1, le=60)
     # Remind the advisor this many days before a survey task is due.
-    survey_reminder_days_before: int = Field(1, ge=0, le=30)
+    survey_reminder_days_before: int = Field(2, ge=0, le=30)
+    # After this many attempts that did not reach the customer (no answer, busy, message left)
+    # the task closes as unreachable (无法联系), which the tally counts.
+    unreachable_after_attempts: int = Field(3, ge=1, le=20)
     # Evaluation 总结及效果评估 three months after execution starts (quarterly).
     evaluation_delay_months: int = Field(3, ge=1, le=24)
     # Each advisor's win-back rate is held against this target (percent).

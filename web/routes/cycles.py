@@ -60,12 +60,14 @@ def cycle_page(
     tasks, total = surveys.tasks_of_cycle(session=session, cycle_id=cycle.id, offset=(page - 1) * PAGE, limit=PAGE)
     runs = cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=cycle.id)
     running = any(r.state in (FlowRunState.scheduled, FlowRunState.running) for r in runs)
+    advisors = accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor)
     return render(
         request, "cycles/detail.html", user=user, cycle=cycle, tasks=tasks, total=total, page=page, page_size=PAGE,
         board=surveys.progress(session=session, cycle_id=cycle.id), runs=runs, running=running,
         plan=plans.current_plan(session=session, cycle_id=cycle.id),
         evaluation=evaluation.get_evaluation(session=session, cycle_id=cycle.id),
-        advisors=accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor),
+        advisors=advisors, active_ids={a.id for a in advisors},
+        so_far=surveys.reasons_so_far(session=session, cycle_id=cycle.id),
         reasons={r.code: r for r in surveys.reason_codes(session=session, store_id=cycle.store_id, active_only=False)},
         Stage=CycleStage,
     )

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
@@ -56,6 +57,12 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str | None] = mapped_column(String(40))
     phone_valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    # An advisor reached a wrong/bad number (空号/错号): the phone stays invalid until changed.
+    phone_reported_wrong_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The customer asked not to be called again (拒绝回访): no later cycle lists them.
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The advisor who looks after the customer; handed over when the advisor leaves.
+    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     gender: Mapped[str | None] = mapped_column(String(10))
     birth_date: Mapped[date | None] = mapped_column(Date)
     occupation: Mapped[str | None] = mapped_column(String(80))

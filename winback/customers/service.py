@@ -44,12 +44,14 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
     """
     changed_phones = 0
     rows = session.execute(
-        select(Customer.id, Customer.phone, Customer.phone_valid).where(Customer.store_id == store_id)
+        select(Customer.id, Customer.phone, Customer.phone_valid, Customer.phone_reported_wrong_at)
+        .where(Customer.store_id == store_id)
     ).all()
     fixes = []
-    for cid, phone, valid in rows:
+    for cid, phone, valid, reported_wrong in rows:
         norm = normalize_phone(phone)
-        ok = phone_is_valid(norm)
+        # A number an advisor found wrong stays invalid however well-formed it looks.
+        ok = phone_is_valid(norm) and reported_wrong is None
         if norm != phone or ok != valid:
             fixes.append({"id": cid, "phone": norm, "phone_valid": ok})
     if fixes:
@@ -171,3 +173,36 @@ def vehicle_by_vin(*, session: Session, store_id: int, vin: str) -> Vehicle:
     if vehicle is None:
         raise NotFound(f"no vehicle with VIN {vin} in this store")
     return vehicle
+
+
+def report_wrong_number(*, session: Session, customer_id: int, actor: Actor, note: str | None = None) -> Customer:
+    """An advisor dialled the archive's number and it was wrong or dead: flag it for cleanup."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer {customer_id}")
+    if customer.phone_reported_wrong_at is None or customer.phone_valid:
+        customer.phone_valid = False
+        customer.phone_reported_wrong_at = clock.now()
+        session.flush()
+        audit_service.record(
+            session=session, actor=actor, action="customer.phone_reported_wrong", entity_type="customer",
+            entity_id=customer.id, store_id=customer.store_id, customer_id=customer.id,
+            changes={"phone": customer.phone, "phone_valid": False, "note": note},
+        )
+    return customer
+
+
+def set_do_not_call(*, session: Session, customer_id: int, actor: Actor, note: str | None = None) -> Customer:
+    """The customer asked never to be called again; screening skips them in every later cycle."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer {customer_id}")
+    if not customer.do_not_call:
+        customer.do_not_call = True
+        session.flush()
+        audit_service.record(
+            session=session, actor=actor, action="customer.do_not_call", entity_type="customer",
+            entity_id=customer.id, store_id=customer.store_id, customer_id=customer.id,
+            changes={"do_not_call": True, "note": note},
+        )
+    return customer

@@ -176,6 +176,7 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
         .where(
             Vehicle.store_id == cycle.store_id,
             Vehicle.status == VehicleStatus.active,
+            Customer.do_not_call.is_(False),
             per_vehicle.c.last_visit <= at_risk_before,
             ~exists(open_elsewhere),
             ~exists(already),

@@ -20,8 +20,12 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Callback tasks overdue", "{count} of your callback tasks are overdue."),
     },
     "tasks_escalated": {
-        "zh": ("逾期回访任务上报", "{month}：{count} 个回访任务已逾期（{advisors}）。"),
-        "en": ("Overdue callback tasks", "{month}: {count} callback tasks are overdue ({advisors})."),
+        "zh": ("逾期回访任务上报", "{month}：{count} 个回访任务已逾期（{advisors}）：\n{lines}"),
+        "en": ("Overdue callback tasks", "{month}: {count} callback tasks are overdue ({advisors}):\n{lines}"),
+    },
+    "complaint_raised": {
+        "zh": ("回访中客户投诉", "回访任务 #{task_id}（{customer}，{advisor}）记录了投诉：{complaint}"),
+        "en": ("Complaint heard on a callback", "Task #{task_id} ({customer}, {advisor}) recorded a complaint: {complaint}"),
     },
     "plan_submitted": {
         "zh": ("整改方案待审批", "{month} 整改方案（第 {version} 版）已提交，请审批。"),

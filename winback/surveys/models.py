@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
@@ -43,12 +43,53 @@ class SurveyStatus(str, enum.Enum):
     open = "open"  # 待回访
     done = "done"  # 已完成
     unreachable = "unreachable"  # 无法联系
+    # Taken off the list by the supervisor (with a reason) or by the customer's "do not call".
+    excluded = "excluded"  # 已排除
 
 
 class ContactMethod(str, enum.Enum):
     phone = "phone"  # 电话回访
     store_event = "store_event"  # 邀请到店活动
     home_visit = "home_visit"  # 上门拜访
+
+
+class Disposition(str, enum.Enum):
+    """The outcome of one contact attempt, as dealer call centres code them."""
+
+    reached = "reached"  # 已接通
+    appointment_booked = "appointment_booked"  # 已预约进店
+    left_message = "left_message"  # 已留言
+    no_answer = "no_answer"  # 无人接听
+    busy = "busy"  # 占线
+    call_back = "call_back"  # 约定回电 (sets the task's follow-up time)
+    wrong_number = "wrong_number"  # 空号/错号 (the archive's phone is marked invalid)
+    not_interested = "not_interested"  # 不感兴趣
+    serviced_elsewhere = "serviced_elsewhere"  # 已在别处保养
+    do_not_call = "do_not_call"  # 拒绝再联系 (never listed again)
+
+    @property
+    def reached_customer(self) -> bool:
+        return self in _REACHED
+
+    @property
+    def failed(self) -> bool:
+        """An attempt that did not reach the customer; N of them close the task as unreachable."""
+        return self in _FAILED
+
+
+_REACHED = {Disposition.reached, Disposition.appointment_booked, Disposition.call_back,
+            Disposition.not_interested, Disposition.serviced_elsewhere, Disposition.do_not_call}
+_FAILED = {Disposition.left_message, Disposition.no_answer, Disposition.busy}
+
+
+class ShopKind(str, enum.Enum):
+    """Where a lost customer's car was serviced instead."""
+
+    independent = "independent"  # 路边/社会修理厂
+    other_4s = "other_4s"  # 其他 4S 店
+    chain = "chain"  # 连锁快修
+    insurance = "insurance"  # 保险公司指定
+    other = "other"  # 其他
 
 
 class SurveyTask(Base):
@@ -72,14 +113,30 @@ class SurveyTask(Base):
     # Reminder state as plain columns: "due soon and not yet reminded" is one query.
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "Call back at ...": the task sleeps in the list until then (like a snooze).
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the supervisor took the target off the list (or "do_not_call").
+    excluded_reason: Mapped[str | None] = mapped_column(String(300))
+    # A half-finished form was saved (the fields below hold it; status stays open).
+    draft_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The result (调查结果).
     method: Mapped[ContactMethod | None] = mapped_column(str_enum(ContactMethod))
     serviced_elsewhere: Mapped[bool | None] = mapped_column(Boolean)
     elsewhere_what: Mapped[str | None] = mapped_column(String(300))
     elsewhere_where: Mapped[str | None] = mapped_column(String(300))
     elsewhere_why: Mapped[str | None] = mapped_column(String(500))
-    # Complaints heard on the call are recorded, never filtered out.
+    elsewhere_kind: Mapped[ShopKind | None] = mapped_column(str_enum(ShopKind))
+    # The "other" reason in the customer's words.
+    reason_other: Mapped[str | None] = mapped_column(String(300))
+    would_return: Mapped[bool | None] = mapped_column(Boolean)
+    appointment_on: Mapped[date | None] = mapped_column(Date)
+    voucher_offered: Mapped[bool | None] = mapped_column(Boolean)
+    # Complaints heard on the call are recorded, never filtered out: once saved a complaint
+    # cannot be changed or removed, only answered (the manager is told).
     complaint: Mapped[str | None] = mapped_column(Text)
+    complaint_answer: Mapped[str | None] = mapped_column(Text)
+    complaint_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    complaint_answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     notes: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
@@ -121,6 +178,7 @@ class ContactAttempt(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     method: Mapped[ContactMethod] = mapped_column(str_enum(ContactMethod))
-    # reached, no_answer, busy, wrong_number, ...
+    # A Disposition value: reached, no_answer, busy, wrong_number, ...
     outcome: Mapped[str] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(String(500))
+    call_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

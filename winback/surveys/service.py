@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, select, update
@@ -14,7 +14,8 @@ from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.customers.models import Customer
+from winback.customers import service as customers
+from winback.customers.models import Customer, Vehicle
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -22,12 +23,16 @@ from winback.notifications import service as notifications
 from winback.surveys.models import (
     ContactAttempt,
     ContactMethod,
+    Disposition,
     ReasonCode,
+    ShopKind,
     SurveyStatus,
     SurveyTask,
     SurveyTaskReason,
 )
 from winback.surveys.reasons import DEFAULT_REASONS
+
+OTHER_REASON = "other"
 
 
 def seed_reason_codes(*, session: Session, store_id: int) -> int:
@@ -56,8 +61,8 @@ def _local_due(due: datetime) -> str:
 def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
     """Give every target of the cycle without a task to an advisor (idempotent).
 
-    A customer goes to the advisor who served their last visit when that advisor is still
-    active; the rest are balanced by open workload. ``due_at`` is ``assigned_at`` plus the
+    A customer goes to their own advisor (``customers.advisor_id``), else to the advisor who
+    served their last visit, when that advisor is still active; the rest are balanced by open workload. ``due_at`` is ``assigned_at`` plus the
     cycle's ``survey_deadline_days`` (one week by default).
     """
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
@@ -77,7 +82,8 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     for a in advisors:
         load.setdefault(a.id, 0)
     pending = session.execute(
-        select(Target.id, Target.customer_id, Target.profile)
+        select(Target.id, Target.customer_id, Target.profile, Customer.advisor_id)
+        .join(Customer, Customer.id == Target.customer_id)
         .outerjoin(SurveyTask, SurveyTask.target_id == Target.id)
         .where(Target.cycle_id == cycle.id, SurveyTask.id.is_(None))
         .order_by(Target.band.desc(), Target.total_spend.desc(), Target.id)
@@ -86,9 +92,11 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     due = now + timedelta(days=cycle.settings["survey_deadline_days"])
     rows = []
     per_advisor: Counter = Counter()
-    for target_id, customer_id, profile in pending:
+    for target_id, customer_id, profile, own_advisor in pending:
         last = (profile or {}).get("last_advisor_id")
-        if last in by_id:
+        if own_advisor in by_id:
+            assignee = own_advisor
+        elif last in by_id:
             assignee = last
         else:
             assignee = min(load, key=lambda a: (load[a], a))
@@ -145,18 +153,40 @@ def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
 
 
 def my_tasks(
-    *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None
+    *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None,
+    band: str | None = None, overdue_only: bool = False,
 ) -> list[SurveyTask]:
-    """An advisor's tasks, open first by due date (overdue on top)."""
-    stmt = select(SurveyTask).where(SurveyTask.assignee_id == advisor_id)
+    """An advisor's tasks in working order: overdue first, then call-backs that are due, then
+    by due date, lost before at-risk and valuable before cheap; snoozed call-backs (a
+    follow-up time still ahead) sink to the bottom until their time comes.
+
+    ``search`` matches the customer's name or phone or the vehicle's plate.
+    """
+    now = clock.now()
+    stmt = select(SurveyTask).join(Target, Target.id == SurveyTask.target_id).where(SurveyTask.assignee_id == advisor_id)
     if not include_closed:
         stmt = stmt.where(SurveyTask.status == SurveyStatus.open)
-    if search:
+    if band:
+        stmt = stmt.where(Target.band == band)
+    if overdue_only:
+        stmt = stmt.where(SurveyTask.status == SurveyStatus.open, SurveyTask.due_at < now)
+    if search and search.strip():
         like = f"%{search.strip()}%"
-        stmt = stmt.join(Customer, Customer.id == SurveyTask.customer_id).where(
-            Customer.name.ilike(like) | Customer.phone.ilike(like)
+        stmt = (
+            stmt.join(Customer, Customer.id == SurveyTask.customer_id)
+            .join(Vehicle, Vehicle.id == Target.vehicle_id)
+            .where(Customer.name.ilike(like) | Customer.phone.ilike(like) | Vehicle.plate.ilike(like))
         )
-    stmt = stmt.order_by((SurveyTask.status != SurveyStatus.open), SurveyTask.due_at, SurveyTask.id)
+    is_open = SurveyTask.status == SurveyStatus.open
+    rank = case(
+        (and_(is_open, SurveyTask.due_at < now), 0),
+        (and_(is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at <= now), 1),
+        (and_(is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at > now), 3),
+        (is_open, 2),
+        else_=4,
+    )
+    band_rank = case((Target.band == "lost", 0), else_=1)
+    stmt = stmt.order_by(rank, SurveyTask.due_at, band_rank, Target.total_spend.desc(), SurveyTask.id)
     return list(session.scalars(stmt))
 
 
@@ -164,18 +194,22 @@ def tasks_of_cycle(
     *, session: Session, cycle_id: int, status: SurveyStatus | None = None,
     assignee_id: int | None = None, offset: int = 0, limit: int = 100,
 ) -> tuple[list[SurveyTask], int]:
+    """The cycle's tasks for the supervisor: overdue first, then open by due date, then closed."""
     stmt = select(SurveyTask).where(SurveyTask.cycle_id == cycle_id)
     if status is not None:
         stmt = stmt.where(SurveyTask.status == status)
     if assignee_id is not None:
         stmt = stmt.where(SurveyTask.assignee_id == assignee_id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    stmt = stmt.order_by(SurveyTask.status, SurveyTask.due_at, SurveyTask.id).offset(offset).limit(limit)
+    is_open = SurveyTask.status == SurveyStatus.open
+    rank = case((and_(is_open, SurveyTask.due_at < clock.now()), 0), (is_open, 1), else_=2)
+    stmt = stmt.order_by(rank, SurveyTask.due_at, SurveyTask.id).offset(offset).limit(limit)
     return list(session.scalars(stmt)), int(total)
 
 
 def progress(*, session: Session, cycle_id: int) -> list[dict[str, Any]]:
-    """Per advisor: open, done, unreachable and overdue tasks (the supervisor's board)."""
+    """Per advisor: open, done, unreachable, excluded and overdue tasks and the contact rate
+    (customers reached / tasks not excluded), overdue advisors first (the supervisor's board)."""
     now = clock.now()
     rows = session.execute(
         select(
@@ -187,34 +221,281 @@ def progress(*, session: Session, cycle_id: int) -> list[dict[str, Any]]:
         .where(SurveyTask.cycle_id == cycle_id)
         .group_by(Staff.id, Staff.display_name, SurveyTask.status)
     ).all()
+    reached_outcomes = [d.value for d in Disposition if d.reached_customer]
+    reached = dict(
+        session.execute(
+            select(SurveyTask.assignee_id, func.count(func.distinct(SurveyTask.id)))
+            .outerjoin(ContactAttempt, and_(ContactAttempt.task_id == SurveyTask.id,
+                                            ContactAttempt.outcome.in_(reached_outcomes)))
+            .where(SurveyTask.cycle_id == cycle_id,
+                   (SurveyTask.status == SurveyStatus.done) | ContactAttempt.id.is_not(None))
+            .group_by(SurveyTask.assignee_id)
+        ).all()
+    )
     board: dict[int, dict[str, Any]] = {}
     for sid, name, status, count, overdue in rows:
-        entry = board.setdefault(sid, {"advisor_id": sid, "advisor": name, "open": 0, "done": 0, "unreachable": 0, "overdue": 0})
+        entry = board.setdefault(sid, {"advisor_id": sid, "advisor": name, "open": 0, "done": 0,
+                                       "unreachable": 0, "excluded": 0, "overdue": 0})
         entry[status.value] += count
         entry["overdue"] += int(overdue or 0)
+    for entry in board.values():
+        base = entry["open"] + entry["done"] + entry["unreachable"]
+        entry["reached"] = int(reached.get(entry["advisor_id"], 0))
+        entry["contact_rate_pct"] = round(100 * entry["reached"] / base, 1) if base else None
     return sorted(board.values(), key=lambda e: (-e["overdue"], -e["open"], e["advisor"]))
+
+
+def reasons_so_far(*, session: Session, cycle_id: int) -> list[tuple[ReasonCode, int]]:
+    """Reasons recorded on the cycle's closed surveys so far, most frequent first."""
+    rows = session.execute(
+        select(ReasonCode, func.count())
+        .join(SurveyTaskReason, SurveyTaskReason.reason_code_id == ReasonCode.id)
+        .join(SurveyTask, SurveyTask.id == SurveyTaskReason.task_id)
+        .where(SurveyTask.cycle_id == cycle_id, SurveyTask.status == SurveyStatus.done)
+        .group_by(ReasonCode.id)
+        .order_by(func.count().desc(), ReasonCode.sort_order)
+    ).all()
+    return [(rc, int(n)) for rc, n in rows]
 
 
 # ---- the advisor's work -----------------------------------------------------------------
 
+def _check_version(task: SurveyTask, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != task.version:
+        raise Conflict(
+            "this task was changed by someone else meanwhile; your input is kept below, check it and save again",
+            code="stale",
+        )
+
+
+def _flush_or_conflict(session: Session, task_id: int) -> None:
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(
+            "this task was changed by someone else just now; nothing of yours was saved", code="stale"
+        ) from None
+
+
+def _check_open(task: SurveyTask) -> None:
+    if task.status != SurveyStatus.open:
+        raise Conflict(f"task {task.id} was already closed", code="task_closed")
+
+
 def record_attempt(
-    *, session: Session, task_id: int, method: ContactMethod, outcome: str, note: str | None, actor_staff: Staff
+    *, session: Session, task_id: int, method: ContactMethod, outcome: Disposition | str, note: str | None,
+    actor_staff: Staff, call_back_at: datetime | None = None, expected_version: int | None = None,
 ) -> ContactAttempt:
+    """Record one contact attempt with its disposition and apply what it means:
+
+    * ``call_back``: the task sleeps until ``call_back_at`` (a snooze) and then resurfaces;
+    * ``wrong_number``: the archive's phone is flagged invalid for the cleanup;
+    * ``do_not_call``: the customer is flagged and the task is taken off the list;
+    * the ``unreachable_after_attempts``-th failed attempt (no answer, busy, message, wrong
+      number) without the customer ever reached closes the task as unreachable.
+    """
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
     if task.assignee_id != actor_staff.id:
         raise Forbidden("only the assigned advisor records contacts")
+    _check_open(task)
+    _check_version(task, expected_version)
+    try:
+        outcome = Disposition(outcome)
+    except ValueError:
+        raise InvalidInput(f"unknown outcome: {outcome}", field="outcome") from None
+    now = clock.now()
+    if outcome == Disposition.call_back:
+        if call_back_at is None:
+            raise InvalidInput("say when to call back", field="call_back_at")
+        if call_back_at <= now:
+            raise InvalidInput("the call-back time must lie in the future", field="call_back_at")
+    else:
+        call_back_at = None
     attempt = ContactAttempt(
-        store_id=task.store_id, task_id=task.id, at=clock.now(), by_id=actor_staff.id,
-        method=method, outcome=outcome[:30], note=note,
+        store_id=task.store_id, task_id=task.id, at=now, by_id=actor_staff.id,
+        method=method, outcome=outcome.value, note=note, call_back_at=call_back_at,
     )
-    session.add(attempt)
-    session.flush()
+    task.attempts.append(attempt)
+    actor = Actor.person(actor_staff)
+    task.follow_up_at = call_back_at
+    closed_as = None
+    if outcome == Disposition.wrong_number:
+        customers.report_wrong_number(session=session, customer_id=task.customer_id, actor=actor, note=note)
+    if outcome == Disposition.do_not_call:
+        customers.set_do_not_call(session=session, customer_id=task.customer_id, actor=actor, note=note)
+        task.status = SurveyStatus.excluded
+        task.excluded_reason = "do_not_call"
+        task.closed_at, task.closed_by_id = now, actor_staff.id
+        closed_as = task.status
+    _flush_or_conflict(session, task.id)
     audit_service.record(
-        session=session, actor=Actor.person(actor_staff), action="task.contact_attempt",
+        session=session, actor=actor, action="task.contact_attempt",
         entity_type="task", entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id,
-        cycle_id=task.cycle_id, changes={"method": method, "outcome": outcome, "note": note},
+        cycle_id=task.cycle_id,
+        changes={"method": method, "outcome": outcome.value, "note": note, "call_back_at": call_back_at},
     )
+    if closed_as is None:
+        outcomes = [Disposition(a.outcome) for a in task.attempts if a.outcome in Disposition._value2member_map_]
+        failed = sum(1 for o in outcomes if o.failed or o == Disposition.wrong_number)
+        limit = task_setting(session, task, "unreachable_after_attempts")
+        if not any(o.reached_customer for o in outcomes) and failed >= limit:
+            task.status = SurveyStatus.unreachable
+            task.method = method
+            task.follow_up_at = None
+            task.closed_at, task.closed_by_id = now, actor_staff.id
+            _flush_or_conflict(session, task.id)
+            audit_service.record(
+                session=session, actor=actor, action="task.closed", entity_type="task", entity_id=task.id,
+                store_id=task.store_id, customer_id=task.customer_id, cycle_id=task.cycle_id,
+                changes={"status": task.status, "failed_attempts": failed, "limit": limit},
+            )
     return attempt
+
+
+def task_setting(session: Session, task: SurveyTask, key: str) -> Any:
+    """A business rule as the task's cycle snapshotted it (the current default if it predates it)."""
+    from winback.config import ProcessDefaults
+
+    settings = _cycle_settings(session, task.cycle_id) or {}
+    return settings.get(key, getattr(ProcessDefaults(), key))
+
+
+_RESULT_FIELDS = (
+    "method", "serviced_elsewhere", "elsewhere_kind", "elsewhere_what", "elsewhere_where", "elsewhere_why",
+    "reason_other", "would_return", "appointment_on", "voucher_offered", "notes",
+)
+
+
+def _missing_for_close(values: dict[str, Any], codes: list[str], unreachable: bool) -> list[tuple[str, str]]:
+    missing = []
+    if unreachable:
+        return missing
+    if not codes:
+        missing.append(("reasons", "choose at least one reason"))
+    if OTHER_REASON in codes and not values.get("reason_other"):
+        missing.append(("reason_other", "describe the other reason"))
+    if values.get("serviced_elsewhere") and not (values.get("elsewhere_where") or values.get("elsewhere_kind")):
+        missing.append(("elsewhere_where", "say where the car was serviced"))
+    return missing
+
+
+def _write_result(
+    session: Session, task: SurveyTask, *, actor_staff: Staff, codes: list[str], values: dict[str, Any],
+    complaint: str | None, closing: bool, unreachable: bool, expected_version: int | None,
+) -> None:
+    if task.assignee_id != actor_staff.id and not actor_staff.has_role(Role.supervisor):
+        raise Forbidden("only the assigned advisor (or a supervisor) closes this task")
+    _check_open(task)
+    _check_version(task, expected_version)
+    codes = list(dict.fromkeys(codes))
+    values = {k: (v.strip() or None) if type(v) is str and k != "method" else v for k, v in values.items()}
+    if values.get("method") is not None:
+        values["method"] = ContactMethod(values["method"])
+    known = {rc.code: rc for rc in reason_codes(session=session, store_id=task.store_id)}
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise InvalidInput(f"unknown reason code(s): {', '.join(unknown)}", field="reasons")
+    if closing:
+        missing = _missing_for_close(values, codes, unreachable)
+        if missing:
+            raise InvalidInput("; ".join(m for _, m in missing), field=missing[0][0])
+    # A complaint once recorded stays: it may be answered, never edited or removed.
+    complaint = (complaint or "").strip() or None
+    new_complaint = False
+    if task.complaint:
+        if complaint and complaint != task.complaint:
+            raise InvalidInput(
+                "a recorded complaint cannot be changed or removed; it can only be answered", field="complaint"
+            )
+    elif complaint:
+        task.complaint = complaint
+        new_complaint = True
+    for key in _RESULT_FIELDS:
+        if key in values:
+            setattr(task, key, values[key])
+    if values.get("elsewhere_kind") is not None:
+        task.elsewhere_kind = ShopKind(values["elsewhere_kind"])
+    # Keep the rows of reasons still chosen (a re-insert would collide with the unique key).
+    wanted = [known[c].id for c in codes]
+    kept = {r.reason_code_id: r for r in task.reasons if r.reason_code_id in wanted}
+    task.reasons = [kept.get(i) or SurveyTaskReason(store_id=task.store_id, reason_code_id=i) for i in wanted]
+    now = clock.now()
+    if closing:
+        task.status = SurveyStatus.unreachable if unreachable else SurveyStatus.done
+        task.closed_at, task.closed_by_id = now, actor_staff.id
+        task.follow_up_at = None
+    else:
+        # Always a write (the version moves), so a racing close of the same task is detected.
+        task.draft_saved_at = now
+    _flush_or_conflict(session, task.id)
+    actor = Actor.person(actor_staff)
+    common = dict(entity_type="task", entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id,
+                  cycle_id=task.cycle_id)
+    changes = {k: values.get(k) for k in _RESULT_FIELDS if values.get(k) is not None}
+    changes.update(reasons=codes, complaint=task.complaint)
+    if closing:
+        changes["status"] = task.status
+    audit_service.record(session=session, actor=actor, action="task.closed" if closing else "task.draft_saved",
+                         changes=changes, **common)
+    if new_complaint:
+        audit_service.record(session=session, actor=actor, action="task.complaint_recorded",
+                             changes={"complaint": complaint}, **common)
+        customer = task.target.customer.name
+        for manager in staff_with_role(session=session, store_id=task.store_id, role=Role.manager):
+            notifications.enqueue(
+                session=session, recipient=manager, kind="complaint_raised",
+                dedupe_key=f"complaint_raised:{task.id}:{manager.id}", task_id=task.id, customer=customer,
+                advisor=task.assignee.display_name, complaint=complaint[:200],
+            )
+
+
+
+
+
+def save_draft(
+    *, session: Session, task_id: int, reason_codes_: list[str], actor_staff: Staff,
+    complaint: str | None = None, unreachable: bool = False, expected_version: int | None = None, **values: Any,
+) -> SurveyTask:
+    """Keep a half-finished survey form on the task (it stays open); nothing is required yet."""
+    task = get_task(session=session, task_id=task_id, viewer=actor_staff)
+    unknown = set(values) - set(_RESULT_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
+    _write_result(session, task, actor_staff=actor_staff, codes=reason_codes_, values=values, complaint=complaint,
+                  closing=False, unreachable=unreachable, expected_version=expected_version)
+    return task
+
+
+def answer_complaint(*, session: Session, task_id: int, answer: str, actor_staff: Staff) -> SurveyTask:
+    """The manager (or supervisor) answers a recorded complaint; the complaint itself stays."""
+    if not actor_staff.has_role(Role.manager, Role.supervisor):
+        raise Forbidden("only the service manager or the supervisor answers complaints")
+    task = get_task(session=session, task_id=task_id, viewer=actor_staff)
+    if not task.complaint:
+        raise InvalidInput("this task has no complaint to answer", field="answer")
+    answer = (answer or "").strip()
+    if not answer:
+        raise InvalidInput("write the answer", field="answer")
+    if task.complaint_answer:
+        raise Conflict(f"the complaint of task {task.id} was already answered", code="answered")
+    task.complaint_answer = answer
+    task.complaint_answered_at = clock.now()
+    task.complaint_answered_by_id = actor_staff.id
+    _flush_or_conflict(session, task.id)
+    audit_service.record(
+        session=session, actor=Actor.person(actor_staff), action="task.complaint_answered", entity_type="task",
+        entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id, cycle_id=task.cycle_id,
+        changes={"complaint": task.complaint, "answer": answer},
+    )
+    return task
+
+
+def open_complaints(*, session: Session, store_id: int) -> list[SurveyTask]:
+    """Complaints heard on callbacks and not yet answered, oldest first (the manager's list)."""
+    return list(session.scalars(
+        select(SurveyTask).where(SurveyTask.store_id == store_id, SurveyTask.complaint.is_not(None),
+                                 SurveyTask.complaint_answer.is_(None)).order_by(SurveyTask.id)
+    ))
 
 
 def close_task(
@@ -227,94 +508,173 @@ def close_task(
     elsewhere_what: str | None = None,
     elsewhere_where: str | None = None,
     elsewhere_why: str | None = None,
+    elsewhere_kind: ShopKind | str | None = None,
+    reason_other: str | None = None,
+    would_return: bool | None = None,
+    appointment_on: date | None = None,
+    voucher_offered: bool | None = None,
     complaint: str | None = None,
     notes: str | None = None,
     unreachable: bool = False,
+    expected_version: int | None = None,
     actor_staff: Staff,
 ) -> SurveyTask:
     """Record the survey result and close the task (调查结果).
 
-    Of two people closing the same task at once, the first wins; the second gets Conflict.
+    Validation names everything that is missing at once. Of two people saving the same task
+    at once, the first wins; the second gets Conflict (the version column), nothing of theirs
+    is written. ``expected_version`` (the version the form was loaded with) catches the same
+    race across a page load.
     """
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
-    if task.assignee_id != actor_staff.id and not actor_staff.has_role(Role.supervisor):
-        raise Forbidden("only the assigned advisor (or a supervisor) closes this task")
-    if task.status != SurveyStatus.open:
-        raise Conflict(f"task {task.id} was already closed", code="task_closed")
-    if not unreachable and not reason_codes_:
-        raise InvalidInput("choose at least one reason", field="reasons")
-    if serviced_elsewhere and not (elsewhere_where or "").strip():
-        raise InvalidInput("say where the car was serviced", field="elsewhere_where")
-    codes = {rc.code: rc for rc in reason_codes(session=session, store_id=task.store_id)}
-    unknown = [c for c in reason_codes_ if c not in codes]
-    if unknown:
-        raise InvalidInput(f"unknown reason code(s): {', '.join(unknown)}", field="reasons")
-    now = clock.now()
-    task.status = SurveyStatus.unreachable if unreachable else SurveyStatus.done
-    task.method = method
-    task.serviced_elsewhere = serviced_elsewhere
-    task.elsewhere_what = elsewhere_what or None
-    task.elsewhere_where = elsewhere_where or None
-    task.elsewhere_why = elsewhere_why or None
-    task.complaint = complaint or None
-    task.notes = notes or None
-    task.closed_at = now
-    task.closed_by_id = actor_staff.id
-    task.reasons = [
-        SurveyTaskReason(store_id=task.store_id, reason_code_id=codes[c].id) for c in dict.fromkeys(reason_codes_)
-    ]
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(f"task {task_id} was closed by someone else just now", code="task_closed") from None
-    audit_service.record(
-        session=session, actor=Actor.person(actor_staff), action="task.closed", entity_type="task",
-        entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id, cycle_id=task.cycle_id,
-        changes={
-            "status": task.status, "method": method, "reasons": list(dict.fromkeys(reason_codes_)),
-            "serviced_elsewhere": serviced_elsewhere, "elsewhere_where": elsewhere_where,
-            "complaint": complaint,
-        },
+    values = dict(
+        method=method, serviced_elsewhere=serviced_elsewhere, elsewhere_what=elsewhere_what,
+        elsewhere_where=elsewhere_where, elsewhere_why=elsewhere_why, elsewhere_kind=elsewhere_kind,
+        reason_other=reason_other, would_return=would_return, appointment_on=appointment_on,
+        voucher_offered=voucher_offered, notes=notes,
     )
+    _write_result(session, task, actor_staff=actor_staff, codes=reason_codes_, values=values, complaint=complaint,
+                  closing=True, unreachable=unreachable, expected_version=expected_version)
     return task
 
 
-def reassign(*, session: Session, task_id: int, to_staff_id: int, actor_staff: Staff) -> SurveyTask:
+def reassign(
+    *, session: Session, task_id: int, to_staff_id: int, actor_staff: Staff, expected_version: int | None = None,
+) -> SurveyTask:
     if not actor_staff.has_role(Role.supervisor):
         raise Forbidden("only the front-desk supervisor reassigns tasks")
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
     if task.status != SurveyStatus.open:
         raise Conflict(f"task {task.id} is closed and cannot be reassigned", code="task_closed")
+    _check_version(task, expected_version)
     advisors = {a.id: a for a in staff_with_role(session=session, store_id=task.store_id, role=Role.advisor)}
     if to_staff_id not in advisors:
         raise InvalidInput("choose an active advisor of this store", field="assignee_id")
     if task.assignee_id == to_staff_id:
         return task
+    _move(session, task, advisors[to_staff_id], Actor.person(actor_staff))
+    return task
+
+
+def _move(session: Session, task: SurveyTask, to: Staff, actor: Actor, why: str | None = None) -> None:
+    """Give an open task to another advisor: audited, both advisors told."""
     before = task.assignee
-    task.assignee_id = to_staff_id
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(f"task {task_id} changed meanwhile; reload and try again") from None
+    task.assignee_id = to.id
+    _flush_or_conflict(session, task.id)
     session.refresh(task)
+    changes: dict[str, Any] = {"assignee": {"before": before.username, "after": to.username}}
+    if why:
+        changes["why"] = why
     audit_service.record(
-        session=session, actor=Actor.person(actor_staff), action="task.reassigned", entity_type="task",
+        session=session, actor=actor, action="task.reassigned", entity_type="task",
         entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id, cycle_id=task.cycle_id,
-        changes={"assignee": {"before": before.username, "after": advisors[to_staff_id].username}},
+        changes=changes,
     )
     customer = task.target.customer.name
     stamp = clock.now().isoformat()
     notifications.enqueue(
         session=session, recipient=before, kind="task_reassigned",
         dedupe_key=f"task_reassigned:{task.id}:{before.id}:{stamp}", task_id=task.id, customer=customer,
-        change=f"→ {advisors[to_staff_id].display_name}",
+        change=f"→ {to.display_name}",
     )
     notifications.enqueue(
-        session=session, recipient=advisors[to_staff_id], kind="task_reassigned",
-        dedupe_key=f"task_reassigned:{task.id}:{to_staff_id}:{stamp}", task_id=task.id, customer=customer,
+        session=session, recipient=to, kind="task_reassigned",
+        dedupe_key=f"task_reassigned:{task.id}:{to.id}:{stamp}", task_id=task.id, customer=customer,
         change=f"{before.display_name} →",
     )
+
+
+def reassign_many(*, session: Session, task_ids: list[int], to_staff_id: int, actor_staff: Staff) -> int:
+    """Reassign several tasks at once (all or nothing); returns how many changed hands."""
+    if not task_ids:
+        raise InvalidInput("choose at least one task", field="task_ids")
+    moved = 0
+    for task_id in dict.fromkeys(task_ids):
+        before = get_task(session=session, task_id=task_id, viewer=actor_staff).assignee_id
+        task = reassign(session=session, task_id=task_id, to_staff_id=to_staff_id, actor_staff=actor_staff)
+        moved += task.assignee_id != before
+    return moved
+
+
+def exclude_task(*, session: Session, task_id: int, reason: str, actor_staff: Staff) -> SurveyTask:
+    """The supervisor takes a target off the list with a reason (e.g. customer moved abroad)."""
+    if not actor_staff.has_role(Role.supervisor):
+        raise Forbidden("only the front-desk supervisor excludes targets")
+    task = get_task(session=session, task_id=task_id, viewer=actor_staff)
+    _check_open(task)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why the target is excluded", field="reason")
+    task.status = SurveyStatus.excluded
+    task.excluded_reason = reason[:300]
+    task.closed_at, task.closed_by_id = clock.now(), actor_staff.id
+    task.follow_up_at = None
+    _flush_or_conflict(session, task.id)
+    audit_service.record(
+        session=session, actor=Actor.person(actor_staff), action="task.excluded", entity_type="task",
+        entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id, cycle_id=task.cycle_id,
+        changes={"reason": reason, "assignee": task.assignee.username},
+    )
+    notifications.enqueue(
+        session=session, recipient=task.assignee, kind="task_reassigned",
+        dedupe_key=f"task_excluded:{task.id}:{task.assignee_id}", task_id=task.id,
+        customer=task.target.customer.name, change=f"× {reason[:60]}",
+    )
     return task
+
+
+def hand_over_advisor(
+    *, session: Session, advisor_id: int, actor_staff: Staff, to_staff_id: int | None = None,
+) -> dict[str, int]:
+    """An advisor leaves: in one step deactivate them and hand their open tasks and their
+    customers to the remaining advisors (all to ``to_staff_id``, or balanced by open workload).
+    Nothing is orphaned; every move is audited and both sides are told."""
+    if not actor_staff.has_role(Role.supervisor, Role.admin):
+        raise Forbidden("only the supervisor or the administration hands over an advisor's work")
+    leaving = session.get(Staff, advisor_id)
+    if leaving is None or leaving.store_id != actor_staff.store_id:
+        raise NotFound(f"no staff member {advisor_id}")
+    others = [a for a in staff_with_role(session=session, store_id=leaving.store_id, role=Role.advisor)
+              if a.id != leaving.id]
+    if to_staff_id is not None:
+        others = [a for a in others if a.id == to_staff_id]
+        if not others:
+            raise InvalidInput("choose another active advisor of this store", field="to_staff_id")
+    if not others:
+        raise InvalidInput("no other active advisor to hand the work to", field="to_staff_id")
+    by_id = {a.id: a for a in others}
+    load = Counter({a.id: 0 for a in others})
+    load.update(dict(session.execute(
+        select(SurveyTask.assignee_id, func.count())
+        .where(SurveyTask.assignee_id.in_(list(by_id)), SurveyTask.status == SurveyStatus.open)
+        .group_by(SurveyTask.assignee_id)
+    ).all()))
+    actor = Actor.person(actor_staff)
+    leaving.active = False
+    session.flush()
+    open_tasks = list(session.scalars(
+        select(SurveyTask).where(SurveyTask.assignee_id == leaving.id, SurveyTask.status == SurveyStatus.open)
+        .order_by(SurveyTask.due_at, SurveyTask.id)
+    ))
+    heir_of_customer: dict[int, int] = {}
+    for task in open_tasks:
+        heir = min(load, key=lambda a: (load[a], a))
+        load[heir] += 1
+        heir_of_customer[task.customer_id] = heir
+        _move(session, task, by_id[heir], actor, why="advisor left")
+    customer_ids = list(session.scalars(select(Customer.id).where(Customer.advisor_id == leaving.id).order_by(Customer.id)))
+    per_heir: Counter = Counter()
+    for cid in customer_ids:
+        heir = heir_of_customer.get(cid) or min(load, key=lambda a: (per_heir[a] + load[a], a))
+        per_heir[heir] += 1
+        session.execute(update(Customer).where(Customer.id == cid).values(advisor_id=heir))
+    audit_service.record(
+        session=session, actor=actor, action="staff.handed_over", entity_type="staff", entity_id=leaving.id,
+        store_id=leaving.store_id,
+        changes={"active": False, "tasks": len(open_tasks), "customers": len(customer_ids),
+                 "customers_to": {by_id[h].username: n for h, n in per_heir.items()}},
+    )
+    return {"tasks": len(open_tasks), "customers": len(customer_ids)}
 
 
 # ---- the watcher's part ------------------------------------------------------------------
@@ -356,7 +716,8 @@ def remind_due_soon(*, session: Session, store_id: int, actor: Actor) -> int:
 
 
 def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
-    """Overdue open tasks: tell each advisor and, in one digest per cycle, the supervisors."""
+    """Mark overdue open tasks; tell each advisor once and each supervisor once a day with the
+    list (one digest, not one message per task). Returns how many tasks became overdue."""
     now = clock.now()
     overdue = list(
         session.scalars(
@@ -365,12 +726,12 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
                 SurveyTask.status == SurveyStatus.open,
                 SurveyTask.due_at <= now,
                 SurveyTask.escalated_at.is_(None),
-            )
+            ).order_by(SurveyTask.due_at, SurveyTask.id)
         )
     )
     if not overdue:
         return 0
-    stamp = now.date().isoformat()
+    stamp = clock.local(now).date().isoformat()
     by_advisor: dict[int, list[SurveyTask]] = defaultdict(list)
     by_cycle: dict[int, list[SurveyTask]] = defaultdict(list)
     for t in overdue:
@@ -382,15 +743,21 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
             dedupe_key=f"tasks_overdue:{advisor_id}:{stamp}", count=len(items),
         )
     supervisors = staff_with_role(session=session, store_id=store_id, role=Role.supervisor)
+    months = sorted({session.get(MonthlyCycle, c).month for c in by_cycle})
+    lines = [
+        f"· #{t.id} {t.target.customer.name}（{t.assignee.display_name}，{_local_due(t.due_at)}）"
+        for t in overdue[:50]
+    ]
+    if len(overdue) > 50:
+        lines.append(f"… +{len(overdue) - 50}")
+    for sup in supervisors:
+        notifications.enqueue(
+            session=session, recipient=sup, kind="tasks_escalated",
+            dedupe_key=f"tasks_escalated:{sup.id}:{stamp}",
+            month="、".join(months), count=len(overdue),
+            advisors=", ".join(sorted({t.assignee.display_name for t in overdue})), lines="\n".join(lines),
+        )
     for cycle_id, items in by_cycle.items():
-        cycle = session.get(MonthlyCycle, cycle_id)
-        names = ", ".join(sorted({t.assignee.display_name for t in items}))
-        for sup in supervisors:
-            notifications.enqueue(
-                session=session, recipient=sup, kind="tasks_escalated",
-                dedupe_key=f"tasks_escalated:{cycle_id}:{sup.id}:{stamp}",
-                month=cycle.month, count=len(items), advisors=names,
-            )
         audit_service.record(
             session=session, actor=actor, action="surveys.escalated", entity_type="cycle",
             entity_id=cycle_id, store_id=store_id, cycle_id=cycle_id,
