@@ -77,7 +77,8 @@ def log_likelihood(params: Params, x, t_x, T, variant: Variant = "mbg", weights=
         # Batislam et al. 2007: the dropout chance also applies at time zero.
         a1 = betaln(a, b + x + 1) - betaln(a, b) - (r + x) * np.log(alpha + T)
         a2 = betaln(a + 1, b + x) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
-    ll = common + np.logaddexp(a1, a2)
+    with np.errstate(invalid="ignore"):
+        ll = common + np.logaddexp(a1, a2)
     return ll if weights is None else ll * np.asarray(weights, dtype=float)
 
 
@@ -103,7 +104,10 @@ def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit
     s = start or Params(1.0, 1.0, 1.0, 1.0)
     theta0 = np.log([s.r, s.alpha / scale, s.a, s.b])
     res = minimize(nll, theta0, method="L-BFGS-B", bounds=[(-9, 9)] * 4)
-    res2 = minimize(nll, res.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000})
+    # Bounded (e^-9..e^9): a store where nobody ever dropped out drives a to 0 and b to
+    # infinity; the bounds keep the scores finite (P(alive) ~ 1, as the data say).
+    res2 = minimize(nll, res.x, method="Nelder-Mead", bounds=[(-9, 9)] * 4,
+                    options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000})
     best = res2 if res2.fun <= res.fun else res
     r, alpha, a, b = np.exp(best.x)
     # alpha is a time scale: back to the caller's units. The likelihood changes by r*log(scale)

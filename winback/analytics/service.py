@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from dateutil.relativedelta import relativedelta
 from scipy import stats
-from sqlalchemy import and_, func, select
+from sqlalchemy import Date, and_, func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -181,7 +181,7 @@ def churn_alarm(*, session: Session, store_id: int, as_of: date | None = None) -
     visit_from = first_month - relativedelta(months=k)
     visit_to = as_of - relativedelta(months=k)
 
-    nxt = func.lead(ServiceVisit.visit_date).over(
+    nxt = func.lead(ServiceVisit.visit_date, type_=Date).over(
         partition_by=ServiceVisit.vehicle_id, order_by=(ServiceVisit.visit_date, ServiceVisit.id)
     )
     visits = (
