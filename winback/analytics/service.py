@@ -335,3 +335,193 @@ def queue_redline_digest(*, session: Session, store_id: int, actor: Actor) -> di
                      "lost": [c["vehicle_id"] for c in crossed["lost"]]},
         )
     return {"at_risk": n_risk, "lost": n_lost, "queued": queued}
+
+
+# ---- profile analysis (分析调研对象) -----------------------------------------------------
+
+PROFILE_DIMENSIONS = (
+    "band", "model", "grade", "age_band", "gender", "district", "customer_type", "warranty",
+    "visits_per_year", "spend_per_year", "last_category", "last_visit",
+)
+
+
+def _bucket_age(birth: date | None, as_of: date) -> str:
+    if birth is None:
+        return "?"
+    age = relativedelta(as_of, birth).years
+    for upper, label in ((30, "<30"), (40, "30-39"), (50, "40-49"), (60, "50-59")):
+        if age < upper:
+            return label
+    return "60+"
+
+
+def _bucket(value: float, edges: tuple[float, ...], labels: tuple[str, ...]) -> str:
+    for edge, label in zip(edges, labels):
+        if value < edge:
+            return label
+    return labels[-1]
+
+
+def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
+    """The targets of a cycle against the store's whole active base, dimension by dimension.
+
+    One query reads every active vehicle of the store with its owner, its repair-order totals,
+    its last repair order's category and whether it is a target of the cycle; the buckets are
+    counted in one pass. ``index`` = target share / base share: above 1.5 a group is
+    over-represented among the targets (the model with unusually many lost customers).
+    """
+    from winback.cycles.models import MonthlyCycle, Target  # cycles imports this module
+
+    cycle = session.get(MonthlyCycle, cycle_id)
+    as_of = cycle.as_of
+    per_vehicle = (
+        select(
+            ServiceVisit.vehicle_id.label("vehicle_id"),
+            func.min(ServiceVisit.visit_date).label("first_visit"),
+            func.max(ServiceVisit.visit_date).label("last_visit"),
+            func.count().label("visits"),
+            func.coalesce(func.sum(ServiceVisit.amount), 0).label("spend"),
+        )
+        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
+        .group_by(ServiceVisit.vehicle_id)
+        .subquery()
+    )
+    ranked = (
+        select(
+            ServiceVisit.vehicle_id.label("vehicle_id"),
+            ServiceVisit.category.label("category"),
+            func.row_number().over(
+                partition_by=ServiceVisit.vehicle_id,
+                order_by=(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc()),
+            ).label("rn"),
+        )
+        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Vehicle.model, Vehicle.grade, Vehicle.warranty_end, Customer.birth_date, Customer.gender,
+            Customer.district, Customer.customer_type, per_vehicle.c.first_visit, per_vehicle.c.last_visit,
+            per_vehicle.c.visits, per_vehicle.c.spend, ranked.c.category, Target.band,
+        )
+        .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
+        .join(ranked, and_(ranked.c.vehicle_id == Vehicle.id, ranked.c.rn == 1))
+        .join(Customer, Customer.id == Vehicle.customer_id)
+        .outerjoin(Target, and_(Target.vehicle_id == Vehicle.id, Target.cycle_id == cycle.id))
+        .where(Vehicle.store_id == cycle.store_id, Vehicle.status == VehicleStatus.active)
+    )
+    targets: dict[str, dict[str, int]] = {d: defaultdict(int) for d in PROFILE_DIMENSIONS}
+    base: dict[str, dict[str, int]] = {d: defaultdict(int) for d in PROFILE_DIMENSIONS}
+    n_targets = n_base = 0
+    for (model, grade, warranty_end, birth, gender, district, ctype, first, last, visits, spend,
+         category, band) in session.execute(stmt):
+        years = max((as_of - first).days / 365.25, 1.0)
+        months_since = (as_of.year - last.year) * 12 + as_of.month - last.month
+        keys = {
+            "band": band.value if band is not None else "active",
+            "model": model or "?",
+            "grade": grade.value if grade else "?",
+            "age_band": _bucket_age(birth, as_of),
+            "gender": gender or "?",
+            "district": district or "?",
+            "customer_type": ctype.value if ctype else "?",
+            "warranty": "in_warranty" if warranty_end and warranty_end >= as_of else "out_of_warranty",
+            "visits_per_year": _bucket(visits / years, (1, 2, 4), ("<1", "1-2", "2-4", "4+")),
+            "spend_per_year": _bucket(float(spend) / years, (1000, 3000, 6000), ("<1000", "1000-3000", "3000-6000", "6000+")),
+            "last_category": category or "?",
+            "last_visit": _bucket(months_since, (6, 12, 24), ("<6m", "6-12m", "12-24m", "24m+")),
+        }
+        n_base += 1
+        for d, k in keys.items():
+            base[d][k] += 1
+        if band is not None:
+            n_targets += 1
+            for d, k in keys.items():
+                targets[d][k] += 1
+    dims = {}
+    for d in PROFILE_DIMENSIONS:
+        rows = []
+        for k, b in base[d].items():
+            t = targets[d].get(k, 0)
+            share = 100 * t / n_targets if n_targets else 0.0
+            base_share = 100 * b / n_base if n_base else 0.0
+            rows.append({
+                "value": k, "targets": t, "base": b, "share_pct": round(share, 1),
+                "base_share_pct": round(base_share, 1),
+                "index": round(share / base_share, 2) if base_share and n_targets else None,
+            })
+        if d == "band":
+            rows = [r for r in rows if r["value"] != "active"]
+        rows.sort(key=lambda r: (-r["targets"], -r["base"], r["value"]))
+        dims[d] = rows
+    return {"cycle_id": cycle.id, "month": cycle.month, "as_of": as_of.isoformat(), "targets": n_targets,
+            "base": n_base, "dimensions": dims}
+
+
+def tally_report(*, tally: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The tally (结果统计) with shares: reasons overall, serviced elsewhere, unreachable."""
+    if not tally:
+        return None
+    tasks = tally.get("tasks") or 0
+    reached = max(tasks - (tally.get("unreachable") or 0), 0)
+    total_mentions = sum(tally.get("reasons", {}).values()) or 1
+    return {
+        **tally,
+        "unreachable_pct": round(100 * (tally.get("unreachable") or 0) / tasks, 1) if tasks else 0.0,
+        "elsewhere_pct": round(100 * (tally.get("serviced_elsewhere") or 0) / reached, 1) if reached else 0.0,
+        "reason_rows": [
+            {"value": k, "count": v, "pct": round(100 * v / total_mentions, 1),
+             # the shape the page's bar chart draws (no base to compare a reason with)
+             "targets": v, "share_pct": round(100 * v / total_mentions, 1), "base": 0, "base_share_pct": 0, "index": None}
+            for k, v in tally.get("reasons", {}).items()
+        ],
+    }
+
+
+def profile_workbook(*, report: dict[str, Any], tally: dict[str, Any] | None, translate=lambda s: s) -> bytes:
+    """The profile analysis as an XLSX workbook: one sheet per dimension, one for the tally."""
+    from io import BytesIO
+
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font
+
+    _ = translate
+    wb = Workbook()
+    summary = wb.active
+    summary.title = _("Summary")[:31]
+    summary.append([_("Month"), report["month"]])
+    summary.append([_("As of"), report["as_of"]])
+    summary.append([_("Targets"), report["targets"]])
+    summary.append([_("Active base"), report["base"]])
+    for d, rows in report["dimensions"].items():
+        ws = wb.create_sheet(_(d)[:31])
+        ws.append([_(d), _("Targets"), _("Share") + " %", _("Active base"), _("Base share") + " %", _("Index")])
+        for c in ws[1]:
+            c.font = Font(bold=True)
+        for r in rows:
+            ws.append([_(r["value"]), r["targets"], r["share_pct"], r["base"], r["base_share_pct"], r["index"]])
+        if rows:
+            chart = BarChart()
+            chart.type = "bar"
+            chart.title = _(d)
+            chart.add_data(Reference(ws, min_col=3, max_col=3, min_row=1, max_row=len(rows) + 1), titles_from_data=True)
+            chart.add_data(Reference(ws, min_col=5, max_col=5, min_row=1, max_row=len(rows) + 1), titles_from_data=True)
+            chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=len(rows) + 1))
+            ws.add_chart(chart, "H2")
+    if tally:
+        ws = wb.create_sheet(_("Tally")[:31])
+        ws.append([_("Reason"), _("Count"), "%"])
+        for r in tally["reason_rows"]:
+            ws.append([_(r["value"]), r["count"], r["pct"]])
+        ws.append([])
+        ws.append([_("unreachable"), tally.get("unreachable"), tally["unreachable_pct"]])
+        ws.append([_("Serviced elsewhere"), tally.get("serviced_elsewhere"), tally["elsewhere_pct"]])
+        for seg, by in (tally.get("by_segment") or {}).items():
+            ws.append([])
+            ws.append([_(seg)])
+            for value, reasons in by.items():
+                ws.append([_(value)] + [f"{_(k)}: {v}" for k, v in reasons.items()])
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
