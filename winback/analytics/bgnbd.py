@@ -103,18 +103,20 @@ def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit
 
     s = start or Params(1.0, 1.0, 1.0, 1.0)
     theta0 = np.log([s.r, s.alpha / scale, s.a, s.b])
-    res = minimize(nll, theta0, method="L-BFGS-B", bounds=[(-9, 9)] * 4)
     # Bounded (e^-9..e^9): a store where nobody ever dropped out drives a to 0 and b to
     # infinity; the bounds keep the scores finite (P(alive) ~ 1, as the data say).
-    res2 = minimize(nll, res.x, method="Nelder-Mead", bounds=[(-9, 9)] * 4,
-                    options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000})
-    best = res2 if res2.fun <= res.fun else res
+    best = minimize(nll, theta0, method="L-BFGS-B", bounds=[(-9, 9)] * 4,
+                    options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 2000})
+    if not best.success:  # a rough surface: the simplex does not need gradients
+        simplex = minimize(nll, best.x, method="Nelder-Mead", bounds=[(-9, 9)] * 4,
+                           options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 2000})
+        best = simplex if simplex.fun <= best.fun else best
     r, alpha, a, b = np.exp(best.x)
     # alpha is a time scale: back to the caller's units. The likelihood changes by r*log(scale)
     # per customer when time is rescaled; report it in the caller's units.
     params = Params(float(r), float(alpha * scale), float(a), float(b))
     ll = float(np.sum(log_likelihood(params, x, t_x, T, variant)))
-    return Fit(variant=variant, params=params, log_likelihood=ll, n=int(len(x)), converged=bool(best.success or res.success))
+    return Fit(variant=variant, params=params, log_likelihood=ll, n=int(len(x)), converged=bool(best.success))
 
 
 def p_alive(params: Params, x, t_x, T, variant: Variant = "mbg") -> np.ndarray:

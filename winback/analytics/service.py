@@ -29,6 +29,7 @@ from winback.notifications import service as notifications
 from winback.notifications.models import Notification
 
 WEEK = 7.0
+FIT_SAMPLE = 5000
 
 
 # ---- model scores ----------------------------------------------------------------------
@@ -94,7 +95,10 @@ def score_store(*, session: Session, store_id: int, as_of: date, rules: ProcessD
     spend_per_year = spend / years
     if n < 10:
         return Scores(None, vid, cid, last, visits, spend_per_year, np.ones(n), np.zeros(n))
-    fitted = bgnbd.fit(x, t_x, T, "mbg")
+    # Four parameters need no 30,000 histories: fit on a fixed random sample (whole weeks, so
+    # identical histories collapse), score everyone. Same data, same sample, same scores.
+    sample = np.random.default_rng(store_id).choice(n, size=min(n, FIT_SAMPLE), replace=False)
+    fitted = bgnbd.fit(x[sample], np.floor(t_x[sample]), np.floor(T[sample]), "mbg")
     horizon = rules.forecast_months * 365.25 / 12 / WEEK
     pa = bgnbd.p_alive(fitted.params, x, t_x, T, "mbg")
     ev = bgnbd.expected_visits(fitted.params, horizon, x, t_x, T, "mbg")
@@ -386,18 +390,15 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
         .group_by(ServiceVisit.vehicle_id)
         .subquery()
     )
-    ranked = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"),
-            ServiceVisit.category.label("category"),
-            func.row_number().over(
-                partition_by=ServiceVisit.vehicle_id,
-                order_by=(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc()),
-            ).label("rn"),
-        )
-        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
+    # The last repair order through the (vehicle_id, visit_date) index (see screen_targets).
+    last_ro = (
+        select(ServiceVisit.vehicle_id.label("vehicle_id"), func.max(ServiceVisit.id).label("id"))
+        .join(per_vehicle, and_(per_vehicle.c.vehicle_id == ServiceVisit.vehicle_id,
+                                per_vehicle.c.last_visit == ServiceVisit.visit_date))
+        .group_by(ServiceVisit.vehicle_id)
         .subquery()
     )
+    ranked = ServiceVisit.__table__.alias("last_visit_ro")
     stmt = (
         select(
             Vehicle.model, Vehicle.grade, Vehicle.warranty_end, Customer.birth_date, Customer.gender,
@@ -405,7 +406,8 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
             per_vehicle.c.visits, per_vehicle.c.spend, ranked.c.category, Target.band,
         )
         .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
-        .join(ranked, and_(ranked.c.vehicle_id == Vehicle.id, ranked.c.rn == 1))
+        .join(last_ro, last_ro.c.vehicle_id == Vehicle.id)
+        .join(ranked, ranked.c.id == last_ro.c.id)
         .join(Customer, Customer.id == Vehicle.customer_id)
         .outerjoin(Target, and_(Target.vehicle_id == Vehicle.id, Target.cycle_id == cycle.id))
         .where(Vehicle.store_id == cycle.store_id, Vehicle.status == VehicleStatus.active)

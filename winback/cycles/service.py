@@ -141,22 +141,17 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
         .group_by(ServiceVisit.vehicle_id)
         .subquery()
     )
-    ranked = (
-        select(
-            ServiceVisit.vehicle_id,
-            ServiceVisit.category,
-            ServiceVisit.items,
-            ServiceVisit.advisor_id,
-            func.row_number()
-            .over(
-                partition_by=ServiceVisit.vehicle_id,
-                order_by=(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc()),
-            )
-            .label("rn"),
-        )
-        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
+    # The last repair order of each vehicle: found through the (vehicle_id, visit_date) index
+    # from the grouped maximum, not by a window over every visit (which SQLite materialises
+    # and then scans once per vehicle: 160 s instead of 2 s for a 30,000-customer store).
+    last_ro = (
+        select(ServiceVisit.vehicle_id.label("vehicle_id"), func.max(ServiceVisit.id).label("id"))
+        .join(per_vehicle, and_(per_vehicle.c.vehicle_id == ServiceVisit.vehicle_id,
+                                per_vehicle.c.last_visit == ServiceVisit.visit_date))
+        .group_by(ServiceVisit.vehicle_id)
         .subquery()
     )
+    ranked = ServiceVisit.__table__.alias("last_visit_ro")
     # A customer already being surveyed in another open cycle is not called twice.
     open_elsewhere = (
         select(Target.id)
@@ -178,7 +173,8 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
             per_vehicle.c.spend, ranked.c.category, ranked.c["items"].label("last_items"), ranked.c.advisor_id,
         )
         .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
-        .join(ranked, and_(ranked.c.vehicle_id == Vehicle.id, ranked.c.rn == 1))
+        .join(last_ro, last_ro.c.vehicle_id == Vehicle.id)
+        .join(ranked, ranked.c.id == last_ro.c.id)
         .join(Customer, Customer.id == Vehicle.customer_id)
         .where(
             Vehicle.store_id == cycle.store_id,
