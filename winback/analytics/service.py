@@ -195,7 +195,10 @@ def churn_alarm(*, session: Session, store_id: int, as_of: date | None = None) -
             ServiceVisit.advisor_id.label("advisor_id"),
             nxt.label("next_visit"),
         )
-        .where(ServiceVisit.store_id == store_id, ServiceVisit.visit_date <= as_of)
+        # The next visit after one in the window is itself in the window: no need to walk
+        # the store's whole history.
+        .where(ServiceVisit.store_id == store_id, ServiceVisit.visit_date >= visit_from,
+               ServiceVisit.visit_date <= as_of)
         .subquery()
     )
     stmt = (
