@@ -9,7 +9,7 @@ from prefect import flow
 
 from flows.common import HOOKS, apply_as_of
 from flows.stages import draft_plan, evaluate_cycle, execute_plan, tally_reasons
-from tasks import cycles, notify, surveys
+from tasks import analytics, cycles, notify, surveys
 
 
 @flow(name="watch_deadlines", flow_run_name="watch deadlines", **HOOKS)
@@ -20,6 +20,12 @@ def watch_deadlines(store_codes: list[str] | None = None, as_of: str | None = No
     for store_id in ids:
         for key, n in surveys.remind_and_escalate(store_id).items():
             reminders[key] += n
+    # The red line raises itself: one digest a day to the admins, not one message per customer.
+    crossed = {"crossed_at_risk": 0, "crossed_lost": 0}
+    for store_id in ids:
+        digest = analytics.redline_digest(store_id)
+        crossed["crossed_at_risk"] += digest["at_risk"]
+        crossed["crossed_lost"] += digest["lost"]
     work = cycles.due_work(ids)
     for cycle_id in work["tally"]:
         tally_reasons(cycle_id)
@@ -31,4 +37,4 @@ def watch_deadlines(store_codes: list[str] | None = None, as_of: str | None = No
     for cycle_id in work["evaluate"]:
         evaluate_cycle(cycle_id)
     delivered = notify.deliver()
-    return {**reminders, **{k: len(v) for k, v in work.items()}, "notifications": delivered}
+    return {**reminders, **crossed, **{k: len(v) for k, v in work.items()}, "notifications": delivered}

@@ -120,3 +120,25 @@ def test_advisor_on_a_phone_and_the_supervisor_board(live_server, browser, reque
     expect(page.get_by_role("status")).to_contain_text("任务已改派")
     shot(page, "supervisor-reassigned", db)
     desk.close()
+
+
+def test_profile_charts_render_on_a_phone(live_server, browser, request):
+    """The profile charts are drawn (real boxes, not just markup) and fit a phone's width."""
+    base, cycle_id = live_server
+    phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, locale="zh-CN")
+    page = phone.new_page()
+    page.goto(base + "/login")
+    page.get_by_label("用户名").fill("admin")
+    page.get_by_label("密码").fill("winback-demo")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/cycles")
+    page.goto(f"{base}/cycles/{cycle_id}/profile")
+    chart = page.locator("#dim-model svg.chart")
+    expect(chart).to_be_visible()
+    box = chart.bounding_box()
+    assert box["width"] > 200 and box["height"] > 20
+    assert page.locator("#dim-model svg.chart rect.t").count() >= 2
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
+    assert "车型" in page.locator("#dim-model h2").inner_text()
+    shot(page, "profile-charts", request.node.callspec.id)
+    phone.close()

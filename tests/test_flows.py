@@ -104,7 +104,7 @@ def test_task_logic_runs_without_a_flow(session, demo_store, staff):
     first = screening.screen.fn(cycle.id)
     assert first["added"] == first["total"] > 0
     assert first["at_risk"] + first["lost"] == first["added"]
-    assert screening.screen.fn(cycle.id) == {"added": 0, "total": first["total"], "at_risk": 0, "lost": 0}
+    assert screening.screen.fn(cycle.id) == {"added": 0, "total": first["total"], "at_risk": 0, "lost": 0, "likely_lost": 0}
     assert screening.analyze.fn(cycle.id) == first["total"]
     assigned = surveys.assign.fn(cycle.id)
     assert assigned == {"assigned": first["total"], "total": first["total"]}

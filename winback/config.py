@@ -45,6 +45,21 @@ class ProcessDefaults(BaseModel):
     shortfall_yuan_per_customer: float = Field(20.0, ge=0)
     # Default due date of a drafted measure, in days after the plan is drafted.
     measure_due_days: int = Field(30, ge=1, le=365)
+    # Churn predicted before the red line (MBG/NBD model): a vehicle not yet at risk whose
+    # probability of still being active is below this is "likely lost" (预测流失).
+    likely_lost_p_alive_below: float = Field(0.3, gt=0, lt=1)
+    # Screen the likely-lost vehicles into the cycle as their own target group (opt-in).
+    screen_likely_lost: bool = False
+    # Horizon of the expected-visits forecast, in months.
+    forecast_months: int = Field(12, ge=1, le=36)
+    # Abnormal-churn alarm: a segment's red-line crossings this month against its trailing
+    # 12 months. Flag when the count is this improbable under the baseline (one-sided tail;
+    # 0.001 keeps false alarms to about one a year over the ~50 segments a store has: 50 x 12
+    # x 0.001 = 0.6), at least alarm_min_ratio times the baseline (a rise worth a survey, not
+    # a statistical curiosity) and at least alarm_min_count crossings (small segments are noise).
+    alarm_p_value: float = Field(0.001, gt=0, lt=0.5)
+    alarm_min_ratio: float = Field(1.5, ge=1)
+    alarm_min_count: int = Field(5, ge=1)
 
     @model_validator(mode="after")
     def _red_lines_in_order(self) -> "ProcessDefaults":

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -43,6 +44,8 @@ class CycleStage(str, enum.Enum):
 class Band(str, enum.Enum):
     at_risk = "at_risk"  # 流失风险客户: 6-12 months without a visit
     lost = "lost"  # 流失客户: more than 12 months
+    # 预测流失: not yet past the red line, but the visit model says probably gone (opt-in group).
+    likely_lost = "likely_lost"
 
 
 class MonthlyCycle(Base):
@@ -97,6 +100,11 @@ class Target(Base):
     total_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     # Profile snapshot at screening (model, district, last visit category, yearly rate...).
     profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The store's MBG/NBD model at screening: chance the customer is still active, expected
+    # visits over the forecast horizon, and value x risk (yearly spend x (1 - p_alive)).
+    p_alive: Mapped[float | None] = mapped_column(Float)
+    expected_visits: Mapped[float | None] = mapped_column(Float)
+    priority: Mapped[float | None] = mapped_column(Float)
     # First repair order after the survey contact; set by the evaluation.
     came_back_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

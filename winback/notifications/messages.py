@@ -43,6 +43,10 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("效果评估完成", "{month} 效果评估：{back}/{contacted} 位客户回厂，回厂率 {rate}%。"),
         "en": ("Evaluation ready", "{month} evaluation: {back} of {contacted} customers came back ({rate}%)."),
     },
+    "redline_digest": {
+        "zh": ("流失红线提醒", "{date}：{at_risk} 位客户超过流失风险红线，{lost} 位客户超过流失红线。{names}"),
+        "en": ("Red line digest", "{date}: {at_risk} customers crossed the at-risk red line, {lost} the lost red line. {names}"),
+    },
 }
 
 

@@ -1,0 +1,51 @@
+"""Profile analysis (分析调研对象) page and XLSX export per cycle; the churn dashboard."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import CurrentUser, SessionDep, store_ids
+from web import render
+from web.i18n import pick_locale, translator
+from web.routes.common import need as _need
+from winback.accounts.models import Role
+from winback.analytics import service as analytics
+from winback.cycles import service as cycles
+
+router = APIRouter(include_in_schema=False)
+
+_VIEWERS = (Role.admin, Role.supervisor, Role.manager)
+
+
+@router.get("/cycles/{cycle_id}/profile")
+def profile_page(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
+    _need(user, *_VIEWERS)
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    report = analytics.profile_report(session=session, cycle_id=cycle.id)
+    return render(request, "analytics/profile.html", user=user, cycle=cycle, report=report,
+                  tally=analytics.tally_report(tally=cycle.tally))
+
+
+@router.get("/cycles/{cycle_id}/profile.xlsx")
+def profile_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
+    _need(user, *_VIEWERS)
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    report = analytics.profile_report(session=session, cycle_id=cycle.id)
+    body = analytics.profile_workbook(
+        report=report, tally=analytics.tally_report(tally=cycle.tally),
+        translate=translator(pick_locale(request, getattr(user, "locale", None))),
+    )
+    name = f"profile-{cycle.store.code}-{cycle.month}.xlsx"
+    return Response(
+        body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/analytics")
+def dashboard(request: Request, user: CurrentUser, session: SessionDep):
+    """Churn seen before the red line: segment alarms and the likely-lost callbacks."""
+    _need(user, *_VIEWERS)
+    alarms = analytics.churn_alarm(session=session, store_id=user.store_id)
+    outlook = analytics.store_outlook(session=session, store_id=user.store_id)
+    return render(request, "analytics/dashboard.html", user=user, alarms=alarms, outlook=outlook)

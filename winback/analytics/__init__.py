@@ -1,0 +1,1 @@
+"""Churn analytics: visit-history models, churn alarms by segment, red-line crossings."""
