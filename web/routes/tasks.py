@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from api.deps import CurrentUser, SessionDep
 from web import flash, render
+from web.routes.archive import notes_context
 from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
@@ -38,6 +39,7 @@ def _task_page(request, user, session, task_id: int, form=None, error: str | Non
         methods=list(ContactMethod), outcomes=["reached", "no_answer", "busy", "left_message", "wrong_number"],
         advisors=accounts.staff_with_role(session=session, store_id=task.store_id, role=Role.advisor),
         form=form or {}, error=error,
+        **notes_context(request, session, task.customer_id, f"/tasks/{task.id}"),
     )
 
 

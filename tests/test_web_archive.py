@@ -1,0 +1,117 @@
+"""The admin's archive pages: upload with report and error download, bad files shown as one
+message (never a 500), merge review, vehicle flags and advisors' notes from the task page."""
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from winback.customers.models import Customer, CustomerNote, MergeProposal, Vehicle, VehicleStatus
+
+CORPUS = Path(__file__).parent / "data" / "imports"
+
+
+@pytest.fixture
+def client(demo_store):
+    from app import create_app
+
+    return TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
+
+
+def login(client, username):
+    client.cookies.clear()
+    r = client.post("/login", data={"username": username, "password": "winback-demo"})
+    assert r.status_code == 303
+
+
+def upload(client, kind, name):
+    with open(CORPUS / name, "rb") as fh:
+        return client.post("/archive/imports", data={"kind": kind}, files={"file": (name, fh)})
+
+
+def test_admin_uploads_and_reads_the_report(client, session):
+    login(client, "admin")
+    assert "数据质量" in client.get("/archive").text
+    r = upload(client, "customers", "customers_bad_rows.csv")
+    assert r.status_code == 303
+    report = client.get(r.headers["location"])
+    assert report.status_code == 200
+    assert "未导入的行" in report.text and "duplicate of row 2 in this file; skipped" in report.text
+    xlsx = client.get(r.headers["location"] + "/errors.xlsx")
+    assert xlsx.status_code == 200
+    rows = list(load_workbook(BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert [row[0] for row in rows[1:]] == [3, 4, 4, 5]
+    again = upload(client, "customers", "customers_bad_rows.csv")
+    assert again.headers["location"] == r.headers["location"]  # the same file: the same import
+    assert "没有任何变化" in client.get(again.headers["location"]).text
+
+
+@pytest.mark.parametrize("name", ["zero_bytes.csv", "binary_renamed.xlsx", "empty_sheets.xlsx",
+                                  "visits_missing_columns.csv"])
+def test_bad_files_show_one_message(client, name):
+    login(client, "admin")
+    r = upload(client, "visits", name)
+    assert r.status_code == 303
+    page = client.get(r.headers["location"])
+    assert page.status_code == 200 and 'role="alert"' in page.text and "失败" in page.text
+
+
+def test_upload_form_errors_and_roles(client):
+    login(client, "admin")
+    r = client.post("/archive/imports", data={"kind": "nonsense"})
+    assert r.status_code == 303 and client.get("/archive").text.count("请选择文件内容类型") == 1
+    login(client, "advisor1")
+    assert upload(client, "customers", "customers_utf8.csv").status_code == 403
+    assert client.get("/archive").status_code == 403
+
+
+def test_merge_review_page(client, session, demo_store):
+    login(client, "admin")
+    first = session.scalars(select(Customer).where(Customer.store_id == demo_store).order_by(Customer.id)).first()
+    twin = Customer(store_id=demo_store, dms_code="DUP1", name=first.name, phone=first.phone, created_at=first.created_at)
+    session.add(twin)
+    session.commit()
+    r = client.post("/archive/cleanup")
+    assert r.status_code == 303
+    page = client.get("/archive/merges")
+    assert "DUP1" in page.text
+    proposal = session.scalar(select(MergeProposal).where(MergeProposal.merge_id == twin.id))
+    r = client.post(f"/archive/merges/{proposal.id}", data={"decision": "merge"})
+    assert r.status_code == 303
+    session.expire_all()
+    assert session.get(Customer, twin.id).merged_into_id == first.id
+    assert client.post(f"/archive/merges/{proposal.id}", data={"decision": "merge"}).status_code == 409
+    assert "#%d" % first.id in client.get(f"/customers/{twin.id}").text
+
+
+def test_vehicle_flag_and_advisor_note_from_the_task_page(client, session, surveying_cycle):
+    from winback.surveys.models import SurveyTask
+    from winback.accounts.models import Staff
+
+    advisor = session.scalar(select(Staff).where(Staff.username == "advisor1"))
+    task = session.scalar(select(SurveyTask).where(SurveyTask.assignee_id == advisor.id))
+    login(client, "advisor1")
+    r = client.post(f"/customers/{task.customer_id}/notes", data={"kind": "best_time", "text": "", "back": f"/tasks/{task.id}"})
+    assert r.status_code == 303 and r.headers["location"] == f"/tasks/{task.id}"
+    assert "the note is empty" in client.get(f"/tasks/{task.id}").text
+    client.post(f"/customers/{task.customer_id}/notes",
+                data={"kind": "reason_left", "text": "嫌保养贵，去了路边店", "back": f"/tasks/{task.id}"})
+    assert "嫌保养贵" in client.get(f"/tasks/{task.id}").text
+    session.expire_all()
+    assert session.scalar(select(CustomerNote.text).where(CustomerNote.customer_id == task.customer_id)) == "嫌保养贵，去了路边店"
+    login(client, "admin")
+    assert "嫌保养贵" in client.get(f"/customers/{task.customer_id}").text
+    vehicle = session.scalar(select(Vehicle).where(Vehicle.customer_id == task.customer_id))
+    r = client.post(f"/vehicles/{vehicle.id}/status", data={"status": "sold", "note": "", "back": f"/customers/{task.customer_id}"})
+    assert r.status_code == 303
+    session.expire_all()
+    assert session.get(Vehicle, vehicle.id).status == VehicleStatus.active  # a reason is needed
+    client.post(f"/vehicles/{vehicle.id}/status", data={"status": "sold", "note": "客户来电说已卖车",
+                                                       "back": f"/customers/{task.customer_id}"})
+    session.expire_all()
+    v = session.get(Vehicle, vehicle.id)
+    assert v.status == VehicleStatus.sold and v.status_by_id is not None
