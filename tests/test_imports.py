@@ -198,7 +198,7 @@ def test_saved_column_mapping_reads_unknown_headers(session, store, tmp_path):
                                     mapping={"x": "nonsense"}, actor=ADMIN)
 
 
-def test_cli_imports_and_reports_bad_files_in_one_line(db_url, tmp_path):
+def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
     env = {**os.environ, "WINBACK_DATABASE_URL": db_url, "WINBACK_NOW": "2026-11-02T09:00"}
     from db.session import session_scope
 
@@ -214,10 +214,25 @@ def test_cli_imports_and_reports_bad_files_in_one_line(db_url, tmp_path):
     assert "5 rows: 5 new" in ok.stdout
     again = cli("import", "customers", str(CORPUS / "customers_gbk.csv"))
     assert again.returncode == 0 and "already imported" in again.stdout
-    for name in ("binary_renamed.xlsx", "zero_bytes.csv"):
-        bad = cli("import", "visits", str(CORPUS / name), "--store", "T01")
-        assert bad.returncode != 0
-        assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("winback: error:")
-        assert "Traceback" not in bad.stderr + bad.stdout
-    missing = cli("import", "visits", str(tmp_path / "nope.csv"))
-    assert missing.returncode != 0 and "no such file" in missing.stderr
+    bad = cli("import", "visits", str(CORPUS / "binary_renamed.xlsx"), "--store", "T01")
+    assert bad.returncode != 0
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("winback: error:")
+    assert "is named like an Excel file but is not one" in bad.stderr
+    assert "Traceback" not in bad.stderr + bad.stdout
+
+
+def test_repair_orders_after_the_cycle_started_mark_targets_who_came_back(session, surveying_cycle, tmp_path):
+    from winback.cycles.models import MonthlyCycle, Target
+
+    cycle = session.get(MonthlyCycle, surveying_cycle)
+    targets = list(session.scalars(select(Target).where(Target.cycle_id == cycle.id).order_by(Target.id).limit(2)))
+    clock.set_now("2026-12-01T09:00")
+    path = tmp_path / "ro.csv"
+    path.write_text(
+        "工单号,车架号,进厂日期,维修类别,结算金额\n"
+        f"NEW-1,{targets[0].vehicle.vin},2026-11-20,保养,500\n"
+        f"OLD-1,{targets[1].vehicle.vin},2025-01-10,保养,300\n",  # before the cycle: not a return
+        encoding="utf-8")
+    batch, _ = imports.import_file(session=session, store_id=cycle.store_id, kind="visits", source=path, actor=ADMIN)
+    assert (batch.inserted, batch.returned_targets) == (2, 1)
+    assert session.scalar(select(ServiceVisit.customer_id).where(ServiceVisit.ro_number == "NEW-1")) == targets[0].customer_id

@@ -128,6 +128,10 @@ def _text(v: Any) -> str | None:
 
 
 _EXCEL_EPOCH = date(1899, 12, 30)
+_EIGHT_DIGITS = re.compile(r"\d{8}")
+_SERIAL_TEXT = re.compile(r"\d{5}(\.0+)?")
+_AMOUNT_JUNK = re.compile(r"[¥￥,，\s元]|RMB|CNY", re.I)
+_INT_JUNK = re.compile(r"[,，\s]|km|公里", re.I)
 _DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
 
 
@@ -144,9 +148,9 @@ def parse_date(v: Any) -> date | None:
             return _EXCEL_EPOCH + timedelta(days=int(v))
         raise ValueError("not a date")
     s = str(v).strip()
-    if re.fullmatch(r"\d{8}", s):
+    if _EIGHT_DIGITS.fullmatch(s):
         return date(int(s[:4]), int(s[4:6]), int(s[6:]))
-    if re.fullmatch(r"\d{5}(\.0+)?", s):
+    if _SERIAL_TEXT.fullmatch(s):
         return _EXCEL_EPOCH + timedelta(days=int(float(s)))
     m = _DATE_TEXT.match(s)
     if not m:
@@ -160,7 +164,7 @@ def parse_amount(v: Any) -> Decimal | None:
         return None
     if isinstance(v, int | float) and not isinstance(v, bool):
         return Decimal(str(v)).quantize(Decimal("0.01"))
-    s = re.sub(r"[¥￥,，\s元]|RMB|CNY", "", str(v), flags=re.I)
+    s = _AMOUNT_JUNK.sub("", str(v))
     if not s:
         return None
     try:
@@ -174,7 +178,7 @@ def parse_int(v: Any) -> int | None:
         return None
     if isinstance(v, int | float) and not isinstance(v, bool):
         return int(v)
-    s = re.sub(r"[,，\s]|km|公里", "", str(v), flags=re.I)
+    s = _INT_JUNK.sub("", str(v))
     if not s:
         return None
     try:
@@ -546,7 +550,7 @@ def _write_customers(ctx: _Ctx, chunk) -> None:
         else:
             _apply(ctx, c, values, "customer", c.id)
     if new:
-        s.execute(insert(Customer), new)
+        s.execute(insert(Customer.__table__), _uniform(new))
         ctx.batch.inserted += len(new)
 
 
@@ -612,7 +616,7 @@ def _write_vehicles(ctx: _Ctx, chunk) -> None:
         else:
             _apply(ctx, v, values, "vehicle", cid)
     if new:
-        s.execute(insert(Vehicle), new)
+        s.execute(insert(Vehicle.__table__), _uniform(new))
         ctx.batch.inserted += len(new)
 
 
@@ -695,8 +699,14 @@ def _write_visits(ctx: _Ctx, chunk) -> None:
         else:
             _apply(ctx, v, values, "visit", cid)
     if new:
-        s.execute(insert(ServiceVisit), new)
+        s.execute(insert(ServiceVisit.__table__), _uniform(new))
         ctx.batch.inserted += len(new)
+
+
+def _uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One executemany needs the same keys in every row: a key some rows lack is None there."""
+    keys = set().union(*rows)
+    return [r if len(r) == len(keys) else {k: r.get(k) for k in keys} for r in rows]
 
 
 def _col(ctx: _Ctx, field: str) -> str:
