@@ -236,3 +236,17 @@ def test_repair_orders_after_the_cycle_started_mark_targets_who_came_back(sessio
     batch, _ = imports.import_file(session=session, store_id=cycle.store_id, kind="visits", source=path, actor=ADMIN)
     assert (batch.inserted, batch.returned_targets) == (2, 1)
     assert session.scalar(select(ServiceVisit.customer_id).where(ServiceVisit.ro_number == "NEW-1")) == targets[0].customer_id
+
+
+def test_values_the_database_cannot_hold_are_row_errors(session, store, tmp_path):
+    _archive(session, store)
+    vin = session.scalar(select(Vehicle.vin).where(Vehicle.plate == "粤B12345"))
+    path = tmp_path / "big.csv"
+    path.write_text("工单号,车架号,进厂日期,里程,结算金额\n"
+                    f"{'R' * 41},{vin},2024-01-01,100,1\n"
+                    f"RO-M,{vin},2024-01-01,99999999999,1\n"
+                    f"RO-A,{vin},2024-01-01,1,99999999999\n"
+                    f"RO-OK,{vin},2024-01-01,1,1\n", encoding="utf-8")
+    batch, _ = run(session, store, "visits", path)
+    assert (batch.inserted, batch.failed) == (1, 3)
+    assert [(r, c) for r, c, _ in errors(session, batch)] == [(2, "工单号"), (3, "里程"), (4, "结算金额")]

@@ -11,6 +11,7 @@ chunks (``on_chunk`` is called after each, e.g. to commit and show progress).
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
@@ -369,7 +370,7 @@ def run_import(
             if len(chunk) >= CHUNK:
                 _flush_chunk(ctx, writer, chunk, on_chunk)
                 chunk = []
-    except (UnicodeDecodeError, ValueError) as exc:  # a CSV that breaks half-way
+    except (UnicodeDecodeError, ValueError, csv.Error) as exc:  # a CSV that breaks half-way
         return _finish_failed(session, batch, f"the file cannot be read past row {batch.rows_total + len(chunk) + 1}: {exc}", actor)
     if chunk:
         _flush_chunk(ctx, writer, chunk, on_chunk)
@@ -490,7 +491,10 @@ def _vin(v: Any) -> str | None:
 
 
 def _phone(v: Any) -> str | None:
-    return cleanup.normalize_phone(_text(v))
+    p = cleanup.normalize_phone(_text(v))
+    if p and len(p) > 40:
+        raise ValueError("not a phone number (too long)")
+    return p
 
 
 def _name(v: Any) -> str | None:
@@ -498,6 +502,30 @@ def _name(v: Any) -> str | None:
     if s and len(s) > 120:
         raise ValueError("name longer than 120 characters")
     return s
+
+
+def _bounded(n: int) -> Callable[[Any], str | None]:
+    """A key (customer code, RO number): too long is an error, never silently cut."""
+    def parse(v: Any) -> str | None:
+        s = _text(v)
+        if s and len(s) > n:
+            raise ValueError(f"longer than {n} characters")
+        return s
+    return parse
+
+
+def _mileage(v: Any) -> int | None:
+    n = parse_int(v)
+    if n is not None and not 0 <= n < 10_000_000:
+        raise ValueError("mileage must be between 0 and 9,999,999 km")
+    return n
+
+
+def _amount(v: Any) -> Decimal | None:
+    d = parse_amount(v)
+    if d is not None and abs(d) >= Decimal("10000000000"):
+        raise ValueError("amount too large")
+    return d
 
 
 def _limited(n: int) -> Callable[[Any], str | None]:
@@ -510,7 +538,7 @@ def _limited(n: int) -> Callable[[Any], str | None]:
 # ---- customers ---------------------------------------------------------------------------
 
 _CUSTOMER_SPEC = {
-    "dms_code": _limited(40), "name": _name, "phone": _phone, "gender": parse_gender, "birth_date": parse_date,
+    "dms_code": _bounded(40), "name": _name, "phone": _phone, "gender": parse_gender, "birth_date": parse_date,
     "age": parse_int, "occupation": _limited(80), "address": _limited(300), "district": _limited(80),
     "customer_type": parse_customer_type,
 }
@@ -558,7 +586,7 @@ def _write_customers(ctx: _Ctx, chunk) -> None:
 
 _VEHICLE_SPEC = {
     "vin": _vin, "plate": lambda v: cleanup.normalize_plate(_text(v)), "model": _limited(80),
-    "purchase_date": parse_date, "warranty_end": parse_date, "customer_code": _limited(40), "name": _name,
+    "purchase_date": parse_date, "warranty_end": parse_date, "customer_code": _bounded(40), "name": _name,
     "phone": _phone,
 }
 
@@ -627,9 +655,9 @@ def _category(v: Any) -> str | None:
 
 
 _VISIT_SPEC = {
-    "ro_number": _limited(40), "vin": _vin, "plate": lambda v: cleanup.normalize_plate(_text(v)),
-    "visit_date": parse_date, "mileage": parse_int, "category": _category, "items": _text,
-    "amount": parse_amount, "advisor": _text,
+    "ro_number": _bounded(40), "vin": _vin, "plate": lambda v: cleanup.normalize_plate(_text(v)),
+    "visit_date": parse_date, "mileage": _mileage, "category": _category, "items": _text,
+    "amount": _amount, "advisor": _text,
 }
 
 
