@@ -110,3 +110,13 @@ def test_vehicle_flag_and_advisor_note_from_the_task_page(client, session, surve
     session.expire_all()
     v = session.get(Vehicle, vehicle.id)
     assert v.status == VehicleStatus.sold and v.status_by_id is not None
+
+
+def test_column_mapping_form_saves_and_reshows_errors(client):
+    login(client, "admin")
+    bad = client.post("/archive/mappings", data={"kind": "customers", "mapping": "档案号 = dms_code\n称呼 = nonsense"})
+    assert bad.status_code == 422
+    assert "unknown field" in bad.text and "称呼 = nonsense" in bad.text  # the input comes back
+    ok = client.post("/archive/mappings", data={"kind": "customers", "mapping": "档案号 = dms_code\n称呼 = name"})
+    assert ok.status_code == 303
+    assert "称呼 = name" in client.get("/archive").text

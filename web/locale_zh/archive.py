@@ -16,6 +16,8 @@ ZH = {
     "Survey targets who came back": "已回厂的调查对象", "Columns": "列对应", "By": "操作人",
     "Rows not imported": "未导入的行", "Download all as XLSX": "下载全部错误（XLSX）",
     "Row": "行号", "Column": "列", "Value": "值", "Back to the archive": "返回客户档案",
+    "Column mapping for headers we do not know": "自定义列名对应（本店专用列名）",
+    "one line per column, e.g.": "每行一列，例如", "Column mapping saved.": "列名对应已保存。",
     "Rule": "规则", "Keep": "保留", "Merge into it": "合并到保留记录", "Merge": "合并",
     "Why they differ": "不同的原因", "Different people": "不是同一人", "No duplicates waiting.": "没有待确认的重复客户。",
     "same_phone": "同一电话", "similar_name_phone": "同电话且姓名相近", "similar_name_address": "同地址且姓名相近",

@@ -44,14 +44,52 @@ def run_import_in_background(batch_id: int, actor: Actor) -> None:
         session.close()
 
 
+def _mapping_text(mapping: dict[str, str]) -> str:
+    return "\n".join(f"{h} = {f}" for h, f in mapping.items())
+
+
 @router.get("/archive")
 def archive_home(request: Request, user: CurrentUser, session: SessionDep):
+    return _archive_page(request, user, session)
+
+
+def _archive_page(request: Request, user, session, mapping_form=None, mapping_error: str | None = None,
+                  status_code: int = 200):
     _need(user, Role.admin, Role.manager, Role.auditor)
-    return render(request, "archive/index.html", user=user, kinds=list(ImportKind),
+    mappings = {k.value: _mapping_text(imports.get_column_mapping(session=session, store_id=user.store_id, kind=k))
+                for k in ImportKind}
+    if mapping_form:
+        mappings.update(mapping_form)
+    return render(request, "archive/index.html", user=user, kinds=list(ImportKind), status_code=status_code,
+                  mappings=mappings, mapping_error=mapping_error, fields=imports.HEADERS,
                   labels={**imports.FIELD_LABELS, "vin_check_digit": "车架号校验位"},
                   quality=cleanup.data_quality(session=session, store_id=user.store_id),
                   trend=cleanup.quality_trend(session=session, store_id=user.store_id),
                   batches=imports.list_batches(session=session, store_id=user.store_id))
+
+
+@router.post("/archive/mappings")
+def save_mapping(request: Request, user: CurrentUser, session: SessionDep,
+                 kind: Annotated[str, Form()] = "", mapping: Annotated[str, Form()] = ""):
+    """Lines like ``档案号 = dms_code``: this store's own column headers for a kind of file."""
+    _need(user, Role.admin)
+    try:
+        parsed: dict[str, str] = {}
+        for number, line in enumerate(mapping.splitlines(), start=1):
+            if not line.strip():
+                continue
+            header, sep, field = line.partition("=")
+            if not sep or not header.strip() or not field.strip():
+                raise InvalidInput(f"line {number}: write it as 列名 = field", field="mapping")
+            parsed[header.strip()] = field.strip()
+        imports.save_column_mapping(session=session, store_id=user.store_id, kind=ImportKind(kind), mapping=parsed,
+                                    actor=Actor.person(user))
+    except (InvalidInput, ValueError) as exc:
+        session.rollback()
+        return _archive_page(request, user, session, mapping_form={kind: mapping}, status_code=422,
+                            mapping_error=getattr(exc, "message", "choose what the file holds"))
+    flash(request, "Column mapping saved.")
+    return _see_other("/archive")
 
 
 @router.post("/archive/imports")
