@@ -120,3 +120,17 @@ def test_column_mapping_form_saves_and_reshows_errors(client):
     ok = client.post("/archive/mappings", data={"kind": "customers", "mapping": "档案号 = dms_code\n称呼 = name"})
     assert ok.status_code == 303
     assert "称呼 = name" in client.get("/archive").text
+
+
+def test_json_api_import_and_quality(client):
+    login(client, "admin")
+    with open(CORPUS / "customers_gbk.csv", "rb") as fh:
+        r = client.post("/api/imports", data={"kind": "customers"}, files={"file": ("c.csv", fh)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["status"], body["inserted"], body["encoding"], body["already_imported"]) == ("done", 5, "gb18030", False)
+    with open(CORPUS / "binary_renamed.xlsx", "rb") as fh:
+        bad = client.post("/api/imports", data={"kind": "visits"}, files={"file": ("x.xlsx", fh)}).json()
+    assert bad["status"] == "failed" and "not one" in bad["message"]
+    assert client.get(f"/api/imports/{body['id']}").json()["rows"] == 5
+    assert client.get("/api/archive/quality").json()["customers"] == 245
