@@ -16,6 +16,8 @@ store_app = typer.Typer(no_args_is_help=True, help="Stores and their settings.")
 app.add_typer(db_app, name="db")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(store_app, name="store")
+import_app = typer.Typer(no_args_is_help=True, help="Import DMS exports (XLSX or CSV): customers, vehicles, visits.")
+app.add_typer(import_app, name="import")
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Business time, e.g. 2027-02-15T09:00 (also WINBACK_NOW).")]
 
@@ -176,6 +178,69 @@ def restore_cmd(source: str, yes: Annotated[bool, typer.Option("--yes", help="Do
         raise typer.Exit(1)
     backup.restore(url=get_settings().database_url, source=Path(source))
     typer.echo(f"restored from {source}")
+
+
+def _import(kind: str, file: str, store: str | None, as_of: str | None) -> None:
+    from pathlib import Path
+
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+    from winback.actor import Actor
+    from winback.customers import imports
+    from winback.customers.models import ImportStatus
+
+    _set_clock(as_of)
+    path = Path(file)
+    if not path.is_file():
+        fail(f"no such file: {file}")
+    with session_scope() as session:
+        if store:
+            target = accounts.get_store(session=session, code=store)
+        else:
+            stores = accounts.list_stores(session=session)
+            if len(stores) != 1:
+                fail("say which store with --store CODE" if stores else "there is no store yet; run `winback demo` first")
+            target = stores[0]
+        batch, is_new = imports.import_file(session=session, store_id=target.id, kind=kind, source=path,
+                                            actor=Actor.system(label="cli import"))
+        if not is_new:
+            typer.echo(f"{path.name}: already imported as import #{batch.id} on {batch.started_at:%Y-%m-%d}; nothing changed")
+            return
+        if batch.status == ImportStatus.failed:
+            message = f"{path.name}: {batch.message}"
+        else:
+            typer.echo(f"import #{batch.id} {kind} {path.name} ({batch.file_format}{', ' + batch.encoding if batch.encoding else ''}): "
+                       f"{batch.rows_total} rows: {batch.inserted} new, {batch.updated} updated, "
+                       f"{batch.unchanged} unchanged, {batch.failed} with errors"
+                       + (f"; {batch.returned_targets} survey targets came back" if batch.returned_targets else ""))
+            for e in imports.row_errors(session=session, batch_id=batch.id, limit=20):
+                typer.echo(f"  row {e.row_number}, {e.column}: {e.reason}" + (f" ({e.value})" if e.value else ""))
+            if batch.failed > 20:
+                typer.echo(f"  ... and more; the full list is on the import page (/archive/imports/{batch.id})")
+            return
+    fail(message)  # after the session committed: the failed import stays on record
+
+
+FileArg = Annotated[str, typer.Argument(help="XLSX, XLS or CSV (UTF-8, UTF-8 with BOM or GB18030/GBK).")]
+StoreOpt = Annotated[Optional[str], typer.Option(help="Store code (needed when there are several stores).")]
+
+
+@import_app.command("customers")
+def import_customers(file: FileArg, store: StoreOpt = None, as_of: AsOf = None) -> None:
+    """Customers (客户): 客户编号, 客户姓名, 手机, 性别, 出生日期/年龄, 地址, 区县, 客户类型."""
+    _import("customers", file, store, as_of)
+
+
+@import_app.command("vehicles")
+def import_vehicles(file: FileArg, store: StoreOpt = None, as_of: AsOf = None) -> None:
+    """Vehicles (车辆): 车架号/VIN, 车牌号, 车型, 购车日期, 客户编号 or 手机 (+ 客户姓名)."""
+    _import("vehicles", file, store, as_of)
+
+
+@import_app.command("visits")
+def import_visits(file: FileArg, store: StoreOpt = None, as_of: AsOf = None) -> None:
+    """Repair orders (维修工单): 工单号, 车架号/VIN or 车牌, 进厂日期, 里程, 维修类别, 维修项目, 金额, 服务顾问."""
+    _import("visits", file, store, as_of)
 
 
 @app.command("serve")

@@ -1,7 +1,16 @@
 """Imports every model so the metadata is complete (Alembic, tests)."""
 from winback.accounts.models import Role, Staff, StaffRole, Store  # noqa: F401
 from winback.audit.models import AuditEvent  # noqa: F401
-from winback.customers.models import Customer, ServiceVisit, Vehicle  # noqa: F401
+from winback.customers.models import (  # noqa: F401
+    ColumnMapping,
+    Customer,
+    CustomerNote,
+    ImportBatch,
+    ImportRowError,
+    MergeProposal,
+    ServiceVisit,
+    Vehicle,
+)
 from winback.cycles.models import FlowRunRecord, MonthlyCycle, Target  # noqa: F401
 from winback.evaluation.models import Evaluation  # noqa: F401
 from winback.notifications.models import Notification  # noqa: F401

@@ -1,13 +1,18 @@
 """JSON API: archive."""
 from __future__ import annotations
 
-from typing import Any
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, Form, UploadFile
 
-from api.deps import Admin, SessionDep
+from api.deps import Admin, Reader, SessionDep, store_ids
 from winback.actor import Actor
+from winback.customers import cleanup, imports
 from winback.customers import service as customers
+from winback.customers.models import ImportBatch, ImportKind
 from winback.customers.schemas import VisitIn
 
 router = APIRouter()
@@ -26,3 +31,43 @@ def add_visit(body: VisitIn, user: Admin, session: SessionDep) -> dict[str, Any]
         items=body.items, actor=Actor.person(user),
     )
     return {"id": visit.id, "vehicle_id": vehicle.id, "customer_id": visit.customer_id}
+
+
+def _batch_json(session, batch: ImportBatch, already: bool = False) -> dict[str, Any]:
+    return {
+        "id": batch.id, "kind": batch.kind.value, "filename": batch.filename, "sha256": batch.sha256,
+        "status": batch.status.value, "message": batch.message, "already_imported": already,
+        "format": batch.file_format, "encoding": batch.encoding, "columns": batch.columns,
+        "rows": batch.rows_total, "inserted": batch.inserted, "updated": batch.updated,
+        "unchanged": batch.unchanged, "failed": batch.failed, "returned_targets": batch.returned_targets,
+        "errors": [{"row": e.row_number, "column": e.column, "reason": e.reason, "value": e.value}
+                   for e in imports.row_errors(session=session, batch_id=batch.id, limit=1000)],
+    }
+
+
+@router.post("/imports", tags=["archive"])
+def import_file(
+    user: Admin, session: SessionDep, kind: Annotated[ImportKind, Form()], file: Annotated[UploadFile, File()],
+) -> dict[str, Any]:
+    """Import a DMS export (XLSX/XLS/CSV) of customers, vehicles or visits; answers the report
+    (``status`` failed with one ``message`` when the file is not a usable table)."""
+    with tempfile.NamedTemporaryFile(suffix=Path(file.filename or "").suffix[:10], delete=False) as tmp:
+        shutil.copyfileobj(file.file, tmp, 1 << 20)
+        tmp_path = Path(tmp.name)
+    try:
+        batch, is_new = imports.import_file(session=session, store_id=user.store_id, kind=kind, source=tmp_path,
+                                            filename=file.filename or "upload", actor=Actor.person(user))
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    return _batch_json(session, batch, already=not is_new)
+
+
+@router.get("/imports/{batch_id}", tags=["archive"])
+def get_import(batch_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
+    return _batch_json(session, imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)))
+
+
+@router.get("/archive/quality", tags=["archive"])
+def quality(user: Reader, session: SessionDep) -> dict[str, Any]:
+    """Completeness of each field, invalid counts, duplicates pending."""
+    return cleanup.data_quality(session=session, store_id=user.store_id)

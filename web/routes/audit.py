@@ -12,6 +12,8 @@ from winback.audit import service as audit
 from winback.customers import service as customers
 from winback.cycles import service as cycles
 from winback.errors import Forbidden
+from winback.customers.models import VehicleStatus
+from web.routes.archive import notes_context
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -28,6 +30,8 @@ def customer_page(request: Request, customer_id: int, user: CurrentUser, session
             raise Forbidden("this customer is not one of yours")
     return render(request, "customers/detail.html", user=user, customer=customer,
                   visits=customers.visits_of(session=session, customer_id=customer.id),
+                  statuses=list(VehicleStatus),
+                  **notes_context(request, session, customer.id, f"/customers/{customer.id}"),
                   events=audit.timeline(session=session, store_ids=store_ids(user), entity_type="customer", entity_id=customer.id))
 
 

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from api.deps import CurrentUser, SessionDep
 from web import flash, render
+from web.routes.archive import notes_context
 from web.routes.common import see_other as _see_other
 from winback import clock
 from winback.accounts import service as accounts
@@ -57,6 +58,7 @@ def _task_page(request, user, session, task_id: int, form=None, error: str | Non
         methods=list(ContactMethod), outcomes=list(Disposition), shop_kinds=list(ShopKind),
         advisors=accounts.staff_with_role(session=session, store_id=task.store_id, role=Role.advisor),
         form=form, error=error, now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
+        **notes_context(request, session, task.customer_id, f"/tasks/{task.id}"),
     )
 
 

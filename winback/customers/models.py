@@ -5,8 +5,13 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
+from typing import Any
+
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
+    Float,
     Date,
     ForeignKey,
     Index,
@@ -74,8 +79,12 @@ class Customer(Base):
     # What advisors learn (preferences, why they left) belongs in the archive, not a notebook.
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A duplicate merged into another customer keeps its row (traceable), points at the survivor.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # The DMS file that created this record (None: entered here or by the demo).
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
 
-    vehicles: Mapped[list[Vehicle]] = relationship(back_populates="customer")
+    vehicles: Mapped[list[Vehicle]] = relationship(back_populates="customer", foreign_keys="Vehicle.customer_id")
 
 
 class Vehicle(Base):
@@ -87,7 +96,10 @@ class Vehicle(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     vin: Mapped[str] = mapped_column(String(17))
     vin_valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The VIN check digit (position 9) holds; many Chinese VINs skip it, so this only flags.
+    vin_check_digit_ok: Mapped[bool | None] = mapped_column(Boolean)
     plate: Mapped[str | None] = mapped_column(String(20))
+    plate_valid: Mapped[bool | None] = mapped_column(Boolean)
     model: Mapped[str] = mapped_column(String(80))
     grade: Mapped[VehicleGrade | None] = mapped_column(str_enum(VehicleGrade))
     purchase_date: Mapped[date | None] = mapped_column(Date)
@@ -96,6 +108,10 @@ class Vehicle(Base):
         str_enum(VehicleStatus), default=VehicleStatus.active
     )
     status_note: Mapped[str | None] = mapped_column(String(300))
+    # Who flagged it sold / scrapped / moved / deceased owner, and when (excluded from screening).
+    status_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     customer: Mapped[Customer] = relationship(back_populates="vehicles")
@@ -124,4 +140,132 @@ class ServiceVisit(Base):
     items: Mapped[str | None] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImportKind(str, enum.Enum):
+    customers = "customers"
+    vehicles = "vehicles"
+    visits = "visits"
+
+
+class ImportStatus(str, enum.Enum):
+    running = "running"
+    done = "done"
+    failed = "failed"  # the file is not a table we can read (one message, no rows)
+
+
+class ImportBatch(Base):
+    """One file imported from the DMS: its hash, where the original is kept, and the counts.
+
+    Every data row is counted exactly once: inserted, updated, unchanged or failed (with a
+    row error). A file with the same hash imported again is not imported a second time.
+    """
+
+    __tablename__ = "import_batches"
+    __table_args__ = (Index("ix_import_batches_store_kind_sha", "store_id", "kind", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    kind: Mapped[ImportKind] = mapped_column(str_enum(ImportKind))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    # The original file, kept under the data directory by its hash.
+    stored_path: Mapped[str] = mapped_column(String(500))
+    file_format: Mapped[str | None] = mapped_column(String(20))
+    encoding: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[ImportStatus] = mapped_column(str_enum(ImportStatus), default=ImportStatus.running)
+    message: Mapped[str | None] = mapped_column(Text)
+    # Source header -> field, as used for this file.
+    columns: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    # Visits imported for vehicles that are targets of a cycle already started (came back).
+    returned_targets: Mapped[int] = mapped_column(Integer, default=0)
+    # Data quality of the store's archive after this import (trend by import).
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    actor_label: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportRowError(Base):
+    """A row that was not imported: its number in the file (1 = header row), column and reason."""
+
+    __tablename__ = "import_row_errors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(String(500))
+    value: Mapped[str | None] = mapped_column(String(500))
+
+
+class ColumnMapping(Base):
+    """A store's saved column mapping for a kind of file: source header -> field."""
+
+    __tablename__ = "column_mappings"
+    __table_args__ = (UniqueConstraint("store_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    kind: Mapped[ImportKind] = mapped_column(str_enum(ImportKind))
+    mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class MergeStatus(str, enum.Enum):
+    pending = "pending"
+    merged = "merged"
+    rejected = "rejected"
+
+
+class MergeProposal(Base):
+    """Two customer records that look like one person; the admin merges or rejects."""
+
+    __tablename__ = "merge_proposals"
+    __table_args__ = (UniqueConstraint("store_id", "keep_id", "merge_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    keep_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    merge_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # same_vin / same_phone / similar_name_phone / similar_name_address
+    rule: Mapped[str] = mapped_column(String(40))
+    score: Mapped[float] = mapped_column(Float, default=100.0)
+    status: Mapped[MergeStatus] = mapped_column(str_enum(MergeStatus), default=MergeStatus.pending)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(String(300))
+
+    keep = relationship("Customer", foreign_keys=[keep_id], lazy="joined")
+    merge = relationship("Customer", foreign_keys=[merge_id], lazy="joined")
+
+
+class NoteKind(str, enum.Enum):
+    preference = "preference"  # 偏好
+    reason_left = "reason_left"  # 流失原因
+    best_time = "best_time"  # 方便联系时间
+    other = "other"
+
+
+class CustomerNote(Base):
+    """What an advisor learned about a customer, kept in the archive (not only on a task)."""
+
+    __tablename__ = "customer_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[NoteKind] = mapped_column(str_enum(NoteKind))
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,114 +1,26 @@
 """The customer archive: cleanup (档案整理), profiles, repair orders."""
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
+from winback.customers.models import Customer, ServiceVisit, Vehicle
 from winback.errors import InvalidInput, NotFound
 
-# Mainland mobile (11 digits, 1[3-9]x) or landline with area code (0xx-xxxxxxx(x)).
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
-# 17 characters, letters I, O and Q never appear in a VIN.
-_VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
-
-
-def normalize_phone(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    digits = re.sub(r"[\s\-()]", "", raw)
-    digits = re.sub(r"^(\+?86)(?=1\d{10}$)", "", digits)
-    return digits or None
-
-
-def phone_is_valid(phone: str | None) -> bool:
-    return bool(phone) and bool(_MOBILE.match(phone) or _LANDLINE.match(phone))
-
-
-def vin_is_valid(vin: str) -> bool:
-    return bool(_VIN.match(vin or ""))
-
-
-def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[str, int]:
-    """Normalize phone numbers and flag bad phones and VINs for one store.
-
-    Works on the whole store in a few statements per change; re-running changes nothing.
-    """
-    changed_phones = 0
-    rows = session.execute(
-        select(Customer.id, Customer.phone, Customer.phone_valid, Customer.phone_reported_wrong_at)
-        .where(Customer.store_id == store_id)
-    ).all()
-    fixes = []
-    for cid, phone, valid, reported_wrong in rows:
-        norm = normalize_phone(phone)
-        # A number an advisor found wrong stays invalid however well-formed it looks.
-        ok = phone_is_valid(norm) and reported_wrong is None
-        if norm != phone or ok != valid:
-            fixes.append({"id": cid, "phone": norm, "phone_valid": ok})
-    if fixes:
-        session.execute(update(Customer), fixes)
-        changed_phones = len(fixes)
-    vin_rows = session.execute(
-        select(Vehicle.id, Vehicle.vin, Vehicle.vin_valid).where(Vehicle.store_id == store_id)
-    ).all()
-    vin_fixes = [
-        {"id": vid, "vin_valid": vin_is_valid(vin)}
-        for vid, vin, valid in vin_rows
-        if vin_is_valid(vin) != valid
-    ]
-    if vin_fixes:
-        session.execute(update(Vehicle), vin_fixes)
-    bad_phones = session.scalar(
-        select(func.count()).where(Customer.store_id == store_id, Customer.phone_valid.is_(False))
-    )
-    bad_vins = session.scalar(
-        select(func.count()).where(Vehicle.store_id == store_id, Vehicle.vin_valid.is_(False))
-    )
-    excluded = session.scalar(
-        select(func.count()).where(Vehicle.store_id == store_id, Vehicle.status != VehicleStatus.active)
-    )
-    summary = {
-        "customers": len(rows),
-        "vehicles": len(vin_rows),
-        "phones_changed": changed_phones,
-        "vins_changed": len(vin_fixes),
-        "bad_phones": int(bad_phones or 0),
-        "bad_vins": int(bad_vins or 0),
-        "vehicles_excluded": int(excluded or 0),
-    }
-    if changed_phones or vin_fixes:
-        audit_service.record(
-            session=session, actor=actor, action="archive.cleaned", entity_type="store",
-            entity_id=store_id, store_id=store_id, changes=summary,
-        )
-    session.flush()
-    return summary
-
-
-def set_vehicle_status(
-    *, session: Session, vehicle_id: int, status: VehicleStatus, note: str | None, actor: Actor
-) -> Vehicle:
-    """Mark a vehicle sold / scrapped / moved away (excluded from screening) or active again."""
-    vehicle = session.get(Vehicle, vehicle_id)
-    if vehicle is None:
-        raise NotFound(f"no vehicle {vehicle_id}")
-    changes = audit_service.diff(vehicle, {"status": status, "status_note": note})
-    if changes:
-        audit_service.record(
-            session=session, actor=actor, action="vehicle.status_changed", entity_type="vehicle",
-            entity_id=vehicle.id, store_id=vehicle.store_id, changes=changes,
-            customer_id=vehicle.customer_id,
-        )
-    return vehicle
+# The cleanup rules live in winback.customers.cleanup; these names stay for existing callers.
+from winback.customers.cleanup import (  # noqa: E402,F401
+    cleanup_archive,
+    normalize_phone,
+    phone_is_valid,
+    set_vehicle_status,
+    vin_is_valid,
+)
 
 
 def add_visit(

@@ -1,0 +1,250 @@
+"""DMS import: good files in three encodings and two header languages, the bad-file corpus,
+re-imports that change nothing, newer exports that update and record what changed, the CLI."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from winback import clock
+from winback.accounts import service as accounts
+from winback.accounts.models import Role
+from winback.actor import Actor
+from winback.audit.models import AuditEvent
+from winback.customers import imports
+from winback.customers.models import (
+    Customer,
+    ImportKind,
+    ImportRowError,
+    ImportStatus,
+    ServiceVisit,
+    Vehicle,
+)
+
+CORPUS = Path(__file__).parent / "data" / "imports"
+ADMIN = Actor.system(label="test import")
+
+
+@pytest.fixture
+def store(session) -> int:
+    clock.set_now("2026-11-02T09:00")
+    s = accounts.create_store(session=session, code="T01", name="测试店", actor=ADMIN)
+    accounts.create_staff(session=session, store_id=s.id, username="advisor1", display_name="李娜",
+                          password="x" * 8, roles=[Role.advisor], actor=ADMIN)
+    session.flush()
+    return s.id
+
+
+def run(session, store_id: int, kind: str, name: str | Path):
+    return imports.import_file(session=session, store_id=store_id, kind=kind, source=CORPUS / name, actor=ADMIN)
+
+
+def errors(session, batch) -> list[tuple[int, str, str]]:
+    return [(e.row_number, e.column, e.reason) for e in imports.row_errors(session=session, batch_id=batch.id)]
+
+
+@pytest.mark.parametrize("name", ["customers_utf8.csv", "customers_utf8_bom.csv", "customers_gbk.csv",
+                                  "customers_utf16.csv"])
+def test_customers_in_each_encoding_import_the_same(session, store, name):
+    batch, is_new = run(session, store, "customers", name)
+    assert is_new and batch.status == ImportStatus.done
+    assert (batch.rows_total, batch.inserted, batch.failed) == (5, 5, 0)
+    c1 = session.scalar(select(Customer).where(Customer.store_id == store, Customer.dms_code == "C001"))
+    assert (c1.name, c1.phone, c1.phone_valid, c1.birth_date, c1.district) == (
+        "张伟", "13800138000", True, date(1980, 3, 5), "城东区")
+    c2 = session.scalar(select(Customer).where(Customer.dms_code == "C002"))
+    c3 = session.scalar(select(Customer).where(Customer.dms_code == "C003"))
+    c5 = session.scalar(select(Customer).where(Customer.dms_code == "C005"))
+    assert c2.phone == "13912345678" and c2.birth_date == date(1985, 7, 20)
+    assert c3.phone == "02012345678" and c3.phone_valid and c3.birth_date == date(1975, 11, 2)
+    assert c3.customer_type.value == "company"
+    assert c5.phone_valid is False  # imported, flagged
+    assert batch.quality["invalid"]["phone"] == 1
+    assert Path(batch.stored_path).read_bytes() == (CORPUS / name).read_bytes()
+    assert batch.encoding == {"customers_gbk.csv": "gb18030", "customers_utf16.csv": "utf-16"}.get(name, "utf-8")
+
+
+def test_same_file_again_changes_nothing_and_newer_export_records_changes(session, store):
+    first, _ = run(session, store, "customers", "customers_utf8.csv")
+    events_before = session.scalar(select(func.count()).select_from(AuditEvent))
+    again, is_new = run(session, store, "customers", "customers_utf8.csv")
+    assert not is_new and again.id == first.id
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == events_before
+    # The same rows in another encoding are another file, but no row changes.
+    same_rows, is_new = run(session, store, "customers", "customers_gbk.csv")
+    assert is_new and (same_rows.inserted, same_rows.updated, same_rows.unchanged) == (0, 0, 5)
+    newer, _ = run(session, store, "customers", "customers_newer.csv")
+    assert (newer.inserted, newer.updated, newer.unchanged, newer.failed) == (1, 1, 4, 0)
+    assert session.scalar(select(func.count()).where(Customer.store_id == store)) == 6
+    c2 = session.scalar(select(Customer).where(Customer.dms_code == "C002"))
+    assert (c2.phone, c2.district) == ("13912345679", "城北区")
+    change = session.scalar(select(AuditEvent).where(AuditEvent.action == "customer.updated_by_import",
+                                                     AuditEvent.entity_id == c2.id))
+    assert change.changes["district"] == {"before": "城西区", "after": "城北区"}
+    assert change.changes["import_batch"] == newer.id
+
+
+def test_bad_rows_are_reported_with_row_column_and_reason(session, store):
+    batch, _ = run(session, store, "customers", "customers_bad_rows.csv")
+    assert (batch.rows_total, batch.inserted, batch.failed) == (4, 1, 3)
+    assert batch.inserted + batch.updated + batch.unchanged + batch.failed == batch.rows_total
+    found = errors(session, batch)
+    assert (3, "客户姓名", "empty: a value is required") in found
+    assert (4, "性别", "gender must be 男 or 女") in found
+    assert any(r == 4 and col == "出生日期" for r, col, _ in found)
+    assert (5, "客户编号", "duplicate of row 2 in this file; skipped") in found
+    wb = load_workbook(BytesIO(imports.errors_xlsx(session=session, batch_id=batch.id)))
+    rows = list(wb.active.iter_rows(values_only=True))
+    assert rows[0][0].startswith("行号") and len(rows) == 1 + len(found)
+    assert rows[1][0] == 3
+
+
+def test_english_headers_title_row_serial_and_text_dates(session, store):
+    batch, _ = run(session, store, "customers", "customers_english.xlsx")
+    assert batch.status == ImportStatus.done, batch.message
+    assert (batch.rows_total, batch.inserted, batch.failed) == (3, 3, 0)
+    got = {c.dms_code: c for c in session.scalars(select(Customer).where(Customer.store_id == store))}
+    assert got["E001"].phone == "13511112222" and got["E001"].gender == "男"
+    assert got["E001"].birth_date == date(1988, 4, 1)
+    assert got["E002"].birth_date == date(1987, 8, 11)  # Excel serial 32000
+    assert got["E003"].birth_date == date(2024, 3, 5)  # 2024年3月5日
+
+
+def _archive(session, store):
+    run(session, store, "customers", "customers_utf8.csv")
+    return run(session, store, "vehicles", "vehicles.xlsx")[0]
+
+
+def test_vehicles_vin_and_plate_checks(session, store):
+    batch = _archive(session, store)
+    assert (batch.rows_total, batch.inserted, batch.failed) == (6, 5, 1)
+    assert errors(session, batch) == [(7, "客户编号", "no customer with this code/phone; import the customers first")]
+    vs = {v.plate: v for v in session.scalars(select(Vehicle).where(Vehicle.store_id == store))}
+    assert vs["粤B12345"].vin_valid and vs["粤B12345"].vin_check_digit_ok and vs["粤B12345"].plate_valid
+    assert vs["粤BD12345"].plate_valid  # new-energy plate
+    assert vs["粤B1234"].plate_valid is False
+    assert vs["粤B1234"].purchase_date == date(2020, 6, 18)  # Excel serial 44000
+    assert vs["粤A88888"].vin_valid and vs["粤A88888"].vin_check_digit_ok is False  # flagged, kept
+    assert vs["粤A66666"].vin_valid is False
+    assert vs["粤B12345"].warranty_end == date(2024, 4, 30)
+
+
+def test_visits_amounts_dates_duplicates_and_unknown_vins(session, store):
+    _archive(session, store)
+    batch, _ = run(session, store, "visits", "visits.csv")
+    assert batch.encoding == "gb18030"
+    assert (batch.rows_total, batch.inserted, batch.failed) == (7, 4, 3)
+    visits = {v.ro_number: v for v in session.scalars(select(ServiceVisit).where(ServiceVisit.store_id == store))}
+    assert visits["RO1001"].amount == Decimal("1234.50") and visits["RO1001"].mileage == 12000
+    assert visits["RO1001"].visit_date == date(2024, 3, 5) and visits["RO1001"].advisor_id is not None
+    assert visits["RO1002"].amount == Decimal("860.00") and visits["RO1002"].visit_date == date(2024, 9, 5)
+    assert visits["RO1003"].visit_date == date(2024, 3, 5) and visits["RO1003"].mileage == 5000
+    assert visits["RO1004"].amount == Decimal("3200.00") and visits["RO1004"].visit_date == date(2023, 3, 15)
+    found = errors(session, batch)
+    assert (6, "工单号", "duplicate of row 3 in this file; skipped") in found
+    assert (7, "车架号", "no vehicle with this VIN/plate; import the vehicles first") in found
+    assert {(r, c) for r, c, _ in found if r == 8} == {(8, "进厂日期"), (8, "结算金额")}
+
+
+def test_formulas_and_merged_cells_are_reported(session, store):
+    _archive(session, store)
+    batch, _ = run(session, store, "visits", "visits_formulas_merged.xlsx")
+    assert (batch.rows_total, batch.inserted, batch.failed) == (3, 1, 2)
+    reasons = dict(((r, c), why) for r, c, why in errors(session, batch))
+    assert "formula" in reasons[(2, "金额")]
+    assert reasons[(4, "车架号")] == "empty: a value is required"
+
+
+@pytest.mark.parametrize("name, kind, message", [
+    ("zero_bytes.csv", "customers", "the file is empty (0 bytes)"),
+    ("binary_renamed.xlsx", "customers", "is named like an Excel file but is not one"),
+    ("empty_sheets.xlsx", "customers", "no sheet with data"),
+    ("visits_missing_columns.csv", "visits", "required column(s) missing: 车架号/VIN (vin) or 车牌 (plate); 进厂日期"),
+    ("header_only.csv", "customers", "a header but no data rows"),
+    ("not_a_table.txt", "customers", "required column(s) missing"),
+    ("customers_latin1.csv", "customers", "required column(s) missing"),
+])
+def test_files_that_are_not_tables_get_one_message(session, store, name, kind, message):
+    batch, _ = run(session, store, kind, name)
+    assert batch.status == ImportStatus.failed
+    assert message in batch.message
+    assert session.scalar(select(func.count()).where(ImportRowError.batch_id == batch.id)) == 0
+    assert session.scalar(select(func.count()).where(Customer.store_id == store)) == 0
+
+
+def test_saved_column_mapping_reads_unknown_headers(session, store, tmp_path):
+    path = tmp_path / "mapped.csv"
+    path.write_text("档案号,称呼,移动电话\nM01,钱七,13300001111\n", encoding="utf-8")
+    try:
+        failed, _ = run(session, store, "customers", path)
+        assert failed.status == ImportStatus.failed and "客户姓名" in failed.message
+        imports.save_column_mapping(session=session, store_id=store, kind=ImportKind.customers,
+                                    mapping={"档案号": "dms_code", "称呼": "name", "移动电话": "phone"}, actor=ADMIN)
+        path.write_text("档案号,称呼,移动电话\nM01,钱七,13300001111\n\n", encoding="utf-8")  # another file
+        batch, _ = run(session, store, "customers", path)
+        assert batch.status == ImportStatus.done and batch.inserted == 1
+    finally:
+        path.unlink()
+    with pytest.raises(Exception, match="unknown field"):
+        imports.save_column_mapping(session=session, store_id=store, kind=ImportKind.customers,
+                                    mapping={"x": "nonsense"}, actor=ADMIN)
+
+
+def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
+    env = {**os.environ, "WINBACK_DATABASE_URL": db_url, "WINBACK_NOW": "2026-11-02T09:00"}
+    from db.session import session_scope
+
+    with session_scope() as s:
+        accounts.create_store(session=s, code="T01", name="测试店", actor=ADMIN)
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "winback.cli", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    ok = cli("import", "customers", str(CORPUS / "customers_gbk.csv"), "--store", "T01")
+    assert ok.returncode == 0, ok.stderr
+    assert "5 rows: 5 new" in ok.stdout
+    bad = cli("import", "visits", str(CORPUS / "binary_renamed.xlsx"), "--store", "T01")
+    assert bad.returncode != 0
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("winback: error:")
+    assert "is named like an Excel file but is not one" in bad.stderr
+    assert "Traceback" not in bad.stderr + bad.stdout
+
+
+def test_repair_orders_after_the_cycle_started_mark_targets_who_came_back(session, surveying_cycle, tmp_path):
+    from winback.cycles.models import MonthlyCycle, Target
+
+    cycle = session.get(MonthlyCycle, surveying_cycle)
+    targets = list(session.scalars(select(Target).where(Target.cycle_id == cycle.id).order_by(Target.id).limit(2)))
+    clock.set_now("2026-12-01T09:00")
+    path = tmp_path / "ro.csv"
+    path.write_text(
+        "工单号,车架号,进厂日期,维修类别,结算金额\n"
+        f"NEW-1,{targets[0].vehicle.vin},2026-11-20,保养,500\n"
+        f"OLD-1,{targets[1].vehicle.vin},2025-01-10,保养,300\n",  # before the cycle: not a return
+        encoding="utf-8")
+    batch, _ = imports.import_file(session=session, store_id=cycle.store_id, kind="visits", source=path, actor=ADMIN)
+    assert (batch.inserted, batch.returned_targets) == (2, 1)
+    assert session.scalar(select(ServiceVisit.customer_id).where(ServiceVisit.ro_number == "NEW-1")) == targets[0].customer_id
+
+
+def test_values_the_database_cannot_hold_are_row_errors(session, store, tmp_path):
+    _archive(session, store)
+    vin = session.scalar(select(Vehicle.vin).where(Vehicle.plate == "粤B12345"))
+    path = tmp_path / "big.csv"
+    path.write_text("工单号,车架号,进厂日期,里程,结算金额\n"
+                    f"{'R' * 41},{vin},2024-01-01,100,1\n"
+                    f"RO-M,{vin},2024-01-01,99999999999,1\n"
+                    f"RO-A,{vin},2024-01-01,1,99999999999\n"
+                    f"RO-OK,{vin},2024-01-01,1,1\n", encoding="utf-8")
+    batch, _ = run(session, store, "visits", path)
+    assert (batch.inserted, batch.failed) == (1, 3)
+    assert [(r, c) for r, c, _ in errors(session, batch)] == [(2, "工单号"), (3, "里程"), (4, "结算金额")]

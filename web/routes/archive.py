@@ -1,0 +1,222 @@
+"""The customer archive pages (admin): DMS upload with progress, import report, merge review,
+data quality; vehicle flags and advisors' notes on the customer page."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from api.deps import CurrentUser, SessionDep, store_ids
+from db.session import new_session
+from web import flash, render
+from web.routes.common import need as _need, see_other as _see_other
+from winback.accounts.models import Role
+from winback.actor import Actor
+from winback.customers import cleanup, imports
+from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
+from winback.customers import service as customers
+from winback.errors import DomainError, Forbidden, InvalidInput
+
+router = APIRouter(include_in_schema=False)
+MAX_UPLOAD = 512 * 1024 * 1024  # a DMS export of several years of repair orders stays well below
+
+
+def run_import_in_background(batch_id: int, actor: Actor) -> None:
+    """After the response: import in chunks, committing each so the report page shows progress."""
+    session = new_session()
+    try:
+        imports.run_import(session=session, batch_id=batch_id, actor=actor, on_chunk=lambda _b: session.commit())
+        session.commit()
+    except Exception:
+        session.rollback()
+        from winback.customers.models import ImportBatch
+
+        batch = session.get(ImportBatch, batch_id)
+        if batch is not None and batch.status == ImportStatus.running:
+            batch.status, batch.message = ImportStatus.failed, "the import stopped on an unexpected error; see the log"
+            session.commit()
+        raise
+    finally:
+        session.close()
+
+
+def _mapping_text(mapping: dict[str, str]) -> str:
+    return "\n".join(f"{h} = {f}" for h, f in mapping.items())
+
+
+@router.get("/archive")
+def archive_home(request: Request, user: CurrentUser, session: SessionDep):
+    return _archive_page(request, user, session)
+
+
+def _archive_page(request: Request, user, session, mapping_form=None, mapping_error: str | None = None,
+                  status_code: int = 200):
+    _need(user, Role.admin, Role.manager, Role.auditor)
+    mappings = {k.value: _mapping_text(imports.get_column_mapping(session=session, store_id=user.store_id, kind=k))
+                for k in ImportKind}
+    if mapping_form:
+        mappings.update(mapping_form)
+    return render(request, "archive/index.html", user=user, kinds=list(ImportKind), status_code=status_code,
+                  mappings=mappings, mapping_error=mapping_error, fields=imports.HEADERS,
+                  labels={**imports.FIELD_LABELS, "vin_check_digit": "车架号校验位"},
+                  quality=cleanup.data_quality(session=session, store_id=user.store_id),
+                  trend=cleanup.quality_trend(session=session, store_id=user.store_id),
+                  batches=imports.list_batches(session=session, store_id=user.store_id))
+
+
+@router.post("/archive/mappings")
+def save_mapping(request: Request, user: CurrentUser, session: SessionDep,
+                 kind: Annotated[str, Form()] = "", mapping: Annotated[str, Form()] = ""):
+    """Lines like ``档案号 = dms_code``: this store's own column headers for a kind of file."""
+    _need(user, Role.admin)
+    try:
+        parsed: dict[str, str] = {}
+        for number, line in enumerate(mapping.splitlines(), start=1):
+            if not line.strip():
+                continue
+            header, sep, field = line.partition("=")
+            if not sep or not header.strip() or not field.strip():
+                raise InvalidInput(f"line {number}: write it as 列名 = field", field="mapping")
+            parsed[header.strip()] = field.strip()
+        imports.save_column_mapping(session=session, store_id=user.store_id, kind=ImportKind(kind), mapping=parsed,
+                                    actor=Actor.person(user))
+    except (InvalidInput, ValueError) as exc:
+        session.rollback()
+        return _archive_page(request, user, session, mapping_form={kind: mapping}, status_code=422,
+                            mapping_error=getattr(exc, "message", "choose what the file holds"))
+    flash(request, "Column mapping saved.")
+    return _see_other("/archive")
+
+
+@router.post("/archive/imports")
+def upload(
+    request: Request, user: CurrentUser, session: SessionDep, background: BackgroundTasks,
+    kind: Annotated[str, Form()] = "", file: Annotated[UploadFile | None, File()] = None,
+):
+    _need(user, Role.admin)
+    if kind not in {k.value for k in ImportKind} or file is None or not file.filename:
+        flash(request, "Choose what the file holds and the file to import.", "error")
+        return _see_other("/archive")
+    with tempfile.NamedTemporaryFile(suffix=Path(file.filename).suffix[:10], delete=False) as tmp:
+        shutil.copyfileobj(file.file, tmp, 1 << 20)
+        tmp_path = Path(tmp.name)
+    try:
+        if tmp_path.stat().st_size > MAX_UPLOAD:
+            flash(request, "The file is larger than 512 MB; split it by year.", "error")
+            return _see_other("/archive")
+        actor = Actor.person(user)
+        batch, is_new = imports.start_import(session=session, store_id=user.store_id, kind=kind, source=tmp_path,
+                                             filename=file.filename, actor=actor)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    if not is_new:
+        flash(request, "This file was imported before; nothing changed.")
+        return _see_other(f"/archive/imports/{batch.id}")
+    # The background worker reads the batch in its own session: it must be committed first.
+    session.commit()
+    background.add_task(run_import_in_background, batch.id, actor)
+    return _see_other(f"/archive/imports/{batch.id}")
+
+
+@router.get("/archive/imports/{batch_id}")
+def import_report(request: Request, batch_id: int, user: CurrentUser, session: SessionDep):
+    _need(user, Role.admin, Role.manager, Role.auditor)
+    batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
+    return render(request, "archive/import.html", user=user, batch=batch, Status=ImportStatus,
+                  errors=imports.row_errors(session=session, batch_id=batch.id, limit=200))
+
+
+@router.get("/archive/imports/{batch_id}/errors.xlsx")
+def import_errors(batch_id: int, user: CurrentUser, session: SessionDep):
+    _need(user, Role.admin, Role.manager, Role.auditor)
+    batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
+    return Response(
+        imports.errors_xlsx(session=session, batch_id=batch.id),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.xlsx"'},
+    )
+
+
+@router.post("/archive/cleanup")
+def run_cleanup(request: Request, user: CurrentUser, session: SessionDep):
+    _need(user, Role.admin)
+    summary = cleanup.cleanup_archive(session=session, store_id=user.store_id, actor=Actor.person(user))
+    flash(request, "Cleanup done.")
+    request.session["cleanup"] = summary
+    return _see_other("/archive/merges")
+
+
+@router.get("/archive/merges")
+def merges(request: Request, user: CurrentUser, session: SessionDep):
+    _need(user, Role.admin)
+    return render(request, "archive/merges.html", user=user,
+                  proposals=cleanup.pending_merges(session=session, store_id=user.store_id),
+                  summary=request.session.pop("cleanup", None))
+
+
+@router.post("/archive/merges/{proposal_id}")
+def decide_merge(request: Request, proposal_id: int, user: CurrentUser, session: SessionDep,
+                 decision: Annotated[str, Form()] = "", note: Annotated[str, Form()] = ""):
+    _need(user, Role.admin)
+    actor = Actor.person(user)
+    if decision == "merge":
+        cleanup.merge_customers(session=session, proposal_id=proposal_id, store_ids=store_ids(user), actor=actor)
+        flash(request, "Merged.")
+    elif decision == "reject":
+        cleanup.reject_merge(session=session, proposal_id=proposal_id, store_ids=store_ids(user), actor=actor,
+                             note=note.strip()[:300] or None)
+        flash(request, "Kept apart.")
+    else:
+        raise InvalidInput("decision must be merge or reject", field="decision")
+    return _see_other("/archive/merges")
+
+
+@router.post("/vehicles/{vehicle_id}/status")
+def vehicle_status(request: Request, vehicle_id: int, user: CurrentUser, session: SessionDep,
+                   status: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
+                   back: Annotated[str, Form()] = "/archive"):
+    _need(user, Role.admin, Role.advisor, Role.supervisor)
+    try:
+        v = cleanup.set_vehicle_status(session=session, vehicle_id=vehicle_id, status=VehicleStatus(status), note=note,
+                                       actor=Actor.person(user), store_ids=store_ids(user))
+    except (DomainError, ValueError) as exc:
+        flash(request, getattr(exc, "message", "Choose a status."), "error")
+        return _see_other(back if back.startswith("/") else "/archive")
+    flash(request, "Saved.")
+    return _see_other(back if back.startswith("/") else f"/customers/{v.customer_id}")
+
+
+@router.post("/customers/{customer_id}/notes")
+def add_note(request: Request, customer_id: int, user: CurrentUser, session: SessionDep,
+             kind: Annotated[str, Form()] = "other", text: Annotated[str, Form()] = "",
+             back: Annotated[str, Form()] = ""):
+    customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
+    if not user.has_role(Role.admin, Role.supervisor, Role.manager):
+        from winback.surveys import service as surveys
+
+        if not any(t.customer_id == customer.id
+                   for t in surveys.my_tasks(session=session, advisor_id=user.id, include_closed=True)):
+            raise Forbidden("this customer is not one of yours")
+    target = back if back.startswith("/") else f"/customers/{customer.id}"
+    try:
+        cleanup.add_note(session=session, customer_id=customer.id, kind=kind, text=text, actor=Actor.person(user),
+                         store_ids=store_ids(user))
+    except InvalidInput as exc:
+        flash(request, exc.message, "error")
+        request.session["note_draft"] = {"kind": kind, "text": text}
+        return _see_other(target)
+    flash(request, "Saved to the customer's archive.")
+    return _see_other(target)
+
+
+NOTE_KINDS = list(NoteKind)
+
+
+def notes_context(request: Request, session, customer_id: int, back: str) -> dict:
+    """What the notes partial (partials/customer_notes.html) needs; used by the task and customer pages."""
+    return {"notes": cleanup.notes_of(session=session, customer_id=customer_id), "note_kinds": NOTE_KINDS,
+            "back": back, "note_draft": request.session.pop("note_draft", None)}
