@@ -15,6 +15,7 @@ from api.deps import NotLoggedIn
 from api.routes import router as api_router
 from db.session import configure, is_configured
 from web import render_error
+from web.security import OriginCheck, SecurityHeaders
 from web.routes import router as web_router
 from winback.config import get_settings
 from winback.errors import DomainError
@@ -43,9 +44,12 @@ def create_app() -> FastAPI:
         secret_key=settings.secret_key,
         session_cookie="winback_session",
         same_site="lax",
-        https_only=False,
+        https_only=settings.https_only,
         max_age=12 * 3600,
     )
+    # Outermost: refuse cross-origin writes before anything runs; add the security headers.
+    app.add_middleware(OriginCheck)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.include_router(api_router, prefix="/api")
     app.include_router(web_router)

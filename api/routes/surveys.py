@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api import serializers as out
-from api.deps import CurrentUser, SessionDep, Supervisor
+from api.deps import CurrentUser, SessionDep, Supervisor, store_ids
 from winback.surveys import service as surveys
 from winback.surveys.schemas import ContactAttemptIn, ReassignIn, SurveyResultIn
 
@@ -18,19 +18,19 @@ router = APIRouter()
 
 @router.get("/tasks/mine", tags=["surveys"])
 def my_tasks(user: CurrentUser, session: SessionDep, closed: bool = False, q: str | None = None) -> list[dict[str, Any]]:
-    return [out.task(t) for t in surveys.my_tasks(session=session, advisor_id=user.id, include_closed=closed, search=q)]
+    return [out.task(t, user) for t in surveys.my_tasks(session=session, advisor_id=user.id, include_closed=closed, search=q)]
 
 
 @router.get("/tasks/{task_id}", tags=["surveys"])
 def get_task(task_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user))
+    return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user), user)
 
 
 @router.post("/tasks/{task_id}/attempts", status_code=201, tags=["surveys"])
 def add_attempt(task_id: int, body: ContactAttemptIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     surveys.record_attempt(session=session, task_id=task_id, method=body.method, outcome=body.outcome,
                            note=body.note, actor_staff=user)
-    return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user))
+    return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user), user)
 
 
 @router.post("/tasks/{task_id}/close", tags=["surveys"])
@@ -38,17 +38,17 @@ def close_task(task_id: int, body: SurveyResultIn, user: CurrentUser, session: S
     data = body.model_dump()
     task = surveys.close_task(session=session, task_id=task_id, reason_codes_=data.pop("reasons"),
                               actor_staff=user, **data)
-    return out.task(task)
+    return out.task(task, user)
 
 
 @router.post("/tasks/{task_id}/reassign", tags=["surveys"])
 def reassign_task(task_id: int, body: ReassignIn, user: Supervisor, session: SessionDep) -> dict[str, Any]:
-    return out.task(surveys.reassign(session=session, task_id=task_id, to_staff_id=body.assignee_id, actor_staff=user))
+    return out.task(surveys.reassign(session=session, task_id=task_id, to_staff_id=body.assignee_id, actor_staff=user), user)
 
 
 @router.get("/reason-codes", tags=["surveys"])
 def reason_codes(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
     return [
         {"code": r.code, "label_zh": r.label_zh, "label_en": r.label_en, "area": r.area.value}
-        for r in surveys.reason_codes(session=session, store_id=user.store_id)
+        for r in surveys.reason_codes(session=session, store_id=store_ids(user)[0])
     ]

@@ -22,11 +22,12 @@ router = APIRouter(include_in_schema=False)
 @router.get("/customers/{customer_id}")
 def customer_page(request: Request, customer_id: int, user: CurrentUser, session: SessionDep):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
-    if not user.has_role(Role.admin, Role.supervisor, Role.manager, Role.auditor):
-        # an advisor sees the customers of their own tasks only
-        if not any(t.customer_id == customer.id for t in surveys.my_tasks(session=session, advisor_id=user.id, include_closed=True)):
-            raise Forbidden("this customer is not one of yours")
-    return render(request, "customers/detail.html", user=user, customer=customer,
+    # the advisor's own task for this customer, if any (it unmasks the phone for them)
+    task = next((t for t in surveys.my_tasks(session=session, advisor_id=user.id, include_closed=True)
+                 if t.customer_id == customer.id), None)
+    if task is None and not user.has_role(Role.admin, Role.supervisor, Role.manager, Role.auditor):
+        raise Forbidden("this customer is not one of yours")  # an advisor sees their own customers only
+    return render(request, "customers/detail.html", user=user, customer=customer, task=task,
                   visits=customers.visits_of(session=session, customer_id=customer.id),
                   events=audit.timeline(session=session, store_ids=store_ids(user), entity_type="customer", entity_id=customer.id))
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from winback import clock
 from winback.actor import Actor
+from winback.audit import chain
 from winback.audit.models import AuditEvent
 
 
@@ -55,6 +56,7 @@ def record(
         cycle_id=cycle_id,
     )
     session.add(event)
+    chain.link(session, event)
     return event
 
 
@@ -100,3 +102,8 @@ def recent(*, session: Session, store_ids: list[int], limit: int = 100) -> list[
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def verify(*, session: Session, store_ids: list[int] | None = None) -> chain.VerifyResult:
+    """Recompute the hash chains; names the first event altered, deleted or out of order."""
+    return chain.verify(session=session, store_ids=store_ids)

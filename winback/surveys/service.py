@@ -136,7 +136,7 @@ def get_task(*, session: Session, task_id: int, viewer: Staff | None = None) -> 
 
 
 def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
-    if task.store_id != viewer.store_id:
+    if task.store_id not in viewer.all_store_ids:
         raise NotFound(f"no survey task {task.id}")
     if viewer.has_role(Role.supervisor, Role.manager, Role.auditor, Role.admin):
         return
