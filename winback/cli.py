@@ -16,6 +16,8 @@ store_app = typer.Typer(no_args_is_help=True, help="Stores and their settings.")
 app.add_typer(db_app, name="db")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(store_app, name="store")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
+app.add_typer(audit_app, name="audit")
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Business time, e.g. 2027-02-15T09:00 (also WINBACK_NOW).")]
 
@@ -147,6 +149,21 @@ def store_set(code: str, key: str, value: str) -> None:
         store = accounts.get_store(session=session, code=code)
         accounts.set_store_setting(session=session, store=store, key=key, value=parsed, actor=Actor.system(label="cli"))
     typer.echo(f"{code}: {key} = {parsed}")
+
+
+@audit_app.command("verify")
+def audit_verify(store: Annotated[Optional[str], typer.Option(help="Only this store's chain (code).")] = None) -> None:
+    """Recompute the audit trail's hash chains; exit 1 and name the first bad event if broken."""
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+    from winback.audit import service as audit
+
+    with session_scope() as session:
+        ids = [accounts.get_store(session=session, code=store).id] if store else None
+        result = audit.verify(session=session, store_ids=ids)
+    typer.echo(result.line())
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command("serve")

@@ -107,8 +107,10 @@ def verify(*, session: Session, store_ids: list[int] | None = None, batch: int =
             for ev in rows:
                 checked += 1
                 if ev.seq != expected_seq:
+                    missing = session.scalar(select(AuditEvent.id).where(cond, AuditEvent.seq == expected_seq)) is None
                     reason = (f"expected event #{expected_seq} of the chain, found #{ev.seq}: "
-                              + ("an event was deleted" if ev.seq > expected_seq else "events out of order"))
+                              + ("an event was deleted" if missing and ev.seq > expected_seq
+                                 else "events out of order"))
                     return VerifyResult(False, checked, ev.id, store, reason)
                 if ev.prev_hash != prev_hash:
                     return VerifyResult(False, checked, ev.id, store, "does not follow the event before it")
