@@ -239,3 +239,68 @@ def test_staff_in_two_stores_sees_both_others_see_their_own(session, stores, sta
     assert client.get(f"/api/audit/store/{s02_store_event}").json()
     _login(client, "manager_s01")
     assert client.get(f"/api/audit/store/{s02_store_event}").json() == []  # another store's trail
+
+
+# ---- masked phones, the admin page, the verify button ----------------------------------
+
+def test_phone_masked_except_for_the_assignee_and_the_roles_that_need_it(session, surveying_cycle, staff):
+    from winback.surveys.models import SurveyTask
+
+    task = session.scalar(select(SurveyTask).where(SurveyTask.assignee_id == staff("advisor1").id,
+                                                   SurveyTask.cycle_id == surveying_cycle).limit(1))
+    phone = task.target.customer.phone
+    masked = phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    client = _app_client()
+    seen = {}
+    for who in ("advisor1", "supervisor", "manager", "auditor"):
+        r = client.post("/api/auth/login", json={"username": who, "password": "winback-demo"})
+        assert r.status_code == 200
+        seen[who] = client.get(f"/api/tasks/{task.id}").json()["phone"]
+        page = client.get(f"/tasks/{task.id}").text
+        assert (f'href="tel:{phone}"' in page) == (seen[who] == phone)
+        assert phone in page if seen[who] == phone else (masked in page and phone not in page)
+    assert seen == {"advisor1": phone, "supervisor": phone, "manager": masked, "auditor": masked}
+    # the customer page: masked address for the auditor
+    r = client.get(f"/customers/{task.customer_id}")
+    address = task.target.customer.address
+    if address and len(address) > 6:
+        assert address not in r.text and address[:6] + "****" in r.text
+
+
+def test_admin_creates_reroles_and_deactivates_staff(demo_store):
+    client = _app_client()
+    assert client.post("/api/auth/login", json={"username": "admin", "password": "winback-demo"}).status_code == 200
+    r = client.post("/admin/staff", data={"username": "newbie", "display_name": "新人", "password": "short"})
+    assert r.status_code == 422 and 'value="newbie"' in r.text and 'value="新人"' in r.text
+    r = client.post("/admin/staff", data={"username": "newbie", "display_name": "新人",
+                                          "password": "long-enough-1", "roles": ["advisor"]})
+    assert r.status_code == 303
+    from db.session import session_scope
+    from winback.accounts.models import Staff
+
+    with session_scope() as s:
+        newbie_id = s.scalar(select(Staff.id).where(Staff.username == "newbie"))
+    r = client.post(f"/admin/staff/{newbie_id}", data={"roles": ["advisor", "supervisor"], "active": "yes"})
+    assert r.status_code == 303
+    other = _app_client()
+    assert other.post("/api/auth/login", json={"username": "newbie", "password": "long-enough-1"}).json()["roles"] == [
+        "advisor", "supervisor"]
+    client.post(f"/admin/staff/{newbie_id}", data={"roles": ["advisor"]})  # no "active": deactivated
+    assert other.get("/api/me").status_code == 401  # the live session ends with the account
+    with session_scope() as s:
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "staff",
+                                                                 AuditEvent.entity_id == newbie_id).order_by(AuditEvent.id)))
+    assert actions == ["staff.created", "staff.roles_changed", "staff.roles_changed", "staff.deactivated"]
+    assert client.get("/admin/staff").status_code == 200
+
+
+def test_verify_button_on_the_audit_page(session, demo_store):
+    client = _app_client()
+    client.post("/api/auth/login", json={"username": "auditor", "password": "winback-demo"})
+    assert 'action="/audit/verify"' in client.get("/audit").text
+    r = client.post("/audit/verify", follow_redirects=True)
+    assert "audit trail intact" in r.text
+    victim = session.scalar(select(AuditEvent.id).where(AuditEvent.store_id == demo_store).order_by(AuditEvent.id).offset(3).limit(1))
+    _raw(session, "UPDATE audit_events SET entity_id = entity_id + 1 WHERE id = :i", i=victim)
+    r = client.post("/audit/verify", follow_redirects=True)
+    assert f"BROKEN at event {victim}" in r.text
