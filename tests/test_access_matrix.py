@@ -72,6 +72,8 @@ RULES: dict[str, tuple[tuple, object]] = {
     "GET /audit": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /audit/{entity_type}/{entity_id}": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /audit-lookup": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /audit/export.xlsx": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /audit/complaints": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
     "POST /audit/verify": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /admin/staff": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
     "POST /admin/staff": (("ok", 403, 403, 403, 403, 403, "ok", "in"), "form:"),
