@@ -83,7 +83,16 @@ def create_app() -> FastAPI:
             return JSONResponse({"detail": "invalid input", "code": "invalid", "errors": errors}, status_code=422)
         return render_error(request, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DataError, OperationalError
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception):
+        # e.g. /api/cycles/99999999999999: an id no column can hold (found by schemathesis)
+        message = "a value is out of range"
+        if _wants_json(request):
+            return JSONResponse({"detail": message, "code": "invalid"}, status_code=422)
+        return render_error(request, 422, message)
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError):
