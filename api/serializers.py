@@ -88,4 +88,5 @@ def audit_event(e: AuditEvent) -> dict[str, Any]:
     return {
         "id": e.id, "at": e.at, "actor": e.actor_label, "action": e.action, "entity_type": e.entity_type,
         "entity_id": e.entity_id, "changes": e.changes, "flow_run_id": e.flow_run_id,
+        "seq": e.seq, "prev_hash": e.prev_hash, "hash": e.hash,
     }

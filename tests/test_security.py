@@ -304,3 +304,18 @@ def test_verify_button_on_the_audit_page(session, demo_store):
     _raw(session, "UPDATE audit_events SET entity_id = entity_id + 1 WHERE id = :i", i=victim)
     r = client.post("/audit/verify", follow_redirects=True)
     assert f"BROKEN at event {victim}" in r.text
+
+
+def test_audit_events_are_append_only_in_the_application(session, stores):
+    from winback.audit.models import AppendOnlyViolation
+
+    ev = session.scalar(select(AuditEvent).limit(1))
+    ev.action = "changed"
+    with pytest.raises(AppendOnlyViolation):
+        session.flush()
+    session.rollback()
+    session.delete(session.scalar(select(AuditEvent).limit(1)))
+    with pytest.raises(AppendOnlyViolation):
+        session.flush()
+    session.rollback()
+    assert audit.verify(session=session).ok

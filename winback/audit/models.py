@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime
@@ -38,6 +38,17 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(default=0, server_default="0")
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _append_only(_mapper, _connection, target: AuditEvent) -> None:
+    """Events are only ever added: the application has no path that changes or removes one."""
+    raise AppendOnlyViolation(f"audit event {target.id} is append-only")
+
+
+class AppendOnlyViolation(RuntimeError):
+    pass
 
 
 class AuditChainHead(Base):

@@ -55,8 +55,8 @@ def record(
         customer_id=customer_id,
         cycle_id=cycle_id,
     )
+    chain.link(session, event)  # before add: the event is inserted once, complete with its hash
     session.add(event)
-    chain.link(session, event)
     return event
 
 
