@@ -185,7 +185,7 @@ def test_login_rate_limited_per_account_and_per_address(stores):
     r = client.post("/api/auth/login", json={"username": "advisor_s01", "password": PASSWORD})
     assert r.status_code == 429 and r.json()["code"] == "too_many_attempts"
     r = client.post("/login", data={"username": "advisor_s01", "password": PASSWORD})
-    assert r.status_code == 429 and 'value="advisor_s01"' in r.text
+    assert r.status_code == 429 and 'value="advisor_s01"' in r.text and "登录失败次数过多" in r.text
     # the same address is also blocked for other accounts; the window passes
     r = client.post("/api/auth/login", json={"username": "admin_s01", "password": PASSWORD})
     assert r.status_code == 429

@@ -30,6 +30,7 @@ ZH = {
     "password must have at least 8 characters": "密码至少需要 8 个字符",
     "give at least one role": "请至少选择一个角色",
     "give a username and a name": "请填写用户名和姓名",
+    "Too many failed log-ins; please try again later.": "登录失败次数过多，请稍后再试。",
     "Complaints": "投诉",
     "What happened": "处理情况",
     "Complaint": "投诉内容",

@@ -124,9 +124,7 @@ def _check_rate_limit(session: Session, username: str, address: str) -> None:
             select(func.count()).select_from(LoginAttempt).where(column == value, LoginAttempt.at >= since)
         )
         if failures >= settings.login_max_failures:
-            raise TooManyAttempts(
-                f"too many failed log-ins; try again in {settings.login_window_minutes} minutes"
-            )
+            raise TooManyAttempts("Too many failed log-ins; please try again later.")
 
 
 def log_in(*, session: Session, username: str, password: str, address: str) -> Staff | None:
