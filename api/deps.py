@@ -19,7 +19,10 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent. With the default ("request") the
+# commit ran after the answer had gone out, so a browser following a redirect after a POST
+# could read the page before the change was committed (the flaky browser test).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 class NotLoggedIn(Exception):
