@@ -15,6 +15,7 @@ from api.deps import NotLoggedIn
 from api.routes import router as api_router
 from db.session import configure, is_configured
 from web import render_error
+from web.security import OriginCheck, SecurityHeaders
 from web.routes import router as web_router
 from winback.config import get_settings
 from winback.errors import DomainError
@@ -43,9 +44,12 @@ def create_app() -> FastAPI:
         secret_key=settings.secret_key,
         session_cookie="winback_session",
         same_site="lax",
-        https_only=False,
+        https_only=settings.https_only,
         max_age=12 * 3600,
     )
+    # Outermost: refuse cross-origin writes before anything runs; add the security headers.
+    app.add_middleware(OriginCheck)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.include_router(api_router, prefix="/api")
     app.include_router(web_router)
@@ -79,7 +83,16 @@ def create_app() -> FastAPI:
             return JSONResponse({"detail": "invalid input", "code": "invalid", "errors": errors}, status_code=422)
         return render_error(request, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DataError, OperationalError
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception):
+        # e.g. /api/cycles/99999999999999: an id no column can hold (found by schemathesis)
+        message = "a value is out of range"
+        if _wants_json(request):
+            return JSONResponse({"detail": message, "code": "invalid"}, status_code=422)
+        return render_error(request, 422, message)
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from db.session import session_scope
 from winback.accounts.models import Role, Staff
-from winback.accounts.service import get_staff
+from winback.accounts.service import get_staff, staff_for_token
 from winback.errors import NotFound
 
 
@@ -19,8 +19,9 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-# scope="function": the transaction commits when the endpoint returns, before the response is
-# sent, so a browser following a redirect never reads the state from before the write.
+# scope="function": commit before the response is sent. With the default ("request") the
+# commit ran after the answer had gone out, so a browser following a redirect after a POST
+# could read the page before the change was committed (the flaky browser test).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
@@ -29,6 +30,10 @@ class NotLoggedIn(Exception):
 
 
 def optional_user(request: Request, session: SessionDep) -> Staff | None:
+    """The person logged in by the session cookie, or (API only) by a per-store API token."""
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer " and request.url.path.startswith("/api/"):
+        return staff_for_token(session=session, token=auth[7:].strip())
     staff_id = request.session.get("staff_id")
     if not staff_id:
         return None
@@ -60,8 +65,10 @@ def require(*roles: Role):
 
 
 def store_ids(user: Staff) -> list[int]:
-    """The stores a person may see (their own store for now)."""
-    return [user.store_id]
+    """The stores a person may see and act in: every store they work in (home store first),
+    or only the token's store when the request came with a per-store API token. Every
+    store-scoped query of the API and the pages takes its store ids from here."""
+    return user.all_store_ids
 
 
 # Role aliases for route signatures.

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from winback.audit.models import AuditEvent
+from winback.customers import privacy
 from winback.cycles.models import FlowRunRecord, MonthlyCycle, Target
 from winback.evaluation.models import Evaluation
 from winback.plans.models import Measure, RectificationPlan
@@ -37,11 +38,12 @@ def target(t: Target) -> dict[str, Any]:
     }
 
 
-def task(t: SurveyTask) -> dict[str, Any]:
+def task(t: SurveyTask, viewer: Any = None) -> dict[str, Any]:
+    """The task as ``viewer`` may see it: the phone masked unless they may see it."""
     return {
         "id": t.id, "cycle_id": t.cycle_id, "status": t.status.value, "assignee_id": t.assignee_id,
         "assignee": t.assignee.username, "assigned_at": t.assigned_at, "due_at": t.due_at,
-        "customer_id": t.customer_id, "customer": t.target.customer.name, "phone": t.target.customer.phone,
+        "customer_id": t.customer_id, "customer": t.target.customer.name, "phone": privacy.phone_for(t.target.customer.phone, viewer, t),
         "vehicle": {"vin": t.target.vehicle.vin, "plate": t.target.vehicle.plate, "model": t.target.vehicle.model},
         "band": t.target.band.value, "method": t.method.value if t.method else None,
         "reasons": [r.reason_code.code for r in t.reasons], "serviced_elsewhere": t.serviced_elsewhere,
@@ -91,4 +93,5 @@ def audit_event(e: AuditEvent) -> dict[str, Any]:
     return {
         "id": e.id, "at": e.at, "actor": e.actor_label, "action": e.action, "entity_type": e.entity_type,
         "entity_id": e.entity_id, "changes": e.changes, "flow_run_id": e.flow_run_id,
+        "seq": e.seq, "prev_hash": e.prev_hash, "hash": e.hash,
     }

@@ -39,7 +39,7 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
     monkeypatch.setenv("WINBACK_INLINE_FLOWS", "1")  # launches finish before the request returns
     session.execute(update(Staff).values(apprise_url=webhook.url))
     session.commit()
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers={"Origin": "http://testserver"})
 
     # -- the admin starts the month; screening and assignment run as Prefect flows --------
     login(client, "admin")

@@ -14,7 +14,7 @@ from winback.surveys import service as surveys
 def client(demo_store):
     from app import create_app
 
-    return TestClient(create_app(), follow_redirects=False)
+    return TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
 
 
 @pytest.fixture

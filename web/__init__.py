@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from winback import clock
+from winback.customers import privacy
 from web.i18n import pick_locale, translator
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -18,6 +19,10 @@ def _local_dt(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 templates.env.filters["local"] = _local_dt
+# {{ customer.phone|phone_for(user, task) }}: masked unless this person may see it.
+templates.env.filters["phone_for"] = privacy.phone_for
+templates.env.filters["address_for"] = privacy.address_for
+templates.env.tests["contact_visible"] = privacy.may_see_contact
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:

@@ -18,6 +18,8 @@ app.add_typer(cycle_app, name="cycle")
 app.add_typer(store_app, name="store")
 import_app = typer.Typer(no_args_is_help=True, help="Import DMS exports (XLSX or CSV): customers, vehicles, visits.")
 app.add_typer(import_app, name="import")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
+app.add_typer(audit_app, name="audit")
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Business time, e.g. 2027-02-15T09:00 (also WINBACK_NOW).")]
 
@@ -241,6 +243,19 @@ def import_vehicles(file: FileArg, store: StoreOpt = None, as_of: AsOf = None) -
 def import_visits(file: FileArg, store: StoreOpt = None, as_of: AsOf = None) -> None:
     """Repair orders (维修工单): 工单号, 车架号/VIN or 车牌, 进厂日期, 里程, 维修类别, 维修项目, 金额, 服务顾问."""
     _import("visits", file, store, as_of)
+@audit_app.command("verify")
+def audit_verify(store: Annotated[Optional[str], typer.Option(help="Only this store's chain (code).")] = None) -> None:
+    """Recompute the audit trail's hash chains; exit 1 and name the first bad event if broken."""
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+    from winback.audit import service as audit
+
+    with session_scope() as session:
+        ids = [accounts.get_store(session=session, code=store).id] if store else None
+        result = audit.verify(session=session, store_ids=ids)
+    typer.echo(result.line())
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command("serve")

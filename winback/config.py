@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     default_locale: str = "zh"
     # Apprise URL that receives notifications for staff who have none of their own (optional).
     fallback_notify_url: str = ""
+    # Log-in rate limit: after this many failed log-ins within login_window_minutes, for one
+    # account or from one address, further attempts are refused until the window passes.
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    # Send the session cookie over HTTPS only (set to true behind HTTPS).
+    https_only: bool = False
     process: ProcessDefaults = ProcessDefaults()
 
     def model_post_init(self, _ctx) -> None:

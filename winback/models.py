@@ -1,6 +1,6 @@
 """Imports every model so the metadata is complete (Alembic, tests)."""
-from winback.accounts.models import Role, Staff, StaffRole, Store  # noqa: F401
-from winback.audit.models import AuditEvent  # noqa: F401
+from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRole, StaffStore, Store  # noqa: F401
+from winback.audit.models import AuditChainHead, AuditEvent  # noqa: F401
 from winback.customers.models import (  # noqa: F401
     ColumnMapping,
     Customer,

@@ -63,7 +63,7 @@ def cycle_tasks(
 ) -> dict[str, Any]:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     rows, total = surveys.tasks_of_cycle(session=session, cycle_id=c.id, offset=offset, limit=limit)
-    return {"total": total, "offset": offset, "items": [out.task(t) for t in rows]}
+    return {"total": total, "offset": offset, "items": [out.task(t, user) for t in rows]}
 
 
 @router.get("/cycles/{cycle_id}/plan", tags=["plans"])

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api import serializers as out
-from api.deps import CurrentUser, SessionDep, Supervisor
+from api.deps import CurrentUser, SessionDep, Supervisor, store_ids
 from winback.surveys import service as surveys
 from winback.surveys.schemas import (
     ComplaintAnswerIn,
@@ -31,7 +31,7 @@ def my_tasks(
 ) -> list[dict[str, Any]]:
     rows = surveys.my_tasks(session=session, advisor_id=user.id, include_closed=closed, search=q, band=band,
                             overdue_only=overdue)
-    return [out.task(t) for t in rows]
+    return [out.task(t, user) for t in rows]
 
 
 @router.post("/tasks/reassign", tags=["surveys"])
@@ -42,7 +42,7 @@ def reassign_many(body: ReassignManyIn, user: Supervisor, session: SessionDep) -
 
 @router.get("/tasks/{task_id}", tags=["surveys"])
 def get_task(task_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user))
+    return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user), user)
 
 
 @router.post("/tasks/{task_id}/attempts", status_code=201, tags=["surveys"])
@@ -50,7 +50,7 @@ def add_attempt(task_id: int, body: ContactAttemptIn, user: CurrentUser, session
     surveys.record_attempt(session=session, task_id=task_id, method=body.method, outcome=body.outcome,
                            note=body.note, call_back_at=body.call_back_at, expected_version=body.expected_version,
                            actor_staff=user)
-    return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user))
+    return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user), user)
 
 
 @router.post("/tasks/{task_id}/close", tags=["surveys"])
@@ -58,7 +58,7 @@ def close_task(task_id: int, body: SurveyResultIn, user: CurrentUser, session: S
     data = body.model_dump()
     task = surveys.close_task(session=session, task_id=task_id, reason_codes_=data.pop("reasons"),
                               actor_staff=user, **data)
-    return out.task(task)
+    return out.task(task, user)
 
 
 @router.put("/tasks/{task_id}/draft", tags=["surveys"])
@@ -72,17 +72,17 @@ def save_draft(task_id: int, body: SurveyResultIn, user: CurrentUser, session: S
 @router.post("/tasks/{task_id}/reassign", tags=["surveys"])
 def reassign_task(task_id: int, body: ReassignIn, user: Supervisor, session: SessionDep) -> dict[str, Any]:
     return out.task(surveys.reassign(session=session, task_id=task_id, to_staff_id=body.assignee_id,
-                                     expected_version=body.expected_version, actor_staff=user))
+                                     expected_version=body.expected_version, actor_staff=user), user)
 
 
 @router.post("/tasks/{task_id}/exclude", tags=["surveys"])
 def exclude_task(task_id: int, body: ExcludeIn, user: Supervisor, session: SessionDep) -> dict[str, Any]:
-    return out.task(surveys.exclude_task(session=session, task_id=task_id, reason=body.reason, actor_staff=user))
+    return out.task(surveys.exclude_task(session=session, task_id=task_id, reason=body.reason, actor_staff=user), user)
 
 
 @router.post("/tasks/{task_id}/complaint-answer", tags=["surveys"])
 def answer_complaint(task_id: int, body: ComplaintAnswerIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    return out.task(surveys.answer_complaint(session=session, task_id=task_id, answer=body.answer, actor_staff=user))
+    return out.task(surveys.answer_complaint(session=session, task_id=task_id, answer=body.answer, actor_staff=user), user)
 
 
 @router.post("/staff/{staff_id}/hand-over", tags=["surveys"])
@@ -95,5 +95,5 @@ def hand_over(staff_id: int, body: HandOverIn, user: CurrentUser, session: Sessi
 def reason_codes(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
     return [
         {"code": r.code, "label_zh": r.label_zh, "label_en": r.label_en, "area": r.area.value}
-        for r in surveys.reason_codes(session=session, store_id=user.store_id)
+        for r in surveys.reason_codes(session=session, store_id=store_ids(user)[0])
     ]

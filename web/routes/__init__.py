@@ -4,8 +4,8 @@ One module per area; add a module and include its router here.
 """
 from fastapi import APIRouter
 
-from web.routes import analytics, archive, audit, auth, cycles, plans, tasks
+from web.routes import admin, analytics, archive, audit, auth, cycles, plans, tasks
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, analytics, cycles, tasks, plans, audit, archive):
+for module in (auth, analytics, cycles, tasks, plans, audit, archive, admin):
     router.include_router(module.router)

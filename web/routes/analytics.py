@@ -14,7 +14,7 @@ from winback.cycles import service as cycles
 
 router = APIRouter(include_in_schema=False)
 
-_VIEWERS = (Role.admin, Role.supervisor, Role.manager)
+_VIEWERS = (Role.admin, Role.supervisor, Role.manager, Role.auditor)
 
 
 @router.get("/cycles/{cycle_id}/profile")

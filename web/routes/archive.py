@@ -19,7 +19,8 @@ from winback.actor import Actor
 from winback.customers import cleanup, imports
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers import service as customers
-from winback.errors import DomainError, Forbidden, InvalidInput
+from winback.surveys import service as surveys
+from winback.errors import DomainError, InvalidInput
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD = 512 * 1024 * 1024  # a DMS export of several years of repair orders stays well below
@@ -180,6 +181,8 @@ def vehicle_status(request: Request, vehicle_id: int, user: CurrentUser, session
                    status: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
                    back: Annotated[str, Form()] = "/archive"):
     _need(user, Role.admin, Role.advisor, Role.supervisor)
+    vehicle = customers.get_vehicle(session=session, vehicle_id=vehicle_id, store_ids=store_ids(user))
+    surveys.require_customer_access(session=session, viewer=user, customer_id=vehicle.customer_id, write=True)
     try:
         v = cleanup.set_vehicle_status(session=session, vehicle_id=vehicle_id, status=VehicleStatus(status), note=note,
                                        actor=Actor.person(user), store_ids=store_ids(user))
@@ -195,12 +198,7 @@ def add_note(request: Request, customer_id: int, user: CurrentUser, session: Ses
              kind: Annotated[str, Form()] = "other", text: Annotated[str, Form()] = "",
              back: Annotated[str, Form()] = ""):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
-    if not user.has_role(Role.admin, Role.supervisor, Role.manager):
-        from winback.surveys import service as surveys
-
-        if not any(t.customer_id == customer.id
-                   for t in surveys.my_tasks(session=session, advisor_id=user.id, include_closed=True)):
-            raise Forbidden("this customer is not one of yours")
+    surveys.require_customer_access(session=session, viewer=user, customer_id=customer.id, write=True)
     target = back if back.startswith("/") else f"/customers/{customer.id}"
     try:
         cleanup.add_note(session=session, customer_id=customer.id, kind=kind, text=text, actor=Actor.person(user),

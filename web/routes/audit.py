@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 
+from datetime import date
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import render
 from web.routes.common import need as _need, see_other as _see_other
 from winback.accounts.models import Role
+from winback import clock
+from winback.actor import Actor
 from winback.audit import service as audit
+from winback.audit.export import events_xlsx
 from winback.customers import service as customers
 from winback.cycles import service as cycles
-from winback.errors import Forbidden
+from winback.errors import InvalidInput
 from winback.customers.models import VehicleStatus
 from web.routes.archive import notes_context
 from winback.surveys import service as surveys
@@ -24,22 +31,65 @@ router = APIRouter(include_in_schema=False)
 @router.get("/customers/{customer_id}")
 def customer_page(request: Request, customer_id: int, user: CurrentUser, session: SessionDep):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
-    if not user.has_role(Role.admin, Role.supervisor, Role.manager, Role.auditor):
-        # an advisor sees the customers of their own tasks only
-        if not any(t.customer_id == customer.id for t in surveys.my_tasks(session=session, advisor_id=user.id, include_closed=True)):
-            raise Forbidden("this customer is not one of yours")
-    return render(request, "customers/detail.html", user=user, customer=customer,
+    # the advisor's own task for this customer, if any (it unmasks the phone for them)
+    task = next((t for t in surveys.my_tasks(session=session, advisor_id=user.id, include_closed=True)
+                 if t.customer_id == customer.id), None)
+    surveys.require_customer_access(session=session, viewer=user, customer_id=customer.id)
+    return render(request, "customers/detail.html", user=user, customer=customer, task=task,
                   visits=customers.visits_of(session=session, customer_id=customer.id),
                   statuses=list(VehicleStatus),
                   **notes_context(request, session, customer.id, f"/customers/{customer.id}"),
                   events=audit.timeline(session=session, store_ids=store_ids(user), entity_type="customer", entity_id=customer.id))
 
 
+def _filters(actor: str, action: str, since: str, until: str) -> dict:
+    """The audit page's filters, parsed; a bad date is a clear error."""
+    out = {"actor": actor.strip() or None, "action": action.strip() or None, "since": None, "until": None}
+    for key, value in (("since", since), ("until", until)):
+        if value.strip():
+            try:
+                out[key] = date.fromisoformat(value.strip())
+            except ValueError:
+                raise InvalidInput(f"{key}: not a date (YYYY-MM-DD): {value!r}", field=key) from None
+    return out
+
+
 @router.get("/audit")
-def audit_home(request: Request, user: CurrentUser, session: SessionDep):
+def audit_home(request: Request, user: CurrentUser, session: SessionDep,
+               actor: str = "", action: str = "", since: str = "", until: str = ""):
     _need(user, Role.auditor, Role.admin, Role.manager)
-    return render(request, "audit/index.html", user=user,
-                  events=audit.recent(session=session, store_ids=store_ids(user), limit=100))
+    form = {"actor": actor, "action": action, "since": since, "until": until}
+    try:
+        events = audit.search(session=session, store_ids=store_ids(user), limit=200,
+                              **_filters(actor, action, since, until))
+        error = None
+    except InvalidInput as exc:
+        events, error = [], exc.message
+    return render(request, "audit/index.html", user=user, events=events, form=form, error=error,
+                  export_query=urlencode(form), status_code=422 if error else 200)
+
+
+@router.get("/audit/export.xlsx")
+def audit_export(request: Request, user: CurrentUser, session: SessionDep,
+                 actor: str = "", action: str = "", since: str = "", until: str = ""):
+    """The filtered events as XLSX (up to 50,000 rows); the export is itself an audit event."""
+    _need(user, Role.auditor, Role.admin, Role.manager)
+    filters = _filters(actor, action, since, until)
+    events = audit.search(session=session, store_ids=store_ids(user), limit=50_000, **filters)
+    plain = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in filters.items() if v}
+    audit.record_export(session=session, actor=Actor.person(user), store_id=store_ids(user)[0],
+                        what="audit events", filters=plain, rows=len(events))
+    body = events_xlsx(events, exported_by=user.username, filters=plain)
+    name = f"audit-{clock.today().isoformat()}.xlsx"
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/audit/complaints")
+def audit_complaints(request: Request, user: CurrentUser, session: SessionDep):
+    _need(user, Role.auditor, Role.admin, Role.manager)
+    return render(request, "audit/complaints.html", user=user,
+                  rows=audit.complaints(session=session, store_ids=store_ids(user)))
 
 
 @router.get("/audit/{entity_type}/{entity_id}")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Form, Request
 
 from api.deps import SessionDep, optional_user
 from web import render
-from web.routes.common import see_other as _see_other
+from web.routes.common import client_address, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 
@@ -36,8 +36,13 @@ def login(
     request: Request, session: SessionDep,
     username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
 ):
-    staff = accounts.authenticate(session=session, username=username.strip(), password=password)
+    try:
+        staff = accounts.log_in(session=session, username=username.strip(), password=password,
+                                address=client_address(request))
+    except accounts.TooManyAttempts as exc:
+        return render(request, "login.html", status_code=429, next=next, username=username, error=exc.message)
     if staff is None:
+        session.commit()  # the failed attempt counts towards the rate limit
         return render(request, "login.html", status_code=401, next=next, username=username,
                       error="Wrong username or password.")
     lang = request.session.get("lang")

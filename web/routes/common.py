@@ -13,6 +13,11 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def client_address(request) -> str:
+    """The client's address (behind a proxy, run uvicorn with --proxy-headers)."""
+    return request.client.host if request.client else "unknown"
+
+
 def need(user: Staff, *roles: Role) -> None:
     if not user.has_role(*roles):
         raise Forbidden("you may not do this")

@@ -19,12 +19,14 @@ from winback.plans import service as plans
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
+READERS = (Role.admin, Role.supervisor, Role.manager, Role.auditor)
 
 
 # ---- cycles -----------------------------------------------------------------------------
 
 @router.get("/cycles")
 def cycle_list(request: Request, user: CurrentUser, session: SessionDep):
+    _need(user, *READERS)
     rows = cycles.list_cycles(session=session, store_ids=store_ids(user))
     from winback import clock
 
@@ -56,6 +58,7 @@ def cycle_page(
     request: Request, cycle_id: int, user: CurrentUser, session: SessionDep,
     page: Annotated[int, Query(ge=1)] = 1,
 ):
+    _need(user, *READERS)  # an advisor sees their own tasks only (/tasks)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     tasks, total = surveys.tasks_of_cycle(session=session, cycle_id=cycle.id, offset=(page - 1) * PAGE, limit=PAGE)
     runs = cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=cycle.id)

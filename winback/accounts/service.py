@@ -5,15 +5,19 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
-from winback.accounts.models import Role, Staff, StaffRole, Store
+from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRole, StaffStore, Store
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults, get_settings
-from winback.errors import InvalidInput, NotFound
+from winback.errors import DomainError, Forbidden, InvalidInput, NotFound
 
 _hasher = PasswordHasher()
 
@@ -84,8 +88,7 @@ def create_staff(
     apprise_url: str | None = None,
     actor: Actor,
 ) -> Staff:
-    if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters", field="password")
+    _check_password(password)
     if session.scalar(select(Staff.id).where(Staff.username == username)):
         raise InvalidInput(f"username {username!r} is taken", field="username")
     staff = Staff(
@@ -105,6 +108,36 @@ def create_staff(
         entity_id=staff.id, store_id=store_id,
         changes={"username": username, "roles": [r.value for r in roles]},
     )
+    return staff
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+    code = "too_many_attempts"
+
+
+def _check_rate_limit(session: Session, username: str, address: str) -> None:
+    settings = get_settings()
+    since = clock.now() - timedelta(minutes=settings.login_window_minutes)
+    for column, value in ((LoginAttempt.username, username), (LoginAttempt.address, address)):
+        failures = session.scalar(
+            select(func.count()).select_from(LoginAttempt).where(column == value, LoginAttempt.at >= since)
+        )
+        if failures >= settings.login_max_failures:
+            raise TooManyAttempts("Too many failed log-ins; please try again later.")
+
+
+def log_in(*, session: Session, username: str, password: str, address: str) -> Staff | None:
+    """``authenticate`` behind the rate limit: failed attempts are kept per account and address
+    (in the database, so the limit holds across workers); TooManyAttempts once over the limit.
+    The caller commits even when this returns None, so the failure counts."""
+    address = (address or "unknown")[:64]
+    username = username[:80]
+    _check_rate_limit(session, username, address)
+    staff = authenticate(session=session, username=username, password=password)
+    if staff is None:
+        session.add(LoginAttempt(at=clock.now(), username=username, address=address))
+        session.flush()
     return staff
 
 
@@ -141,3 +174,147 @@ def staff_with_role(*, session: Session, store_id: int, role: Role, active_only:
 
 def list_staff(*, session: Session, store_id: int) -> list[Staff]:
     return list(session.scalars(select(Staff).where(Staff.store_id == store_id).order_by(Staff.id)))
+
+
+def staff_of_stores(*, session: Session, store_ids: list[int]) -> list[Staff]:
+    """Everyone whose home store is one of ``store_ids`` (the admin page)."""
+    return list(session.scalars(select(Staff).where(Staff.store_id.in_(store_ids)).order_by(Staff.store_id, Staff.id)))
+
+
+# ---- administration of staff ------------------------------------------------------------
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidInput("password must have at least 8 characters", field="password")
+
+
+def change_password(*, session: Session, staff: Staff, old_password: str, new_password: str) -> Staff:
+    try:
+        _hasher.verify(staff.password_hash, old_password)
+    except (VerificationError, InvalidHashError):
+        raise InvalidInput("the current password is wrong", field="old_password") from None
+    _check_password(new_password)
+    staff.password_hash = hash_password(new_password)
+    audit_service.record(
+        session=session, actor=Actor.person(staff), action="staff.password_changed", entity_type="staff",
+        entity_id=staff.id, store_id=staff.store_id, changes={},
+    )
+    return staff
+
+
+def _managed_staff(session: Session, staff_id: int, actor_staff: Staff) -> Staff:
+    staff = session.get(Staff, staff_id)
+    if staff is None or staff.store_id not in actor_staff.all_store_ids:
+        raise NotFound(f"no staff member {staff_id}")
+    if not actor_staff.has_role(Role.admin):
+        raise Forbidden("only an admin manages staff")
+    return staff
+
+
+def set_active(*, session: Session, staff_id: int, active: bool, actor_staff: Staff) -> Staff:
+    staff = _managed_staff(session, staff_id, actor_staff)
+    if staff.id == actor_staff.id and not active:
+        raise InvalidInput("you cannot deactivate yourself")
+    changes = audit_service.diff(staff, {"active": active})
+    if changes:
+        audit_service.record(
+            session=session, actor=Actor.person(actor_staff), action="staff.activated" if active else "staff.deactivated",
+            entity_type="staff", entity_id=staff.id, store_id=staff.store_id, changes=changes,
+        )
+    return staff
+
+
+def set_roles(*, session: Session, staff_id: int, roles: list[Role], actor_staff: Staff) -> Staff:
+    staff = _managed_staff(session, staff_id, actor_staff)
+    wanted = {Role(r) for r in roles}
+    if not wanted:
+        raise InvalidInput("give at least one role", field="roles")
+    if staff.id == actor_staff.id and Role.admin not in wanted:
+        raise InvalidInput("you cannot take the admin role from yourself", field="roles")
+    before = sorted(r.value for r in staff.roles)
+    staff.role_rows = [r for r in staff.role_rows if r.role in wanted] + [
+        StaffRole(role=r) for r in sorted(wanted - staff.roles, key=lambda r: r.value)
+    ]
+    after = sorted(r.value for r in wanted)
+    if before != after:
+        audit_service.record(
+            session=session, actor=Actor.person(actor_staff), action="staff.roles_changed", entity_type="staff",
+            entity_id=staff.id, store_id=staff.store_id, changes={"roles": {"before": before, "after": after}},
+        )
+    session.flush()
+    return staff
+
+
+def add_store_access(*, session: Session, staff_id: int, store_id: int, actor: Actor) -> Staff:
+    """Let a person work in a further store of the group (an area manager, a group auditor)."""
+    staff = get_staff(session=session, staff_id=staff_id)
+    if session.get(Store, store_id) is None:
+        raise NotFound(f"no store {store_id}")
+    if store_id not in staff.all_store_ids:
+        staff.store_rows.append(StaffStore(store_id=store_id))
+        session.flush()
+        audit_service.record(
+            session=session, actor=actor, action="staff.store_added", entity_type="staff",
+            entity_id=staff.id, store_id=store_id, changes={"store_id": store_id},
+        )
+    return staff
+
+
+# ---- API tokens for integrations -------------------------------------------------------
+
+TOKEN_PREFIX = "wb_"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_api_token(*, session: Session, staff_id: int, name: str, actor_staff: Staff) -> tuple[ApiToken, str]:
+    """A new token for ``staff_id`` (an integration account) in that person's home store.
+    Returns the row and the token itself, which is shown once and never stored."""
+    staff = _managed_staff(session, staff_id, actor_staff)
+    name = name.strip()
+    if not name:
+        raise InvalidInput("give the token a name (e.g. DMS)", field="name")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(store_id=staff.store_id, staff_id=staff.id, name=name[:120], token_hash=_token_hash(token),
+                   prefix=token[:10], created_at=clock.now(), created_by_id=actor_staff.id)
+    session.add(row)
+    session.flush()
+    audit_service.record(
+        session=session, actor=Actor.person(actor_staff), action="api_token.created", entity_type="api_token",
+        entity_id=row.id, store_id=row.store_id, changes={"name": row.name, "staff_id": staff.id, "prefix": row.prefix},
+    )
+    return row, token
+
+
+def revoke_api_token(*, session: Session, token_id: int, actor_staff: Staff) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None or row.store_id not in actor_staff.all_store_ids:
+        raise NotFound(f"no API token {token_id}")
+    if not actor_staff.has_role(Role.admin):
+        raise Forbidden("only an admin manages API tokens")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        audit_service.record(
+            session=session, actor=Actor.person(actor_staff), action="api_token.revoked", entity_type="api_token",
+            entity_id=row.id, store_id=row.store_id, changes={"name": row.name, "prefix": row.prefix},
+        )
+    return row
+
+
+def list_api_tokens(*, session: Session, store_ids: list[int]) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.store_id.in_(store_ids)).order_by(ApiToken.id)))
+
+
+def staff_for_token(*, session: Session, token: str) -> Staff | None:
+    """The active staff member a live token acts as, scoped to the token's store; else None."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None or not row.staff.active:
+        return None
+    if row.store_id not in row.staff.all_store_ids:
+        return None
+    row.last_used_at = clock.now()
+    staff = row.staff
+    staff.token_store_id = row.store_id
+    return staff

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime
@@ -33,3 +33,30 @@ class AuditEvent(Base):
     # Other entities the event concerns (a task's customer, a plan's cycle), for timelines.
     customer_id: Mapped[int | None] = mapped_column(index=True)
     cycle_id: Mapped[int | None] = mapped_column(index=True)
+    # Tamper evidence: the event's place in its store's chain, the previous event's hash and
+    # SHA-256 over this event's content and prev_hash (see winback.audit.chain).
+    seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _append_only(_mapper, _connection, target: AuditEvent) -> None:
+    """Events are only ever added: the application has no path that changes or removes one."""
+    raise AppendOnlyViolation(f"audit event {target.id} is append-only")
+
+
+class AppendOnlyViolation(RuntimeError):
+    pass
+
+
+class AuditChainHead(Base):
+    """The last event of one store's chain (chain 0: events of no store). Appending locks this
+    row (SELECT ... FOR UPDATE on PostgreSQL), so concurrent transactions chain one after the other."""
+
+    __tablename__ = "audit_chain_heads"
+
+    chain: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="")

@@ -1,7 +1,7 @@
 """Recording and reading the audit trail. Events are only ever added, never changed."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from winback import clock
 from winback.actor import Actor
+from winback.audit import chain
 from winback.audit.models import AuditEvent
 
 
@@ -54,6 +55,7 @@ def record(
         customer_id=customer_id,
         cycle_id=cycle_id,
     )
+    chain.link(session, event)  # before add: the event is inserted once, complete with its hash
     session.add(event)
     return event
 
@@ -100,3 +102,73 @@ def recent(*, session: Session, store_ids: list[int], limit: int = 100) -> list[
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def verify(*, session: Session, store_ids: list[int] | None = None) -> chain.VerifyResult:
+    """Recompute the hash chains; names the first event altered, deleted or out of order."""
+    return chain.verify(session=session, store_ids=store_ids)
+
+
+def _start_of_day(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=clock.business_tz())
+
+
+def search(
+    *,
+    session: Session,
+    store_ids: list[int],
+    actor: str | None = None,
+    action: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 200,
+) -> list[AuditEvent]:
+    """Events of the stores, newest first, filtered by person (username, or "system"),
+    action (prefix, e.g. "task." or "plan.approved") and business dates (inclusive)."""
+    stmt = select(AuditEvent).where(AuditEvent.store_id.in_(store_ids))
+    if actor:
+        stmt = stmt.where(AuditEvent.actor_label == actor.strip())
+    if action:
+        stmt = stmt.where(AuditEvent.action.startswith(action.strip(), autoescape=True))
+    if since:
+        stmt = stmt.where(AuditEvent.at >= _start_of_day(since))
+    if until:
+        stmt = stmt.where(AuditEvent.at < _start_of_day(until + timedelta(days=1)))
+    stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def record_export(*, session: Session, actor: Actor, store_id: int, what: str, filters: dict[str, Any],
+                  rows: int) -> AuditEvent:
+    """Exports say who exported what: the export itself is an audit event."""
+    return record(session=session, actor=actor, action="audit.exported", entity_type="export", entity_id=0,
+                  store_id=store_id, changes={"what": what, "filters": filters, "rows": rows})
+
+
+def complaints(*, session: Session, store_ids: list[int], limit: int = 200) -> list[dict[str, Any]]:
+    """Complaints recorded in surveys, newest first, with what happened to each: the task's
+    outcome, and the measures of the cycle's current plan that address the complaint's reasons."""
+    from winback.plans.models import Measure, RectificationPlan
+    from winback.surveys.models import SurveyTask
+
+    tasks = list(session.scalars(
+        select(SurveyTask)
+        .where(SurveyTask.store_id.in_(store_ids), SurveyTask.complaint.is_not(None), SurveyTask.complaint != "")
+        .order_by(SurveyTask.closed_at.desc(), SurveyTask.id.desc()).limit(limit)
+    ))
+    cycle_ids = {t.cycle_id for t in tasks}
+    measures: dict[int, list[Measure]] = {}
+    if cycle_ids:
+        for m in session.scalars(
+            select(Measure).join(RectificationPlan, RectificationPlan.id == Measure.plan_id)
+            .where(RectificationPlan.cycle_id.in_(cycle_ids)).order_by(RectificationPlan.version, Measure.id)
+        ):
+            measures.setdefault(m.plan.cycle_id, []).append(m)
+    out = []
+    for t in tasks:
+        codes = {r.reason_code_id for r in t.reasons}
+        out.append({
+            "task": t, "reasons": [r.reason_code.code for r in t.reasons],
+            "measures": [m for m in measures.get(t.cycle_id, []) if m.reason_code_id in codes],
+        })
+    return out

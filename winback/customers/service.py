@@ -64,6 +64,13 @@ def add_visit(
     return visit
 
 
+def get_vehicle(*, session: Session, vehicle_id: int, store_ids: list[int]) -> Vehicle:
+    vehicle = session.get(Vehicle, vehicle_id)
+    if vehicle is None or vehicle.store_id not in store_ids:
+        raise NotFound(f"no vehicle {vehicle_id}")
+    return vehicle
+
+
 def get_customer(*, session: Session, customer_id: int, store_ids: list[int]) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None or customer.store_id not in store_ids:

@@ -105,7 +105,7 @@ def update_measure(
 ) -> Measure:
     _require_manager(actor_staff)
     measure = session.get(Measure, measure_id)
-    if measure is None or measure.store_id != actor_staff.store_id:
+    if measure is None or measure.store_id not in actor_staff.all_store_ids:
         raise NotFound(f"no measure {measure_id}")
     _editable(measure.plan)
     values: dict = {}
@@ -145,7 +145,7 @@ def add_measure(
     owner_id: int, due_date: date, expected_effect: str | None = None, reason_code: str | None = None,
 ) -> Measure:
     _require_manager(actor_staff)
-    plan = get_plan(session=session, plan_id=plan_id, store_ids=[actor_staff.store_id])
+    plan = get_plan(session=session, plan_id=plan_id, store_ids=actor_staff.all_store_ids)
     _editable(plan)
     rc_id = None
     if reason_code:
@@ -165,7 +165,7 @@ def add_measure(
 
 def submit_plan(*, session: Session, plan_id: int, actor_staff: Staff) -> RectificationPlan:
     """Send the plan for the manager's approval (a rejected plan may be submitted again)."""
-    plan = get_plan(session=session, plan_id=plan_id, store_ids=[actor_staff.store_id])
+    plan = get_plan(session=session, plan_id=plan_id, store_ids=actor_staff.all_store_ids)
     if not actor_staff.has_role(Role.manager, Role.supervisor, Role.admin):
         raise Forbidden("you may not submit plans")
     _editable(plan)
@@ -199,7 +199,7 @@ def decide_plan(
 ) -> RectificationPlan:
     """The manager's decision (审批): approve, or reject with a comment (required)."""
     _require_manager(actor_staff)
-    plan = get_plan(session=session, plan_id=plan_id, store_ids=[actor_staff.store_id])
+    plan = get_plan(session=session, plan_id=plan_id, store_ids=actor_staff.all_store_ids)
     if plan.status != PlanStatus.submitted:
         raise Conflict(f"the plan is {plan.status.value}, not awaiting approval", code="plan_not_submitted")
     comment = (comment or "").strip() or None
@@ -265,7 +265,7 @@ def set_measure_status(
     *, session: Session, measure_id: int, status: MeasureStatus, evidence: str | None, actor_staff: Staff
 ) -> Measure:
     measure = session.get(Measure, measure_id)
-    if measure is None or measure.store_id != actor_staff.store_id:
+    if measure is None or measure.store_id not in actor_staff.all_store_ids:
         raise NotFound(f"no measure {measure_id}")
     if measure.plan.status != PlanStatus.approved:
         raise Conflict("measures are carried out only once the plan is approved")

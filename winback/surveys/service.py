@@ -17,7 +17,7 @@ from winback.audit import service as audit_service
 from winback.customers import service as customers
 from winback.customers.models import Customer, Vehicle
 from winback.cycles import service as cycles
-from winback.cycles.models import CycleStage, MonthlyCycle, Target
+from winback.cycles.models import Band, CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
 from winback.surveys.models import (
@@ -144,7 +144,7 @@ def get_task(*, session: Session, task_id: int, viewer: Staff | None = None) -> 
 
 
 def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
-    if task.store_id != viewer.store_id:
+    if task.store_id not in viewer.all_store_ids:
         raise NotFound(f"no survey task {task.id}")
     if viewer.has_role(Role.supervisor, Role.manager, Role.auditor, Role.admin):
         return
@@ -167,6 +167,10 @@ def my_tasks(
     if not include_closed:
         stmt = stmt.where(SurveyTask.status == SurveyStatus.open)
     if band:
+        try:
+            band = Band(band)
+        except ValueError:
+            raise InvalidInput(f"unknown band {band!r}; one of {', '.join(b.value for b in Band)}", field="band") from None
         stmt = stmt.where(Target.band == band)
     if overdue_only:
         stmt = stmt.where(SurveyTask.status == SurveyStatus.open, SurveyTask.due_at < now)
@@ -835,3 +839,15 @@ def tally_reasons(*, session: Session, cycle_id: int, actor: Actor) -> dict[str,
         cycle.tallied_at = clock.now()
     cycles.advance(session=session, cycle=cycle, to=CycleStage.tallied, actor=actor, reasons=tally["reasons"])
     return cycle.tally
+
+
+def require_customer_access(*, session: Session, viewer: Staff, customer_id: int, write: bool = False) -> None:
+    """An advisor works on the customers of their own tasks only; auditors read and never write."""
+    readers = (Role.admin, Role.supervisor, Role.manager) + (() if write else (Role.auditor,))
+    if viewer.has_role(*readers):
+        return
+    own = session.scalar(
+        select(SurveyTask.id).where(SurveyTask.assignee_id == viewer.id, SurveyTask.customer_id == customer_id).limit(1)
+    )
+    if own is None or not viewer.has_role(Role.advisor):
+        raise Forbidden("this customer is not one of yours")

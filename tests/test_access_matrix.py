@@ -1,0 +1,259 @@
+"""The role x route matrix: every route of the app, tried as each role of the demo store, as
+an advisor who is not assigned, as a user of another store holding every role, and logged
+out. Each answer is asserted. The routes come from the app itself: a route without a rule
+here (or a rule without a route) fails the test.
+
+Codes: "ok" allowed (any answer but 401/403/404 and 5xx); 403 refused; 404 refused without
+saying whether the thing exists (another store's ids); "in" log in first (API 401, pages
+303 to /login); "any" a public route (no 5xx); "L" allowed but starts a Prefect flow, so not
+called here (who may start flows is asserted by the refusals; the flows have their own tests).
+"""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from winback import clock
+from winback.accounts import service as accounts
+from winback.accounts.models import Role
+from winback.actor import Actor
+
+WHO = ("admin", "supervisor", "advisor1", "advisor2", "manager", "auditor", "intruder", "anon")
+PASSWORD = "winback-demo"
+
+# method path: ((admin, supervisor, advisor1 = assignee, advisor2, manager, auditor, intruder, anon), body)
+# Bodies are valid where a check inside the handler must be reached; {ids} are filled in.
+RULES: dict[str, tuple[tuple, object]] = {
+    "POST /api/auth/login": (("any",) * 8, "login"),
+    "POST /api/auth/logout": (("ok",) * 8, None),
+    "POST /api/auth/password": (("ok",) * 7 + ("in",), {}),
+    "GET /api/me": (("ok",) * 7 + ("in",), None),
+    "GET /api/cycles": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "POST /api/cycles": (("L", 403, 403, 403, 403, 403, "L", "in"), None),
+    "GET /api/cycles/{cycle}": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    "GET /api/cycles/{cycle}/targets": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    "GET /api/cycles/{cycle}/tasks": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    "GET /api/cycles/{cycle}/plan": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    # not evaluated yet: 404 for those who may read it
+    "GET /api/cycles/{cycle}/evaluation": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
+    "POST /api/watch": (("L", 403, 403, 403, 403, 403, "L", "in"), None),
+    "GET /api/tasks/mine": (("ok",) * 7 + ("in",), None),
+    "GET /api/tasks/{task}": (("ok", "ok", "ok", 403, "ok", "ok", 404, "in"), None),
+    "POST /api/tasks/{task}/attempts": ((403, 403, "ok", 403, 403, 403, 404, "in"), {"method": "phone", "outcome": "no_answer"}),
+    "POST /api/tasks/{task}/close": ((403, "ok", "ok", 403, 403, 403, 404, "in"), {"reasons": []}),
+    "POST /api/tasks/{task}/reassign": ((403, "ok", 403, 403, 403, 403, 404, "in"), {"assignee_id": "{advisor1}"}),
+    "GET /api/reason-codes": (("ok",) * 7 + ("in",), None),
+    "PATCH /api/measures/{measure}": ((403, 403, 403, 403, "ok", 403, 404, "in"), {"expected_effect": "x"}),
+    "POST /api/plans/{plan}/submit": (("ok", "ok", 403, 403, "ok", 403, 404, "in"), None),
+    "POST /api/plans/{plan}/approve": ((403, 403, 403, 403, "L", 403, 404, "in"), {}),
+    "POST /api/plans/{plan}/reject": ((403, 403, 403, 403, "ok", 403, 404, "in"), {"comment": "no"}),
+    "POST /api/visits": (("ok", 403, 403, 403, 403, 403, 404, "in"),
+                         {"vin": "{vin}", "ro_number": "RO-MATRIX-{who}", "visit_date": "2026-11-01", "category": "maintenance"}),
+    "GET /api/audit/{entity_type}/{entity_id}": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /": (("any",) * 8, None),
+    "GET /login": (("any",) * 8, None),
+    "POST /login": (("any",) * 8, "login"),
+    "POST /logout": (("any",) * 8, None),
+    "GET /cycles": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "POST /cycles": (("L", 403, 403, 403, 403, 403, "L", "in"), None),
+    "POST /watch": (("L", "L", 403, 403, 403, 403, "L", "in"), None),
+    "GET /cycles/{cycle}": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    "GET /tasks": (("ok",) * 7 + ("in",), None),
+    "GET /tasks/{task}": (("ok", "ok", "ok", 403, "ok", "ok", 404, "in"), None),
+    "POST /tasks/{task}/close": ((403, "ok", "ok", 403, 403, 403, 404, "in"), "form:"),
+    "POST /tasks/{task}/attempts": ((403, 403, "ok", 403, 403, 403, 404, "in"), "form:outcome=no_answer"),
+    "POST /tasks/{task}/reassign": ((403, "ok", 403, 403, 403, 403, 404, "in"), "form:assignee_id={advisor1}"),
+    "GET /plans/{plan}": (("ok", "ok", "ok", "ok", "ok", "ok", 404, "in"), None),
+    "POST /measures/{measure}": ((403, 403, 403, 403, "ok", 403, 404, "in"), "form:plan_id={plan}&expected_effect=y"),
+    "POST /plans/{plan}/submit": (("ok", "ok", 403, 403, "ok", 403, 404, "in"), None),
+    "POST /plans/{plan}/decide": ((403, 403, 403, 403, "ok", 403, 404, "in"), "form:decision=reject&comment=no"),
+    "GET /customers/{customer}": (("ok", "ok", "ok", 403, "ok", "ok", 404, "in"), None),
+    "GET /audit": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /audit/{entity_type}/{entity_id}": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /audit-lookup": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /audit/export.xlsx": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /audit/complaints": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "POST /audit/verify": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /admin/staff": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
+    "POST /admin/staff": (("ok", 403, 403, 403, 403, 403, "ok", "in"), "form:"),
+    "POST /admin/staff/{staff}": (("ok", 403, 403, 403, 403, 403, 404, "in"), "form:roles=advisor&active=yes"),
+    "POST /admin/tokens": (("ok", 403, 403, 403, 403, 403, 404, "in"), "form:staff_id={staff}&name=DMS"),
+    "POST /admin/tokens/{token}/revoke": (("ok", 403, 403, 403, 403, 403, 404, "in"), None),
+    "GET /account/password": (("ok",) * 7 + ("in",), None),
+    "POST /account/password": (("ok",) * 7 + ("in",), "form:"),
+    # survey work (issue 5)
+    "PUT /api/tasks/{task}/draft": ((403, "ok", "ok", 403, 403, 403, 404, "in"), {"notes": "draft"}),
+    "POST /api/tasks/reassign": ((403, "ok", 403, 403, 403, 403, 404, "in"), {"task_ids": ["{task}"], "assignee_id": "{advisor1}"}),
+    "POST /api/tasks/{task}/exclude": ((403, "ok", 403, 403, 403, 403, 404, "in"), {"reason": "matrix"}),
+    "POST /api/tasks/{task}/complaint-answer": ((403, "ok", 403, 403, "ok", 403, 404, "in"), {"answer": "matrix"}),
+    "POST /api/staff/{staff}/hand-over": (("ok", "ok", 403, 403, 403, 403, 404, "in"), {"to_staff_id": "{advisor1}"}),
+    "POST /tasks/reassign": ((403, "ok", 403, 403, 403, 403, 404, "in"), "form:task_ids={task}&assignee_id={advisor1}"),
+    "POST /tasks/{task}/exclude": ((403, "ok", 403, 403, 403, 403, 404, "in"), "form:reason=matrix"),
+    "POST /tasks/{task}/answer": ((403, "ok", 403, 403, "ok", 403, 404, "in"), "form:answer=matrix"),
+    "POST /staff/{staff}/hand-over": (("ok", "ok", 403, 403, 403, 403, 404, "in"), "form:to_staff_id={advisor1}"),
+    # churn analytics (issue 6)
+    "GET /analytics": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /cycles/{cycle}/profile": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    "GET /cycles/{cycle}/profile.xlsx": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    # the customer archive (issue 4)
+    "GET /api/archive/quality": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /api/imports/{batch_id}": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    "POST /api/imports": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
+    "GET /archive": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /archive/imports/{batch_id}": (("ok", 403, 403, 403, "ok", "ok", 404, "in"), None),
+    "GET /archive/imports/{batch_id}/errors.xlsx": (("ok", 403, 403, 403, "ok", "ok", 404, "in"), None),
+    "GET /archive/merges": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
+    "POST /archive/cleanup": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
+    "POST /archive/imports": (("ok", 403, 403, 403, 403, 403, "ok", "in"), "form:"),
+    "POST /archive/mappings": (("ok", 403, 403, 403, 403, 403, "ok", "in"), "form:kind=customers"),
+    "POST /archive/merges/{proposal_id}": (("ok", 403, 403, 403, 403, 403, 404, "in"), "form:decision=reject&note=matrix"),
+    "POST /customers/{customer}/notes": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:kind=preference&text=matrix"),
+    "POST /vehicles/{vehicle}/status": (("ok", "ok", "ok", 403, 403, 403, 404, "in"), "form:status=active&note=matrix"),
+}
+# Framework routes: the docs and the schema are public and read-only.
+PUBLIC = {"GET /openapi.json", "GET /api/docs", "GET /docs/oauth2-redirect"}
+
+
+def app_routes(app) -> set[str]:
+    """'METHOD /path' of every route, with the placeholders renamed as in RULES."""
+    found = set()
+    for route in app.routes:
+        contexts = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
+        for ctx in contexts:
+            for method in getattr(ctx, "methods", None) or ():
+                if method != "HEAD":
+                    found.add(f"{method} {ctx.path}")
+    return found
+
+
+def _normalise(key: str) -> str:
+    method, path = key.split(" ", 1)
+    for name in ("cycle", "task", "plan", "measure", "customer", "staff", "token", "vehicle"):
+        path = path.replace(f"{{{name}_id}}", f"{{{name}}}")
+    return f"{method} {path}"
+
+
+def test_every_route_has_a_rule():
+    from app import create_app
+
+    routes = {_normalise(k) for k in app_routes(create_app())} - PUBLIC
+    assert routes - set(RULES) == set(), "routes without a rule in the access matrix"
+    assert set(RULES) - routes == set(), "rules for routes that no longer exist"
+
+
+@pytest.fixture
+def world(session, surveying_cycle, staff) -> dict[str, object]:
+    from winback.plans import service as plans
+    from winback.surveys.models import SurveyTask
+
+    task = session.scalar(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle,
+                                                   SurveyTask.assignee_id == staff("advisor1").id).limit(1))
+    plan = plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=Actor.system())
+    if not plan.measures:
+        from winback.surveys.models import ReasonArea
+
+        plans.add_measure(session=session, plan_id=plan.id, actor_staff=staff("manager"), title="matrix",
+                          area=list(ReasonArea)[0], owner_id=staff("manager").id, due_date=clock.today())
+    admin = staff("admin")
+    token, _ = accounts.create_api_token(session=session, staff_id=admin.id, name="matrix", actor_staff=admin)
+    other = accounts.create_store(session=session, code="S99", name="another store", actor=Actor.system())
+    accounts.create_staff(session=session, store_id=other.id, username="intruder", display_name="intruder",
+                          password=PASSWORD, roles=list(Role), actor=Actor.system())
+    from winback.customers.models import Customer, MergeProposal
+
+    a, b = session.scalars(select(Customer.id).where(Customer.store_id == task.store_id).limit(2)).all()
+    proposal = MergeProposal(store_id=task.store_id, keep_id=a, merge_id=b, rule="same_phone", created_at=clock.now())
+    session.add(proposal)
+    batch = _import_batch(session, task.store_id, admin)
+    session.commit()
+    return {
+        "batch_id": batch.id, "proposal_id": proposal.id, "vehicle": task.target.vehicle_id,
+        "cycle": surveying_cycle, "task": task.id, "customer": task.customer_id, "plan": plan.id,
+        "measure": plan.measures[0].id, "staff": staff("advisor2").id, "token": token.id,
+        "advisor1": staff("advisor1").id, "advisor3": staff("advisor3").id, "vin": task.target.vehicle.vin,
+        "entity_type": "cycle", "entity_id": surveying_cycle,
+    }
+
+
+def _import_batch(session, store_id, admin):
+    """One finished import, through the real importer (a two-row customer CSV)."""
+    import tempfile
+    from pathlib import Path
+
+    from winback.customers import imports
+
+    path = Path(tempfile.mkdtemp()) / "customers.csv"
+    path.write_text("客户编号,客户姓名,手机\nM1,王五,13800138000\nM2,赵六,bad\n", encoding="utf-8")
+    batch, _ = imports.import_file(session=session, store_id=store_id, kind="customers", source=path,
+                                   actor=Actor.person(admin))
+    return batch
+
+
+def _fill(value, ids, who):
+    if isinstance(value, str):
+        for k, v in {**ids, "who": who}.items():
+            value = value.replace(f"{{{k}}}", str(v))
+        return int(value) if value.isdigit() else value
+    if isinstance(value, dict):
+        return {k: _fill(v, ids, who) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids, who) for v in value]
+    return value
+
+
+def test_role_route_matrix(world, staff):
+    from app import create_app
+
+    app = create_app()
+    clients: dict[str, TestClient] = {}
+
+    def client_for(who: str) -> TestClient:
+        if who not in clients:
+            c = TestClient(app, follow_redirects=False, headers={"Origin": "http://testserver"})
+            if who != "anon":
+                r = c.post("/api/auth/login", json={"username": who, "password": PASSWORD})
+                assert r.status_code == 200, (who, r.text)
+            clients[who] = c
+        return clients[who]
+
+    failures = []
+    for key, (expected, body) in RULES.items():
+        method, path = key.split(" ", 1)
+        # hand-over deactivates the advisor: do it to one nobody else in the matrix needs
+        url = _fill(path, {**world, "staff": world["advisor3"]} if "hand-over" in key else world, "")
+        url = url if isinstance(url, str) else str(url)
+        if key == "GET /audit-lookup":
+            url += f"?entity_type=cycle&entity_id={world['cycle']}"
+        for who, want in zip(WHO, expected):
+            if want == "L":
+                continue
+            c = client_for(who)
+            kwargs = {}
+            if body == "login":
+                kwargs = {"json" if path.startswith("/api") else "data":
+                          {"username": who, "password": PASSWORD if who != "anon" else "wrong-pass"}}
+            elif isinstance(body, str) and body.startswith("form:"):
+                pairs = [p.split("=", 1) for p in _fill(body[5:], world, who).split("&") if p] if body != "form:" else []
+                kwargs = {"content": "&".join(f"{k}={v}" for k, v in pairs),
+                          "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+            elif body is not None:
+                kwargs = {"json": _fill(body, world, who)}
+            elif method != "GET":
+                kwargs = {"json": {}} if path.startswith("/api") else {}
+            r = c.request(method, url, **kwargs)
+            got = r.status_code
+            to_login = got in (302, 303, 307) and r.headers["location"].startswith("/login")
+            if want == "any":
+                ok = got < 500
+            elif want == "ok":
+                ok = got < 500 and got not in (401, 403, 404) and not to_login
+            elif want == "in":
+                ok = got == 401 if path.startswith("/api") else to_login
+            else:
+                ok = got == want
+            if not ok:
+                failures.append(f"{key} as {who}: expected {want}, got {got} {r.text[:120]!r}")
+            if key in ("POST /logout", "POST /api/auth/logout") or body == "login":
+                clients.pop(who, None)  # logged out (or in again): a fresh client next time
+    assert not failures, "\n".join(failures)

@@ -1,0 +1,114 @@
+"""The admin's staff page (create, deactivate, re-role; API tokens), everyone's password
+page, and the auditor's chain check."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+
+from api.deps import CurrentUser, SessionDep, store_ids
+from web import flash, render
+from web.routes.common import need as _need, see_other as _see_other
+from winback.accounts import service as accounts
+from winback.accounts.models import Role
+from winback.actor import Actor
+from winback.audit import service as audit
+from winback.errors import InvalidInput
+
+router = APIRouter(include_in_schema=False)
+
+
+def _staff_page(request, user, session, error=None, form=None, new_token=None, status_code=200):
+    return render(request, "admin/staff.html", user=user, status_code=status_code, error=error, form=form or {},
+                  staff=accounts.staff_of_stores(session=session, store_ids=store_ids(user)),
+                  tokens=accounts.list_api_tokens(session=session, store_ids=store_ids(user)),
+                  roles=list(Role), new_token=new_token)
+
+
+@router.get("/admin/staff")
+def staff_page(request: Request, user: CurrentUser, session: SessionDep):
+    _need(user, Role.admin)
+    return _staff_page(request, user, session)
+
+
+@router.post("/admin/staff")
+async def staff_create(request: Request, user: CurrentUser, session: SessionDep):
+    _need(user, Role.admin)
+    form = await request.form()
+    data = {"username": str(form.get("username", "")).strip(), "display_name": str(form.get("display_name", "")).strip(),
+            "roles": form.getlist("roles")}
+    try:
+        if not data["username"] or not data["display_name"]:
+            raise InvalidInput("give a username and a name")
+        roles = [Role(r) for r in data["roles"]]
+        if not roles:
+            raise InvalidInput("give at least one role")
+        accounts.create_staff(session=session, store_id=store_ids(user)[0], username=data["username"],
+                              display_name=data["display_name"], password=str(form.get("password", "")),
+                              roles=roles, actor=Actor.person(user))
+    except (InvalidInput, ValueError) as exc:
+        session.rollback()
+        return _staff_page(request, user, session, error=getattr(exc, "message", str(exc)), form=data, status_code=422)
+    flash(request, "Saved.")
+    return _see_other("/admin/staff")
+
+
+@router.post("/admin/staff/{staff_id}")
+async def staff_update(request: Request, staff_id: int, user: CurrentUser, session: SessionDep):
+    _need(user, Role.admin)
+    form = await request.form()
+    try:
+        accounts.set_roles(session=session, staff_id=staff_id, roles=[Role(r) for r in form.getlist("roles")],
+                           actor_staff=user)
+        accounts.set_active(session=session, staff_id=staff_id, active=form.get("active") == "yes", actor_staff=user)
+    except (InvalidInput, ValueError) as exc:
+        session.rollback()
+        return _staff_page(request, user, session, error=getattr(exc, "message", str(exc)), status_code=422)
+    flash(request, "Saved.")
+    return _see_other("/admin/staff")
+
+
+@router.post("/admin/tokens")
+def token_create(request: Request, user: CurrentUser, session: SessionDep,
+                 staff_id: Annotated[int, Form()], name: Annotated[str, Form()] = ""):
+    _need(user, Role.admin)
+    try:
+        _row, token = accounts.create_api_token(session=session, staff_id=staff_id, name=name, actor_staff=user)
+    except InvalidInput as exc:
+        session.rollback()
+        return _staff_page(request, user, session, error=exc.message, status_code=422)
+    return _staff_page(request, user, session, new_token=token)  # shown once, never stored
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+def token_revoke(request: Request, token_id: int, user: CurrentUser, session: SessionDep):
+    _need(user, Role.admin)
+    accounts.revoke_api_token(session=session, token_id=token_id, actor_staff=user)
+    flash(request, "Saved.")
+    return _see_other("/admin/staff")
+
+
+@router.get("/account/password")
+def password_form(request: Request, user: CurrentUser):
+    return render(request, "account/password.html", user=user, error=None)
+
+
+@router.post("/account/password")
+def password_change(request: Request, user: CurrentUser, session: SessionDep,
+                    old_password: Annotated[str, Form()] = "", new_password: Annotated[str, Form()] = ""):
+    try:
+        accounts.change_password(session=session, staff=user, old_password=old_password, new_password=new_password)
+    except InvalidInput as exc:
+        session.rollback()
+        return render(request, "account/password.html", user=user, error=exc.message, status_code=422)
+    flash(request, "Password changed.")
+    return _see_other("/")
+
+
+@router.post("/audit/verify")
+def audit_verify(request: Request, user: CurrentUser, session: SessionDep):
+    """Recompute the chains of the person's stores (a read: nothing is changed)."""
+    _need(user, Role.auditor, Role.admin, Role.manager)
+    result = audit.verify(session=session, store_ids=store_ids(user))
+    flash(request, result.line(), "ok" if result.ok else "error")
+    return _see_other("/audit")
