@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import false
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -97,6 +98,8 @@ class Target(Base):
     total_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     # Profile snapshot at screening (model, district, last visit category, yearly rate...).
     profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Randomized holdout (对照组): drawn at screening, never contacted, compared in the evaluation.
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # First repair order after the survey contact; set by the evaluation.
     came_back_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from winback import clock
 from winback.accounts.models import Store
 from winback.accounts.service import effective_settings
+from winback.config import ProcessDefaults
+from winback.evaluation import holdout
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
@@ -217,15 +219,23 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
                 created_at=now,
             )
         )
+    defaults = ProcessDefaults()
+    held = holdout.draw(
+        rows, share_pct=float(rules.get("holdout_pct", defaults.holdout_pct)),
+        seed=f"{cycle.store_id}:{cycle.month}", segment_key=rules.get("holdout_segment", defaults.holdout_segment),
+    )
+    for r in rows:
+        r["holdout"] = r["vehicle_id"] in held
     if rows:
         session.execute(Target.__table__.insert(), [_enum_values(r) for r in rows])
     counts = Counter(r["band"].value for r in rows)
     total = session.scalar(select(func.count()).where(Target.cycle_id == cycle.id)) or 0
     advance(
         session=session, cycle=cycle, to=CycleStage.screened, actor=actor,
-        targets=total, at_risk=counts.get("at_risk", 0), lost=counts.get("lost", 0),
+        targets=total, at_risk=counts.get("at_risk", 0), lost=counts.get("lost", 0), holdout=len(held),
     )
-    return {"added": len(rows), "total": int(total), "at_risk": counts["at_risk"], "lost": counts["lost"]}
+    return {"added": len(rows), "total": int(total), "at_risk": counts["at_risk"], "lost": counts["lost"],
+            "holdout": len(held)}
 
 
 def _enum_values(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,284 @@
+"""Plan versions and approval, measure execution and reminders, vouchers, the holdout, and the
+three-month evaluation on a hand-checked fixture (services on SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from winback import clock
+from winback.actor import Actor
+from winback.audit.models import AuditEvent
+from winback.customers import service as customers
+from winback.cycles import service as cycles
+from winback.cycles.models import CycleStage, MonthlyCycle, Target
+from winback.errors import Conflict, InvalidInput
+from winback.evaluation import holdout, service as evaluation
+from winback.evaluation.stats import newcombe_diff, wilson
+from winback.notifications.models import Notification
+from winback.plans import service as plans
+from winback.plans.models import MeasureStatus, PlanStatus
+from winback.surveys import service as surveys
+from winback.surveys.models import ContactMethod, SurveyTask
+
+
+# ---- pure parts: the holdout draw and the interval -------------------------------------
+
+def _rows(n_per: dict[tuple[str, str], int]) -> list[dict]:
+    rows, vid = [], 0
+    for (band, grade), n in n_per.items():
+        for _ in range(n):
+            vid += 1
+            rows.append({"vehicle_id": vid, "band": band, "profile": {"grade": grade}})
+    return rows
+
+
+def test_holdout_is_stratified_reproducible_and_may_be_zero():
+    rows = _rows({("lost", "luxury"): 40, ("lost", "economy"): 30, ("at_risk", "luxury"): 20, ("at_risk", "economy"): 10})
+    drawn = holdout.draw(rows, share_pct=10, seed="1:2026-11")
+    assert len(drawn) == 10
+    by_stratum = Counter(holdout.stratum(r, "grade") for r in rows if r["vehicle_id"] in drawn)
+    assert by_stratum == {("lost", "luxury"): 4, ("lost", "economy"): 3, ("at_risk", "luxury"): 2, ("at_risk", "economy"): 1}
+    assert holdout.draw(list(reversed(rows)), share_pct=10, seed="1:2026-11") == drawn  # reproducible
+    assert holdout.draw(rows, share_pct=10, seed="1:2026-12") != drawn  # another month, another draw
+    assert holdout.draw(rows, share_pct=0, seed="x") == set()
+    # Small strata still add up to the overall share (largest remainder).
+    small = _rows({("lost", g): 3 for g in "abcdefg"})
+    assert len(holdout.draw(small, share_pct=10, seed="s")) == round(21 * 0.10)
+
+
+def test_newcombe_interval_matches_the_published_example():
+    d, low, high = newcombe_diff(56, 70, 48, 80)
+    assert (round(d, 4), round(low, 4), round(high, 4)) == (0.2, 0.0524, 0.3339)
+    assert tuple(round(x, 4) for x in wilson(0, 10)) == (0.0, 0.2775)
+    assert newcombe_diff(1, 10, 0, 0) is None
+
+
+# ---- plan: versions, approval loop, audit ------------------------------------------------
+
+@pytest.fixture
+def planning_cycle(session, surveying_cycle, staff) -> int:
+    """The surveying cycle with 12 closed surveys (reasons high_price / too_far alternating),
+    tallied and its plan drafted, one week later."""
+    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).order_by(SurveyTask.id)))
+    for i, t in enumerate(tasks[:12]):
+        surveys.close_task(
+            session=session, task_id=t.id, method=ContactMethod.phone,
+            reason_codes_=["high_price" if i % 2 == 0 else "too_far"], serviced_elsewhere=False,
+            actor_staff=t.assignee,
+        )
+    session.commit()
+    clock.set_now(clock.now() + timedelta(days=8))
+    actor = Actor.person(staff("admin"))
+    surveys.tally_reasons(session=session, cycle_id=surveying_cycle, actor=actor)
+    plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=actor)
+    session.commit()
+    return surveying_cycle
+
+
+def _approve(session, plan_id, manager, comment="同意"):
+    plans.submit_plan(session=session, plan_id=plan_id, actor_staff=manager)
+    return plans.decide_plan(session=session, plan_id=plan_id, approve=True, comment=comment, actor_staff=manager)
+
+
+def test_reject_amend_approve_keeps_every_version_in_the_audit_trail(session, planning_cycle, staff):
+    manager = staff("manager")
+    v1 = plans.current_plan(session=session, cycle_id=planning_cycle)
+    assert v1.status == PlanStatus.draft and v1.version == 1
+    assert sorted(m.reason_code.code for m in v1.measures) == ["high_price", "too_far"]
+    price = next(m for m in v1.measures if m.reason_code.code == "high_price")
+    assert price.expected_value == Decimal("30") and price.expected_unit == "台回厂"
+
+    plans.submit_plan(session=session, plan_id=v1.id, actor_staff=manager)
+    with pytest.raises(InvalidInput):
+        plans.decide_plan(session=session, plan_id=v1.id, approve=False, comment=" ", actor_staff=manager)
+    plans.decide_plan(session=session, plan_id=v1.id, approve=False, comment="成本太高", actor_staff=manager)
+    assert v1.status == PlanStatus.rejected and v1.decision_comment == "成本太高"
+    # back to the drafter: editable again, the comment stays visible
+    plans.update_measure(session=session, measure_id=price.id, actor_staff=manager, estimated_cost=Decimal("2000"),
+                         reasons=["high_price", "promise_broken"])
+    _approve(session, v1.id, manager)
+    assert v1.status == PlanStatus.approved and v1.decided_by_id == manager.id and v1.decided_at == clock.now()
+    with pytest.raises(Conflict):  # approved = locked
+        plans.update_measure(session=session, measure_id=price.id, actor_staff=manager, title="x")
+
+    # amend: a new version; the approved one stays in force, unchanged, until v2 is approved
+    v2 = plans.amend_plan(session=session, plan_id=v1.id, actor_staff=manager, reason="加一项措施")
+    with pytest.raises(Conflict):
+        plans.amend_plan(session=session, plan_id=v1.id, actor_staff=manager)
+    assert (v2.version, v2.status, v2.amends_id) == (2, PlanStatus.draft, v1.id)
+    assert plans.plan_in_force(session=session, cycle_id=planning_cycle).id == v1.id
+    price2 = next(m for m in v2.measures if m.lineage_id == price.id)
+    plans.update_measure(session=session, measure_id=price2.id, actor_staff=manager, estimated_cost=Decimal("1500"))
+    added = plans.add_measure(session=session, plan_id=v2.id, actor_staff=manager, title="经理回访投诉客户",
+                              area=price.area, owner_id=staff("supervisor").id,
+                              due_date=clock.today() + timedelta(days=10), reason_code="promise_broken")
+    diff = plans.compare_versions(session=session, old_id=v1.id, new_id=v2.id)
+    assert [(c["lineage_id"], list(c["changes"])) for c in diff["changed"]] == [(price.id, ["estimated_cost"])]
+    assert Decimal(diff["changed"][0]["changes"]["estimated_cost"]["before"]) == Decimal("2000")
+    assert Decimal(diff["changed"][0]["changes"]["estimated_cost"]["after"]) == Decimal("1500")
+    assert [a["title"] for a in diff["added"]] == ["经理回访投诉客户"] and diff["removed"] == []
+    assert price.estimated_cost == Decimal("2000")  # v1 untouched
+    _approve(session, v2.id, manager, comment="修订版同意")
+    session.commit()
+    assert v1.status == PlanStatus.superseded and v2.status == PlanStatus.approved
+    assert plans.plan_in_force(session=session, cycle_id=planning_cycle).id == v2.id
+    assert added.reason_ids and len(plans.plan_versions(session=session, cycle_id=planning_cycle)) == 2
+
+    trail = list(session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "plan", AuditEvent.cycle_id == planning_cycle)
+        .order_by(AuditEvent.id)
+    ))
+    decisions = [(e.action, e.entity_id, e.actor_label) for e in trail if e.action.startswith("plan.")]
+    assert [a for a, _, _ in decisions] == [
+        "plan.drafted", "plan.submitted", "plan.rejected", "plan.submitted", "plan.approved",
+        "plan.amended", "plan.submitted", "plan.approved",
+    ]
+    assert [i for _, i, _ in decisions] == [v1.id] * 5 + [v2.id] * 3
+    assert {label for _, _, label in decisions[1:]} == {"manager"}
+    rejected = next(e for e in trail if e.action == "plan.rejected")
+    assert rejected.changes["comment"] == "成本太高"
+    assert next(e for e in trail if e.action == "plan.approved" and e.entity_id == v2.id).changes["supersedes"] == v1.id
+    reasons_change = next(e for e in trail if e.action == "measure.updated" and "reasons" in e.changes)
+    assert reasons_change.changes["reasons"]["after"] == ["high_price", "promise_broken"]
+
+
+def test_measures_are_reminded_then_escalated_once(session, planning_cycle, staff):
+    manager = staff("manager")
+    plan = plans.current_plan(session=session, cycle_id=planning_cycle)
+    owner = staff("supervisor")
+    for m in plan.measures:
+        plans.update_measure(session=session, measure_id=m.id, actor_staff=manager, owner_id=owner.id,
+                             due_date=clock.today() + timedelta(days=10))
+    _approve(session, plan.id, manager)
+    actor = Actor.system()
+    assert plans.execute_plan(session=session, cycle_id=planning_cycle, actor=actor) == {"notified": 2, "started": 1}
+    first, second = plan.measures
+    with pytest.raises(InvalidInput):  # done needs evidence
+        plans.set_measure_status(session=session, measure_id=first.id, status=MeasureStatus.done, evidence="",
+                                 actor_staff=owner)
+    plans.set_measure_status(session=session, measure_id=first.id, status=MeasureStatus.done, evidence=None,
+                             actor_staff=owner, attachment=("签到表.jpg", b"\xff\xd8jpeg"))
+    assert plans.attachments_of(session=session, measure_id=first.id)[0].size == 6
+    session.commit()
+
+    def run(days_later: int) -> dict:
+        clock.set_now(clock.now() + timedelta(days=days_later))
+        result = plans.remind_measures(session=session, store_id=plan.store_id, actor=actor)
+        session.commit()
+        return result
+
+    assert run(2) == {"measures_reminded": 0, "measures_escalated": 0}  # 8 days left
+    assert run(5) == {"measures_reminded": 1, "measures_escalated": 0}  # 3 days left: due soon
+    assert run(0) == {"measures_reminded": 0, "measures_escalated": 0}  # same day: idempotent
+    assert run(4) == {"measures_reminded": 1, "measures_escalated": 1}  # overdue: owner + manager
+    assert second.display_status(clock.today()) == "overdue" and first.display_status(clock.today()) == "done"
+    assert run(1) == {"measures_reminded": 1, "measures_escalated": 0}  # escalated once only
+    kinds = Counter(session.scalars(select(Notification.kind).where(Notification.kind.like("measure%"))))
+    assert kinds == {"measure_assigned": 2, "measure_due_soon": 1, "measure_overdue": 2, "measures_escalated": 1}
+    escalated = session.scalars(select(AuditEvent).where(AuditEvent.action == "measure.escalated")).all()
+    assert [e.changes["measure_id"] for e in escalated] == [second.id]
+
+
+# ---- the evaluation on a hand-checked fixture --------------------------------------------
+
+def test_evaluation_numbers_on_a_hand_checked_fixture(session, planning_cycle, staff):
+    """Targets: the demo's 57, of which 6 held out (10%) and 51 given to advisors; 12 surveys
+    closed (6 high_price, 6 too_far). Back after contact: 2 high_price + 1 too_far closed
+    surveys (one of them twice), 1 open task, 2 holdout targets; 1 closed survey came back
+    only *before* its contact (does not count)."""
+    manager, admin = staff("manager"), Actor.person(staff("admin"))
+    cycle = session.get(MonthlyCycle, planning_cycle)
+    plan = plans.current_plan(session=session, cycle_id=cycle.id)
+    for m in plan.measures:
+        plans.update_measure(session=session, measure_id=m.id, actor_staff=manager, estimated_cost=Decimal("1000"))
+    _approve(session, plan.id, manager)
+    plans.execute_plan(session=session, cycle_id=cycle.id, actor=admin)
+    session.commit()
+
+    targets = {t.id: t for t in session.scalars(select(Target).where(Target.cycle_id == cycle.id))}
+    held = sorted(t for t, row in targets.items() if row.holdout)
+    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == cycle.id).order_by(SurveyTask.id)))
+    assert (len(targets), len(held), len(tasks)) == (57, 6, 51)
+    closed = [t for t in tasks if t.status.value == "done"]
+    price = [t for t in closed if t.reasons[0].reason_code.code == "high_price"]
+    far = [t for t in closed if t.reasons[0].reason_code.code == "too_far"]
+    open_task = next(t for t in tasks if t.status.value == "open")
+
+    day = clock.today()  # one week after the contacts
+
+    def visit(target_id: int, ro: str, when: date, amount: str) -> None:
+        customers.add_visit(session=session, store_id=cycle.store_id, vehicle_id=targets[target_id].vehicle_id,
+                            ro_number=ro, visit_date=when, category="保养", amount=Decimal(amount), actor=admin)
+
+    voucher = plans.offer_voucher(session=session, target_id=price[0].target_id, actor_staff=price[0].assignee)
+    assert voucher.amount == Decimal("500")
+    plans.offer_voucher(session=session, target_id=far[3].target_id, actor_staff=far[3].assignee,
+                        amount=Decimal("300"))  # never redeemed: no cost
+    with pytest.raises(Conflict):
+        plans.offer_voucher(session=session, target_id=held[0], actor_staff=manager)
+    visit(price[0].target_id, "E1", day + timedelta(days=10), "800.00")
+    visit(price[0].target_id, "E2", day + timedelta(days=40), "200.00")
+    visit(price[1].target_id, "E3", day + timedelta(days=12), "1500.50")
+    visit(far[0].target_id, "E4", day + timedelta(days=20), "300.00")
+    visit(far[1].target_id, "E5", date(2026, 11, 1), "999.00")  # before the contact
+    visit(open_task.target_id, "E6", day + timedelta(days=15), "450.00")
+    visit(held[0], "H1", day + timedelta(days=11), "600.00")
+    visit(held[1], "H2", day + timedelta(days=30), "700.00")
+    plans.record_callback(session=session, target_id=price[0].target_id, satisfaction=5, note="满意",
+                          actor_staff=price[0].assignee)
+    plans.record_callback(session=session, target_id=far[0].target_id, satisfaction=2, note=None,
+                          actor_staff=far[0].assignee)
+    with pytest.raises(InvalidInput):
+        plans.record_callback(session=session, target_id=price[1].target_id, satisfaction=6, note=None,
+                              actor_staff=price[1].assignee)
+    session.commit()
+
+    clock.set_now(cycle.evaluation_due_at + timedelta(hours=1))
+    ev = evaluation.evaluate_cycle(session=session, cycle_id=cycle.id, actor=admin)
+    session.commit()
+    assert (ev.targets, ev.contacted, ev.vehicles_back, ev.workshop_entries) == (57, 12, 3, 4)
+    assert ev.output_value == Decimal("2800.50")
+    assert ev.winback_rate_pct == 25.0  # 3 / 12
+    assert ev.measure_cost == Decimal("2000") and ev.voucher_cost == Decimal("500")
+    assert (ev.satisfaction_avg, ev.satisfaction_n) == (3.5, 2)
+    # holdout vs everyone given to an advisor, same window: 4/51 (3 closed + 1 open) vs 2/6
+    h = ev.holdout
+    assert (h["treated"], h["treated_back"], h["holdout"], h["holdout_back"]) == (51, 4, 6, 2)
+    assert (h["treated_rate_pct"], h["holdout_rate_pct"]) == (7.8, 33.3)
+    d, low, high = newcombe_diff(4, 51, 2, 6)
+    assert (h["lift_pct"], h["lift_ci_low_pct"], h["lift_ci_high_pct"]) == (
+        round(100 * d, 1), round(100 * low, 1), round(100 * high, 1))
+    assert h["lift_pct"] == -25.5 and h["lift_ci_low_pct"] < 0 < h["lift_ci_high_pct"]
+    # per advisor: contacted, came back, shortfall against 20% at 20 yuan, and the lift
+    assert sum(a["assigned"] for a in ev.per_advisor) == 51
+    for a in ev.per_advisor:
+        mine = [t for t in closed if t.assignee_id == a["advisor_id"]]
+        back_ids = {price[0].id, price[1].id, far[0].id}
+        assert a["contacted"] == len(mine)
+        assert a["came_back"] == sum(1 for t in mine if t.id in back_ids)
+        need = -(-len(mine) * 20 // 100)
+        assert a["shortfall_customers"] == max(0, need - a["came_back"])
+        assert a["shortfall_yuan"] == 20 * a["shortfall_customers"]
+        assert a["lift_pct"] == round(100 * (a["assigned_back"] / a["assigned"] - 2 / 6), 1)
+    # reason -> measure -> outcome: the price measure moved the two price customers, etc.
+    credited = {m["reasons"][0]: m for m in ev.per_measure}
+    assert credited["high_price"]["customers_back"] == 2
+    assert credited["high_price"]["customer_ids"] == sorted([price[0].customer_id, price[1].customer_id])
+    assert credited["too_far"]["customers_back"] == 1
+    # the voucher was redeemed by the first repair order after the offer
+    session.refresh(voucher)
+    assert voucher.redeemed_on == day + timedelta(days=10)
+    assert session.get(Target, price[0].target_id).came_back_on == day + timedelta(days=10)
+    assert session.get(MonthlyCycle, cycle.id).stage == CycleStage.evaluated
+    # KPIs are there and consistent
+    k = ev.kpis
+    assert 0 <= k["first_maintenance_return_pct"] <= 100 and k["active_vehicles"] > 0
+    assert ev.churn_rate_pct == k["churn_rate_pct"]
+    assert sum(s["vehicles"] for s in k["churn_by_segment"]["grade"].values()) == k["active_vehicles"]
+    # the quarterly trend has this cycle's quarter
+    assert [q["quarter"] for q in evaluation.trend(session=session, store_id=cycle.store_id)] == ["2026-Q4"]
+    assert evaluation.trend(session=session, store_id=cycle.store_id)[0]["lift_pct"] == h["lift_pct"]
