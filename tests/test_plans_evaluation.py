@@ -282,3 +282,81 @@ def test_evaluation_numbers_on_a_hand_checked_fixture(session, planning_cycle, s
     # the quarterly trend has this cycle's quarter
     assert [q["quarter"] for q in evaluation.trend(session=session, store_id=cycle.store_id)] == ["2026-Q4"]
     assert evaluation.trend(session=session, store_id=cycle.store_id)[0]["lift_pct"] == h["lift_pct"]
+
+
+# ---- the pages: plan versions, owners' reports, the report with its XLSX ---------------------
+
+def test_plan_pages_and_the_evaluation_report(session, planning_cycle, staff):
+    from io import BytesIO
+
+    from fastapi.testclient import TestClient
+    from openpyxl import load_workbook
+
+    from app import create_app
+
+    client = TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
+
+    def login(username: str) -> None:
+        client.cookies.clear()
+        assert client.post("/login", data={"username": username, "password": "winback-demo"}).status_code == 303
+
+    plan = plans.current_plan(session=session, cycle_id=planning_cycle)
+    measure = plan.measures[0]
+    login("manager")
+    # a bad number re-shows the form with the message and the user's input kept on the page
+    r = client.post(f"/measures/{measure.id}", data={"plan_id": plan.id, "expected_value": "三十",
+                                                      "reasons": ["high_price", "too_far"]})
+    assert r.status_code == 200 and 'role="alert"' in r.text
+    r = client.post(f"/measures/{measure.id}", data={
+        "plan_id": plan.id, "expected_value": "25", "expected_unit": "台回厂", "reasons": ["high_price", "too_far"],
+        "owner_id": str(staff("supervisor").id),
+    })
+    assert r.status_code == 303
+    session.expire_all()
+    assert {r.code for r in measure.reasons} == {"high_price", "too_far"} and measure.expected_value == 25
+    assert client.post(f"/plans/{plan.id}/submit").status_code == 303
+    assert client.post(f"/plans/{plan.id}/decide", data={"decision": "approve", "comment": "同意"}).status_code == 303
+    r = client.post(f"/plans/{plan.id}/amend", data={"reason": "增加预算"})
+    assert r.status_code == 303
+    v2 = plans.current_plan(session=session, cycle_id=planning_cycle)
+    assert r.headers["location"] == f"/plans/{v2.id}" and v2.version == 2
+    page = client.get(f"/plans/{v2.id}").text
+    assert "草稿" in page and f"/plans/{plan.id}/compare/{v2.id}" in page and "针对的流失原因" in page
+    assert "修改" in client.get(f"/plans/{plan.id}/compare/{v2.id}").text
+
+    # the owner reports on v1 (in force) with a file; an empty "done" is refused with a message
+    login("supervisor")
+    assert "我的整改措施" in client.get("/measures").text
+    r = client.post(f"/measures/{measure.id}/status", data={"status": "done", "evidence": ""})
+    assert r.status_code == 200 and "完成证明" in r.text and 'role="alert"' in r.text
+    r = client.post(f"/measures/{measure.id}/status", data={"status": "done", "evidence": "已培训 12 人"},
+                    files={"attachment": ("sign-in.pdf", b"%PDF-1.4 sheet", "application/pdf")})
+    assert r.status_code == 303
+    session.expire_all()
+    assert measure.status == MeasureStatus.done
+    assert plans.attachments_of(session=session, measure_id=measure.id)[0].filename == "sign-in.pdf"
+
+    # three months on: evaluation, report page (Chinese, print CSS, charts) and the XLSX
+    cycle = session.get(MonthlyCycle, planning_cycle)
+    plans.execute_plan(session=session, cycle_id=cycle.id, actor=Actor.system())
+    session.commit()
+    login("advisor1")
+    assert client.get(f"/cycles/{cycle.id}/report").status_code == 403  # advisors do not see the report
+    login("manager")
+    assert client.get(f"/cycles/{cycle.id}/report").status_code == 404  # not evaluated yet
+    clock.set_now(cycle.evaluation_due_at + timedelta(hours=1))
+    ev = evaluation.evaluate_cycle(session=session, cycle_id=cycle.id, actor=Actor.system())
+    session.commit()
+    page = client.get(f"/cycles/{cycle.id}/report").text
+    assert "效果评估报告" in page and "对照组（不联系）" in page and "@media print" in page and "<svg" in page
+    assert f"{ev.holdout['holdout_rate_pct']}%" in page
+    r = client.get(f"/cycles/{cycle.id}/report.xlsx")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    wb = load_workbook(BytesIO(r.content))
+    summary = {row[0]: row[1] for row in wb["汇总 Summary"].iter_rows(values_only=True)}
+    assert summary["调查对象 Targets"] == ev.targets == 57
+    assert summary["对照组 Holdout"] == 6 and summary["已回访 Contacted"] == 12
+    assert [row[0] for row in wb["趋势 Trend"].iter_rows(min_row=2, values_only=True)] == ["2026-Q4"]
+    api = client.get(f"/api/cycles/{cycle.id}/evaluation.xlsx")
+    assert api.status_code == 200 and load_workbook(BytesIO(api.content))["顾问 Advisors"].max_row == 1 + len(ev.per_advisor)
+    assert client.get("/api/evaluation/trend").json()[0]["quarter"] == "2026-Q4"

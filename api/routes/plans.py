@@ -4,16 +4,20 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from api import serializers as out
 from api.deps import CurrentUser, Manager, Reader, SessionDep, store_ids
 from flows import launcher
 from winback.cycles import service as cycles
+from winback.errors import NotFound
+from winback.evaluation import export, service as evaluation
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
 from winback.plans.schemas import CallbackIn, MeasureReport, MeasureUpdate, PlanAmend, PlanDecision, VoucherOffer
 
 router = APIRouter()
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 
@@ -91,3 +95,21 @@ def record_callback(target_id: int, body: CallbackIn, user: CurrentUser, session
     cb = plans.record_callback(session=session, target_id=target_id, satisfaction=body.satisfaction,
                                note=body.note, actor_staff=user)
     return {"id": cb.id, "target_id": cb.target_id, "satisfaction": cb.satisfaction, "note": cb.note, "at": cb.at}
+
+
+@router.get("/cycles/{cycle_id}/evaluation.xlsx", tags=["evaluation"],
+            responses={200: {"content": {XLSX: {}}, "description": "the evaluation report as XLSX"}})
+def evaluation_xlsx(cycle_id: int, user: Reader, session: SessionDep) -> Response:
+    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    ev = evaluation.get_evaluation(session=session, cycle_id=c.id)
+    if ev is None:
+        raise NotFound("this cycle has not been evaluated yet")
+    body = export.evaluation_xlsx(ev, month=c.month, trend=evaluation.trend(session=session, store_id=c.store_id))
+    return Response(body, media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="evaluation-{c.store.code}-{c.month}.xlsx"'})
+
+
+@router.get("/evaluation/trend", tags=["evaluation"])
+def evaluation_trend(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
+    """Return rate, churn rate and lift over the holdout per quarter, for the user's store."""
+    return evaluation.trend(session=session, store_id=user.store_id)

@@ -317,6 +317,10 @@ def analyze_profiles(*, session: Session, cycle_id: int, actor: Actor) -> dict[s
     return profile
 
 
+def holdout_count(*, session: Session, cycle_id: int) -> int:
+    return session.scalar(select(func.count()).where(Target.cycle_id == cycle_id, Target.holdout.is_(True))) or 0
+
+
 def targets_of(
     *, session: Session, cycle_id: int, offset: int = 0, limit: int = 100
 ) -> tuple[list[Target], int]:
