@@ -57,6 +57,37 @@ def test_newcombe_interval_matches_the_published_example():
     assert newcombe_diff(1, 10, 0, 0) is None
 
 
+# ---- the store's measure library drives the draft -------------------------------------------
+
+def test_draft_follows_the_stores_edited_measure_library(session, surveying_cycle, staff):
+    manager = staff("manager")
+    library = plans.measure_library(session=session, store_id=manager.store_id)
+    assert library == []  # seeded on first use
+    plans.seed_measure_library(session=session, store_id=manager.store_id)
+    library = {t.reason_code: t for t in plans.measure_library(session=session, store_id=manager.store_id)}
+    assert library["high_price"].expected_value == Decimal("30")
+    with pytest.raises(InvalidInput):
+        plans.save_template(session=session, actor_staff=manager, reason_code="nope", title="x")
+    # this store drops the price measure and adds a second one against distance
+    plans.save_template(session=session, actor_staff=manager, template_id=library["high_price"].id,
+                        reason_code="high_price", title=library["high_price"].title, active=False)
+    plans.save_template(session=session, actor_staff=manager, reason_code="too_far", title="周末流动服务车进社区",
+                        expected_value=Decimal("8"), expected_unit="台回厂", estimated_cost=Decimal("1200"))
+    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).order_by(SurveyTask.id)))
+    for t, code in zip(tasks, ["too_far", "too_far", "high_price"]):
+        surveys.close_task(session=session, task_id=t.id, method=ContactMethod.phone, reason_codes_=[code],
+                           serviced_elsewhere=False, actor_staff=t.assignee)
+    actor = Actor.person(staff("admin"))
+    surveys.tally_reasons(session=session, cycle_id=surveying_cycle, actor=actor)
+    plan = plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=actor)
+    assert [(m.reason_code.code, m.title) for m in plan.measures] == [
+        ("too_far", library["too_far"].title), ("too_far", "周末流动服务车进社区"),
+    ]
+    assert plan.measures[1].estimated_cost == Decimal("1200") and plan.measures[1].expected_unit == "台回厂"
+    events = session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("measure_template.%"))).all()
+    assert sorted(events) == ["measure_template.added", "measure_template.updated"]
+
+
 # ---- plan: versions, approval loop, audit ------------------------------------------------
 
 @pytest.fixture

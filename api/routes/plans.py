@@ -14,7 +14,9 @@ from winback.errors import NotFound
 from winback.evaluation import export, service as evaluation
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
-from winback.plans.schemas import CallbackIn, MeasureReport, MeasureUpdate, PlanAmend, PlanDecision, VoucherOffer
+from winback.plans.schemas import (
+    CallbackIn, MeasureReport, MeasureTemplateIn, MeasureUpdate, PlanAmend, PlanDecision, VoucherOffer,
+)
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -113,3 +115,31 @@ def evaluation_xlsx(cycle_id: int, user: Reader, session: SessionDep) -> Respons
 def evaluation_trend(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     """Return rate, churn rate and lift over the holdout per quarter, for the user's store."""
     return evaluation.trend(session=session, store_id=user.store_id)
+
+
+def _template(t) -> dict[str, Any]:
+    return {
+        "id": t.id, "reason_code": t.reason_code, "area": t.area.value, "title": t.title, "title_en": t.title_en,
+        "expected_effect": t.expected_effect,
+        "expected_value": str(t.expected_value) if t.expected_value is not None else None,
+        "expected_unit": t.expected_unit,
+        "estimated_cost": str(t.estimated_cost) if t.estimated_cost is not None else None, "active": t.active,
+    }
+
+
+@router.get("/measure-library", tags=["plans"])
+def measure_library(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
+    """The store's typical measures per reason (seeded from PROCESS.md, editable per store)."""
+    plans.seed_measure_library(session=session, store_id=user.store_id)
+    return [_template(t) for t in plans.measure_library(session=session, store_id=user.store_id, active_only=False)]
+
+
+@router.post("/measure-library", status_code=201, tags=["plans"])
+def add_template(body: MeasureTemplateIn, user: Manager, session: SessionDep) -> dict[str, Any]:
+    return _template(plans.save_template(session=session, actor_staff=user, **body.model_dump()))
+
+
+@router.put("/measure-library/{template_id}", tags=["plans"])
+def edit_template(template_id: int, body: MeasureTemplateIn, user: Manager, session: SessionDep) -> dict[str, Any]:
+    return _template(plans.save_template(session=session, actor_staff=user, template_id=template_id,
+                                         **body.model_dump()))

@@ -5,7 +5,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Date, LargeBinary, ForeignKey, Integer, Numeric, SmallInteger, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Date, LargeBinary, ForeignKey, Integer, Numeric, SmallInteger, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
@@ -107,6 +107,29 @@ measure_reasons = Table(
     Column("measure_id", ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True),
     Column("reason_code_id", ForeignKey("reason_codes.id"), primary_key=True),
 )
+
+
+class MeasureTemplate(Base):
+    """The store's library of typical measures (PROCESS.md §6), by the reason they answer.
+
+    Seeded from ``winback.plans.library``; each store edits its own (title, expected effect,
+    cost, active). Drafting a plan suggests every active template of every reason heard.
+    """
+
+    __tablename__ = "measure_templates"
+    __table_args__ = (UniqueConstraint("store_id", "reason_code", "title"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    reason_code: Mapped[str] = mapped_column(String(40))
+    area: Mapped[ReasonArea] = mapped_column(str_enum(ReasonArea))
+    title: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str | None] = mapped_column(String(300))
+    expected_effect: Mapped[str | None] = mapped_column(String(300))
+    expected_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    expected_unit: Mapped[str | None] = mapped_column(String(60))
+    estimated_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class MeasureAttachment(Base):

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from winback.surveys.models import ReasonArea
+
 
 class MeasureUpdate(BaseModel):
     title: str | None = Field(None, max_length=300)
@@ -43,3 +45,16 @@ class VoucherOffer(BaseModel):
 class CallbackIn(BaseModel):
     satisfaction: int = Field(ge=1, le=5)
     note: str | None = Field(None, max_length=4000)
+
+
+class MeasureTemplateIn(BaseModel):
+    """A typical measure of the store's library, suggested when a plan is drafted."""
+
+    reason_code: str = Field(..., min_length=1, max_length=40)
+    title: str = Field(..., min_length=1, max_length=300)
+    area: ReasonArea | None = None
+    expected_effect: str | None = Field(None, max_length=300)
+    expected_value: Decimal | None = None
+    expected_unit: str | None = Field(None, max_length=60)
+    estimated_cost: Decimal | None = Field(None, ge=0)
+    active: bool = True

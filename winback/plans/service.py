@@ -19,7 +19,7 @@ from winback.cycles.models import CycleStage, MonthlyCycle
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
 from winback.plans.library import EXPECTED_VALUE, MEASURE_LIBRARY
-from winback.plans.models import Measure, MeasureAttachment, MeasureStatus, PlanStatus, RectificationPlan, ReturnCallback, Voucher
+from winback.plans.models import Measure, MeasureAttachment, MeasureStatus, MeasureTemplate, PlanStatus, RectificationPlan, ReturnCallback, Voucher
 from winback.surveys.models import ReasonArea, ReasonCode
 
 EDITABLE = {PlanStatus.draft, PlanStatus.rejected}
@@ -126,6 +126,69 @@ def get_plan(*, session: Session, plan_id: int, store_ids: list[int] | None = No
     return plan
 
 
+# ---- the store's library of typical measures -----------------------------------------------
+
+def seed_measure_library(*, session: Session, store_id: int) -> int:
+    """Give a store the typical measures of PROCESS.md once (a store that has any keeps its own)."""
+    if session.scalar(select(func.count()).where(MeasureTemplate.store_id == store_id)):
+        return 0
+    for code, (area, zh, en, effect) in MEASURE_LIBRARY.items():
+        value, unit = EXPECTED_VALUE.get(code, (None, None))
+        session.add(MeasureTemplate(
+            store_id=store_id, reason_code=code, area=area, title=zh, title_en=en, expected_effect=effect,
+            expected_value=Decimal(value) if value else None, expected_unit=unit, active=True,
+        ))
+    session.flush()
+    return len(MEASURE_LIBRARY)
+
+
+def measure_library(*, session: Session, store_id: int, active_only: bool = True) -> list[MeasureTemplate]:
+    stmt = select(MeasureTemplate).where(MeasureTemplate.store_id == store_id)
+    if active_only:
+        stmt = stmt.where(MeasureTemplate.active.is_(True))
+    return list(session.scalars(stmt.order_by(MeasureTemplate.reason_code, MeasureTemplate.id)))
+
+
+def save_template(
+    *, session: Session, actor_staff: Staff, reason_code: str, title: str, template_id: int | None = None,
+    area: ReasonArea | None = None, expected_effect: str | None = None, expected_value: Decimal | None = None,
+    expected_unit: str | None = None, estimated_cost: Decimal | None = None, active: bool = True,
+) -> MeasureTemplate:
+    """Add a typical measure to the store's library, or edit one (manager)."""
+    _require_manager(actor_staff)
+    store_id = actor_staff.store_id
+    seed_measure_library(session=session, store_id=store_id)
+    rc = session.scalar(select(ReasonCode).where(ReasonCode.store_id == store_id, ReasonCode.code == reason_code))
+    if rc is None:
+        raise InvalidInput(f"unknown reason code {reason_code!r}", field="reason_code")
+    if not (title or "").strip():
+        raise InvalidInput("a measure needs a title", field="title")
+    if estimated_cost is not None and estimated_cost < 0:
+        raise InvalidInput("the cost must not be negative", field="estimated_cost")
+    if template_id is None:
+        t = MeasureTemplate(store_id=store_id, reason_code=rc.code, area=area or rc.area, title=title.strip())
+        session.add(t)
+        session.flush()
+        before = None
+    else:
+        t = session.get(MeasureTemplate, template_id)
+        if t is None or t.store_id != store_id:
+            raise NotFound(f"no measure template {template_id}")
+        before = {"title": t.title, "active": t.active}
+    changes = audit_service.diff(t, {
+        "reason_code": rc.code, "area": area or t.area or rc.area, "title": title.strip(),
+        "expected_effect": (expected_effect or "").strip() or None, "expected_value": expected_value,
+        "expected_unit": (expected_unit or "").strip() or None, "estimated_cost": estimated_cost, "active": active,
+    })
+    session.flush()
+    audit_service.record(
+        session=session, actor=Actor.person(actor_staff),
+        action="measure_template.added" if before is None else "measure_template.updated",
+        entity_type="store", entity_id=store_id, store_id=store_id, changes={"template_id": t.id, **changes},
+    )
+    return t
+
+
 def draft_plan(*, session: Session, cycle_id: int, actor: Actor) -> RectificationPlan:
     """Draft the cycle's plan from its tally: one suggested measure per reason heard.
 
@@ -145,20 +208,23 @@ def draft_plan(*, session: Session, cycle_id: int, actor: Actor) -> Rectificatio
         summary=None,
     )
     reasons = (cycle.tally or {}).get("reasons", {})
-    for code, count in reasons.items():
-        suggestion = MEASURE_LIBRARY.get(code)
+    seed_measure_library(session=session, store_id=cycle.store_id)
+    library: dict[str, list[MeasureTemplate]] = {}
+    for t in measure_library(session=session, store_id=cycle.store_id):
+        library.setdefault(t.reason_code, []).append(t)
+    # Most frequent reasons first, so the plan reads in order of weight.
+    for code, _count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
         rc = codes.get(code)
-        if suggestion is None or rc is None:
+        if rc is None:
             continue
-        area, zh, en, effect = suggestion
-        value, unit = EXPECTED_VALUE.get(code, (None, None))
-        plan.measures.append(
-            Measure(
-                store_id=cycle.store_id, area=area, title=zh, reason_code_id=rc.id, owner_id=owner_id,
-                due_date=due, expected_effect=effect, status=MeasureStatus.todo, reasons=[rc],
-                expected_value=Decimal(value) if value else None, expected_unit=unit,
+        for t in library.get(code, []):
+            plan.measures.append(
+                Measure(
+                    store_id=cycle.store_id, area=t.area, title=t.title, reason_code_id=rc.id, owner_id=owner_id,
+                    due_date=due, expected_effect=t.expected_effect, status=MeasureStatus.todo, reasons=[rc],
+                    expected_value=t.expected_value, expected_unit=t.expected_unit, estimated_cost=t.estimated_cost,
+                )
             )
-        )
     session.add(plan)
     session.flush()
     for m in plan.measures:
