@@ -132,6 +132,7 @@ def test_reject_amend_approve_keeps_every_version_in_the_audit_trail(session, pl
     plans.update_measure(session=session, measure_id=price.id, actor_staff=manager, estimated_cost=Decimal("2000"),
                          reasons=["high_price", "promise_broken"])
     _approve(session, v1.id, manager)
+    assert plans.execute_plan(session=session, cycle_id=planning_cycle, actor=Actor.system())["notified"] == 2
     assert v1.status == PlanStatus.approved and v1.decided_by_id == manager.id and v1.decided_at == clock.now()
     with pytest.raises(Conflict):  # approved = locked
         plans.update_measure(session=session, measure_id=price.id, actor_staff=manager, title="x")
@@ -153,8 +154,12 @@ def test_reject_amend_approve_keeps_every_version_in_the_audit_trail(session, pl
     assert Decimal(diff["changed"][0]["changes"]["estimated_cost"]["after"]) == Decimal("1500")
     assert [a["title"] for a in diff["added"]] == ["经理回访投诉客户"] and diff["removed"] == []
     assert price.estimated_cost == Decimal("2000")  # v1 untouched
+    plans.update_measure(session=session, measure_id=price2.id, actor_staff=manager, owner_id=staff("advisor1").id)
     _approve(session, v2.id, manager, comment="修订版同意")
     session.commit()
+    # on the amendment's approval only the new measure's and the new owner's are told
+    assert plans.execute_plan(session=session, cycle_id=planning_cycle, actor=Actor.system())["notified"] == 2
+    assert plans.execute_plan(session=session, cycle_id=planning_cycle, actor=Actor.system())["notified"] == 0
     assert v1.status == PlanStatus.superseded and v2.status == PlanStatus.approved
     assert plans.plan_in_force(session=session, cycle_id=planning_cycle).id == v2.id
     assert added.reason_ids and len(plans.plan_versions(session=session, cycle_id=planning_cycle)) == 2
@@ -351,6 +356,12 @@ def test_plan_pages_and_the_evaluation_report(session, planning_cycle, staff):
     assert r.status_code == 303
     v2 = plans.current_plan(session=session, cycle_id=planning_cycle)
     assert r.headers["location"] == f"/plans/{v2.id}" and v2.version == 2
+    r = client.post("/measure-library", data={"reason_code": "too_far", "title": "流动服务车", "estimated_cost": "很多"})
+    assert r.status_code == 200 and 'role="alert"' in r.text and 'value="流动服务车"' in r.text
+    assert client.post("/measure-library", data={"reason_code": "too_far", "title": "流动服务车",
+                                                 "estimated_cost": "800"}).status_code == 303
+    assert "流动服务车" in client.get("/measure-library").text
+    assert "对照组（不联系）" in client.get(f"/cycles/{planning_cycle}").text  # the holdout, shown as such
     page = client.get(f"/plans/{v2.id}").text
     assert "草稿" in page and f"/plans/{plan.id}/compare/{v2.id}" in page and "针对的流失原因" in page
     assert "修改" in client.get(f"/plans/{plan.id}/compare/{v2.id}").text

@@ -29,4 +29,8 @@ ZH = {
     "Trend per quarter": "季度趋势", "Quarter": "季度",
     "Blue: win-back rate; orange: churn rate (percent).": "蓝色：回厂率；橙色：流失率（百分比）。",
     "Saved.": "已保存。",
+    "drawn at random to measure whether the campaign works; do not contact them this cycle.":
+        "随机抽取，用于检验挽回活动是否有效；本循环请勿联系。",
+    "Measure library": "整改措施库", "Reason": "原因", "Active": "启用", "Add a measure": "新增措施",
+    "Typical measures per reason, suggested when a plan is drafted.": "按流失原因整理的典型措施，起草方案时自动建议。",
 }

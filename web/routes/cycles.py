@@ -64,7 +64,7 @@ def cycle_page(
         request, "cycles/detail.html", user=user, cycle=cycle, tasks=tasks, total=total, page=page, page_size=PAGE,
         board=surveys.progress(session=session, cycle_id=cycle.id), runs=runs, running=running,
         plan=plans.current_plan(session=session, cycle_id=cycle.id),
-        holdout_count=cycles.holdout_count(session=session, cycle_id=cycle.id),
+        holdout=cycles.holdout_targets(session=session, cycle_id=cycle.id),
         evaluation=evaluation.get_evaluation(session=session, cycle_id=cycle.id),
         advisors=accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor),
         reasons={r.code: r for r in surveys.reason_codes(session=session, store_id=cycle.store_id, active_only=False)},

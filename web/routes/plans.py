@@ -178,3 +178,50 @@ def report_xlsx(cycle_id: int, user: CurrentUser, session: SessionDep):
     body = evaluation_xlsx(ev, month=cycle.month, trend=trend)
     return Response(body, media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="evaluation-{cycle.store.code}-{cycle.month}.xlsx"'})
+
+
+# ---- the store's measure library ------------------------------------------------------------
+
+@router.get("/measure-library")
+def library_page(request: Request, user: CurrentUser, session: SessionDep, error: str | None = None,
+                 form: dict | None = None):
+    from winback.surveys import service as surveys
+
+    _need(user, Role.manager, Role.admin, Role.supervisor)
+    plans.seed_measure_library(session=session, store_id=user.store_id)
+    return render(request, "plans/library.html", user=user, error=error, form=form or {},
+                  templates=plans.measure_library(session=session, store_id=user.store_id, active_only=False),
+                  reasons={r.code: r for r in surveys.reason_codes(session=session, store_id=user.store_id)})
+
+
+@router.post("/measure-library")
+def library_save(
+    request: Request, user: CurrentUser, session: SessionDep,
+    reason_code: Annotated[str, Form()], title: Annotated[str, Form()] = "",
+    template_id: Annotated[str, Form()] = "", expected_effect: Annotated[str, Form()] = "",
+    expected_value: Annotated[str, Form()] = "", expected_unit: Annotated[str, Form()] = "",
+    estimated_cost: Annotated[str, Form()] = "", active: Annotated[str, Form()] = "",
+):
+    from winback.plans.schemas import MeasureTemplateIn
+
+    form = {"reason_code": reason_code, "title": title, "expected_effect": expected_effect,
+            "expected_value": expected_value, "expected_unit": expected_unit, "estimated_cost": estimated_cost}
+    try:
+        body = MeasureTemplateIn.model_validate({
+            "reason_code": reason_code, "title": title, "expected_effect": expected_effect or None,
+            "expected_value": Decimal(expected_value) if expected_value.strip() else None,
+            "expected_unit": expected_unit or None,
+            "estimated_cost": Decimal(estimated_cost) if estimated_cost.strip() else None,
+            "active": bool(active) if template_id else True,
+        })
+        plans.save_template(session=session, actor_staff=user, template_id=int(template_id) if template_id else None,
+                            **body.model_dump())
+    except (ValueError, InvalidOperation, ValidationError) as exc:
+        session.rollback()
+        msg = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else "The input is not valid"
+        return library_page(request, user, session, error=msg, form=form)
+    except InvalidInput as exc:
+        session.rollback()
+        return library_page(request, user, session, error=exc.message, form=form)
+    flash(request, "Saved.")
+    return _see_other("/measure-library")

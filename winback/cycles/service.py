@@ -321,6 +321,12 @@ def holdout_count(*, session: Session, cycle_id: int) -> int:
     return session.scalar(select(func.count()).where(Target.cycle_id == cycle_id, Target.holdout.is_(True))) or 0
 
 
+def holdout_targets(*, session: Session, cycle_id: int) -> list[Target]:
+    """The cycle's randomized holdout: screened, deliberately not contacted."""
+    stmt = select(Target).where(Target.cycle_id == cycle_id, Target.holdout.is_(True)).order_by(Target.band, Target.id)
+    return list(session.scalars(stmt))
+
+
 def targets_of(
     *, session: Session, cycle_id: int, offset: int = 0, limit: int = 100
 ) -> tuple[list[Target], int]:

@@ -277,6 +277,8 @@ def update_measure(
         if owner is None or owner.store_id != measure.store_id or not owner.active:
             raise InvalidInput("choose an active staff member of this store as owner", field="owner_id")
         values["owner_id"] = owner_id
+        if owner_id != measure.owner_id:
+            values["notified_at"] = None  # the new owner is told when the plan (or amendment) is approved
     if due_date is not None:
         if due_date < clock.today():
             raise InvalidInput("the due date lies in the past", field="due_date")
