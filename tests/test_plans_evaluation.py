@@ -402,3 +402,40 @@ def test_plan_pages_and_the_evaluation_report(session, planning_cycle, staff):
     api = client.get(f"/api/cycles/{cycle.id}/evaluation.xlsx")
     assert api.status_code == 200 and load_workbook(BytesIO(api.content))["顾问 Advisors"].max_row == 1 + len(ev.per_advisor)
     assert client.get("/api/evaluation/trend").json()[0]["quarter"] == "2026-Q4"
+
+
+def test_followup_page_records_vouchers_and_callbacks(session, planning_cycle, staff):
+    from fastapi.testclient import TestClient
+
+    from app import create_app
+
+    task = session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == planning_cycle,
+                                                    SurveyTask.status == "done").order_by(SurveyTask.id)).first()
+    advisor = task.assignee.username
+    client = TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
+    client.post("/login", data={"username": advisor, "password": "winback-demo"})
+    page = client.get(f"/cycles/{planning_cycle}/followup").text
+    assert task.target.customer.name in page and "回厂跟进" in page
+    others = session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == planning_cycle,
+                                                      SurveyTask.assignee_id != task.assignee_id)).all()
+    assert all(o.target.customer.name not in page for o in others if o.status.value == "done")  # only mine
+    r = client.post(f"/targets/{task.target_id}/vouchers", data={"cycle_id": planning_cycle, "amount": "五百"})
+    assert r.status_code == 200 and 'role="alert"' in r.text
+    r = client.post(f"/targets/{task.target_id}/vouchers", data={"cycle_id": planning_cycle, "amount": "500"})
+    assert r.status_code == 303
+    assert "callback" not in client.get(f"/cycles/{planning_cycle}/followup").text  # not back yet: no callback form
+    customers.add_visit(session=session, store_id=task.store_id, vehicle_id=task.target.vehicle_id, ro_number="F1",
+                        visit_date=clock.today() + timedelta(days=1), category="保养", amount=Decimal("100"),
+                        actor=Actor.system())
+    session.commit()
+    assert f"/targets/{task.target_id}/callback" in client.get(f"/cycles/{planning_cycle}/followup").text
+    r = client.post(f"/targets/{task.target_id}/callback", data={"cycle_id": planning_cycle, "satisfaction": "9"})
+    assert r.status_code == 200 and "满意度为 1 到 5 分" in r.text
+    r = client.post(f"/targets/{task.target_id}/callback", data={"cycle_id": planning_cycle, "satisfaction": "4",
+                                                                "note": "服务不错"})
+    assert r.status_code == 303
+    session.expire_all()
+    v = plans.vouchers_of(session=session, cycle_id=planning_cycle)
+    assert [(x.target_id, x.amount) for x in v] == [(task.target_id, Decimal("500"))]
+    page = client.get(f"/cycles/{planning_cycle}/followup").text
+    assert "4/5" in page and "已发放" in page

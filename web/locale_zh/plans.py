@@ -31,6 +31,11 @@ ZH = {
     "Saved.": "已保存。",
     "drawn at random to measure whether the campaign works; do not contact them this cycle.":
         "随机抽取，用于检验挽回活动是否有效；本循环请勿联系。",
+    "Follow-up": "回厂跟进", "Vouchers and satisfaction callbacks": "回厂券与满意度回访", "redeemed": "已使用", "offered": "已发放", "Voucher": "回厂券", "Offer": "发放",
+    "Note": "备注", "The amount is not a number": "金额不是数字",
+    "satisfaction is a score from 1 to 5": "满意度为 1 到 5 分",
+    "Surveyed customers: offer a win-back voucher, and after their visit call to thank them and ask how satisfied they were.":
+        "已回访客户：可发放回厂优惠券；客户回厂后致电感谢并询问满意度。",
     "Measure library": "整改措施库", "Reason": "原因", "Active": "启用", "Add a measure": "新增措施",
     "Typical measures per reason, suggested when a plan is drafted.": "按流失原因整理的典型措施，起草方案时自动建议。",
 }

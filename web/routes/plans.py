@@ -225,3 +225,55 @@ def library_save(
         return library_page(request, user, session, error=exc.message, form=form)
     flash(request, "Saved.")
     return _see_other("/measure-library")
+
+
+# ---- follow-up of surveyed customers: vouchers and the satisfaction callback -------------------
+
+@router.get("/cycles/{cycle_id}/followup")
+def followup_page(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep, error: str | None = None):
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    mine_only = not user.has_role(Role.manager, Role.supervisor, Role.admin)
+    rows = plans.followups(session=session, cycle_id=cycle.id, assignee_id=user.id if mine_only else None)
+    return render(request, "plans/followup.html", user=user, cycle=cycle, rows=rows, error=error,
+                  default_voucher=cycle.settings.get("voucher_default_yuan", 500))
+
+
+@router.post("/targets/{target_id}/vouchers")
+def voucher_offer(
+    request: Request, target_id: int, user: CurrentUser, session: SessionDep, cycle_id: Annotated[int, Form()],
+    amount: Annotated[str, Form()] = "", kind: Annotated[str, Form()] = "工时券",
+):
+    from winback.plans.schemas import VoucherOffer
+
+    try:
+        body = VoucherOffer.model_validate({"amount": Decimal(amount) if amount.strip() else None, "kind": kind})
+        plans.offer_voucher(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
+    except (InvalidOperation, ValidationError) as exc:
+        session.rollback()
+        msg = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else "The amount is not a number"
+        return followup_page(request, cycle_id, user, session, error=msg)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return followup_page(request, cycle_id, user, session, error=exc.message)
+    flash(request, "Saved.")
+    return _see_other(f"/cycles/{cycle_id}/followup")
+
+
+@router.post("/targets/{target_id}/callback")
+def callback_record(
+    request: Request, target_id: int, user: CurrentUser, session: SessionDep, cycle_id: Annotated[int, Form()],
+    satisfaction: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
+):
+    from winback.plans.schemas import CallbackIn
+
+    try:
+        body = CallbackIn.model_validate({"satisfaction": satisfaction, "note": note or None})
+        plans.record_callback(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
+    except ValidationError:
+        session.rollback()
+        return followup_page(request, cycle_id, user, session, error="satisfaction is a score from 1 to 5")
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return followup_page(request, cycle_id, user, session, error=exc.message)
+    flash(request, "Saved.")
+    return _see_other(f"/cycles/{cycle_id}/followup")

@@ -662,3 +662,46 @@ def record_callback(
         customer_id=target.customer_id, changes={"satisfaction": cb.satisfaction, "note": cb.note},
     )
     return cb
+
+
+def followups(*, session: Session, cycle_id: int, assignee_id: int | None = None) -> list[dict]:
+    """The surveyed customers of a cycle with what happened since: the first repair order after
+    the survey, vouchers offered/redeemed, the satisfaction callback (one page for advisors)."""
+    from winback.customers.models import Customer, ServiceVisit
+    from winback.cycles.models import Target
+    from winback.surveys.models import SurveyStatus, SurveyTask
+
+    stmt = (
+        select(SurveyTask.target_id, SurveyTask.assignee_id, SurveyTask.closed_at, Target.vehicle_id,
+               Customer.name, Customer.phone)
+        .join(Target, Target.id == SurveyTask.target_id)
+        .join(Customer, Customer.id == Target.customer_id)
+        .where(SurveyTask.cycle_id == cycle_id, SurveyTask.status == SurveyStatus.done)
+        .order_by(SurveyTask.closed_at, SurveyTask.id)
+    )
+    if assignee_id is not None:
+        stmt = stmt.where(SurveyTask.assignee_id == assignee_id)
+    rows = session.execute(stmt).all()
+    vehicle_ids = [r.vehicle_id for r in rows]
+    visits: dict[int, list] = {}
+    if vehicle_ids:
+        for vid, d in session.execute(
+            select(ServiceVisit.vehicle_id, ServiceVisit.visit_date)
+            .where(ServiceVisit.vehicle_id.in_(vehicle_ids)).order_by(ServiceVisit.visit_date)
+        ):
+            visits.setdefault(vid, []).append(d)
+    vouchers: dict[int, list[Voucher]] = {}
+    for v in vouchers_of(session=session, cycle_id=cycle_id):
+        vouchers.setdefault(v.target_id, []).append(v)
+    callbacks = {cb.target_id: cb for cb in session.scalars(select(ReturnCallback).where(ReturnCallback.cycle_id == cycle_id))}
+    names = dict(session.execute(select(Staff.id, Staff.display_name)).all())
+    out = []
+    for r in rows:
+        contact_day = clock.local(r.closed_at).date() if r.closed_at else None
+        back = next((d for d in visits.get(r.vehicle_id, []) if contact_day and d > contact_day), None)
+        out.append({
+            "target_id": r.target_id, "customer": r.name, "phone": r.phone, "advisor_id": r.assignee_id,
+            "advisor": names.get(r.assignee_id), "contacted_on": contact_day, "back_on": back,
+            "vouchers": vouchers.get(r.target_id, []), "callback": callbacks.get(r.target_id),
+        })
+    return out
