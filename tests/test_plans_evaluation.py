@@ -315,9 +315,28 @@ def test_evaluation_numbers_on_a_hand_checked_fixture(session, planning_cycle, s
     assert 0 <= k["first_maintenance_return_pct"] <= 100 and k["active_vehicles"] > 0
     assert ev.churn_rate_pct == k["churn_rate_pct"]
     assert sum(s["vehicles"] for s in k["churn_by_segment"]["grade"].values()) == k["active_vehicles"]
-    # the quarterly trend has this cycle's quarter
-    assert [q["quarter"] for q in evaluation.trend(session=session, store_id=cycle.store_id)] == ["2026-Q4"]
-    assert evaluation.trend(session=session, store_id=cycle.store_id)[0]["lift_pct"] == h["lift_pct"]
+    # the quarterly trend against an earlier cycle (2026-08, Q3: 10/40 treated vs 1/5 holdout back)
+    from winback.evaluation.models import Evaluation
+
+    earlier = MonthlyCycle(store_id=cycle.store_id, month="2026-08", stage=CycleStage.evaluated, settings=cycle.settings,
+                           as_of=date(2026, 8, 1), started_at=clock.now())
+    session.add(earlier)
+    session.flush()
+    session.add(Evaluation(
+        store_id=cycle.store_id, cycle_id=earlier.id, computed_at=clock.now(), targets=45, contacted=30,
+        vehicles_back=6, workshop_entries=6, output_value=Decimal("0"), measure_cost=Decimal("0"),
+        winback_rate_pct=20.0, target_pct=20.0, churn_rate_pct=30.0,
+        holdout={"treated": 40, "treated_back": 10, "holdout": 5, "holdout_back": 1},
+        per_advisor=[{"advisor": a["advisor"], "shortfall_yuan": 40.0} for a in ev.per_advisor], per_measure=[],
+    ))
+    session.commit()
+    trend = evaluation.trend(session=session, store_id=cycle.store_id)
+    assert [q["quarter"] for q in trend] == ["2026-Q3", "2026-Q4"]
+    q3, q4 = trend
+    assert (q3["return_rate_pct"], q3["churn_rate_pct"], q3["lift_pct"]) == (20.0, 30.0, 5.0)  # 25% - 20%
+    assert q4["lift_pct"] == h["lift_pct"] and q4["return_rate_pct"] == 25.0
+    assert q4["shortfall_yuan"] == {a["advisor"]: a["shortfall_yuan"] for a in ev.per_advisor}
+    assert set(q3["shortfall_yuan"].values()) == {40.0}
 
 
 # ---- the pages: plan versions, owners' reports, the report with its XLSX ---------------------

@@ -81,6 +81,9 @@ def evaluation_xlsx(ev: Evaluation, *, month: str, trend: list[dict[str, Any]]) 
         [q["quarter"], q["return_rate_pct"], q["churn_rate_pct"], q["lift_pct"], q["lift_ci_low_pct"],
          q["lift_ci_high_pct"]] for q in trend
     ])
+    _sheet(wb, "季度差额 Shortfall", ["季度 Quarter", "顾问 Advisor", "差额金额 Shortfall ¥"], [
+        [q["quarter"], name, yuan] for q in trend for name, yuan in (q.get("shortfall_yuan") or {}).items()
+    ])
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -293,7 +293,7 @@ def quarter_of(month: str) -> str:
 
 
 def trend(*, session: Session, store_id: int) -> list[dict[str, Any]]:
-    """Return rate, churn rate and lift per quarter over the store's evaluated cycles."""
+    """Return rate, churn rate, lift and the shortfall tally per quarter over the store's evaluated cycles."""
     from winback.cycles.models import MonthlyCycle
 
     rows = session.execute(
@@ -306,8 +306,10 @@ def trend(*, session: Session, store_id: int) -> list[dict[str, Any]]:
     for month, ev in rows:
         q = quarters.setdefault(quarter_of(month), {
             "quarter": quarter_of(month), "months": [], "contacted": 0, "back": 0,
-            "treated": 0, "treated_back": 0, "holdout": 0, "holdout_back": 0, "churn": [],
+            "treated": 0, "treated_back": 0, "holdout": 0, "holdout_back": 0, "churn": [], "shortfall": {},
         })
+        for a in ev.per_advisor or []:
+            q["shortfall"][a["advisor"]] = round(q["shortfall"].get(a["advisor"], 0) + a["shortfall_yuan"], 2)
         q["months"].append(month)
         q["contacted"] += ev.contacted
         q["back"] += ev.vehicles_back
@@ -324,5 +326,7 @@ def trend(*, session: Session, store_id: int) -> list[dict[str, Any]]:
             "return_rate_pct": _pct(q["back"], q["contacted"]),
             "churn_rate_pct": round(sum(q["churn"]) / len(q["churn"]), 1) if q["churn"] else None,
             **lift,
+            # The quarterly shortfall tally (yuan per customer missing from the target), per advisor.
+            "shortfall_yuan": q["shortfall"],
         })
     return out
