@@ -59,8 +59,9 @@ def _measure_facts(m: Measure) -> dict:
     facts["area"] = m.area.value
     facts["owner"] = m.owner.username if m.owner else None
     facts["reasons"] = sorted(r.code for r in m.reasons)
-    for k in ("due_date", "expected_value", "estimated_cost"):
-        facts[k] = str(facts[k]) if facts[k] is not None else None
+    facts["due_date"] = facts["due_date"].isoformat() if facts["due_date"] else None
+    for k in ("expected_value", "estimated_cost"):  # one spelling whether loaded or just typed in
+        facts[k] = f"{Decimal(facts[k]):.2f}" if facts[k] is not None else None
     return facts
 
 
