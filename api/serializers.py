@@ -7,7 +7,8 @@ from winback.audit.models import AuditEvent
 from winback.customers import privacy
 from winback.cycles.models import FlowRunRecord, MonthlyCycle, Target
 from winback.evaluation.models import Evaluation
-from winback.plans.models import Measure, RectificationPlan
+from winback import clock
+from winback.plans.models import Measure, RectificationPlan, Voucher
 from winback.surveys.models import SurveyTask
 
 
@@ -34,14 +35,14 @@ def target(t: Target) -> dict[str, Any]:
         "vin": t.vehicle.vin, "plate": t.vehicle.plate, "model": t.vehicle.model, "band": t.band.value,
         "last_visit_date": t.last_visit_date.isoformat(), "months_since_visit": t.months_since_visit,
         "in_warranty": t.in_warranty, "visit_count": t.visit_count, "total_spend": str(t.total_spend),
-        "came_back_on": t.came_back_on.isoformat() if t.came_back_on else None,
+        "came_back_on": t.came_back_on.isoformat() if t.came_back_on else None, "holdout": t.holdout,
     }
 
 
 def task(t: SurveyTask, viewer: Any = None) -> dict[str, Any]:
     """The task as ``viewer`` may see it: the phone masked unless they may see it."""
     return {
-        "id": t.id, "cycle_id": t.cycle_id, "status": t.status.value, "assignee_id": t.assignee_id,
+        "id": t.id, "cycle_id": t.cycle_id, "target_id": t.target_id, "status": t.status.value, "assignee_id": t.assignee_id,
         "assignee": t.assignee.username, "assigned_at": t.assigned_at, "due_at": t.due_at,
         "customer_id": t.customer_id, "customer": t.target.customer.name, "phone": privacy.phone_for(t.target.customer.phone, viewer, t),
         "vehicle": {"vin": t.target.vehicle.vin, "plate": t.target.vehicle.plate, "model": t.target.vehicle.model},
@@ -66,13 +67,18 @@ def measure(m: Measure) -> dict[str, Any]:
         "owner_id": m.owner_id, "owner": m.owner.username if m.owner else None,
         "due_date": m.due_date.isoformat() if m.due_date else None, "expected_effect": m.expected_effect,
         "estimated_cost": str(m.estimated_cost) if m.estimated_cost is not None else None,
-        "status": m.status.value,
+        "status": m.status.value, "overdue": m.is_overdue(clock.today()),
+        "reasons": sorted(r.code for r in m.reasons),
+        "expected_value": str(m.expected_value) if m.expected_value is not None else None,
+        "expected_unit": m.expected_unit, "lineage_id": m.lineage_id, "evidence": m.evidence,
+        "done_at": m.done_at, "reminders": m.reminders, "escalated_at": m.escalated_at,
     }
 
 
 def plan(p: RectificationPlan) -> dict[str, Any]:
     return {
         "id": p.id, "cycle_id": p.cycle_id, "version": p.version, "status": p.status.value,
+        "amends_id": p.amends_id,
         "submitted_at": p.submitted_at, "decided_at": p.decided_at,
         "decided_by": p.decided_by.username if p.decided_by else None, "decision_comment": p.decision_comment,
         "measures": [measure(m) for m in p.measures],
@@ -86,6 +92,18 @@ def evaluation(e: Evaluation) -> dict[str, Any]:
         "output_value": str(e.output_value), "measure_cost": str(e.measure_cost),
         "winback_rate_pct": e.winback_rate_pct, "target_pct": e.target_pct,
         "per_advisor": e.per_advisor, "per_measure": e.per_measure,
+        "voucher_cost": str(e.voucher_cost), "satisfaction_avg": e.satisfaction_avg,
+        "satisfaction_n": e.satisfaction_n, "holdout": e.holdout, "churn_rate_pct": e.churn_rate_pct,
+        "kpis": e.kpis,
+    }
+
+
+def voucher(v: Voucher) -> dict[str, Any]:
+    return {
+        "id": v.id, "cycle_id": v.cycle_id, "target_id": v.target_id, "customer_id": v.customer_id,
+        "measure_id": v.measure_id, "kind": v.kind, "amount": str(v.amount), "offered_at": v.offered_at,
+        "expires_on": v.expires_on.isoformat() if v.expires_on else None,
+        "redeemed_on": v.redeemed_on.isoformat() if v.redeemed_on else None,
     }
 
 

@@ -9,16 +9,18 @@ from prefect import flow
 
 from flows.common import HOOKS, apply_as_of
 from flows.stages import draft_plan, evaluate_cycle, execute_plan, tally_reasons
-from tasks import analytics, cycles, notify, surveys
+from tasks import analytics, cycles, notify, plans, surveys
 
 
 @flow(name="watch_deadlines", flow_run_name="watch deadlines", **HOOKS)
 def watch_deadlines(store_codes: list[str] | None = None, as_of: str | None = None) -> dict:
     apply_as_of(as_of)
     ids = cycles.store_ids(store_codes)
-    reminders = {"reminded": 0, "escalated": 0}
+    reminders = {"reminded": 0, "escalated": 0, "measures_reminded": 0, "measures_escalated": 0}
     for store_id in ids:
         for key, n in surveys.remind_and_escalate(store_id).items():
+            reminders[key] += n
+        for key, n in plans.remind_measures(store_id).items():
             reminders[key] += n
     # The red line raises itself: one digest a day to the admins, not one message per customer.
     crossed = {"crossed_at_risk": 0, "crossed_lost": 0}

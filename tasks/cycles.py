@@ -32,8 +32,7 @@ def open_cycle(store_id: int, month: str) -> int:
 def due_work(store_ids: list[int]) -> dict[str, list[int]]:
     """Cycles whose next stage is due: tally+plan, execution, evaluation."""
     from winback import clock
-    from winback.plans.models import PlanStatus
-    from winback.plans.service import current_plan
+    from winback.plans.service import plan_in_force
     from winback.surveys.service import survey_window_closed
 
     work: dict[str, list[int]] = {"tally": [], "plan": [], "execute": [], "evaluate": []}
@@ -44,8 +43,7 @@ def due_work(store_ids: list[int]) -> dict[str, list[int]]:
         for c in cycles.cycles_in_stage(session=session, stage=CycleStage.tallied, store_ids=store_ids):
             work["plan"].append(c.id)
         for c in cycles.cycles_in_stage(session=session, stage=CycleStage.planning, store_ids=store_ids):
-            plan = current_plan(session=session, cycle_id=c.id)
-            if plan is not None and plan.status == PlanStatus.approved:
+            if plan_in_force(session=session, cycle_id=c.id) is not None:
                 work["execute"].append(c.id)
         for c in cycles.evaluation_due(session=session, now=clock.now()):
             if c.store_id in store_ids:

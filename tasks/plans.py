@@ -17,3 +17,9 @@ def draft(cycle_id: int) -> int:
 def execute(cycle_id: int) -> dict[str, int]:
     with session_scope() as session:
         return plans.execute_plan(session=session, cycle_id=cycle_id, actor=flow_actor())
+
+
+@task(name="remind measures")
+def remind_measures(store_id: int) -> dict[str, int]:
+    with session_scope() as session:
+        return plans.remind_measures(session=session, store_id=store_id, actor=flow_actor())

@@ -24,6 +24,8 @@ PASSWORD = "winback-demo"
 
 # method path: ((admin, supervisor, advisor1 = assignee, advisor2, manager, auditor, intruder, anon), body)
 # Bodies are valid where a check inside the handler must be reached; {ids} are filled in.
+READ_CYCLE = ("ok", "ok", 403, 403, "ok", "ok", 404, "in")
+
 RULES: dict[str, tuple[tuple, object]] = {
     "POST /api/auth/login": (("any",) * 8, "login"),
     "POST /api/auth/logout": (("ok",) * 8, None),
@@ -109,6 +111,34 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /archive/mappings": (("ok", 403, 403, 403, 403, 403, "ok", "in"), "form:kind=customers"),
     "POST /archive/merges/{proposal_id}": (("ok", 403, 403, 403, 403, 403, 404, "in"), "form:decision=reject&note=matrix"),
     "POST /customers/{customer}/notes": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:kind=preference&text=matrix"),
+    # plans, execution and evaluation (issue 7)
+    "GET /api/cycles/{cycle}/evaluation.xlsx": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
+    "GET /api/cycles/{cycle}/plans": (READ_CYCLE, None),
+    "GET /api/cycles/{cycle}/vouchers": (READ_CYCLE, None),
+    "GET /api/evaluation/trend": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /api/measure-library": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "POST /api/measure-library": ((403, 403, 403, 403, "ok", 403, "ok", "in"),
+                                  {"reason_code": "high_price", "title": "矩阵"}),
+    "PUT /api/measure-library/{template_id}": ((403, 403, 403, 403, "ok", 403, 404, "in"),
+                                               {"reason_code": "high_price", "title": "矩阵"}),
+    "GET /api/measures/mine": (("ok",) * 7 + ("in",), None),
+    "GET /api/plans/{old_id}/compare/{new_id}": (READ_CYCLE, None),
+    "POST /api/measures/{measure}/status": ((403, 403, 403, 403, "ok", 403, 404, "in"), {"status": "in_progress"}),
+    "POST /api/plans/{plan}/amend": ((403, 403, 403, 403, "ok", 403, 404, "in"), None),
+    "POST /api/targets/{target_id}/callback": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), {"satisfaction": 4}),
+    "POST /api/targets/{target_id}/vouchers": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), {}),
+    "GET /cycles/{cycle}/followup": (("ok", "ok", "ok", "ok", "ok", "ok", 404, "in"), None),
+    # not evaluated yet: 404 for those who may read it
+    "GET /cycles/{cycle}/report": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
+    "GET /cycles/{cycle}/report.xlsx": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
+    "GET /measure-library": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "POST /measure-library": ((403, 403, 403, 403, "ok", 403, "ok", "in"), "form:reason_code=high_price&title=x"),
+    "GET /measures": (("ok",) * 7 + ("in",), None),
+    "GET /plans/{plan}/compare/{other_id}": (("ok", "ok", "ok", "ok", "ok", "ok", 404, "in"), None),
+    "POST /measures/{measure}/status": ((403, 403, 403, 403, "ok", 403, 404, "in"), "form:status=in_progress"),
+    "POST /plans/{plan}/amend": ((403, 403, 403, 403, "ok", 403, 404, "in"), None),
+    "POST /targets/{target_id}/callback": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:cycle_id={cycle}&satisfaction=4"),
+    "POST /targets/{target_id}/vouchers": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:cycle_id={cycle}"),
     "POST /vehicles/{vehicle}/status": (("ok", "ok", "ok", 403, 403, 403, 404, "in"), "form:status=active&note=matrix"),
 }
 # Framework routes: the docs and the schema are public and read-only.
@@ -169,6 +199,8 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
     session.commit()
     return {
         "batch_id": batch.id, "proposal_id": proposal.id, "vehicle": task.target.vehicle_id,
+        "target_id": task.target_id, "old_id": plan.id, "new_id": plan.id, "other_id": plan.id,
+        "template_id": plans.measure_library(session=session, store_id=task.store_id)[0].id,
         "cycle": surveying_cycle, "task": task.id, "customer": task.customer_id, "plan": plan.id,
         "measure": plan.measures[0].id, "staff": staff("advisor2").id, "token": token.id,
         "advisor1": staff("advisor1").id, "advisor3": staff("advisor3").id, "vin": task.target.vehicle.vin,

@@ -36,7 +36,9 @@ def test_monthly_cycle_flow_runs_to_the_surveys(prefect_harness, session, demo_s
     targets = _count(session, Target, Target.cycle_id == cycle.id)
     tasks = _count(session, SurveyTask, SurveyTask.cycle_id == cycle.id)
     assert targets > 0
-    assert tasks == targets == cycle.profile["targets"]
+    held = _count(session, Target, Target.cycle_id == cycle.id, Target.holdout.is_(True))
+    assert held == round(targets * 0.10) > 0  # the randomized holdout is never contacted
+    assert tasks == targets - held and targets == cycle.profile["targets"]
 
     # Every flow run is recorded, completed, with its Prefect id.
     records = list(session.scalars(select(FlowRunRecord).order_by(FlowRunRecord.id)))
@@ -104,10 +106,12 @@ def test_task_logic_runs_without_a_flow(session, demo_store, staff):
     first = screening.screen.fn(cycle.id)
     assert first["added"] == first["total"] > 0
     assert first["at_risk"] + first["lost"] == first["added"]
-    assert screening.screen.fn(cycle.id) == {"added": 0, "total": first["total"], "at_risk": 0, "lost": 0, "likely_lost": 0}
+    assert screening.screen.fn(cycle.id) == {"added": 0, "total": first["total"], "at_risk": 0, "lost": 0,
+                                             "likely_lost": 0, "holdout": 0}
     assert screening.analyze.fn(cycle.id) == first["total"]
     assigned = surveys.assign.fn(cycle.id)
-    assert assigned == {"assigned": first["total"], "total": first["total"]}
+    contacted = first["total"] - first["holdout"]
+    assert assigned == {"assigned": contacted, "total": contacted}
 
     session.expire_all()
     assert session.get(MonthlyCycle, cycle.id).stage == CycleStage.surveying

@@ -53,7 +53,9 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
     assert cycle["stage"] == "surveying"
     targets = client.get(f"/api/cycles/{cycle_id}/targets", params={"limit": 500}).json()
     tasks = client.get(f"/api/cycles/{cycle_id}/tasks", params={"limit": 500}).json()
-    assert targets["total"] == tasks["total"] > 10
+    held = [t for t in targets["items"] if t["holdout"]]
+    assert held and targets["total"] - len(held) == tasks["total"] > 10  # the holdout gets no task
+    assert not {t["id"] for t in held} & {t["target_id"] for t in tasks["items"]}
     assert all(t["months_since_visit"] >= 6 for t in targets["items"])
     assert {t["band"] for t in targets["items"]} == {"at_risk", "lost"}
     completed = {run["flow"] for run in cycle["flow_runs"] if run["state"] == "completed"}
@@ -151,6 +153,12 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
             "category": "保养", "amount": str(amount),
         })
         assert r.status_code == 201, r.text
+    # a 500-yuan labour voucher was offered to the first before the visit; the holdout gets none
+    login(client, returned[0]["assignee"])
+    r = client.post(f"/api/targets/{returned[0]['target_id']}/vouchers", json={"amount": "500"})
+    assert r.status_code == 201, r.text
+    assert client.post(f"/api/targets/{held[0]['id']}/vouchers", json={}).status_code == 409
+    login(client, "admin")
     # the same repair order twice is one visit
     r = client.post("/api/visits", json={"vin": returned[0]["vehicle"]["vin"], "ro_number": "RO-BACK-0",
                                          "visit_date": "2026-12-05", "category": "保养", "amount": "880"})
@@ -164,7 +172,11 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
 
     # -- three months after execution started: the evaluation ----------------------------
     clock.set_now(clock.now() + timedelta(days=65))
+    webhook.clear()
     client.post("/api/watch")
+    # the measures' due dates passed: owners reminded, the manager gets one escalation digest
+    assert kinds(webhook)["逾期整改措施上报"] == 1
+    assert kinds(webhook)["整改措施已逾期"] == len(plan["measures"])
     login(client, "manager")
     cycle = client.get(f"/api/cycles/{cycle_id}").json()
     assert cycle["stage"] == "evaluated"
@@ -176,6 +188,9 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
     assert Decimal(ev["output_value"]) == sum(amounts)
     assert ev["winback_rate_pct"] == round(100 * 3 / len(closed), 1)
     assert Decimal(ev["measure_cost"]) == Decimal("3000")
+    assert Decimal(ev["voucher_cost"]) == Decimal("500")  # redeemed by RO-BACK-0
+    assert ev["holdout"]["holdout"] == len(held) and ev["holdout"]["treated"] == tasks["total"]
+    assert ev["holdout"]["treated_back"] == 3 and ev["holdout"]["lift_pct"] is not None
     by_advisor = {a["advisor_id"]: a for a in ev["per_advisor"]}
     assert sum(a["contacted"] for a in by_advisor.values()) == len(closed)
     assert sum(a["came_back"] for a in by_advisor.values()) == 3

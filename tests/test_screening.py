@@ -159,8 +159,11 @@ def test_screening_and_assignment_are_idempotent(session, demo_store, staff):
     n_notes = _count(session, Notification)
     n_audit = _count(session, AuditEvent)
     assert n_targets == first["total"] > 0
-    assert assigned == {"assigned": n_targets, "total": n_targets}
-    assert n_tasks == n_targets
+    n_holdout = _count(session, Target, Target.cycle_id == cycle.id, Target.holdout.is_(True))
+    assert n_holdout == first["holdout"] == round(n_targets * 0.10) > 0  # 10% held out, not contacted
+    contacted = n_targets - n_holdout
+    assert assigned == {"assigned": contacted, "total": contacted}
+    assert n_tasks == contacted
     assert cycle.stage == CycleStage.surveying
 
     # Starting the same month again returns the open cycle.
@@ -179,7 +182,9 @@ def test_screening_and_assignment_are_idempotent(session, demo_store, staff):
 
     # Every target has exactly one task; they went to active advisors only.
     tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == cycle.id)))
-    assert len({t.target_id for t in tasks}) == n_targets
+    assert len({t.target_id for t in tasks}) == n_tasks
+    held = set(session.scalars(select(Target.id).where(Target.cycle_id == cycle.id, Target.holdout.is_(True))))
+    assert not held & {t.target_id for t in tasks}, "a holdout target got a task"
     active_advisors = {staff(u).id for u in ("advisor1", "advisor2", "advisor3")}
     assert {t.assignee_id for t in tasks} == active_advisors
     assert all(t.status == SurveyStatus.open for t in tasks)

@@ -60,6 +60,17 @@ class ProcessDefaults(BaseModel):
     alarm_p_value: float = Field(0.001, gt=0, lt=0.5)
     alarm_min_ratio: float = Field(1.5, ge=1)
     alarm_min_count: int = Field(5, ge=1)
+    # Remind a measure's owner this many days before its due date; overdue measures are
+    # reminded daily and escalated to the manager once.
+    measure_reminder_days_before: int = Field(3, ge=0, le=60)
+    # Randomized holdout: this share of each cycle's targets (percent, 0 = none) is drawn at
+    # random, stratified by band and segment, and not contacted, so the evaluation can tell
+    # the campaign's effect from customers who would have come back anyway.
+    holdout_pct: float = Field(10.0, ge=0, le=50)
+    # Vehicle attribute the holdout is stratified by besides the band (profile key of a target).
+    holdout_segment: str = Field("grade", pattern="^(grade|customer_type|model|district)$")
+    # Default value of a win-back voucher (回厂工时券), yuan.
+    voucher_default_yuan: float = Field(500.0, ge=0)
 
     @model_validator(mode="after")
     def _red_lines_in_order(self) -> "ProcessDefaults":

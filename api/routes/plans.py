@@ -4,14 +4,22 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from api import serializers as out
-from api.deps import CurrentUser, Manager, SessionDep
+from api.deps import CurrentUser, Manager, Reader, SessionDep, store_ids
 from flows import launcher
+from winback.cycles import service as cycles
+from winback.errors import NotFound
+from winback.evaluation import export, service as evaluation
 from winback.plans import service as plans
-from winback.plans.schemas import MeasureUpdate, PlanDecision
+from winback.plans.models import MeasureStatus
+from winback.plans.schemas import (
+    CallbackIn, MeasureReport, MeasureTemplateIn, MeasureUpdate, PlanAmend, PlanDecision, VoucherOffer,
+)
 
 router = APIRouter()
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 
@@ -39,3 +47,99 @@ def approve_plan(plan_id: int, body: PlanDecision, user: Manager, session: Sessi
 @router.post("/plans/{plan_id}/reject", tags=["plans"])
 def reject_plan(plan_id: int, body: PlanDecision, user: Manager, session: SessionDep) -> dict[str, Any]:
     return out.plan(plans.decide_plan(session=session, plan_id=plan_id, approve=False, comment=body.comment, actor_staff=user))
+
+
+@router.post("/plans/{plan_id}/amend", status_code=201, tags=["plans"])
+def amend_plan(plan_id: int, body: PlanAmend, user: Manager, session: SessionDep) -> dict[str, Any]:
+    """A new draft version of an approved plan; the approved one stays in force until this is approved."""
+    return out.plan(plans.amend_plan(session=session, plan_id=plan_id, actor_staff=user, reason=body.reason))
+
+
+@router.get("/cycles/{cycle_id}/plans", tags=["plans"])
+def plan_versions(cycle_id: int, user: Reader, session: SessionDep) -> list[dict[str, Any]]:
+    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    return [out.plan(p) for p in plans.plan_versions(session=session, cycle_id=c.id)]
+
+
+@router.get("/plans/{old_id}/compare/{new_id}", tags=["plans"])
+def compare_plans(old_id: int, new_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
+    return plans.compare_versions(session=session, old_id=old_id, new_id=new_id, store_ids=store_ids(user))
+
+
+@router.get("/measures/mine", tags=["plans"])
+def my_measures(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+    return [out.measure(m) for m in plans.measures_owned_by(session=session, staff_id=user.id)]
+
+
+@router.post("/measures/{measure_id}/status", tags=["plans"])
+def report_measure(measure_id: int, body: MeasureReport, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    m = plans.set_measure_status(session=session, measure_id=measure_id, status=MeasureStatus(body.status),
+                                 evidence=body.evidence, actor_staff=user)
+    return out.measure(m)
+
+
+@router.post("/targets/{target_id}/vouchers", status_code=201, tags=["plans"])
+def offer_voucher(target_id: int, body: VoucherOffer, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """Record a win-back voucher offered to the customer (e.g. 500 yuan of labour)."""
+    return out.voucher(plans.offer_voucher(session=session, target_id=target_id, actor_staff=user,
+                                           **body.model_dump()))
+
+
+@router.get("/cycles/{cycle_id}/vouchers", tags=["plans"])
+def cycle_vouchers(cycle_id: int, user: Reader, session: SessionDep) -> list[dict[str, Any]]:
+    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    return [out.voucher(v) for v in plans.vouchers_of(session=session, cycle_id=c.id)]
+
+
+@router.post("/targets/{target_id}/callback", status_code=201, tags=["evaluation"])
+def record_callback(target_id: int, body: CallbackIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """The follow-up call after a returned customer's visit: satisfaction 1-5."""
+    cb = plans.record_callback(session=session, target_id=target_id, satisfaction=body.satisfaction,
+                               note=body.note, actor_staff=user)
+    return {"id": cb.id, "target_id": cb.target_id, "satisfaction": cb.satisfaction, "note": cb.note, "at": cb.at}
+
+
+@router.get("/cycles/{cycle_id}/evaluation.xlsx", tags=["evaluation"],
+            responses={200: {"content": {XLSX: {}}, "description": "the evaluation report as XLSX"}})
+def evaluation_xlsx(cycle_id: int, user: Reader, session: SessionDep) -> Response:
+    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    ev = evaluation.get_evaluation(session=session, cycle_id=c.id)
+    if ev is None:
+        raise NotFound("this cycle has not been evaluated yet")
+    body = export.evaluation_xlsx(ev, month=c.month, trend=evaluation.trend(session=session, store_id=c.store_id))
+    return Response(body, media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="evaluation-{c.store.code}-{c.month}.xlsx"'})
+
+
+@router.get("/evaluation/trend", tags=["evaluation"])
+def evaluation_trend(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
+    """Return rate, churn rate and lift over the holdout per quarter, for the user's store."""
+    return evaluation.trend(session=session, store_id=user.store_id)
+
+
+def _template(t) -> dict[str, Any]:
+    return {
+        "id": t.id, "reason_code": t.reason_code, "area": t.area.value, "title": t.title, "title_en": t.title_en,
+        "expected_effect": t.expected_effect,
+        "expected_value": str(t.expected_value) if t.expected_value is not None else None,
+        "expected_unit": t.expected_unit,
+        "estimated_cost": str(t.estimated_cost) if t.estimated_cost is not None else None, "active": t.active,
+    }
+
+
+@router.get("/measure-library", tags=["plans"])
+def measure_library(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
+    """The store's typical measures per reason (seeded from PROCESS.md, editable per store)."""
+    plans.seed_measure_library(session=session, store_id=user.store_id)
+    return [_template(t) for t in plans.measure_library(session=session, store_id=user.store_id, active_only=False)]
+
+
+@router.post("/measure-library", status_code=201, tags=["plans"])
+def add_template(body: MeasureTemplateIn, user: Manager, session: SessionDep) -> dict[str, Any]:
+    return _template(plans.save_template(session=session, actor_staff=user, **body.model_dump()))
+
+
+@router.put("/measure-library/{template_id}", tags=["plans"])
+def edit_template(template_id: int, body: MeasureTemplateIn, user: Manager, session: SessionDep) -> dict[str, Any]:
+    return _template(plans.save_template(session=session, actor_staff=user, template_id=template_id,
+                                         **body.model_dump()))

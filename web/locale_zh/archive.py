@@ -7,7 +7,7 @@ ZH = {
     "XLSX or CSV (UTF-8 or GBK), Chinese or English column headers. Every row is imported or reported.":
         "支持XLSX或CSV（UTF-8或GBK），中文或英文列名。每一行要么导入，要么报告原因。",
     "Run the cleanup now": "立即整理档案", "Duplicates to review": "待确认的重复客户",
-    "Data quality": "数据质量", "Customers": "客户数", "Vehicles": "车辆数", "Repair orders": "维修工单数",
+    "Data quality": "数据质量", "Customers": "客户数", "Vehicles": "车辆", "Repair orders": "维修工单数",
     "excluded from screening": "不参与筛选", "Duplicates pending": "待处理重复",
     "Field": "字段", "Filled": "填写率", "Check": "检查项", "Invalid": "无效数",
     "Trend by import": "按导入的趋势", "Invalid phones": "无效电话", "Invalid VINs": "无效车架号",
@@ -25,7 +25,7 @@ ZH = {
     "Choose what the file holds and the file to import.": "请选择文件内容类型和要导入的文件。",
     "This file was imported before; nothing changed.": "该文件已导入过，没有任何变化。",
     "The file is larger than 512 MB; split it by year.": "文件超过512 MB，请按年份拆分。",
-    "What we know": "客户信息补充", "Note": "内容", "Add to the archive": "记入档案",
+    "What we know": "客户信息补充", "Archive note": "档案备注", "Add to the archive": "记入档案",
     "preference": "偏好", "reason_left": "流失原因", "best_time": "方便联系时间",
     "Saved to the customer's archive.": "已记入客户档案。", "Merged into": "已合并到",
     "active": "正常", "sold": "已卖车", "scrapped": "已报废", "moved": "已迁出", "deceased": "车主已故",

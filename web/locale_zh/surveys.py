@@ -3,7 +3,9 @@
 ZH = {
     "appointment_booked": "已预约进店", "call_back": "约定回电", "not_interested": "不感兴趣",
     "serviced_elsewhere": "已在别处保养", "do_not_call": "拒绝再联系", "excluded": "已排除",
-    "independent": "社会修理厂", "other_4s": "其他4S店", "chain": "连锁快修", "insurance": "保险公司指定",
+    # kinds of shop where the car was serviced instead (prefixed: "insurance" is also a customer type)
+    "shop:independent": "社会修理厂", "shop:other_4s": "其他4S店", "shop:chain": "连锁快修",
+    "shop:insurance": "保险公司指定", "shop:other": "其他",
     "other": "其他",
     "Call back at": "约定回电时间", "Excluded": "已排除", "Do not call": "拒绝回访", "invalid number": "号码无效",
     "Answer": "答复", "Answer the complaint": "答复投诉", "Draft saved": "草稿已保存", "Draft saved.": "草稿已保存。",

@@ -68,6 +68,7 @@ def cycle_page(
         request, "cycles/detail.html", user=user, cycle=cycle, tasks=tasks, total=total, page=page, page_size=PAGE,
         board=surveys.progress(session=session, cycle_id=cycle.id), runs=runs, running=running,
         plan=plans.current_plan(session=session, cycle_id=cycle.id),
+        holdout=cycles.holdout_targets(session=session, cycle_id=cycle.id),
         evaluation=evaluation.get_evaluation(session=session, cycle_id=cycle.id),
         advisors=advisors, active_ids={a.id for a in advisors},
         so_far=surveys.reasons_so_far(session=session, cycle_id=cycle.id),

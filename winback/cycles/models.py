@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import false
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -105,6 +106,8 @@ class Target(Base):
     p_alive: Mapped[float | None] = mapped_column(Float)
     expected_visits: Mapped[float | None] = mapped_column(Float)
     priority: Mapped[float | None] = mapped_column(Float)
+    # Randomized holdout (对照组): drawn at screening, never contacted, compared in the evaluation.
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # First repair order after the survey contact; set by the evaluation.
     came_back_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

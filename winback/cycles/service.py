@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from winback import clock
 from winback.accounts.models import Store
 from winback.accounts.service import effective_settings
+from winback.evaluation import holdout
 from winback.actor import Actor
 from winback.analytics import service as analytics
 from winback.audit import service as audit_service
@@ -231,6 +232,12 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
                 created_at=now,
             )
         )
+    held = holdout.draw(
+        rows, share_pct=float(rules.holdout_pct), seed=f"{cycle.store_id}:{cycle.month}",
+        segment_key=rules.holdout_segment,
+    )
+    for r in rows:
+        r["holdout"] = r["vehicle_id"] in held
     if rows:
         session.execute(Target.__table__.insert(), [_enum_values(r) for r in rows])
     counts = Counter(r["band"].value for r in rows)
@@ -238,10 +245,10 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     advance(
         session=session, cycle=cycle, to=CycleStage.screened, actor=actor,
         targets=total, at_risk=counts.get("at_risk", 0), lost=counts.get("lost", 0),
-        likely_lost=counts.get("likely_lost", 0),
+        likely_lost=counts.get("likely_lost", 0), holdout=len(held),
     )
     return {"added": len(rows), "total": int(total), "at_risk": counts["at_risk"], "lost": counts["lost"],
-            "likely_lost": counts["likely_lost"]}
+            "likely_lost": counts["likely_lost"], "holdout": len(held)}
 
 
 def _enum_values(row: dict[str, Any]) -> dict[str, Any]:
@@ -321,6 +328,16 @@ def analyze_profiles(*, session: Session, cycle_id: int, actor: Actor) -> dict[s
     cycle.profile = profile
     advance(session=session, cycle=cycle, to=CycleStage.profiled, actor=actor)
     return profile
+
+
+def holdout_count(*, session: Session, cycle_id: int) -> int:
+    return session.scalar(select(func.count()).where(Target.cycle_id == cycle_id, Target.holdout.is_(True))) or 0
+
+
+def holdout_targets(*, session: Session, cycle_id: int) -> list[Target]:
+    """The cycle's randomized holdout: screened, deliberately not contacted."""
+    stmt = select(Target).where(Target.cycle_id == cycle_id, Target.holdout.is_(True)).order_by(Target.band, Target.id)
+    return list(session.scalars(stmt))
 
 
 def targets_of(

@@ -27,6 +27,17 @@ class Evaluation(Base):
     # 产值: the output value of those entries.
     output_value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     measure_cost: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    # Redeemed win-back vouchers (their value is a cost of the campaign).
+    voucher_cost: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"), server_default="0")
+    # Follow-up callback of returned customers: mean satisfaction 1-5 and how many answered.
+    satisfaction_avg: Mapped[float | None] = mapped_column(Float)
+    satisfaction_n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Randomized holdout vs contacted (intention to treat): counts, rates, lift and its 95% CI.
+    holdout: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Store churn rate (lost vehicles / active vehicles) on the evaluation day, percent.
+    churn_rate_pct: Mapped[float | None] = mapped_column(Float)
+    # Retention KPIs dealers lack: first/second maintenance return rates, churn by segment.
+    kpis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     winback_rate_pct: Mapped[float] = mapped_column(Float)
     target_pct: Mapped[float] = mapped_column(Float)
     # Per advisor: contacted, came back, rate, shortfall customers and yuan.

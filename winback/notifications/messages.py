@@ -39,6 +39,18 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("整改措施责任分配", "您负责整改措施「{title}」，完成期限 {due}。"),
         "en": ("Measure assigned to you", "You own the measure \"{title}\", due {due}."),
     },
+    "measure_due_soon": {
+        "zh": ("整改措施即将到期", "整改措施「{title}」将于 {due} 到期，请按时完成并上传证明。"),
+        "en": ("Measure due soon", "The measure \"{title}\" is due {due}; report it done with evidence."),
+    },
+    "measure_overdue": {
+        "zh": ("整改措施已逾期", "整改措施「{title}」已于 {due} 逾期，请尽快完成。"),
+        "en": ("Measure overdue", "The measure \"{title}\" was due {due} and is overdue."),
+    },
+    "measures_escalated": {
+        "zh": ("逾期整改措施上报", "{count} 项整改措施已逾期：{measures}。"),
+        "en": ("Overdue measures", "{count} measures are overdue: {measures}."),
+    },
     "evaluation_ready": {
         "zh": ("效果评估完成", "{month} 效果评估：{back}/{contacted} 位客户回厂，回厂率 {rate}%。"),
         "en": ("Evaluation ready", "{month} evaluation: {back} of {contacted} customers came back ({rate}%)."),

@@ -15,3 +15,15 @@ MEASURE_LIBRARY: dict[str, tuple[ReasonArea, str, str, str]] = {
     "too_far": (ReasonArea.distance, "高价值客户上门取送车服务", "Door-to-door service for valuable customers", "远距离客户回厂 10 台"),
     "insurance_referral": (ReasonArea.other, "与保险公司及交警建立事故车推荐合作", "Accident-car referral agreements with insurers and traffic police", "事故车进厂 +10 台/月"),
 }
+
+# The expected effect as a number and unit, so the evaluation can hold the outcome against it.
+EXPECTED_VALUE: dict[str, tuple[str, str]] = {
+    "poor_attitude": ("5", "满意度分"),
+    "slow_service": ("20", "% 等待时间下降"),
+    "promise_broken": ("10", "台回厂"),
+    "advisor_left": ("100", "% 交接客户联系率"),
+    "low_skill": ("5", "个百分点一次修复率"),
+    "high_price": ("30", "台回厂"),
+    "too_far": ("10", "台回厂"),
+    "insurance_referral": ("10", "台事故车/月"),
+}

@@ -3,7 +3,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+from winback.surveys.models import ReasonArea
 
 
 class MeasureUpdate(BaseModel):
@@ -12,7 +16,45 @@ class MeasureUpdate(BaseModel):
     due_date: date | None = None
     expected_effect: str | None = Field(None, max_length=300)
     estimated_cost: Decimal | None = None
+    expected_value: Decimal | None = None
+    expected_unit: str | None = Field(None, max_length=60)
+    # Reason codes the measure addresses (replaces the list when given).
+    reasons: list[str] | None = None
 
 
 class PlanDecision(BaseModel):
     comment: str | None = Field(None, max_length=4000)
+
+
+class PlanAmend(BaseModel):
+    reason: str | None = Field(None, max_length=4000)
+
+
+class MeasureReport(BaseModel):
+    status: Literal["todo", "in_progress", "done"]
+    evidence: str | None = Field(None, max_length=4000)
+
+
+class VoucherOffer(BaseModel):
+    amount: Decimal | None = Field(None, gt=0)
+    kind: str = Field("工时券", max_length=60)
+    measure_id: int | None = None
+    expires_on: date | None = None
+
+
+class CallbackIn(BaseModel):
+    satisfaction: int = Field(ge=1, le=5)
+    note: str | None = Field(None, max_length=4000)
+
+
+class MeasureTemplateIn(BaseModel):
+    """A typical measure of the store's library, suggested when a plan is drafted."""
+
+    reason_code: str = Field(..., min_length=1, max_length=40)
+    title: str = Field(..., min_length=1, max_length=300)
+    area: ReasonArea | None = None
+    expected_effect: str | None = Field(None, max_length=300)
+    expected_value: Decimal | None = None
+    expected_unit: str | None = Field(None, max_length=60)
+    estimated_cost: Decimal | None = Field(None, ge=0)
+    active: bool = True

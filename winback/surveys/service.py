@@ -85,7 +85,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
         select(Target.id, Target.customer_id, Target.profile, Customer.advisor_id)
         .join(Customer, Customer.id == Target.customer_id)
         .outerjoin(SurveyTask, SurveyTask.target_id == Target.id)
-        .where(Target.cycle_id == cycle.id, SurveyTask.id.is_(None))
+        .where(Target.cycle_id == cycle.id, SurveyTask.id.is_(None), Target.holdout.is_(False))
         .order_by(Target.band.desc(), Target.total_spend.desc(), Target.id)
     ).all()
     now = clock.now()

@@ -1,0 +1,41 @@
+"""Chinese texts of the plan, execution and evaluation pages."""
+
+ZH = {
+    "superseded": "已被修订版取代",
+    "Versions": "版本", "compare with": "对比", "Compare versions": "版本对比",
+    "Changed": "修改", "Added": "新增", "Removed": "删除", "Field": "字段",
+    "title": "标题", "area": "方面", "owner": "责任人", "owner_id": "责任人", "due_date": "完成期限",
+    "expected_effect": "预期效果", "expected_value": "预期数值", "expected_unit": "单位",
+    "estimated_cost": "预计成本", "reasons": "针对原因",
+    "Addresses": "针对原因", "Reasons addressed": "针对的流失原因", "Expected value": "预期数值", "Unit": "单位",
+    "Evidence": "完成证明", "Attachment": "附件", "Report": "提交", "Status": "状态",
+    "Amend the approved plan (a new version, approved again)": "修订已批准的方案（生成新版本，需重新审批）",
+    "Amend": "修订",
+    "A new version was drafted; the approved one stays in force until it is approved.":
+        "已生成新版本草稿；新版本批准前，原批准版本继续执行。",
+    "My measures": "我的整改措施", "No measures are assigned to you.": "您没有负责的整改措施。",
+    "Evaluation report": "效果评估报告", "Download XLSX": "下载 XLSX", "Print": "打印", "Computed": "计算于",
+    "Summary": "概要", "Measure cost": "措施成本", "Voucher cost": "优惠券成本", "Satisfaction": "满意度",
+    "Churn rate": "流失率", "Contacted vs holdout": "联系组与对照组对比", "Contacted group": "联系组",
+    "Holdout (not contacted)": "对照组（不联系）", "Lift": "提升", "points": "个百分点", "95% interval": "95% 置信区间",
+    "the campaign brought customers back who would not have come anyway.": "活动挽回了本不会回厂的客户。",
+    "the contacted group came back less than the holdout.": "联系组回厂率低于对照组。",
+    "not distinguishable from customers coming back anyway.": "与客户自然回厂无法区分。",
+    "No holdout was drawn for this cycle (share 0).": "本循环未抽取对照组（比例为 0）。",
+    "Advisors": "服务顾问", "Incremental customers": "增量回厂客户",
+    "Reason → measure → outcome": "原因 → 措施 → 效果", "Retention KPIs": "客户保持指标",
+    "First maintenance return rate": "首保回厂率", "Second maintenance return rate": "二保回厂率",
+    "Segment": "细分", "Vehicles": "车辆", "Lost": "流失", "grade": "车辆级别", "customer_type": "客户类型",
+    "Trend per quarter": "季度趋势", "Quarter": "季度",
+    "Blue: win-back rate; orange: churn rate (percent).": "蓝色：回厂率；橙色：流失率（百分比）。",
+    "Saved.": "已保存。",
+    "drawn at random to measure whether the campaign works; do not contact them this cycle.":
+        "随机抽取，用于检验挽回活动是否有效；本循环请勿联系。",
+    "Follow-up": "回厂跟进", "Vouchers and satisfaction callbacks": "回厂券与满意度回访", "redeemed": "已使用", "offered": "已发放", "Voucher": "回厂券", "Offer": "发放",
+    "Note": "备注", "The amount is not a number": "金额不是数字",
+    "satisfaction is a score from 1 to 5": "满意度为 1 到 5 分",
+    "Surveyed customers: offer a win-back voucher, and after their visit call to thank them and ask how satisfied they were.":
+        "已回访客户：可发放回厂优惠券；客户回厂后致电感谢并询问满意度。",
+    "Measure library": "整改措施库", "Reason": "原因", "In use": "启用", "Add a measure": "新增措施",
+    "Typical measures per reason, suggested when a plan is drafted.": "按流失原因整理的典型措施，起草方案时自动建议。",
+}
