@@ -29,6 +29,7 @@ FLOWS: dict[str, tuple[str, str, str]] = {
     "evaluate_cycle": ("flows.stages", "evaluate_cycle", "evaluate-cycle"),
     "execute_plan": ("flows.stages", "execute_plan", "execute-plan"),
     "assign_surveys": ("flows.stages", "assign_surveys", "assign-surveys"),
+    "import_visits": ("flows.import_visits", "import_visits", "import-visits"),
 }
 
 

@@ -258,6 +258,19 @@ def audit_verify(store: Annotated[Optional[str], typer.Option(help="Only this st
         raise typer.Exit(1)
 
 
+@import_app.command("inbox")
+def import_inbox(
+    drop_dir: Annotated[Optional[str], typer.Option("--dir", help="Default: <data dir>/inbox.")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Import the repair orders waiting in the drop folder (<dir>/<STORE CODE>/*.csv|xlsx), now."""
+    from flows.launcher import launch
+
+    as_of = _set_clock(as_of)
+    launched = launch("import_visits", {"drop_dir": drop_dir, "store_codes": None, "as_of": as_of}, wait=True)
+    typer.echo(f"drop folder imported: flow run {launched.prefect_flow_run_id}")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
