@@ -1,9 +1,9 @@
 """JSON API: surveys."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from api import serializers as out
 from api.deps import CurrentUser, SessionDep, Supervisor, store_ids
@@ -28,9 +28,10 @@ router = APIRouter()
 def my_tasks(
     user: CurrentUser, session: SessionDep, closed: bool = False, q: str | None = None,
     band: str | None = None, overdue: bool = False,
+    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     rows = surveys.my_tasks(session=session, advisor_id=user.id, include_closed=closed, search=q, band=band,
-                            overdue_only=overdue)
+                            overdue_only=overdue, offset=offset, limit=limit)
     return [out.task(t, user) for t in rows]
 
 

@@ -154,7 +154,7 @@ def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
 
 def my_tasks(
     *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None,
-    band: str | None = None, overdue_only: bool = False,
+    band: str | None = None, overdue_only: bool = False, limit: int | None = None, offset: int = 0,
 ) -> list[SurveyTask]:
     """An advisor's tasks in working order: overdue first, then call-backs that are due, then
     by due date, lost before at-risk and valuable before cheap; snoozed call-backs (a
@@ -191,6 +191,8 @@ def my_tasks(
     )
     band_rank = case((Target.band == "lost", 0), else_=1)
     stmt = stmt.order_by(rank, SurveyTask.due_at, band_rank, Target.total_spend.desc(), SurveyTask.id)
+    if limit is not None:
+        stmt = stmt.offset(offset).limit(limit)
     return list(session.scalars(stmt))
 
 

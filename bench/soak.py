@@ -1,0 +1,277 @@
+"""Soak: simulated staff against the real app (uvicorn, 2 workers) on PostgreSQL.
+
+    .venv/bin/python bench/soak.py --url postgresql+psycopg://postgres@127.0.0.1:5432/wb_bench \
+        --clients 32 --seconds 300 --open-tasks 50000
+
+It empties the database, migrates it, creates a store with advisors and ``--open-tasks`` open
+survey tasks (bulk inserts), starts the app and a bare ASGI endpoint under the same uvicorn,
+then runs the load: advisors list "my tasks", open one and close it; supervisors read the
+cycle's tasks and reassign; managers read the progress board and the targets. It prints
+requests, errors (5xx, timeouts, unexpected codes; a 409 "someone else closed it" is an
+expected answer), p50/p95/p99 per operation, the ratio to the bare endpoint, and checks
+afterwards that every survey closed with a 200 is closed exactly once.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "soak-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(url: str, open_tasks: int, advisors: int) -> dict:
+    """A fresh database with one store, its staff and ``open_tasks`` open survey tasks."""
+    from db import session as dbs
+    from db.migrate import upgrade
+    from winback import clock
+    from winback.accounts import service as accounts
+    from winback.accounts.models import Role
+    from winback.actor import Actor
+    from winback.customers.models import Customer, ServiceVisit, Vehicle
+    from winback.cycles.models import CycleStage, MonthlyCycle, Target
+    from winback.surveys.models import SurveyTask
+
+    u = make_url(url)
+    if u.drivername.startswith("postgresql"):
+        admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))
+            c.execute(text(f'CREATE DATABASE "{u.database}"'))
+        admin.dispose()
+    upgrade(url)
+    dbs.configure(url)
+    now = datetime.now(timezone.utc)
+    system = Actor.system(label="soak")
+    with dbs.session_scope() as s:
+        store = accounts.create_store(session=s, code="B01", name="soak store", actor=system)
+        names = {"advisor": [f"adv{i:02d}" for i in range(advisors)], "supervisor": ["sup1", "sup2"],
+                 "manager": ["mgr1"]}
+        ids = {}
+        for role, users in names.items():
+            for name in users:
+                ids[name] = accounts.create_staff(session=s, store_id=store.id, username=name, display_name=name,
+                                                  password=PASSWORD, roles=[Role(role)], actor=system).id
+        cycle = MonthlyCycle(store_id=store.id, month=clock.today().strftime("%Y-%m"), stage=CycleStage.surveying,
+                             settings=accounts.effective_settings(store).model_dump(), as_of=clock.today(),
+                             started_at=now, survey_deadline_at=now + timedelta(days=7), surveys_assigned_at=now)
+        s.add(cycle)
+        s.flush()
+        store_id, cycle_id = store.id, cycle.id
+    engine = create_engine(url)
+    batch = 5000
+    last = date.today() - timedelta(days=300)
+    with engine.begin() as c:
+        for start in range(0, open_tasks, batch):
+            n = range(start, min(start + batch, open_tasks))
+            c.execute(insert(Customer), [dict(id=i + 1, store_id=store_id, dms_code=f"C{i}", name=f"客户{i}",
+                                              phone=f"138{i:08d}", created_at=now) for i in n])
+            c.execute(insert(Vehicle), [dict(id=i + 1, store_id=store_id, customer_id=i + 1, vin=f"LSOAK{i:012d}",
+                                             model="轩逸", created_at=now) for i in n])
+            c.execute(insert(ServiceVisit), [dict(store_id=store_id, ro_number=f"RO{i}", vehicle_id=i + 1,
+                                                  customer_id=i + 1, visit_date=last, category="保养", amount=500,
+                                                  created_at=now) for i in n])
+            c.execute(insert(Target), [dict(id=i + 1, store_id=store_id, cycle_id=cycle_id, customer_id=i + 1,
+                                            vehicle_id=i + 1, band="at_risk", last_visit_date=last,
+                                            months_since_visit=9, in_warranty=False, visit_count=1,
+                                            total_spend=500, profile={"model": "轩逸"}, created_at=now) for i in n])
+            adv = names["advisor"]
+            c.execute(insert(SurveyTask), [dict(store_id=store_id, cycle_id=cycle_id, target_id=i + 1,
+                                                customer_id=i + 1, assignee_id=ids[adv[i % len(adv)]],
+                                                assigned_at=now, due_at=now + timedelta(days=7), status="open",
+                                                version=1) for i in n])
+        if engine.dialect.name == "postgresql":
+            for table in ("customers", "vehicles", "targets"):
+                c.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            c.execute(text("ANALYZE"))
+    engine.dispose()
+    return {"cycle_id": cycle_id, "names": names, "ids": ids}
+
+
+def start_server(args: list[str], env: dict, port: int) -> subprocess.Popen:
+    p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return p
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise SystemExit("server did not start")
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lat: dict[str, list[float]] = defaultdict(list)
+        self.errors: list[str] = []
+        self.closed: list[int] = []
+        self.conflicts = 0
+
+    def add(self, op: str, seconds: float) -> None:
+        self.lat[op].append(seconds * 1000)
+
+
+async def call(client, stats, op, method, url, ok=(200,), **kw):
+    t = time.perf_counter()
+    try:
+        r = await client.request(method, url, **kw)
+    except httpx.HTTPError as exc:
+        stats.errors.append(f"{op}: {type(exc).__name__}")
+        return None
+    stats.add(op, time.perf_counter() - t)
+    if r.status_code == 409:
+        stats.conflicts += 1
+    elif r.status_code not in ok:
+        stats.errors.append(f"{op}: {r.status_code} {r.text[:80]}")
+    return r
+
+
+async def user(base, name, role, world, stats, until):
+    async with httpx.AsyncClient(base_url=base, headers={"Origin": base}, timeout=30) as c:
+        r = await c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+        if r.status_code != 200:
+            stats.errors.append(f"login {name}: {r.status_code}")
+            return
+        cycle = world["cycle_id"]
+        advisors = [world["ids"][a] for a in world["names"]["advisor"]]
+        while time.monotonic() < until:
+            if role == "advisor":
+                r = await call(c, stats, "my tasks", "GET", "/api/tasks/mine?limit=50")
+                if r is None or r.status_code != 200 or not r.json():
+                    continue
+                task = random.choice(r.json()[:10])
+                await call(c, stats, "task page", "GET", f"/api/tasks/{task['id']}")
+                r = await call(c, stats, "survey submit", "POST", f"/api/tasks/{task['id']}/close", ok=(200, 403),
+                               json={"method": "phone", "reasons": [random.choice(["high_price", "too_far"])]})
+                if r is not None and r.status_code == 200:
+                    stats.closed.append(task["id"])
+            elif role == "supervisor":
+                r = await call(c, stats, "cycle tasks", "GET", f"/api/cycles/{cycle}/tasks?limit=50&offset={random.randint(0, 5000)}")
+                if r is None or r.status_code != 200 or not r.json()["items"]:
+                    continue
+                open_ = [t for t in r.json()["items"] if t["status"] == "open"]
+                if open_:
+                    t = random.choice(open_)
+                    await call(c, stats, "reassign", "POST", f"/api/tasks/{t['id']}/reassign",
+                               json={"assignee_id": random.choice(advisors)})
+            else:
+                await call(c, stats, "progress board", "GET", f"/api/cycles/{cycle}")
+                await call(c, stats, "targets", "GET", f"/api/cycles/{cycle}/targets?limit=100&offset={random.randint(0, 5000)}")
+
+
+async def bare_load(base, clients, seconds) -> list[float]:
+    lat: list[float] = []
+    until = time.monotonic() + seconds
+
+    async def one():
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            while time.monotonic() < until:
+                t = time.perf_counter()
+                await c.get("/")
+                lat.append((time.perf_counter() - t) * 1000)
+
+    await asyncio.gather(*(one() for _ in range(clients)))
+    return lat
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--seconds", type=int, default=300)
+    ap.add_argument("--open-tasks", type=int, default=50000)
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    n_adv = max(1, a.clients - 6)
+    t0 = time.monotonic()
+    world = prepare(a.url, a.open_tasks, n_adv)
+    print(f"prepared {a.open_tasks} open tasks for {n_adv} advisors in {time.monotonic() - t0:.0f} s")
+    env = {**os.environ, "WINBACK_DATABASE_URL": a.url, "WINBACK_DATA_DIR": "/tmp/winback-soak",
+           "WINBACK_LOGIN_MAX_FAILURES": "1000"}
+    app_port, bare_port = free_port(), free_port()
+    uv = [sys.executable, "-m", "uvicorn", "--workers", str(a.workers), "--log-level", "warning", "--host", "127.0.0.1"]
+    app = start_server(uv + ["--port", str(app_port), "--factory", "app:create_app"], env, app_port)
+    bare = start_server(uv + ["--port", str(bare_port), "bench.bare_app:app"], env, bare_port)
+    try:
+        bare_lat = asyncio.run(bare_load(f"http://127.0.0.1:{bare_port}", a.clients, min(20, a.seconds)))
+        stats = Stats()
+        roles = (["supervisor"] * 2 + ["manager"] * 2 + ["advisor"] * n_adv)[: a.clients]
+        people = {"supervisor": world["names"]["supervisor"], "manager": world["names"]["manager"],
+                  "advisor": world["names"]["advisor"]}
+        until = time.monotonic() + a.seconds
+        jobs = [user(f"http://127.0.0.1:{app_port}", people[r][i % len(people[r])], r, world, stats, until)
+                for i, r in enumerate(roles)]
+
+        async def run():
+            await asyncio.gather(*jobs)
+
+        asyncio.run(run())
+    finally:
+        for p in (app, bare):
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(20)
+    total = sum(len(v) for v in stats.lat.values())
+    print(f"\n{a.clients} clients for {a.seconds} s on {make_url(a.url).get_backend_name()} with {a.open_tasks} open tasks,"
+          f" uvicorn --workers {a.workers}")
+    print(f"requests {total} ({total / a.seconds:.0f}/s), errors {len(stats.errors)}, "
+          f"409 conflicts told {stats.conflicts}")
+    print(f"{'operation':<16}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+    for op, v in sorted(stats.lat.items()):
+        print(f"{op:<16}{len(v):>7}{pct(v, 50):>9.1f}{pct(v, 95):>9.1f}{pct(v, 99):>9.1f}")
+    print(f"{'bare endpoint':<16}{len(bare_lat):>7}{pct(bare_lat, 50):>9.1f}{pct(bare_lat, 95):>9.1f}{pct(bare_lat, 99):>9.1f}")
+    for op in ("my tasks", "survey submit"):
+        if stats.lat.get(op):
+            print(f"p95 {op} / p95 bare endpoint: {pct(stats.lat[op], 95) / pct(bare_lat, 95):.1f}x")
+    for e in stats.errors[:10]:
+        print("error:", e)
+    # every survey closed with a 200 is closed exactly once
+    from db import session as dbs
+    from winback.audit.models import AuditEvent
+    from winback.surveys.models import SurveyStatus, SurveyTask
+
+    dbs.configure(a.url)
+    with dbs.session_scope() as s:
+        done = set(s.scalars(select(SurveyTask.id).where(SurveyTask.status == SurveyStatus.done)))
+        per_task = dict(s.execute(select(AuditEvent.entity_id, func.count()).where(
+            AuditEvent.action == "task.closed").group_by(AuditEvent.entity_id)).all())
+    closed = stats.closed
+    assert len(closed) == len(set(closed)), "a task was closed twice with a 200"
+    assert set(closed) == done, f"closed {len(closed)} vs done {len(done)}"
+    assert all(per_task.get(t) == 1 for t in closed), "a close is missing or doubled in the audit trail"
+    print(f"check: {len(closed)} surveys closed, each exactly once in the tasks and in the audit trail")
+    if stats.errors:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
