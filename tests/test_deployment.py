@@ -42,6 +42,13 @@ def _fresh_database(name: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def _drop_database(name: str) -> None:
+    admin = create_engine(make_url(POSTGRES_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _wait(what: str, check, timeout: float, procs=()) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -60,7 +67,8 @@ def _wait(what: str, check, timeout: float, procs=()) -> None:
 @pytest.fixture
 def stack(tmp_path):
     """Prefect server + worker + winback web app, all on loopback; yields the app's base URL."""
-    worker_id = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # unique per run: parallel checkouts share the PostgreSQL server
+    worker_id = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     if POSTGRES_URL:  # as a dealer group runs it (CI sets this)
         prefect_db = make_url(_fresh_database(f"prefect_{worker_id}")).set(drivername="postgresql+asyncpg")
         prefect_db = prefect_db.render_as_string(hide_password=False)
@@ -125,6 +133,9 @@ def stack(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(5)
+        if POSTGRES_URL:
+            _drop_database(f"prefect_{worker_id}")
+            _drop_database(f"winback_deploy_{worker_id}")
 
 
 def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
@@ -136,7 +147,9 @@ def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
         assert r.status_code == 303
 
         def cycle_done() -> bool:
-            cycles = web.get("/api/cycles").json()
+            r = web.get("/api/cycles")
+            assert r.status_code == 200, f"{r.status_code} {r.text[:300]}\n" + (logs / "app.log").read_text()[-3000:]
+            cycles = r.json()
             return bool(cycles) and cycles[0]["stage"] == "surveying"
 
         try:
@@ -153,6 +166,8 @@ def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
         # the page links the stages to their flow runs, with the Prefect ids
         page = web.get(f"/cycles/{cycle['id']}").text
         assert runs["assign_surveys"]["prefect_flow_run_id"] in page
+        # ... linked to the Prefect UI, where the run's logs are
+        assert f'/runs/flow-run/{runs["assign_surveys"]["prefect_flow_run_id"]}"' in page
     # the parent run was created through run_deployment (the launcher's record has its id)
     engine = create_engine(app_db)
     with engine.connect() as conn:

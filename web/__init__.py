@@ -29,6 +29,17 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
     request.session.setdefault("flash", []).append([kind, message])
 
 
+def prefect_ui_url() -> str | None:
+    """Where the Prefect UI is, to link flow runs: PREFECT_UI_URL, else PREFECT_API_URL without /api."""
+    import os
+
+    ui = os.environ.get("PREFECT_UI_URL") or os.environ.get("PREFECT_API_URL", "").removesuffix("/").removesuffix("/api")
+    return ui or None
+
+
+templates.env.globals["prefect_ui_url"] = prefect_ui_url
+
+
 def render(request: Request, template: str, user=None, status_code: int = 200, **context: Any):
     locale = pick_locale(request, getattr(user, "locale", None))
     _ = translator(locale)
