@@ -112,3 +112,56 @@ def test_database_down_answers_503_then_recovers(db_url, demo_store):
     finally:
         proxy.close()
         db.session.configure(db_url)
+
+
+def test_a_worker_killed_in_the_middle_of_assign_surveys_loses_nothing(db_url, session, demo_store, tmp_path):
+    """kill -9 a process in the middle of assign_surveys (tasks written, not committed), rerun:
+    every target gets exactly one task, as if the first run had never started."""
+    import signal
+    import subprocess
+    import sys
+
+    from sqlalchemy import func, select
+
+    from winback.accounts.models import Store
+    from winback.actor import Actor
+    from winback.cycles import service as cycles
+    from winback.cycles.models import Target
+    from winback.surveys import service as surveys
+    from winback.surveys.models import SurveyTask
+
+    actor = Actor.system(label="test")
+    cycle, _ = cycles.start_cycle(session=session, store=session.get(Store, demo_store), month="2026-11", actor=actor)
+    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    session.commit()
+    worker = subprocess.Popen(
+        [sys.executable, "-c", f"""
+import sys, time
+from db import session as dbs
+from winback import clock
+from winback.actor import Actor
+from winback.surveys import service as surveys
+dbs.configure({db_url!r})
+clock.set_now("2026-11-02T09:00")
+s = dbs.new_session()
+result = surveys.assign_surveys(session=s, cycle_id={cycle.id}, actor=Actor.system(label="doomed worker"))
+print("assigned", result["assigned"], flush=True)
+time.sleep(600)   # killed here, before the commit
+"""],
+        stdout=subprocess.PIPE, text=True, env={**os.environ},
+    )
+    line = worker.stdout.readline()
+    assert line.startswith("assigned ") and int(line.split()[1]) > 0, line
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(SurveyTask)) == 0  # nothing half-written
+    result = surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
+    session.commit()
+    eligible = session.scalar(select(func.count()).where(Target.cycle_id == cycle.id, Target.holdout.is_(False)))
+    assert result["assigned"] == eligible > 0
+    per_target = session.execute(select(SurveyTask.target_id, func.count()).group_by(SurveyTask.target_id)).all()
+    assert all(n == 1 for _, n in per_target) and len(per_target) == eligible
+    # and a third run changes nothing
+    assert surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)["assigned"] == 0
