@@ -30,8 +30,10 @@ templates.env.filters["address_for"] = privacy.address_for
 templates.env.tests["contact_visible"] = privacy.may_see_contact
 
 
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    request.session.setdefault("flash", []).append([kind, message])
+def flash(request: Request, message: str, kind: str = "ok", **params: Any) -> None:
+    """One way to tell what happened: shown once on the next page, translated there;
+    ``{name}`` placeholders are filled from ``params`` after translation."""
+    request.session.setdefault("flash", []).append([kind, message, params])
 
 
 def render(request: Request, template: str, user=None, status_code: int = 200, **context: Any):
