@@ -5,11 +5,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from jinja2 import pass_context
 from fastapi.templating import Jinja2Templates
 
 from winback import clock
 from winback.customers import privacy
-from web.i18n import pick_locale, translator
+from web.i18n import fmt_date, fmt_money, fmt_number, pick_locale, translator
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -19,14 +20,20 @@ def _local_dt(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 templates.env.filters["local"] = _local_dt
+# Per the page's language (Babel): {{ task.due_on|ldate }}, {{ n|number }}, {{ cost|money }}.
+templates.env.filters["ldate"] = pass_context(lambda ctx, v, fmt="medium": fmt_date(v, ctx.get("locale", "zh"), fmt))
+templates.env.filters["number"] = pass_context(lambda ctx, v: fmt_number(v, ctx.get("locale", "zh")))
+templates.env.filters["money"] = pass_context(lambda ctx, v: fmt_money(v, ctx.get("locale", "zh")))
 # {{ customer.phone|phone_for(user, task) }}: masked unless this person may see it.
 templates.env.filters["phone_for"] = privacy.phone_for
 templates.env.filters["address_for"] = privacy.address_for
 templates.env.tests["contact_visible"] = privacy.may_see_contact
 
 
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    request.session.setdefault("flash", []).append([kind, message])
+def flash(request: Request, message: str, kind: str = "ok", **params: Any) -> None:
+    """One way to tell what happened: shown once on the next page, translated there;
+    ``{name}`` placeholders are filled from ``params`` after translation."""
+    request.session.setdefault("flash", []).append([kind, message, params])
 
 
 def prefect_ui_url() -> str | None:
