@@ -187,7 +187,12 @@ def _target_rows(
     open_elsewhere = (
         select(Target.customer_id)
         .join(MonthlyCycle, MonthlyCycle.id == Target.cycle_id)
-        .where(Target.cycle_id != cycle.id, MonthlyCycle.stage != CycleStage.evaluated)
+        .where(
+            # a customer belongs to one store: only this store's open cycles can hold them
+            MonthlyCycle.store_id == cycle.store_id,
+            MonthlyCycle.stage != CycleStage.evaluated,
+            Target.cycle_id != cycle.id,
+        )
     )
     already = select(Target.vehicle_id).where(Target.cycle_id == cycle.id)
     base = (
@@ -208,8 +213,9 @@ def _target_rows(
     )
     ro = ServiceVisit.__table__.alias("last_visit_ro")
     stmt = select(
-        base, ro.c.category, ro.c["items"].label("last_items"), ro.c.advisor_id,
-    ).join(ro, ro.c.id == base.c.last_ro_id)
+        *(c for c in base.c if c.name != "last_ro_id"),
+        ro.c.category, ro.c["items"].label("last_items"), ro.c.advisor_id,
+    ).select_from(base).join(ro, ro.c.id == base.c.last_ro_id)
     now = clock.now()
     first_visit, spend, visits = scores.first_visit, scores.spend, scores.visits
     p_alive, expected = scores.p_alive, scores.expected_visits
