@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, delete, func, select, text  # noqa: E402
 
 import db.migrate  # noqa: E402
 import db.session  # noqa: E402
@@ -34,6 +34,7 @@ from winback.actor import Actor  # noqa: E402
 from winback.analytics import service as analytics  # noqa: E402
 from winback.customers.models import Customer, ServiceVisit, Vehicle  # noqa: E402
 from winback.cycles import service as cycles  # noqa: E402
+from winback.cycles.models import CycleStage, Target  # noqa: E402
 
 AS_OF = date(2026, 11, 2)
 MODELS = ["Sagitar", "Lavida", "Bora", "Tiguan", "Passat", "Magotan", "Kicks", "Tayron"]
@@ -138,7 +139,12 @@ def run(url: str, stores: int, memory: bool = False) -> None:
     for store_id in range(1, stores + 1):
         with Session() as s:
             store = s.get(Store, store_id)
-            cycle, _ = cycles.start_cycle(session=s, store=store, month="2026-11", actor=actor)
+            code = store.code
+            cycle, created = cycles.start_cycle(session=s, store=store, month="2026-11", actor=actor)
+            if not created:  # left committed by an older run of this script: screen it afresh
+                s.execute(delete(Target).where(Target.cycle_id == cycle.id))
+                cycle.stage = CycleStage.started
+                s.flush()
             sql = bare_sql(s, store_id)
             res, t_screen, m1 = timed(lambda: cycles.screen_targets(session=s, cycle_id=cycle.id, actor=actor), memory)
             _, t_prof, m2 = timed(lambda: analytics.profile_report(session=s, cycle_id=cycle.id), memory)
@@ -151,7 +157,7 @@ def run(url: str, stores: int, memory: bool = False) -> None:
         total["sql"] += sql
         peak = max(peak, m1, m2, m3)
         if store_id <= 3 or store_id == stores:
-            rows.append((store.code, res["total"], sql, t_screen, t_prof, t_alarm, max(m1, m2, m3)))
+            rows.append((code, res["total"], sql, t_screen, t_prof, t_alarm, max(m1, m2, m3)))
     print(f"{'store':6} {'targets':>8} {'bare SQL s':>10} {'screen s':>9} {'profile s':>9} {'alarm s':>8} {'peak MiB':>9}")
     for r in rows:
         print(f"{r[0]:6} {r[1]:>8} {r[2]:>10.2f} {r[3]:>9.2f} {r[4]:>9.2f} {r[5]:>8.2f} {r[6]:>9.1f}")
