@@ -6,7 +6,9 @@
 
 Generates the data (bulk inserts into a database migrated to head; the database is emptied
 first), then times, per stage, the service as the Prefect task runs it and the bare SQL query
-it is built on, with peak Python memory (tracemalloc). Results are printed as a table.
+it is built on. Everything runs in one transaction per store that is rolled back, so ``--keep``
+times the same data again; ``--memory`` reports peak Python memory (tracemalloc) in a separate
+run, since tracemalloc slows the timed code several-fold. Results are printed as a table.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, delete, func, select, text  # noqa: E402
 
 import db.migrate  # noqa: E402
 import db.session  # noqa: E402
@@ -32,6 +34,7 @@ from winback.actor import Actor  # noqa: E402
 from winback.analytics import service as analytics  # noqa: E402
 from winback.customers.models import Customer, ServiceVisit, Vehicle  # noqa: E402
 from winback.cycles import service as cycles  # noqa: E402
+from winback.cycles.models import CycleStage, Target  # noqa: E402
 
 AS_OF = date(2026, 11, 2)
 MODELS = ["Sagitar", "Lavida", "Bora", "Tiguan", "Passat", "Magotan", "Kicks", "Tayron"]
@@ -96,13 +99,19 @@ def generate(url: str, customers: int, visits: int, stores: int, seed: int = 1) 
     print(f"generated {customers} customers, {ro} visits in {stores} stores", flush=True)
 
 
-def timed(fn):
-    tracemalloc.start()
+def timed(fn, memory: bool = False):
+    """Wall time of ``fn``; with ``memory``, the peak of Python allocations instead of the time
+    (tracemalloc hooks every allocation and slowed the timed stages 3-6x, so the two are
+    measured in separate runs)."""
+    if memory:
+        tracemalloc.start()
     t0 = time.perf_counter()
     result = fn()
     elapsed = time.perf_counter() - t0
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak = 0
+    if memory:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
     return result, elapsed, peak / 2**20
 
 
@@ -119,7 +128,7 @@ def bare_sql(session, store_id: int) -> float:
     return time.perf_counter() - t0
 
 
-def run(url: str, stores: int) -> None:
+def run(url: str, stores: int, memory: bool = False) -> None:
     db.session.configure(url)
     clock.set_now(f"{AS_OF.isoformat()}T09:00")
     actor = Actor.system(label="bench")
@@ -130,19 +139,25 @@ def run(url: str, stores: int) -> None:
     for store_id in range(1, stores + 1):
         with Session() as s:
             store = s.get(Store, store_id)
-            cycle, _ = cycles.start_cycle(session=s, store=store, month="2026-11", actor=actor)
+            code = store.code
+            cycle, created = cycles.start_cycle(session=s, store=store, month="2026-11", actor=actor)
+            if not created:  # left committed by an older run of this script: screen it afresh
+                s.execute(delete(Target).where(Target.cycle_id == cycle.id))
+                cycle.stage = CycleStage.started
+                s.flush()
             sql = bare_sql(s, store_id)
-            res, t_screen, m1 = timed(lambda: cycles.screen_targets(session=s, cycle_id=cycle.id, actor=actor))
-            _, t_prof, m2 = timed(lambda: analytics.profile_report(session=s, cycle_id=cycle.id))
-            _, t_alarm, m3 = timed(lambda: analytics.churn_alarm(session=s, store_id=store_id))
-            s.commit()
+            res, t_screen, m1 = timed(lambda: cycles.screen_targets(session=s, cycle_id=cycle.id, actor=actor), memory)
+            _, t_prof, m2 = timed(lambda: analytics.profile_report(session=s, cycle_id=cycle.id), memory)
+            _, t_alarm, m3 = timed(lambda: analytics.churn_alarm(session=s, store_id=store_id), memory)
+            # Rolled back, so the stages can be timed again on the same data (--keep).
+            s.rollback()
         total["screen"] += t_screen
         total["profile"] += t_prof
         total["alarm"] += t_alarm
         total["sql"] += sql
         peak = max(peak, m1, m2, m3)
         if store_id <= 3 or store_id == stores:
-            rows.append((store.code, res["total"], sql, t_screen, t_prof, t_alarm, max(m1, m2, m3)))
+            rows.append((code, res["total"], sql, t_screen, t_prof, t_alarm, max(m1, m2, m3)))
     print(f"{'store':6} {'targets':>8} {'bare SQL s':>10} {'screen s':>9} {'profile s':>9} {'alarm s':>8} {'peak MiB':>9}")
     for r in rows:
         print(f"{r[0]:6} {r[1]:>8} {r[2]:>10.2f} {r[3]:>9.2f} {r[4]:>9.2f} {r[5]:>8.2f} {r[6]:>9.1f}")
@@ -157,6 +172,8 @@ def main() -> None:
     ap.add_argument("--visits", type=int, default=400_000)
     ap.add_argument("--stores", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="reuse the data already in the database")
+    ap.add_argument("--memory", action="store_true",
+                    help="measure peak Python memory (tracemalloc) instead of honest times")
     a = ap.parse_args()
     import os
 
@@ -166,7 +183,7 @@ def main() -> None:
         reset(a.url)
         generate(a.url, a.customers, a.visits, a.stores)
         print(f"data ready in {time.perf_counter() - t0:.0f} s", flush=True)
-    run(a.url, a.stores)
+    run(a.url, a.stores, a.memory)
 
 
 if __name__ == "__main__":

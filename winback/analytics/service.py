@@ -6,6 +6,7 @@ daily red-line digest.
 """
 from __future__ import annotations
 
+from calendar import monthrange
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -46,6 +47,10 @@ class Scores:
     spend_per_year: np.ndarray
     p_alive: np.ndarray
     expected_visits: np.ndarray
+    # The same grouped query's first visit and exact spend (Decimal), so screening reads the
+    # per-vehicle totals once instead of grouping the repair orders again.
+    first_visit: list[date] | None = None
+    spend: list[Any] | None = None
 
     @property
     def priority(self) -> np.ndarray:
@@ -87,14 +92,15 @@ def score_store(*, session: Session, store_id: int, as_of: date, rules: ProcessD
     first = [r[2] for r in rows]
     last = [r[3] for r in rows]
     visits = np.fromiter((r[4] for r in rows), dtype=float, count=n)
-    spend = np.fromiter((float(r[5]) for r in rows), dtype=float, count=n)
+    spend_raw = [r[5] for r in rows]
+    spend = np.fromiter((float(v) for v in spend_raw), dtype=float, count=n)
     T = np.fromiter(((as_of - f).days / WEEK for f in first), dtype=float, count=n)
     t_x = np.fromiter(((la - f).days / WEEK for f, la in zip(first, last)), dtype=float, count=n)
     x = visits - 1
     years = np.maximum(T * WEEK / 365.25, 1.0)
     spend_per_year = spend / years
     if n < 10:
-        return Scores(None, vid, cid, last, visits, spend_per_year, np.ones(n), np.zeros(n))
+        return Scores(None, vid, cid, last, visits, spend_per_year, np.ones(n), np.zeros(n), first, spend_raw)
     # Four parameters need no 30,000 histories: fit on a fixed random sample (whole weeks, so
     # identical histories collapse), score everyone. Same data, same sample, same scores.
     sample = np.random.default_rng(store_id).choice(n, size=min(n, FIT_SAMPLE), replace=False)
@@ -102,7 +108,7 @@ def score_store(*, session: Session, store_id: int, as_of: date, rules: ProcessD
     horizon = rules.forecast_months * 365.25 / 12 / WEEK
     pa = bgnbd.p_alive(fitted.params, x, t_x, T, "mbg")
     ev = bgnbd.expected_visits(fitted.params, horizon, x, t_x, T, "mbg")
-    return Scores(fitted, vid, cid, last, visits, spend_per_year, pa, ev)
+    return Scores(fitted, vid, cid, last, visits, spend_per_year, pa, ev, first, spend_raw)
 
 
 def likely_lost(*, scores: Scores, as_of: date, rules: ProcessDefaults) -> list[int]:
@@ -352,10 +358,32 @@ PROFILE_DIMENSIONS = (
 )
 
 
+def whole_months(earlier: date, later: date) -> int:
+    """``relativedelta(later, earlier)`` in months (years * 12 + months), without building one.
+
+    Screening and the profile count months and ages for every vehicle of a store; this is the
+    same calendar rule (a month is whole once the day is reached, clipped to the month's last
+    day: 31 Jan -> 28 Feb is one month) at a fraction of the cost.
+    """
+    if later < earlier:
+        delta = relativedelta(later, earlier)
+        return delta.years * 12 + delta.months
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    if later.day < min(earlier.day, monthrange(later.year, later.month)[1]):
+        months -= 1
+    return months
+
+
+def age_years(birth: date, as_of: date) -> int:
+    """``relativedelta(as_of, birth).years``: whole years of age on ``as_of``."""
+    months = whole_months(birth, as_of)
+    return months // 12 if months >= 0 else -((-months) // 12)
+
+
 def _bucket_age(birth: date | None, as_of: date) -> str:
     if birth is None:
         return "?"
-    age = relativedelta(as_of, birth).years
+    age = age_years(birth, as_of)
     for upper, label in ((30, "<30"), (40, "30-39"), (50, "40-49"), (60, "50-59")):
         if age < upper:
             return label
@@ -393,24 +421,27 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
         .group_by(ServiceVisit.vehicle_id)
         .subquery()
     )
-    # The last repair order through the (vehicle_id, visit_date) index (see screen_targets).
-    last_ro = (
-        select(ServiceVisit.vehicle_id.label("vehicle_id"), func.max(ServiceVisit.id).label("id"))
-        .join(per_vehicle, and_(per_vehicle.c.vehicle_id == ServiceVisit.vehicle_id,
-                                per_vehicle.c.last_visit == ServiceVisit.visit_date))
-        .group_by(ServiceVisit.vehicle_id)
-        .subquery()
+    # The last repair order's category: one seek on the (vehicle_id, visit_date) index per
+    # vehicle (latest date, then highest id), so the grouped totals are computed only once.
+    last_category = (
+        select(ServiceVisit.category)
+        .where(
+            ServiceVisit.vehicle_id == Vehicle.id,
+            ServiceVisit.store_id == cycle.store_id,
+            ServiceVisit.visit_date <= as_of,
+        )
+        .order_by(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
+        .limit(1)
+        .correlate(Vehicle)
+        .scalar_subquery()
     )
-    ranked = ServiceVisit.__table__.alias("last_visit_ro")
     stmt = (
         select(
             Vehicle.model, Vehicle.grade, Vehicle.warranty_end, Customer.birth_date, Customer.gender,
             Customer.district, Customer.customer_type, per_vehicle.c.first_visit, per_vehicle.c.last_visit,
-            per_vehicle.c.visits, per_vehicle.c.spend, ranked.c.category, Target.band,
+            per_vehicle.c.visits, per_vehicle.c.spend, last_category, Target.band,
         )
         .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
-        .join(last_ro, last_ro.c.vehicle_id == Vehicle.id)
-        .join(ranked, ranked.c.id == last_ro.c.id)
         .join(Customer, Customer.id == Vehicle.customer_id)
         .outerjoin(Target, and_(Target.vehicle_id == Vehicle.id, Target.cycle_id == cycle.id))
         .where(Vehicle.store_id == cycle.store_id, Vehicle.status == VehicleStatus.active)

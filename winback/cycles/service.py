@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -40,8 +40,7 @@ def parse_month(month: str) -> str:
 
 
 def months_between(earlier: date, later: date) -> int:
-    delta = relativedelta(later, earlier)
-    return delta.years * 12 + delta.months
+    return analytics.whole_months(earlier, later)
 
 
 def start_cycle(
@@ -126,111 +125,20 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     as_of = cycle.as_of
     at_risk_before = as_of - relativedelta(months=rules.at_risk_months)
     lost_before = as_of - relativedelta(months=rules.lost_months)
+    # The per-vehicle totals (first/last visit, count, spend) are grouped once, by the model's
+    # scoring; the red lines and the model's picks are applied to those arrays in Python.
     scores = analytics.score_store(session=session, store_id=cycle.store_id, as_of=as_of, rules=rules)
-    by_vehicle = scores.by_vehicle()
-    likely = analytics.likely_lost(scores=scores, as_of=as_of, rules=rules) if rules.screen_likely_lost else []
-
-    per_vehicle = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"),
-            func.max(ServiceVisit.visit_date).label("last_visit"),
-            func.min(ServiceVisit.visit_date).label("first_visit"),
-            func.count().label("visits"),
-            func.coalesce(func.sum(ServiceVisit.amount), 0).label("spend"),
-        )
-        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
-        .group_by(ServiceVisit.vehicle_id)
-        .subquery()
-    )
-    # The last repair order of each vehicle: found through the (vehicle_id, visit_date) index
-    # from the grouped maximum, not by a window over every visit (which SQLite materialises
-    # and then scans once per vehicle: 160 s instead of 2 s for a 30,000-customer store).
-    last_ro = (
-        select(ServiceVisit.vehicle_id.label("vehicle_id"), func.max(ServiceVisit.id).label("id"))
-        .join(per_vehicle, and_(per_vehicle.c.vehicle_id == ServiceVisit.vehicle_id,
-                                per_vehicle.c.last_visit == ServiceVisit.visit_date))
-        .group_by(ServiceVisit.vehicle_id)
-        .subquery()
-    )
-    ranked = ServiceVisit.__table__.alias("last_visit_ro")
-    # A customer already being surveyed in another open cycle is not called twice.
-    open_elsewhere = (
-        select(Target.id)
-        .join(MonthlyCycle, MonthlyCycle.id == Target.cycle_id)
-        .where(
-            Target.customer_id == Vehicle.customer_id,
-            Target.cycle_id != cycle.id,
-            MonthlyCycle.stage != CycleStage.evaluated,
-        )
-    )
-    already = select(Target.id).where(Target.cycle_id == cycle.id, Target.vehicle_id == Vehicle.id)
-    stmt = (
-        select(
-            Vehicle.id, Vehicle.customer_id, Vehicle.model, Vehicle.grade, Vehicle.warranty_end,
-            Vehicle.purchase_date, Vehicle.plate,
-            Customer.district, Customer.customer_type, Customer.gender, Customer.birth_date,
-            Customer.occupation,
-            per_vehicle.c.last_visit, per_vehicle.c.first_visit, per_vehicle.c.visits,
-            per_vehicle.c.spend, ranked.c.category, ranked.c["items"].label("last_items"), ranked.c.advisor_id,
-        )
-        .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
-        .join(last_ro, last_ro.c.vehicle_id == Vehicle.id)
-        .join(ranked, ranked.c.id == last_ro.c.id)
-        .join(Customer, Customer.id == Vehicle.customer_id)
-        .where(
-            Vehicle.store_id == cycle.store_id,
-            Vehicle.status == VehicleStatus.active,
-            Customer.do_not_call.is_(False),
-            or_(
-                per_vehicle.c.last_visit <= at_risk_before,
-                Vehicle.id.in_(bindparam("likely", likely, expanding=True)),
-            ),
-            ~exists(open_elsewhere),
-            ~exists(already),
-        )
-    )
-    now = clock.now()
-    rows = []
-    for r in session.execute(stmt):
-        # Lost is *more than* lost_months without a visit; exactly 12 months is still at risk.
-        if r.last_visit > at_risk_before:
-            band = Band.likely_lost
-        else:
-            band = Band.lost if r.last_visit < lost_before else Band.at_risk
-        score = by_vehicle.get(r.id, {})
-        years = max((r.last_visit - r.first_visit).days / 365.25, 1.0)
-        rows.append(
-            dict(
-                store_id=cycle.store_id,
-                cycle_id=cycle.id,
-                customer_id=r.customer_id,
-                vehicle_id=r.id,
-                band=band,
-                last_visit_date=r.last_visit,
-                months_since_visit=months_between(r.last_visit, as_of),
-                in_warranty=bool(r.warranty_end and r.warranty_end >= as_of),
-                visit_count=r.visits,
-                total_spend=Decimal(r.spend),
-                p_alive=score.get("p_alive"),
-                expected_visits=score.get("expected_visits"),
-                priority=score.get("priority"),
-                profile={
-                    "model": r.model,
-                    "grade": r.grade.value if r.grade else None,
-                    "plate": r.plate,
-                    "district": r.district,
-                    "customer_type": r.customer_type.value if r.customer_type else None,
-                    "gender": r.gender,
-                    "age": _age(r.birth_date, as_of),
-                    "occupation": r.occupation,
-                    "visits_per_year": round(r.visits / years, 2),
-                    "spend_per_year": round(float(r.spend) / years, 2),
-                    "last_category": r.category,
-                    "last_items": r.last_items,
-                    "last_advisor_id": r.advisor_id,
-                },
-                created_at=now,
-            )
+    likely = set(analytics.likely_lost(scores=scores, as_of=as_of, rules=rules)) if rules.screen_likely_lost else set()
+    candidates = {
+        int(v): i for i, (v, last) in enumerate(zip(scores.vehicle_id.tolist(), scores.last_visit))
+        if last <= at_risk_before or v in likely
+    }
+    if not candidates:
+        rows: list[dict[str, Any]] = []
+    else:
+        rows = _target_rows(
+            session=session, cycle=cycle, candidates=candidates, scores=scores, priority=scores.priority,
+            as_of=as_of, at_risk_before=at_risk_before, lost_before=lost_before,
         )
     held = holdout.draw(
         rows, share_pct=float(rules.holdout_pct), seed=f"{cycle.store_id}:{cycle.month}",
@@ -251,12 +159,122 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
             "likely_lost": counts["likely_lost"], "holdout": len(held)}
 
 
+def _target_rows(
+    *, session: Session, cycle: MonthlyCycle, candidates: dict[int, int], scores: analytics.Scores,
+    priority: Any, as_of: date, at_risk_before: date, lost_before: date,
+) -> list[dict[str, Any]]:
+    """The target rows of ``candidates`` (vehicle id -> index into ``scores``), set-based.
+
+    One query reads the store's active vehicles with their owner and last repair order; the
+    exclusions (no calls, already a target here, a target of another open cycle) are
+    uncorrelated ``NOT IN`` sets evaluated once, not sub-queries re-run for every vehicle.
+    """
+    # The last repair order of each vehicle: one seek on the (vehicle_id, visit_date) index per
+    # vehicle (latest date, then the highest id on that date).
+    last_ro_id = (
+        select(ServiceVisit.id)
+        .where(
+            ServiceVisit.vehicle_id == Vehicle.id,
+            ServiceVisit.store_id == cycle.store_id,
+            ServiceVisit.visit_date <= as_of,
+        )
+        .order_by(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
+        .limit(1)
+        .correlate(Vehicle)
+        .scalar_subquery()
+    )
+    # A customer already being surveyed in another open cycle is not called twice.
+    open_elsewhere = (
+        select(Target.customer_id)
+        .join(MonthlyCycle, MonthlyCycle.id == Target.cycle_id)
+        .where(
+            # a customer belongs to one store: only this store's open cycles can hold them
+            MonthlyCycle.store_id == cycle.store_id,
+            MonthlyCycle.stage != CycleStage.evaluated,
+            Target.cycle_id != cycle.id,
+        )
+    )
+    already = select(Target.vehicle_id).where(Target.cycle_id == cycle.id)
+    base = (
+        select(
+            Vehicle.id, Vehicle.customer_id, Vehicle.model, Vehicle.grade, Vehicle.warranty_end,
+            Vehicle.plate, Customer.district, Customer.customer_type, Customer.gender,
+            Customer.birth_date, Customer.occupation, last_ro_id.label("last_ro_id"),
+        )
+        .join(Customer, Customer.id == Vehicle.customer_id)
+        .where(
+            Vehicle.store_id == cycle.store_id,
+            Vehicle.status == VehicleStatus.active,
+            Customer.do_not_call.is_(False),
+            Vehicle.customer_id.not_in(open_elsewhere),
+            Vehicle.id.not_in(already),
+        )
+        .subquery()
+    )
+    ro = ServiceVisit.__table__.alias("last_visit_ro")
+    stmt = select(
+        *(c for c in base.c if c.name != "last_ro_id"),
+        ro.c.category, ro.c["items"].label("last_items"), ro.c.advisor_id,
+    ).select_from(base).join(ro, ro.c.id == base.c.last_ro_id)
+    now = clock.now()
+    first_visit, spend, visits = scores.first_visit, scores.spend, scores.visits
+    p_alive, expected = scores.p_alive, scores.expected_visits
+    rows = []
+    for r in session.execute(stmt):
+        i = candidates.get(r.id)
+        if i is None:
+            continue
+        last, first, n = scores.last_visit[i], first_visit[i], int(visits[i])
+        # Lost is *more than* lost_months without a visit; exactly 12 months is still at risk.
+        if last > at_risk_before:
+            band = Band.likely_lost
+        else:
+            band = Band.lost if last < lost_before else Band.at_risk
+        years = max((last - first).days / 365.25, 1.0)
+        total = Decimal(spend[i])
+        rows.append(
+            dict(
+                store_id=cycle.store_id,
+                cycle_id=cycle.id,
+                customer_id=r.customer_id,
+                vehicle_id=r.id,
+                band=band,
+                last_visit_date=last,
+                months_since_visit=months_between(last, as_of),
+                in_warranty=bool(r.warranty_end and r.warranty_end >= as_of),
+                visit_count=n,
+                total_spend=total,
+                p_alive=round(float(p_alive[i]), 4),
+                expected_visits=round(float(expected[i]), 2),
+                priority=round(float(priority[i]), 2),
+                profile={
+                    "model": r.model,
+                    "grade": r.grade.value if r.grade else None,
+                    "plate": r.plate,
+                    "district": r.district,
+                    "customer_type": r.customer_type.value if r.customer_type else None,
+                    "gender": r.gender,
+                    "age": _age(r.birth_date, as_of),
+                    "occupation": r.occupation,
+                    "visits_per_year": round(n / years, 2),
+                    "spend_per_year": round(float(total) / years, 2),
+                    "last_category": r.category,
+                    "last_items": r.last_items,
+                    "last_advisor_id": r.advisor_id,
+                },
+                created_at=now,
+            )
+        )
+    rows.sort(key=lambda row: row["vehicle_id"])
+    return rows
+
+
 def _enum_values(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.value if isinstance(v, Band) else v) for k, v in row.items()}
 
 
 def _age(birth: date | None, as_of: date) -> int | None:
-    return relativedelta(as_of, birth).years if birth else None
+    return analytics.age_years(birth, as_of) if birth else None
 
 
 def _age_band(age: int | None) -> str:
