@@ -103,3 +103,22 @@ def test_english_on_request(client, cycle_id):
     assert "Profile analysis" in r.text and "对象分析" not in r.text
     r = client.get("/cycles")  # the choice is remembered
     assert "Monthly cycles" in r.text
+
+
+def test_my_tasks_are_paged_and_keep_the_filters(client, cycle_id, monkeypatch):
+    import web.routes.tasks
+
+    monkeypatch.setattr(web.routes.tasks, "PAGE", 5)
+    login(client, "advisor1")
+    first = client.get("/tasks?band=lost")
+    total = int(re.search(r"<h1>我的任务 \((\d+)\)</h1>", first.text).group(1))
+    assert total > 5
+    assert first.text.count('<li class="card') == 5
+    assert 'href="?band=lost&amp;page=2"' in first.text  # the filter survives the page link
+    last_page = -(-total // 5)
+    last = client.get(f"/tasks?band=lost&page={last_page}")
+    assert last.text.count('<li class="card') == total - 5 * (last_page - 1)
+    ids = set()
+    for page in range(1, last_page + 1):
+        ids |= set(re.findall(r'class="title" href="/tasks/(\d+)"', client.get(f"/tasks?band=lost&page={page}").text))
+    assert len(ids) == total  # every task on exactly one page

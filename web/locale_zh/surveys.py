@@ -1,6 +1,7 @@
 """Chinese texts of the survey pages (tasks, dispositions, the supervisor's board)."""
 
 ZH = {
+    "pages": "分页",
     "appointment_booked": "已预约进店", "call_back": "约定回电", "not_interested": "不感兴趣",
     "serviced_elsewhere": "已在别处保养", "do_not_call": "拒绝再联系", "excluded": "已排除",
     # kinds of shop where the car was serviced instead (prefixed: "insurance" is also a customer type)

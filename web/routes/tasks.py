@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
 
 from api.deps import CurrentUser, SessionDep
 from web import flash, render
 from web.routes.archive import notes_context
-from web.routes.common import see_other as _see_other
+from web.routes.common import PAGE, see_other as _see_other
 from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
@@ -27,11 +27,13 @@ router = APIRouter(include_in_schema=False)
 @router.get("/tasks")
 def task_list(
     request: Request, user: CurrentUser, session: SessionDep, q: str = "", closed: bool = False,
-    band: str = "", overdue: bool = False,
+    band: str = "", overdue: bool = False, page: Annotated[int, Query(ge=1)] = 1,
 ):
-    rows = surveys.my_tasks(session=session, advisor_id=user.id, include_closed=closed, search=q or None,
-                            band=band or None, overdue_only=overdue)
-    return render(request, "tasks/list.html", user=user, tasks=rows, q=q, closed=closed, band=band, overdue=overdue)
+    rows, total = surveys.my_tasks_page(session=session, advisor_id=user.id, page=page, page_size=PAGE,
+                                        include_closed=closed, search=q or None, band=band or None,
+                                        overdue_only=overdue)
+    return render(request, "tasks/list.html", user=user, tasks=rows, total=total, page=page, page_size=PAGE,
+                  q=q, closed=closed, band=band, overdue=overdue)
 
 
 def _form_of(task) -> dict:

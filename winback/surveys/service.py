@@ -155,6 +155,7 @@ def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
 def my_tasks(
     *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None,
     band: str | None = None, overdue_only: bool = False, limit: int | None = None, offset: int = 0,
+    count_only: bool = False,
 ) -> list[SurveyTask]:
     """An advisor's tasks in working order: overdue first, then call-backs that are due, then
     by due date, lost before at-risk and valuable before cheap; snoozed call-backs (a
@@ -191,9 +192,18 @@ def my_tasks(
     )
     band_rank = case((Target.band == "lost", 0), else_=1)
     stmt = stmt.order_by(rank, SurveyTask.due_at, band_rank, Target.total_spend.desc(), SurveyTask.id)
+    if count_only:
+        return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     if limit is not None:
         stmt = stmt.offset(offset).limit(limit)
     return list(session.scalars(stmt))
+
+
+def my_tasks_page(*, session: Session, advisor_id: int, page: int, page_size: int, **filters) -> tuple[list[SurveyTask], int]:
+    """One page of ``my_tasks`` and how many there are in all (same filters)."""
+    total = my_tasks(session=session, advisor_id=advisor_id, count_only=True, **filters)
+    rows = my_tasks(session=session, advisor_id=advisor_id, offset=(page - 1) * page_size, limit=page_size, **filters)
+    return rows, total
 
 
 def tasks_of_cycle(
