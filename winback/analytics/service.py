@@ -25,6 +25,7 @@ from winback.actor import Actor
 from winback.analytics import bgnbd
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults
+from winback.customers.service import last_repair_order
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 from winback.notifications import service as notifications
 from winback.notifications.models import Notification
@@ -423,18 +424,7 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
     )
     # The last repair order's category: one seek on the (vehicle_id, visit_date) index per
     # vehicle (latest date, then highest id), so the grouped totals are computed only once.
-    last_category = (
-        select(ServiceVisit.category)
-        .where(
-            ServiceVisit.vehicle_id == Vehicle.id,
-            ServiceVisit.store_id == cycle.store_id,
-            ServiceVisit.visit_date <= as_of,
-        )
-        .order_by(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
-        .limit(1)
-        .correlate(Vehicle)
-        .scalar_subquery()
-    )
+    last_category = last_repair_order(ServiceVisit.category, store_id=cycle.store_id, as_of=as_of)
     stmt = (
         select(
             Vehicle.model, Vehicle.grade, Vehicle.warranty_end, Customer.birth_date, Customer.gender,

@@ -19,6 +19,7 @@ from winback.actor import Actor
 from winback.analytics import service as analytics
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults, get_settings
+from winback.customers.service import last_repair_order
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 from winback.cycles.models import (
     Band,
@@ -171,18 +172,7 @@ def _target_rows(
     """
     # The last repair order of each vehicle: one seek on the (vehicle_id, visit_date) index per
     # vehicle (latest date, then the highest id on that date).
-    last_ro_id = (
-        select(ServiceVisit.id)
-        .where(
-            ServiceVisit.vehicle_id == Vehicle.id,
-            ServiceVisit.store_id == cycle.store_id,
-            ServiceVisit.visit_date <= as_of,
-        )
-        .order_by(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
-        .limit(1)
-        .correlate(Vehicle)
-        .scalar_subquery()
-    )
+    last_ro_id = last_repair_order(ServiceVisit.id, store_id=cycle.store_id, as_of=as_of)
     # A customer already being surveyed in another open cycle is not called twice.
     open_elsewhere = (
         select(Target.customer_id)
