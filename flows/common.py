@@ -44,7 +44,8 @@ def track(flow, flow_run, state) -> None:
             store_id = params.get("store_id")
             if cycle_id:
                 cycle = session.get(MonthlyCycle, cycle_id)
-                store_id = cycle.store_id if cycle else None
+                store_id = cycle.store_id if cycle else store_id
+                cycle_id = cycle.id if cycle else None  # a run for a cycle that does not exist
             cycles.record_flow_run(
                 session=session,
                 flow_name=flow.name,

@@ -103,16 +103,8 @@ def _launch_deployment(flow_name, parameters, key, record_id, wait) -> Launched:
             state=FlowRunState(state) if state in FlowRunState.__members__ else FlowRunState.scheduled,
             prefect_flow_run_id=str(run.id),
         )
-        _set_id(session, record_id, str(run.id))
+        cycles.set_flow_run_id(session=session, record_id=record_id, prefect_flow_run_id=str(run.id))
     return Launched(record_id, flow_name, str(run.id), rec.state.value, False)
-
-
-def _set_id(session, record_id: int, run_id: str) -> None:
-    from winback.cycles.models import FlowRunRecord
-
-    rec = session.get(FlowRunRecord, record_id)
-    if rec is not None and rec.prefect_flow_run_id is None:
-        rec.prefect_flow_run_id = run_id
 
 
 def _launch_in_process(flow_name, parameters, key, record_id, wait) -> Launched:
@@ -125,12 +117,8 @@ def _launch_in_process(flow_name, parameters, key, record_id, wait) -> Launched:
         except Exception as exc:  # the hooks record the failure; make sure the record ends
             log.exception("flow %s failed", flow_name)
             with session_scope() as session:
-                from winback.cycles.models import FlowRunRecord
-
-                rec = session.get(FlowRunRecord, record_id)
-                if rec is not None and rec.state in (FlowRunState.scheduled, FlowRunState.running):
-                    rec.state = FlowRunState.failed
-                    rec.message = f"{type(exc).__name__}: {exc}"[:1000]
+                cycles.mark_flow_run_failed(session=session, record_id=record_id,
+                                            message=f"{type(exc).__name__}: {exc}")
             if wait:
                 raise
 

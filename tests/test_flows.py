@@ -122,3 +122,21 @@ def test_task_logic_runs_without_a_flow(session, demo_store, staff):
     assert screened.changes["stage"]["after"] == "screened"
     assert screened.flow_run_id is None
     assert screened.actor_label == "flow:flow"
+
+
+@pytest.mark.flow
+def test_a_failing_flow_is_recorded_failed_and_a_second_launch_is_not_blocked(prefect_harness, session, demo_store):
+    """The launcher's record ends 'failed' with the reason, so a retry can start a new run."""
+    from flows.launcher import launch
+    from winback.errors import NotFound
+
+    with pytest.raises(NotFound):
+        launch("evaluate_cycle", {"cycle_id": 424242}, wait=True)
+    session.expire_all()
+    records = list(session.scalars(select(FlowRunRecord).where(FlowRunRecord.flow_name == "evaluate_cycle")))
+    assert len(records) == 1
+    assert records[0].state == FlowRunState.failed and "424242" in (records[0].message or "")
+    assert records[0].prefect_flow_run_id and records[0].finished_at is not None
+    with pytest.raises(NotFound):  # not refused as "already running"
+        launch("evaluate_cycle", {"cycle_id": 424242}, wait=True)
+    assert session.scalar(select(func.count()).where(FlowRunRecord.flow_name == "evaluate_cycle")) == 2

@@ -33,8 +33,6 @@ ZH = {
     "Too many failed log-ins; please try again later.": "登录失败次数过多，请稍后再试。",
     "Complaints": "投诉",
     "What happened": "处理情况",
-    "Complaint": "投诉内容",
-    "Reasons": "原因",
     "Closed": "关闭时间",
     "Advisor": "服务顾问",
     "Task": "任务",

@@ -113,6 +113,18 @@ def advance(
     return True
 
 
+def clean_archive(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
+    """档案整理 for the cycle's store; the cycle keeps the findings of its first cleanup."""
+    from winback.customers import service as customers
+
+    cycle = get_cycle(session=session, cycle_id=cycle_id)
+    summary = customers.cleanup_archive(session=session, store_id=cycle.store_id, actor=actor)
+    if cycle.cleanup is None:
+        cycle.cleanup = summary
+    advance(session=session, cycle=cycle, to=CycleStage.cleaned, actor=actor, cleanup=summary)
+    return summary
+
+
 def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
     """Apply the red lines to the archive and add the cycle's targets (set-based, idempotent).
 
@@ -430,6 +442,21 @@ def record_flow_run(
         record.finished_at = now
     session.flush()
     return record
+
+
+def mark_flow_run_failed(*, session: Session, record_id: int, message: str) -> None:
+    """A run that died before its own hooks could say so (the launcher's last word)."""
+    record = session.get(FlowRunRecord, record_id)
+    if record is not None and record.state in (FlowRunState.scheduled, FlowRunState.running):
+        record.state = FlowRunState.failed
+        record.message = message[:1000]
+        record.finished_at = clock.now()
+
+
+def set_flow_run_id(*, session: Session, record_id: int, prefect_flow_run_id: str) -> None:
+    record = session.get(FlowRunRecord, record_id)
+    if record is not None and record.prefect_flow_run_id is None:
+        record.prefect_flow_run_id = prefect_flow_run_id
 
 
 def flow_runs_of(
