@@ -102,7 +102,7 @@ def prepare(url: str, open_tasks: int, advisors: int) -> dict:
             c.execute(insert(SurveyTask), [dict(store_id=store_id, cycle_id=cycle_id, target_id=i + 1,
                                                 customer_id=i + 1, assignee_id=ids[adv[i % len(adv)]],
                                                 assigned_at=now, due_at=now + timedelta(days=7), status="open",
-                                                version=1) for i in n])
+                                                version=1, band="at_risk", total_spend=500) for i in n])
         if engine.dialect.name == "postgresql":
             for table in ("customers", "vehicles", "targets"):
                 c.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
@@ -130,6 +130,7 @@ class Stats:
         self.errors: list[str] = []
         self.closed: list[int] = []
         self.conflicts = 0
+        self.logins: list[float] = []
 
     def add(self, op: str, seconds: float) -> None:
         self.lat[op].append(seconds * 1000)
@@ -150,9 +151,25 @@ async def call(client, stats, op, method, url, ok=(200,), **kw):
     return r
 
 
-async def user(base, name, role, world, stats, until):
+async def pause(think: float) -> None:
+    """A person's time between two clicks: exponential with mean ``think`` seconds (0: none)."""
+    if think > 0:
+        await asyncio.sleep(random.expovariate(1 / think))
+
+
+async def user(base, name, role, world, stats, clock, think):
     async with httpx.AsyncClient(base_url=base, headers={"Origin": base}, timeout=30) as c:
+        # Everyone logs in first (a deliberately slow password hash: 32 at once load the
+        # cores for a few seconds); the measured window starts when the last one is in.
+        t = time.perf_counter()
         r = await c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+        stats.logins.append((time.perf_counter() - t) * 1000)
+        clock["in"] += 1
+        if clock["in"] == clock["people"]:
+            clock["until"] = time.monotonic() + clock["seconds"]
+            clock["start"].set()
+        await clock["start"].wait()
+        until = clock["until"]
         if r.status_code != 200:
             stats.errors.append(f"login {name}: {r.status_code}")
             return
@@ -160,36 +177,44 @@ async def user(base, name, role, world, stats, until):
         advisors = [world["ids"][a] for a in world["names"]["advisor"]]
         while time.monotonic() < until:
             if role == "advisor":
+                await pause(think)
                 r = await call(c, stats, "my tasks", "GET", "/api/tasks/mine?limit=50")
                 if r is None or r.status_code != 200 or not r.json():
                     continue
                 task = random.choice(r.json()[:10])
+                await pause(think)
                 await call(c, stats, "task page", "GET", f"/api/tasks/{task['id']}")
+                await pause(think)
                 r = await call(c, stats, "survey submit", "POST", f"/api/tasks/{task['id']}/close", ok=(200, 403),
                                json={"method": "phone", "reasons": [random.choice(["high_price", "too_far"])]})
                 if r is not None and r.status_code == 200:
                     stats.closed.append(task["id"])
             elif role == "supervisor":
+                await pause(think)
                 r = await call(c, stats, "cycle tasks", "GET", f"/api/cycles/{cycle}/tasks?limit=50&offset={random.randint(0, 5000)}")
                 if r is None or r.status_code != 200 or not r.json()["items"]:
                     continue
                 open_ = [t for t in r.json()["items"] if t["status"] == "open"]
                 if open_:
                     t = random.choice(open_)
+                    await pause(think)
                     await call(c, stats, "reassign", "POST", f"/api/tasks/{t['id']}/reassign",
                                json={"assignee_id": random.choice(advisors)})
             else:
+                await pause(think)
                 await call(c, stats, "progress board", "GET", f"/api/cycles/{cycle}")
+                await pause(think)
                 await call(c, stats, "targets", "GET", f"/api/cycles/{cycle}/targets?limit=100&offset={random.randint(0, 5000)}")
 
 
-async def bare_load(base, clients, seconds) -> list[float]:
+async def bare_load(base, clients, seconds, think) -> list[float]:
     lat: list[float] = []
     until = time.monotonic() + seconds
 
     async def one():
         async with httpx.AsyncClient(base_url=base, timeout=30) as c:
             while time.monotonic() < until:
+                await pause(think)
                 t = time.perf_counter()
                 await c.get("/")
                 lat.append((time.perf_counter() - t) * 1000)
@@ -211,6 +236,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=300)
     ap.add_argument("--open-tasks", type=int, default=50000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--think", type=float, default=1.0,
+                    help="mean seconds a person waits between two requests (exponential); 0 = no pause, "
+                         "every client fires its next request as soon as the last one answers (saturation)")
     a = ap.parse_args()
     n_adv = max(1, a.clients - 6)
     t0 = time.monotonic()
@@ -223,17 +251,16 @@ def main() -> None:
     app = start_server(uv + ["--port", str(app_port), "--factory", "app:create_app"], env, app_port)
     bare = start_server(uv + ["--port", str(bare_port), "bench.bare_app:app"], env, bare_port)
     try:
-        bare_lat = asyncio.run(bare_load(f"http://127.0.0.1:{bare_port}", a.clients, min(20, a.seconds)))
+        bare_lat = asyncio.run(bare_load(f"http://127.0.0.1:{bare_port}", a.clients, min(20, a.seconds), a.think))
         stats = Stats()
         roles = (["supervisor"] * 2 + ["manager"] * 2 + ["advisor"] * n_adv)[: a.clients]
         people = {"supervisor": world["names"]["supervisor"], "manager": world["names"]["manager"],
                   "advisor": world["names"]["advisor"]}
-        until = time.monotonic() + a.seconds
-        jobs = [user(f"http://127.0.0.1:{app_port}", people[r][i % len(people[r])], r, world, stats, until)
-                for i, r in enumerate(roles)]
 
         async def run():
-            await asyncio.gather(*jobs)
+            clock = {"in": 0, "people": len(roles), "seconds": a.seconds, "start": asyncio.Event()}
+            await asyncio.gather(*(user(f"http://127.0.0.1:{app_port}", people[r][i % len(people[r])], r, world,
+                                        stats, clock, a.think) for i, r in enumerate(roles)))
 
         asyncio.run(run())
     finally:
@@ -242,12 +269,14 @@ def main() -> None:
             p.wait(20)
     total = sum(len(v) for v in stats.lat.values())
     print(f"\n{a.clients} clients for {a.seconds} s on {make_url(a.url).get_backend_name()} with {a.open_tasks} open tasks,"
-          f" uvicorn --workers {a.workers}")
+          f" uvicorn --workers {a.workers}, think time {a.think:g} s")
     print(f"requests {total} ({total / a.seconds:.0f}/s), errors {len(stats.errors)}, "
           f"409 conflicts told {stats.conflicts}")
     print(f"{'operation':<16}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
     for op, v in sorted(stats.lat.items()):
         print(f"{op:<16}{len(v):>7}{pct(v, 50):>9.1f}{pct(v, 95):>9.1f}{pct(v, 99):>9.1f}")
+    print(f"{'(log in)':<16}{len(stats.logins):>7}{pct(stats.logins, 50):>9.1f}{pct(stats.logins, 95):>9.1f}"
+          f"{pct(stats.logins, 99):>9.1f}   all at once, before the measured window")
     print(f"{'bare endpoint':<16}{len(bare_lat):>7}{pct(bare_lat, 50):>9.1f}{pct(bare_lat, 95):>9.1f}{pct(bare_lat, 99):>9.1f}")
     for op in ("my tasks", "survey submit"):
         if stats.lat.get(op):

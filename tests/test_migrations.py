@@ -50,3 +50,24 @@ def test_upgrade_is_idempotent(db_url):
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() is not None
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_task_sort_keys_are_backfilled_from_the_targets(db_url, session, surveying_cycle):
+    """0010 copies each task's band and total spend from its target: going down to 0007 and
+    up again over real surveys gives every task its target's values."""
+    from alembic import command
+    from sqlalchemy import text
+
+    session.close()
+    cfg = db.migrate.alembic_config(db_url)
+    command.downgrade(cfg, "0007")
+    with db.session.get_engine().connect() as conn:
+        assert "band" not in {c["name"] for c in inspect(conn).get_columns("survey_tasks")}
+    command.upgrade(cfg, "head")
+    with db.session.get_engine().connect() as conn:
+        rows = conn.execute(text(
+            "SELECT t.band, t.total_spend, g.band, g.total_spend FROM survey_tasks t JOIN targets g ON g.id = t.target_id"
+        )).all()
+    assert len(rows) > 10
+    assert {r[0] for r in rows} >= {"at_risk", "lost"}
+    assert all(r[0] == r[2] and r[1] == r[3] for r in rows)

@@ -9,7 +9,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from winback import clock
 from winback.accounts.models import Store
@@ -371,6 +371,9 @@ def targets_of(
         .order_by(Target.priority.desc().nulls_last(), Target.total_spend.desc(), Target.id)
         .offset(offset)
         .limit(limit)
+        # Sort the narrow target rows, then load the page's customers and vehicles: the
+        # default joined loads joined them to every target of the cycle before the sort.
+        .options(selectinload(Target.customer), selectinload(Target.vehicle))
     )
     return list(session.scalars(stmt)), int(total)
 

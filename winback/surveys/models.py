@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
+from winback.cycles.models import Band
 
 
 class ReasonArea(str, enum.Enum):
@@ -110,6 +112,11 @@ class SurveyTask(Base):
     # assigned_at + survey_deadline_days (one week by default).
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[SurveyStatus] = mapped_column(str_enum(SurveyStatus), default=SurveyStatus.open)
+    # Copied from the target when the task is made (neither changes afterwards), so an
+    # advisor's list sorts "lost before at-risk, valuable before cheap" on this table alone:
+    # joining the targets for it cost ~10 ms of PostgreSQL per list at 50,000 open tasks.
+    band: Mapped[Band] = mapped_column(str_enum(Band))
+    total_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     # Reminder state as plain columns: "due soon and not yet reminded" is one query.
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

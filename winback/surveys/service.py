@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from winback import clock
@@ -82,7 +82,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     for a in advisors:
         load.setdefault(a.id, 0)
     pending = session.execute(
-        select(Target.id, Target.customer_id, Target.profile, Customer.advisor_id)
+        select(Target.id, Target.customer_id, Target.profile, Customer.advisor_id, Target.band, Target.total_spend)
         .join(Customer, Customer.id == Target.customer_id)
         .outerjoin(SurveyTask, SurveyTask.target_id == Target.id)
         .where(Target.cycle_id == cycle.id, SurveyTask.id.is_(None), Target.holdout.is_(False))
@@ -92,7 +92,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     due = now + timedelta(days=cycle.settings["survey_deadline_days"])
     rows = []
     per_advisor: Counter = Counter()
-    for target_id, customer_id, profile, own_advisor in pending:
+    for target_id, customer_id, profile, own_advisor, band, total_spend in pending:
         last = (profile or {}).get("last_advisor_id")
         if own_advisor in by_id:
             assignee = own_advisor
@@ -106,7 +106,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
             dict(
                 store_id=cycle.store_id, cycle_id=cycle.id, target_id=target_id,
                 customer_id=customer_id, assignee_id=assignee, assigned_at=now, due_at=due,
-                status=SurveyStatus.open.value, version=1,
+                status=SurveyStatus.open.value, version=1, band=band.value, total_spend=total_spend,
             )
         )
     if rows:
@@ -152,6 +152,13 @@ def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
         raise Forbidden("this task is assigned to another advisor")
 
 
+# A list sorts and cuts the (narrow) task rows first, then loads the page's targets, customers,
+# vehicles and assignees in one statement each. The models' default joined loads would join
+# those wide rows to every one of an advisor's ~2,000 open tasks before the sort (34 ms of
+# PostgreSQL's time per call at 50,000 open tasks, against ~5 ms this way).
+LIST_LOADING = (selectinload(SurveyTask.target), selectinload(SurveyTask.assignee))
+
+
 def my_tasks(
     *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None,
     band: str | None = None, overdue_only: bool = False, limit: int | None = None, offset: int = 0,
@@ -164,7 +171,7 @@ def my_tasks(
     ``search`` matches the customer's name or phone or the vehicle's plate.
     """
     now = clock.now()
-    stmt = select(SurveyTask).join(Target, Target.id == SurveyTask.target_id).where(SurveyTask.assignee_id == advisor_id)
+    stmt = select(SurveyTask).where(SurveyTask.assignee_id == advisor_id)
     if not include_closed:
         stmt = stmt.where(SurveyTask.status == SurveyStatus.open)
     if band:
@@ -172,13 +179,14 @@ def my_tasks(
             band = Band(band)
         except ValueError:
             raise InvalidInput(f"unknown band {band!r}; one of {', '.join(b.value for b in Band)}", field="band") from None
-        stmt = stmt.where(Target.band == band)
+        stmt = stmt.where(SurveyTask.band == band)
     if overdue_only:
         stmt = stmt.where(SurveyTask.status == SurveyStatus.open, SurveyTask.due_at < now)
     if search and search.strip():
         like = f"%{search.strip()}%"
         stmt = (
-            stmt.join(Customer, Customer.id == SurveyTask.customer_id)
+            stmt.join(Target, Target.id == SurveyTask.target_id)
+            .join(Customer, Customer.id == SurveyTask.customer_id)
             .join(Vehicle, Vehicle.id == Target.vehicle_id)
             .where(Customer.name.ilike(like) | Customer.phone.ilike(like) | Vehicle.plate.ilike(like))
         )
@@ -190,13 +198,13 @@ def my_tasks(
         (is_open, 2),
         else_=4,
     )
-    band_rank = case((Target.band == "lost", 0), else_=1)
-    stmt = stmt.order_by(rank, SurveyTask.due_at, band_rank, Target.total_spend.desc(), SurveyTask.id)
+    band_rank = case((SurveyTask.band == Band.lost, 0), else_=1)
+    stmt = stmt.order_by(rank, SurveyTask.due_at, band_rank, SurveyTask.total_spend.desc(), SurveyTask.id)
     if count_only:
         return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     if limit is not None:
         stmt = stmt.offset(offset).limit(limit)
-    return list(session.scalars(stmt))
+    return list(session.scalars(stmt.options(*LIST_LOADING)))
 
 
 def my_tasks_page(*, session: Session, advisor_id: int, page: int, page_size: int, **filters) -> tuple[list[SurveyTask], int]:
@@ -220,7 +228,7 @@ def tasks_of_cycle(
     is_open = SurveyTask.status == SurveyStatus.open
     rank = case((and_(is_open, SurveyTask.due_at < clock.now()), 0), (is_open, 1), else_=2)
     stmt = stmt.order_by(rank, SurveyTask.due_at, SurveyTask.id).offset(offset).limit(limit)
-    return list(session.scalars(stmt)), int(total)
+    return list(session.scalars(stmt.options(*LIST_LOADING))), int(total)
 
 
 def progress(*, session: Session, cycle_id: int) -> list[dict[str, Any]]:

@@ -1,0 +1,113 @@
+"""Where a request's time goes: SQL statements and milliseconds per API call, in-process.
+
+    .venv/bin/python bench/profile_requests.py --url postgresql+psycopg://postgres@127.0.0.1:5432/wb_bench
+    .venv/bin/python bench/profile_requests.py --url ... --keep        # reuse the soak's data
+    .venv/bin/python bench/profile_requests.py --url ... --keep --cprofile "my tasks"
+
+Prepares the same store as ``bench/soak.py`` (50,000 open tasks) unless ``--keep``, then calls
+each of the soak's operations ``--n`` times through the real app (TestClient, one process, no
+concurrency) and prints per operation the mean wall time and the number of SQL statements.
+Unlike the soak, the figures do not depend on the other load on the machine's cores much,
+so they compare code changes; "app CPU" is the CPU time of this process (the app and the test
+client, not PostgreSQL) per call, the least disturbed by other load; the statement count is exact.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import event, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--keep", action="store_true", help="reuse the data of an earlier run")
+    ap.add_argument("--open-tasks", type=int, default=50000)
+    ap.add_argument("--n", type=int, default=40, help="calls per operation")
+    ap.add_argument("--cprofile", metavar="OPERATION", help="print the top functions of one operation")
+    a = ap.parse_args()
+
+    from bench.soak import PASSWORD, prepare
+    from db import session as dbs
+
+    if not a.keep:
+        prepare(a.url, a.open_tasks, 26)
+    import os
+
+    os.environ.setdefault("WINBACK_LOGIN_MAX_FAILURES", "1000")
+    engine = dbs.configure(a.url)
+    from fastapi.testclient import TestClient
+
+    from app import create_app
+    from winback.accounts.models import Staff
+    from winback.cycles.models import MonthlyCycle
+
+    with dbs.session_scope() as s:
+        cycle_id = s.scalar(select(MonthlyCycle.id).order_by(MonthlyCycle.id.desc()))
+        advisors = list(s.scalars(select(Staff.id).where(Staff.username.like("adv%"))))
+
+    statements = [0]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args):
+        statements[0] += 1
+
+    app = create_app()
+    clients = {}
+    for name in ("adv00", "sup1", "mgr1"):
+        c = TestClient(app, headers={"Origin": "http://testserver"})
+        r = c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        clients[name] = c
+    adv, sup, mgr = clients["adv00"], clients["sup1"], clients["mgr1"]
+    mine = adv.get("/api/tasks/mine?limit=500").json()
+    ids = iter([t["id"] for t in mine])
+    open_page = sup.get(f"/api/cycles/{cycle_id}/tasks?limit=200").json()["items"]
+
+    ops = {
+        "my tasks": lambda: adv.get("/api/tasks/mine?limit=50"),
+        "task page": lambda: adv.get(f"/api/tasks/{mine[random.randrange(len(mine))]['id']}"),
+        "survey submit": lambda: adv.post(f"/api/tasks/{next(ids)}/close",
+                                          json={"method": "phone", "reasons": ["high_price"]}),
+        "cycle tasks": lambda: sup.get(f"/api/cycles/{cycle_id}/tasks?limit=50&offset={random.randint(0, 5000)}"),
+        "reassign": lambda: sup.post(f"/api/tasks/{random.choice(open_page)['id']}/reassign",
+                                     json={"assignee_id": random.choice(advisors)}),
+        "progress board": lambda: mgr.get(f"/api/cycles/{cycle_id}"),
+        "targets": lambda: mgr.get(f"/api/cycles/{cycle_id}/targets?limit=100&offset={random.randint(0, 5000)}"),
+        "web my tasks": lambda: adv.get("/tasks"),
+    }
+    if a.cprofile:
+        fn = ops[a.cprofile]
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(a.n):
+            fn()
+        prof.disable()
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+        return
+    print(f"{'operation':<16}{'n':>5}{'mean ms':>10}{'p50 ms':>9}{'app CPU ms':>12}{'SQL/call':>10}")
+    for op, fn in ops.items():
+        times, before, cpu = [], statements[0], time.process_time()
+        for _ in range(a.n):
+            t = time.perf_counter()
+            r = fn()
+            times.append((time.perf_counter() - t) * 1000)
+            assert r.status_code in (200, 409), f"{op}: {r.status_code} {r.text[:200]}"
+        per_call = (statements[0] - before) / a.n
+        cpu_ms = (time.process_time() - cpu) / a.n * 1000
+        print(f"{op:<16}{a.n:>5}{statistics.mean(times):>10.1f}{statistics.median(times):>9.1f}{cpu_ms:>12.1f}"
+              f"{per_call:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
