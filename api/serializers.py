@@ -61,6 +61,17 @@ def task(t: SurveyTask, viewer: Any = None) -> dict[str, Any]:
     }
 
 
+def task_summary(t: Any, viewer: Any = None) -> dict[str, Any]:
+    """A line of a task list (``surveys.TaskSummary``); the whole task is ``task``."""
+    return {
+        "id": t.id, "cycle_id": t.cycle_id, "status": t.status.value, "band": t.band.value,
+        "assignee_id": t.assignee_id, "due_at": t.due_at, "follow_up_at": t.follow_up_at,
+        "draft_saved_at": t.draft_saved_at, "closed_at": t.closed_at, "version": t.version,
+        "customer_id": t.customer_id, "customer": t.customer, "phone": privacy.phone_for(t.phone, viewer, t),
+        "vehicle": {"vin": t.vin, "plate": t.plate, "model": t.model}, "attempts": t.attempts,
+    }
+
+
 def measure(m: Measure) -> dict[str, Any]:
     return {
         "id": m.id, "area": m.area.value, "title": m.title, "reason": m.reason_code.code if m.reason_code else None,

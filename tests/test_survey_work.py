@@ -287,3 +287,37 @@ def test_escalation_mail_reaches_the_supervisor_by_smtp(session, surveying_cycle
     session.refresh(note)
     assert note.status.value == "sent" and note.attempts == 2
     assert any("逾期" in str(m) for m in webhook.delivered)
+
+
+def test_the_api_list_is_summaries_in_working_order(session, surveying_cycle, staff):
+    """GET /api/tasks/mine: one summary line per task, in the same order as the service's
+    list, agreeing with the whole task (GET /api/tasks/{id}) on every field it shows."""
+    from fastapi.testclient import TestClient
+
+    from app import create_app
+
+    advisor = staff("advisor1")
+    first = _open_tasks(session, surveying_cycle, advisor)[0]
+    _attempt(session, first, advisor, "no_answer")
+    _attempt(session, first, advisor, "no_answer")
+    session.commit()
+    client = TestClient(create_app(), headers={"Origin": "http://testserver"})
+    assert client.post("/api/auth/login", json={"username": "advisor1", "password": "winback-demo"}).status_code == 200
+
+    lines = client.get("/api/tasks/mine").json()
+    assert [t["id"] for t in lines] == [t.id for t in surveys.my_tasks(session=session, advisor_id=advisor.id)]
+    assert "attempts" in lines[0] and "reasons" not in lines[0]  # a summary, not the whole task
+    for line in lines[:5] + [t for t in lines if t["id"] == first.id]:
+        whole = client.get(f"/api/tasks/{line['id']}").json()
+        for field in ("cycle_id", "status", "band", "assignee_id", "customer_id", "customer", "phone", "vehicle",
+                      "version", "follow_up_at", "draft_saved_at", "closed_at"):
+            assert line[field] == whole[field], field
+        assert line["attempts"] == len(whole["attempts"])
+        assert "*" not in line["phone"]  # the advisor's own customers: the number in full
+    assert next(t for t in lines if t["id"] == first.id)["attempts"] == 2
+
+    # paging and the band filter work on the summaries as on the tasks
+    page2 = client.get("/api/tasks/mine", params={"offset": 2, "limit": 2}).json()
+    assert [t["id"] for t in page2] == [t["id"] for t in lines[2:4]]
+    lost = client.get("/api/tasks/mine", params={"band": "lost"}).json()
+    assert lost and all(t["band"] == "lost" for t in lost)

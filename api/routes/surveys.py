@@ -30,9 +30,11 @@ def my_tasks(
     band: str | None = None, overdue: bool = False,
     offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
+    """The advisor's tasks in working order, one summary line each (the whole task, with
+    its attempts and answers: ``GET /api/tasks/{id}``)."""
     rows = surveys.my_tasks(session=session, advisor_id=user.id, include_closed=closed, search=q, band=band,
-                            overdue_only=overdue, offset=offset, limit=limit)
-    return [out.task(t, user) for t in rows]
+                            overdue_only=overdue, offset=offset, limit=limit, summaries=True)
+    return [out.task_summary(t, user) for t in rows]
 
 
 @router.post("/tasks/reassign", tags=["surveys"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -162,13 +163,14 @@ LIST_LOADING = (selectinload(SurveyTask.target), selectinload(SurveyTask.assigne
 def my_tasks(
     *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None,
     band: str | None = None, overdue_only: bool = False, limit: int | None = None, offset: int = 0,
-    count_only: bool = False,
-) -> list[SurveyTask]:
+    count_only: bool = False, summaries: bool = False,
+) -> list[SurveyTask] | list[TaskSummary]:
     """An advisor's tasks in working order: overdue first, then call-backs that are due, then
     by due date, lost before at-risk and valuable before cheap; snoozed call-backs (a
     follow-up time still ahead) sink to the bottom until their time comes.
 
-    ``search`` matches the customer's name or phone or the vehicle's plate.
+    ``search`` matches the customer's name or phone or the vehicle's plate. ``summaries``
+    returns ``TaskSummary`` lines instead of the tasks (the API's list).
     """
     now = clock.now()
     stmt = select(SurveyTask).where(SurveyTask.assignee_id == advisor_id)
@@ -204,7 +206,57 @@ def my_tasks(
         return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     if limit is not None:
         stmt = stmt.offset(offset).limit(limit)
+    if summaries:
+        return _summaries(session, list(session.scalars(stmt.with_only_columns(SurveyTask.id))))
     return list(session.scalars(stmt.options(*LIST_LOADING)))
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """One line of an advisor's list (what the phone shows before the task is opened); the
+    whole task, with its attempts and answers, is ``get_task``."""
+
+    id: int
+    cycle_id: int
+    status: SurveyStatus
+    band: Band
+    assignee_id: int
+    due_at: datetime
+    follow_up_at: datetime | None
+    draft_saved_at: datetime | None
+    closed_at: datetime | None
+    version: int
+    customer_id: int
+    customer: str
+    phone: str | None
+    vin: str
+    plate: str | None
+    model: str | None
+    attempts: int
+
+
+def _summaries(session: Session, ids: list[int]) -> list[TaskSummary]:
+    """The summaries of ``ids``, in that order: plain rows by primary key, no ORM objects
+    (building 200 of them was half the CPU time of an advisor's list)."""
+    if not ids:
+        return []
+    attempts = (
+        select(func.count()).where(ContactAttempt.task_id == SurveyTask.id).correlate(SurveyTask).scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            SurveyTask.id, SurveyTask.cycle_id, SurveyTask.status, SurveyTask.band, SurveyTask.assignee_id,
+            SurveyTask.due_at, SurveyTask.follow_up_at, SurveyTask.draft_saved_at, SurveyTask.closed_at,
+            SurveyTask.version, SurveyTask.customer_id, Customer.name, Customer.phone, Vehicle.vin, Vehicle.plate,
+            Vehicle.model, attempts,
+        )
+        .join(Target, Target.id == SurveyTask.target_id)
+        .join(Customer, Customer.id == SurveyTask.customer_id)
+        .join(Vehicle, Vehicle.id == Target.vehicle_id)
+        .where(SurveyTask.id.in_(ids))
+    ).all()
+    by_id = {r[0]: TaskSummary(*r) for r in rows}
+    return [by_id[i] for i in ids]
 
 
 def my_tasks_page(*, session: Session, advisor_id: int, page: int, page_size: int, **filters) -> tuple[list[SurveyTask], int]:
