@@ -260,10 +260,20 @@ def test_progress_board_counts_per_advisor(session, surveying_cycle, staff):
     task = _first_task_of(session, surveying_cycle, staff, "advisor1")
     _close(session, task.id, staff("advisor1"))
     session.commit()
+    # contact rate: the closed task, and an open one whose customer answered (twice: counted
+    # once); an open task with only a failed attempt does not count.
+    second, third = _tasks(session, surveying_cycle, assignee_id=staff("advisor1").id)[1:3]
+    for t, outcome in ((second, "reached"), (second, "not_interested"), (third, "no_answer")):
+        surveys.record_attempt(session=session, task_id=t.id, method=ContactMethod.phone, outcome=outcome,
+                               note=None, actor_staff=staff("advisor1"))
+    session.commit()
     board = {row["advisor_id"]: row for row in surveys.progress(session=session, cycle_id=surveying_cycle)}
     total = len(_tasks(session, surveying_cycle))
     assert sum(r["open"] + r["done"] + r["unreachable"] for r in board.values()) == total
-    assert board[staff("advisor1").id]["done"] == 1
+    mine = board[staff("advisor1").id]
+    assert mine["done"] == 1 and mine["reached"] == 2 and mine["advisor"] == staff("advisor1").display_name
+    assert mine["contact_rate_pct"] == round(100 * 2 / (mine["open"] + mine["done"] + mine["unreachable"]), 1)
+    assert all(r["reached"] == 0 for a, r in board.items() if a != staff("advisor1").id)
     assert sum(r["overdue"] for r in board.values()) == 0
     clock.set_now(task.due_at + timedelta(minutes=1))
     board = surveys.progress(session=session, cycle_id=surveying_cycle)

@@ -287,36 +287,40 @@ def progress(*, session: Session, cycle_id: int) -> list[dict[str, Any]]:
     """Per advisor: open, done, unreachable, excluded and overdue tasks and the contact rate
     (customers reached / tasks not excluded), overdue advisors first (the supervisor's board)."""
     now = clock.now()
+    # Both statements read the cycle's tasks once without joining them to anything (the
+    # board is polled; at 50,000 tasks the joins cost ~110 ms of PostgreSQL per call).
     rows = session.execute(
         select(
-            Staff.id, Staff.display_name, SurveyTask.status,
-            func.count(),
+            SurveyTask.assignee_id, SurveyTask.status, func.count(),
             func.sum(case((and_(SurveyTask.due_at < now, SurveyTask.status == SurveyStatus.open), 1), else_=0)),
         )
-        .join(Staff, Staff.id == SurveyTask.assignee_id)
         .where(SurveyTask.cycle_id == cycle_id)
-        .group_by(Staff.id, Staff.display_name, SurveyTask.status)
+        .group_by(SurveyTask.assignee_id, SurveyTask.status)
     ).all()
+    names = dict(session.execute(
+        select(Staff.id, Staff.display_name).where(Staff.id.in_({r[0] for r in rows}))
+    ).all()) if rows else {}
+    # Reached = closed as done, or not done but with an attempt that reached the customer;
+    # the second set starts from the (few) attempts, not from the tasks.
     reached_outcomes = [d.value for d in Disposition if d.reached_customer]
-    reached = dict(
+    reached_not_done = dict(
         session.execute(
             select(SurveyTask.assignee_id, func.count(func.distinct(SurveyTask.id)))
-            .outerjoin(ContactAttempt, and_(ContactAttempt.task_id == SurveyTask.id,
-                                            ContactAttempt.outcome.in_(reached_outcomes)))
-            .where(SurveyTask.cycle_id == cycle_id,
-                   (SurveyTask.status == SurveyStatus.done) | ContactAttempt.id.is_not(None))
+            .join(ContactAttempt, ContactAttempt.task_id == SurveyTask.id)
+            .where(SurveyTask.cycle_id == cycle_id, SurveyTask.status != SurveyStatus.done,
+                   ContactAttempt.outcome.in_(reached_outcomes))
             .group_by(SurveyTask.assignee_id)
         ).all()
     )
     board: dict[int, dict[str, Any]] = {}
-    for sid, name, status, count, overdue in rows:
-        entry = board.setdefault(sid, {"advisor_id": sid, "advisor": name, "open": 0, "done": 0,
+    for sid, status, count, overdue in rows:
+        entry = board.setdefault(sid, {"advisor_id": sid, "advisor": names[sid], "open": 0, "done": 0,
                                        "unreachable": 0, "excluded": 0, "overdue": 0})
         entry[status.value] += count
         entry["overdue"] += int(overdue or 0)
     for entry in board.values():
         base = entry["open"] + entry["done"] + entry["unreachable"]
-        entry["reached"] = int(reached.get(entry["advisor_id"], 0))
+        entry["reached"] = entry["done"] + int(reached_not_done.get(entry["advisor_id"], 0))
         entry["contact_rate_pct"] = round(100 * entry["reached"] / base, 1) if base else None
     return sorted(board.values(), key=lambda e: (-e["overdue"], -e["open"], e["advisor"]))
 
