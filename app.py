@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -58,6 +59,11 @@ def create_app() -> FastAPI:
     async def _not_logged_in(request: Request, _exc: NotLoggedIn):
         if _wants_json(request):
             return JSONResponse({"detail": "log in first", "code": "not_logged_in"}, status_code=401)
+        if request.headers.get("hx-request") == "true":
+            # A partial update (a polling fragment) after the session ended: the whole page goes
+            # to the log-in, and back to the page afterwards, not to the fragment.
+            page = urlsplit(request.headers.get("hx-current-url", "")).path or "/"
+            return Response(status_code=204, headers={"HX-Redirect": f"/login?next={quote(page)}"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
     @app.exception_handler(DomainError)

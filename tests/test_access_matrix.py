@@ -140,6 +140,9 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /targets/{target_id}/callback": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:cycle_id={cycle}&satisfaction=4"),
     "POST /targets/{target_id}/vouchers": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:cycle_id={cycle}"),
     "POST /vehicles/{vehicle}/status": (("ok", "ok", "ok", 403, 403, 403, 404, "in"), "form:status=active&note=matrix"),
+    # live progress fragments (issue 10): the page's readers, the full page without HX-Request
+    "GET /cycles/{cycle}/progress": (READ_CYCLE, None),
+    "GET /archive/imports/{batch_id}/progress": (("ok", 403, 403, 403, "ok", "ok", 404, "in"), None),
 }
 # Framework routes: the docs and the schema are public and read-only.
 PUBLIC = {"GET /openapi.json", "GET /api/docs", "GET /docs/oauth2-redirect"}

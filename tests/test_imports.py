@@ -248,3 +248,45 @@ def test_values_the_database_cannot_hold_are_row_errors(session, store, tmp_path
     batch, _ = run(session, store, "visits", path)
     assert (batch.inserted, batch.failed) == (1, 3)
     assert [(r, c) for r, c, _ in errors(session, batch)] == [(2, "工单号"), (3, "里程"), (4, "结算金额")]
+
+
+@pytest.mark.parametrize("name, kind", [("customers_utf8.csv", "customers"), ("customers_utf16.csv", "customers"),
+                                        ("customers_gbk.csv", "customers")])
+def test_progress_knows_the_total_before_the_rows_and_ends_exact(session, store, monkeypatch, name, kind):
+    """rows_done of rows_total for the report page's progress bar: the total is known (estimated
+    from the file) before the first row is written; at the end both are the rows counted."""
+    monkeypatch.setattr(imports, "CHUNK", 2)
+    seen: list[tuple[int, int]] = []
+    batch, _ = imports.start_import(session=session, store_id=store, kind=kind, source=CORPUS / name,
+                                    filename=name, actor=ADMIN)
+    imports.run_import(session=session, batch_id=batch.id, actor=ADMIN,
+                       on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)))
+    assert seen[0] == (0, 5)  # the file opened: nothing written yet, five rows to go
+    assert [done for done, _ in seen[1:]] == [2, 4, 5, 5]  # chunks of two, then the finished batch
+    assert all(total >= done for done, total in seen)
+    assert (batch.status, batch.rows_done, batch.rows_total) == (ImportStatus.done, 5, 5)
+
+
+def test_progress_total_of_a_workbook_and_a_blank_line_estimate(session, store, tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["客户编号", "客户姓名", "手机"])
+    for i in range(7):
+        wb.active.append([f"X{i}", f"客户{i}", f"1390000000{i}"])
+    wb.save(tmp_path / "c.xlsx")
+    seen: list[tuple[int, int]] = []
+    batch, _ = imports.start_import(session=session, store_id=store, kind="customers", source=tmp_path / "c.xlsx",
+                                    filename="c.xlsx", actor=ADMIN)
+    imports.run_import(session=session, batch_id=batch.id, actor=ADMIN,
+                       on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)))
+    assert seen[0] == (0, 7) and (batch.rows_done, batch.rows_total) == (7, 7)
+
+    # Blank lines count in the estimate but not as rows: the total ends as the rows counted.
+    (tmp_path / "blank.csv").write_text("客户编号,客户姓名,手机\nB1,甲,13900000001\n\n\nB2,乙,13900000002\n", encoding="utf-8")
+    seen.clear()
+    batch, _ = imports.start_import(session=session, store_id=store, kind="customers", source=tmp_path / "blank.csv",
+                                    filename="blank.csv", actor=ADMIN)
+    imports.run_import(session=session, batch_id=batch.id, actor=ADMIN,
+                       on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)))
+    assert seen[0] == (0, 4) and (batch.rows_done, batch.rows_total, batch.inserted) == (2, 2, 2)

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from api.deps import CurrentUser, SessionDep, store_ids
 from db.session import new_session
 from web import flash, render
-from web.routes.common import need as _need, see_other as _see_other
+from web.routes.common import fragment_or_page, is_htmx, need as _need, see_other as _see_other
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.customers import cleanup, imports
@@ -125,9 +125,24 @@ def upload(
 
 @router.get("/archive/imports/{batch_id}")
 def import_report(request: Request, batch_id: int, user: CurrentUser, session: SessionDep):
+    return _import_report(request, batch_id, user, session, "archive/import.html")
+
+
+@router.get("/archive/imports/{batch_id}/progress")
+def import_progress(request: Request, batch_id: int, user: CurrentUser, session: SessionDep):
+    """The report's live part (status, rows done of total, counts, row errors), polled by the
+    page while the import runs; the whole page when asked for without htmx."""
+    if is_htmx(request):
+        response = _import_report(request, batch_id, user, session, "archive/_import_progress.html", fragment=True)
+    else:
+        response = _import_report(request, batch_id, user, session, "archive/import.html")
+    return fragment_or_page(request, response)
+
+
+def _import_report(request: Request, batch_id: int, user, session, template: str, fragment: bool = False):
     _need(user, Role.admin, Role.manager, Role.auditor)
     batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
-    return render(request, "archive/import.html", user=user, batch=batch, Status=ImportStatus,
+    return render(request, template, user=user, batch=batch, Status=ImportStatus, fragment=fragment,
                   errors=imports.row_errors(session=session, batch_id=batch.id, limit=200))
 
 

@@ -21,3 +21,15 @@ def client_address(request) -> str:
 def need(user: Staff, *roles: Role) -> None:
     if not user.has_role(*roles):
         raise Forbidden("you may not do this")
+
+
+def is_htmx(request) -> bool:
+    """A partial update asked for by htmx (the page is already there): answer with the fragment."""
+    return request.headers.get("hx-request") == "true"
+
+
+def fragment_or_page(request, response):
+    """Fragment endpoints answer with the fragment or the full page by the HX-Request header: say
+    so to caches."""
+    response.headers["Vary"] = "HX-Request"
+    return response

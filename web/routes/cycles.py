@@ -8,11 +8,11 @@ from fastapi import APIRouter, Form, Query, Request
 from api.deps import CurrentUser, SessionDep, store_ids
 from flows import launcher
 from web import flash, render
-from web.routes.common import PAGE, need as _need, see_other as _see_other
+from web.routes.common import PAGE, fragment_or_page, is_htmx, need as _need, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.cycles import service as cycles
-from winback.cycles.models import CycleStage, FlowRunState
+from winback.cycles.models import CycleStage
 from winback.errors import InvalidInput
 from winback.evaluation import service as evaluation
 from winback.plans import service as plans
@@ -58,15 +58,36 @@ def cycle_page(
     request: Request, cycle_id: int, user: CurrentUser, session: SessionDep,
     page: Annotated[int, Query(ge=1)] = 1,
 ):
+    return _cycle_page(request, cycle_id, user, session, page)
+
+
+@router.get("/cycles/{cycle_id}/progress")
+def cycle_progress(
+    request: Request, cycle_id: int, user: CurrentUser, session: SessionDep, live: bool = False,
+):
+    """Each stage's state and its flow run's state, polled by the cycle page while a stage flow
+    runs (``live``: asked by a poll, so the last answer says the flows finished); the whole page
+    when asked for without htmx."""
+    if not is_htmx(request):
+        return fragment_or_page(request, _cycle_page(request, cycle_id, user, session, 1))
+    _need(user, *READERS)
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    return fragment_or_page(request, render(
+        request, "cycles/_progress.html", user=user, cycle=cycle, live=live, fragment=True,
+        progress=cycles.cycle_progress(session=session, cycle=cycle, store_ids=store_ids(user)),
+    ))
+
+
+def _cycle_page(request: Request, cycle_id: int, user, session, page: int):
     _need(user, *READERS)  # an advisor sees their own tasks only (/tasks)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     tasks, total = surveys.tasks_of_cycle(session=session, cycle_id=cycle.id, offset=(page - 1) * PAGE, limit=PAGE)
-    runs = cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=cycle.id)
-    running = any(r.state in (FlowRunState.scheduled, FlowRunState.running) for r in runs)
+    progress = cycles.cycle_progress(session=session, cycle=cycle, store_ids=store_ids(user))
     advisors = accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor)
     return render(
         request, "cycles/detail.html", user=user, cycle=cycle, tasks=tasks, total=total, page=page, page_size=PAGE,
-        board=surveys.progress(session=session, cycle_id=cycle.id), runs=runs, running=running,
+        board=surveys.progress(session=session, cycle_id=cycle.id), progress=progress, runs=progress.runs,
+        running=progress.running,
         plan=plans.current_plan(session=session, cycle_id=cycle.id),
         holdout=cycles.holdout_targets(session=session, cycle_id=cycle.id),
         evaluation=evaluation.get_evaluation(session=session, cycle_id=cycle.id),

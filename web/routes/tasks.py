@@ -4,19 +4,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.deps import CurrentUser, SessionDep
 from web import flash, render
 from web.routes.archive import notes_context
-from web.routes.common import PAGE, see_other as _see_other
+from web.routes.common import PAGE, is_htmx, see_other as _see_other
 from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.customers import service as customers
+from winback.cycles import service as cycles
 from winback.errors import Conflict, DomainError, InvalidInput
 from winback.surveys import service as surveys
-from winback.surveys.models import ContactMethod, Disposition, ShopKind
+from winback.surveys.models import ContactMethod, Disposition, ShopKind, SurveyStatus
 from winback.surveys.schemas import ContactAttemptIn, SurveyResultIn
 
 router = APIRouter(include_in_schema=False)
@@ -130,15 +132,35 @@ def task_attempt(
                                expected_version=body.expected_version, actor_staff=user)
     except ValidationError as exc:
         session.rollback()
-        return _task_page(request, user, session, task_id, form=form, status_code=422,
-                          error="; ".join(e["msg"] for e in exc.errors()))
+        page = _attempts_section if is_htmx(request) else _task_page
+        return page(request, user, session, task_id, form=form, status_code=422,
+                    error="; ".join(e["msg"] for e in exc.errors()))
     except DomainError as exc:
         session.rollback()
         if exc.status in (403, 404):
             raise
-        return _task_page(request, user, session, task_id, form=form, error=exc.message, status_code=exc.status)
+        page = _attempts_section if is_htmx(request) else _task_page
+        return page(request, user, session, task_id, form=form, error=exc.message, status_code=exc.status)
     flash(request, "Saved.")
+    if is_htmx(request):
+        task = surveys.get_task(session=session, task_id=task_id, viewer=user)
+        if task.status == SurveyStatus.open:
+            return _attempts_section(request, user, session, task_id)
+        # The attempt closed the task (unreachable, do not call): the whole page changes.
+        return Response(status_code=204, headers={"HX-Redirect": f"/tasks/{task_id}"})
     return _see_other(f"/tasks/{task_id}")
+
+
+def _attempts_section(request, user, session, task_id: int, form=None, error: str | None = None,
+                      status_code: int = 200):
+    """The task page's contact attempts (list and form) after recording one from it (htmx),
+    with the status message and the survey form's new version out of band."""
+    task = surveys.get_task(session=session, task_id=task_id, viewer=user)
+    return render(
+        request, "tasks/_attempts.html", user=user, task=task, status_code=status_code, fragment=True,
+        methods=list(ContactMethod), outcomes=list(Disposition), form=form or {}, error=error,
+        now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
+    )
 
 
 @router.post("/tasks/{task_id}/answer")
@@ -204,11 +226,30 @@ def task_reassign(
     request: Request, task_id: int, user: CurrentUser, session: SessionDep,
     assignee_id: Annotated[int, Form()], back: Annotated[str, Form()] = "",
 ):
+    back = back if back.startswith("/") and not back.startswith("//") else ""
     try:
         task = surveys.reassign(session=session, task_id=task_id, to_staff_id=assignee_id, actor_staff=user)
     except (InvalidInput, Conflict) as exc:
         session.rollback()
         flash(request, exc.message, "error")
+        if is_htmx(request):
+            return _cycle_row(request, user, session, task_id, back, status_code=exc.status)
         return _see_other(back or f"/tasks/{task_id}")
     flash(request, "Task reassigned.")
-    return _see_other(back if back.startswith("/") else f"/cycles/{task.cycle_id}")
+    if is_htmx(request):
+        return _cycle_row(request, user, session, task.id, back)
+    return _see_other(back or f"/cycles/{task.cycle_id}")
+
+
+def _cycle_row(request, user, session, task_id: int, back: str, status_code: int = 200):
+    """The cycle page's row of a task after a reassignment from it (htmx), with the board and
+    the status message out of band."""
+    task = surveys.get_task(session=session, task_id=task_id, viewer=user)
+    advisors = accounts.staff_with_role(session=session, store_id=task.store_id, role=Role.advisor)
+    return render(
+        request, "cycles/_reassigned.html", user=user, status_code=status_code, t=task,
+        cycle=cycles.get_cycle(session=session, cycle_id=task.cycle_id),
+        back=back or f"/cycles/{task.cycle_id}", advisors=advisors, active_ids={a.id for a in advisors},
+        board=surveys.progress(session=session, cycle_id=task.cycle_id),
+        so_far=surveys.reasons_so_far(session=session, cycle_id=task.cycle_id),
+    )

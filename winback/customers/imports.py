@@ -7,7 +7,8 @@ nothing. A newer export updates the changed rows and records each change in the 
 
 Two steps, so a web request can answer at once and the work can report progress:
 ``start_import`` keeps the file and creates the batch; ``run_import`` reads and writes it in
-chunks (``on_chunk`` is called after each, e.g. to commit and show progress).
+chunks (``on_chunk`` is called once the file's size in rows is known, then after each chunk, e.g.
+to commit and show progress: ``rows_done`` of ``rows_total``, an estimate until the batch ends).
 """
 from __future__ import annotations
 
@@ -358,6 +359,10 @@ def run_import(
         return _finish_failed(session, batch, exc.message, actor)
     batch.file_format, batch.encoding = table.file_format, table.encoding
     batch.columns = {table.header[i]: f for f, i in cols.items()}
+    batch.rows_total = table.rows_expected  # what the progress bar measures against; exact at the end
+    session.flush()
+    if on_chunk:
+        on_chunk(batch)
     ctx = _Ctx(session, batch, cols, actor, clock.now(), {}, [])
     writer = {ImportKind.customers: _write_customers, ImportKind.vehicles: _write_vehicles,
               ImportKind.visits: _write_visits}[batch.kind]
@@ -371,9 +376,10 @@ def run_import(
                 _flush_chunk(ctx, writer, chunk, on_chunk)
                 chunk = []
     except (UnicodeDecodeError, ValueError, csv.Error) as exc:  # a CSV that breaks half-way
-        return _finish_failed(session, batch, f"the file cannot be read past row {batch.rows_total + len(chunk) + 1}: {exc}", actor)
+        return _finish_failed(session, batch, f"the file cannot be read past row {batch.rows_done + len(chunk) + 1}: {exc}", actor)
     if chunk:
         _flush_chunk(ctx, writer, chunk, on_chunk)
+    batch.rows_total = batch.rows_done  # the rows counted, not the estimate (blank lines are skipped)
     if batch.rows_total == 0:
         return _finish_failed(session, batch, "the file has a header but no data rows", actor)
     batch.status = ImportStatus.done
@@ -396,6 +402,7 @@ def run_import(
 
 def _finish_failed(session: Session, batch: ImportBatch, message: str, actor: Actor) -> ImportBatch:
     # Rows of earlier chunks (a CSV that breaks half-way) stay: they are valid and counted.
+    batch.rows_total = batch.rows_done
     batch.status = ImportStatus.failed
     batch.message = message
     batch.finished_at = clock.now()
@@ -413,8 +420,8 @@ def _flush_chunk(ctx: _Ctx, writer, chunk, on_chunk) -> None:
         ctx.session.execute(insert(ImportRowError), [{"batch_id": ctx.batch.id, **e} for e in ctx.errors])
         ctx.batch.failed += len({e["row_number"] for e in ctx.errors})
         ctx.errors.clear()
-    ctx.batch.rows_total += len(chunk)
-    ctx.batch.rows_done = ctx.batch.rows_total
+    ctx.batch.rows_done += len(chunk)
+    ctx.batch.rows_total = max(ctx.batch.rows_total, ctx.batch.rows_done)
     ctx.session.flush()
     if on_chunk:
         on_chunk(ctx.batch)

@@ -180,6 +180,8 @@ class ImportBatch(Base):
     message: Mapped[str | None] = mapped_column(Text)
     # Source header -> field, as used for this file.
     columns: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # While running: rows_done of rows_total, the rows the file seemed to hold when opened (an
+    # estimate, for the progress bar). Once finished both are the data rows counted.
     rows_total: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
     inserted: Mapped[int] = mapped_column(Integer, default=0)

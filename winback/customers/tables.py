@@ -35,6 +35,9 @@ class Table:
     header: list[str]
     header_row: int  # 1-based row number of the header in the file
     rows: Iterator[tuple[int, list[Any]]]  # (1-based row number, cells)
+    # Lines/rows after the header, known before reading them (blank ones included, so at least
+    # the data rows): what a progress bar measures against.
+    rows_expected: int = 0
 
 
 def _is_empty(row: list[Any]) -> bool:
@@ -92,22 +95,25 @@ def _read_workbook(path: Path, fmt: str, header_score) -> Table:
         found = _find_header(((i + 1 + offset, list(r)) for i, r in enumerate(rows)), header_score)
         if found is not None:
             header, header_row, rest = found
-            return Table(fmt, None, header, header_row, rest)
+            return Table(fmt, None, header, header_row, rest, max(offset + sheet.height - header_row, 0))
     raise NotATable("the workbook has no sheet with data (all sheets are empty)")
 
 
 def _read_csv(path: Path, header_score) -> Table:
     data = path.read_bytes()
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
-        return _csv_rows(path, "utf-16", header_score)
+        newline = "\n".encode("utf-16-le" if data.startswith(codecs.BOM_UTF16_LE) else "utf-16-be")
+        lines = data.count(newline) + (0 if data.endswith(newline) else 1)
+        return _csv_rows(path, "utf-16", header_score, lines)
     if b"\x00" in data[:4096]:
         raise NotATable("the file is binary, not a spreadsheet or CSV table")
     encoding = detect_encoding(data)
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     del data
-    return _csv_rows(path, encoding, header_score)
+    return _csv_rows(path, encoding, header_score, lines)
 
 
-def _csv_rows(path: Path, encoding: str, header_score) -> Table:
+def _csv_rows(path: Path, encoding: str, header_score, lines: int = 0) -> Table:
     text = open(path, encoding=encoding, newline="")  # noqa: SIM115 (closed when the rows end)
     sample = text.read(64 * 1024)
     text.seek(0)
@@ -130,7 +136,8 @@ def _csv_rows(path: Path, encoding: str, header_score) -> Table:
         text.close()
         raise NotATable("the file has no rows")
     header, header_row, rest = found
-    return Table("csv", encoding.replace("utf-8-sig", "utf-8"), header, header_row, rest)
+    # Quoted cells may hold line breaks: then there are fewer rows than lines (the bar jumps at the end).
+    return Table("csv", encoding.replace("utf-8-sig", "utf-8"), header, header_row, rest, max(lines - header_row, 0))
 
 
 def _find_header(rows: Iterator[tuple[int, list[Any]]], header_score):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -472,6 +473,55 @@ def flow_runs_of(
         stmt = stmt.where(FlowRunRecord.cycle_id == cycle_id)
     stmt = stmt.order_by(FlowRunRecord.id.desc()).limit(limit)
     return list(session.scalars(stmt))
+
+
+# The flow (flows/stages.py) whose run moves a cycle into each stage; "started" is the cycle's creation.
+STAGE_FLOWS: dict[CycleStage, str] = {
+    CycleStage.cleaned: "archive_cleanup", CycleStage.screened: "screen_targets",
+    CycleStage.profiled: "analyze_profiles", CycleStage.surveying: "assign_surveys",
+    CycleStage.tallied: "tally_reasons", CycleStage.planning: "draft_plan",
+    CycleStage.executing: "execute_plan", CycleStage.evaluated: "evaluate_cycle",
+}
+LIVE_RUN_STATES = (FlowRunState.scheduled, FlowRunState.running)
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    stage: CycleStage
+    # reached (behind the cycle's stage) / current / running (its flow is running) /
+    # failed (its last flow run failed, crashed or was cancelled) / waiting
+    state: str
+    run: FlowRunRecord | None  # the last run of the stage's flow for this cycle
+
+
+@dataclass(frozen=True)
+class CycleProgress:
+    stages: list[StageProgress]
+    runs: list[FlowRunRecord]  # newest first
+    running: bool  # a flow run of this cycle is scheduled or running: the page keeps polling
+
+
+def cycle_progress(*, session: Session, cycle: MonthlyCycle, store_ids: list[int]) -> CycleProgress:
+    """Each stage's state next to its flow run's state, for the cycle page's live fragment."""
+    runs = flow_runs_of(session=session, store_ids=store_ids, cycle_id=cycle.id)
+    last: dict[str, FlowRunRecord] = {}
+    for run in runs:  # newest first: keep the first seen per flow
+        last.setdefault(run.flow_name, run)
+    stages = []
+    for stage in CycleStage:
+        run = last.get(STAGE_FLOWS.get(stage, ""))
+        if stage.order < cycle.stage.order:
+            state = "reached"
+        elif stage == cycle.stage:
+            state = "current"
+        elif run is not None and run.state in LIVE_RUN_STATES:
+            state = "running"
+        elif run is not None and run.state != FlowRunState.completed:
+            state = "failed"
+        else:
+            state = "waiting"
+        stages.append(StageProgress(stage, state, run))
+    return CycleProgress(stages, runs, any(r.state in LIVE_RUN_STATES for r in runs))
 
 
 def cycles_in_stage(*, session: Session, stage: CycleStage, store_ids: list[int] | None = None) -> list[MonthlyCycle]:

@@ -1,0 +1,16 @@
+/* winback: the little glue htmx needs here. No inline scripts anywhere (the CSP forbids them).
+ * Everything works without JavaScript: the forms post and redirect, the progress pages refresh
+ * through a <noscript> meta refresh. With htmx, some forms swap only what they changed and the
+ * progress fragments poll. */
+(function () {
+  "use strict";
+  // A partial update the server refused in a way htmx does not swap (403, 404, 500...):
+  // send the same form the ordinary way, so the person sees the full error page as without JS.
+  document.addEventListener("htmx:responseError", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.tagName === "FORM" && !elt.dataset.fallback) {
+      elt.dataset.fallback = "1";
+      HTMLFormElement.prototype.submit.call(elt);
+    }
+  });
+})();
