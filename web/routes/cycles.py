@@ -12,7 +12,7 @@ from web.routes.common import PAGE, need as _need, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.cycles import service as cycles
-from winback.cycles.models import CycleStage, FlowRunState
+from winback.cycles.models import CycleStage
 from winback.errors import InvalidInput
 from winback.evaluation import service as evaluation
 from winback.plans import service as plans
@@ -31,14 +31,15 @@ def cycle_list(request: Request, user: CurrentUser, session: SessionDep):
     from winback import clock
 
     return render(request, "cycles/list.html", user=user, cycles=rows, this_month=clock.today().strftime("%Y-%m"),
-                  runs=cycles.flow_runs_of(session=session, store_ids=store_ids(user), limit=10))
+                  runs=cycles.flow_runs_of(session=session, store_ids=store_ids(user), limit=10),
+                  running=cycles.flows_running(session=session, store_ids=store_ids(user)))
 
 
 @router.post("/cycles")
 def cycle_start(request: Request, user: CurrentUser, month: Annotated[str, Form()] = ""):
     _need(user, Role.admin)
     try:
-        run = launcher.start_monthly_cycle(store_code=user.store.code, month=month.strip())
+        run = launcher.start_monthly_cycle(store_code=user.store.code, month=month.strip(), store_id=user.store_id)
     except InvalidInput as exc:
         flash(request, exc.message, "error")
         return _see_other("/cycles")
@@ -49,7 +50,7 @@ def cycle_start(request: Request, user: CurrentUser, month: Annotated[str, Form(
 @router.post("/watch")
 def watch_now(request: Request, user: CurrentUser):
     _need(user, Role.admin, Role.supervisor)
-    launcher.launch("watch_deadlines", {"store_codes": [user.store.code]})
+    launcher.launch("watch_deadlines", {"store_codes": [user.store.code]}, store_id=user.store_id)
     return _see_other("/cycles")
 
 
@@ -62,7 +63,7 @@ def cycle_page(
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     tasks, total = surveys.tasks_of_cycle(session=session, cycle_id=cycle.id, offset=(page - 1) * PAGE, limit=PAGE)
     runs = cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=cycle.id)
-    running = any(r.state in (FlowRunState.scheduled, FlowRunState.running) for r in runs)
+    running = cycles.flows_running(session=session, store_ids=[cycle.store_id], cycle_id=cycle.id)
     advisors = accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor)
     return render(
         request, "cycles/detail.html", user=user, cycle=cycle, tasks=tasks, total=total, page=page, page_size=PAGE,

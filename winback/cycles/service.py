@@ -459,6 +459,25 @@ def set_flow_run_id(*, session: Session, record_id: int, prefect_flow_run_id: st
         record.prefect_flow_run_id = prefect_flow_run_id
 
 
+def flows_running(
+    *, session: Session, store_ids: list[int], cycle_id: int | None = None,
+    stale_after: timedelta = timedelta(hours=6),
+) -> bool:
+    """Whether work is still under way for these stores (and this cycle): a run scheduled or
+    running, started in the last ``stale_after``. For a cycle, its own stage runs count and so
+    do the store's runs that belong to no cycle yet (the monthly cycle and the watcher run the
+    stages one after another, so between two stages only they are live)."""
+    scope = (FlowRunRecord.store_id.in_(store_ids)) | (FlowRunRecord.store_id.is_(None))
+    if cycle_id is not None:
+        scope = (FlowRunRecord.cycle_id == cycle_id) | (scope & FlowRunRecord.cycle_id.is_(None))
+    stmt = select(FlowRunRecord.id).where(
+        scope,
+        FlowRunRecord.state.in_([FlowRunState.scheduled, FlowRunState.running]),
+        FlowRunRecord.started_at >= clock.now() - stale_after,
+    ).limit(1)
+    return session.scalar(stmt) is not None
+
+
 def flow_runs_of(
     *, session: Session, store_ids: list[int], cycle_id: int | None = None, limit: int = 50
 ) -> list[FlowRunRecord]:
