@@ -54,12 +54,22 @@ def live_server(surveying_cycle):
 
 
 @pytest.fixture
-def fresh_server(demo_store, prefect_harness):
-    """The web server on the demo store with no cycle yet, Prefect at hand (the temporary
+def fresh_server(session, prefect_harness):
+    """The web server on a demo store with no cycle yet, Prefect at hand (the temporary
     server of the harness): whatever the pages start runs as real flows in this process.
-    Yields (base URL, store id)."""
+
+    The store has 100 customers rather than the demo's 240 (same story, same staff): every page
+    of the walk is checked with axe and kept as a screenshot, and both cost by the row.
+    The clock is frozen at the demo's time. Yields (base URL, store id)."""
+    from tests.conftest import DEMO_NOW
+    from winback import clock
+    from winback.demo import load_demo
+
+    clock.set_now(DEMO_NOW)
+    store = load_demo(session=session, customers=100)
+    session.commit()
     with serving() as base:
-        yield base, demo_store
+        yield base, store.id
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@
   "use strict";
   var status = document.querySelector("[data-poll]");
   if (!status || !window.fetch || !window.DOMParser) return;
-  var every = 1500;
+  var every = 1000;
 
   function swap(doc) {
     document.querySelectorAll("[data-live][id]").forEach(function (el) {
