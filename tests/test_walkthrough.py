@@ -58,9 +58,9 @@ def say(lang: str, text: str) -> str:
 class Walk:
     """One person's browser window: log in, look, check accessibility, keep a screenshot."""
 
-    def __init__(self, browser, base: str, lang: str, db: str, phone: bool = False):
+    def __init__(self, chrome, base: str, lang: str, db: str, phone: bool = False):
         size = {"width": 375, "height": 812} if phone else {"width": 1280, "height": 900}
-        self.context = browser.new_context(
+        self.context = chrome.new_context(
             viewport=size, is_mobile=phone, has_touch=phone, locale="zh-CN" if lang == "zh" else "en-GB",
             extra_http_headers={"Accept-Language": TEXT[lang]["accept"]},
         )
@@ -145,8 +145,8 @@ def staff_id(username: str) -> int:
         return session.scalar(select(Staff.id).where(Staff.username == username))
 
 
-def advisor_closes_a_task(browser, base, lang, db, username):
-    w = Walk(browser, base, lang, db, phone=True)
+def advisor_closes_a_task(chrome, base, lang, db_name, username):
+    w = Walk(chrome, base, lang, db_name, phone=True)
     w.login(username, "/tasks")
     page = w.page
     cards = page.locator("li.card")
