@@ -133,12 +133,15 @@ def _launch_in_process(flow_name, parameters, key, record_id, wait) -> Launched:
         return Launched(record_id, flow_name, rec.prefect_flow_run_id, rec.state.value, False)
 
 
-def start_monthly_cycle(*, store_code: str, month: str, wait: bool = False) -> Launched:
-    """What the admin's "start the cycle" button and ``POST /api/cycles`` do."""
+def start_monthly_cycle(
+    *, store_code: str, month: str, wait: bool = False, store_id: int | None = None
+) -> Launched:
+    """What the admin's "start the cycle" button and ``POST /api/cycles`` do. With the store's
+    id the run is recorded against the store, so its pages know work is under way."""
     from winback.cycles.service import parse_month
 
     parse_month(month)
-    return launch("monthly_cycle", {"month": month, "store_codes": [store_code]}, wait=wait)
+    return launch("monthly_cycle", {"month": month, "store_codes": [store_code]}, store_id=store_id, wait=wait)
 
 
 def start_execution(*, cycle_id: int, store_id: int) -> Launched:

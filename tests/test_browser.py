@@ -7,6 +7,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def live_server(surveying_cycle):
+@contextmanager
+def serving():
+    """The app on a free port of 127.0.0.1 (uvicorn in a thread of this process, so it shares
+    the test's database and frozen clock). Yields the base URL."""
     from app import create_app
 
-    cycle_id = surveying_cycle
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -37,9 +39,37 @@ def live_server(surveying_cycle):
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "the web server did not start"
-    yield f"http://127.0.0.1:{port}", cycle_id
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def live_server(surveying_cycle):
+    """The web server on the demo store whose cycle is at the surveys: (base URL, cycle id)."""
+    with serving() as base:
+        yield base, surveying_cycle
+
+
+@pytest.fixture
+def fresh_server(session, prefect_harness):
+    """The web server on a demo store with no cycle yet, Prefect at hand (the temporary
+    server of the harness): whatever the pages start runs as real flows in this process.
+
+    The store has 100 customers rather than the demo's 240 (same story, same staff): every page
+    of the walk is checked with axe and kept as a screenshot, and both cost by the row.
+    The clock is frozen at the demo's time. Yields (base URL, store id)."""
+    from tests.conftest import DEMO_NOW
+    from winback import clock
+    from winback.demo import load_demo
+
+    clock.set_now(DEMO_NOW)
+    store = load_demo(session=session, customers=100)
+    session.commit()
+    with serving() as base:
+        yield base, store.id
 
 
 @pytest.fixture

@@ -140,3 +140,46 @@ def test_a_failing_flow_is_recorded_failed_and_a_second_launch_is_not_blocked(pr
     with pytest.raises(NotFound):  # not refused as "already running"
         launch("evaluate_cycle", {"cycle_id": 424242}, wait=True)
     assert session.scalar(select(func.count()).where(FlowRunRecord.flow_name == "evaluate_cycle")) == 2
+
+
+def test_the_pages_know_work_is_under_way_between_two_stages(session, demo_store, staff):
+    """flows_running, which makes the cycle pages follow the flows: a cycle's own stage run
+    counts, and so does its store's run that belongs to no cycle (the monthly cycle or the
+    watcher, still running between two stages); another store's, a finished or a stale one
+    does not."""
+    from datetime import timedelta
+
+    from winback import clock
+
+    actor = Actor.person(staff("admin"))
+    store = session.get(Store, demo_store)
+    from winback.accounts import service as accounts
+
+    other = accounts.create_store(session=session, code="S99", name="other store", actor=actor)
+    cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
+    session.flush()
+
+    def running() -> bool:
+        return cycles.flows_running(session=session, store_ids=[store.id], cycle_id=cycle.id)
+
+    def record(key: str, state: FlowRunState, **where) -> FlowRunRecord:
+        return cycles.record_flow_run(session=session, flow_name=key, launch_key=key, state=state, **where)
+
+    assert not running()
+    stage = record("screen_targets", FlowRunState.running, store_id=store.id, cycle_id=cycle.id)
+    assert running()
+    stage.state = FlowRunState.completed  # between two stages ...
+    assert not running()
+    parent = record("monthly_cycle", FlowRunState.running, store_id=store.id)
+    assert running()  # ... the store's monthly cycle still runs
+    assert cycles.flows_running(session=session, store_ids=[store.id])  # the cycle list too
+    parent.state = FlowRunState.completed
+    session.flush()
+    record("monthly_cycle S99", FlowRunState.running, store_id=other.id)
+    assert not running()
+    assert not cycles.flows_running(session=session, store_ids=[store.id])
+    clock.set_now(clock.now() + timedelta(hours=7))  # a run nobody closed: stale after six hours
+    record("watch_deadlines", FlowRunState.scheduled)
+    assert running()  # a run for every store (no store recorded) counts for this one
+    clock.set_now(clock.now() + timedelta(hours=7))
+    assert not running()

@@ -1,4 +1,4 @@
-"""Chinese texts of the live progress parts (import report, cycle stages) and partial updates."""
+"""Chinese texts of the live progress parts (import report, cycle list and stages) and partial updates."""
 
 ZH = {
     "rows": "行",
@@ -14,4 +14,6 @@ ZH = {
     "This part of the page updates itself while flows run.": "流程运行期间，此处会自动更新。",
     "The flows have finished.": "流程已运行结束。",
     "Reload the page to see the results": "刷新页面查看结果",
+    "Show the result": "查看结果",
+    "This part of the page updates itself while flows run (the cycles and their flow runs).": "流程运行期间，此处会自动更新（月度循环及其流程运行）。",
 }

@@ -30,15 +30,17 @@ def cycle_list(request: Request, user: CurrentUser, session: SessionDep):
     rows = cycles.list_cycles(session=session, store_ids=store_ids(user))
     from winback import clock
 
-    return render(request, "cycles/list.html", user=user, cycles=rows, this_month=clock.today().strftime("%Y-%m"),
-                  runs=cycles.flow_runs_of(session=session, store_ids=store_ids(user), limit=10))
+    return fragment_or_page(request, render(
+        request, "cycles/list.html", user=user, cycles=rows, this_month=clock.today().strftime("%Y-%m"),
+        runs=cycles.flow_runs_of(session=session, store_ids=store_ids(user), limit=10),
+        running=cycles.flows_running(session=session, store_ids=store_ids(user)), live=is_htmx(request)))
 
 
 @router.post("/cycles")
 def cycle_start(request: Request, user: CurrentUser, month: Annotated[str, Form()] = ""):
     _need(user, Role.admin)
     try:
-        run = launcher.start_monthly_cycle(store_code=user.store.code, month=month.strip())
+        run = launcher.start_monthly_cycle(store_code=user.store.code, month=month.strip(), store_id=user.store_id)
     except InvalidInput as exc:
         flash(request, exc.message, "error")
         return _see_other("/cycles")
@@ -49,7 +51,7 @@ def cycle_start(request: Request, user: CurrentUser, month: Annotated[str, Form(
 @router.post("/watch")
 def watch_now(request: Request, user: CurrentUser):
     _need(user, Role.admin, Role.supervisor)
-    launcher.launch("watch_deadlines", {"store_codes": [user.store.code]})
+    launcher.launch("watch_deadlines", {"store_codes": [user.store.code]}, store_id=user.store_id)
     return _see_other("/cycles")
 
 

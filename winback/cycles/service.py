@@ -463,6 +463,25 @@ def set_flow_run_id(*, session: Session, record_id: int, prefect_flow_run_id: st
         record.prefect_flow_run_id = prefect_flow_run_id
 
 
+def flows_running(
+    *, session: Session, store_ids: list[int], cycle_id: int | None = None,
+    stale_after: timedelta = timedelta(hours=6),
+) -> bool:
+    """Whether work is still under way for these stores (and this cycle): a run scheduled or
+    running, started in the last ``stale_after``. For a cycle, its own stage runs count and so
+    do the store's runs that belong to no cycle yet (the monthly cycle and the watcher run the
+    stages one after another, so between two stages only they are live)."""
+    scope = (FlowRunRecord.store_id.in_(store_ids)) | (FlowRunRecord.store_id.is_(None))
+    if cycle_id is not None:
+        scope = (FlowRunRecord.cycle_id == cycle_id) | (scope & FlowRunRecord.cycle_id.is_(None))
+    stmt = select(FlowRunRecord.id).where(
+        scope,
+        FlowRunRecord.state.in_([FlowRunState.scheduled, FlowRunState.running]),
+        FlowRunRecord.started_at >= clock.now() - stale_after,
+    ).limit(1)
+    return session.scalar(stmt) is not None
+
+
 def flow_runs_of(
     *, session: Session, store_ids: list[int], cycle_id: int | None = None, limit: int = 50
 ) -> list[FlowRunRecord]:
@@ -521,7 +540,7 @@ def cycle_progress(*, session: Session, cycle: MonthlyCycle, store_ids: list[int
         else:
             state = "waiting"
         stages.append(StageProgress(stage, state, run))
-    return CycleProgress(stages, runs, any(r.state in LIVE_RUN_STATES for r in runs))
+    return CycleProgress(stages, runs, flows_running(session=session, store_ids=[cycle.store_id], cycle_id=cycle.id))
 
 
 def cycles_in_stage(*, session: Session, stage: CycleStage, store_ids: list[int] | None = None) -> list[MonthlyCycle]:
