@@ -18,6 +18,7 @@ from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, MonthlyCycle
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
+from winback.notifications.messages import Month, Text
 from winback.plans.library import EXPECTED_VALUE, MEASURE_LIBRARY
 from winback.plans.models import Measure, MeasureAttachment, MeasureStatus, MeasureTemplate, PlanStatus, RectificationPlan, ReturnCallback, Voucher
 from winback.surveys.models import ReasonArea, ReasonCode
@@ -384,7 +385,7 @@ def submit_plan(*, session: Session, plan_id: int, actor_staff: Staff) -> Rectif
         notifications.enqueue(
             session=session, recipient=manager, kind="plan_submitted",
             dedupe_key=f"plan_submitted:{plan.id}:{manager.id}:{plan.submitted_at.isoformat()}",
-            month=cycle.month, version=plan.version,
+            month=Month(cycle.month), version=plan.version,
         )
     return plan
 
@@ -425,7 +426,8 @@ def decide_plan(
         notifications.enqueue(
             session=session, recipient=submitter, kind="plan_decided",
             dedupe_key=f"plan_decided:{plan.id}:{plan.decided_at.isoformat()}",
-            month=cycle.month, decision="approved" if approve else "rejected", comment=comment or "",
+            month=Month(cycle.month), comment=comment or "",
+            decision=Text("已批准", "approved") if approve else Text("被驳回", "rejected"),
         )
     return plan
 
@@ -451,8 +453,7 @@ def execute_plan(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, 
         if m.notified_at is None and m.owner is not None:
             notifications.enqueue(
                 session=session, recipient=m.owner, kind="measure_assigned",
-                dedupe_key=f"measure_assigned:{m.id}", title=m.title,
-                due=m.due_date.isoformat() if m.due_date else "-",
+                dedupe_key=f"measure_assigned:{m.id}", title=m.title, due=m.due_date,
             )
             m.notified_at = clock.now()
             notified += 1
@@ -545,7 +546,7 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
         if (overdue or due_soon) and (m.last_reminder_at is None or clock.local(m.last_reminder_at).date() < today):
             notifications.enqueue(
                 session=session, recipient=m.owner, kind="measure_overdue" if overdue else "measure_due_soon",
-                dedupe_key=f"measure_reminder:{m.id}:{today.isoformat()}", title=m.title, due=m.due_date.isoformat(),
+                dedupe_key=f"measure_reminder:{m.id}:{today.isoformat()}", title=m.title, due=m.due_date,
             )
             m.last_reminder_at = now
             m.reminders = (m.reminders or 0) + 1
@@ -555,9 +556,11 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
             overdue_for_managers.append(m)
             escalated += 1
     if overdue_for_managers:
-        lines = "; ".join(
-            f"{m.title} ({m.owner.display_name}, {m.due_date.isoformat()})" for m in overdue_for_managers
-        )
+        lines = [
+            Text("{title}（{owner}，{due}）", "{title} ({owner}, {due})", title=m.title, owner=m.owner.display_name,
+                 due=m.due_date)
+            for m in overdue_for_managers
+        ]
         for manager in staff_with_role(session=session, store_id=store_id, role=Role.manager):
             notifications.enqueue(
                 session=session, recipient=manager, kind="measures_escalated",

@@ -20,6 +20,7 @@ from winback.cycles import service as cycles
 from winback.cycles.models import Band, CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
+from winback.notifications.messages import Lines, Month, Text
 from winback.surveys.models import (
     ContactAttempt,
     ContactMethod,
@@ -52,10 +53,6 @@ def reason_codes(*, session: Session, store_id: int, active_only: bool = True) -
     if active_only:
         stmt = stmt.where(ReasonCode.active.is_(True))
     return list(session.scalars(stmt.order_by(ReasonCode.sort_order, ReasonCode.id)))
-
-
-def _local_due(due: datetime) -> str:
-    return clock.local(due).strftime("%Y-%m-%d %H:%M")
 
 
 def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
@@ -121,7 +118,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
             notifications.enqueue(
                 session=session, recipient=by_id[advisor_id], kind="tasks_assigned",
                 dedupe_key=f"tasks_assigned:{cycle.id}:{advisor_id}:{now.isoformat()}",
-                month=cycle.month, count=count, due=_local_due(due),
+                month=Month(cycle.month), count=count, due=due,
             )
     if cycle.surveys_assigned_at is None and rows:
         cycle.surveys_assigned_at = now
@@ -591,12 +588,12 @@ def _move(session: Session, task: SurveyTask, to: Staff, actor: Actor, why: str 
     notifications.enqueue(
         session=session, recipient=before, kind="task_reassigned",
         dedupe_key=f"task_reassigned:{task.id}:{before.id}:{stamp}", task_id=task.id, customer=customer,
-        change=f"→ {to.display_name}",
+        change=Text("已转交给 {to}", "handed to {to}", to=to.display_name),
     )
     notifications.enqueue(
         session=session, recipient=to, kind="task_reassigned",
         dedupe_key=f"task_reassigned:{task.id}:{to.id}:{stamp}", task_id=task.id, customer=customer,
-        change=f"{before.display_name} →",
+        change=Text("由 {before} 转交给您", "handed to you by {before}", before=before.display_name),
     )
 
 
@@ -634,7 +631,8 @@ def exclude_task(*, session: Session, task_id: int, reason: str, actor_staff: St
     notifications.enqueue(
         session=session, recipient=task.assignee, kind="task_reassigned",
         dedupe_key=f"task_excluded:{task.id}:{task.assignee_id}", task_id=task.id,
-        customer=task.target.customer.name, change=f"× {reason[:60]}",
+        customer=task.target.customer.name,
+        change=Text("已排除（{reason}）", "taken off the list ({reason})", reason=reason[:60]),
     )
     return task
 
@@ -721,7 +719,7 @@ def remind_due_soon(*, session: Session, store_id: int, actor: Actor) -> int:
         notifications.enqueue(
             session=session, recipient=items[0].assignee, kind="tasks_due_soon",
             dedupe_key=f"tasks_due_soon:{advisor_id}:{min(t.id for t in items)}:{len(items)}",
-            count=len(items), due=_local_due(max(t.due_at for t in items)),
+            count=len(items), due=max(t.due_at for t in items),
         )
     if due_soon:
         session.execute(
@@ -760,8 +758,9 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
         )
     supervisors = staff_with_role(session=session, store_id=store_id, role=Role.supervisor)
     months = sorted({session.get(MonthlyCycle, c).month for c in by_cycle})
-    lines = [
-        f"· #{t.id} {t.target.customer.name}（{t.assignee.display_name}，{_local_due(t.due_at)}）"
+    lines: list = [
+        Text("· #{id} {customer}（{advisor}，{due}）", "· #{id} {customer} ({advisor}, due {due})",
+             id=t.id, customer=t.target.customer.name, advisor=t.assignee.display_name, due=t.due_at)
         for t in overdue[:50]
     ]
     if len(overdue) > 50:
@@ -770,8 +769,8 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
         notifications.enqueue(
             session=session, recipient=sup, kind="tasks_escalated",
             dedupe_key=f"tasks_escalated:{sup.id}:{stamp}",
-            month="、".join(months), count=len(overdue),
-            advisors=", ".join(sorted({t.assignee.display_name for t in overdue})), lines="\n".join(lines),
+            month=[Month(m) for m in months], count=len(overdue),
+            advisors=sorted({t.assignee.display_name for t in overdue}), lines=Lines(lines),
         )
     for cycle_id, items in by_cycle.items():
         audit_service.record(

@@ -1,0 +1,100 @@
+"""Texts outside the web pages in the recipient's (or requester's) language: notifications,
+with the words and dates put into them translated too (services on SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from winback import clock
+from winback.actor import Actor
+from winback.notifications.messages import MESSAGES, Lines, Month, Text, render
+from winback.notifications.models import Notification
+from winback.plans import service as plans
+from winback.surveys import service as surveys
+from winback.surveys.models import ContactMethod, SurveyTask
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+SAMPLE = dict(
+    month=Month("2026-11"), count=3, due=datetime(2026, 11, 9, 1, 0, tzinfo=timezone.utc), task_id=1234,
+    customer="王伟", change=Text("已转交给 {to}", "handed to {to}", to="张伟"), advisors=["张伟", "刘洋"],
+    lines=Lines([Text("· #{id}（{due}）", "· #{id} (due {due})", id=7, due=date(2026, 11, 9))]),
+    advisor="张伟", complaint="太贵", version=2, decision=Text("被驳回", "rejected"), comment="",
+    title="价格透明", measures=[Text("{t}（{d}）", "{t} ({d})", t="价格透明", d=date(2026, 12, 1))],
+    back=12, contacted=40, rate=30.0, date=date(2026, 11, 2), at_risk=4, lost=2, names=["王伟"],
+)
+
+
+@pytest.mark.parametrize("kind", sorted(MESSAGES))
+def test_every_message_renders_in_both_languages_with_its_values_translated(kind):
+    zh_title, zh_body = render(kind, "zh", **SAMPLE)
+    en_title, en_body = render(kind, "en", **SAMPLE)
+    assert CJK.search(zh_title) and CJK.search(zh_body)
+    assert not CJK.search(en_title)
+    # The English body holds no Chinese except people's and customers' names and free text.
+    names = "王伟|张伟|刘洋|太贵|价格透明"
+    assert not CJK.search(re.sub(names, "", en_body)), en_body
+    assert "{" not in zh_body and "{" not in en_body
+    for word in ("rejected", "handed to", "due "):
+        assert word not in zh_body
+
+
+def test_dates_months_and_lists_follow_the_locale():
+    _t, zh = render("tasks_assigned", "zh", month=Month("2026-11"), count=3,
+                    due=datetime(2026, 11, 9, 1, 0, tzinfo=timezone.utc))
+    _t, en = render("tasks_assigned", "en", month=Month("2026-11"), count=3,
+                    due=datetime(2026, 11, 9, 1, 0, tzinfo=timezone.utc))
+    assert zh.startswith("2026年11月 ") and "2026/11/9 09:00" in zh  # business time (Asia/Shanghai)
+    assert en.startswith("Nov 2026 ") and "09/11/2026, 09:00" in en
+    _t, zh = render("tasks_escalated", "zh", month=[Month("2026-10"), Month("2026-11")], count=2,
+                    advisors=["张伟", "刘洋"], lines=Lines(["a", "b"]))
+    _t, en = render("tasks_escalated", "en", month=[Month("2026-10"), Month("2026-11")], count=2,
+                    advisors=["张伟", "刘洋"], lines=Lines(["a", "b"]))
+    assert "2026年10月、2026年11月" in zh and "（张伟、刘洋）" in zh and zh.endswith("a\nb")
+    assert "Oct 2026, Nov 2026" in en and "(张伟, 刘洋)" in en
+    _t, en = render("evaluation_ready", "en", month=Month("2026-11"), back=1200, contacted=4000, rate=30.25)
+    assert "30.25%" in en and "1200 of 4000" in en
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_plan_decision_reaches_the_submitter_in_their_language(session, surveying_cycle, staff, locale):
+    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle)
+                                 .order_by(SurveyTask.id)))[:4]
+    for t in tasks:
+        surveys.close_task(session=session, task_id=t.id, method=ContactMethod.phone, reason_codes_=["high_price"],
+                           serviced_elsewhere=False, actor_staff=t.assignee)
+    clock.set_now(clock.now() + timedelta(days=8))
+    surveys.tally_reasons(session=session, cycle_id=surveying_cycle, actor=Actor.person(staff("admin")))
+    plan = plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=Actor.person(staff("admin")))
+    supervisor = staff("supervisor")
+    supervisor.locale = locale
+    plans.submit_plan(session=session, plan_id=plan.id, actor_staff=supervisor)
+    plans.decide_plan(session=session, plan_id=plan.id, approve=False, comment="成本太高", actor_staff=staff("manager"))
+    note = session.scalars(select(Notification).where(Notification.kind == "plan_decided",
+                                                      Notification.recipient_id == supervisor.id)).one()
+    if locale == "en":
+        assert note.title == "Plan decision"
+        assert note.body == "Nov 2026 rectification plan: rejected. 成本太高"
+    else:
+        assert note.title == "整改方案审批结果"
+        assert note.body == "2026年11月 整改方案被驳回。成本太高"
+    # The managers were told of the submission in their own language (default: Chinese).
+    submitted = session.scalars(select(Notification).where(Notification.kind == "plan_submitted")).all()
+    assert submitted and all(n.body.startswith("2026年11月 整改方案（第 1 版）") for n in submitted)
+
+
+def test_a_reassigned_task_tells_each_advisor_in_their_own_language(session, surveying_cycle, staff):
+    advisor1, advisor2 = staff("advisor1"), staff("advisor2")
+    advisor1.locale, advisor2.locale = "en", "zh"
+    task = session.scalars(select(SurveyTask).where(SurveyTask.assignee_id == advisor1.id)
+                           .order_by(SurveyTask.id)).first()
+    surveys.reassign(session=session, task_id=task.id, to_staff_id=advisor2.id, actor_staff=staff("supervisor"))
+    notes = {n.recipient_id: n for n in session.scalars(
+        select(Notification).where(Notification.kind == "task_reassigned"))}
+    assert notes[advisor1.id].title == "Callback task changed"
+    assert notes[advisor1.id].body.endswith(f": handed to {advisor2.display_name}.")
+    assert notes[advisor2.id].title == "回访任务调整"
+    assert notes[advisor2.id].body.endswith(f"：由 {advisor1.display_name} 转交给您。")
