@@ -15,6 +15,7 @@ from winback.notifications.models import Notification
 from winback.plans import service as plans
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, SurveyTask
+from web.i18n import ZH
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -98,3 +99,91 @@ def test_a_reassigned_task_tells_each_advisor_in_their_own_language(session, sur
     assert notes[advisor1.id].body.endswith(f": handed to {advisor2.display_name}.")
     assert notes[advisor2.id].title == "回访任务调整"
     assert notes[advisor2.id].body.endswith(f"：由 {advisor1.display_name} 转交给您。")
+
+
+# ---- the person's language: stored on the account, over the browser's -----------------------
+
+@pytest.fixture
+def client(demo_store):
+    from fastapi.testclient import TestClient
+
+    from app import create_app
+
+    return TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
+
+
+def _login(client, username):
+    client.cookies.clear()
+    r = client.post("/login", data={"username": username, "password": "winback-demo"})
+    assert r.status_code == 303, r.text
+
+
+def test_stored_language_wins_over_the_browser_and_is_audited(client, session, staff):
+    from winback.audit.models import AuditEvent
+
+    _login(client, "advisor1")
+    english_browser = {"Accept-Language": "en-US,en;q=0.9"}
+    assert 'lang="en"' in client.get("/tasks", headers=english_browser).text
+    page = client.get("/account/password", headers=english_browser)
+    assert 'action="/account/language"' in page.text and "As the browser asks" in page.text
+    r = client.post("/account/language", data={"locale": "zh"}, headers=english_browser)
+    assert r.status_code == 303
+    page = client.get("/tasks", headers=english_browser)
+    assert 'lang="zh-CN"' in page.text and ZH["My tasks"] in page.text and ">My tasks<" not in page.text
+    assert client.get("/api/me").json()["locale"] == "zh"
+    # a ?lang= switch is for this session; saving the preference again drops it
+    assert 'lang="en"' in client.get("/tasks?lang=en").text
+    assert 'lang="en"' in client.get("/tasks").text
+    client.post("/account/language", data={"locale": "zh"})
+    assert 'lang="zh-CN"' in client.get("/tasks").text
+    # back to "as the browser asks"
+    client.post("/account/language", data={"locale": ""})
+    assert 'lang="en"' in client.get("/tasks", headers=english_browser).text
+    session.expire_all()
+    assert staff("advisor1").locale is None
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.language_changed")
+                             .order_by(AuditEvent.id)).all()
+    assert [e.changes["locale"]["after"] for e in events] == ["zh", None]
+    # nonsense is refused, in the page's language
+    r = client.post("/account/language", data={"locale": "fr"})
+    assert r.status_code == 422 and "请选择语言" in r.text
+
+
+def test_the_stored_language_also_reaches_notifications(client, session, surveying_cycle, staff):
+    _login(client, "advisor2")
+    assert client.patch("/api/me", json={"locale": "en"}).json()["locale"] == "en"
+    assert client.patch("/api/me", json={"locale": "xx"}).status_code == 422
+    session.expire_all()
+    advisor1, advisor2 = staff("advisor1"), staff("advisor2")
+    task = session.scalars(select(SurveyTask).where(SurveyTask.assignee_id == advisor1.id)).first()
+    surveys.reassign(session=session, task_id=task.id, to_staff_id=advisor2.id, actor_staff=staff("supervisor"))
+    note = session.scalars(select(Notification).where(Notification.recipient_id == advisor2.id,
+                                                      Notification.kind == "task_reassigned")).one()
+    assert note.title == "Callback task changed"
+
+
+# ---- API errors in the caller's language ------------------------------------------------------
+
+def test_api_errors_speak_the_callers_language(client, staff):
+    # nobody asks: English (programs); a Chinese browser: Chinese, with the English kept
+    r = client.get("/api/me")
+    assert r.status_code == 401 and r.json()["detail"] == "log in first" and r.json()["code"] == "not_logged_in"
+    r = client.get("/api/me", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert r.json() == {"detail": "请先登录", "code": "not_logged_in", "detail_en": "log in first"}
+    r = client.post("/api/auth/login", json={"username": "advisor1", "password": "wrong"},
+                    headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 401 and r.json()["detail"] == "用户名或密码错误"
+    r = client.post("/api/auth/login", json={"username": "advisor1"}, headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 422 and r.json()["detail"] == "输入无效" and r.json()["errors"]
+    # logged in with a stored preference: it wins over the header
+    client.post("/api/auth/login", json={"username": "advisor1", "password": "winback-demo"})
+    client.patch("/api/me", json={"locale": "zh"})
+    r = client.get("/api/cycles", headers={"Accept-Language": "en"})
+    assert r.status_code == 403 and r.json()["detail"] == "无权执行此操作" and r.json()["detail_en"] == "forbidden"
+    # a domain message with an id: the generic Chinese text of its code, and the English message
+    r = client.get("/api/tasks/999999", headers={"Accept-Language": "en"})
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    assert r.json()["detail"].startswith("找不到该记录（") and r.json()["detail_en"] in r.json()["detail"]
+    client.patch("/api/me", json={"locale": "en"})
+    r = client.get("/api/tasks/999999", headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 404 and "detail_en" not in r.json() and not CJK.search(r.json()["detail"])
