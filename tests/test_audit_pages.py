@@ -37,7 +37,7 @@ def test_filters_export_and_complaints(session, surveying_cycle, staff):
     r = c.get("/audit/export.xlsx", params={"actor": "advisor1"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
     rows = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
-    assert rows[0][:2] == ("exported by", "auditor") and '"actor": "advisor1"' in rows[0][5]
+    assert rows[0][:2] == ("导出人", "auditor") and rows[1][:3] == ("编号", "门店", "时间") and '"actor": "advisor1"' in rows[0][5]
     assert {row[3] for row in rows[2:]} == {"advisor1"} and any(row[4] == "task.closed" for row in rows[2:])
     exported = session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.exported")).all()
     assert len(exported) == 1 and exported[0].actor_label == "auditor"

@@ -187,3 +187,62 @@ def test_api_errors_speak_the_callers_language(client, staff):
     client.patch("/api/me", json={"locale": "en"})
     r = client.get("/api/tasks/999999", headers={"Accept-Language": "zh-CN"})
     assert r.status_code == 404 and "detail_en" not in r.json() and not CJK.search(r.json()["detail"])
+
+
+# ---- exports in the requesting person's language ----------------------------------------------
+
+def _evaluation_stub():
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        holdout={"treated": 50, "holdout": 6}, targets=57, contacted=12, vehicles_back=5, workshop_entries=7,
+        output_value=Decimal("8600"), winback_rate_pct=41.7, target_pct=20, measure_cost=Decimal("0"),
+        voucher_cost=Decimal("500"), satisfaction_avg=4.5, satisfaction_n=2, churn_rate_pct=12.0,
+        per_advisor=[], kpis={"churn_by_segment": {"grade": {"economy": {"rate_pct": 20.0, "vehicles": 10}}}},
+        per_measure=[{"title": "价格透明", "status": "in_progress", "reasons": ["high_price", "too_far"],
+                      "customers_back": 3, "expected_value": 30, "expected_unit": "台", "cost": 100}],
+    )
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_evaluation_workbook_in_the_requesters_language(locale):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from winback.evaluation.export import evaluation_xlsx
+
+    labels = {"zh": {"high_price": "价格高", "too_far": "距离远"}, "en": {"high_price": "High price", "too_far": "Too far"}}
+    wb = load_workbook(BytesIO(evaluation_xlsx(_evaluation_stub(), month="2026-11", trend=[], locale=locale,
+                                               reason_labels=labels[locale])))
+    headers = [cell for ws in wb.worksheets for cell in next(ws.iter_rows(max_row=1, values_only=True))]
+    names = wb.sheetnames + headers
+    summary = dict(wb.worksheets[0].iter_rows(min_row=2, values_only=True))
+    measure = next(wb.worksheets[2].iter_rows(min_row=2, values_only=True))
+    kpis = [row[0] for row in wb.worksheets[3].iter_rows(min_row=2, values_only=True)]
+    if locale == "en":
+        assert not any(CJK.search(str(n)) for n in names), names
+        assert summary["Targets"] == 57 and summary["Vehicles back"] == 5
+        assert measure[1:3] == ("in progress", "High price, Too far")
+        assert "Churn rate % (grade=economy)" in kpis
+    else:
+        assert all(CJK.search(str(n)) or n == "%" for n in names), names
+        assert not any(re.search(r"[A-Za-z]{3,}", str(n)) for n in names), names
+        assert summary["调查对象"] == 57 and summary["回厂车辆数"] == 5
+        assert measure[1:3] == ("进行中", "价格高、距离远")
+        assert "流失率 %（车辆级别=economy）" in kpis
+
+
+def test_audit_export_headers_follow_the_exporters_language(client, session, staff):
+    import io
+
+    from openpyxl import load_workbook
+
+    _login(client, "auditor")
+    rows = list(load_workbook(io.BytesIO(client.get("/audit/export.xlsx").content)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "导出人" and rows[1][:4] == ("编号", "门店", "时间", "操作人")
+    client.post("/account/language", data={"locale": "en"})
+    wb = load_workbook(io.BytesIO(client.get("/audit/export.xlsx", headers={"Accept-Language": "zh-CN"}).content))
+    rows = list(wb.active.iter_rows(values_only=True))
+    assert wb.active.title == "audit" and rows[0][0] == "exported by" and rows[1][:4] == ("id", "store_id", "at", "actor")

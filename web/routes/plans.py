@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from api.deps import CurrentUser, SessionDep, store_ids
 from flows import launcher
 from web import flash, render
+from web.i18n import pick_locale
 from web.routes.common import need as _need, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
@@ -22,6 +23,7 @@ from winback.evaluation.export import evaluation_xlsx
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
 from winback.plans.schemas import MeasureReport, MeasureUpdate
+from winback.surveys import service as survey_service
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -173,9 +175,11 @@ def report_page(request: Request, cycle_id: int, user: CurrentUser, session: Ses
 
 
 @router.get("/cycles/{cycle_id}/report.xlsx")
-def report_xlsx(cycle_id: int, user: CurrentUser, session: SessionDep):
+def report_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
     cycle, ev, trend = _report_context(session, user, cycle_id)
-    body = evaluation_xlsx(ev, month=cycle.month, trend=trend)
+    locale = pick_locale(request, user.locale)
+    body = evaluation_xlsx(ev, month=cycle.month, trend=trend, locale=locale, reason_labels={
+        r.code: r.label(locale) for r in survey_service.reason_codes(session=session, store_id=cycle.store_id, active_only=False)})
     return Response(body, media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="evaluation-{cycle.store.code}-{cycle.month}.xlsx"'})
 
