@@ -133,6 +133,8 @@ RULES: dict[str, tuple[tuple, object]] = {
     # not evaluated yet: 404 for those who may read it
     "GET /cycles/{cycle}/report": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
     "GET /cycles/{cycle}/report.xlsx": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
+    "GET /reason-codes": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "POST /reason-codes": (("ok", 403, 403, 403, "ok", 403, "ok", "in"), "form:code=r_{who}&label_zh=yuanyin&label_en=reason"),
     "GET /measure-library": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
     "POST /measure-library": ((403, 403, 403, 403, "ok", 403, "ok", "in"), "form:reason_code=high_price&title=x"),
     "GET /measures": (("ok",) * 7 + ("in",), None),

@@ -46,4 +46,4 @@ def test_filters_export_and_complaints(session, surveying_cycle, staff):
     r = c.get("/audit/complaints")
     assert r.status_code == 200
     assert "&lt;b&gt;没人管&lt;/b&gt;" in r.text and "<b>没人管" not in r.text  # autoescaped
-    assert f"/audit/task/{task.id}" in r.text and "high_price" in r.text
+    assert f"/audit/task/{task.id}" in r.text and "价格高（配件工时贵）" in r.text  # the store's label, not the code

@@ -246,3 +246,76 @@ def test_audit_export_headers_follow_the_exporters_language(client, session, sta
     wb = load_workbook(io.BytesIO(client.get("/audit/export.xlsx", headers={"Accept-Language": "zh-CN"}).content))
     rows = list(wb.active.iter_rows(values_only=True))
     assert wb.active.title == "audit" and rows[0][0] == "exported by" and rows[1][:4] == ("id", "store_id", "at", "actor")
+
+
+# ---- reasons and measures in both languages, per store ----------------------------------------
+
+def test_admin_edits_reason_labels_in_both_languages_and_pages_show_the_viewers(client, session, staff):
+    from winback.audit.models import AuditEvent
+    from winback.surveys.models import ReasonCode
+
+    _login(client, "admin")
+    page = client.get("/reason-codes")
+    assert page.status_code == 200 and "中文名称" in page.text and "价格高（配件工时贵）" in page.text
+    rc = session.scalars(select(ReasonCode).where(ReasonCode.code == "high_price")).one()
+    r = client.post("/reason-codes", data={"reason_id": rc.id, "label_zh": "保养价格偏高", "label_en": "Servicing too dear",
+                                           "area": "price", "active": "1"})
+    assert r.status_code == 303
+    r = client.post("/reason-codes", data={"code": "new_dealer", "label_zh": "附近新开了同品牌店",
+                                           "label_en": "A new dealer of the brand opened nearby", "area": "distance"})
+    assert r.status_code == 303
+    # both labels are required, the code is a slug, and one code per store
+    r = client.post("/reason-codes", data={"code": "x_1", "label_zh": "只有中文", "label_en": " "})
+    assert r.status_code == 422 and "原因需要中文和英文名称" in r.text and 'value="只有中文"' in r.text
+    assert client.post("/reason-codes", data={"code": "Bad code", "label_zh": "a", "label_en": "b"}).status_code == 422
+    assert client.post("/reason-codes", data={"code": "new_dealer", "label_zh": "a", "label_en": "b"}).status_code == 422
+    session.expire_all()
+    assert (rc.label("zh"), rc.label("en")) == ("保养价格偏高", "Servicing too dear")
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action.like("reason_code.%")).order_by(AuditEvent.id)).all()
+    assert [e.action for e in events] == ["reason_code.updated", "reason_code.added"]
+    assert events[0].changes["label_en"] == {"before": "High price (parts and labour)", "after": "Servicing too dear"}
+    # the viewer's language decides which label a page shows
+    page = client.get("/reason-codes?lang=en").text
+    assert "Servicing too dear" in page and "A new dealer of the brand opened nearby" in page
+    page = client.get("/reason-codes?lang=zh").text
+    assert "保养价格偏高" in page and "附近新开了同品牌店" in page
+    # an advisor reads nothing here and changes nothing
+    _login(client, "advisor1")
+    assert client.get("/reason-codes").status_code == 403
+    assert client.post("/reason-codes", data={"code": "zz", "label_zh": "a", "label_en": "b"}).status_code == 403
+
+
+def test_tally_and_measures_show_the_stores_labels_and_titles_in_the_viewers_language(
+        client, session, surveying_cycle, staff):
+    from winback.plans.models import MeasureTemplate
+
+    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle)
+                                 .order_by(SurveyTask.id)))[:3]
+    for t in tasks:
+        surveys.close_task(session=session, task_id=t.id, method=ContactMethod.phone, reason_codes_=["too_far"],
+                           serviced_elsewhere=False, actor_staff=t.assignee)
+    clock.set_now(clock.now() + timedelta(days=8))
+    surveys.tally_reasons(session=session, cycle_id=surveying_cycle, actor=Actor.person(staff("admin")))
+    plan = plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=Actor.person(staff("admin")))
+    session.commit()
+    measure = plan.measures[0]
+    template = session.scalars(select(MeasureTemplate).where(MeasureTemplate.title == measure.title)).first()
+
+    _login(client, "manager")
+    # the manager gives the library measure a new English title on the library page
+    r = client.post("/measure-library", data={"template_id": template.id, "reason_code": template.reason_code,
+                                              "title": template.title, "title_en": "Door-to-door service for far customers",
+                                              "active": "1"})
+    assert r.status_code == 303
+    en = client.get(f"/plans/{plan.id}?lang=en").text
+    assert "Door-to-door service for far customers" in en and "Too far away 3" in en
+    zh = client.get(f"/plans/{plan.id}?lang=zh").text
+    assert template.title in zh and "距离太远 3" in zh and "Door-to-door" not in zh
+    assert "Door-to-door service for far customers" in client.get("/measure-library?lang=en").text
+    profile = client.get(f"/cycles/{surveying_cycle}/profile?lang=en").text
+    assert "Too far away" in profile and ">too_far<" not in profile
+    # a service call that does not mention the English title keeps it
+    plans.save_template(session=session, actor_staff=staff("manager"), template_id=template.id,
+                        reason_code=template.reason_code, title=template.title, active=True)
+    session.expire_all()
+    assert session.get(MeasureTemplate, template.id).title_en == "Door-to-door service for far customers"

@@ -51,10 +51,19 @@ def render(request: Request, template: str, user=None, status_code: int = 200, *
     locale = pick_locale(request, getattr(user, "locale", None))
     _ = translator(locale)
     messages = request.session.pop("flash", [])
+    # {{ reason_label(code) }}: the store's own label of a churn reason in the page's language
+    # (pass reason_by_code={code: ReasonCode}); any other text goes through _().
+    by_code = context.get("reason_by_code") or {}
+
+    def reason_label(code: str) -> str:
+        rc = by_code.get(code)
+        return rc.label(locale) if rc is not None else _(code)
+
     return templates.TemplateResponse(
         request,
         template,
-        {"user": user, "_": _, "locale": locale, "flashes": messages, "now": clock.now(), **context},
+        {"user": user, "_": _, "locale": locale, "flashes": messages, "now": clock.now(),
+         "reason_label": reason_label, **context},
         status_code=status_code,
     )
 

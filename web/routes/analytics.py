@@ -11,6 +11,7 @@ from web.routes.common import need as _need
 from winback.accounts.models import Role
 from winback.analytics import service as analytics
 from winback.cycles import service as cycles
+from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,7 +24,8 @@ def profile_page(request: Request, cycle_id: int, user: CurrentUser, session: Se
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     report = analytics.profile_report(session=session, cycle_id=cycle.id)
     return render(request, "analytics/profile.html", user=user, cycle=cycle, report=report,
-                  tally=analytics.tally_report(tally=cycle.tally))
+                  tally=analytics.tally_report(tally=cycle.tally),
+                  reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]))
 
 
 @router.get("/cycles/{cycle_id}/profile.xlsx")

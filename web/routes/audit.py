@@ -22,6 +22,7 @@ from winback.cycles import service as cycles
 from winback.errors import InvalidInput
 from winback.customers.models import VehicleStatus
 from web.routes.archive import notes_context
+from winback.surveys.service import reasons_by_code
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -90,7 +91,8 @@ def audit_export(request: Request, user: CurrentUser, session: SessionDep,
 def audit_complaints(request: Request, user: CurrentUser, session: SessionDep):
     _need(user, Role.auditor, Role.admin, Role.manager)
     return render(request, "audit/complaints.html", user=user,
-                  rows=audit.complaints(session=session, store_ids=store_ids(user)))
+                  rows=audit.complaints(session=session, store_ids=store_ids(user)),
+                  reason_by_code=reasons_by_code(session=session, store_ids=store_ids(user)))
 
 
 @router.get("/audit/{entity_type}/{entity_id}")

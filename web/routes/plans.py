@@ -42,6 +42,8 @@ def plan_page(request: Request, plan_id: int, user: CurrentUser, session: Sessio
     return render(request, "plans/detail.html", user=user, plan=plan, cycle=cycle, error=error, today=clock.today(),
                   versions=plans.plan_versions(session=session, cycle_id=cycle.id),
                   reason_codes=surveys.reason_codes(session=session, store_id=plan.store_id),
+                  titles_en=plans.english_titles(session=session, store_ids=[plan.store_id]),
+                  reason_by_code=surveys.reasons_by_code(session=session, store_ids=[plan.store_id]),
                   staff=[s for s in accounts.list_staff(session=session, store_id=plan.store_id) if s.active],
                   editable=plan.status.value in ("draft", "rejected") and user.has_role(Role.manager))
 
@@ -131,7 +133,8 @@ def my_measures(request: Request, user: CurrentUser, session: SessionDep, error:
     from winback import clock
 
     return render(request, "plans/measures.html", user=user, error=error, today=clock.today(),
-                  measures=plans.measures_owned_by(session=session, staff_id=user.id))
+                  measures=plans.measures_owned_by(session=session, staff_id=user.id),
+                  titles_en=plans.english_titles(session=session, store_ids=store_ids(user)))
 
 
 @router.post("/measures/{measure_id}/status")
@@ -171,7 +174,8 @@ def _report_context(session, user, cycle_id: int):
 @router.get("/cycles/{cycle_id}/report")
 def report_page(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
     cycle, ev, trend = _report_context(session, user, cycle_id)
-    return render(request, "plans/report.html", user=user, cycle=cycle, ev=ev, trend=trend)
+    return render(request, "plans/report.html", user=user, cycle=cycle, ev=ev, trend=trend,
+                  reason_by_code=survey_service.reasons_by_code(session=session, store_ids=[cycle.store_id]))
 
 
 @router.get("/cycles/{cycle_id}/report.xlsx")
@@ -202,7 +206,7 @@ def library_page(request: Request, user: CurrentUser, session: SessionDep, error
 @router.post("/measure-library")
 def library_save(
     request: Request, user: CurrentUser, session: SessionDep,
-    reason_code: Annotated[str, Form()], title: Annotated[str, Form()] = "",
+    reason_code: Annotated[str, Form()], title: Annotated[str, Form()] = "", title_en: Annotated[str, Form()] = "",
     template_id: Annotated[str, Form()] = "", expected_effect: Annotated[str, Form()] = "",
     expected_value: Annotated[str, Form()] = "", expected_unit: Annotated[str, Form()] = "",
     estimated_cost: Annotated[str, Form()] = "", active: Annotated[str, Form()] = "",
@@ -210,11 +214,12 @@ def library_save(
     from winback.plans.schemas import MeasureTemplateIn
 
     _need(user, Role.manager)
-    form = {"reason_code": reason_code, "title": title, "expected_effect": expected_effect,
+    form = {"reason_code": reason_code, "title": title, "title_en": title_en, "expected_effect": expected_effect,
             "expected_value": expected_value, "expected_unit": expected_unit, "estimated_cost": estimated_cost}
     try:
         body = MeasureTemplateIn.model_validate({
-            "reason_code": reason_code, "title": title, "expected_effect": expected_effect or None,
+            "reason_code": reason_code, "title": title, "title_en": title_en,
+            "expected_effect": expected_effect or None,
             "expected_value": Decimal(expected_value) if expected_value.strip() else None,
             "expected_unit": expected_unit or None,
             "estimated_cost": Decimal(estimated_cost) if estimated_cost.strip() else None,

@@ -151,9 +151,17 @@ def measure_library(*, session: Session, store_id: int, active_only: bool = True
     return list(session.scalars(stmt.order_by(MeasureTemplate.reason_code, MeasureTemplate.id)))
 
 
+def english_titles(*, session: Session, store_ids: list[int]) -> dict[str, str]:
+    """The store library's English titles by Chinese title: a measure drafted from the library
+    keeps the library's title, and English readers see its English title (until it is edited)."""
+    rows = session.execute(select(MeasureTemplate.title, MeasureTemplate.title_en).where(
+        MeasureTemplate.store_id.in_(store_ids), MeasureTemplate.title_en.is_not(None)))
+    return {title: title_en for title, title_en in rows if title_en}
+
+
 def save_template(
     *, session: Session, actor_staff: Staff, reason_code: str, title: str, template_id: int | None = None,
-    area: ReasonArea | None = None, expected_effect: str | None = None, expected_value: Decimal | None = None,
+    title_en: str | None = None, area: ReasonArea | None = None, expected_effect: str | None = None, expected_value: Decimal | None = None,
     expected_unit: str | None = None, estimated_cost: Decimal | None = None, active: bool = True,
 ) -> MeasureTemplate:
     """Add a typical measure to the store's library, or edit one (manager)."""
@@ -189,6 +197,8 @@ def save_template(
         before = {"title": t.title, "active": t.active}
     changes = audit_service.diff(t, {
         "reason_code": rc.code, "area": area or t.area or rc.area, "title": title.strip(),
+        # None keeps the English title; "" clears it
+        "title_en": t.title_en if title_en is None else (title_en.strip() or None),
         "expected_effect": (expected_effect or "").strip() or None, "expected_value": expected_value,
         "expected_unit": (expected_unit or "").strip() or None, "estimated_cost": estimated_cost, "active": active,
     })
