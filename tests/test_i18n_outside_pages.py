@@ -319,3 +319,51 @@ def test_tally_and_measures_show_the_stores_labels_and_titles_in_the_viewers_lan
                         reason_code=template.reason_code, title=template.title, active=True)
     session.expire_all()
     assert session.get(MeasureTemplate, template.id).title_en == "Door-to-door service for far customers"
+
+
+# ---- dates, numbers and money on the pages ----------------------------------------------------
+
+TEMPLATES = __import__("pathlib").Path(__file__).parent.parent / "web" / "templates"
+MONEY = re.compile(r"\{\{[^}]*\b(amount|spend|total_spend|cost|output_value|shortfall_yuan|measure_cost|voucher_cost)\b[^}]*\}\}")
+DATES = re.compile(r"\{\{[^}]*\b(\w+_date|\w+_on|\w+_at|last_visit|as_of)\b[^}|]*\}\}")
+
+
+def test_templates_format_money_and_dates_through_the_locale_filters():
+    raw = []
+    for path in TEMPLATES.rglob("*.html"):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            shown = re.sub(r'value="[^"]*"', "", line)  # form values stay machine-readable (ISO, plain numbers)
+            shown = re.sub(r"\{\{ _\([^)]*\) \}\}", "", shown)
+            if "¥{{" in shown:
+                raw.append(f"{path.name}:{n}: ¥ before a raw value")
+            for m in MONEY.finditer(shown):
+                if "|money" not in m.group(0) and "estimated_cost" not in m.group(0):
+                    raw.append(f"{path.name}:{n}: {m.group(0)}")
+            for m in DATES.finditer(shown):
+                if not re.search(r"\|(ldate|local)|if |<|< now", m.group(0)):
+                    raw.append(f"{path.name}:{n}: {m.group(0)}")
+    assert not raw, "\n".join(raw)
+
+
+def test_visit_dates_and_amounts_follow_the_viewers_language(client, session, surveying_cycle, staff):
+    from decimal import Decimal
+
+    from winback.customers.models import ServiceVisit
+
+    task = session.scalars(select(SurveyTask).where(SurveyTask.assignee_id == staff("advisor1").id)
+                           .order_by(SurveyTask.id)).first()
+    visit = session.scalars(select(ServiceVisit).where(ServiceVisit.customer_id == task.customer_id)
+                            .order_by(ServiceVisit.visit_date.desc())).first()
+    visit.amount = Decimal("12345.5")
+    session.commit()
+    _login(client, "advisor1")
+    zh = client.get(f"/tasks/{task.id}?lang=zh").text
+    en = client.get(f"/tasks/{task.id}?lang=en").text
+    d = visit.visit_date
+    assert f"{d.year}年{d.month}月{d.day}日" in zh and "¥12,345.50" in zh
+    assert f"{d.day} {d.strftime('%b')} {d.year}" in en and "¥12,345.50" in en
+    assert d.isoformat() not in zh.replace(f'value="{d.isoformat()}"', "")
+    # the due time in business time, the Chinese and the English way
+    due = clock.local(task.due_at)
+    assert f"{due.year}/{due.month}/{due.day} {due:%H:%M}" in zh
+    assert f"{due:%d/%m/%Y}, {due:%H:%M}" in en

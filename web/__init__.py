@@ -15,8 +15,20 @@ from web.i18n import fmt_date, fmt_money, fmt_number, pick_locale, translator
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def _local_dt(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return clock.local(value).strftime(fmt) if value else ""
+@pass_context
+def _local_dt(ctx, value, fmt: str | None = None) -> str:
+    """A stored (UTC) time in business time, written the page's way with Babel:
+    ``|local`` 2026/11/9 09:00 or 09/11/2026, 09:00; ``|local("%Y-%m-%d")`` the date only,
+    2026年11月9日 or 9 Nov 2026. Other explicit formats (the audit trail's seconds, form
+    values) stay exactly as asked."""
+    if not value:
+        return ""
+    locale = ctx.get("locale", "zh")
+    if fmt is None:
+        return fmt_date(value, locale)
+    if fmt == "%Y-%m-%d":
+        return fmt_date(clock.local(value).date(), locale)
+    return clock.local(value).strftime(fmt)
 
 
 templates.env.filters["local"] = _local_dt

@@ -94,8 +94,13 @@ BABEL_LOCALE = {"zh": "zh_Hans_CN", "en": "en_GB"}
 
 def fmt_date(value: date | datetime | None, locale: str, fmt: str = "medium") -> str:
     """2026年11月2日 / 2 Nov 2026 (datetimes in business time: see winback.clock.local)."""
-    if value is None:
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):  # an ISO date kept in JSON (a cycle's profile, a report)
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, datetime):
         from winback import clock
 
