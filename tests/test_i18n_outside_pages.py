@@ -3,11 +3,12 @@ with the words and dates put into them translated too (services on SQLite and Po
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from web.i18n import ZH
 from winback import clock
 from winback.actor import Actor
 from winback.notifications.messages import MESSAGES, Lines, Month, Text, render
@@ -15,18 +16,17 @@ from winback.notifications.models import Notification
 from winback.plans import service as plans
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, SurveyTask
-from web.i18n import ZH
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
-SAMPLE = dict(
-    month=Month("2026-11"), count=3, due=datetime(2026, 11, 9, 1, 0, tzinfo=timezone.utc), task_id=1234,
-    customer="王伟", change=Text("已转交给 {to}", "handed to {to}", to="张伟"), advisors=["张伟", "刘洋"],
-    lines=Lines([Text("· #{id}（{due}）", "· #{id} (due {due})", id=7, due=date(2026, 11, 9))]),
-    advisor="张伟", complaint="太贵", version=2, decision=Text("被驳回", "rejected"), comment="",
-    title="价格透明", measures=[Text("{t}（{d}）", "{t} ({d})", t="价格透明", d=date(2026, 12, 1))],
-    back=12, contacted=40, rate=30.0, date=date(2026, 11, 2), at_risk=4, lost=2, names=["王伟"],
-)
+SAMPLE = {
+    "month": Month("2026-11"), "count": 3, "due": datetime(2026, 11, 9, 1, 0, tzinfo=UTC), "task_id": 1234,
+    "customer": "王伟", "change": Text("已转交给 {to}", "handed to {to}", to="张伟"), "advisors": ["张伟", "刘洋"],
+    "lines": Lines([Text("· #{id}（{due}）", "· #{id} (due {due})", id=7, due=date(2026, 11, 9))]),
+    "advisor": "张伟", "complaint": "太贵", "version": 2, "decision": Text("被驳回", "rejected"), "comment": "",
+    "title": "价格透明", "measures": [Text("{t}（{d}）", "{t} ({d})", t="价格透明", d=date(2026, 12, 1))],
+    "back": 12, "contacted": 40, "rate": 30.0, "date": date(2026, 11, 2), "at_risk": 4, "lost": 2, "names": ["王伟"],
+}
 
 
 @pytest.mark.parametrize("kind", sorted(MESSAGES))
@@ -45,9 +45,9 @@ def test_every_message_renders_in_both_languages_with_its_values_translated(kind
 
 def test_dates_months_and_lists_follow_the_locale():
     _t, zh = render("tasks_assigned", "zh", month=Month("2026-11"), count=3,
-                    due=datetime(2026, 11, 9, 1, 0, tzinfo=timezone.utc))
+                    due=datetime(2026, 11, 9, 1, 0, tzinfo=UTC))
     _t, en = render("tasks_assigned", "en", month=Month("2026-11"), count=3,
-                    due=datetime(2026, 11, 9, 1, 0, tzinfo=timezone.utc))
+                    due=datetime(2026, 11, 9, 1, 0, tzinfo=UTC))
     assert zh.startswith("2026年11月 ") and "2026/11/9 09:00" in zh  # business time (Asia/Shanghai)
     assert en.startswith("Nov 2026 ") and "09/11/2026, 09:00" in en
     _t, zh = render("tasks_escalated", "zh", month=[Month("2026-10"), Month("2026-11")], count=2,
@@ -197,8 +197,8 @@ def _evaluation_stub():
 
     return SimpleNamespace(
         holdout={"treated": 50, "holdout": 6}, targets=57, contacted=12, vehicles_back=5, workshop_entries=7,
-        output_value=Decimal("8600"), winback_rate_pct=41.7, target_pct=20, measure_cost=Decimal("0"),
-        voucher_cost=Decimal("500"), satisfaction_avg=4.5, satisfaction_n=2, churn_rate_pct=12.0,
+        output_value=Decimal(8600), winback_rate_pct=41.7, target_pct=20, measure_cost=Decimal(0),
+        voucher_cost=Decimal(500), satisfaction_avg=4.5, satisfaction_n=2, churn_rate_pct=12.0,
         per_advisor=[], kpis={"churn_by_segment": {"grade": {"economy": {"rate_pct": 20.0, "vehicles": 10}}}},
         per_measure=[{"title": "价格透明", "status": "in_progress", "reasons": ["high_price", "too_far"],
                       "customers_back": 3, "expected_value": 30, "expected_unit": "台", "cost": 100}],

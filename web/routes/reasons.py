@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Request
 
 from api.deps import CurrentUser, SessionDep
 from web import flash, render
-from web.routes.common import need as _need, see_other as _see_other
+from web.routes.common import need as _need
+from web.routes.common import see_other as _see_other
 from winback.accounts.models import Role
 from winback.errors import InvalidInput, NotFound
 from winback.surveys import service as surveys

@@ -14,7 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from babel import dates as babel_dates, numbers as babel_numbers
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 
 BABEL_LOCALE = {"zh": "zh_Hans_CN", "en": "en_GB"}
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
