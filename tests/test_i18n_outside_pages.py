@@ -367,3 +367,27 @@ def test_visit_dates_and_amounts_follow_the_viewers_language(client, session, su
     due = clock.local(task.due_at)
     assert f"{due.year}/{due.month}/{due.day} {due:%H:%M}" in zh
     assert f"{due:%d/%m/%Y}, {due:%H:%M}" in en
+
+
+def test_measure_notifications_carry_the_librarys_english_title(session, surveying_cycle, staff):
+    from winback.plans.models import MeasureTemplate
+
+    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle)
+                                 .order_by(SurveyTask.id)))[:2]
+    for t in tasks:
+        surveys.close_task(session=session, task_id=t.id, method=ContactMethod.phone, reason_codes_=["too_far"],
+                           serviced_elsewhere=False, actor_staff=t.assignee)
+    clock.set_now(clock.now() + timedelta(days=8))
+    admin = Actor.person(staff("admin"))
+    surveys.tally_reasons(session=session, cycle_id=surveying_cycle, actor=admin)
+    plan = plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=admin)
+    manager = staff("manager")
+    manager.locale = "en"
+    template = session.scalars(select(MeasureTemplate).where(MeasureTemplate.title == plan.measures[0].title)).first()
+    assert template.title_en
+    plans.submit_plan(session=session, plan_id=plan.id, actor_staff=staff("supervisor"))
+    plans.decide_plan(session=session, plan_id=plan.id, approve=True, comment="ok", actor_staff=manager)
+    plans.execute_plan(session=session, cycle_id=surveying_cycle, actor=admin)
+    note = session.scalars(select(Notification).where(Notification.kind == "measure_assigned",
+                                                      Notification.recipient_id == manager.id)).first()
+    assert note is not None and f'"{template.title_en}"' in note.body and not CJK.search(note.body)

@@ -110,6 +110,8 @@ def localize(value: Any, locale: str) -> str:
     babel_locale = BABEL_LOCALE.get(locale, BABEL_LOCALE["zh"])
     if isinstance(value, Text):
         template = value.en if locale == "en" else value.zh
+        if not value.params:  # a plain phrase (a measure's title may hold braces)
+            return template
         return template.format(**{k: localize(v, locale) for k, v in value.params.items()})
     if isinstance(value, Lines):
         return "\n".join(localize(v, locale) for v in value.items)

@@ -459,11 +459,13 @@ def execute_plan(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, 
         )
         started = 1
     notified = 0
+    titles_en = english_titles(session=session, store_ids=[plan.store_id])
     for m in plan.measures:
         if m.notified_at is None and m.owner is not None:
             notifications.enqueue(
                 session=session, recipient=m.owner, kind="measure_assigned",
-                dedupe_key=f"measure_assigned:{m.id}", title=m.title, due=m.due_date,
+                dedupe_key=f"measure_assigned:{m.id}", title=Text(m.title, titles_en.get(m.title, m.title)),
+                due=m.due_date,
             )
             m.notified_at = clock.now()
             notified += 1
@@ -549,6 +551,7 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
     )
     reminded = escalated = 0
     overdue_for_managers: list[Measure] = []
+    titles_en = english_titles(session=session, store_ids=[store_id])
     for m in session.scalars(stmt):
         days_before = int(session.get(MonthlyCycle, m.plan.cycle_id).settings.get("measure_reminder_days_before", 3))
         overdue = m.due_date < today
@@ -556,7 +559,7 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
         if (overdue or due_soon) and (m.last_reminder_at is None or clock.local(m.last_reminder_at).date() < today):
             notifications.enqueue(
                 session=session, recipient=m.owner, kind="measure_overdue" if overdue else "measure_due_soon",
-                dedupe_key=f"measure_reminder:{m.id}:{today.isoformat()}", title=m.title, due=m.due_date,
+                dedupe_key=f"measure_reminder:{m.id}:{today.isoformat()}", title=Text(m.title, titles_en.get(m.title, m.title)), due=m.due_date,
             )
             m.last_reminder_at = now
             m.reminders = (m.reminders or 0) + 1
@@ -567,7 +570,8 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
             escalated += 1
     if overdue_for_managers:
         lines = [
-            Text("{title}（{owner}，{due}）", "{title} ({owner}, {due})", title=m.title, owner=m.owner.display_name,
+            Text("{title}（{owner}，{due}）", "{title} ({owner}, {due})", owner=m.owner.display_name,
+                 title=Text(m.title, titles_en.get(m.title, m.title)),
                  due=m.due_date)
             for m in overdue_for_managers
         ]
