@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.deps import NotLoggedIn
+from api.errors import error_body
 from api.routes import router as api_router
 from db.session import configure, is_configured
 from web import render_error
@@ -58,7 +59,7 @@ def create_app() -> FastAPI:
     @app.exception_handler(NotLoggedIn)
     async def _not_logged_in(request: Request, _exc: NotLoggedIn):
         if _wants_json(request):
-            return JSONResponse({"detail": "log in first", "code": "not_logged_in"}, status_code=401)
+            return JSONResponse(error_body(request, "log in first", code="not_logged_in"), status_code=401)
         if request.headers.get("hx-request") == "true":
             # A partial update (a polling fragment) after the session ended: the whole page goes
             # to the log-in, and back to the page afterwards, not to the fragment.
@@ -70,14 +71,15 @@ def create_app() -> FastAPI:
     async def _domain_error(request: Request, exc: DomainError):
         if _wants_json(request):
             return JSONResponse(
-                {"detail": exc.message, "code": exc.code, "field": exc.field}, status_code=exc.status
+                error_body(request, exc.message, code=exc.code, field=exc.field), status_code=exc.status
             )
         return render_error(request, exc.status, exc.message)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
         if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+            return JSONResponse(error_body(request, exc.detail, status=exc.status_code), status_code=exc.status_code,
+                                headers=exc.headers)
         return render_error(request, exc.status_code, None)
 
     @app.exception_handler(RequestValidationError)
@@ -86,7 +88,7 @@ def create_app() -> FastAPI:
             {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]} for e in exc.errors()
         ]
         if _wants_json(request):
-            return JSONResponse({"detail": "invalid input", "code": "invalid", "errors": errors}, status_code=422)
+            return JSONResponse(error_body(request, "invalid input", code="invalid", errors=errors), status_code=422)
         return render_error(request, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
     from sqlalchemy.exc import DataError, OperationalError
@@ -97,7 +99,7 @@ def create_app() -> FastAPI:
         # e.g. /api/cycles/99999999999999: an id no column can hold (found by schemathesis)
         message = "a value is out of range"
         if _wants_json(request):
-            return JSONResponse({"detail": message, "code": "invalid"}, status_code=422)
+            return JSONResponse(error_body(request, message, code="invalid"), status_code=422)
         return render_error(request, 422, message)
 
     @app.exception_handler(OperationalError)
@@ -105,7 +107,7 @@ def create_app() -> FastAPI:
         log.warning("database error on %s: %s", request.url.path, exc)
         message = "the database is not reachable right now; please try again in a moment"
         if _wants_json(request):
-            return JSONResponse({"detail": message, "code": "db_unavailable"}, status_code=503)
+            return JSONResponse(error_body(request, message, code="db_unavailable"), status_code=503)
         return render_error(request, 503, message)
 
     return app

@@ -33,15 +33,19 @@ def optional_user(request: Request, session: SessionDep) -> Staff | None:
     """The person logged in by the session cookie, or (API only) by a per-store API token."""
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer " and request.url.path.startswith("/api/"):
-        return staff_for_token(session=session, token=auth[7:].strip())
-    staff_id = request.session.get("staff_id")
-    if not staff_id:
-        return None
-    try:
-        staff = get_staff(session=session, staff_id=int(staff_id))
-    except NotFound:
-        return None
-    return staff if staff.active else None
+        staff = staff_for_token(session=session, token=auth[7:].strip())
+    else:
+        staff_id = request.session.get("staff_id")
+        if not staff_id:
+            return None
+        try:
+            staff = get_staff(session=session, staff_id=int(staff_id))
+        except NotFound:
+            return None
+        staff = staff if staff.active else None
+    # The error handlers answer in this person's language (api/errors.py).
+    request.state.user_locale = staff.locale if staff is not None else None
+    return staff
 
 
 def current_user(user: Annotated[Staff | None, Depends(optional_user)]) -> Staff:

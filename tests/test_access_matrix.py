@@ -31,6 +31,7 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /api/auth/logout": (("ok",) * 8, None),
     "POST /api/auth/password": (("ok",) * 7 + ("in",), {}),
     "GET /api/me": (("ok",) * 7 + ("in",), None),
+    "PATCH /api/me": (("ok",) * 7 + ("in",), {"locale": None}),
     "GET /api/cycles": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
     "POST /api/cycles": (("L", 403, 403, 403, 403, 403, "L", "in"), None),
     "GET /api/cycles/{cycle}": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
@@ -84,6 +85,7 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /admin/tokens/{token}/revoke": (("ok", 403, 403, 403, 403, 403, 404, "in"), None),
     "GET /account/password": (("ok",) * 7 + ("in",), None),
     "POST /account/password": (("ok",) * 7 + ("in",), "form:"),
+    "POST /account/language": (("ok",) * 7 + ("in",), "form:locale="),
     # survey work (issue 5)
     "PUT /api/tasks/{task}/draft": ((403, "ok", "ok", 403, 403, 403, 404, "in"), {"notes": "draft"}),
     "POST /api/tasks/reassign": ((403, "ok", 403, 403, 403, 403, 404, "in"), {"task_ids": ["{task}"], "assignee_id": "{advisor1}"}),
@@ -131,6 +133,8 @@ RULES: dict[str, tuple[tuple, object]] = {
     # not evaluated yet: 404 for those who may read it
     "GET /cycles/{cycle}/report": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
     "GET /cycles/{cycle}/report.xlsx": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
+    "GET /reason-codes": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "POST /reason-codes": (("ok", 403, 403, 403, "ok", 403, "ok", "in"), "form:code=r_{who}&label_zh=yuanyin&label_en=reason"),
     "GET /measure-library": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
     "POST /measure-library": ((403, 403, 403, 403, "ok", 403, "ok", "in"), "form:reason_code=high_price&title=x"),
     "GET /measures": (("ok",) * 7 + ("in",), None),

@@ -37,7 +37,7 @@ def test_filters_export_and_complaints(session, surveying_cycle, staff):
     r = c.get("/audit/export.xlsx", params={"actor": "advisor1"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
     rows = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
-    assert rows[0][:2] == ("exported by", "auditor") and '"actor": "advisor1"' in rows[0][5]
+    assert rows[0][:2] == ("导出人", "auditor") and rows[1][:3] == ("编号", "门店", "时间") and '"actor": "advisor1"' in rows[0][5]
     assert {row[3] for row in rows[2:]} == {"advisor1"} and any(row[4] == "task.closed" for row in rows[2:])
     exported = session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.exported")).all()
     assert len(exported) == 1 and exported[0].actor_label == "auditor"
@@ -46,4 +46,4 @@ def test_filters_export_and_complaints(session, surveying_cycle, staff):
     r = c.get("/audit/complaints")
     assert r.status_code == 200
     assert "&lt;b&gt;没人管&lt;/b&gt;" in r.text and "<b>没人管" not in r.text  # autoescaped
-    assert f"/audit/task/{task.id}" in r.text and "high_price" in r.text
+    assert f"/audit/task/{task.id}" in r.text and "价格高（配件工时贵）" in r.text  # the store's label, not the code

@@ -412,12 +412,12 @@ def test_plan_pages_and_the_evaluation_report(session, planning_cycle, staff):
     r = client.get(f"/cycles/{cycle.id}/report.xlsx")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
     wb = load_workbook(BytesIO(r.content))
-    summary = {row[0]: row[1] for row in wb["汇总 Summary"].iter_rows(values_only=True)}
-    assert summary["调查对象 Targets"] == ev.targets == 57
-    assert summary["对照组 Holdout"] == 6 and summary["已回访 Contacted"] == 12
-    assert [row[0] for row in wb["趋势 Trend"].iter_rows(min_row=2, values_only=True)] == ["2026-Q4"]
+    summary = {row[0]: row[1] for row in wb["汇总"].iter_rows(values_only=True)}
+    assert summary["调查对象"] == ev.targets == 57
+    assert summary["对照组"] == 6 and summary["已回访"] == 12
+    assert [row[0] for row in wb["趋势"].iter_rows(min_row=2, values_only=True)] == ["2026-Q4"]
     api = client.get(f"/api/cycles/{cycle.id}/evaluation.xlsx")
-    assert api.status_code == 200 and load_workbook(BytesIO(api.content))["顾问 Advisors"].max_row == 1 + len(ev.per_advisor)
+    assert api.status_code == 200 and load_workbook(BytesIO(api.content))["Advisors"].max_row == 1 + len(ev.per_advisor)
     assert client.get("/api/evaluation/trend").json()[0]["quarter"] == "2026-Q4"
 
 

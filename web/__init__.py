@@ -15,8 +15,20 @@ from web.i18n import fmt_date, fmt_money, fmt_number, pick_locale, translator
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def _local_dt(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return clock.local(value).strftime(fmt) if value else ""
+@pass_context
+def _local_dt(ctx, value, fmt: str | None = None) -> str:
+    """A stored (UTC) time in business time, written the page's way with Babel:
+    ``|local`` 2026/11/9 09:00 or 09/11/2026, 09:00; ``|local("%Y-%m-%d")`` the date only,
+    2026年11月9日 or 9 Nov 2026. Other explicit formats (the audit trail's seconds, form
+    values) stay exactly as asked."""
+    if not value:
+        return ""
+    locale = ctx.get("locale", "zh")
+    if fmt is None:
+        return fmt_date(value, locale)
+    if fmt == "%Y-%m-%d":
+        return fmt_date(clock.local(value).date(), locale)
+    return clock.local(value).strftime(fmt)
 
 
 templates.env.filters["local"] = _local_dt
@@ -54,10 +66,19 @@ def render(request: Request, template: str, user=None, status_code: int = 200, *
     locale = pick_locale(request, getattr(user, "locale", None))
     _ = translator(locale)
     messages = request.session.pop("flash", [])
+    # {{ reason_label(code) }}: the store's own label of a churn reason in the page's language
+    # (pass reason_by_code={code: ReasonCode}); any other text goes through _().
+    by_code = context.get("reason_by_code") or {}
+
+    def reason_label(code: str) -> str:
+        rc = by_code.get(code)
+        return rc.label(locale) if rc is not None else _(code)
+
     return templates.TemplateResponse(
         request,
         template,
-        {"user": user, "_": _, "locale": locale, "flashes": messages, "now": clock.now(), **context},
+        {"user": user, "_": _, "locale": locale, "flashes": messages, "now": clock.now(),
+         "reason_label": reason_label, **context},
         status_code=status_code,
     )
 

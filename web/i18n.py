@@ -59,8 +59,12 @@ def _merge_area_catalogs() -> None:
 _merge_area_catalogs()
 
 
-def pick_locale(request: Request, user_locale: str | None = None) -> str:
-    """?lang= (remembered in the session), then the person's setting, then Accept-Language."""
+def pick_locale(request: Request, user_locale: str | None = None, default: str = "zh") -> str:
+    """?lang= (remembered in the session), then the person's setting, then Accept-Language.
+
+    The person's setting is their stored preference (account page); a ``?lang=`` switch in
+    the session is a deliberate choice for this session and goes first; saving the
+    preference clears it."""
     asked = request.query_params.get("lang")
     if asked in SUPPORTED:
         request.session["lang"] = asked
@@ -76,7 +80,7 @@ def pick_locale(request: Request, user_locale: str | None = None) -> str:
             return "en"
         if tag.startswith("zh"):
             return "zh"
-    return "zh"
+    return default
 
 
 def translator(locale: str):
@@ -90,8 +94,13 @@ BABEL_LOCALE = {"zh": "zh_Hans_CN", "en": "en_GB"}
 
 def fmt_date(value: date | datetime | None, locale: str, fmt: str = "medium") -> str:
     """2026年11月2日 / 2 Nov 2026 (datetimes in business time: see winback.clock.local)."""
-    if value is None:
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):  # an ISO date kept in JSON (a cycle's profile, a report)
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, datetime):
         from winback import clock
 

@@ -52,4 +52,17 @@ def change_password(body: PasswordChangeIn, user: CurrentUser, session: SessionD
 @router.get("/me", tags=["auth"])
 def me(user: CurrentUser) -> dict[str, Any]:
     return {"id": user.id, "username": user.username, "name": user.display_name,
-            "store": user.store.code, "store_ids": user.all_store_ids, "roles": sorted(r.value for r in user.roles)}
+            "store": user.store.code, "store_ids": user.all_store_ids, "roles": sorted(r.value for r in user.roles),
+            "locale": user.locale}
+
+
+class MeIn(BaseModel):
+    # zh or en; null follows Accept-Language (the pages) and the default language (messages)
+    locale: str | None = None
+
+
+@router.patch("/me", tags=["auth"])
+def me_update(body: MeIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """One's own language: pages, notifications, exports and API errors follow it."""
+    accounts.set_language(session=session, staff=user, locale=body.locale)
+    return me(user)

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api import serializers as out
 from api.deps import CurrentUser, Manager, Reader, SessionDep, store_ids
+from api.errors import api_locale
 from flows import launcher
 from winback.cycles import service as cycles
 from winback.errors import NotFound
 from winback.evaluation import export, service as evaluation
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
+from winback.surveys import service as surveys
 from winback.plans.schemas import (
     CallbackIn, MeasureReport, MeasureTemplateIn, MeasureUpdate, PlanAmend, PlanDecision, VoucherOffer,
 )
@@ -101,12 +103,15 @@ def record_callback(target_id: int, body: CallbackIn, user: CurrentUser, session
 
 @router.get("/cycles/{cycle_id}/evaluation.xlsx", tags=["evaluation"],
             responses={200: {"content": {XLSX: {}}, "description": "the evaluation report as XLSX"}})
-def evaluation_xlsx(cycle_id: int, user: Reader, session: SessionDep) -> Response:
+def evaluation_xlsx(request: Request, cycle_id: int, user: Reader, session: SessionDep) -> Response:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     ev = evaluation.get_evaluation(session=session, cycle_id=c.id)
     if ev is None:
         raise NotFound("this cycle has not been evaluated yet")
-    body = export.evaluation_xlsx(ev, month=c.month, trend=evaluation.trend(session=session, store_id=c.store_id))
+    locale = api_locale(request)
+    labels = {r.code: r.label(locale) for r in surveys.reason_codes(session=session, store_id=c.store_id, active_only=False)}
+    body = export.evaluation_xlsx(ev, month=c.month, trend=evaluation.trend(session=session, store_id=c.store_id),
+                                  locale=locale, reason_labels=labels)
     return Response(body, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="evaluation-{c.store.code}-{c.month}.xlsx"'})
 

@@ -4,8 +4,18 @@ One module per area; add a module and include its router here.
 """
 from fastapi import APIRouter
 
-from web.routes import admin, analytics, archive, audit, auth, cycles, plans, tasks
+from web.routes import (
+    admin,
+    analytics,
+    archive,
+    audit,
+    auth,
+    cycles,
+    plans,
+    reasons,
+    tasks,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, analytics, cycles, tasks, plans, audit, archive, admin):
+for module in (auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons):
     router.include_router(module.router)

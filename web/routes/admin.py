@@ -93,6 +93,20 @@ def password_form(request: Request, user: CurrentUser):
     return render(request, "account/password.html", user=user, error=None)
 
 
+@router.post("/account/language")
+def language_change(request: Request, user: CurrentUser, session: SessionDep,
+                    locale: Annotated[str, Form()] = ""):
+    """The person's stored language; it wins over the browser's, so the session's choice is dropped."""
+    try:
+        accounts.set_language(session=session, staff=user, locale=locale)
+    except InvalidInput as exc:
+        session.rollback()
+        return render(request, "account/password.html", user=user, error=exc.message, status_code=422)
+    request.session.pop("lang", None)
+    flash(request, "Language saved.")
+    return _see_other("/account/password")
+
+
 @router.post("/account/password")
 def password_change(request: Request, user: CurrentUser, session: SessionDep,
                     old_password: Annotated[str, Form()] = "", new_password: Annotated[str, Form()] = ""):

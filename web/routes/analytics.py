@@ -11,6 +11,7 @@ from web.routes.common import need as _need
 from winback.accounts.models import Role
 from winback.analytics import service as analytics
 from winback.cycles import service as cycles
+from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,7 +24,8 @@ def profile_page(request: Request, cycle_id: int, user: CurrentUser, session: Se
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     report = analytics.profile_report(session=session, cycle_id=cycle.id)
     return render(request, "analytics/profile.html", user=user, cycle=cycle, report=report,
-                  tally=analytics.tally_report(tally=cycle.tally))
+                  tally=analytics.tally_report(tally=cycle.tally),
+                  reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]))
 
 
 @router.get("/cycles/{cycle_id}/profile.xlsx")
@@ -31,10 +33,14 @@ def profile_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: Se
     _need(user, *_VIEWERS)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     report = analytics.profile_report(session=session, cycle_id=cycle.id)
-    body = analytics.profile_workbook(
-        report=report, tally=analytics.tally_report(tally=cycle.tally),
-        translate=translator(pick_locale(request, getattr(user, "locale", None))),
-    )
+    locale = pick_locale(request, getattr(user, "locale", None))
+    base, by_code = translator(locale), surveys.reasons_by_code(session=session, store_ids=[cycle.store_id])
+
+    def translate(text: str) -> str:  # the store's reason labels, then the catalog
+        return by_code[text].label(locale) if text in by_code else base(text)
+
+    body = analytics.profile_workbook(report=report, tally=analytics.tally_report(tally=cycle.tally),
+                                      translate=translate)
     name = f"profile-{cycle.store.code}-{cycle.month}.xlsx"
     return Response(
         body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import render
+from web.i18n import pick_locale
 from web.routes.common import need as _need, see_other as _see_other
 from winback.accounts.models import Role
 from winback import clock
@@ -21,6 +22,7 @@ from winback.cycles import service as cycles
 from winback.errors import InvalidInput
 from winback.customers.models import VehicleStatus
 from web.routes.archive import notes_context
+from winback.surveys.service import reasons_by_code
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +81,7 @@ def audit_export(request: Request, user: CurrentUser, session: SessionDep,
     plain = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in filters.items() if v}
     audit.record_export(session=session, actor=Actor.person(user), store_id=store_ids(user)[0],
                         what="audit events", filters=plain, rows=len(events))
-    body = events_xlsx(events, exported_by=user.username, filters=plain)
+    body = events_xlsx(events, exported_by=user.username, filters=plain, locale=pick_locale(request, user.locale))
     name = f"audit-{clock.today().isoformat()}.xlsx"
     return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -89,7 +91,8 @@ def audit_export(request: Request, user: CurrentUser, session: SessionDep,
 def audit_complaints(request: Request, user: CurrentUser, session: SessionDep):
     _need(user, Role.auditor, Role.admin, Role.manager)
     return render(request, "audit/complaints.html", user=user,
-                  rows=audit.complaints(session=session, store_ids=store_ids(user)))
+                  rows=audit.complaints(session=session, store_ids=store_ids(user)),
+                  reason_by_code=reasons_by_code(session=session, store_ids=store_ids(user)))
 
 
 @router.get("/audit/{entity_type}/{entity_id}")

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from api.deps import CurrentUser, SessionDep, store_ids
 from flows import launcher
 from web import flash, render
+from web.i18n import pick_locale
 from web.routes.common import need as _need, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
@@ -22,6 +23,7 @@ from winback.evaluation.export import evaluation_xlsx
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
 from winback.plans.schemas import MeasureReport, MeasureUpdate
+from winback.surveys import service as survey_service
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -40,6 +42,8 @@ def plan_page(request: Request, plan_id: int, user: CurrentUser, session: Sessio
     return render(request, "plans/detail.html", user=user, plan=plan, cycle=cycle, error=error, today=clock.today(),
                   versions=plans.plan_versions(session=session, cycle_id=cycle.id),
                   reason_codes=surveys.reason_codes(session=session, store_id=plan.store_id),
+                  titles_en=plans.english_titles(session=session, store_ids=[plan.store_id]),
+                  reason_by_code=surveys.reasons_by_code(session=session, store_ids=[plan.store_id]),
                   staff=[s for s in accounts.list_staff(session=session, store_id=plan.store_id) if s.active],
                   editable=plan.status.value in ("draft", "rejected") and user.has_role(Role.manager))
 
@@ -129,7 +133,8 @@ def my_measures(request: Request, user: CurrentUser, session: SessionDep, error:
     from winback import clock
 
     return render(request, "plans/measures.html", user=user, error=error, today=clock.today(),
-                  measures=plans.measures_owned_by(session=session, staff_id=user.id))
+                  measures=plans.measures_owned_by(session=session, staff_id=user.id),
+                  titles_en=plans.english_titles(session=session, store_ids=store_ids(user)))
 
 
 @router.post("/measures/{measure_id}/status")
@@ -169,13 +174,16 @@ def _report_context(session, user, cycle_id: int):
 @router.get("/cycles/{cycle_id}/report")
 def report_page(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
     cycle, ev, trend = _report_context(session, user, cycle_id)
-    return render(request, "plans/report.html", user=user, cycle=cycle, ev=ev, trend=trend)
+    return render(request, "plans/report.html", user=user, cycle=cycle, ev=ev, trend=trend,
+                  reason_by_code=survey_service.reasons_by_code(session=session, store_ids=[cycle.store_id]))
 
 
 @router.get("/cycles/{cycle_id}/report.xlsx")
-def report_xlsx(cycle_id: int, user: CurrentUser, session: SessionDep):
+def report_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
     cycle, ev, trend = _report_context(session, user, cycle_id)
-    body = evaluation_xlsx(ev, month=cycle.month, trend=trend)
+    locale = pick_locale(request, user.locale)
+    body = evaluation_xlsx(ev, month=cycle.month, trend=trend, locale=locale, reason_labels={
+        r.code: r.label(locale) for r in survey_service.reason_codes(session=session, store_id=cycle.store_id, active_only=False)})
     return Response(body, media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="evaluation-{cycle.store.code}-{cycle.month}.xlsx"'})
 
@@ -198,7 +206,7 @@ def library_page(request: Request, user: CurrentUser, session: SessionDep, error
 @router.post("/measure-library")
 def library_save(
     request: Request, user: CurrentUser, session: SessionDep,
-    reason_code: Annotated[str, Form()], title: Annotated[str, Form()] = "",
+    reason_code: Annotated[str, Form()], title: Annotated[str, Form()] = "", title_en: Annotated[str, Form()] = "",
     template_id: Annotated[str, Form()] = "", expected_effect: Annotated[str, Form()] = "",
     expected_value: Annotated[str, Form()] = "", expected_unit: Annotated[str, Form()] = "",
     estimated_cost: Annotated[str, Form()] = "", active: Annotated[str, Form()] = "",
@@ -206,11 +214,12 @@ def library_save(
     from winback.plans.schemas import MeasureTemplateIn
 
     _need(user, Role.manager)
-    form = {"reason_code": reason_code, "title": title, "expected_effect": expected_effect,
+    form = {"reason_code": reason_code, "title": title, "title_en": title_en, "expected_effect": expected_effect,
             "expected_value": expected_value, "expected_unit": expected_unit, "estimated_cost": estimated_cost}
     try:
         body = MeasureTemplateIn.model_validate({
-            "reason_code": reason_code, "title": title, "expected_effect": expected_effect or None,
+            "reason_code": reason_code, "title": title, "title_en": title_en,
+            "expected_effect": expected_effect or None,
             "expected_value": Decimal(expected_value) if expected_value.strip() else None,
             "expected_unit": expected_unit or None,
             "estimated_cost": Decimal(estimated_cost) if estimated_cost.strip() else None,

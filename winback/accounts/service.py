@@ -204,6 +204,26 @@ def change_password(*, session: Session, staff: Staff, old_password: str, new_pa
     return staff
 
 
+LANGUAGES = ("zh", "en")
+
+
+def set_language(*, session: Session, staff: Staff, locale: str | None) -> Staff:
+    """A person's own language: the pages, notifications and exports they get (zh or en);
+    None or "" follows the browser's Accept-Language (the pages) and the default (messages)."""
+    locale = (locale or "").strip() or None
+    if locale is not None and locale not in LANGUAGES:
+        raise InvalidInput("choose a language: zh or en", field="locale")
+    if staff.locale == locale:
+        return staff
+    before, staff.locale = staff.locale, locale
+    session.flush()
+    audit_service.record(
+        session=session, actor=Actor.person(staff), action="staff.language_changed", entity_type="staff",
+        entity_id=staff.id, store_id=staff.store_id, changes={"locale": {"before": before, "after": locale}},
+    )
+    return staff
+
+
 def _managed_staff(session: Session, staff_id: int, actor_staff: Staff) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None or staff.store_id not in actor_staff.all_store_ids:

@@ -28,6 +28,7 @@ from winback.config import ProcessDefaults
 from winback.customers.service import last_repair_order
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 from winback.notifications import service as notifications
+from winback.notifications.messages import Text
 from winback.notifications.models import Notification
 
 WEEK = 7.0
@@ -335,12 +336,13 @@ def queue_redline_digest(*, session: Session, store_id: int, actor: Actor) -> di
     n_risk, n_lost = len(crossed["at_risk"]), len(crossed["lost"])
     queued = 0
     if n_risk or n_lost:
-        names = "、".join(f"{c['customer']}（{c['plate'] or c['model']}）" for c in (crossed["lost"] + crossed["at_risk"])[:5])
+        names = [Text("{customer}（{vehicle}）", "{customer} ({vehicle})", customer=c["customer"],
+                      vehicle=c["plate"] or c["model"]) for c in (crossed["lost"] + crossed["at_risk"])[:5]]
         for admin in staff_with_role(session=session, store_id=store_id, role=Role.admin):
             queued += notifications.enqueue(
                 session=session, recipient=admin, kind="redline_digest",
                 dedupe_key=f"redline_digest:{store_id}:{today.isoformat()}:{admin.id}",
-                date=today.isoformat(), at_risk=n_risk, lost=n_lost, names=names or "-",
+                date=today, at_risk=n_risk, lost=n_lost, names=names or "-",
             )
         audit_service.record(
             session=session, actor=actor, action="analytics.redline_crossed", entity_type="store",

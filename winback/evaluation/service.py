@@ -20,6 +20,7 @@ from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, Target
 from winback.evaluation.models import Evaluation
 from winback.notifications import service as notifications
+from winback.notifications.messages import Month
 from winback.customers.models import Vehicle, VehicleStatus
 from winback.evaluation.stats import newcombe_diff
 from winback.plans.models import ReturnCallback, Voucher
@@ -203,7 +204,7 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
     for manager in staff_with_role(session=session, store_id=cycle.store_id, role=Role.manager):
         notifications.enqueue(
             session=session, recipient=manager, kind="evaluation_ready",
-            dedupe_key=f"evaluation_ready:{cycle.id}:{manager.id}", month=cycle.month,
+            dedupe_key=f"evaluation_ready:{cycle.id}:{manager.id}", month=Month(cycle.month),
             back=back, contacted=contacted, rate=evaluation.winback_rate_pct,
         )
     return evaluation

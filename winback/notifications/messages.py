@@ -1,5 +1,23 @@
-"""Notification texts in Simplified Chinese (default) and English."""
+"""Notification texts in Simplified Chinese (default) and English, in the recipient's language.
+
+A message is rendered once, when it is queued, in the language of the person it goes to
+(``Staff.locale``, else the default). Not only the template is translated: the values put into
+it are too. Dates and times are formatted with Babel per locale (2026年11月9日 / 9 Nov 2026,
+in business time), a cycle's month as 2026年11月 / Nov 2026, numbers with the locale's
+separators; a word the code chooses (the plan decision, why a task moved) is a ``Text`` with
+both languages; a list is joined with 、 or ", ".
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+
+BABEL_LOCALE = {"zh": "zh_Hans_CN", "en": "en_GB"}
 
 MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
     # kind: {locale: (title, body)}; bodies are str.format templates.
@@ -8,8 +26,8 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("New callback tasks", "{month} churn survey: {count} new callback tasks for you, due {due}."),
     },
     "task_reassigned": {
-        "zh": ("回访任务调整", "回访任务 #{task_id}（{customer}）已{change}。"),
-        "en": ("Callback task changed", "Callback task #{task_id} ({customer}) was {change}."),
+        "zh": ("回访任务调整", "回访任务 #{task_id}（{customer}）：{change}。"),
+        "en": ("Callback task changed", "Callback task #{task_id} ({customer}): {change}."),
     },
     "tasks_due_soon": {
         "zh": ("回访任务即将到期", "您有 {count} 个回访任务将于 {due} 前到期。"),
@@ -32,7 +50,7 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Plan awaits approval", "The {month} rectification plan (version {version}) awaits your approval."),
     },
     "plan_decided": {
-        "zh": ("整改方案审批结果", "{month} 整改方案：{decision}。{comment}"),
+        "zh": ("整改方案审批结果", "{month} 整改方案{decision}。{comment}"),
         "en": ("Plan decision", "{month} rectification plan: {decision}. {comment}"),
     },
     "measure_assigned": {
@@ -62,6 +80,61 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+class Month(str):
+    """A cycle's month "YYYY-MM", written 2026年11月 or Nov 2026."""
+
+
+@dataclass(frozen=True)
+class Text:
+    """A phrase in both languages, itself a template: ``Text("已转交给 {to}", "handed to {to}", to=name)``."""
+
+    zh: str
+    en: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, zh: str, en: str, **params: Any) -> None:
+        object.__setattr__(self, "zh", zh)
+        object.__setattr__(self, "en", en)
+        object.__setattr__(self, "params", params)
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Values shown one per line (a digest)."""
+
+    items: list[Any]
+
+
+def localize(value: Any, locale: str) -> str:
+    """One inserted value in the recipient's language."""
+    babel_locale = BABEL_LOCALE.get(locale, BABEL_LOCALE["zh"])
+    if isinstance(value, Text):
+        template = value.en if locale == "en" else value.zh
+        if not value.params:  # a plain phrase (a measure's title may hold braces)
+            return template
+        return template.format(**{k: localize(v, locale) for k, v in value.params.items()})
+    if isinstance(value, Lines):
+        return "\n".join(localize(v, locale) for v in value.items)
+    if isinstance(value, (list, tuple)):
+        return ("、" if locale == "zh" else ", ").join(localize(v, locale) for v in value)
+    if isinstance(value, Month):
+        year, month = value.split("-")
+        return babel_dates.format_skeleton("yMMM", date(int(year), int(month), 1), locale=babel_locale)
+    if isinstance(value, datetime):
+        from winback import clock
+
+        return babel_dates.format_datetime(clock.local(value), "short", locale=babel_locale)
+    if isinstance(value, date):
+        return babel_dates.format_date(value, "medium", locale=babel_locale)
+    if value is None:
+        return "-"
+    if isinstance(value, (float, Decimal)):  # ints (counts, ids, versions) stay as they are
+        return babel_numbers.format_decimal(value, locale=babel_locale)
+    return str(value)
+
+
 def render(kind: str, locale: str, **params) -> tuple[str, str]:
+    """The title and body of a ``kind`` message in ``locale`` (zh when unknown)."""
+    locale = locale if locale in BABEL_LOCALE else "zh"
     texts = MESSAGES[kind].get(locale) or MESSAGES[kind]["zh"]
-    return texts[0], texts[1].format(**params)
+    return texts[0], texts[1].format(**{k: localize(v, locale) for k, v in params.items()})

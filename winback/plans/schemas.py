@@ -52,6 +52,8 @@ class MeasureTemplateIn(BaseModel):
 
     reason_code: str = Field(..., min_length=1, max_length=40)
     title: str = Field(..., min_length=1, max_length=300)
+    # The title shown to English readers (the plan page, the library); None: the title.
+    title_en: str | None = Field(None, max_length=300)
     area: ReasonArea | None = None
     expected_effect: str | None = Field(None, max_length=300)
     expected_value: Decimal | None = None

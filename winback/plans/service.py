@@ -18,6 +18,7 @@ from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, MonthlyCycle
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
+from winback.notifications.messages import Month, Text
 from winback.plans.library import EXPECTED_VALUE, MEASURE_LIBRARY
 from winback.plans.models import Measure, MeasureAttachment, MeasureStatus, MeasureTemplate, PlanStatus, RectificationPlan, ReturnCallback, Voucher
 from winback.surveys.models import ReasonArea, ReasonCode
@@ -150,9 +151,17 @@ def measure_library(*, session: Session, store_id: int, active_only: bool = True
     return list(session.scalars(stmt.order_by(MeasureTemplate.reason_code, MeasureTemplate.id)))
 
 
+def english_titles(*, session: Session, store_ids: list[int]) -> dict[str, str]:
+    """The store library's English titles by Chinese title: a measure drafted from the library
+    keeps the library's title, and English readers see its English title (until it is edited)."""
+    rows = session.execute(select(MeasureTemplate.title, MeasureTemplate.title_en).where(
+        MeasureTemplate.store_id.in_(store_ids), MeasureTemplate.title_en.is_not(None)))
+    return {title: title_en for title, title_en in rows if title_en}
+
+
 def save_template(
     *, session: Session, actor_staff: Staff, reason_code: str, title: str, template_id: int | None = None,
-    area: ReasonArea | None = None, expected_effect: str | None = None, expected_value: Decimal | None = None,
+    title_en: str | None = None, area: ReasonArea | None = None, expected_effect: str | None = None, expected_value: Decimal | None = None,
     expected_unit: str | None = None, estimated_cost: Decimal | None = None, active: bool = True,
 ) -> MeasureTemplate:
     """Add a typical measure to the store's library, or edit one (manager)."""
@@ -188,6 +197,8 @@ def save_template(
         before = {"title": t.title, "active": t.active}
     changes = audit_service.diff(t, {
         "reason_code": rc.code, "area": area or t.area or rc.area, "title": title.strip(),
+        # None keeps the English title; "" clears it
+        "title_en": t.title_en if title_en is None else (title_en.strip() or None),
         "expected_effect": (expected_effect or "").strip() or None, "expected_value": expected_value,
         "expected_unit": (expected_unit or "").strip() or None, "estimated_cost": estimated_cost, "active": active,
     })
@@ -384,7 +395,7 @@ def submit_plan(*, session: Session, plan_id: int, actor_staff: Staff) -> Rectif
         notifications.enqueue(
             session=session, recipient=manager, kind="plan_submitted",
             dedupe_key=f"plan_submitted:{plan.id}:{manager.id}:{plan.submitted_at.isoformat()}",
-            month=cycle.month, version=plan.version,
+            month=Month(cycle.month), version=plan.version,
         )
     return plan
 
@@ -425,7 +436,8 @@ def decide_plan(
         notifications.enqueue(
             session=session, recipient=submitter, kind="plan_decided",
             dedupe_key=f"plan_decided:{plan.id}:{plan.decided_at.isoformat()}",
-            month=cycle.month, decision="approved" if approve else "rejected", comment=comment or "",
+            month=Month(cycle.month), comment=comment or "",
+            decision=Text("已批准", "approved") if approve else Text("被驳回", "rejected"),
         )
     return plan
 
@@ -447,12 +459,13 @@ def execute_plan(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, 
         )
         started = 1
     notified = 0
+    titles_en = english_titles(session=session, store_ids=[plan.store_id])
     for m in plan.measures:
         if m.notified_at is None and m.owner is not None:
             notifications.enqueue(
                 session=session, recipient=m.owner, kind="measure_assigned",
-                dedupe_key=f"measure_assigned:{m.id}", title=m.title,
-                due=m.due_date.isoformat() if m.due_date else "-",
+                dedupe_key=f"measure_assigned:{m.id}", title=Text(m.title, titles_en.get(m.title, m.title)),
+                due=m.due_date,
             )
             m.notified_at = clock.now()
             notified += 1
@@ -538,6 +551,7 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
     )
     reminded = escalated = 0
     overdue_for_managers: list[Measure] = []
+    titles_en = english_titles(session=session, store_ids=[store_id])
     for m in session.scalars(stmt):
         days_before = int(session.get(MonthlyCycle, m.plan.cycle_id).settings.get("measure_reminder_days_before", 3))
         overdue = m.due_date < today
@@ -545,7 +559,7 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
         if (overdue or due_soon) and (m.last_reminder_at is None or clock.local(m.last_reminder_at).date() < today):
             notifications.enqueue(
                 session=session, recipient=m.owner, kind="measure_overdue" if overdue else "measure_due_soon",
-                dedupe_key=f"measure_reminder:{m.id}:{today.isoformat()}", title=m.title, due=m.due_date.isoformat(),
+                dedupe_key=f"measure_reminder:{m.id}:{today.isoformat()}", title=Text(m.title, titles_en.get(m.title, m.title)), due=m.due_date,
             )
             m.last_reminder_at = now
             m.reminders = (m.reminders or 0) + 1
@@ -555,9 +569,12 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
             overdue_for_managers.append(m)
             escalated += 1
     if overdue_for_managers:
-        lines = "; ".join(
-            f"{m.title} ({m.owner.display_name}, {m.due_date.isoformat()})" for m in overdue_for_managers
-        )
+        lines = [
+            Text("{title}（{owner}，{due}）", "{title} ({owner}, {due})", owner=m.owner.display_name,
+                 title=Text(m.title, titles_en.get(m.title, m.title)),
+                 due=m.due_date)
+            for m in overdue_for_managers
+        ]
         for manager in staff_with_role(session=session, store_id=store_id, role=Role.manager):
             notifications.enqueue(
                 session=session, recipient=manager, kind="measures_escalated",

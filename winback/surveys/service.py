@@ -1,6 +1,7 @@
 """Reason surveys: distribution, the advisor's work, reminders, escalation and the tally."""
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -21,10 +22,12 @@ from winback.cycles import service as cycles
 from winback.cycles.models import Band, CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
+from winback.notifications.messages import Lines, Month, Text
 from winback.surveys.models import (
     ContactAttempt,
     ContactMethod,
     Disposition,
+    ReasonArea,
     ReasonCode,
     ShopKind,
     SurveyStatus,
@@ -55,8 +58,63 @@ def reason_codes(*, session: Session, store_id: int, active_only: bool = True) -
     return list(session.scalars(stmt.order_by(ReasonCode.sort_order, ReasonCode.id)))
 
 
-def _local_due(due: datetime) -> str:
-    return clock.local(due).strftime("%Y-%m-%d %H:%M")
+def reasons_by_code(*, session: Session, store_ids: list[int]) -> dict[str, ReasonCode]:
+    """Every reason of the stores (retired ones too, for old tallies) by code; the first
+    store's (the person's home store's) label wins where stores share a code."""
+    out: dict[str, ReasonCode] = {}
+    for store_id in reversed(store_ids):
+        out.update({rc.code: rc for rc in reason_codes(session=session, store_id=store_id, active_only=False)})
+    return out
+
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+def save_reason_code(
+    *, session: Session, actor_staff: Staff, label_zh: str, label_en: str, code: str | None = None,
+    reason_id: int | None = None, area: ReasonArea | None = None, active: bool = True,
+) -> ReasonCode:
+    """Add a churn reason to the actor's store or edit one (admin or manager), in both languages.
+
+    The code is the stable key (tallies, the measure library and past surveys refer to it), so
+    an existing reason keeps its code; its labels, area and whether it is offered may change.
+    A reason is retired (``active=False``), never deleted.
+    """
+    if not actor_staff.has_role(Role.admin, Role.manager):
+        raise Forbidden("only the administration or the manager edits the reasons")
+    store_id = actor_staff.store_id
+    label_zh, label_en = (label_zh or "").strip(), (label_en or "").strip()
+    if not label_zh or not label_en:
+        raise InvalidInput("a reason needs a Chinese and an English label", field="label_zh" if not label_zh else "label_en")
+    if len(label_zh) > 120 or len(label_en) > 120:
+        raise InvalidInput("a label has at most 120 characters", field="label_zh")
+    if reason_id is not None:
+        rc = session.get(ReasonCode, reason_id)
+        if rc is None or rc.store_id != store_id:
+            raise NotFound(f"no reason {reason_id}")
+        action = "reason_code.updated"
+    else:
+        code = (code or "").strip().lower()
+        if not _CODE.match(code):
+            raise InvalidInput("a reason code is 2-40 lower-case letters, digits or _, starting with a letter",
+                               field="code")
+        if session.scalar(select(ReasonCode.id).where(ReasonCode.store_id == store_id, ReasonCode.code == code)):
+            raise InvalidInput("the store already has this reason code", field="code")
+        order = session.scalar(select(func.max(ReasonCode.sort_order)).where(ReasonCode.store_id == store_id))
+        rc = ReasonCode(store_id=store_id, code=code, label_zh=label_zh, label_en=label_en,
+                        area=area or ReasonArea.other, active=True, sort_order=(order or 0) + 1)
+        session.add(rc)
+        session.flush()
+        action = "reason_code.added"
+    changes = audit_service.diff(rc, {"label_zh": label_zh, "label_en": label_en, "area": area or rc.area,
+                                      "active": active if reason_id is not None else True})
+    session.flush()
+    if changes or action == "reason_code.added":
+        audit_service.record(
+            session=session, actor=Actor.person(actor_staff), action=action, entity_type="store", entity_id=store_id,
+            store_id=store_id, changes={"reason_code": rc.code, **changes},
+        )
+    return rc
 
 
 def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
@@ -122,7 +180,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
             notifications.enqueue(
                 session=session, recipient=by_id[advisor_id], kind="tasks_assigned",
                 dedupe_key=f"tasks_assigned:{cycle.id}:{advisor_id}:{now.isoformat()}",
-                month=cycle.month, count=count, due=_local_due(due),
+                month=Month(cycle.month), count=count, due=due,
             )
     if cycle.surveys_assigned_at is None and rows:
         cycle.surveys_assigned_at = now
@@ -655,12 +713,12 @@ def _move(session: Session, task: SurveyTask, to: Staff, actor: Actor, why: str 
     notifications.enqueue(
         session=session, recipient=before, kind="task_reassigned",
         dedupe_key=f"task_reassigned:{task.id}:{before.id}:{stamp}", task_id=task.id, customer=customer,
-        change=f"→ {to.display_name}",
+        change=Text("已转交给 {to}", "handed to {to}", to=to.display_name),
     )
     notifications.enqueue(
         session=session, recipient=to, kind="task_reassigned",
         dedupe_key=f"task_reassigned:{task.id}:{to.id}:{stamp}", task_id=task.id, customer=customer,
-        change=f"{before.display_name} →",
+        change=Text("由 {before} 转交给您", "handed to you by {before}", before=before.display_name),
     )
 
 
@@ -698,7 +756,8 @@ def exclude_task(*, session: Session, task_id: int, reason: str, actor_staff: St
     notifications.enqueue(
         session=session, recipient=task.assignee, kind="task_reassigned",
         dedupe_key=f"task_excluded:{task.id}:{task.assignee_id}", task_id=task.id,
-        customer=task.target.customer.name, change=f"× {reason[:60]}",
+        customer=task.target.customer.name,
+        change=Text("已排除（{reason}）", "taken off the list ({reason})", reason=reason[:60]),
     )
     return task
 
@@ -785,7 +844,7 @@ def remind_due_soon(*, session: Session, store_id: int, actor: Actor) -> int:
         notifications.enqueue(
             session=session, recipient=items[0].assignee, kind="tasks_due_soon",
             dedupe_key=f"tasks_due_soon:{advisor_id}:{min(t.id for t in items)}:{len(items)}",
-            count=len(items), due=_local_due(max(t.due_at for t in items)),
+            count=len(items), due=max(t.due_at for t in items),
         )
     if due_soon:
         session.execute(
@@ -824,8 +883,9 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
         )
     supervisors = staff_with_role(session=session, store_id=store_id, role=Role.supervisor)
     months = sorted({session.get(MonthlyCycle, c).month for c in by_cycle})
-    lines = [
-        f"· #{t.id} {t.target.customer.name}（{t.assignee.display_name}，{_local_due(t.due_at)}）"
+    lines: list = [
+        Text("· #{id} {customer}（{advisor}，{due}）", "· #{id} {customer} ({advisor}, due {due})",
+             id=t.id, customer=t.target.customer.name, advisor=t.assignee.display_name, due=t.due_at)
         for t in overdue[:50]
     ]
     if len(overdue) > 50:
@@ -834,8 +894,8 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
         notifications.enqueue(
             session=session, recipient=sup, kind="tasks_escalated",
             dedupe_key=f"tasks_escalated:{sup.id}:{stamp}",
-            month="、".join(months), count=len(overdue),
-            advisors=", ".join(sorted({t.assignee.display_name for t in overdue})), lines="\n".join(lines),
+            month=[Month(m) for m in months], count=len(overdue),
+            advisors=sorted({t.assignee.display_name for t in overdue}), lines=Lines(lines),
         )
     for cycle_id, items in by_cycle.items():
         audit_service.record(
