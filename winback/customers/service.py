@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from winback import clock
 from winback.actor import Actor
@@ -92,7 +92,8 @@ def customers_page(
         columns = [Customer.name, Customer.dms_code] + ([Customer.phone] if by_phone else [])
         on_vehicle = select(Vehicle.customer_id).where(matches(word, Vehicle.plate, Vehicle.vin))
         stmt = stmt.where(or_(matches(word, *columns), Customer.id.in_(on_vehicle)))
-    return paginate(session, stmt.order_by(Customer.name, Customer.id), page=page, page_size=page_size,
+    stmt = stmt.options(selectinload(Customer.vehicles)).order_by(Customer.name, Customer.id)
+    return paginate(session, stmt, page=page, page_size=page_size,
                     filtered=bool(words(search)))
 
 
