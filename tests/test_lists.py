@@ -313,7 +313,7 @@ def test_audit_staff_and_outlook_lists(client, session, surveying_cycle, staff, 
 
 # ---- breadcrumbs and the error pages --------------------------------------------------------------
 
-CRUMB = re.compile(r'<nav class="crumbs[^"]*" aria-label="([^"]+)">\s*<ol>(.*?)</ol>', re.S)
+CRUMB = re.compile(r'<nav class="crumbs[^"]*" aria-label="([^"]+)">\s*<ol>(.*?)</ol>', re.DOTALL)
 
 
 def test_breadcrumbs_on_every_page_but_login(client, session, surveying_cycle):
@@ -333,7 +333,7 @@ def test_breadcrumbs_on_every_page_but_login(client, session, surveying_cycle):
         m = CRUMB.search(r.text)
         assert m, path
         assert m.group(1) == "页面位置"
-        items = re.findall(r"<li>(.*?)</li>", m.group(2), re.S)
+        items = re.findall(r"<li>(.*?)</li>", m.group(2), re.DOTALL)
         assert items[0] == '<a href="/">首页</a>', path
         assert 'aria-current="page"' in items[-1] and r.text.count('aria-current="page"') == 1, path
         if last:

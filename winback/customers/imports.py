@@ -45,7 +45,8 @@ from winback.customers.models import (
 )
 from winback.customers.tables import NotATable, read_table
 from winback.errors import InvalidInput, NotFound
-from winback.paging import PAGE_SIZE, Page, matches, paginate, words
+from winback.paging import PAGE_SIZE, Page, matches, paginate
+from winback.paging import words as search_words
 
 CHUNK = 2000  # rows per database round trip
 
@@ -776,7 +777,7 @@ def batches_page(
     """The archive page's imports, newest first; ``search`` matches the file name."""
     stmt = (select(ImportBatch).where(ImportBatch.store_id == store_id, matches(search, ImportBatch.filename))
             .order_by(ImportBatch.id.desc()))
-    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
+    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(search_words(search)))
 
 
 def row_errors(*, session: Session, batch_id: int, limit: int | None = None) -> list[ImportRowError]:
