@@ -117,6 +117,12 @@ def test_cycles_and_their_tasks(client, session, surveying_cycle, staff, small_p
     months = walk(client, "/cycles", r'<td><a href="/cycles/\d+">(\d{4}-\d\d)</a>', 2)
     assert months == ["2026-11", "2026-10", "2026-09"]  # newest first, each once
     assert searched(client, "/cycles", r'<td><a href="/cycles/\d+">(\d{4}-\d\d)</a>', {"q": "2026-1"}) == ["2026-11", "2026-10"]
+    # a page past the end shows the last one; the language switch keeps the search and the page
+    r = client.get("/cycles", params={"q": "2026", "page": 99})
+    assert rows_of(r.text, r'<td><a href="/cycles/\d+">(\d{4}-\d\d)</a>') == ["2026-09"]
+    assert 'href="?q=2026&amp;page=99&amp;lang=en"' in r.text
+    no_match(client, "/cycles", {"q": "%"})  # LIKE wildcards are searched for, not expanded
+    no_match(client, "/cycles", {"q": "2026_"})
 
     # a cycle without tasks yet says why, and what comes next
     started = session.scalar(select(MonthlyCycle).where(MonthlyCycle.month == "2026-10"))
