@@ -306,6 +306,10 @@ def test_audit_staff_and_outlook_lists(client, session, surveying_cycle, staff, 
     advisors = searched(client, "/admin/staff", person, {"q": "advisor"})
     assert 2 <= len(advisors) < len(everyone)
     no_match(client, "/admin/staff", {"q": "没有这个人"})
+    # a form error re-renders the list from the POST: its search and page links still lead to the list
+    r = client.post("/admin/staff", data={"username": "", "display_name": ""})
+    assert r.status_code == 422
+    assert 'action="/admin/staff" class="row search"' in r.text and 'href="/admin/staff?page=2"' in r.text
     r = client.get("/admin/staff", params={"q": "advisor1"})
     assert r.text.count('<option value="') >= len(everyone) - 1  # the token form still offers everyone active
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Query, Request
 
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import flash, render
-from web.routes.common import PAGE, need as _need, see_other as _see_other
+from web.routes.common import PAGE, list_url, need as _need, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
@@ -20,8 +20,9 @@ router = APIRouter(include_in_schema=False)
 
 def _staff_page(request, user, session, error=None, form=None, new_token=None, status_code=200, q="", page=1):
     return render(request, "admin/staff.html", user=user, status_code=status_code, error=error, form=form or {},
-                  q=q, staff=accounts.staff_page(session=session, store_ids=store_ids(user), search=q, page=page,
-                                                 page_size=PAGE),
+                  q=q, list_url=list_url(request, "/admin/staff"),
+                  staff=accounts.staff_page(session=session, store_ids=store_ids(user), search=q, page=page,
+                                            page_size=PAGE),
                   everyone=accounts.staff_of_stores(session=session, store_ids=store_ids(user)),
                   tokens=accounts.list_api_tokens(session=session, store_ids=store_ids(user)),
                   roles=list(Role), new_token=new_token)

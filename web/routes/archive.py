@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from api.deps import CurrentUser, SessionDep, store_ids
 from db.session import new_session
 from web import flash, render
-from web.routes.common import PAGE, need as _need, see_other as _see_other
+from web.routes.common import PAGE, list_url, need as _need, see_other as _see_other
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.customers import cleanup, imports
@@ -78,8 +78,9 @@ def _archive_page(request: Request, user, session, mapping_form=None, mapping_er
                   labels={**imports.FIELD_LABELS, "vin_check_digit": "车架号校验位"},
                   quality=cleanup.data_quality(session=session, store_id=user.store_id),
                   trend=cleanup.quality_trend(session=session, store_id=user.store_id),
-                  q=q, batches=imports.batches_page(session=session, store_id=user.store_id, search=q, page=page,
-                                                    page_size=PAGE))
+                  q=q, list_url=list_url(request, "/archive"),
+                  batches=imports.batches_page(session=session, store_id=user.store_id, search=q, page=page,
+                                               page_size=PAGE))
 
 
 @router.post("/archive/mappings")

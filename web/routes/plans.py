@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from api.deps import CurrentUser, SessionDep, store_ids
 from flows import launcher
 from web import flash, render
-from web.routes.common import PAGE, need as _need, see_other as _see_other
+from web.routes.common import PAGE, list_url, need as _need, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.cycles import service as cycles
@@ -130,6 +130,7 @@ def my_measures(request: Request, user: CurrentUser, session: SessionDep, error:
     from winback import clock
 
     return render(request, "plans/measures.html", user=user, error=error, today=clock.today(), q=q,
+                  list_url=list_url(request, "/measures"),
                   measures=plans.measures_owned_page(session=session, staff_id=user.id, search=q, page=page,
                                                      page_size=PAGE))
 
@@ -193,6 +194,7 @@ def library_page(request: Request, user: CurrentUser, session: SessionDep, error
     if user.has_role(Role.manager):
         plans.seed_measure_library(session=session, store_id=user.store_id)
     return render(request, "plans/library.html", user=user, error=error, form=form or {}, q=q,
+                  list_url=list_url(request, "/measure-library"),
                   templates=plans.measure_library_page(session=session, store_id=user.store_id, search=q, page=page,
                                                        page_size=PAGE),
                   reasons={r.code: r for r in surveys.reason_codes(session=session, store_id=user.store_id)})
@@ -242,6 +244,7 @@ def followup_page(request: Request, cycle_id: int, user: CurrentUser, session: S
     rows = plans.followups_page(session=session, cycle_id=cycle.id, assignee_id=user.id if mine_only else None,
                                 search=q, page=page, page_size=PAGE)
     return render(request, "plans/followup.html", user=user, cycle=cycle, rows=rows, error=error, q=q,
+                  list_url=list_url(request, f"/cycles/{cycle.id}/followup"),
                   default_voucher=cycle.settings.get("voucher_default_yuan", 500))
 
 
