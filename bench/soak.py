@@ -183,7 +183,7 @@ async def user(base, name, role, world, stats, clock, think):
                     continue
                 task = random.choice(r.json()[:10])
                 await pause(think)
-                await call(c, stats, "task page", "GET", f"/api/tasks/{task['id']}")
+                await call(c, stats, "task page", "GET", f"/api/tasks/{task['id']}", ok=(200, 403))
                 await pause(think)
                 r = await call(c, stats, "survey submit", "POST", f"/api/tasks/{task['id']}/close", ok=(200, 403),
                                json={"method": "phone", "reasons": [random.choice(["high_price", "too_far"])]})

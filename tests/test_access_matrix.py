@@ -105,6 +105,7 @@ RULES: dict[str, tuple[tuple, object]] = {
     "GET /api/imports/{batch_id}": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
     "POST /api/imports": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
     "GET /archive": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /archive/customers": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /archive/imports/{batch_id}": (("ok", 403, 403, 403, "ok", "ok", 404, "in"), None),
     "GET /archive/imports/{batch_id}/errors.xlsx": (("ok", 403, 403, 403, "ok", "ok", 404, "in"), None),
     "GET /archive/merges": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),

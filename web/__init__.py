@@ -83,5 +83,16 @@ def render(request: Request, template: str, user=None, status_code: int = 200, *
     )
 
 
+# The list a missing or forbidden page belongs to (first part of the path), for the error page's link back.
+LISTS = {
+    "cycles": ("/cycles", "Cycles"), "plans": ("/cycles", "Cycles"), "tasks": ("/tasks", "My tasks"),
+    "measures": ("/measures", "My measures"), "measure-library": ("/measure-library", "Measure library"),
+    "customers": ("/archive/customers", "Customer list"), "archive": ("/archive", "Customer archive"),
+    "audit": ("/audit", "Audit"), "admin": ("/admin/staff", "Staff"), "analytics": ("/analytics", "Churn outlook"),
+}
+
+
 def render_error(request: Request, status: int, message: str | None):
-    return render(request, "error.html", status_code=status, status=status, message=message)
+    parts = request.url.path.strip("/").split("/")
+    back = LISTS.get(parts[0]) if len(parts) > 1 else None  # /cycles/999 -> the cycles list
+    return render(request, "error.html", status_code=status, status=status, message=message, back=back)

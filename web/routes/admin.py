@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import flash, render
-from web.routes.common import need as _need, see_other as _see_other
+from web.routes.common import PAGE, list_url, need as _need, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
@@ -18,17 +18,21 @@ from winback.errors import InvalidInput
 router = APIRouter(include_in_schema=False)
 
 
-def _staff_page(request, user, session, error=None, form=None, new_token=None, status_code=200):
+def _staff_page(request, user, session, error=None, form=None, new_token=None, status_code=200, q="", page=1):
     return render(request, "admin/staff.html", user=user, status_code=status_code, error=error, form=form or {},
-                  staff=accounts.staff_of_stores(session=session, store_ids=store_ids(user)),
+                  q=q, list_url=list_url(request, "/admin/staff"),
+                  staff=accounts.staff_page(session=session, store_ids=store_ids(user), search=q, page=page,
+                                            page_size=PAGE),
+                  everyone=accounts.staff_of_stores(session=session, store_ids=store_ids(user)),
                   tokens=accounts.list_api_tokens(session=session, store_ids=store_ids(user)),
                   roles=list(Role), new_token=new_token)
 
 
 @router.get("/admin/staff")
-def staff_page(request: Request, user: CurrentUser, session: SessionDep):
+def staff_page(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
+               page: Annotated[int, Query(ge=1)] = 1):
     _need(user, Role.admin)
-    return _staff_page(request, user, session)
+    return _staff_page(request, user, session, q=q, page=page)
 
 
 @router.post("/admin/staff")

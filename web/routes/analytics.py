@@ -1,12 +1,15 @@
 """Profile analysis (分析调研对象) page and XLSX export per cycle; the churn dashboard."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import render
 from web.i18n import pick_locale, translator
+from web.routes.common import PAGE
 from web.routes.common import need as _need
 from winback.accounts.models import Role
 from winback.analytics import service as analytics
@@ -49,9 +52,10 @@ def profile_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: Se
 
 
 @router.get("/analytics")
-def dashboard(request: Request, user: CurrentUser, session: SessionDep):
-    """Churn seen before the red line: segment alarms and the likely-lost callbacks."""
+def dashboard(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
+              page: Annotated[int, Query(ge=1)] = 1):
+    """Churn seen before the red line: segment alarms and the likely-lost callbacks (paged, searchable)."""
     _need(user, *_VIEWERS)
     alarms = analytics.churn_alarm(session=session, store_id=user.store_id)
-    outlook = analytics.store_outlook(session=session, store_id=user.store_id)
-    return render(request, "analytics/dashboard.html", user=user, alarms=alarms, outlook=outlook)
+    outlook = analytics.store_outlook(session=session, store_id=user.store_id, search=q, page=page, page_size=PAGE)
+    return render(request, "analytics/dashboard.html", user=user, alarms=alarms, outlook=outlook, q=q)

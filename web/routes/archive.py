@@ -7,18 +7,19 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from api.deps import CurrentUser, SessionDep, store_ids
 from db.session import new_session
 from web import flash, render
-from web.routes.common import fragment_or_page, is_htmx, need as _need, see_other as _see_other
+from web.routes.common import PAGE, fragment_or_page, is_htmx, list_url, need as _need, see_other as _see_other
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.customers import cleanup, imports
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers import service as customers
+from winback.customers.privacy import may_see_contact
 from winback.surveys import service as surveys
 from winback.errors import DomainError, InvalidInput
 
@@ -50,12 +51,23 @@ def _mapping_text(mapping: dict[str, str]) -> str:
 
 
 @router.get("/archive")
-def archive_home(request: Request, user: CurrentUser, session: SessionDep):
-    return _archive_page(request, user, session)
+def archive_home(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
+                 page: Annotated[int, Query(ge=1)] = 1):
+    return _archive_page(request, user, session, q=q, page=page)
+
+
+@router.get("/archive/customers")
+def customer_list(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
+                  page: Annotated[int, Query(ge=1)] = 1):
+    """Find a customer in the archive by name, DMS code, plate, VIN (and phone for those who see phones)."""
+    _need(user, Role.admin, Role.manager, Role.auditor)
+    rows = customers.customers_page(session=session, store_ids=store_ids(user), search=q, page=page, page_size=PAGE,
+                                    by_phone=may_see_contact(user))
+    return render(request, "archive/customers.html", user=user, customers=rows, q=q)
 
 
 def _archive_page(request: Request, user, session, mapping_form=None, mapping_error: str | None = None,
-                  status_code: int = 200):
+                  status_code: int = 200, q: str = "", page: int = 1):
     _need(user, Role.admin, Role.manager, Role.auditor)
     mappings = {k.value: _mapping_text(imports.get_column_mapping(session=session, store_id=user.store_id, kind=k))
                 for k in ImportKind}
@@ -66,7 +78,9 @@ def _archive_page(request: Request, user, session, mapping_form=None, mapping_er
                   labels={**imports.FIELD_LABELS, "vin_check_digit": "车架号校验位"},
                   quality=cleanup.data_quality(session=session, store_id=user.store_id),
                   trend=cleanup.quality_trend(session=session, store_id=user.store_id),
-                  batches=imports.list_batches(session=session, store_id=user.store_id))
+                  q=q, list_url=list_url(request, "/archive"),
+                  batches=imports.batches_page(session=session, store_id=user.store_id, search=q, page=page,
+                                               page_size=PAGE))
 
 
 @router.post("/archive/mappings")
@@ -167,10 +181,12 @@ def run_cleanup(request: Request, user: CurrentUser, session: SessionDep):
 
 
 @router.get("/archive/merges")
-def merges(request: Request, user: CurrentUser, session: SessionDep):
+def merges(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
+           page: Annotated[int, Query(ge=1)] = 1):
     _need(user, Role.admin)
-    return render(request, "archive/merges.html", user=user,
-                  proposals=cleanup.pending_merges(session=session, store_id=user.store_id),
+    return render(request, "archive/merges.html", user=user, q=q,
+                  proposals=cleanup.merges_page(session=session, store_id=user.store_id, search=q, page=page,
+                                                page_size=PAGE),
                   summary=request.session.pop("cleanup", None))
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import render
 from web.i18n import pick_locale
-from web.routes.common import need as _need, see_other as _see_other
+from web.routes.common import PAGE, need as _need, see_other as _see_other
 from winback.accounts.models import Role
 from winback import clock
 from winback.actor import Actor
@@ -20,6 +22,7 @@ from winback.audit.export import events_xlsx
 from winback.customers import service as customers
 from winback.cycles import service as cycles
 from winback.errors import InvalidInput
+from winback.paging import Page
 from winback.customers.models import VehicleStatus
 from web.routes.archive import notes_context
 from winback.surveys.service import reasons_by_code
@@ -58,15 +61,16 @@ def _filters(actor: str, action: str, since: str, until: str) -> dict:
 
 @router.get("/audit")
 def audit_home(request: Request, user: CurrentUser, session: SessionDep,
-               actor: str = "", action: str = "", since: str = "", until: str = ""):
+               actor: str = "", action: str = "", since: str = "", until: str = "",
+               page: Annotated[int, Query(ge=1)] = 1):
     _need(user, Role.auditor, Role.admin, Role.manager)
     form = {"actor": actor, "action": action, "since": since, "until": until}
     try:
-        events = audit.search(session=session, store_ids=store_ids(user), limit=200,
-                              **_filters(actor, action, since, until))
+        events = audit.search_page(session=session, store_ids=store_ids(user), page=page, page_size=PAGE,
+                                   **_filters(actor, action, since, until))
         error = None
     except InvalidInput as exc:
-        events, error = [], exc.message
+        events, error = Page([], 0, filtered=True), exc.message
     return render(request, "audit/index.html", user=user, events=events, form=form, error=error,
                   export_query=urlencode(form), status_code=422 if error else 200)
 
@@ -88,10 +92,12 @@ def audit_export(request: Request, user: CurrentUser, session: SessionDep,
 
 
 @router.get("/audit/complaints")
-def audit_complaints(request: Request, user: CurrentUser, session: SessionDep):
+def audit_complaints(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
+                     page: Annotated[int, Query(ge=1)] = 1):
     _need(user, Role.auditor, Role.admin, Role.manager)
-    return render(request, "audit/complaints.html", user=user,
-                  rows=audit.complaints(session=session, store_ids=store_ids(user)),
+    return render(request, "audit/complaints.html", user=user, q=q,
+                  rows=audit.complaints_page(session=session, store_ids=store_ids(user), search=q, page=page,
+                                             page_size=PAGE),
                   reason_by_code=reasons_by_code(session=session, store_ids=store_ids(user)))
 
 

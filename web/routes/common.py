@@ -18,6 +18,12 @@ def client_address(request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def list_url(request, url: str) -> str | None:
+    """The list's own address when a POST re-renders the list page (a form error), so its search
+    box and page links do not point at the POST route; None on a GET (the links keep the query)."""
+    return None if request.method == "GET" else url
+
+
 def need(user: Staff, *roles: Role) -> None:
     if not user.has_role(*roles):
         raise Forbidden("you may not do this")

@@ -17,6 +17,7 @@ from winback.errors import InvalidInput
 from winback.evaluation import service as evaluation
 from winback.plans import service as plans
 from winback.surveys import service as surveys
+from winback.surveys.models import SurveyStatus
 
 router = APIRouter(include_in_schema=False)
 READERS = (Role.admin, Role.supervisor, Role.manager, Role.auditor)
@@ -25,13 +26,14 @@ READERS = (Role.admin, Role.supervisor, Role.manager, Role.auditor)
 # ---- cycles -----------------------------------------------------------------------------
 
 @router.get("/cycles")
-def cycle_list(request: Request, user: CurrentUser, session: SessionDep):
+def cycle_list(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
+               page: Annotated[int, Query(ge=1)] = 1):
     _need(user, *READERS)
-    rows = cycles.list_cycles(session=session, store_ids=store_ids(user))
+    rows = cycles.cycles_page(session=session, store_ids=store_ids(user), search=q, page=page, page_size=PAGE)
     from winback import clock
 
     return fragment_or_page(request, render(
-        request, "cycles/list.html", user=user, cycles=rows, this_month=clock.today().strftime("%Y-%m"),
+        request, "cycles/list.html", user=user, cycles=rows, q=q, this_month=clock.today().strftime("%Y-%m"),
         runs=cycles.flow_runs_of(session=session, store_ids=store_ids(user), limit=10),
         running=cycles.flows_running(session=session, store_ids=store_ids(user)), live=is_htmx(request)))
 
@@ -58,9 +60,9 @@ def watch_now(request: Request, user: CurrentUser):
 @router.get("/cycles/{cycle_id}")
 def cycle_page(
     request: Request, cycle_id: int, user: CurrentUser, session: SessionDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1)] = 1, q: str = "", status: str = "",
 ):
-    return _cycle_page(request, cycle_id, user, session, page)
+    return _cycle_page(request, cycle_id, user, session, page, q=q, status=status)
 
 
 @router.get("/cycles/{cycle_id}/progress")
@@ -80,14 +82,20 @@ def cycle_progress(
     ))
 
 
-def _cycle_page(request: Request, cycle_id: int, user, session, page: int):
+def _cycle_page(request: Request, cycle_id: int, user, session, page: int, q: str = "", status: str = ""):
     _need(user, *READERS)  # an advisor sees their own tasks only (/tasks)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
-    tasks, total = surveys.tasks_of_cycle(session=session, cycle_id=cycle.id, offset=(page - 1) * PAGE, limit=PAGE)
+    try:
+        wanted = SurveyStatus(status) if status else None
+    except ValueError:
+        raise InvalidInput(f"unknown status {status!r}", field="status") from None
+    tasks = surveys.cycle_tasks_page(session=session, cycle_id=cycle.id, search=q, status=wanted, page=page,
+                                     page_size=PAGE)
     progress = cycles.cycle_progress(session=session, cycle=cycle, store_ids=store_ids(user))
     advisors = accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor)
     return render(
-        request, "cycles/detail.html", user=user, cycle=cycle, tasks=tasks, total=total, page=page, page_size=PAGE,
+        request, "cycles/detail.html", user=user, cycle=cycle, tasks=tasks, q=q, status=status,
+        statuses=list(SurveyStatus),
         board=surveys.progress(session=session, cycle_id=cycle.id), progress=progress, runs=progress.runs,
         running=progress.running,
         plan=plans.current_plan(session=session, cycle_id=cycle.id),

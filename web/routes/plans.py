@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -13,7 +13,7 @@ from api.deps import CurrentUser, SessionDep, store_ids
 from flows import launcher
 from web import flash, render
 from web.i18n import pick_locale
-from web.routes.common import need as _need, see_other as _see_other
+from web.routes.common import PAGE, list_url, need as _need, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.cycles import service as cycles
@@ -129,11 +129,14 @@ def plan_compare(request: Request, plan_id: int, other_id: int, user: CurrentUse
 
 
 @router.get("/measures")
-def my_measures(request: Request, user: CurrentUser, session: SessionDep, error: str | None = None):
+def my_measures(request: Request, user: CurrentUser, session: SessionDep, error: str | None = None, q: str = "",
+                page: Annotated[int, Query(ge=1)] = 1):
     from winback import clock
 
-    return render(request, "plans/measures.html", user=user, error=error, today=clock.today(),
-                  measures=plans.measures_owned_by(session=session, staff_id=user.id),
+    return render(request, "plans/measures.html", user=user, error=error, today=clock.today(), q=q,
+                  list_url=list_url(request, "/measures"),
+                  measures=plans.measures_owned_page(session=session, staff_id=user.id, search=q, page=page,
+                                                     page_size=PAGE),
                   titles_en=plans.english_titles(session=session, store_ids=store_ids(user)))
 
 
@@ -192,14 +195,16 @@ def report_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: Ses
 
 @router.get("/measure-library")
 def library_page(request: Request, user: CurrentUser, session: SessionDep, error: str | None = None,
-                 form: dict | None = None):
+                 form: dict | None = None, q: str = "", page: Annotated[int, Query(ge=1)] = 1):
     from winback.surveys import service as surveys
 
     _need(user, Role.manager, Role.admin, Role.supervisor, Role.auditor)
     if user.has_role(Role.manager):
         plans.seed_measure_library(session=session, store_id=user.store_id)
-    return render(request, "plans/library.html", user=user, error=error, form=form or {},
-                  templates=plans.measure_library(session=session, store_id=user.store_id, active_only=False),
+    return render(request, "plans/library.html", user=user, error=error, form=form or {}, q=q,
+                  list_url=list_url(request, "/measure-library"),
+                  templates=plans.measure_library_page(session=session, store_id=user.store_id, search=q, page=page,
+                                                       page_size=PAGE),
                   reasons={r.code: r for r in surveys.reason_codes(session=session, store_id=user.store_id)})
 
 
@@ -241,11 +246,14 @@ def library_save(
 # ---- follow-up of surveyed customers: vouchers and the satisfaction callback -------------------
 
 @router.get("/cycles/{cycle_id}/followup")
-def followup_page(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep, error: str | None = None):
+def followup_page(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep, error: str | None = None,
+                  q: str = "", page: Annotated[int, Query(ge=1)] = 1):
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     mine_only = not user.has_role(Role.manager, Role.supervisor, Role.admin)
-    rows = plans.followups(session=session, cycle_id=cycle.id, assignee_id=user.id if mine_only else None)
-    return render(request, "plans/followup.html", user=user, cycle=cycle, rows=rows, error=error,
+    rows = plans.followups_page(session=session, cycle_id=cycle.id, assignee_id=user.id if mine_only else None,
+                                search=q, page=page, page_size=PAGE)
+    return render(request, "plans/followup.html", user=user, cycle=cycle, rows=rows, error=error, q=q,
+                  list_url=list_url(request, f"/cycles/{cycle.id}/followup"),
                   default_voucher=cycle.settings.get("voucher_default_yuan", 500))
 
 

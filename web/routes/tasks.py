@@ -31,11 +31,9 @@ def task_list(
     request: Request, user: CurrentUser, session: SessionDep, q: str = "", closed: bool = False,
     band: str = "", overdue: bool = False, page: Annotated[int, Query(ge=1)] = 1,
 ):
-    rows, total = surveys.my_tasks_page(session=session, advisor_id=user.id, page=page, page_size=PAGE,
-                                        include_closed=closed, search=q or None, band=band or None,
-                                        overdue_only=overdue)
-    return render(request, "tasks/list.html", user=user, tasks=rows, total=total, page=page, page_size=PAGE,
-                  q=q, closed=closed, band=band, overdue=overdue)
+    rows = surveys.my_tasks_page(session=session, advisor_id=user.id, page=page, page_size=PAGE,
+                                 include_closed=closed, search=q or None, band=band or None, overdue_only=overdue)
+    return render(request, "tasks/list.html", user=user, tasks=rows, q=q, closed=closed, band=band, overdue=overdue)
 
 
 def _form_of(task) -> dict:

@@ -18,6 +18,7 @@ from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults, get_settings
 from winback.errors import DomainError, Forbidden, InvalidInput, NotFound
+from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 _hasher = PasswordHasher()
 
@@ -181,6 +182,15 @@ def list_staff(*, session: Session, store_id: int) -> list[Staff]:
 def staff_of_stores(*, session: Session, store_ids: list[int]) -> list[Staff]:
     """Everyone whose home store is one of ``store_ids`` (the admin page)."""
     return list(session.scalars(select(Staff).where(Staff.store_id.in_(store_ids)).order_by(Staff.store_id, Staff.id)))
+
+
+def staff_page(
+    *, session: Session, store_ids: list[int], search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+) -> Page[Staff]:
+    """``staff_of_stores`` a page at a time; ``search`` matches the name or the username."""
+    stmt = (select(Staff).where(Staff.store_id.in_(store_ids), matches(search, Staff.display_name, Staff.username))
+            .order_by(Staff.store_id, Staff.id))
+    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
 
 
 # ---- administration of staff ------------------------------------------------------------

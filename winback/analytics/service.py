@@ -30,6 +30,7 @@ from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleSta
 from winback.notifications import service as notifications
 from winback.notifications.messages import Text
 from winback.notifications.models import Notification
+from winback.paging import Page, matches, paginate_list, words
 
 WEEK = 7.0
 FIT_SAMPLE = 5000
@@ -126,21 +127,33 @@ def likely_lost(*, scores: Scores, as_of: date, rules: ProcessDefaults) -> list[
     return [int(scores.vehicle_id[i]) for i in picks]
 
 
-def store_outlook(*, session: Session, store_id: int, limit: int = 20) -> dict[str, Any]:
-    """The dashboard's view: the fit, the likely-lost count and the top callbacks by value x risk."""
+def store_outlook(
+    *, session: Session, store_id: int, search: str | None = None, page: int = 1, page_size: int = 20,
+) -> dict[str, Any]:
+    """The dashboard's view: the fit, the likely-lost count and the callbacks by value x risk,
+    a page at a time (``top``, a ``Page``); ``search`` matches the customer's name, the plate or
+    the model."""
     store = session.get(Store, store_id)
     rules = effective_settings(store)
     as_of = clock.today()
     scores = score_store(session=session, store_id=store_id, as_of=as_of, rules=rules)
     ids = likely_lost(scores=scores, as_of=as_of, rules=rules)
+    likely_lost_count = len(ids)
+    if words(search) and ids:
+        found: set[int] = set()
+        for start in range(0, len(ids), 5000):
+            found.update(session.scalars(
+                select(Vehicle.id).join(Customer, Customer.id == Vehicle.customer_id)
+                .where(Vehicle.id.in_(ids[start:start + 5000]),
+                       matches(search, Customer.name, Vehicle.plate, Vehicle.vin, Vehicle.model))))
+        ids = [v for v in ids if v in found]
     index = {int(v): i for i, v in enumerate(scores.vehicle_id)}
     pr = scores.priority
+    shown = paginate_list(ids, page=page, page_size=page_size, filtered=bool(words(search)))
     top = []
-    if ids:
-        info = {
-            v.id: v for v in session.scalars(select(Vehicle).where(Vehicle.id.in_(ids[:limit])))
-        }
-        for v in ids[:limit]:
+    if shown.items:
+        info = {v.id: v for v in session.scalars(select(Vehicle).where(Vehicle.id.in_(shown.items)))}
+        for v in shown.items:
             i = index[v]
             veh = info[v]
             top.append({
@@ -158,9 +171,9 @@ def store_outlook(*, session: Session, store_id: int, limit: int = 20) -> dict[s
             "name": "MBG/NBD", **{k: round(v, 4) for k, v in scores.fit.params.as_dict().items()},
             "log_likelihood": round(scores.fit.log_likelihood, 1),
         },
-        "likely_lost": len(ids),
+        "likely_lost": likely_lost_count,
         "threshold": rules.likely_lost_p_alive_below,
-        "top": top,
+        "top": Page(top, shown.total, shown.page, shown.page_size, shown.filtered),
     }
 
 

@@ -13,6 +13,7 @@ from winback import clock
 from winback.actor import Actor
 from winback.audit import chain
 from winback.audit.models import AuditEvent
+from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 
 def _plain(value: Any) -> Any:
@@ -113,6 +114,22 @@ def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=clock.business_tz())
 
 
+def _search_query(
+    *, store_ids: list[int], actor: str | None = None, action: str | None = None, since: date | None = None,
+    until: date | None = None,
+):
+    stmt = select(AuditEvent).where(AuditEvent.store_id.in_(store_ids))
+    if actor:
+        stmt = stmt.where(AuditEvent.actor_label == actor.strip())
+    if action:
+        stmt = stmt.where(AuditEvent.action.startswith(action.strip(), autoescape=True))
+    if since:
+        stmt = stmt.where(AuditEvent.at >= _start_of_day(since))
+    if until:
+        stmt = stmt.where(AuditEvent.at < _start_of_day(until + timedelta(days=1)))
+    return stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+
+
 def search(
     *,
     session: Session,
@@ -125,17 +142,17 @@ def search(
 ) -> list[AuditEvent]:
     """Events of the stores, newest first, filtered by person (username, or "system"),
     action (prefix, e.g. "task." or "plan.approved") and business dates (inclusive)."""
-    stmt = select(AuditEvent).where(AuditEvent.store_id.in_(store_ids))
-    if actor:
-        stmt = stmt.where(AuditEvent.actor_label == actor.strip())
-    if action:
-        stmt = stmt.where(AuditEvent.action.startswith(action.strip(), autoescape=True))
-    if since:
-        stmt = stmt.where(AuditEvent.at >= _start_of_day(since))
-    if until:
-        stmt = stmt.where(AuditEvent.at < _start_of_day(until + timedelta(days=1)))
-    stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
-    return list(session.scalars(stmt))
+    stmt = _search_query(store_ids=store_ids, actor=actor, action=action, since=since, until=until)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def search_page(
+    *, session: Session, store_ids: list[int], actor: str | None = None, action: str | None = None,
+    since: date | None = None, until: date | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+) -> Page[AuditEvent]:
+    """``search`` a page at a time (the audit page)."""
+    stmt = _search_query(store_ids=store_ids, actor=actor, action=action, since=since, until=until)
+    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(actor or action or since or until))
 
 
 def record_export(*, session: Session, actor: Actor, store_id: int, what: str, filters: dict[str, Any],
@@ -145,17 +162,25 @@ def record_export(*, session: Session, actor: Actor, store_id: int, what: str, f
                   store_id=store_id, changes={"what": what, "filters": filters, "rows": rows})
 
 
-def complaints(*, session: Session, store_ids: list[int], limit: int = 200) -> list[dict[str, Any]]:
-    """Complaints recorded in surveys, newest first, with what happened to each: the task's
-    outcome, and the measures of the cycle's current plan that address the complaint's reasons."""
-    from winback.plans.models import Measure, RectificationPlan
+def _complaints_query(*, store_ids: list[int], search: str | None = None):
+    from winback.customers.models import Customer
     from winback.surveys.models import SurveyTask
 
-    tasks = list(session.scalars(
+    stmt = (
         select(SurveyTask)
         .where(SurveyTask.store_id.in_(store_ids), SurveyTask.complaint.is_not(None), SurveyTask.complaint != "")
-        .order_by(SurveyTask.closed_at.desc(), SurveyTask.id.desc()).limit(limit)
-    ))
+        .order_by(SurveyTask.closed_at.desc(), SurveyTask.id.desc())
+    )
+    if words(search):
+        stmt = stmt.join(Customer, Customer.id == SurveyTask.customer_id).where(
+            matches(search, Customer.name, Customer.phone, SurveyTask.complaint))
+    return stmt
+
+
+def _with_measures(session: Session, tasks: list) -> list[dict[str, Any]]:
+    """Each complaint's task, its reasons, and the measures of its cycle that address them."""
+    from winback.plans.models import Measure, RectificationPlan
+
     cycle_ids = {t.cycle_id for t in tasks}
     measures: dict[int, list[Measure]] = {}
     if cycle_ids:
@@ -172,3 +197,21 @@ def complaints(*, session: Session, store_ids: list[int], limit: int = 200) -> l
             "measures": [m for m in measures.get(t.cycle_id, []) if m.reason_code_id in codes],
         })
     return out
+
+
+def complaints(*, session: Session, store_ids: list[int], limit: int = 200) -> list[dict[str, Any]]:
+    """Complaints recorded in surveys, newest first, with what happened to each: the task's
+    outcome, and the measures of the cycle's current plan that address the complaint's reasons."""
+    tasks = list(session.scalars(_complaints_query(store_ids=store_ids).limit(limit)))
+    return _with_measures(session, tasks)
+
+
+def complaints_page(
+    *, session: Session, store_ids: list[int], search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+) -> Page[dict[str, Any]]:
+    """``complaints`` a page at a time; ``search`` matches the customer's name or phone or the complaint."""
+    result = paginate(session, _complaints_query(store_ids=store_ids, search=search), page=page,
+                      page_size=page_size, filtered=bool(words(search)))
+    return Page(_with_measures(session, result.items), result.total, result.page, result.page_size, result.filtered)
+
+

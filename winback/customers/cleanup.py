@@ -13,7 +13,7 @@ from typing import Any
 import phonenumbers
 from rapidfuzz import fuzz
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from winback import clock
 from winback.actor import Actor
@@ -31,6 +31,7 @@ from winback.customers.models import (
     VehicleStatus,
 )
 from winback.errors import Conflict, InvalidInput, NotFound
+from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 # ---- phone numbers -----------------------------------------------------------------------
 
@@ -228,6 +229,22 @@ def pending_merges(*, session: Session, store_id: int) -> list[MergeProposal]:
     return list(session.scalars(
         select(MergeProposal).where(MergeProposal.store_id == store_id, MergeProposal.status == MergeStatus.pending)
         .order_by(MergeProposal.id)))
+
+
+def merges_page(
+    *, session: Session, store_id: int, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+) -> Page[MergeProposal]:
+    """Pending merge proposals a page at a time; ``search`` matches either customer's name,
+    phone or DMS code."""
+    keep, dup = aliased(Customer), aliased(Customer)
+    stmt = (
+        select(MergeProposal)
+        .join(keep, keep.id == MergeProposal.keep_id).join(dup, dup.id == MergeProposal.merge_id)
+        .where(MergeProposal.store_id == store_id, MergeProposal.status == MergeStatus.pending,
+               matches(search, keep.name, keep.phone, keep.dms_code, dup.name, dup.phone, dup.dms_code))
+        .order_by(MergeProposal.id)
+    )
+    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
 
 
 def _proposal(session: Session, proposal_id: int, store_ids: list[int]) -> MergeProposal:

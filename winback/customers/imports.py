@@ -46,6 +46,8 @@ from winback.customers.models import (
 )
 from winback.customers.tables import NotATable, read_table
 from winback.errors import InvalidInput, NotFound
+from winback.paging import PAGE_SIZE, Page, matches, paginate
+from winback.paging import words as search_words
 
 CHUNK = 2000  # rows per database round trip
 
@@ -774,6 +776,15 @@ def get_batch(*, session: Session, batch_id: int, store_ids: list[int]) -> Impor
 def list_batches(*, session: Session, store_id: int, limit: int = 50) -> list[ImportBatch]:
     return list(session.scalars(
         select(ImportBatch).where(ImportBatch.store_id == store_id).order_by(ImportBatch.id.desc()).limit(limit)))
+
+
+def batches_page(
+    *, session: Session, store_id: int, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+) -> Page[ImportBatch]:
+    """The archive page's imports, newest first; ``search`` matches the file name."""
+    stmt = (select(ImportBatch).where(ImportBatch.store_id == store_id, matches(search, ImportBatch.filename))
+            .order_by(ImportBatch.id.desc()))
+    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(search_words(search)))
 
 
 def row_errors(*, session: Session, batch_id: int, limit: int | None = None) -> list[ImportRowError]:

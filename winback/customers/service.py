@@ -4,14 +4,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.customers.models import Customer, ServiceVisit, Vehicle
 from winback.errors import InvalidInput, NotFound
+from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 # The cleanup rules live in winback.customers.cleanup; these names stay for existing callers.
 from winback.customers.cleanup import (  # noqa: E402,F401
@@ -76,6 +77,24 @@ def get_customer(*, session: Session, customer_id: int, store_ids: list[int]) ->
     if customer is None or customer.store_id not in store_ids:
         raise NotFound(f"no customer {customer_id}")
     return customer
+
+
+def customers_page(
+    *, session: Session, store_ids: list[int], search: str | None = None, by_phone: bool = False, page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> Page[Customer]:
+    """The archive's customers (merged duplicates left out), by name; every word of ``search``
+    must be in the name, the DMS code, or a vehicle's plate or VIN, and in the phone number too
+    when ``by_phone`` (only for those who may see phone numbers: a masked number must not be
+    guessable by searching)."""
+    stmt = select(Customer).where(Customer.store_id.in_(store_ids), Customer.merged_into_id.is_(None))
+    for word in words(search):
+        columns = [Customer.name, Customer.dms_code] + ([Customer.phone] if by_phone else [])
+        on_vehicle = select(Vehicle.customer_id).where(matches(word, Vehicle.plate, Vehicle.vin))
+        stmt = stmt.where(or_(matches(word, *columns), Customer.id.in_(on_vehicle)))
+    stmt = stmt.options(selectinload(Customer.vehicles)).order_by(Customer.name, Customer.id)
+    return paginate(session, stmt, page=page, page_size=page_size,
+                    filtered=bool(words(search)))
 
 
 def visits_of(*, session: Session, customer_id: int) -> list[ServiceVisit]:

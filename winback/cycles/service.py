@@ -31,6 +31,7 @@ from winback.cycles.models import (
     Target,
 )
 from winback.errors import InvalidInput, NotFound
+from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -95,6 +96,19 @@ def list_cycles(*, session: Session, store_ids: list[int], limit: int = 50) -> l
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def cycles_page(
+    *, session: Session, store_ids: list[int], search: str | None = None, page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> Page[MonthlyCycle]:
+    """The cycles list, newest month first; ``search`` matches the month ("2026-1", "11")."""
+    stmt = (
+        select(MonthlyCycle)
+        .where(MonthlyCycle.store_id.in_(store_ids), matches(search, MonthlyCycle.month))
+        .order_by(MonthlyCycle.month.desc(), MonthlyCycle.store_id)
+    )
+    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
 
 
 def advance(

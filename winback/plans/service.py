@@ -19,6 +19,7 @@ from winback.cycles.models import CycleStage, MonthlyCycle
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
 from winback.notifications.messages import Month, Text
+from winback.paging import PAGE_SIZE, Page, matches, paginate, paginate_list, text_matches, words
 from winback.plans.library import EXPECTED_VALUE, MEASURE_LIBRARY
 from winback.plans.models import Measure, MeasureAttachment, MeasureStatus, MeasureTemplate, PlanStatus, RectificationPlan, ReturnCallback, Voucher
 from winback.surveys.models import ReasonArea, ReasonCode
@@ -157,6 +158,19 @@ def english_titles(*, session: Session, store_ids: list[int]) -> dict[str, str]:
     rows = session.execute(select(MeasureTemplate.title, MeasureTemplate.title_en).where(
         MeasureTemplate.store_id.in_(store_ids), MeasureTemplate.title_en.is_not(None)))
     return {title: title_en for title, title_en in rows if title_en}
+
+
+def measure_library_page(
+    *, session: Session, store_id: int, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+) -> Page[MeasureTemplate]:
+    """The library page: every template (retired ones too), searched by title, reason code or effect."""
+    stmt = (
+        select(MeasureTemplate)
+        .where(MeasureTemplate.store_id == store_id,
+               matches(search, MeasureTemplate.title, MeasureTemplate.reason_code, MeasureTemplate.expected_effect))
+        .order_by(MeasureTemplate.reason_code, MeasureTemplate.id)
+    )
+    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
 
 
 def save_template(
@@ -524,6 +538,20 @@ def measures_owned_by(*, session: Session, staff_id: int) -> list[Measure]:
     return list(session.scalars(stmt))
 
 
+def measures_owned_page(
+    *, session: Session, staff_id: int, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+) -> Page[Measure]:
+    """``measures_owned_by`` a page at a time; ``search`` matches the measure's title."""
+    stmt = (
+        select(Measure)
+        .join(RectificationPlan, RectificationPlan.id == Measure.plan_id)
+        .where(Measure.owner_id == staff_id, RectificationPlan.status == PlanStatus.approved,
+               matches(search, Measure.title))
+        .order_by(Measure.due_date, Measure.id)
+    )
+    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
+
+
 def plan_count(*, session: Session, cycle_id: int) -> int:
     return session.scalar(select(func.count()).where(RectificationPlan.cycle_id == cycle_id)) or 0
 
@@ -741,3 +769,13 @@ def followups(*, session: Session, cycle_id: int, assignee_id: int | None = None
             "vouchers": vouchers.get(r.target_id, []), "callback": callbacks.get(r.target_id),
         })
     return out
+
+
+def followups_page(
+    *, session: Session, cycle_id: int, assignee_id: int | None = None, search: str | None = None, page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> Page[dict]:
+    """A page of ``followups``, searched by customer name or phone or advisor."""
+    rows = [r for r in followups(session=session, cycle_id=cycle_id, assignee_id=assignee_id)
+            if text_matches(search, r["customer"], r["phone"], r["advisor"])]
+    return paginate_list(rows, page=page, page_size=page_size, filtered=bool(words(search)))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,6 +23,7 @@ from winback.cycles.models import Band, CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
 from winback.notifications.messages import Lines, Month, Text
+from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 from winback.surveys.models import (
     ContactAttempt,
     ContactMethod,
@@ -218,18 +219,10 @@ def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
 LIST_LOADING = (selectinload(SurveyTask.target), selectinload(SurveyTask.assignee))
 
 
-def my_tasks(
-    *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None,
-    band: str | None = None, overdue_only: bool = False, limit: int | None = None, offset: int = 0,
-    count_only: bool = False, summaries: bool = False,
-) -> list[SurveyTask] | list[TaskSummary]:
-    """An advisor's tasks in working order: overdue first, then call-backs that are due, then
-    by due date, lost before at-risk and valuable before cheap; snoozed call-backs (a
-    follow-up time still ahead) sink to the bottom until their time comes.
-
-    ``search`` matches the customer's name or phone or the vehicle's plate. ``summaries``
-    returns ``TaskSummary`` lines instead of the tasks (the API's list).
-    """
+def _my_tasks_query(
+    *, advisor_id: int, include_closed: bool = False, search: str | None = None, band: str | None = None,
+    overdue_only: bool = False,
+) -> Select:
     now = clock.now()
     stmt = select(SurveyTask).where(SurveyTask.assignee_id == advisor_id)
     if not include_closed:
@@ -242,14 +235,7 @@ def my_tasks(
         stmt = stmt.where(SurveyTask.band == band)
     if overdue_only:
         stmt = stmt.where(SurveyTask.status == SurveyStatus.open, SurveyTask.due_at < now)
-    if search and search.strip():
-        like = f"%{search.strip()}%"
-        stmt = (
-            stmt.join(Target, Target.id == SurveyTask.target_id)
-            .join(Customer, Customer.id == SurveyTask.customer_id)
-            .join(Vehicle, Vehicle.id == Target.vehicle_id)
-            .where(Customer.name.ilike(like) | Customer.phone.ilike(like) | Vehicle.plate.ilike(like))
-        )
+    stmt = _search_customers(stmt, search)
     is_open = SurveyTask.status == SurveyStatus.open
     rank = case(
         (and_(is_open, SurveyTask.due_at < now), 0),
@@ -259,9 +245,33 @@ def my_tasks(
         else_=4,
     )
     band_rank = case((SurveyTask.band == Band.lost, 0), else_=1)
-    stmt = stmt.order_by(rank, SurveyTask.due_at, band_rank, SurveyTask.total_spend.desc(), SurveyTask.id)
-    if count_only:
-        return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    return stmt.order_by(rank, SurveyTask.due_at, band_rank, SurveyTask.total_spend.desc(), SurveyTask.id)
+
+
+def _search_customers(stmt: Select, search: str | None) -> Select:
+    """Tasks whose customer's name or phone, or vehicle's plate or VIN, hold every word of ``search``
+    (the targets are joined only then: the lists sort on the tasks alone)."""
+    if not words(search):
+        return stmt
+    return (stmt.join(Target, Target.id == SurveyTask.target_id)
+            .join(Customer, Customer.id == SurveyTask.customer_id).join(Vehicle, Vehicle.id == Target.vehicle_id)
+            .where(matches(search, Customer.name, Customer.phone, Vehicle.plate, Vehicle.vin)))
+
+
+def my_tasks(
+    *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None,
+    band: str | None = None, overdue_only: bool = False, limit: int | None = None, offset: int = 0,
+    summaries: bool = False,
+) -> list[SurveyTask] | list[TaskSummary]:
+    """An advisor's tasks in working order: overdue first, then call-backs that are due, then
+    by due date, lost before at-risk and valuable before cheap; snoozed call-backs (a
+    follow-up time still ahead) sink to the bottom until their time comes.
+
+    ``search`` matches the customer's name or phone or the vehicle's plate or VIN. ``summaries``
+    returns ``TaskSummary`` lines instead of the tasks (the API's list).
+    """
+    stmt = _my_tasks_query(advisor_id=advisor_id, include_closed=include_closed, search=search, band=band,
+                           overdue_only=overdue_only)
     if limit is not None:
         stmt = stmt.offset(offset).limit(limit)
     if summaries:
@@ -317,11 +327,28 @@ def _summaries(session: Session, ids: list[int]) -> list[TaskSummary]:
     return [by_id[i] for i in ids]
 
 
-def my_tasks_page(*, session: Session, advisor_id: int, page: int, page_size: int, **filters) -> tuple[list[SurveyTask], int]:
+def my_tasks_page(
+    *, session: Session, advisor_id: int, page: int = 1, page_size: int = PAGE_SIZE, include_closed: bool = False,
+    search: str | None = None, band: str | None = None, overdue_only: bool = False,
+) -> Page[SurveyTask]:
     """One page of ``my_tasks`` and how many there are in all (same filters)."""
-    total = my_tasks(session=session, advisor_id=advisor_id, count_only=True, **filters)
-    rows = my_tasks(session=session, advisor_id=advisor_id, offset=(page - 1) * page_size, limit=page_size, **filters)
-    return rows, total
+    stmt = _my_tasks_query(advisor_id=advisor_id, include_closed=include_closed, search=search, band=band,
+                           overdue_only=overdue_only)
+    return paginate(session, stmt.options(*LIST_LOADING), page=page, page_size=page_size,
+                    filtered=bool(words(search) or band or overdue_only))
+
+
+def _cycle_tasks_query(*, cycle_id: int, status: SurveyStatus | None = None, assignee_id: int | None = None,
+                       search: str | None = None) -> Select:
+    stmt = select(SurveyTask).where(SurveyTask.cycle_id == cycle_id)
+    if status is not None:
+        stmt = stmt.where(SurveyTask.status == status)
+    if assignee_id is not None:
+        stmt = stmt.where(SurveyTask.assignee_id == assignee_id)
+    stmt = _search_customers(stmt, search)
+    is_open = SurveyTask.status == SurveyStatus.open
+    rank = case((and_(is_open, SurveyTask.due_at < clock.now()), 0), (is_open, 1), else_=2)
+    return stmt.order_by(rank, SurveyTask.due_at, SurveyTask.id)
 
 
 def tasks_of_cycle(
@@ -329,16 +356,19 @@ def tasks_of_cycle(
     assignee_id: int | None = None, offset: int = 0, limit: int = 100,
 ) -> tuple[list[SurveyTask], int]:
     """The cycle's tasks for the supervisor: overdue first, then open by due date, then closed."""
-    stmt = select(SurveyTask).where(SurveyTask.cycle_id == cycle_id)
-    if status is not None:
-        stmt = stmt.where(SurveyTask.status == status)
-    if assignee_id is not None:
-        stmt = stmt.where(SurveyTask.assignee_id == assignee_id)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    is_open = SurveyTask.status == SurveyStatus.open
-    rank = case((and_(is_open, SurveyTask.due_at < clock.now()), 0), (is_open, 1), else_=2)
-    stmt = stmt.order_by(rank, SurveyTask.due_at, SurveyTask.id).offset(offset).limit(limit)
-    return list(session.scalars(stmt.options(*LIST_LOADING))), int(total)
+    stmt = _cycle_tasks_query(cycle_id=cycle_id, status=status, assignee_id=assignee_id)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return list(session.scalars(stmt.offset(offset).limit(limit).options(*LIST_LOADING))), int(total)
+
+
+def cycle_tasks_page(
+    *, session: Session, cycle_id: int, page: int = 1, page_size: int = PAGE_SIZE, search: str | None = None,
+    status: SurveyStatus | None = None, assignee_id: int | None = None,
+) -> Page[SurveyTask]:
+    """A page of the cycle's tasks (the cycle page), searched by customer, phone, plate or VIN."""
+    stmt = _cycle_tasks_query(cycle_id=cycle_id, status=status, assignee_id=assignee_id, search=search)
+    return paginate(session, stmt.options(*LIST_LOADING), page=page, page_size=page_size,
+                    filtered=bool(words(search) or status or assignee_id))
 
 
 def progress(*, session: Session, cycle_id: int) -> list[dict[str, Any]]:

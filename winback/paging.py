@@ -1,0 +1,99 @@
+"""Long lists, one way: a page of items with the total, and a word search over columns.
+
+Every list service returns a ``Page`` (``paginate`` for a SELECT, ``paginate_list`` for rows
+computed in Python); the pages render it with the same pager and empty state, so the page
+arithmetic lives here once.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """``items`` of page ``page`` (1-based) out of ``total`` rows; ``filtered`` tells "nothing
+    here" from "nothing matches the search" when the page is empty."""
+
+    items: list[T]
+    total: int
+    page: int = 1
+    page_size: int = PAGE_SIZE
+    filtered: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first(self) -> int:
+        """Number of the first row shown (1-based; 0 when there is none)."""
+        return (self.page - 1) * self.page_size + 1 if self.items else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * self.page_size + len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def _clamp(page: int, page_size: int, total: int) -> int:
+    """A page past the end shows the last one (a link kept after rows went away)."""
+    return min(max(1, page), max(1, -(-total // page_size)))
+
+
+def paginate(session: Session, stmt: Select, *, page: int, page_size: int = PAGE_SIZE, filtered: bool = False,
+             scalars: bool = True) -> Page:
+    """One page of ``stmt`` (ordered by the caller) and the count of the same filtered set."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    page = _clamp(page, page_size, total)
+    stmt = stmt.offset((page - 1) * page_size).limit(page_size)
+    items = list(session.scalars(stmt)) if scalars else list(session.execute(stmt).all())
+    return Page(items, int(total), page, page_size, filtered)
+
+
+def paginate_list(rows: Sequence[T], *, page: int, page_size: int = PAGE_SIZE, filtered: bool = False) -> Page[T]:
+    """The same for rows already in memory (reports computed in Python)."""
+    page = _clamp(page, page_size, len(rows))
+    return Page(list(rows[(page - 1) * page_size: page * page_size]), len(rows), page, page_size, filtered)
+
+
+def words(text: str | None) -> list[str]:
+    return (text or "").split()[:8]
+
+
+def matches(text: str | None, *columns: Any) -> ColumnElement[bool]:
+    """Every word of ``text`` appears (any case) in one of ``columns``: "张 粤B" finds 张伟 with
+    plate 粤B12345. No words: always true."""
+    terms = words(text)
+    if not terms:
+        return true()
+    return and_(*(or_(*(col.icontains(w, autoescape=True) for col in columns)) for w in terms))
+
+
+def text_matches(text: str | None, *values: Any) -> bool:
+    """``matches`` for rows in memory."""
+    hay = " ".join(str(v) for v in values if v is not None).casefold()
+    return all(w.casefold() in hay for w in words(text))
