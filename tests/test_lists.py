@@ -143,6 +143,13 @@ def test_cycles_and_their_tasks(client, session, surveying_cycle, staff, small_p
     assert [int(i) for i in searched(client, f"/cycles/{surveying_cycle}", task_row, {"q": plate})] == [task.id]
     no_match(client, f"/cycles/{surveying_cycle}", {"q": "没有这个人"})
     no_match(client, f"/cycles/{surveying_cycle}", {"status": "excluded"})
+    # the supervisor sees phone numbers and may search by them; the manager sees them masked,
+    # so a search by number (digit by digit it would unmask them) finds nothing for them
+    phone = task.target.customer.phone
+    assert task.id in {int(i) for i in searched(client, f"/cycles/{surveying_cycle}", task_row, {"q": phone})}
+    login(client, "manager")
+    no_match(client, f"/cycles/{surveying_cycle}", {"q": phone})
+    assert task.id in {int(i) for i in searched(client, f"/cycles/{surveying_cycle}", task_row, {"q": plate})}
 
     # my tasks: search by plate, the empty state of someone with nothing to do
     login(client, task.assignee.username)
@@ -221,6 +228,12 @@ def test_measures_library_followup_and_complaints(client, session, approved_plan
     assert sorted(texts) == [f"投诉{i:02d} 等太久" for i in range(12)]
     assert searched(client, "/audit/complaints", complaint, {"q": "投诉07"}) == ["投诉07 等太久"]
     no_match(client, "/audit/complaints", {"q": "没有这种投诉"})
+    # the auditor sees numbers masked: searching by one finds nothing; the admin's search does
+    with_phone = session.scalar(select(SurveyTask).where(SurveyTask.complaint == "投诉07 等太久"))
+    phone = with_phone.target.customer.phone
+    no_match(client, "/audit/complaints", {"q": phone})
+    login(client, "admin")
+    assert "投诉07 等太久" in searched(client, "/audit/complaints", complaint, {"q": phone})
 
 
 def test_empty_lists_say_what_comes_next(client, demo_store):

@@ -15,6 +15,7 @@ from web import render
 from web.i18n import pick_locale
 from web.routes.common import PAGE, need as _need, see_other as _see_other
 from winback.accounts.models import Role
+from winback.customers import privacy
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit
@@ -97,6 +98,7 @@ def audit_complaints(request: Request, user: CurrentUser, session: SessionDep, q
     _need(user, Role.auditor, Role.admin, Role.manager)
     return render(request, "audit/complaints.html", user=user, q=q,
                   rows=audit.complaints_page(session=session, store_ids=store_ids(user), search=q, page=page,
+                                             by_phone=privacy.may_see_contact(user),
                                              page_size=PAGE),
                   reason_by_code=reasons_by_code(session=session, store_ids=store_ids(user)))
 

@@ -11,6 +11,7 @@ from web import flash, render
 from web.routes.common import PAGE, fragment_or_page, is_htmx, need as _need, see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
+from winback.customers import privacy
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage
 from winback.errors import InvalidInput
@@ -90,6 +91,7 @@ def _cycle_page(request: Request, cycle_id: int, user, session, page: int, q: st
     except ValueError:
         raise InvalidInput(f"unknown status {status!r}", field="status") from None
     tasks = surveys.cycle_tasks_page(session=session, cycle_id=cycle.id, search=q, status=wanted, page=page,
+                                     by_phone=privacy.may_see_contact(user),
                                      page_size=PAGE)
     progress = cycles.cycle_progress(session=session, cycle=cycle, store_ids=store_ids(user))
     advisors = accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor)

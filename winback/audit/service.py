@@ -162,7 +162,7 @@ def record_export(*, session: Session, actor: Actor, store_id: int, what: str, f
                   store_id=store_id, changes={"what": what, "filters": filters, "rows": rows})
 
 
-def _complaints_query(*, store_ids: list[int], search: str | None = None):
+def _complaints_query(*, store_ids: list[int], search: str | None = None, by_phone: bool = True):
     from winback.customers.models import Customer
     from winback.surveys.models import SurveyTask
 
@@ -173,7 +173,7 @@ def _complaints_query(*, store_ids: list[int], search: str | None = None):
     )
     if words(search):
         stmt = stmt.join(Customer, Customer.id == SurveyTask.customer_id).where(
-            matches(search, Customer.name, Customer.phone, SurveyTask.complaint))
+            matches(search, Customer.name, SurveyTask.complaint, *([Customer.phone] if by_phone else [])))
     return stmt
 
 
@@ -199,18 +199,15 @@ def _with_measures(session: Session, tasks: list) -> list[dict[str, Any]]:
     return out
 
 
-def complaints(*, session: Session, store_ids: list[int], limit: int = 200) -> list[dict[str, Any]]:
-    """Complaints recorded in surveys, newest first, with what happened to each: the task's
-    outcome, and the measures of the cycle's current plan that address the complaint's reasons."""
-    tasks = list(session.scalars(_complaints_query(store_ids=store_ids).limit(limit)))
-    return _with_measures(session, tasks)
-
-
 def complaints_page(
     *, session: Session, store_ids: list[int], search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+    by_phone: bool = True,
 ) -> Page[dict[str, Any]]:
-    """``complaints`` a page at a time; ``search`` matches the customer's name or phone or the complaint."""
-    result = paginate(session, _complaints_query(store_ids=store_ids, search=search), page=page,
+    """Complaints recorded in surveys, newest first, a page at a time, with what happened to
+    each: the task's outcome, and the measures of the cycle's current plan that address the
+    complaint's reasons. ``search`` matches the customer's name, the complaint or (when
+    ``by_phone``: the reader sees numbers unmasked) the phone."""
+    result = paginate(session, _complaints_query(store_ids=store_ids, search=search, by_phone=by_phone), page=page,
                       page_size=page_size, filtered=bool(words(search)))
     return Page(_with_measures(session, result.items), result.total, result.page, result.page_size, result.filtered)
 

@@ -248,14 +248,16 @@ def _my_tasks_query(
     return stmt.order_by(rank, SurveyTask.due_at, band_rank, SurveyTask.total_spend.desc(), SurveyTask.id)
 
 
-def _search_customers(stmt: Select, search: str | None) -> Select:
+def _search_customers(stmt: Select, search: str | None, *, by_phone: bool = True) -> Select:
     """Tasks whose customer's name or phone, or vehicle's plate or VIN, hold every word of ``search``
-    (the targets are joined only then: the lists sort on the tasks alone)."""
+    (the targets are joined only then: the lists sort on the tasks alone). ``by_phone=False``
+    for a reader who sees numbers masked: searching digit by digit would unmask them."""
     if not words(search):
         return stmt
+    fields = [Customer.name, Vehicle.plate, Vehicle.vin] + ([Customer.phone] if by_phone else [])
     return (stmt.join(Target, Target.id == SurveyTask.target_id)
             .join(Customer, Customer.id == SurveyTask.customer_id).join(Vehicle, Vehicle.id == Target.vehicle_id)
-            .where(matches(search, Customer.name, Customer.phone, Vehicle.plate, Vehicle.vin)))
+            .where(matches(search, *fields)))
 
 
 def my_tasks(
@@ -339,13 +341,13 @@ def my_tasks_page(
 
 
 def _cycle_tasks_query(*, cycle_id: int, status: SurveyStatus | None = None, assignee_id: int | None = None,
-                       search: str | None = None) -> Select:
+                       search: str | None = None, by_phone: bool = True) -> Select:
     stmt = select(SurveyTask).where(SurveyTask.cycle_id == cycle_id)
     if status is not None:
         stmt = stmt.where(SurveyTask.status == status)
     if assignee_id is not None:
         stmt = stmt.where(SurveyTask.assignee_id == assignee_id)
-    stmt = _search_customers(stmt, search)
+    stmt = _search_customers(stmt, search, by_phone=by_phone)
     is_open = SurveyTask.status == SurveyStatus.open
     rank = case((and_(is_open, SurveyTask.due_at < clock.now()), 0), (is_open, 1), else_=2)
     return stmt.order_by(rank, SurveyTask.due_at, SurveyTask.id)
@@ -363,10 +365,12 @@ def tasks_of_cycle(
 
 def cycle_tasks_page(
     *, session: Session, cycle_id: int, page: int = 1, page_size: int = PAGE_SIZE, search: str | None = None,
-    status: SurveyStatus | None = None, assignee_id: int | None = None,
+    status: SurveyStatus | None = None, assignee_id: int | None = None, by_phone: bool = True,
 ) -> Page[SurveyTask]:
-    """A page of the cycle's tasks (the cycle page), searched by customer, phone, plate or VIN."""
-    stmt = _cycle_tasks_query(cycle_id=cycle_id, status=status, assignee_id=assignee_id, search=search)
+    """A page of the cycle's tasks (the cycle page), searched by customer, plate, VIN or (when
+    ``by_phone``: the reader sees numbers unmasked) phone."""
+    stmt = _cycle_tasks_query(cycle_id=cycle_id, status=status, assignee_id=assignee_id, search=search,
+                              by_phone=by_phone)
     return paginate(session, stmt.options(*LIST_LOADING), page=page, page_size=page_size,
                     filtered=bool(words(search) or status or assignee_id))
 
