@@ -331,3 +331,16 @@ def test_progress_total_of_a_workbook_and_a_blank_line_estimate(session, store, 
     imports.run_import(session=session, batch_id=batch.id, actor=ADMIN,
                        on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)))
     assert seen[0] == (0, 4) and (batch.rows_done, batch.rows_total, batch.inserted) == (2, 2, 2)
+
+
+def test_a_date_that_does_not_exist_is_a_bad_date_in_both_languages(session, store, tmp_path):
+    """2024/13/5 matches the date pattern but has no month 13: the stored code is bad_date, not Python's words."""
+    run(session, store, "customers", "customers_utf8.csv")
+    run(session, store, "vehicles", "vehicles.xlsx")
+    vin = session.scalar(select(Vehicle.vin).where(Vehicle.store_id == store).limit(1))
+    path = tmp_path / "ro.csv"
+    path.write_text(f"工单号,车架号,进厂日期\nRO-X1,{vin},2024/13/5\n", encoding="utf-8")
+    batch, _ = imports.import_file(session=session, store_id=store, kind="visits", source=path, actor=ADMIN)
+    (e,) = imports.row_errors(session=session, batch_id=batch.id)
+    assert (e.row_number, e.column, e.code, e.value) == (2, "进厂日期", "bad_date", "2024/13/5")
+    assert e.text("en") == "not a date" and e.text("zh").startswith("不是有效的日期")
