@@ -103,6 +103,7 @@ RULES: dict[str, tuple[tuple, object]] = {
     # the customer archive (issue 4)
     "GET /api/archive/quality": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /api/imports/{batch_id}": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    "GET /api/imports/{batch_id}/errors.xlsx": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
     "POST /api/imports": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
     "GET /archive": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /archive/customers": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),

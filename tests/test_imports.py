@@ -48,7 +48,7 @@ def run(session, store_id: int, kind: str, name: str | Path):
 
 
 def errors(session, batch) -> list[tuple[int, str, str]]:
-    return [(e.row_number, e.column, e.reason) for e in imports.row_errors(session=session, batch_id=batch.id)]
+    return [(e.row_number, e.column, e.text("en")) for e in imports.row_errors(session=session, batch_id=batch.id)]
 
 
 @pytest.mark.parametrize("name", ["customers_utf8.csv", "customers_utf8_bom.csv", "customers_gbk.csv",
@@ -101,10 +101,43 @@ def test_bad_rows_are_reported_with_row_column_and_reason(session, store):
     assert (4, "性别", "gender must be 男 or 女") in found
     assert any(r == 4 and col == "出生日期" for r, col, _ in found)
     assert (5, "客户编号", "duplicate of row 2 in this file; skipped") in found
+    # Stored as a code and its parameters, read in either language.
+    stored = {(e.row_number, e.column): e for e in imports.row_errors(session=session, batch_id=batch.id)}
+    assert stored[(5, "客户编号")].code == "duplicate" and '"first":2' in stored[(5, "客户编号")].reason
+    assert stored[(5, "客户编号")].text("zh") == "与本文件第 2 行重复，已跳过"
+    assert stored[(4, "性别")].text() == "性别应为 男 或 女"  # Chinese unless English is asked for
     wb = load_workbook(BytesIO(imports.errors_xlsx(session=session, batch_id=batch.id)))
     rows = list(wb.active.iter_rows(values_only=True))
-    assert rows[0][0].startswith("行号") and len(rows) == 1 + len(found)
-    assert rows[1][0] == 3
+    assert wb.active.title == "未导入的行"
+    assert rows[0] == ("行号", "列", "原因", "值") and len(rows) == 1 + len(found)
+    assert rows[1][:3] == (3, "客户姓名", "不能为空")
+    assert (5, "客户编号", "与本文件第 2 行重复，已跳过") in [r[:3] for r in rows]
+    wb = load_workbook(BytesIO(imports.errors_xlsx(session=session, batch_id=batch.id, locale="en")))
+    rows = list(wb.active.iter_rows(values_only=True))
+    assert wb.active.title == "Rows not imported"
+    assert rows[0] == ("Row", "Column", "Reason", "Value")
+    assert rows[1][:3] == (3, "客户姓名", "empty: a value is required")
+    assert (5, "客户编号", "duplicate of row 2 in this file; skipped") in [r[:3] for r in rows]
+
+
+def test_row_errors_stored_as_english_sentences_still_read_in_both_languages(session, store):
+    """Rows imported before the codes hold an English sentence: known ones translate, others show as they are."""
+    from winback.customers.import_errors import decode, describe, encode
+
+    batch, _ = run(session, store, "customers", "customers_bad_rows.csv")
+    for reason in ("duplicate of row 7 in this file; skipped", "a VIN has 17 characters, this has 19",
+                   "something the code no longer says"):
+        session.add(ImportRowError(batch_id=batch.id, row_number=99, column="x", reason=reason))
+    session.flush()
+    old = [e for e in imports.row_errors(session=session, batch_id=batch.id) if e.row_number == 99]
+    assert [e.text("zh") for e in old] == ["与本文件第 7 行重复，已跳过", "车架号应为 17 位，此值有 19 位",
+                                           "something the code no longer says"]
+    assert [e.text("en") for e in old][:2] == ["duplicate of row 7 in this file; skipped",
+                                                "a VIN has 17 characters, this has 19"]
+    assert [e.code for e in old] == ["duplicate", "vin_length", None]
+    assert decode(encode("too_long", max=40)) == ("too_long", {"max": 40})
+    assert describe(encode("too_long", max=40), "en") == "longer than 40 characters"
+    assert describe('{"code": "no_such_code"}', "zh") == '{"code": "no_such_code"}'
 
 
 def test_english_headers_title_row_serial_and_text_dates(session, store):
@@ -199,19 +232,27 @@ def test_saved_column_mapping_reads_unknown_headers(session, store, tmp_path):
 
 
 def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
-    env = {**os.environ, "WINBACK_DATABASE_URL": db_url, "WINBACK_NOW": "2026-11-02T09:00"}
+    env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL", "LC_MESSAGES")}
+    env.update({"WINBACK_DATABASE_URL": db_url, "WINBACK_NOW": "2026-11-02T09:00"})
     from db.session import session_scope
 
     with session_scope() as s:
         accounts.create_store(session=s, code="T01", name="测试店", actor=ADMIN)
 
-    def cli(*args):
-        return subprocess.run([sys.executable, "-m", "winback.cli", *args], env=env, capture_output=True,
-                              text=True, timeout=120)
+    def cli(*args, **extra_env):
+        return subprocess.run([sys.executable, "-m", "winback.cli", *args], env={**env, **extra_env},
+                              capture_output=True, text=True, timeout=120)
 
-    ok = cli("import", "customers", str(CORPUS / "customers_gbk.csv"), "--store", "T01")
+    ok = cli("import", "customers", str(CORPUS / "customers_gbk.csv"), "--store", "T01", "--lang", "en")
     assert ok.returncode == 0, ok.stderr
     assert "5 rows: 5 new" in ok.stdout
+    # Row errors in Chinese by default, in English when LANG says so (or --lang en).
+    zh = cli("import", "customers", str(CORPUS / "customers_bad_rows.csv"), "--store", "T01")
+    assert zh.returncode == 0, zh.stderr
+    assert "4 行：" in zh.stdout and "有错误 3" in zh.stdout and "第 4 行，性别：性别应为 男 或 女（X）" in zh.stdout
+    assert "与本文件第 2 行重复，已跳过" in zh.stdout and "duplicate" not in zh.stdout
+    en = cli("import", "customers", str(CORPUS / "customers_bad_rows.csv"), "--store", "T01", LANG="en_US.UTF-8")
+    assert "already imported as import #" in en.stdout
     bad = cli("import", "visits", str(CORPUS / "binary_renamed.xlsx"), "--store", "T01")
     assert bad.returncode != 0
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("winback: error:")
@@ -290,3 +331,16 @@ def test_progress_total_of_a_workbook_and_a_blank_line_estimate(session, store, 
     imports.run_import(session=session, batch_id=batch.id, actor=ADMIN,
                        on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)))
     assert seen[0] == (0, 4) and (batch.rows_done, batch.rows_total, batch.inserted) == (2, 2, 2)
+
+
+def test_a_date_that_does_not_exist_is_a_bad_date_in_both_languages(session, store, tmp_path):
+    """2024/13/5 matches the date pattern but has no month 13: the stored code is bad_date, not Python's words."""
+    run(session, store, "customers", "customers_utf8.csv")
+    run(session, store, "vehicles", "vehicles.xlsx")
+    vin = session.scalar(select(Vehicle.vin).where(Vehicle.store_id == store).limit(1))
+    path = tmp_path / "ro.csv"
+    path.write_text(f"工单号,车架号,进厂日期\nRO-X1,{vin},2024/13/5\n", encoding="utf-8")
+    batch, _ = imports.import_file(session=session, store_id=store, kind="visits", source=path, actor=ADMIN)
+    (e,) = imports.row_errors(session=session, batch_id=batch.id)
+    assert (e.row_number, e.column, e.code, e.value) == (2, "进厂日期", "bad_date", "2024/13/5")
+    assert e.text("en") == "not a date" and e.text("zh").startswith("不是有效的日期")

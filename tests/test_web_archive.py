@@ -40,11 +40,25 @@ def test_admin_uploads_and_reads_the_report(client, session):
     assert r.status_code == 303
     report = client.get(r.headers["location"])
     assert report.status_code == 200
-    assert "未导入的行" in report.text and "duplicate of row 2 in this file; skipped" in report.text
+    # The row errors in the reader's language: Chinese by default...
+    assert "未导入的行" in report.text and "与本文件第 2 行重复，已跳过" in report.text
+    assert "性别应为 男 或 女" in report.text and "不能为空" in report.text
+    assert "duplicate of row" not in report.text and "&#34;code&#34;" not in report.text  # not the stored JSON
     xlsx = client.get(r.headers["location"] + "/errors.xlsx")
     assert xlsx.status_code == 200
     rows = list(load_workbook(BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert rows[0] == ("行号", "列", "原因", "值")
     assert [row[0] for row in rows[1:]] == [3, 4, 4, 5]
+    assert rows[-1][1:] == ("客户编号", "与本文件第 2 行重复，已跳过", "C001")
+    # ...and English for an English reader (the same stored import).
+    english = client.get(r.headers["location"] + "?lang=en")
+    assert "Rows not imported" in english.text and "duplicate of row 2 in this file; skipped" in english.text
+    assert "gender must be 男 or 女" in english.text and "与本文件" not in english.text
+    rows = list(load_workbook(BytesIO(client.get(r.headers["location"] + "/errors.xlsx").content))
+                .active.iter_rows(values_only=True))
+    assert rows[0] == ("Row", "Column", "Reason", "Value")
+    assert rows[-1][1:] == ("客户编号", "duplicate of row 2 in this file; skipped", "C001")
+    client.get("/archive?lang=zh")
     again = upload(client, "customers", "customers_bad_rows.csv")
     assert again.headers["location"] == r.headers["location"]  # the same file: the same import
     assert "没有任何变化" in client.get(again.headers["location"]).text
@@ -133,4 +147,18 @@ def test_json_api_import_and_quality(client):
         bad = client.post("/api/imports", data={"kind": "visits"}, files={"file": ("x.xlsx", fh)}).json()
     assert bad["status"] == "failed" and "not one" in bad["message"]
     assert client.get(f"/api/imports/{body['id']}").json()["rows"] == 5
+    with open(CORPUS / "customers_bad_rows.csv", "rb") as fh:
+        rows = client.post("/api/imports", data={"kind": "customers"}, files={"file": ("b.csv", fh)}).json()
+    dup = rows["errors"][-1]  # API callers get English unless they ask for Chinese
+    assert (dup["row"], dup["code"], dup["reason"], dup["reason_en"]) == (
+        5, "duplicate", "duplicate of row 2 in this file; skipped", "duplicate of row 2 in this file; skipped")
+    zh = client.get(f"/api/imports/{rows['id']}", headers={"Accept-Language": "zh-CN"}).json()["errors"][-1]
+    assert (zh["code"], zh["reason"], zh["reason_en"]) == (
+        "duplicate", "与本文件第 2 行重复，已跳过", "duplicate of row 2 in this file; skipped")
+    for lang, header, reason in (("en", "Row", "duplicate of row 2 in this file; skipped"),
+                                 ("zh", "行号", "与本文件第 2 行重复，已跳过")):
+        xlsx = client.get(f"/api/imports/{rows['id']}/errors.xlsx", headers={"Accept-Language": lang})
+        assert xlsx.status_code == 200
+        sheet = list(load_workbook(BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+        assert sheet[0][0] == header and sheet[-1][2] == reason
     assert client.get("/api/archive/quality").json()["customers"] == 245

@@ -182,16 +182,22 @@ def restore_cmd(source: str, yes: Annotated[bool, typer.Option("--yes", help="Do
     typer.echo(f"restored from {source}")
 
 
-def _import(kind: str, file: str, store: str | None, as_of: str | None) -> None:
+def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: str | None = None) -> None:
     from pathlib import Path
 
     from db.session import session_scope
     from winback.accounts import service as accounts
     from winback.actor import Actor
     from winback.customers import imports
+    from winback.customers.import_errors import lang_from_env
     from winback.customers.models import ImportStatus
 
     _set_clock(as_of)
+    locale = lang if lang in ("zh", "en") else lang_from_env(dict(os.environ))
+
+    def say(zh: str, en: str, **params) -> str:
+        return (en if locale == "en" else zh).format(**params)
+
     path = Path(file)
     if not path.is_file():
         fail(f"no such file: {file}")
@@ -206,43 +212,55 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None) -> None:
         batch, is_new = imports.import_file(session=session, store_id=target.id, kind=kind, source=path,
                                             actor=Actor.system(label="cli import"))
         if not is_new:
-            typer.echo(f"{path.name}: already imported as import #{batch.id} on {batch.started_at:%Y-%m-%d}; nothing changed")
+            typer.echo(say("{name}：已于 {day} 作为导入 #{id} 导入过，没有任何变化",
+                           "{name}: already imported as import #{id} on {day}; nothing changed",
+                           name=path.name, id=batch.id, day=f"{batch.started_at:%Y-%m-%d}"))
             return
         if batch.status == ImportStatus.failed:
             message = f"{path.name}: {batch.message}"
         else:
-            typer.echo(f"import #{batch.id} {kind} {path.name} ({batch.file_format}{', ' + batch.encoding if batch.encoding else ''}): "
-                       f"{batch.rows_total} rows: {batch.inserted} new, {batch.updated} updated, "
-                       f"{batch.unchanged} unchanged, {batch.failed} with errors"
-                       + (f"; {batch.returned_targets} survey targets came back" if batch.returned_targets else ""))
+            fmt = f"{batch.file_format}{', ' + batch.encoding if batch.encoding else ''}"
+            counts = {"id": batch.id, "kind": kind, "name": path.name, "fmt": fmt, "rows": batch.rows_total,
+                      "new": batch.inserted, "updated": batch.updated, "unchanged": batch.unchanged,
+                      "failed": batch.failed, "back": batch.returned_targets}
+            typer.echo(say("导入 #{id} {kind} {name}（{fmt}）：{rows} 行：新增 {new}，更新 {updated}，未变 {unchanged}，"
+                           "有错误 {failed}",
+                           "import #{id} {kind} {name} ({fmt}): {rows} rows: {new} new, {updated} updated, "
+                           "{unchanged} unchanged, {failed} with errors", **counts)
+                       + (say("；{back} 位调查对象已回厂", "; {back} survey targets came back", **counts)
+                          if batch.returned_targets else ""))
             for e in imports.row_errors(session=session, batch_id=batch.id, limit=20):
-                typer.echo(f"  row {e.row_number}, {e.column}: {e.reason}" + (f" ({e.value})" if e.value else ""))
+                typer.echo(say("  第 {row} 行，{column}：{reason}", "  row {row}, {column}: {reason}",
+                               row=e.row_number, column=e.column, reason=e.text(locale))
+                           + (say("（{value}）", " ({value})", value=e.value) if e.value else ""))
             if batch.failed > 20:
-                typer.echo(f"  ... and more; the full list is on the import page (/archive/imports/{batch.id})")
+                typer.echo(say("  ……还有更多；完整列表见导入页面（/archive/imports/{id}）",
+                               "  ... and more; the full list is on the import page (/archive/imports/{id})", id=batch.id))
             return
     fail(message)  # after the session committed: the failed import stays on record
 
 
 FileArg = Annotated[str, typer.Argument(help="XLSX, XLS or CSV (UTF-8, UTF-8 with BOM or GB18030/GBK).")]
 StoreOpt = Annotated[Optional[str], typer.Option(help="Store code (needed when there are several stores).")]
+LangOpt = Annotated[Optional[str], typer.Option("--lang", help="zh or en: the report's language (default: LANG, else zh).")]
 
 
 @import_app.command("customers")
-def import_customers(file: FileArg, store: StoreOpt = None, as_of: AsOf = None) -> None:
+def import_customers(file: FileArg, store: StoreOpt = None, as_of: AsOf = None, lang: LangOpt = None) -> None:
     """Customers (客户): 客户编号, 客户姓名, 手机, 性别, 出生日期/年龄, 地址, 区县, 客户类型."""
-    _import("customers", file, store, as_of)
+    _import("customers", file, store, as_of, lang)
 
 
 @import_app.command("vehicles")
-def import_vehicles(file: FileArg, store: StoreOpt = None, as_of: AsOf = None) -> None:
+def import_vehicles(file: FileArg, store: StoreOpt = None, as_of: AsOf = None, lang: LangOpt = None) -> None:
     """Vehicles (车辆): 车架号/VIN, 车牌号, 车型, 购车日期, 客户编号 or 手机 (+ 客户姓名)."""
-    _import("vehicles", file, store, as_of)
+    _import("vehicles", file, store, as_of, lang)
 
 
 @import_app.command("visits")
-def import_visits(file: FileArg, store: StoreOpt = None, as_of: AsOf = None) -> None:
+def import_visits(file: FileArg, store: StoreOpt = None, as_of: AsOf = None, lang: LangOpt = None) -> None:
     """Repair orders (维修工单): 工单号, 车架号/VIN or 车牌, 进厂日期, 里程, 维修类别, 维修项目, 金额, 服务顾问."""
-    _import("visits", file, store, as_of)
+    _import("visits", file, store, as_of, lang)
 @audit_app.command("verify")
 def audit_verify(store: Annotated[Optional[str], typer.Option(help="Only this store's chain (code).")] = None) -> None:
     """Recompute the audit trail's hash chains; exit 1 and name the first bad event if broken."""

@@ -6,9 +6,11 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
 
 from api.deps import Admin, Reader, SessionDep, store_ids
+from api.errors import api_locale
 from winback.actor import Actor
 from winback.customers import cleanup, imports
 from winback.customers import service as customers
@@ -33,21 +35,24 @@ def add_visit(body: VisitIn, user: Admin, session: SessionDep) -> dict[str, Any]
     return {"id": visit.id, "vehicle_id": vehicle.id, "customer_id": visit.customer_id}
 
 
-def _batch_json(session, batch: ImportBatch, already: bool = False) -> dict[str, Any]:
+def _batch_json(session, batch: ImportBatch, locale: str, already: bool = False) -> dict[str, Any]:
+    """The import report; each row error's ``reason`` in the caller's language (English when
+    nothing asks, like error details), ``reason_en`` in English and ``code`` its stable key."""
     return {
         "id": batch.id, "kind": batch.kind.value, "filename": batch.filename, "sha256": batch.sha256,
         "status": batch.status.value, "message": batch.message, "already_imported": already,
         "format": batch.file_format, "encoding": batch.encoding, "columns": batch.columns,
         "rows": batch.rows_total, "inserted": batch.inserted, "updated": batch.updated,
         "unchanged": batch.unchanged, "failed": batch.failed, "returned_targets": batch.returned_targets,
-        "errors": [{"row": e.row_number, "column": e.column, "reason": e.reason, "value": e.value}
+        "errors": [{"row": e.row_number, "column": e.column, "code": e.code, "reason": e.text(locale),
+                    "reason_en": e.text("en"), "value": e.value}
                    for e in imports.row_errors(session=session, batch_id=batch.id, limit=1000)],
     }
 
 
 @router.post("/imports", tags=["archive"])
 def import_file(
-    user: Admin, session: SessionDep, kind: Annotated[ImportKind, Form()], file: Annotated[UploadFile, File()],
+    request: Request, user: Admin, session: SessionDep, kind: Annotated[ImportKind, Form()], file: Annotated[UploadFile, File()],
 ) -> dict[str, Any]:
     """Import a DMS export (XLSX/XLS/CSV) of customers, vehicles or visits; answers the report
     (``status`` failed with one ``message`` when the file is not a usable table)."""
@@ -59,12 +64,24 @@ def import_file(
                                             filename=file.filename or "upload", actor=Actor.person(user))
     finally:
         tmp_path.unlink(missing_ok=True)
-    return _batch_json(session, batch, already=not is_new)
+    return _batch_json(session, batch, api_locale(request), already=not is_new)
 
 
 @router.get("/imports/{batch_id}", tags=["archive"])
-def get_import(batch_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
-    return _batch_json(session, imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)))
+def get_import(request: Request, batch_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
+    return _batch_json(session, imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)),
+                       api_locale(request))
+
+
+@router.get("/imports/{batch_id}/errors.xlsx", tags=["archive"])
+def get_import_errors(request: Request, batch_id: int, user: Reader, session: SessionDep) -> Response:
+    """The row errors as XLSX (row, column, reason, value) in the caller's language."""
+    batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
+    return Response(
+        imports.errors_xlsx(session=session, batch_id=batch.id, locale=api_locale(request)),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.xlsx"'},
+    )
 
 
 @router.get("/archive/quality", tags=["archive"])

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from api.deps import CurrentUser, SessionDep, store_ids
 from db.session import new_session
 from web import flash, render
+from web.i18n import pick_locale
 from web.routes.common import PAGE, fragment_or_page, is_htmx, list_url, need as _need, see_other as _see_other
 from winback.accounts.models import Role
 from winback.actor import Actor
@@ -161,11 +162,12 @@ def _import_report(request: Request, batch_id: int, user, session, template: str
 
 
 @router.get("/archive/imports/{batch_id}/errors.xlsx")
-def import_errors(batch_id: int, user: CurrentUser, session: SessionDep):
+def import_errors(request: Request, batch_id: int, user: CurrentUser, session: SessionDep):
+    """The row errors as XLSX in the reader's language."""
     _need(user, Role.admin, Role.manager, Role.auditor)
     batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
     return Response(
-        imports.errors_xlsx(session=session, batch_id=batch.id),
+        imports.errors_xlsx(session=session, batch_id=batch.id, locale=pick_locale(request, user.locale)),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.xlsx"'},
     )

@@ -33,6 +33,7 @@ from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import get_settings
 from winback.customers import cleanup
+from winback.customers.import_errors import WORKBOOK, RowProblem, describe, encode
 from winback.customers.models import (
     ColumnMapping,
     Customer,
@@ -112,12 +113,6 @@ def _norm_header(text: Any) -> str:
 _SYNONYMS = {kind: {_norm_header(h): f for f, hs in fields.items() for h in hs} for kind, fields in HEADERS.items()}
 
 
-class RowError(ValueError):
-    def __init__(self, field: str, reason: str, value: Any = None):
-        super().__init__(reason)
-        self.field, self.reason, self.value = field, reason, value
-
-
 # ---- cell parsers ------------------------------------------------------------------------
 
 def _text(v: Any) -> str | None:
@@ -147,19 +142,24 @@ def parse_date(v: Any) -> date | None:
         return v.date()
     if isinstance(v, date):
         return v
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        if 1 <= v < 2958466:  # Excel serial (days since 1899-12-30)
-            return _EXCEL_EPOCH + timedelta(days=int(v))
-        raise ValueError("not a date")
-    s = str(v).strip()
-    if _EIGHT_DIGITS.fullmatch(s):
-        return date(int(s[:4]), int(s[4:6]), int(s[6:]))
-    if _SERIAL_TEXT.fullmatch(s):
-        return _EXCEL_EPOCH + timedelta(days=int(float(s)))
-    m = _DATE_TEXT.match(s)
-    if not m:
-        raise ValueError("not a date")
-    return date(int(m[1]), int(m[2]), int(m[3]))
+    try:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            if 1 <= v < 2958466:  # Excel serial (days since 1899-12-30)
+                return _EXCEL_EPOCH + timedelta(days=int(v))
+            raise RowProblem("bad_date")
+        s = str(v).strip()
+        if _EIGHT_DIGITS.fullmatch(s):
+            return date(int(s[:4]), int(s[4:6]), int(s[6:]))
+        if _SERIAL_TEXT.fullmatch(s):
+            return _EXCEL_EPOCH + timedelta(days=int(float(s)))
+        m = _DATE_TEXT.match(s)
+        if not m:
+            raise RowProblem("bad_date")
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except (ValueError, OverflowError) as exc:  # 2024/13/5: "month must be in 1..12"
+        if isinstance(exc, RowProblem):
+            raise
+        raise RowProblem("bad_date") from exc
 
 
 def parse_amount(v: Any) -> Decimal | None:
@@ -174,7 +174,7 @@ def parse_amount(v: Any) -> Decimal | None:
     try:
         return Decimal(s).quantize(Decimal("0.01"))
     except InvalidOperation:
-        raise ValueError("not an amount") from None
+        raise RowProblem("bad_amount") from None
 
 
 def parse_int(v: Any) -> int | None:
@@ -188,7 +188,7 @@ def parse_int(v: Any) -> int | None:
     try:
         return int(Decimal(s))
     except InvalidOperation:
-        raise ValueError("not a number") from None
+        raise RowProblem("bad_number") from None
 
 
 def parse_gender(v: Any) -> str | None:
@@ -200,7 +200,7 @@ def parse_gender(v: Any) -> str | None:
         return "男"
     if low in ("女", "f", "female", "女士"):
         return "女"
-    raise ValueError("gender must be 男 or 女")
+    raise RowProblem("bad_gender")
 
 
 def parse_customer_type(v: Any) -> CustomerType | None:
@@ -216,7 +216,7 @@ def parse_customer_type(v: Any) -> CustomerType | None:
     ):
         if any(w in low for w in words):
             return ctype
-    raise ValueError("customer type must be 私家车, 单位用车, 保险事故车 or 出租车")
+    raise RowProblem("bad_customer_type")
 
 
 # ---- mapping -----------------------------------------------------------------------------
@@ -451,15 +451,17 @@ def _parse(ctx: _Ctx, number: int, cells: list[Any], spec: dict[str, Callable[[A
         raw = _cell(ctx, cells, field)
         try:
             out[field] = parser(raw)
-        except (ValueError, ArithmeticError) as exc:
-            errors.append((field, str(exc), raw))
+        except RowProblem as exc:
+            errors.append((field, encode(exc.code, **exc.params), raw))
+        except (ValueError, ArithmeticError) as exc:  # not foreseen: keep what Python says
+            errors.append((field, encode("bad_value", detail=str(exc)[:300]), raw))
     for need in required:
         options = need if isinstance(need, tuple) else (need,)
         if not any(out.get(o) not in (None, "") for o in options) and not any(e[0] in options for e in errors):
-            errors.append((options[0], "empty: a value is required", None))
+            errors.append((options[0], encode("required"), None))
     for field, reason, raw in errors:
         column = next((h for h, f in ctx.batch.columns.items() if f == field), FIELD_LABELS.get(field, field))
-        ctx.errors.append({"row_number": number, "column": column[:120], "reason": reason[:500],
+        ctx.errors.append({"row_number": number, "column": column[:120], "reason": reason,
                            "value": None if raw is None else str(raw)[:500]})
     return None if errors else out
 
@@ -469,7 +471,7 @@ def _duplicate(ctx: _Ctx, key: str, number: int, field: str) -> bool:
     if first is not None:
         column = next((h for h, f in ctx.batch.columns.items() if f == field), field)
         ctx.errors.append({"row_number": number, "column": column[:120],
-                           "reason": f"duplicate of row {first} in this file; skipped", "value": key[:500]})
+                           "reason": encode("duplicate", first=first), "value": key[:500]})
         return True
     ctx.seen[key] = number
     return False
@@ -495,21 +497,21 @@ def _vin(v: Any) -> str | None:
         return None
     s = re.sub(r"[\s\-]", "", s).upper()
     if len(s) > 17:
-        raise ValueError(f"a VIN has 17 characters, this has {len(s)}")
+        raise RowProblem("vin_length", length=len(s))
     return s
 
 
 def _phone(v: Any) -> str | None:
     p = cleanup.normalize_phone(_text(v))
     if p and len(p) > 40:
-        raise ValueError("not a phone number (too long)")
+        raise RowProblem("bad_phone")
     return p
 
 
 def _name(v: Any) -> str | None:
     s = _text(v)
     if s and len(s) > 120:
-        raise ValueError("name longer than 120 characters")
+        raise RowProblem("name_too_long", max=120)
     return s
 
 
@@ -518,7 +520,7 @@ def _bounded(n: int) -> Callable[[Any], str | None]:
     def parse(v: Any) -> str | None:
         s = _text(v)
         if s and len(s) > n:
-            raise ValueError(f"longer than {n} characters")
+            raise RowProblem("too_long", max=n)
         return s
     return parse
 
@@ -526,14 +528,14 @@ def _bounded(n: int) -> Callable[[Any], str | None]:
 def _mileage(v: Any) -> int | None:
     n = parse_int(v)
     if n is not None and not 0 <= n < 10_000_000:
-        raise ValueError("mileage must be between 0 and 9,999,999 km")
+        raise RowProblem("bad_mileage")
     return n
 
 
 def _amount(v: Any) -> Decimal | None:
     d = parse_amount(v)
     if d is not None and abs(d) >= Decimal("10000000000"):
-        raise ValueError("amount too large")
+        raise RowProblem("amount_too_large")
     return d
 
 
@@ -564,7 +566,7 @@ def _write_customers(ctx: _Ctx, chunk) -> None:
         age = row.pop("age", None)
         if age is not None and not row.get("birth_date"):
             if not 0 < age < 120:
-                ctx.errors.append({"row_number": number, "column": "age", "reason": "age must be 1-119",
+                ctx.errors.append({"row_number": number, "column": _col(ctx, "age"), "reason": encode("bad_age"),
                                    "value": str(age)})
                 continue
             row["birth_date"] = date(clock.today().year - age, 7, 1)  # mid-year estimate from the age
@@ -637,7 +639,7 @@ def _write_vehicles(ctx: _Ctx, chunk) -> None:
             field = "customer_code" if row.get("customer_code") else "phone"
             column = next((h for h, f in ctx.batch.columns.items() if f == field), field)
             ctx.errors.append({"row_number": number, "column": column, "value": row.get(field),
-                               "reason": "no customer with this code/phone; import the customers first"})
+                               "reason": encode("no_customer")})
             continue
         values = {k: row[k] for k in ("vin", "plate", "model", "purchase_date", "warranty_end") if k in ctx.cols}
         values["customer_id"] = cid
@@ -685,16 +687,15 @@ def _write_visits(ctx: _Ctx, chunk) -> None:
             continue
         if "amount" in ctx.cols and row.get("amount") is None:
             ctx.errors.append({"row_number": number, "column": _col(ctx, "amount"), "value": None,
-                               "reason": "empty amount (write 0 for free work; a formula without a saved value: "
-                                         "open and save the file in Excel)"})
+                               "reason": encode("empty_amount")})
             continue
         if row.get("amount") is not None and row["amount"] < 0:
-            ctx.errors.append({"row_number": number, "column": _col(ctx, "amount"), "reason": "amount is negative",
+            ctx.errors.append({"row_number": number, "column": _col(ctx, "amount"), "reason": encode("negative_amount"),
                                "value": str(row["amount"])})
             continue
         if row["visit_date"] > today + timedelta(days=1):
             ctx.errors.append({"row_number": number, "column": _col(ctx, "visit_date"),
-                               "reason": "visit date is in the future", "value": str(row["visit_date"])})
+                               "reason": encode("future_date"), "value": str(row["visit_date"])})
             continue
         if _duplicate(ctx, row["ro_number"], number, "ro_number"):
             continue
@@ -714,7 +715,7 @@ def _write_visits(ctx: _Ctx, chunk) -> None:
         if hit is None:
             field = "vin" if row.get("vin") else "plate"
             ctx.errors.append({"row_number": number, "column": _col(ctx, field), "value": row.get(field),
-                               "reason": "no vehicle with this VIN/plate; import the vehicles first"})
+                               "reason": encode("no_vehicle")})
             continue
         vid, cid = hit
         values: dict[str, Any] = {"vehicle_id": vid, "customer_id": cid, "visit_date": row["visit_date"]}
@@ -795,16 +796,18 @@ def row_errors(*, session: Session, batch_id: int, limit: int | None = None) -> 
     return list(session.scalars(stmt))
 
 
-def errors_xlsx(*, session: Session, batch_id: int) -> bytes:
-    """The row errors as a workbook the admin can download, fix and re-import from."""
+def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes:
+    """The row errors as a workbook the admin can download, fix and re-import from, in the
+    reader's language (sheet name, headers and reasons; ``locale`` zh or en)."""
     from openpyxl import Workbook
 
+    sheet, header = WORKBOOK["en" if locale == "en" else "zh"]
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("错误 errors")
-    ws.append(["行号 row", "列 column", "原因 reason", "值 value"])
+    ws = wb.create_sheet(sheet)
+    ws.append(header)
     for e in session.scalars(select(ImportRowError).where(ImportRowError.batch_id == batch_id)
                              .order_by(ImportRowError.row_number, ImportRowError.id)):
-        ws.append([e.row_number, e.column, e.reason, e.value])
+        ws.append([e.row_number, e.column, describe(e.reason, locale), e.value])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

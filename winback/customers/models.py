@@ -207,8 +207,22 @@ class ImportRowError(Base):
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"), index=True)
     row_number: Mapped[int] = mapped_column(Integer)
     column: Mapped[str | None] = mapped_column(String(120))
+    # A code and its parameters as JSON (winback.customers.import_errors), or, in rows stored
+    # before codes, an English sentence: read it with ``text(locale)``.
     reason: Mapped[str] = mapped_column(String(500))
     value: Mapped[str | None] = mapped_column(String(500))
+
+    @property
+    def code(self) -> str | None:
+        from winback.customers.import_errors import decode
+
+        return decode(self.reason)[0]
+
+    def text(self, locale: str = "zh") -> str:
+        """The reason in ``locale`` (zh, en)."""
+        from winback.customers.import_errors import describe
+
+        return describe(self.reason, locale)
 
 
 class ColumnMapping(Base):
