@@ -110,7 +110,9 @@ def test_cycle_progress_fragment_shows_stage_and_flow_run_states(client, session
     assert '<span id="cycle-stage" class="stage" hx-swap-oob="true">调查中</span>' in r.text
     assert re.search(r'<div id="flow-runs" hx-swap-oob="true">.*tally_reasons', r.text, re.DOTALL)
 
-    page = client.get(url)  # without htmx: the whole cycle page, polling the same fragment
+    sent = client.get(url)  # without htmx: to the cycle page (its search and pages live there)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/cycles/{cycle.id}"
+    page = client.get(sent.headers["location"])  # the whole page, polling the same fragment
     assert "<html" in page.text and 'id="cycle-progress"' in page.text and 'id="task-' in page.text
     assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page.text
 

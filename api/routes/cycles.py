@@ -32,7 +32,7 @@ def start_cycle(body: CycleStartIn, user: Admin) -> dict[str, Any]:
     code = body.store_code or user.store.code
     if code != user.store.code:
         raise Forbidden("you may start cycles of your own store only")
-    run = launcher.start_monthly_cycle(store_code=code, month=body.month)
+    run = launcher.start_monthly_cycle(store_code=code, month=body.month, store_id=user.store_id)
     return {"flow_run": run.__dict__}
 
 
@@ -87,5 +87,5 @@ def cycle_evaluation(cycle_id: int, user: Reader, session: SessionDep) -> dict[s
 @router.post("/watch", status_code=202, tags=["cycles"])
 def run_watcher(user: Admin) -> dict[str, Any]:
     """Run the deadline watcher now (it also runs daily on its schedule)."""
-    run = launcher.launch("watch_deadlines", {"store_codes": [user.store.code]})
+    run = launcher.launch("watch_deadlines", {"store_codes": [user.store.code]}, store_id=user.store_id)
     return {"flow_run": run.__dict__}

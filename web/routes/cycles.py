@@ -71,10 +71,10 @@ def cycle_progress(
     request: Request, cycle_id: int, user: CurrentUser, session: SessionDep, live: bool = False,
 ):
     """Each stage's state and its flow run's state, polled by the cycle page while a stage flow
-    runs (``live``: asked by a poll, so the last answer says the flows finished); the whole page
-    when asked for without htmx."""
+    runs (``live``: asked by a poll, so the last answer says the flows finished); asked for
+    without htmx, it sends the browser to the cycle page (whose search and pages live there)."""
     if not is_htmx(request):
-        return fragment_or_page(request, _cycle_page(request, cycle_id, user, session, 1))
+        return fragment_or_page(request, _see_other(f"/cycles/{cycle_id}"))
     _need(user, *READERS)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     return fragment_or_page(request, render(
