@@ -19,6 +19,7 @@ from db.session import configure, is_configured
 from web import render_error
 from web.security import OriginCheck, SecurityHeaders
 from web.routes import router as web_router
+from web.routes.common import is_htmx
 from winback.config import get_settings
 from winback.errors import DomainError
 
@@ -60,7 +61,7 @@ def create_app() -> FastAPI:
     async def _not_logged_in(request: Request, _exc: NotLoggedIn):
         if _wants_json(request):
             return JSONResponse(error_body(request, "log in first", code="not_logged_in"), status_code=401)
-        if request.headers.get("hx-request") == "true":
+        if is_htmx(request):
             # A partial update (a polling fragment) after the session ended: the whole page goes
             # to the log-in, and back to the page afterwards, not to the fragment.
             page = urlsplit(request.headers.get("hx-current-url", "")).path or "/"

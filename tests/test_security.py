@@ -323,3 +323,22 @@ def test_audit_events_are_append_only_in_the_application(session, stores):
         session.flush()
     session.rollback()
     assert audit.verify(session=session).ok
+
+
+@pytest.mark.parametrize("back", ["//evil.example/x", "/\\evil.example", "https://evil.example", ""])
+def test_forms_never_send_the_browser_to_another_site(surveying_cycle, staff, back):
+    """Every form with a "back" address (bulk reassign, hand-over, single reassign, log-in's
+    next) falls back to a page of the site when the address is another site's."""
+    from web.routes.common import safe_back
+
+    assert safe_back(back, "/cycles") == "/cycles"
+    assert safe_back("/cycles/1?q=王&page=2", "/x") == "/cycles/1?q=王&page=2"
+    from app import create_app
+
+    client = TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
+    assert client.post("/login", data={"username": "supervisor", "password": "winback-demo",
+                                       "next": back}).headers["location"] == "/"
+    r = client.post("/tasks/reassign", data={"back": back, "assignee_id": staff("advisor2").id})
+    assert r.status_code == 303 and r.headers["location"] == "/cycles"
+    r = client.post(f"/staff/{staff('advisor3').id}/hand-over", data={"back": back})
+    assert r.status_code == 303 and r.headers["location"] == "/cycles"

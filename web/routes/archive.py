@@ -14,7 +14,7 @@ from api.deps import CurrentUser, SessionDep, store_ids
 from db.session import new_session
 from web import flash, render
 from web.i18n import pick_locale
-from web.routes.common import PAGE, fragment_or_page, is_htmx, list_url, need as _need, see_other as _see_other
+from web.routes.common import PAGE, fragment_or_page, is_htmx, list_url, need as _need, see_other as _see_other, safe_back
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.customers import cleanup, imports
@@ -221,9 +221,9 @@ def vehicle_status(request: Request, vehicle_id: int, user: CurrentUser, session
                                        actor=Actor.person(user), store_ids=store_ids(user))
     except (DomainError, ValueError) as exc:
         flash(request, getattr(exc, "message", "Choose a status."), "error")
-        return _see_other(back if back.startswith("/") else "/archive")
+        return _see_other(safe_back(back, "/archive"))
     flash(request, "Saved.")
-    return _see_other(back if back.startswith("/") else f"/customers/{v.customer_id}")
+    return _see_other(safe_back(back, f"/customers/{v.customer_id}"))
 
 
 @router.post("/customers/{customer_id}/notes")
@@ -232,7 +232,7 @@ def add_note(request: Request, customer_id: int, user: CurrentUser, session: Ses
              back: Annotated[str, Form()] = ""):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
     surveys.require_customer_access(session=session, viewer=user, customer_id=customer.id, write=True)
-    target = back if back.startswith("/") else f"/customers/{customer.id}"
+    target = safe_back(back, f"/customers/{customer.id}")
     try:
         cleanup.add_note(session=session, customer_id=customer.id, kind=kind, text=text, actor=Actor.person(user),
                          store_ids=store_ids(user))

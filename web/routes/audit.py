@@ -26,7 +26,6 @@ from winback.errors import InvalidInput
 from winback.paging import Page
 from winback.customers.models import VehicleStatus
 from web.routes.archive import notes_context
-from winback.surveys.service import reasons_by_code
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -38,8 +37,7 @@ router = APIRouter(include_in_schema=False)
 def customer_page(request: Request, customer_id: int, user: CurrentUser, session: SessionDep):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
     # the advisor's own task for this customer, if any (it unmasks the phone for them)
-    task = next((t for t in surveys.my_tasks(session=session, advisor_id=user.id, include_closed=True)
-                 if t.customer_id == customer.id), None)
+    task = surveys.task_of_customer(session=session, advisor_id=user.id, customer_id=customer.id)
     surveys.require_customer_access(session=session, viewer=user, customer_id=customer.id)
     return render(request, "customers/detail.html", user=user, customer=customer, task=task,
                   visits=customers.visits_of(session=session, customer_id=customer.id),
@@ -100,7 +98,7 @@ def audit_complaints(request: Request, user: CurrentUser, session: SessionDep, q
                   rows=audit.complaints_page(session=session, store_ids=store_ids(user), search=q, page=page,
                                              by_phone=privacy.may_see_contact(user),
                                              page_size=PAGE),
-                  reason_by_code=reasons_by_code(session=session, store_ids=store_ids(user)))
+                  reason_by_code=surveys.reasons_by_code(session=session, store_ids=store_ids(user)))
 
 
 @router.get("/audit/{entity_type}/{entity_id}")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Form, Request
 
 from api.deps import SessionDep, optional_user
 from web import render
-from web.routes.common import client_address, see_other as _see_other
+from web.routes.common import client_address, see_other as _see_other, safe_back
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 
@@ -50,7 +50,7 @@ def login(
     request.session["staff_id"] = staff.id
     if lang:
         request.session["lang"] = lang
-    return _see_other(next if next.startswith("/") and not next.startswith("//") else "/")
+    return _see_other(safe_back(next, "/"))
 
 
 @router.post("/logout")

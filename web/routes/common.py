@@ -39,3 +39,11 @@ def fragment_or_page(request, response):
     so to caches."""
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def safe_back(back: str | None, default: str) -> str:
+    """Where a form sends the browser back to: a path of this site, else ``default``. Never
+    another host: "//evil.example" and "/\\evil.example" are addresses of other sites."""
+    if back and back.startswith("/") and not back.startswith(("//", "/\\")):
+        return back
+    return default

@@ -73,10 +73,10 @@ def cycle_progress(
     """Each stage's state and its flow run's state, polled by the cycle page while a stage flow
     runs (``live``: asked by a poll, so the last answer says the flows finished); asked for
     without htmx, it sends the browser to the cycle page (whose search and pages live there)."""
-    if not is_htmx(request):
-        return fragment_or_page(request, _see_other(f"/cycles/{cycle_id}"))
     _need(user, *READERS)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
+    if not is_htmx(request):
+        return fragment_or_page(request, _see_other(f"/cycles/{cycle.id}"))
     return fragment_or_page(request, render(
         request, "cycles/_progress.html", user=user, cycle=cycle, live=live, fragment=True,
         progress=cycles.cycle_progress(session=session, cycle=cycle, store_ids=store_ids(user)),

@@ -13,7 +13,7 @@ from api.deps import CurrentUser, SessionDep, store_ids
 from flows import launcher
 from web import flash, render
 from web.i18n import pick_locale
-from web.routes.common import PAGE, list_url, need as _need, see_other as _see_other
+from web.routes.common import PAGE, list_url, need as _need, see_other as _see_other, safe_back
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.cycles import service as cycles
@@ -160,7 +160,7 @@ async def measure_report(
         session.rollback()
         return my_measures(request, user, session, error=exc.message)
     flash(request, "Saved.")
-    return _see_other(back if back.startswith("/") and not back.startswith("//") else "/measures")
+    return _see_other(safe_back(back, "/measures"))
 
 
 # ---- the evaluation report ----------------------------------------------------------------

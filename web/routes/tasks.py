@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from api.deps import CurrentUser, SessionDep
 from web import flash, render
 from web.routes.archive import notes_context
-from web.routes.common import PAGE, is_htmx, see_other as _see_other
+from web.routes.common import PAGE, is_htmx, see_other as _see_other, safe_back
 from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
@@ -197,13 +197,13 @@ async def tasks_reassign_many(request: Request, user: CurrentUser, session: Sess
                               actor_staff=user)
     except ValueError:
         flash(request, "choose at least one task", "error")
-        return _see_other(back if back.startswith("/") else "/cycles")
+        return _see_other(safe_back(back, "/cycles"))
     except (InvalidInput, Conflict) as exc:
         session.rollback()
         flash(request, exc.message, "error")
-        return _see_other(back if back.startswith("/") else "/cycles")
+        return _see_other(safe_back(back, "/cycles"))
     flash(request, "Task reassigned.")
-    return _see_other(back if back.startswith("/") else "/cycles")
+    return _see_other(safe_back(back, "/cycles"))
 
 
 @router.post("/staff/{staff_id}/hand-over")
@@ -214,9 +214,9 @@ def staff_hand_over(request: Request, staff_id: int, user: CurrentUser, session:
     except InvalidInput as exc:
         session.rollback()
         flash(request, exc.message, "error")
-        return _see_other(back if back.startswith("/") else "/cycles")
+        return _see_other(safe_back(back, "/cycles"))
     flash(request, f"Handed over: {result['tasks']} / {result['customers']}")
-    return _see_other(back if back.startswith("/") else "/cycles")
+    return _see_other(safe_back(back, "/cycles"))
 
 
 @router.post("/tasks/{task_id}/reassign")
@@ -224,7 +224,7 @@ def task_reassign(
     request: Request, task_id: int, user: CurrentUser, session: SessionDep,
     assignee_id: Annotated[int, Form()], back: Annotated[str, Form()] = "",
 ):
-    back = back if back.startswith("/") and not back.startswith("//") else ""
+    back = safe_back(back, "")
     try:
         task = surveys.reassign(session=session, task_id=task_id, to_staff_id=assignee_id, actor_staff=user)
     except (InvalidInput, Conflict) as exc:

@@ -260,6 +260,15 @@ def _search_customers(stmt: Select, search: str | None, *, by_phone: bool = True
             .where(matches(search, *fields)))
 
 
+def task_of_customer(*, session: Session, advisor_id: int, customer_id: int) -> SurveyTask | None:
+    """The advisor's latest task for this customer, open or closed, if any (it unmasks the
+    customer's phone for them)."""
+    return session.scalar(
+        select(SurveyTask).where(SurveyTask.assignee_id == advisor_id, SurveyTask.customer_id == customer_id)
+        .order_by(SurveyTask.id.desc()).limit(1)
+    )
+
+
 def my_tasks(
     *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None,
     band: str | None = None, overdue_only: bool = False, limit: int | None = None, offset: int = 0,
