@@ -381,3 +381,14 @@ def test_404_and_403_pages_help_back(client, surveying_cycle):
     r = client.get("/audit/complaints?lang=zh")
     assert r.status_code == 403
     assert "您的角色无权访问此页面" in r.text and '<a href="/audit">返回列表: 审计</a>' in r.text
+
+
+def test_error_pages_speak_the_persons_stored_language(client, session, surveying_cycle, staff):
+    """Someone who chose English on their account gets the 404/403 pages in English, whatever
+    their browser asks for."""
+    person = staff("admin")
+    person.locale = "en"
+    session.commit()
+    login(client, "admin")
+    r = client.get("/cycles/999999", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert r.status_code == 404 and "Page not found" in r.text and "页面不存在" not in r.text

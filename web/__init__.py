@@ -63,7 +63,9 @@ templates.env.globals["prefect_ui_url"] = prefect_ui_url
 
 
 def render(request: Request, template: str, user=None, status_code: int = 200, **context: Any):
-    locale = pick_locale(request, getattr(user, "locale", None))
+    # The person's stored language; an error page has no user, but the request may have
+    # loaded them before the error (api.deps keeps their setting on request.state).
+    locale = pick_locale(request, getattr(user, "locale", None) or getattr(request.state, "user_locale", None))
     _ = translator(locale)
     messages = request.session.pop("flash", [])
     # {{ reason_label(code) }}: the store's own label of a churn reason in the page's language
