@@ -105,6 +105,6 @@ def _cycle_page(request: Request, cycle_id: int, user, session, page: int, q: st
         evaluation=evaluation.get_evaluation(session=session, cycle_id=cycle.id),
         advisors=advisors, active_ids={a.id for a in advisors},
         so_far=surveys.reasons_so_far(session=session, cycle_id=cycle.id),
-        reasons={r.code: r for r in surveys.reason_codes(session=session, store_id=cycle.store_id, active_only=False)},
+        reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]),
         Stage=CycleStage,
     )
