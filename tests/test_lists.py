@@ -21,7 +21,7 @@ from winback.customers.models import Customer
 from winback.cycles import service as cycles
 from winback.cycles.models import MonthlyCycle
 from winback.plans import service as plans
-from winback.plans.models import Measure
+from winback.plans.models import Measure, MeasureTemplate
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, SurveyTask
 
@@ -219,6 +219,12 @@ def test_measures_library_followup_and_complaints(client, session, approved_plan
     assert len(set(ids)) == len(ids)
     r = client.get("/measure-library", params={"q": "培训"})
     assert 0 < len(rows_of(r.text, template)) < len(ids)
+    # an English reader finds a measure by the English title the page shows them
+    english = session.scalar(select(MeasureTemplate).where(MeasureTemplate.title_en.is_not(None))
+                             .order_by(MeasureTemplate.id.desc()))
+    r = client.get("/measure-library", params={"q": english.title_en, "lang": "en"})
+    assert str(english.id) in rows_of(r.text, template) and len(rows_of(r.text, template)) < len(ids)
+    client.get("/measure-library", params={"lang": "zh"})  # back to Chinese for the checks below
     no_match(client, "/measure-library", {"q": "没有这种措施"})
 
     login(client, "auditor")

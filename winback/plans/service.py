@@ -163,11 +163,12 @@ def english_titles(*, session: Session, store_ids: list[int]) -> dict[str, str]:
 def measure_library_page(
     *, session: Session, store_id: int, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
 ) -> Page[MeasureTemplate]:
-    """The library page: every template (retired ones too), searched by title, reason code or effect."""
+    """The library page: every template (retired ones too), searched by its title in either language, reason code or effect."""
     stmt = (
         select(MeasureTemplate)
         .where(MeasureTemplate.store_id == store_id,
-               matches(search, MeasureTemplate.title, MeasureTemplate.reason_code, MeasureTemplate.expected_effect))
+               matches(search, MeasureTemplate.title, MeasureTemplate.title_en, MeasureTemplate.reason_code,
+                       MeasureTemplate.expected_effect))
         .order_by(MeasureTemplate.reason_code, MeasureTemplate.id)
     )
     return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
