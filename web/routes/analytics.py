@@ -9,8 +9,7 @@ from fastapi.responses import Response
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import render
 from web.i18n import pick_locale, translator
-from web.routes.common import PAGE
-from web.routes.common import need as _need
+from web.routes.common import PAGE, need as _need
 from winback.accounts.models import Role
 from winback.analytics import service as analytics
 from winback.cycles import service as cycles

@@ -23,7 +23,7 @@ from winback.evaluation.export import evaluation_xlsx
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
 from winback.plans.schemas import MeasureReport, MeasureUpdate
-from winback.surveys import service as survey_service
+from winback.surveys import service as surveys
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -37,8 +37,6 @@ def plan_page(request: Request, plan_id: int, user: CurrentUser, session: Sessio
     plan = plans.get_plan(session=session, plan_id=plan_id, store_ids=store_ids(user))
     cycle = cycles.get_cycle(session=session, cycle_id=plan.cycle_id)
     from winback import clock
-    from winback.surveys import service as surveys
-
     return render(request, "plans/detail.html", user=user, plan=plan, cycle=cycle, error=error, today=clock.today(),
                   versions=plans.plan_versions(session=session, cycle_id=cycle.id),
                   reason_codes=surveys.reason_codes(session=session, store_id=plan.store_id),
@@ -178,7 +176,7 @@ def _report_context(session, user, cycle_id: int):
 def report_page(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
     cycle, ev, trend = _report_context(session, user, cycle_id)
     return render(request, "plans/report.html", user=user, cycle=cycle, ev=ev, trend=trend,
-                  reason_by_code=survey_service.reasons_by_code(session=session, store_ids=[cycle.store_id]))
+                  reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]))
 
 
 @router.get("/cycles/{cycle_id}/report.xlsx")
@@ -186,7 +184,7 @@ def report_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: Ses
     cycle, ev, trend = _report_context(session, user, cycle_id)
     locale = pick_locale(request, user.locale)
     body = evaluation_xlsx(ev, month=cycle.month, trend=trend, locale=locale, reason_labels={
-        r.code: r.label(locale) for r in survey_service.reason_codes(session=session, store_id=cycle.store_id, active_only=False)})
+        r.code: r.label(locale) for r in surveys.reason_codes(session=session, store_id=cycle.store_id, active_only=False)})
     return Response(body, media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="evaluation-{cycle.store.code}-{cycle.month}.xlsx"'})
 
@@ -196,8 +194,6 @@ def report_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: Ses
 @router.get("/measure-library")
 def library_page(request: Request, user: CurrentUser, session: SessionDep, error: str | None = None,
                  form: dict | None = None, q: str = "", page: Annotated[int, Query(ge=1)] = 1):
-    from winback.surveys import service as surveys
-
     _need(user, Role.manager, Role.admin, Role.supervisor, Role.auditor)
     if user.has_role(Role.manager):
         plans.seed_measure_library(session=session, store_id=user.store_id)
