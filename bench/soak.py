@@ -240,7 +240,7 @@ def main() -> None:
                     help="mean seconds a person waits between two requests (exponential); 0 = no pause, "
                          "every client fires its next request as soon as the last one answers (saturation)")
     a = ap.parse_args()
-    n_adv = max(1, a.clients - 6)
+    n_adv = max(1, a.clients - 4)  # 2 supervisors and 2 manager sessions, the rest advisors
     t0 = time.monotonic()
     world = prepare(a.url, a.open_tasks, n_adv)
     print(f"prepared {a.open_tasks} open tasks for {n_adv} advisors in {time.monotonic() - t0:.0f} s")
@@ -268,7 +268,7 @@ def main() -> None:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(20)
     total = sum(len(v) for v in stats.lat.values())
-    print(f"\n{a.clients} clients for {a.seconds} s on {make_url(a.url).get_backend_name()} with {a.open_tasks} open tasks,"
+    print(f"\n{len(roles)} clients for {a.seconds} s on {make_url(a.url).get_backend_name()} with {a.open_tasks} open tasks,"
           f" uvicorn --workers {a.workers}, think time {a.think:g} s")
     print(f"requests {total} ({total / a.seconds:.0f}/s), errors {len(stats.errors)}, "
           f"409 conflicts told {stats.conflicts}")
