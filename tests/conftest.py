@@ -319,3 +319,14 @@ def surveying_cycle(session, demo_store, staff) -> int:
     surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
     session.commit()
     return cycle.id
+
+
+@pytest.fixture
+def client(demo_store):
+    """The web app on the demo store, redirects not followed, writes from its own origin (log
+    in with ``tests.pages.login``)."""
+    from fastapi.testclient import TestClient
+
+    from app import create_app
+
+    return TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})

@@ -103,13 +103,6 @@ def test_a_reassigned_task_tells_each_advisor_in_their_own_language(session, sur
 
 # ---- the person's language: stored on the account, over the browser's -----------------------
 
-@pytest.fixture
-def client(demo_store):
-    from fastapi.testclient import TestClient
-
-    from app import create_app
-
-    return TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
 
 
 def _login(client, username):

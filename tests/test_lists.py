@@ -10,7 +10,6 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from winback import clock
@@ -24,22 +23,14 @@ from winback.plans import service as plans
 from winback.plans.models import Measure, MeasureTemplate
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, SurveyTask
+from tests.pages import login
 
 NO_MATCH = "没有符合搜索条件的结果"
 CORPUS = Path(__file__).parent / "data" / "imports"
 
 
-@pytest.fixture
-def client(demo_store):
-    from app import create_app
-
-    return TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
 
 
-def login(client, username):
-    client.cookies.clear()
-    r = client.post("/login", data={"username": username, "password": "winback-demo"})
-    assert r.status_code == 303, r.text
 
 
 @pytest.fixture

@@ -8,30 +8,20 @@ import hashlib
 import re
 from pathlib import Path
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from winback.actor import Actor
 from winback.cycles import service as cycles
 from winback.cycles.models import FlowRunState
 from winback.surveys.models import SurveyStatus, SurveyTask
+from tests.pages import login
 
 HX = {"HX-Request": "true"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def client(demo_store):
-    from app import create_app
-
-    return TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
 
 
-def login(client, username):
-    client.cookies.clear()
-    r = client.post("/login", data={"username": username, "password": "winback-demo"})
-    assert r.status_code == 303, r.text
 
 
 def is_fragment(r) -> bool:

@@ -4,17 +4,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 
 from db.session import session_scope
 from winback.surveys import service as surveys
+from tests.pages import login
 
 
-@pytest.fixture
-def client(demo_store):
-    from app import create_app
-
-    return TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
 
 
 @pytest.fixture
@@ -22,10 +17,6 @@ def cycle_id(surveying_cycle) -> int:
     return surveying_cycle
 
 
-def login(client, username):
-    client.cookies.clear()
-    r = client.post("/login", data={"username": username, "password": "winback-demo"})
-    assert r.status_code == 303, r.text
 
 
 def test_first_page_is_chinese_login(client):

@@ -5,27 +5,17 @@ from __future__ import annotations
 from io import BytesIO
 from pathlib import Path
 
-import pytest
-from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from winback.customers.models import Customer, CustomerNote, MergeProposal, Vehicle, VehicleStatus
+from tests.pages import login
 
 CORPUS = Path(__file__).parent / "data" / "imports"
 
 
-@pytest.fixture
-def client(demo_store):
-    from app import create_app
-
-    return TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
 
 
-def login(client, username):
-    client.cookies.clear()
-    r = client.post("/login", data={"username": username, "password": "winback-demo"})
-    assert r.status_code == 303
 
 
 def upload(client, kind, name):
