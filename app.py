@@ -1,4 +1,5 @@
 """The web application: JSON API at /api, staff pages at /."""
+
 from __future__ import annotations
 
 import logging
@@ -6,10 +7,10 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
-from starlette.exceptions import HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.deps import NotLoggedIn
@@ -17,9 +18,9 @@ from api.errors import error_body
 from api.routes import router as api_router
 from db.session import configure, is_configured
 from web import render_error
-from web.security import OriginCheck, SecurityHeaders
 from web.routes import router as web_router
 from web.routes.common import is_htmx
+from web.security import OriginCheck, SecurityHeaders
 from winback.config import get_settings
 from winback.errors import DomainError
 
@@ -79,8 +80,11 @@ def create_app() -> FastAPI:
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
         if _wants_json(request):
-            return JSONResponse(error_body(request, exc.detail, status=exc.status_code), status_code=exc.status_code,
-                                headers=exc.headers)
+            return JSONResponse(
+                error_body(request, exc.detail, status=exc.status_code),
+                status_code=exc.status_code,
+                headers=exc.headers,
+            )
         return render_error(request, exc.status_code, None)
 
     @app.exception_handler(RequestValidationError)
@@ -89,7 +93,9 @@ def create_app() -> FastAPI:
             {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]} for e in exc.errors()
         ]
         if _wants_json(request):
-            return JSONResponse(error_body(request, "invalid input", code="invalid", errors=errors), status_code=422)
+            return JSONResponse(
+                error_body(request, "invalid input", code="invalid", errors=errors), status_code=422
+            )
         return render_error(request, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
     from sqlalchemy.exc import DataError, OperationalError

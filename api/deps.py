@@ -1,4 +1,5 @@
 """Request dependencies shared by the JSON API and the web pages."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -7,6 +7,7 @@ the pages default to Chinese). A message without its own translation gets the ge
 Chinese text of its code with the English message after it, so nothing is lost. ``code``
 stays the stable, untranslated key; ``detail_en`` carries the English when ``detail`` is not.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,8 +42,9 @@ def translate_detail(message: str, code: str | None, locale: str) -> str:
     return f"{generic}（{message}）" if generic else message
 
 
-def error_body(request: Request, message: str, *, code: str | None = None, status: int = 400,
-               **extra: Any) -> dict[str, Any]:
+def error_body(
+    request: Request, message: str, *, code: str | None = None, status: int = 400, **extra: Any
+) -> dict[str, Any]:
     code = code or STATUS_CODE.get(status)
     detail = translate_detail(message, code, api_locale(request))
     body: dict[str, Any] = {"detail": detail}

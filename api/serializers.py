@@ -1,61 +1,115 @@
 """ORM objects to JSON-ready dicts (the API returns ids and plain values, never ORM objects)."""
+
 from __future__ import annotations
 
 from typing import Any
 
+from winback import clock
 from winback.audit.models import AuditEvent
 from winback.customers import privacy
 from winback.cycles.models import FlowRunRecord, MonthlyCycle, Target
 from winback.evaluation.models import Evaluation
-from winback import clock
 from winback.plans.models import Measure, RectificationPlan, Voucher
 from winback.surveys.models import SurveyTask
 
 
 def cycle(c: MonthlyCycle) -> dict[str, Any]:
     return {
-        "id": c.id, "store": c.store.code, "month": c.month, "stage": c.stage.value,
-        "as_of": c.as_of.isoformat(), "settings": c.settings,
-        "survey_deadline_at": c.survey_deadline_at, "execution_started_at": c.execution_started_at,
-        "evaluation_due_at": c.evaluation_due_at, "evaluated_at": c.evaluated_at,
-        "tally": c.tally, "profile": c.profile, "cleanup": c.cleanup,
+        "id": c.id,
+        "store": c.store.code,
+        "month": c.month,
+        "stage": c.stage.value,
+        "as_of": c.as_of.isoformat(),
+        "settings": c.settings,
+        "survey_deadline_at": c.survey_deadline_at,
+        "execution_started_at": c.execution_started_at,
+        "evaluation_due_at": c.evaluation_due_at,
+        "evaluated_at": c.evaluated_at,
+        "tally": c.tally,
+        "profile": c.profile,
+        "cleanup": c.cleanup,
     }
 
 
 def flow_run(r: FlowRunRecord) -> dict[str, Any]:
     return {
-        "id": r.id, "flow": r.flow_name, "prefect_flow_run_id": r.prefect_flow_run_id,
-        "state": r.state.value, "started_at": r.started_at, "finished_at": r.finished_at, "message": r.message,
+        "id": r.id,
+        "flow": r.flow_name,
+        "prefect_flow_run_id": r.prefect_flow_run_id,
+        "state": r.state.value,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "message": r.message,
     }
 
 
 def target(t: Target) -> dict[str, Any]:
     return {
-        "id": t.id, "customer_id": t.customer_id, "customer": t.customer.name, "vehicle_id": t.vehicle_id,
-        "vin": t.vehicle.vin, "plate": t.vehicle.plate, "model": t.vehicle.model, "band": t.band.value,
-        "last_visit_date": t.last_visit_date.isoformat(), "months_since_visit": t.months_since_visit,
-        "in_warranty": t.in_warranty, "visit_count": t.visit_count, "total_spend": str(t.total_spend),
-        "came_back_on": t.came_back_on.isoformat() if t.came_back_on else None, "holdout": t.holdout,
+        "id": t.id,
+        "customer_id": t.customer_id,
+        "customer": t.customer.name,
+        "vehicle_id": t.vehicle_id,
+        "vin": t.vehicle.vin,
+        "plate": t.vehicle.plate,
+        "model": t.vehicle.model,
+        "band": t.band.value,
+        "last_visit_date": t.last_visit_date.isoformat(),
+        "months_since_visit": t.months_since_visit,
+        "in_warranty": t.in_warranty,
+        "visit_count": t.visit_count,
+        "total_spend": str(t.total_spend),
+        "came_back_on": t.came_back_on.isoformat() if t.came_back_on else None,
+        "holdout": t.holdout,
     }
 
 
 def task(t: SurveyTask, viewer: Any = None) -> dict[str, Any]:
     """The task as ``viewer`` may see it: the phone masked unless they may see it."""
     return {
-        "id": t.id, "cycle_id": t.cycle_id, "target_id": t.target_id, "status": t.status.value, "assignee_id": t.assignee_id,
-        "assignee": t.assignee.username, "assigned_at": t.assigned_at, "due_at": t.due_at,
-        "customer_id": t.customer_id, "customer": t.target.customer.name, "phone": privacy.phone_for(t.target.customer.phone, viewer, t),
-        "vehicle": {"vin": t.target.vehicle.vin, "plate": t.target.vehicle.plate, "model": t.target.vehicle.model},
-        "band": t.target.band.value, "method": t.method.value if t.method else None,
-        "reasons": [r.reason_code.code for r in t.reasons], "serviced_elsewhere": t.serviced_elsewhere,
-        "elsewhere_what": t.elsewhere_what, "elsewhere_where": t.elsewhere_where, "elsewhere_why": t.elsewhere_why,
-        "elsewhere_kind": t.elsewhere_kind.value if t.elsewhere_kind else None, "reason_other": t.reason_other,
-        "would_return": t.would_return, "appointment_on": t.appointment_on, "voucher_offered": t.voucher_offered,
-        "complaint": t.complaint, "complaint_answer": t.complaint_answer, "notes": t.notes, "closed_at": t.closed_at,
-        "follow_up_at": t.follow_up_at, "excluded_reason": t.excluded_reason, "draft_saved_at": t.draft_saved_at,
+        "id": t.id,
+        "cycle_id": t.cycle_id,
+        "target_id": t.target_id,
+        "status": t.status.value,
+        "assignee_id": t.assignee_id,
+        "assignee": t.assignee.username,
+        "assigned_at": t.assigned_at,
+        "due_at": t.due_at,
+        "customer_id": t.customer_id,
+        "customer": t.target.customer.name,
+        "phone": privacy.phone_for(t.target.customer.phone, viewer, t),
+        "vehicle": {
+            "vin": t.target.vehicle.vin,
+            "plate": t.target.vehicle.plate,
+            "model": t.target.vehicle.model,
+        },
+        "band": t.target.band.value,
+        "method": t.method.value if t.method else None,
+        "reasons": [r.reason_code.code for r in t.reasons],
+        "serviced_elsewhere": t.serviced_elsewhere,
+        "elsewhere_what": t.elsewhere_what,
+        "elsewhere_where": t.elsewhere_where,
+        "elsewhere_why": t.elsewhere_why,
+        "elsewhere_kind": t.elsewhere_kind.value if t.elsewhere_kind else None,
+        "reason_other": t.reason_other,
+        "would_return": t.would_return,
+        "appointment_on": t.appointment_on,
+        "voucher_offered": t.voucher_offered,
+        "complaint": t.complaint,
+        "complaint_answer": t.complaint_answer,
+        "notes": t.notes,
+        "closed_at": t.closed_at,
+        "follow_up_at": t.follow_up_at,
+        "excluded_reason": t.excluded_reason,
+        "draft_saved_at": t.draft_saved_at,
         "version": t.version,
         "attempts": [
-            {"at": a.at, "method": a.method.value, "outcome": a.outcome, "note": a.note, "call_back_at": a.call_back_at}
+            {
+                "at": a.at,
+                "method": a.method.value,
+                "outcome": a.outcome,
+                "note": a.note,
+                "call_back_at": a.call_back_at,
+            }
             for a in t.attempts
         ],
     }
@@ -64,55 +118,96 @@ def task(t: SurveyTask, viewer: Any = None) -> dict[str, Any]:
 def task_summary(t: Any, viewer: Any = None) -> dict[str, Any]:
     """A line of a task list (``surveys.TaskSummary``); the whole task is ``task``."""
     return {
-        "id": t.id, "cycle_id": t.cycle_id, "status": t.status.value, "band": t.band.value,
-        "assignee_id": t.assignee_id, "due_at": t.due_at, "follow_up_at": t.follow_up_at,
-        "draft_saved_at": t.draft_saved_at, "closed_at": t.closed_at, "version": t.version,
-        "customer_id": t.customer_id, "customer": t.customer, "phone": privacy.phone_for(t.phone, viewer, t),
-        "vehicle": {"vin": t.vin, "plate": t.plate, "model": t.model}, "attempts": t.attempts,
+        "id": t.id,
+        "cycle_id": t.cycle_id,
+        "status": t.status.value,
+        "band": t.band.value,
+        "assignee_id": t.assignee_id,
+        "due_at": t.due_at,
+        "follow_up_at": t.follow_up_at,
+        "draft_saved_at": t.draft_saved_at,
+        "closed_at": t.closed_at,
+        "version": t.version,
+        "customer_id": t.customer_id,
+        "customer": t.customer,
+        "phone": privacy.phone_for(t.phone, viewer, t),
+        "vehicle": {"vin": t.vin, "plate": t.plate, "model": t.model},
+        "attempts": t.attempts,
     }
 
 
 def measure(m: Measure) -> dict[str, Any]:
     return {
-        "id": m.id, "area": m.area.value, "title": m.title, "reason": m.reason_code.code if m.reason_code else None,
-        "owner_id": m.owner_id, "owner": m.owner.username if m.owner else None,
-        "due_date": m.due_date.isoformat() if m.due_date else None, "expected_effect": m.expected_effect,
+        "id": m.id,
+        "area": m.area.value,
+        "title": m.title,
+        "reason": m.reason_code.code if m.reason_code else None,
+        "owner_id": m.owner_id,
+        "owner": m.owner.username if m.owner else None,
+        "due_date": m.due_date.isoformat() if m.due_date else None,
+        "expected_effect": m.expected_effect,
         "estimated_cost": str(m.estimated_cost) if m.estimated_cost is not None else None,
-        "status": m.status.value, "overdue": m.is_overdue(clock.today()),
+        "status": m.status.value,
+        "overdue": m.is_overdue(clock.today()),
         "reasons": sorted(r.code for r in m.reasons),
         "expected_value": str(m.expected_value) if m.expected_value is not None else None,
-        "expected_unit": m.expected_unit, "lineage_id": m.lineage_id, "evidence": m.evidence,
-        "done_at": m.done_at, "reminders": m.reminders, "escalated_at": m.escalated_at,
+        "expected_unit": m.expected_unit,
+        "lineage_id": m.lineage_id,
+        "evidence": m.evidence,
+        "done_at": m.done_at,
+        "reminders": m.reminders,
+        "escalated_at": m.escalated_at,
     }
 
 
 def plan(p: RectificationPlan) -> dict[str, Any]:
     return {
-        "id": p.id, "cycle_id": p.cycle_id, "version": p.version, "status": p.status.value,
+        "id": p.id,
+        "cycle_id": p.cycle_id,
+        "version": p.version,
+        "status": p.status.value,
         "amends_id": p.amends_id,
-        "submitted_at": p.submitted_at, "decided_at": p.decided_at,
-        "decided_by": p.decided_by.username if p.decided_by else None, "decision_comment": p.decision_comment,
+        "submitted_at": p.submitted_at,
+        "decided_at": p.decided_at,
+        "decided_by": p.decided_by.username if p.decided_by else None,
+        "decision_comment": p.decision_comment,
         "measures": [measure(m) for m in p.measures],
     }
 
 
 def evaluation(e: Evaluation) -> dict[str, Any]:
     return {
-        "cycle_id": e.cycle_id, "computed_at": e.computed_at, "targets": e.targets, "contacted": e.contacted,
-        "vehicles_back": e.vehicles_back, "workshop_entries": e.workshop_entries,
-        "output_value": str(e.output_value), "measure_cost": str(e.measure_cost),
-        "winback_rate_pct": e.winback_rate_pct, "target_pct": e.target_pct,
-        "per_advisor": e.per_advisor, "per_measure": e.per_measure,
-        "voucher_cost": str(e.voucher_cost), "satisfaction_avg": e.satisfaction_avg,
-        "satisfaction_n": e.satisfaction_n, "holdout": e.holdout, "churn_rate_pct": e.churn_rate_pct,
+        "cycle_id": e.cycle_id,
+        "computed_at": e.computed_at,
+        "targets": e.targets,
+        "contacted": e.contacted,
+        "vehicles_back": e.vehicles_back,
+        "workshop_entries": e.workshop_entries,
+        "output_value": str(e.output_value),
+        "measure_cost": str(e.measure_cost),
+        "winback_rate_pct": e.winback_rate_pct,
+        "target_pct": e.target_pct,
+        "per_advisor": e.per_advisor,
+        "per_measure": e.per_measure,
+        "voucher_cost": str(e.voucher_cost),
+        "satisfaction_avg": e.satisfaction_avg,
+        "satisfaction_n": e.satisfaction_n,
+        "holdout": e.holdout,
+        "churn_rate_pct": e.churn_rate_pct,
         "kpis": e.kpis,
     }
 
 
 def voucher(v: Voucher) -> dict[str, Any]:
     return {
-        "id": v.id, "cycle_id": v.cycle_id, "target_id": v.target_id, "customer_id": v.customer_id,
-        "measure_id": v.measure_id, "kind": v.kind, "amount": str(v.amount), "offered_at": v.offered_at,
+        "id": v.id,
+        "cycle_id": v.cycle_id,
+        "target_id": v.target_id,
+        "customer_id": v.customer_id,
+        "measure_id": v.measure_id,
+        "kind": v.kind,
+        "amount": str(v.amount),
+        "offered_at": v.offered_at,
         "expires_on": v.expires_on.isoformat() if v.expires_on else None,
         "redeemed_on": v.redeemed_on.isoformat() if v.redeemed_on else None,
     }
@@ -120,7 +215,15 @@ def voucher(v: Voucher) -> dict[str, Any]:
 
 def audit_event(e: AuditEvent) -> dict[str, Any]:
     return {
-        "id": e.id, "at": e.at, "actor": e.actor_label, "action": e.action, "entity_type": e.entity_type,
-        "entity_id": e.entity_id, "changes": e.changes, "flow_run_id": e.flow_run_id,
-        "seq": e.seq, "prev_hash": e.prev_hash, "hash": e.hash,
+        "id": e.id,
+        "at": e.at,
+        "actor": e.actor_label,
+        "action": e.action,
+        "entity_type": e.entity_type,
+        "entity_id": e.entity_id,
+        "changes": e.changes,
+        "flow_run_id": e.flow_run_id,
+        "seq": e.seq,
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
     }

@@ -11,6 +11,7 @@ Unlike the soak, the figures do not depend on the other load on the machine's co
 so they compare code changes; "app CPU" is the CPU time of this process (the app and the test
 client, not PostgreSQL) per call, the least disturbed by other load; the statement count is exact.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,13 +78,20 @@ def main() -> None:
     ops = {
         "my tasks": lambda: adv.get("/api/tasks/mine?limit=50"),
         "task page": lambda: adv.get(f"/api/tasks/{mine[random.randrange(len(mine))]['id']}"),
-        "survey submit": lambda: adv.post(f"/api/tasks/{next(ids)}/close",
-                                          json={"method": "phone", "reasons": ["high_price"]}),
-        "cycle tasks": lambda: sup.get(f"/api/cycles/{cycle_id}/tasks?limit=50&offset={random.randint(0, 5000)}"),
-        "reassign": lambda: sup.post(f"/api/tasks/{random.choice(open_page)['id']}/reassign",
-                                     json={"assignee_id": random.choice(advisors)}),
+        "survey submit": lambda: adv.post(
+            f"/api/tasks/{next(ids)}/close", json={"method": "phone", "reasons": ["high_price"]}
+        ),
+        "cycle tasks": lambda: sup.get(
+            f"/api/cycles/{cycle_id}/tasks?limit=50&offset={random.randint(0, 5000)}"
+        ),
+        "reassign": lambda: sup.post(
+            f"/api/tasks/{random.choice(open_page)['id']}/reassign",
+            json={"assignee_id": random.choice(advisors)},
+        ),
         "progress board": lambda: mgr.get(f"/api/cycles/{cycle_id}"),
-        "targets": lambda: mgr.get(f"/api/cycles/{cycle_id}/targets?limit=100&offset={random.randint(0, 5000)}"),
+        "targets": lambda: mgr.get(
+            f"/api/cycles/{cycle_id}/targets?limit=100&offset={random.randint(0, 5000)}"
+        ),
         "web my tasks": lambda: adv.get("/tasks"),
     }
     if a.cprofile:
@@ -105,8 +113,10 @@ def main() -> None:
             assert r.status_code in (200, 409), f"{op}: {r.status_code} {r.text[:200]}"
         per_call = (statements[0] - before) / a.n
         cpu_ms = (time.process_time() - cpu) / a.n * 1000
-        print(f"{op:<16}{a.n:>5}{statistics.mean(times):>10.1f}{statistics.median(times):>9.1f}{cpu_ms:>12.1f}"
-              f"{per_call:>10.1f}")
+        print(
+            f"{op:<16}{a.n:>5}{statistics.mean(times):>10.1f}{statistics.median(times):>9.1f}{cpu_ms:>12.1f}"
+            f"{per_call:>10.1f}"
+        )
 
 
 if __name__ == "__main__":

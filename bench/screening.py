@@ -10,6 +10,7 @@ it is built on. Everything runs in one transaction per store that is rolled back
 times the same data again; ``--memory`` reports peak Python memory (tracemalloc) in a separate
 run, since tracemalloc slows the timed code several-fold. Results are printed as a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,24 +18,24 @@ import random
 import sys
 import time
 import tracemalloc
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, delete, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, delete, func, select, text
 
-import db.migrate  # noqa: E402
-import db.session  # noqa: E402
-import winback.models  # noqa: E402,F401
-from db.base import Base  # noqa: E402
-from winback import clock  # noqa: E402
-from winback.accounts.models import Store  # noqa: E402
-from winback.actor import Actor  # noqa: E402
-from winback.analytics import service as analytics  # noqa: E402
-from winback.customers.models import Customer, ServiceVisit, Vehicle  # noqa: E402
-from winback.cycles import service as cycles  # noqa: E402
-from winback.cycles.models import CycleStage, Target  # noqa: E402
+import db.migrate
+import db.session
+import winback.models  # noqa: F401
+from db.base import Base
+from winback import clock
+from winback.accounts.models import Store
+from winback.actor import Actor
+from winback.analytics import service as analytics
+from winback.customers.models import Customer, ServiceVisit, Vehicle
+from winback.cycles import service as cycles
+from winback.cycles.models import CycleStage, Target
 
 AS_OF = date(2026, 11, 2)
 MODELS = ["Sagitar", "Lavida", "Bora", "Tiguan", "Passat", "Magotan", "Kicks", "Tayron"]
@@ -56,24 +57,55 @@ def reset(url: str) -> None:
 def generate(url: str, customers: int, visits: int, stores: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     engine = create_engine(url)
-    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
     per_vehicle = visits / customers
     with engine.begin() as conn:
-        conn.execute(Store.__table__.insert(), [
-            {"id": s + 1, "code": f"S{s + 1:02d}", "name": f"Store {s + 1}", "settings": {}, "created_at": now}
-            for s in range(stores)
-        ])
+        conn.execute(
+            Store.__table__.insert(),
+            [
+                {
+                    "id": s + 1,
+                    "code": f"S{s + 1:02d}",
+                    "name": f"Store {s + 1}",
+                    "settings": {},
+                    "created_at": now,
+                }
+                for s in range(stores)
+            ],
+        )
         batch_c, batch_v, batch_s = [], [], []
         ro = 0
         for c in range(1, customers + 1):
             store = (c - 1) % stores + 1
-            batch_c.append({"id": c, "store_id": store, "dms_code": f"C{c}", "name": f"客户{c}", "phone": "13800000000",
-                            "phone_valid": True, "district": rng.choice(DISTRICTS), "customer_type": "private",
-                            "gender": rng.choice("男女"), "created_at": now})
+            batch_c.append(
+                {
+                    "id": c,
+                    "store_id": store,
+                    "dms_code": f"C{c}",
+                    "name": f"客户{c}",
+                    "phone": "13800000000",
+                    "phone_valid": True,
+                    "district": rng.choice(DISTRICTS),
+                    "customer_type": "private",
+                    "gender": rng.choice("男女"),
+                    "created_at": now,
+                }
+            )
             buy = AS_OF - timedelta(days=rng.randint(200, 3000))
-            batch_v.append({"id": c, "store_id": store, "customer_id": c, "vin": f"LSV{c:014d}", "vin_valid": True,
-                            "model": rng.choice(MODELS), "status": "active", "purchase_date": buy,
-                            "warranty_end": buy + timedelta(days=3 * 365), "created_at": now})
+            batch_v.append(
+                {
+                    "id": c,
+                    "store_id": store,
+                    "customer_id": c,
+                    "vin": f"LSV{c:014d}",
+                    "vin_valid": True,
+                    "model": rng.choice(MODELS),
+                    "status": "active",
+                    "purchase_date": buy,
+                    "warranty_end": buy + timedelta(days=3 * 365),
+                    "created_at": now,
+                }
+            )
             # visits every ~3 months with a per-vehicle rate; a quarter stop at some point
             n = max(1, int(rng.expovariate(1 / per_vehicle)))
             stop = AS_OF - timedelta(days=rng.randint(0, 900)) if rng.random() < 0.25 else AS_OF
@@ -83,9 +115,18 @@ def generate(url: str, customers: int, visits: int, stores: int, seed: int = 1) 
                 if d > stop:
                     break
                 ro += 1
-                batch_s.append({"store_id": store, "ro_number": f"RO{ro}", "vehicle_id": c, "customer_id": c,
-                                "visit_date": d, "category": rng.choice(("maintenance", "repair", "accident")),
-                                "amount": rng.randint(300, 3000), "created_at": now})
+                batch_s.append(
+                    {
+                        "store_id": store,
+                        "ro_number": f"RO{ro}",
+                        "vehicle_id": c,
+                        "customer_id": c,
+                        "visit_date": d,
+                        "category": rng.choice(("maintenance", "repair", "accident")),
+                        "amount": rng.randint(300, 3000),
+                        "created_at": now,
+                    }
+                )
                 d += timedelta(days=int(gap * rng.uniform(0.6, 1.4)))
             if len(batch_s) >= 50_000 or c == customers:
                 conn.execute(Customer.__table__.insert(), batch_c)
@@ -118,8 +159,13 @@ def timed(fn, memory: bool = False):
 def bare_sql(session, store_id: int) -> float:
     """The grouped per-vehicle query screening and profile stand on, fetched in full."""
     stmt = (
-        select(ServiceVisit.vehicle_id, func.max(ServiceVisit.visit_date), func.min(ServiceVisit.visit_date),
-               func.count(), func.sum(ServiceVisit.amount))
+        select(
+            ServiceVisit.vehicle_id,
+            func.max(ServiceVisit.visit_date),
+            func.min(ServiceVisit.visit_date),
+            func.count(),
+            func.sum(ServiceVisit.amount),
+        )
         .where(ServiceVisit.store_id == store_id, ServiceVisit.visit_date <= AS_OF)
         .group_by(ServiceVisit.vehicle_id)
     )
@@ -146,7 +192,9 @@ def run(url: str, stores: int, memory: bool = False) -> None:
                 cycle.stage = CycleStage.started
                 s.flush()
             sql = bare_sql(s, store_id)
-            res, t_screen, m1 = timed(lambda: cycles.screen_targets(session=s, cycle_id=cycle.id, actor=actor), memory)
+            res, t_screen, m1 = timed(
+                lambda: cycles.screen_targets(session=s, cycle_id=cycle.id, actor=actor), memory
+            )
             _, t_prof, m2 = timed(lambda: analytics.profile_report(session=s, cycle_id=cycle.id), memory)
             _, t_alarm, m3 = timed(lambda: analytics.churn_alarm(session=s, store_id=store_id), memory)
             # Rolled back, so the stages can be timed again on the same data (--keep).
@@ -158,11 +206,15 @@ def run(url: str, stores: int, memory: bool = False) -> None:
         peak = max(peak, m1, m2, m3)
         if store_id <= 3 or store_id == stores:
             rows.append((code, res["total"], sql, t_screen, t_prof, t_alarm, max(m1, m2, m3)))
-    print(f"{'store':6} {'targets':>8} {'bare SQL s':>10} {'screen s':>9} {'profile s':>9} {'alarm s':>8} {'peak MiB':>9}")
+    print(
+        f"{'store':6} {'targets':>8} {'bare SQL s':>10} {'screen s':>9} {'profile s':>9} {'alarm s':>8} {'peak MiB':>9}"
+    )
     for r in rows:
         print(f"{r[0]:6} {r[1]:>8} {r[2]:>10.2f} {r[3]:>9.2f} {r[4]:>9.2f} {r[5]:>8.2f} {r[6]:>9.1f}")
-    print(f"all {stores} stores: bare SQL {total['sql']:.1f} s, screening {total['screen']:.1f} s, "
-          f"profile {total['profile']:.1f} s, alarm {total['alarm']:.1f} s, peak {peak:.0f} MiB")
+    print(
+        f"all {stores} stores: bare SQL {total['sql']:.1f} s, screening {total['screen']:.1f} s, "
+        f"profile {total['profile']:.1f} s, alarm {total['alarm']:.1f} s, peak {peak:.0f} MiB"
+    )
 
 
 def main() -> None:
@@ -172,8 +224,11 @@ def main() -> None:
     ap.add_argument("--visits", type=int, default=400_000)
     ap.add_argument("--stores", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="reuse the data already in the database")
-    ap.add_argument("--memory", action="store_true",
-                    help="measure peak Python memory (tracemalloc) instead of honest times")
+    ap.add_argument(
+        "--memory",
+        action="store_true",
+        help="measure peak Python memory (tracemalloc) instead of honest times",
+    )
     a = ap.parse_args()
     import os
 

@@ -11,6 +11,7 @@ requests, errors (5xx, timeouts, unexpected codes; a 409 "someone else closed it
 expected answer), p50/p95/p99 per operation, the ratio to the bare endpoint, and checks
 afterwards that every survey closed with a 200 is closed exactly once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -64,20 +65,37 @@ def prepare(url: str, open_tasks: int, advisors: int) -> dict:
         admin.dispose()
     upgrade(url)
     dbs.configure(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     system = Actor.system(label="soak")
     with dbs.session_scope() as s:
         store = accounts.create_store(session=s, code="B01", name="soak store", actor=system)
-        names = {"advisor": [f"adv{i:02d}" for i in range(advisors)], "supervisor": ["sup1", "sup2"],
-                 "manager": ["mgr1"]}
+        names = {
+            "advisor": [f"adv{i:02d}" for i in range(advisors)],
+            "supervisor": ["sup1", "sup2"],
+            "manager": ["mgr1"],
+        }
         ids = {}
         for role, users in names.items():
             for name in users:
-                ids[name] = accounts.create_staff(session=s, store_id=store.id, username=name, display_name=name,
-                                                  password=PASSWORD, roles=[Role(role)], actor=system).id
-        cycle = MonthlyCycle(store_id=store.id, month=clock.today().strftime("%Y-%m"), stage=CycleStage.surveying,
-                             settings=accounts.effective_settings(store).model_dump(), as_of=clock.today(),
-                             started_at=now, survey_deadline_at=now + timedelta(days=7), surveys_assigned_at=now)
+                ids[name] = accounts.create_staff(
+                    session=s,
+                    store_id=store.id,
+                    username=name,
+                    display_name=name,
+                    password=PASSWORD,
+                    roles=[Role(role)],
+                    actor=system,
+                ).id
+        cycle = MonthlyCycle(
+            store_id=store.id,
+            month=clock.today().strftime("%Y-%m"),
+            stage=CycleStage.surveying,
+            settings=accounts.effective_settings(store).model_dump(),
+            as_of=clock.today(),
+            started_at=now,
+            survey_deadline_at=now + timedelta(days=7),
+            surveys_assigned_at=now,
+        )
         s.add(cycle)
         s.flush()
         store_id, cycle_id = store.id, cycle.id
@@ -87,33 +105,107 @@ def prepare(url: str, open_tasks: int, advisors: int) -> dict:
     with engine.begin() as c:
         for start in range(0, open_tasks, batch):
             n = range(start, min(start + batch, open_tasks))
-            c.execute(insert(Customer), [dict(id=i + 1, store_id=store_id, dms_code=f"C{i}", name=f"客户{i}",
-                                              phone=f"138{i:08d}", created_at=now) for i in n])
-            c.execute(insert(Vehicle), [dict(id=i + 1, store_id=store_id, customer_id=i + 1, vin=f"LSOAK{i:012d}",
-                                             model="轩逸", created_at=now) for i in n])
-            c.execute(insert(ServiceVisit), [dict(store_id=store_id, ro_number=f"RO{i}", vehicle_id=i + 1,
-                                                  customer_id=i + 1, visit_date=last, category="保养", amount=500,
-                                                  created_at=now) for i in n])
-            c.execute(insert(Target), [dict(id=i + 1, store_id=store_id, cycle_id=cycle_id, customer_id=i + 1,
-                                            vehicle_id=i + 1, band="at_risk", last_visit_date=last,
-                                            months_since_visit=9, in_warranty=False, visit_count=1,
-                                            total_spend=500, profile={"model": "轩逸"}, created_at=now) for i in n])
+            c.execute(
+                insert(Customer),
+                [
+                    dict(
+                        id=i + 1,
+                        store_id=store_id,
+                        dms_code=f"C{i}",
+                        name=f"客户{i}",
+                        phone=f"138{i:08d}",
+                        created_at=now,
+                    )
+                    for i in n
+                ],
+            )
+            c.execute(
+                insert(Vehicle),
+                [
+                    dict(
+                        id=i + 1,
+                        store_id=store_id,
+                        customer_id=i + 1,
+                        vin=f"LSOAK{i:012d}",
+                        model="轩逸",
+                        created_at=now,
+                    )
+                    for i in n
+                ],
+            )
+            c.execute(
+                insert(ServiceVisit),
+                [
+                    dict(
+                        store_id=store_id,
+                        ro_number=f"RO{i}",
+                        vehicle_id=i + 1,
+                        customer_id=i + 1,
+                        visit_date=last,
+                        category="保养",
+                        amount=500,
+                        created_at=now,
+                    )
+                    for i in n
+                ],
+            )
+            c.execute(
+                insert(Target),
+                [
+                    dict(
+                        id=i + 1,
+                        store_id=store_id,
+                        cycle_id=cycle_id,
+                        customer_id=i + 1,
+                        vehicle_id=i + 1,
+                        band="at_risk",
+                        last_visit_date=last,
+                        months_since_visit=9,
+                        in_warranty=False,
+                        visit_count=1,
+                        total_spend=500,
+                        profile={"model": "轩逸"},
+                        created_at=now,
+                    )
+                    for i in n
+                ],
+            )
             adv = names["advisor"]
-            c.execute(insert(SurveyTask), [dict(store_id=store_id, cycle_id=cycle_id, target_id=i + 1,
-                                                customer_id=i + 1, assignee_id=ids[adv[i % len(adv)]],
-                                                assigned_at=now, due_at=now + timedelta(days=7), status="open",
-                                                version=1, band="at_risk", total_spend=500) for i in n])
+            c.execute(
+                insert(SurveyTask),
+                [
+                    dict(
+                        store_id=store_id,
+                        cycle_id=cycle_id,
+                        target_id=i + 1,
+                        customer_id=i + 1,
+                        assignee_id=ids[adv[i % len(adv)]],
+                        assigned_at=now,
+                        due_at=now + timedelta(days=7),
+                        status="open",
+                        version=1,
+                        band="at_risk",
+                        total_spend=500,
+                    )
+                    for i in n
+                ],
+            )
         if engine.dialect.name == "postgresql":
             for table in ("customers", "vehicles", "targets"):
-                c.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                c.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                    )
+                )
             c.execute(text("ANALYZE"))
     engine.dispose()
     return {"cycle_id": cycle_id, "names": names, "ids": ids}
 
 
 def start_server(args: list[str], env: dict, port: int) -> subprocess.Popen:
-    p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+    p = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -185,26 +277,51 @@ async def user(base, name, role, world, stats, clock, think):
                 await pause(think)
                 await call(c, stats, "task page", "GET", f"/api/tasks/{task['id']}", ok=(200, 403))
                 await pause(think)
-                r = await call(c, stats, "survey submit", "POST", f"/api/tasks/{task['id']}/close", ok=(200, 403),
-                               json={"method": "phone", "reasons": [random.choice(["high_price", "too_far"])]})
+                r = await call(
+                    c,
+                    stats,
+                    "survey submit",
+                    "POST",
+                    f"/api/tasks/{task['id']}/close",
+                    ok=(200, 403),
+                    json={"method": "phone", "reasons": [random.choice(["high_price", "too_far"])]},
+                )
                 if r is not None and r.status_code == 200:
                     stats.closed.append(task["id"])
             elif role == "supervisor":
                 await pause(think)
-                r = await call(c, stats, "cycle tasks", "GET", f"/api/cycles/{cycle}/tasks?limit=50&offset={random.randint(0, 5000)}")
+                r = await call(
+                    c,
+                    stats,
+                    "cycle tasks",
+                    "GET",
+                    f"/api/cycles/{cycle}/tasks?limit=50&offset={random.randint(0, 5000)}",
+                )
                 if r is None or r.status_code != 200 or not r.json()["items"]:
                     continue
                 open_ = [t for t in r.json()["items"] if t["status"] == "open"]
                 if open_:
                     t = random.choice(open_)
                     await pause(think)
-                    await call(c, stats, "reassign", "POST", f"/api/tasks/{t['id']}/reassign",
-                               json={"assignee_id": random.choice(advisors)})
+                    await call(
+                        c,
+                        stats,
+                        "reassign",
+                        "POST",
+                        f"/api/tasks/{t['id']}/reassign",
+                        json={"assignee_id": random.choice(advisors)},
+                    )
             else:
                 await pause(think)
                 await call(c, stats, "progress board", "GET", f"/api/cycles/{cycle}")
                 await pause(think)
-                await call(c, stats, "targets", "GET", f"/api/cycles/{cycle}/targets?limit=100&offset={random.randint(0, 5000)}")
+                await call(
+                    c,
+                    stats,
+                    "targets",
+                    "GET",
+                    f"/api/cycles/{cycle}/targets?limit=100&offset={random.randint(0, 5000)}",
+                )
 
 
 async def bare_load(base, clients, seconds, think) -> list[float]:
@@ -226,7 +343,9 @@ async def bare_load(base, clients, seconds, think) -> list[float]:
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] if len(values) > 1 else values[0]
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] if len(values) > 1 else values[0]
+    )
 
 
 def main() -> None:
@@ -236,31 +355,66 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=300)
     ap.add_argument("--open-tasks", type=int, default=50000)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--think", type=float, default=1.0,
-                    help="mean seconds a person waits between two requests (exponential); 0 = no pause, "
-                         "every client fires its next request as soon as the last one answers (saturation)")
+    ap.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean seconds a person waits between two requests (exponential); 0 = no pause, "
+        "every client fires its next request as soon as the last one answers (saturation)",
+    )
     a = ap.parse_args()
     n_adv = max(1, a.clients - 4)  # 2 supervisors and 2 manager sessions, the rest advisors
     t0 = time.monotonic()
     world = prepare(a.url, a.open_tasks, n_adv)
     print(f"prepared {a.open_tasks} open tasks for {n_adv} advisors in {time.monotonic() - t0:.0f} s")
-    env = {**os.environ, "WINBACK_DATABASE_URL": a.url, "WINBACK_DATA_DIR": "/tmp/winback-soak",
-           "WINBACK_LOGIN_MAX_FAILURES": "1000"}
+    env = {
+        **os.environ,
+        "WINBACK_DATABASE_URL": a.url,
+        "WINBACK_DATA_DIR": "/tmp/winback-soak",
+        "WINBACK_LOGIN_MAX_FAILURES": "1000",
+    }
     app_port, bare_port = free_port(), free_port()
-    uv = [sys.executable, "-m", "uvicorn", "--workers", str(a.workers), "--log-level", "warning", "--host", "127.0.0.1"]
+    uv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--workers",
+        str(a.workers),
+        "--log-level",
+        "warning",
+        "--host",
+        "127.0.0.1",
+    ]
     app = start_server(uv + ["--port", str(app_port), "--factory", "app:create_app"], env, app_port)
     bare = start_server(uv + ["--port", str(bare_port), "bench.bare_app:app"], env, bare_port)
     try:
-        bare_lat = asyncio.run(bare_load(f"http://127.0.0.1:{bare_port}", a.clients, min(20, a.seconds), a.think))
+        bare_lat = asyncio.run(
+            bare_load(f"http://127.0.0.1:{bare_port}", a.clients, min(20, a.seconds), a.think)
+        )
         stats = Stats()
         roles = (["supervisor"] * 2 + ["manager"] * 2 + ["advisor"] * n_adv)[: a.clients]
-        people = {"supervisor": world["names"]["supervisor"], "manager": world["names"]["manager"],
-                  "advisor": world["names"]["advisor"]}
+        people = {
+            "supervisor": world["names"]["supervisor"],
+            "manager": world["names"]["manager"],
+            "advisor": world["names"]["advisor"],
+        }
 
         async def run():
             clock = {"in": 0, "people": len(roles), "seconds": a.seconds, "start": asyncio.Event()}
-            await asyncio.gather(*(user(f"http://127.0.0.1:{app_port}", people[r][i % len(people[r])], r, world,
-                                        stats, clock, a.think) for i, r in enumerate(roles)))
+            await asyncio.gather(
+                *(
+                    user(
+                        f"http://127.0.0.1:{app_port}",
+                        people[r][i % len(people[r])],
+                        r,
+                        world,
+                        stats,
+                        clock,
+                        a.think,
+                    )
+                    for i, r in enumerate(roles)
+                )
+            )
 
         asyncio.run(run())
     finally:
@@ -268,16 +422,24 @@ def main() -> None:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(20)
     total = sum(len(v) for v in stats.lat.values())
-    print(f"\n{len(roles)} clients for {a.seconds} s on {make_url(a.url).get_backend_name()} with {a.open_tasks} open tasks,"
-          f" uvicorn --workers {a.workers}, think time {a.think:g} s")
-    print(f"requests {total} ({total / a.seconds:.0f}/s), errors {len(stats.errors)}, "
-          f"409 conflicts told {stats.conflicts}")
+    print(
+        f"\n{len(roles)} clients for {a.seconds} s on {make_url(a.url).get_backend_name()} with {a.open_tasks} open tasks,"
+        f" uvicorn --workers {a.workers}, think time {a.think:g} s"
+    )
+    print(
+        f"requests {total} ({total / a.seconds:.0f}/s), errors {len(stats.errors)}, "
+        f"409 conflicts told {stats.conflicts}"
+    )
     print(f"{'operation':<16}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
     for op, v in sorted(stats.lat.items()):
         print(f"{op:<16}{len(v):>7}{pct(v, 50):>9.1f}{pct(v, 95):>9.1f}{pct(v, 99):>9.1f}")
-    print(f"{'(log in)':<16}{len(stats.logins):>7}{pct(stats.logins, 50):>9.1f}{pct(stats.logins, 95):>9.1f}"
-          f"{pct(stats.logins, 99):>9.1f}   all at once, before the measured window")
-    print(f"{'bare endpoint':<16}{len(bare_lat):>7}{pct(bare_lat, 50):>9.1f}{pct(bare_lat, 95):>9.1f}{pct(bare_lat, 99):>9.1f}")
+    print(
+        f"{'(log in)':<16}{len(stats.logins):>7}{pct(stats.logins, 50):>9.1f}{pct(stats.logins, 95):>9.1f}"
+        f"{pct(stats.logins, 99):>9.1f}   all at once, before the measured window"
+    )
+    print(
+        f"{'bare endpoint':<16}{len(bare_lat):>7}{pct(bare_lat, 50):>9.1f}{pct(bare_lat, 95):>9.1f}{pct(bare_lat, 99):>9.1f}"
+    )
     for op in ("my tasks", "survey submit"):
         if stats.lat.get(op):
             print(f"p95 {op} / p95 bare endpoint: {pct(stats.lat[op], 95) / pct(bare_lat, 95):.1f}x")
@@ -291,8 +453,13 @@ def main() -> None:
     dbs.configure(a.url)
     with dbs.session_scope() as s:
         done = set(s.scalars(select(SurveyTask.id).where(SurveyTask.status == SurveyStatus.done)))
-        per_task = dict(s.execute(select(AuditEvent.entity_id, func.count()).where(
-            AuditEvent.action == "task.closed").group_by(AuditEvent.entity_id)).all())
+        per_task = dict(
+            s.execute(
+                select(AuditEvent.entity_id, func.count())
+                .where(AuditEvent.action == "task.closed")
+                .group_by(AuditEvent.entity_id)
+            ).all()
+        )
     closed = stats.closed
     assert len(closed) == len(set(closed)), "a task was closed twice with a 200"
     assert set(closed) == done, f"closed {len(closed)} vs done {len(done)}"

@@ -1,4 +1,5 @@
 """Run Alembic from code (``winback db upgrade``, the demo, the tests)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,9 +13,7 @@ ROOT = Path(__file__).resolve().parent
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.set_main_option(
-        "file_template", "%%(year)d-%%(month).2d-%%(day).2d_%%(rev)s_%%(slug)s"
-    )
+    cfg.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d_%%(rev)s_%%(slug)s")
     if url:
         cfg.attributes["url"] = url
     return cfg

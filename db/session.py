@@ -2,6 +2,7 @@
 
 ``session_scope()`` is the one transaction boundary for tasks, the CLI and requests.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

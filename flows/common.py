@@ -1,4 +1,5 @@
 """Shared by every flow: launch keys, the clock parameter and flow-run tracking hooks."""
+
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,7 @@ _IGNORED = {"as_of"}
 
 
 def launch_key(flow_name: str, parameters: dict[str, Any]) -> str:
-    """"monthly_cycle:month=2026-11,store_codes=['S01']": one live run per key."""
+    """ "monthly_cycle:month=2026-11,store_codes=['S01']": one live run per key."""
     parts = ",".join(f"{k}={parameters[k]}" for k in sorted(parameters) if k not in _IGNORED)
     return f"{flow_name}:{parts}"
 
@@ -60,4 +61,6 @@ def track(flow, flow_run, state) -> None:
         log.exception("could not record the state of flow run %s", getattr(flow_run, "id", "?"))
 
 
-HOOKS = dict(on_running=[track], on_completion=[track], on_failure=[track], on_crashed=[track], on_cancellation=[track])
+HOOKS = dict(
+    on_running=[track], on_completion=[track], on_failure=[track], on_crashed=[track], on_cancellation=[track]
+)

@@ -4,6 +4,7 @@ Layout: ``<drop_dir>/<STORE CODE>/*.csv|*.xlsx|*.xls``. Each file is imported fo
 (every row imported or reported, the original kept by its hash) and then moved to ``done/``
 beside it, so the folder shows what is still waiting. Importing a file twice changes nothing.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -34,14 +35,18 @@ def dropped_files(drop_dir: str, store_ids: list[int]) -> list[tuple[int, str]]:
         for store_id in store_ids:
             folder = Path(drop_dir) / session.get(Store, store_id).code
             if folder.is_dir():
-                found += [(store_id, str(p)) for p in sorted(folder.iterdir())
-                          if p.is_file() and p.suffix.lower() in SUFFIXES]
+                found += [
+                    (store_id, str(p))
+                    for p in sorted(folder.iterdir())
+                    if p.is_file() and p.suffix.lower() in SUFFIXES
+                ]
     return found
 
 
 @flow(name="import_visits", flow_run_name="import visits from the drop folder", **HOOKS)
-def import_visits(drop_dir: str | None = None, store_codes: list[str] | None = None,
-                  as_of: str | None = None) -> list[dict]:
+def import_visits(
+    drop_dir: str | None = None, store_codes: list[str] | None = None, as_of: str | None = None
+) -> list[dict]:
     apply_as_of(as_of)
     drop = str(drop_dir or default_drop_dir())
     results = []

@@ -7,6 +7,7 @@
 Either way a ``FlowRunRecord`` is written first; a second launch with the same key while the
 first is scheduled or running returns the first, and every stage is idempotent besides.
 """
+
 from __future__ import annotations
 
 import logging
@@ -77,8 +78,12 @@ def launch(
         if live is not None:
             return Launched(live.id, flow_name, live.prefect_flow_run_id, live.state.value, True)
         record = cycles.record_flow_run(
-            session=session, flow_name=flow_name, launch_key=key, state=FlowRunState.scheduled,
-            store_id=store_id, cycle_id=cycle_id,
+            session=session,
+            flow_name=flow_name,
+            launch_key=key,
+            state=FlowRunState.scheduled,
+            store_id=store_id,
+            cycle_id=cycle_id,
         )
         record_id = record.id
     # Tests and scripted demos may ask every in-process launch to finish before returning.
@@ -93,13 +98,18 @@ def _launch_deployment(flow_name, parameters, key, record_id, wait) -> Launched:
 
     _, func, deployment = FLOWS[flow_name]
     run = run_deployment(
-        f"{flow_name}/{deployment}", parameters=parameters, timeout=None if wait else 0,
-        idempotency_key=f"{key}#{record_id}", as_subflow=False,
+        f"{flow_name}/{deployment}",
+        parameters=parameters,
+        timeout=None if wait else 0,
+        idempotency_key=f"{key}#{record_id}",
+        as_subflow=False,
     )
     state = run.state.type.value.lower() if run.state else "scheduled"
     with session_scope() as session:
         rec = cycles.record_flow_run(
-            session=session, flow_name=flow_name, launch_key=key,
+            session=session,
+            flow_name=flow_name,
+            launch_key=key,
             state=FlowRunState(state) if state in FlowRunState.__members__ else FlowRunState.scheduled,
             prefect_flow_run_id=str(run.id),
         )
@@ -117,8 +127,9 @@ def _launch_in_process(flow_name, parameters, key, record_id, wait) -> Launched:
         except Exception as exc:  # the hooks record the failure; make sure the record ends
             log.exception("flow %s failed", flow_name)
             with session_scope() as session:
-                cycles.mark_flow_run_failed(session=session, record_id=record_id,
-                                            message=f"{type(exc).__name__}: {exc}")
+                cycles.mark_flow_run_failed(
+                    session=session, record_id=record_id, message=f"{type(exc).__name__}: {exc}"
+                )
             if wait:
                 raise
 
@@ -141,7 +152,9 @@ def start_monthly_cycle(
     from winback.cycles.service import parse_month
 
     parse_month(month)
-    return launch("monthly_cycle", {"month": month, "store_codes": [store_code]}, store_id=store_id, wait=wait)
+    return launch(
+        "monthly_cycle", {"month": month, "store_codes": [store_code]}, store_id=store_id, wait=wait
+    )
 
 
 def start_execution(*, cycle_id: int, store_id: int) -> Launched:

@@ -3,6 +3,7 @@
 What follows the surveys waits in the database: the daily ``watch_deadlines`` flow moves each
 cycle on when its condition holds (deadline passed, plan approved, three months elapsed).
 """
+
 from __future__ import annotations
 
 from prefect import flow, task
@@ -40,7 +41,9 @@ def cycle_for_store_on_worker(store_id: int, month: str, as_of: str | None) -> i
         idempotency_key=f"cycle_for_store:{store_id}:{month}:{flow_run.get_id()}",
     )
     if run.state is None or not run.state.is_completed():
-        raise RuntimeError(f"the cycle of store {store_id} ended {run.state.name if run.state else 'unknown'}")
+        raise RuntimeError(
+            f"the cycle of store {store_id} ended {run.state.name if run.state else 'unknown'}"
+        )
     return store_id
 
 

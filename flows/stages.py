@@ -1,4 +1,5 @@
 """One flow per stage of PROCESS.md; each takes a cycle id and is safe to run twice."""
+
 from __future__ import annotations
 
 from prefect import flow

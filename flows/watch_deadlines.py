@@ -3,6 +3,7 @@
 No process waits a week: the state is in the database and this flow runs on a schedule
 (daily in prefect.yaml, or ``winback watch``), so a restart loses nothing.
 """
+
 from __future__ import annotations
 
 from prefect import flow

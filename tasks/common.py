@@ -1,4 +1,5 @@
 """What every task needs: who is acting (the flow run) and a unit of work."""
+
 from __future__ import annotations
 
 from prefect.runtime import flow_run

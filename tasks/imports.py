@@ -13,7 +13,15 @@ from winback.customers import imports
 def import_dropped_file(store_id: int, kind: str, path: str) -> dict:
     """Import one file of the drop folder; the same file twice changes nothing (by its hash)."""
     with session_scope() as session:
-        batch, is_new = imports.import_file(session=session, store_id=store_id, kind=kind, source=Path(path),
-                                            actor=flow_actor())
-        return {"file": Path(path).name, "batch": batch.id, "new": is_new, "status": batch.status.value,
-                "inserted": batch.inserted, "updated": batch.updated, "failed": batch.failed}
+        batch, is_new = imports.import_file(
+            session=session, store_id=store_id, kind=kind, source=Path(path), actor=flow_actor()
+        )
+        return {
+            "file": Path(path).name,
+            "batch": batch.id,
+            "new": is_new,
+            "status": batch.status.value,
+            "inserted": batch.inserted,
+            "updated": batch.updated,
+            "failed": batch.failed,
+        }

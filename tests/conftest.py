@@ -5,6 +5,7 @@ PostgreSQL runs when ``WINBACK_TEST_POSTGRES_URL`` is set, e.g.
 ``WINBACK_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test``; every
 database test then runs twice, ``test_x[sqlite]`` and ``test_x[postgres]``.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -51,6 +52,7 @@ if POSTGRES_URL:
 
 # ---- speed ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing() -> Iterator[None]:
     """Argon2 at production cost takes ~0.15 s a hash, most of the demo's load time.
@@ -72,6 +74,7 @@ def _cheap_password_hashing() -> Iterator[None]:
 
 # ---- databases ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory) -> Path:
     """One SQLite file migrated to head; each test gets a copy of it."""
@@ -90,12 +93,13 @@ def _sqlite_template(tmp_path_factory) -> Path:
 
 
 def _worker_postgres_url(url: str) -> str:
-    """Under pytest-xdist each worker gets its own database ``test_<worker>``."""
+    """Under pytest-xdist each worker gets its own database ``<base>_<worker>``."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         return url
     base = make_url(url)
-    name = f"test_{worker}"
+    # Named after the base database, so two checkouts testing at once (test, h1…) never share one.
+    name = f"{base.database}_{worker}"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -187,6 +191,7 @@ def demo_store(session) -> int:
 
 # ---- Prefect -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """A temporary Prefect server (own SQLite database) for tests that run whole flows.
@@ -203,6 +208,7 @@ def prefect_harness() -> Iterator[None]:
 
 
 # ---- a real webhook receiver -------------------------------------------------------------
+
 
 @dataclass
 class Webhook:
@@ -246,7 +252,7 @@ def webhook() -> Iterator[Webhook]:
     hook = Webhook(host="127.0.0.1", port=0)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             try:
@@ -270,7 +276,9 @@ def webhook() -> Iterator[Webhook]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     hook.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="webhook", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="webhook", daemon=True
+    )
     thread.start()
     try:
         yield hook
@@ -281,6 +289,7 @@ def webhook() -> Iterator[Webhook]:
 
 
 # ---- small helpers shared by the domain tests --------------------------------------------
+
 
 @pytest.fixture
 def staff(session):

@@ -1,5 +1,6 @@
 """Helpers for tests that drive the staff pages through the TestClient (the `client` fixture
 of conftest.py)."""
+
 from __future__ import annotations
 
 PASSWORD = "winback-demo"  # every demo account's password

@@ -8,6 +8,7 @@ saying whether the thing exists (another store's ids); "in" log in first (API 40
 303 to /login); "any" a public route (no 5xx); "L" allowed but starts a Prefect flow, so not
 called here (who may start flows is asserted by the refusals; the flows have their own tests).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -43,16 +44,29 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /api/watch": (("L", 403, 403, 403, 403, 403, "L", "in"), None),
     "GET /api/tasks/mine": (("ok",) * 7 + ("in",), None),
     "GET /api/tasks/{task}": (("ok", "ok", "ok", 403, "ok", "ok", 404, "in"), None),
-    "POST /api/tasks/{task}/attempts": ((403, 403, "ok", 403, 403, 403, 404, "in"), {"method": "phone", "outcome": "no_answer"}),
+    "POST /api/tasks/{task}/attempts": (
+        (403, 403, "ok", 403, 403, 403, 404, "in"),
+        {"method": "phone", "outcome": "no_answer"},
+    ),
     "POST /api/tasks/{task}/close": ((403, "ok", "ok", 403, 403, 403, 404, "in"), {"reasons": []}),
-    "POST /api/tasks/{task}/reassign": ((403, "ok", 403, 403, 403, 403, 404, "in"), {"assignee_id": "{advisor1}"}),
+    "POST /api/tasks/{task}/reassign": (
+        (403, "ok", 403, 403, 403, 403, 404, "in"),
+        {"assignee_id": "{advisor1}"},
+    ),
     "GET /api/reason-codes": (("ok",) * 7 + ("in",), None),
     "PATCH /api/measures/{measure}": ((403, 403, 403, 403, "ok", 403, 404, "in"), {"expected_effect": "x"}),
     "POST /api/plans/{plan}/submit": (("ok", "ok", 403, 403, "ok", 403, 404, "in"), None),
     "POST /api/plans/{plan}/approve": ((403, 403, 403, 403, "L", 403, 404, "in"), {}),
     "POST /api/plans/{plan}/reject": ((403, 403, 403, 403, "ok", 403, 404, "in"), {"comment": "no"}),
-    "POST /api/visits": (("ok", 403, 403, 403, 403, 403, 404, "in"),
-                         {"vin": "{vin}", "ro_number": "RO-MATRIX-{who}", "visit_date": "2026-11-01", "category": "maintenance"}),
+    "POST /api/visits": (
+        ("ok", 403, 403, 403, 403, 403, 404, "in"),
+        {
+            "vin": "{vin}",
+            "ro_number": "RO-MATRIX-{who}",
+            "visit_date": "2026-11-01",
+            "category": "maintenance",
+        },
+    ),
     "GET /api/audit/{entity_type}/{entity_id}": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /": (("any",) * 8, None),
     "GET /login": (("any",) * 8, None),
@@ -66,11 +80,20 @@ RULES: dict[str, tuple[tuple, object]] = {
     "GET /tasks/{task}": (("ok", "ok", "ok", 403, "ok", "ok", 404, "in"), None),
     "POST /tasks/{task}/close": ((403, "ok", "ok", 403, 403, 403, 404, "in"), "form:"),
     "POST /tasks/{task}/attempts": ((403, 403, "ok", 403, 403, 403, 404, "in"), "form:outcome=no_answer"),
-    "POST /tasks/{task}/reassign": ((403, "ok", 403, 403, 403, 403, 404, "in"), "form:assignee_id={advisor1}"),
+    "POST /tasks/{task}/reassign": (
+        (403, "ok", 403, 403, 403, 403, 404, "in"),
+        "form:assignee_id={advisor1}",
+    ),
     "GET /plans/{plan}": (("ok", "ok", "ok", "ok", "ok", "ok", 404, "in"), None),
-    "POST /measures/{measure}": ((403, 403, 403, 403, "ok", 403, 404, "in"), "form:plan_id={plan}&expected_effect=y"),
+    "POST /measures/{measure}": (
+        (403, 403, 403, 403, "ok", 403, 404, "in"),
+        "form:plan_id={plan}&expected_effect=y",
+    ),
     "POST /plans/{plan}/submit": (("ok", "ok", 403, 403, "ok", 403, 404, "in"), None),
-    "POST /plans/{plan}/decide": ((403, 403, 403, 403, "ok", 403, 404, "in"), "form:decision=reject&comment=no"),
+    "POST /plans/{plan}/decide": (
+        (403, 403, 403, 403, "ok", 403, 404, "in"),
+        "form:decision=reject&comment=no",
+    ),
     "GET /customers/{customer}": (("ok", "ok", "ok", 403, "ok", "ok", 404, "in"), None),
     "GET /audit": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /audit/{entity_type}/{entity_id}": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
@@ -80,7 +103,10 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /audit/verify": (("ok", 403, 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /admin/staff": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
     "POST /admin/staff": (("ok", 403, 403, 403, 403, 403, "ok", "in"), "form:"),
-    "POST /admin/staff/{staff}": (("ok", 403, 403, 403, 403, 403, 404, "in"), "form:roles=advisor&active=yes"),
+    "POST /admin/staff/{staff}": (
+        ("ok", 403, 403, 403, 403, 403, 404, "in"),
+        "form:roles=advisor&active=yes",
+    ),
     "POST /admin/tokens": (("ok", 403, 403, 403, 403, 403, 404, "in"), "form:staff_id={staff}&name=DMS"),
     "POST /admin/tokens/{token}/revoke": (("ok", 403, 403, 403, 403, 403, 404, "in"), None),
     "GET /account/password": (("ok",) * 7 + ("in",), None),
@@ -88,14 +114,29 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /account/language": (("ok",) * 7 + ("in",), "form:locale="),
     # survey work (issue 5)
     "PUT /api/tasks/{task}/draft": ((403, "ok", "ok", 403, 403, 403, 404, "in"), {"notes": "draft"}),
-    "POST /api/tasks/reassign": ((403, "ok", 403, 403, 403, 403, 404, "in"), {"task_ids": ["{task}"], "assignee_id": "{advisor1}"}),
+    "POST /api/tasks/reassign": (
+        (403, "ok", 403, 403, 403, 403, 404, "in"),
+        {"task_ids": ["{task}"], "assignee_id": "{advisor1}"},
+    ),
     "POST /api/tasks/{task}/exclude": ((403, "ok", 403, 403, 403, 403, 404, "in"), {"reason": "matrix"}),
-    "POST /api/tasks/{task}/complaint-answer": ((403, "ok", 403, 403, "ok", 403, 404, "in"), {"answer": "matrix"}),
-    "POST /api/staff/{staff}/hand-over": (("ok", "ok", 403, 403, 403, 403, 404, "in"), {"to_staff_id": "{advisor1}"}),
-    "POST /tasks/reassign": ((403, "ok", 403, 403, 403, 403, 404, "in"), "form:task_ids={task}&assignee_id={advisor1}"),
+    "POST /api/tasks/{task}/complaint-answer": (
+        (403, "ok", 403, 403, "ok", 403, 404, "in"),
+        {"answer": "matrix"},
+    ),
+    "POST /api/staff/{staff}/hand-over": (
+        ("ok", "ok", 403, 403, 403, 403, 404, "in"),
+        {"to_staff_id": "{advisor1}"},
+    ),
+    "POST /tasks/reassign": (
+        (403, "ok", 403, 403, 403, 403, 404, "in"),
+        "form:task_ids={task}&assignee_id={advisor1}",
+    ),
     "POST /tasks/{task}/exclude": ((403, "ok", 403, 403, 403, 403, 404, "in"), "form:reason=matrix"),
     "POST /tasks/{task}/answer": ((403, "ok", 403, 403, "ok", 403, 404, "in"), "form:answer=matrix"),
-    "POST /staff/{staff}/hand-over": (("ok", "ok", 403, 403, 403, 403, 404, "in"), "form:to_staff_id={advisor1}"),
+    "POST /staff/{staff}/hand-over": (
+        ("ok", "ok", 403, 403, 403, 403, 404, "in"),
+        "form:to_staff_id={advisor1}",
+    ),
     # churn analytics (issue 6)
     "GET /analytics": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /cycles/{cycle}/profile": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
@@ -113,39 +154,73 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /archive/cleanup": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
     "POST /archive/imports": (("ok", 403, 403, 403, 403, 403, "ok", "in"), "form:"),
     "POST /archive/mappings": (("ok", 403, 403, 403, 403, 403, "ok", "in"), "form:kind=customers"),
-    "POST /archive/merges/{proposal_id}": (("ok", 403, 403, 403, 403, 403, 404, "in"), "form:decision=reject&note=matrix"),
-    "POST /customers/{customer}/notes": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:kind=preference&text=matrix"),
+    "POST /archive/merges/{proposal_id}": (
+        ("ok", 403, 403, 403, 403, 403, 404, "in"),
+        "form:decision=reject&note=matrix",
+    ),
+    "POST /customers/{customer}/notes": (
+        ("ok", "ok", "ok", 403, "ok", 403, 404, "in"),
+        "form:kind=preference&text=matrix",
+    ),
     # plans, execution and evaluation (issue 7)
     "GET /api/cycles/{cycle}/evaluation.xlsx": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
     "GET /api/cycles/{cycle}/plans": (READ_CYCLE, None),
     "GET /api/cycles/{cycle}/vouchers": (READ_CYCLE, None),
     "GET /api/evaluation/trend": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
     "GET /api/measure-library": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
-    "POST /api/measure-library": ((403, 403, 403, 403, "ok", 403, "ok", "in"),
-                                  {"reason_code": "high_price", "title": "矩阵"}),
-    "PUT /api/measure-library/{template_id}": ((403, 403, 403, 403, "ok", 403, 404, "in"),
-                                               {"reason_code": "high_price", "title": "矩阵"}),
+    "POST /api/measure-library": (
+        (403, 403, 403, 403, "ok", 403, "ok", "in"),
+        {"reason_code": "high_price", "title": "矩阵"},
+    ),
+    "PUT /api/measure-library/{template_id}": (
+        (403, 403, 403, 403, "ok", 403, 404, "in"),
+        {"reason_code": "high_price", "title": "矩阵"},
+    ),
     "GET /api/measures/mine": (("ok",) * 7 + ("in",), None),
     "GET /api/plans/{old_id}/compare/{new_id}": (READ_CYCLE, None),
-    "POST /api/measures/{measure}/status": ((403, 403, 403, 403, "ok", 403, 404, "in"), {"status": "in_progress"}),
+    "POST /api/measures/{measure}/status": (
+        (403, 403, 403, 403, "ok", 403, 404, "in"),
+        {"status": "in_progress"},
+    ),
     "POST /api/plans/{plan}/amend": ((403, 403, 403, 403, "ok", 403, 404, "in"), None),
-    "POST /api/targets/{target_id}/callback": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), {"satisfaction": 4}),
+    "POST /api/targets/{target_id}/callback": (
+        ("ok", "ok", "ok", 403, "ok", 403, 404, "in"),
+        {"satisfaction": 4},
+    ),
     "POST /api/targets/{target_id}/vouchers": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), {}),
     "GET /cycles/{cycle}/followup": (("ok", "ok", "ok", "ok", "ok", "ok", 404, "in"), None),
     # not evaluated yet: 404 for those who may read it
     "GET /cycles/{cycle}/report": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
     "GET /cycles/{cycle}/report.xlsx": ((404, 404, 403, 403, 404, 404, 404, "in"), None),
     "GET /reason-codes": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
-    "POST /reason-codes": (("ok", 403, 403, 403, "ok", 403, "ok", "in"), "form:code=r_{who}&label_zh=yuanyin&label_en=reason"),
+    "POST /reason-codes": (
+        ("ok", 403, 403, 403, "ok", 403, "ok", "in"),
+        "form:code=r_{who}&label_zh=yuanyin&label_en=reason",
+    ),
     "GET /measure-library": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
-    "POST /measure-library": ((403, 403, 403, 403, "ok", 403, "ok", "in"), "form:reason_code=high_price&title=x"),
+    "POST /measure-library": (
+        (403, 403, 403, 403, "ok", 403, "ok", "in"),
+        "form:reason_code=high_price&title=x",
+    ),
     "GET /measures": (("ok",) * 7 + ("in",), None),
     "GET /plans/{plan}/compare/{other_id}": (("ok", "ok", "ok", "ok", "ok", "ok", 404, "in"), None),
-    "POST /measures/{measure}/status": ((403, 403, 403, 403, "ok", 403, 404, "in"), "form:status=in_progress"),
+    "POST /measures/{measure}/status": (
+        (403, 403, 403, 403, "ok", 403, 404, "in"),
+        "form:status=in_progress",
+    ),
     "POST /plans/{plan}/amend": ((403, 403, 403, 403, "ok", 403, 404, "in"), None),
-    "POST /targets/{target_id}/callback": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:cycle_id={cycle}&satisfaction=4"),
-    "POST /targets/{target_id}/vouchers": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:cycle_id={cycle}"),
-    "POST /vehicles/{vehicle}/status": (("ok", "ok", "ok", 403, 403, 403, 404, "in"), "form:status=active&note=matrix"),
+    "POST /targets/{target_id}/callback": (
+        ("ok", "ok", "ok", 403, "ok", 403, 404, "in"),
+        "form:cycle_id={cycle}&satisfaction=4",
+    ),
+    "POST /targets/{target_id}/vouchers": (
+        ("ok", "ok", "ok", 403, "ok", 403, 404, "in"),
+        "form:cycle_id={cycle}",
+    ),
+    "POST /vehicles/{vehicle}/status": (
+        ("ok", "ok", "ok", 403, 403, 403, 404, "in"),
+        "form:status=active&note=matrix",
+    ),
     # live progress fragments (issue 10): the page's readers, the full page without HX-Request
     "GET /cycles/{cycle}/progress": (READ_CYCLE, None),
     "GET /archive/imports/{batch_id}/progress": (("ok", 403, 403, 403, "ok", "ok", 404, "in"), None),
@@ -186,34 +261,66 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
     from winback.plans import service as plans
     from winback.surveys.models import SurveyTask
 
-    task = session.scalar(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle,
-                                                   SurveyTask.assignee_id == staff("advisor1").id).limit(1))
+    task = session.scalar(
+        select(SurveyTask)
+        .where(SurveyTask.cycle_id == surveying_cycle, SurveyTask.assignee_id == staff("advisor1").id)
+        .limit(1)
+    )
     plan = plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=Actor.system())
     if not plan.measures:
         from winback.surveys.models import ReasonArea
 
-        plans.add_measure(session=session, plan_id=plan.id, actor_staff=staff("manager"), title="matrix",
-                          area=list(ReasonArea)[0], owner_id=staff("manager").id, due_date=clock.today())
+        plans.add_measure(
+            session=session,
+            plan_id=plan.id,
+            actor_staff=staff("manager"),
+            title="matrix",
+            area=list(ReasonArea)[0],
+            owner_id=staff("manager").id,
+            due_date=clock.today(),
+        )
     admin = staff("admin")
     token, _ = accounts.create_api_token(session=session, staff_id=admin.id, name="matrix", actor_staff=admin)
     other = accounts.create_store(session=session, code="S99", name="another store", actor=Actor.system())
-    accounts.create_staff(session=session, store_id=other.id, username="intruder", display_name="intruder",
-                          password=PASSWORD, roles=list(Role), actor=Actor.system())
+    accounts.create_staff(
+        session=session,
+        store_id=other.id,
+        username="intruder",
+        display_name="intruder",
+        password=PASSWORD,
+        roles=list(Role),
+        actor=Actor.system(),
+    )
     from winback.customers.models import Customer, MergeProposal
 
     a, b = session.scalars(select(Customer.id).where(Customer.store_id == task.store_id).limit(2)).all()
-    proposal = MergeProposal(store_id=task.store_id, keep_id=a, merge_id=b, rule="same_phone", created_at=clock.now())
+    proposal = MergeProposal(
+        store_id=task.store_id, keep_id=a, merge_id=b, rule="same_phone", created_at=clock.now()
+    )
     session.add(proposal)
     batch = _import_batch(session, task.store_id, admin)
     session.commit()
     return {
-        "batch_id": batch.id, "proposal_id": proposal.id, "vehicle": task.target.vehicle_id,
-        "target_id": task.target_id, "old_id": plan.id, "new_id": plan.id, "other_id": plan.id,
+        "batch_id": batch.id,
+        "proposal_id": proposal.id,
+        "vehicle": task.target.vehicle_id,
+        "target_id": task.target_id,
+        "old_id": plan.id,
+        "new_id": plan.id,
+        "other_id": plan.id,
         "template_id": plans.measure_library(session=session, store_id=task.store_id)[0].id,
-        "cycle": surveying_cycle, "task": task.id, "customer": task.customer_id, "plan": plan.id,
-        "measure": plan.measures[0].id, "staff": staff("advisor2").id, "token": token.id,
-        "advisor1": staff("advisor1").id, "advisor3": staff("advisor3").id, "vin": task.target.vehicle.vin,
-        "entity_type": "cycle", "entity_id": surveying_cycle,
+        "cycle": surveying_cycle,
+        "task": task.id,
+        "customer": task.customer_id,
+        "plan": plan.id,
+        "measure": plan.measures[0].id,
+        "staff": staff("advisor2").id,
+        "token": token.id,
+        "advisor1": staff("advisor1").id,
+        "advisor3": staff("advisor3").id,
+        "vin": task.target.vehicle.vin,
+        "entity_type": "cycle",
+        "entity_id": surveying_cycle,
     }
 
 
@@ -226,8 +333,9 @@ def _import_batch(session, store_id, admin):
 
     path = Path(tempfile.mkdtemp()) / "customers.csv"
     path.write_text("客户编号,客户姓名,手机\nM1,王五,13800138000\nM2,赵六,bad\n", encoding="utf-8")
-    batch, _ = imports.import_file(session=session, store_id=store_id, kind="customers", source=path,
-                                   actor=Actor.person(admin))
+    batch, _ = imports.import_file(
+        session=session, store_id=store_id, kind="customers", source=path, actor=Actor.person(admin)
+    )
     return batch
 
 
@@ -272,12 +380,22 @@ def test_role_route_matrix(world, staff):
             c = client_for(who)
             kwargs = {}
             if body == "login":
-                kwargs = {"json" if path.startswith("/api") else "data":
-                          {"username": who, "password": PASSWORD if who != "anon" else "wrong-pass"}}
+                kwargs = {
+                    "json" if path.startswith("/api") else "data": {
+                        "username": who,
+                        "password": PASSWORD if who != "anon" else "wrong-pass",
+                    }
+                }
             elif isinstance(body, str) and body.startswith("form:"):
-                pairs = [p.split("=", 1) for p in _fill(body[5:], world, who).split("&") if p] if body != "form:" else []
-                kwargs = {"content": "&".join(f"{k}={v}" for k, v in pairs),
-                          "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+                pairs = (
+                    [p.split("=", 1) for p in _fill(body[5:], world, who).split("&") if p]
+                    if body != "form:"
+                    else []
+                )
+                kwargs = {
+                    "content": "&".join(f"{k}={v}" for k, v in pairs),
+                    "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+                }
             elif body is not None:
                 kwargs = {"json": _fill(body, world, who)}
             elif method != "GET":

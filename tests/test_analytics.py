@@ -1,5 +1,6 @@
 """Churn analytics: the BG/NBD-family fit against published figures, the red-line bands at their
 exact boundaries, the red-line digest and the abnormal-churn alarm."""
+
 from __future__ import annotations
 
 import csv
@@ -32,6 +33,7 @@ def _cdnow():
 
 
 # ---- the model --------------------------------------------------------------------------
+
 
 def test_bgnbd_reproduces_fader_hardie_lee_2005_on_cdnow():
     """FHL 2005, section 5 (CDNOW, 2,357 customers, 39 weeks): r = 0.243, alpha = 4.414,
@@ -80,12 +82,18 @@ def test_bad_histories_are_refused():
 
 # ---- a tiny store on the database -------------------------------------------------------
 
+
 def _store(session, code="T01"):
     actor = Actor.system()
     store = accounts.create_store(session=session, code=code, name="Test", actor=actor)
     admin = accounts.create_staff(
-        session=session, store_id=store.id, username=f"admin-{code}", display_name="Admin", password="x" * 12,
-        roles=[Role.admin], actor=actor,
+        session=session,
+        store_id=store.id,
+        username=f"admin-{code}",
+        display_name="Admin",
+        password="x" * 12,
+        roles=[Role.admin],
+        actor=actor,
     )
     session.flush()
     return store, admin
@@ -94,22 +102,56 @@ def _store(session, code="T01"):
 _SEQ = iter(range(1, 10**9))
 
 
-def _vehicle(session, store, visits: list[date], *, model="Sagitar", district="Haidian",
-             status=VehicleStatus.active, warranty_end=None, customer=None, amount="800"):
+def _vehicle(
+    session,
+    store,
+    visits: list[date],
+    *,
+    model="Sagitar",
+    district="Haidian",
+    status=VehicleStatus.active,
+    warranty_end=None,
+    customer=None,
+    amount="800",
+):
     n = next(_SEQ)
     now = clock.now()
     if customer is None:
-        customer = Customer(store_id=store.id, dms_code=f"C{n}", name=f"客户{n}", customer_type=CustomerType.private,
-                            district=district, created_at=now)
+        customer = Customer(
+            store_id=store.id,
+            dms_code=f"C{n}",
+            name=f"客户{n}",
+            customer_type=CustomerType.private,
+            district=district,
+            created_at=now,
+        )
         session.add(customer)
         session.flush()
-    v = Vehicle(store_id=store.id, customer_id=customer.id, vin=f"LSVAB{n:012d}", model=model, status=status,
-                warranty_end=warranty_end, plate=f"京A{n:05d}", created_at=now)
+    v = Vehicle(
+        store_id=store.id,
+        customer_id=customer.id,
+        vin=f"LSVAB{n:012d}",
+        model=model,
+        status=status,
+        warranty_end=warranty_end,
+        plate=f"京A{n:05d}",
+        created_at=now,
+    )
     session.add(v)
     session.flush()
     for i, d in enumerate(visits):
-        session.add(ServiceVisit(store_id=store.id, ro_number=f"RO{n}-{i}", vehicle_id=v.id, customer_id=customer.id,
-                                 visit_date=d, category="maintenance", amount=Decimal(amount), created_at=now))
+        session.add(
+            ServiceVisit(
+                store_id=store.id,
+                ro_number=f"RO{n}-{i}",
+                vehicle_id=v.id,
+                customer_id=customer.id,
+                visit_date=d,
+                category="maintenance",
+                amount=Decimal(amount),
+                created_at=now,
+            )
+        )
     session.flush()
     return v
 
@@ -117,8 +159,8 @@ def _vehicle(session, store, visits: list[date], *, model="Sagitar", district="H
 @pytest.mark.parametrize(
     "as_of",
     [
-        date(2024, 3, 1),   # six months back is 2023-09-01: 182 days (leap February)
-        date(2025, 3, 1),   # ... 181 days in a common year
+        date(2024, 3, 1),  # six months back is 2023-09-01: 182 days (leap February)
+        date(2025, 3, 1),  # ... 181 days in a common year
         date(2024, 2, 29),  # leap day: twelve months back is 2023-02-28 (365 days)
         date(2025, 2, 28),  # twelve months back is 2024-02-28: 366 days (across the leap day)
     ],
@@ -139,7 +181,9 @@ def test_bands_at_the_exact_boundaries(session, staff, as_of):
         "on the lost line": (twelve, Band.at_risk),
         "a day past the lost line": (twelve - timedelta(days=1), Band.lost),
     }
-    vehicles = {name: _vehicle(session, store, [d - timedelta(days=400), d]) for name, (d, _) in cases.items()}
+    vehicles = {
+        name: _vehicle(session, store, [d - timedelta(days=400), d]) for name, (d, _) in cases.items()
+    }
     sold = _vehicle(session, store, [twelve - timedelta(days=30)], status=VehicleStatus.sold)
     moved = _vehicle(session, store, [six], status=VehicleStatus.moved)
     assert (as_of - six).days in (181, 182, 183, 184) and (as_of - twelve).days in (365, 366)
@@ -179,15 +223,29 @@ def test_likely_lost_group_and_value_times_risk(session):
     rng = np.random.default_rng(3)
     start = date(2022, 1, 10)
     for i in range(60):  # regulars, every ~3 months, still coming
-        _vehicle(session, store, [start + timedelta(days=int(d)) for d in np.cumsum(rng.integers(80, 100, 19))])
+        _vehicle(
+            session, store, [start + timedelta(days=int(d)) for d in np.cumsum(rng.integers(80, 100, 19))]
+        )
     for i in range(30):  # taxis and company cars every ~3 weeks, still coming
-        _vehicle(session, store, [date(2024, 10, 1) + timedelta(days=int(d)) for d in np.cumsum(rng.integers(18, 24, 32))])
+        _vehicle(
+            session,
+            store,
+            [date(2024, 10, 1) + timedelta(days=int(d)) for d in np.cumsum(rng.integers(18, 24, 32))],
+        )
     for i in range(40):  # came every ~3 months, then stopped one to three years ago
-        _vehicle(session, store, [start + timedelta(days=int(d)) for d in np.cumsum(rng.integers(80, 100, 4 + i % 5))])
+        _vehicle(
+            session,
+            store,
+            [start + timedelta(days=int(d)) for d in np.cumsum(rng.integers(80, 100, 4 + i % 5))],
+        )
     # every ~3 weeks for two years, silent for 5 months: not past the 6-month line yet
-    gone = _vehicle(session, store, [date(2024, 7, 9) + timedelta(days=21 * k) for k in range(34)], amount="2000")
+    gone = _vehicle(
+        session, store, [date(2024, 7, 9) + timedelta(days=21 * k) for k in range(34)], amount="2000"
+    )
     assert (date(2026, 11, 2) - max(date(2024, 7, 9) + timedelta(days=21 * k) for k in range(34))).days < 182
-    accounts.set_store_setting(session=session, store=store, key="screen_likely_lost", value=True, actor=actor)
+    accounts.set_store_setting(
+        session=session, store=store, key="screen_likely_lost", value=True, actor=actor
+    )
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
     result = cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     targets = {t.vehicle_id: t for t in session.scalars(select(Target).where(Target.cycle_id == cycle.id))}
@@ -200,6 +258,7 @@ def test_likely_lost_group_and_value_times_risk(session):
 
 
 # ---- the red line raises itself ---------------------------------------------------------
+
 
 def test_redline_digest_one_message_per_day_for_who_crossed_since_yesterday(session):
     clock.set_now("2026-11-02T09:00")
@@ -222,11 +281,18 @@ def test_redline_digest_one_message_per_day_for_who_crossed_since_yesterday(sess
     late = _vehicle(session, store, [date(2026, 5, 4)])
     got = analytics.queue_redline_digest(session=session, store_id=store.id, actor=actor)
     assert (got["at_risk"], got["lost"], got["queued"]) == (2, 0, 1)  # 2026-05-03 and 2026-05-04
-    body = session.scalars(select(Notification).where(Notification.kind == "redline_digest").order_by(Notification.id.desc())).first().body
+    body = (
+        session.scalars(
+            select(Notification).where(Notification.kind == "redline_digest").order_by(Notification.id.desc())
+        )
+        .first()
+        .body
+    )
     assert late.customer.name in body
 
 
 # ---- abnormal-churn alarm ---------------------------------------------------------------
+
 
 def test_churn_alarm_fires_on_a_spike_and_not_on_noise(session):
     """Each vehicle here has one visit and never returns, so it crosses the six-month red

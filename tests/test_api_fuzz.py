@@ -4,6 +4,7 @@ store (so every check is passed and the handlers run): whatever the input, no 50
 Bounded: a few generated examples per operation (FUZZ_EXAMPLES). The operations that start
 Prefect flows (starting a cycle, the watcher, approving a plan) are left out: the flow tests
 cover them, and a fuzzer must not start real cycles."""
+
 from __future__ import annotations
 
 import schemathesis
@@ -21,8 +22,15 @@ STARTS_FLOWS = {("POST", "/api/cycles"), ("POST", "/api/watch"), ("POST", "/api/
 def test_no_input_makes_the_api_fail(session, surveying_cycle):
     from app import create_app
 
-    accounts.create_staff(session=session, store_id=1, username="everyone", display_name="all roles",
-                          password="fuzz-pass-1", roles=list(Role), actor=Actor.system())
+    accounts.create_staff(
+        session=session,
+        store_id=1,
+        username="everyone",
+        display_name="all roles",
+        password="fuzz-pass-1",
+        roles=list(Role),
+        actor=Actor.system(),
+    )
     session.commit()
     app = create_app()
     login = TestClient(app).post("/api/auth/login", json={"username": "everyone", "password": "fuzz-pass-1"})
@@ -40,14 +48,22 @@ def test_no_input_makes_the_api_fail(session, surveying_cycle):
             continue
 
         @given(case=op.as_strategy())
-        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=FUZZ_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case) -> None:
             response = case.call(headers=headers, cookies=cookie)
             if not op.path.startswith("/api/auth/"):  # log-in answers 401/429 to made-up credentials
                 statuses.add(response.status_code)
             if response.status_code >= 500:
-                failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}"
+                )
 
         run()
     assert not failures, "\n".join(failures[:20])

@@ -1,5 +1,6 @@
 """Archive cleanup: phone, VIN and plate checks, duplicates proposed and merged or rejected,
 vehicles flagged out of screening, advisors' notes in the archive, data quality figures."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,37 +27,53 @@ CORPUS = Path(__file__).parent / "data" / "imports"
 SYSTEM = Actor.system(label="test")
 
 
-@pytest.mark.parametrize("raw, normalized, valid", [
-    ("138 0013 8000", "13800138000", True),
-    ("+86 139-1234-5678", "13912345678", True),
-    ("8613912345678", "13912345678", True),
-    ("020-12345678", "02012345678", True),
-    ("(0755) 8888 6666", "075588886666", True),
-    ("12345", "12345", False),
-    ("1381234567", "1381234567", False),  # ten digits
-    ("10012345678", "10012345678", False),  # no 100 mobile prefix
-    (None, None, False),
-])
+@pytest.mark.parametrize(
+    "raw, normalized, valid",
+    [
+        ("138 0013 8000", "13800138000", True),
+        ("+86 139-1234-5678", "13912345678", True),
+        ("8613912345678", "13912345678", True),
+        ("020-12345678", "02012345678", True),
+        ("(0755) 8888 6666", "075588886666", True),
+        ("12345", "12345", False),
+        ("1381234567", "1381234567", False),  # ten digits
+        ("10012345678", "10012345678", False),  # no 100 mobile prefix
+        (None, None, False),
+    ],
+)
 def test_phone_numbers(raw, normalized, valid):
     assert cleanup.normalize_phone(raw) == normalized
     assert cleanup.phone_is_valid(normalized) is valid
 
 
-@pytest.mark.parametrize("vin, valid, check", [
-    ("1M8GDM9AXKP042788", True, True),  # the textbook example
-    ("LGBH52E01HY000005", True, False),  # well formed, check digit not used (common in China)
-    ("LGBH52EO5HY000001", False, None),  # letter O
-    ("LGBH52E05HY00000", False, None),  # 16 characters
-])
+@pytest.mark.parametrize(
+    "vin, valid, check",
+    [
+        ("1M8GDM9AXKP042788", True, True),  # the textbook example
+        ("LGBH52E01HY000005", True, False),  # well formed, check digit not used (common in China)
+        ("LGBH52EO5HY000001", False, None),  # letter O
+        ("LGBH52E05HY00000", False, None),  # 16 characters
+    ],
+)
 def test_vins(vin, valid, check):
     assert cleanup.vin_is_valid(vin) is valid
     assert cleanup.vin_check_digit_ok(vin) is check
 
 
-@pytest.mark.parametrize("plate, valid", [
-    ("粤B12345", True), ("京A8K3Z9", True), ("粤BD12345", True), ("沪AF12345", True), ("粤B12345D", True),
-    ("粤B1234学", True), ("粤B1234", False), ("XXB12345", False), ("粤BO1234", False),
-])
+@pytest.mark.parametrize(
+    "plate, valid",
+    [
+        ("粤B12345", True),
+        ("京A8K3Z9", True),
+        ("粤BD12345", True),
+        ("沪AF12345", True),
+        ("粤B12345D", True),
+        ("粤B1234学", True),
+        ("粤B1234", False),
+        ("XXB12345", False),
+        ("粤BO1234", False),
+    ],
+)
 def test_plates(plate, valid):
     assert cleanup.plate_is_valid(cleanup.normalize_plate(plate)) is valid
 
@@ -66,7 +83,11 @@ def archive(session) -> int:
     clock.set_now("2026-11-02T09:00")
     s = accounts.create_store(session=session, code="T01", name="测试店", actor=SYSTEM)
     session.flush()
-    for kind, name in (("customers", "customers_utf8.csv"), ("vehicles", "vehicles.xlsx"), ("visits", "visits.csv")):
+    for kind, name in (
+        ("customers", "customers_utf8.csv"),
+        ("vehicles", "vehicles.xlsx"),
+        ("visits", "visits.csv"),
+    ):
         imports.import_file(session=session, store_id=s.id, kind=kind, source=CORPUS / name, actor=SYSTEM)
     return s.id
 
@@ -98,10 +119,22 @@ def test_merge_keeps_all_visits_and_is_traceable(session, archive, staff_admin):
     visits_before = session.scalar(select(func.count()).select_from(ServiceVisit))
     dup_vehicle = session.scalar(select(Vehicle).where(Vehicle.customer_id == c4.id))
     assert dup_vehicle is not None
-    session.add(ServiceVisit(store_id=archive, ro_number="RO-DUP", vehicle_id=dup_vehicle.id, customer_id=c4.id,
-                             visit_date=clock.today(), category="保养", amount=0, created_at=clock.now()))
+    session.add(
+        ServiceVisit(
+            store_id=archive,
+            ro_number="RO-DUP",
+            vehicle_id=dup_vehicle.id,
+            customer_id=c4.id,
+            visit_date=clock.today(),
+            category="保养",
+            amount=0,
+            created_at=clock.now(),
+        )
+    )
     session.flush()
-    proposal = next(p for p in cleanup.pending_merges(session=session, store_id=archive) if p.merge_id == c4.id)
+    proposal = next(
+        p for p in cleanup.pending_merges(session=session, store_id=archive) if p.merge_id == c4.id
+    )
     cleanup.merge_customers(session=session, proposal_id=proposal.id, store_ids=[archive], actor=staff_admin)
     assert proposal.status == MergeStatus.merged and proposal.decided_by_id == staff_admin.staff_id
     assert c4.merged_into_id == c1.id
@@ -109,10 +142,18 @@ def test_merge_keeps_all_visits_and_is_traceable(session, archive, staff_admin):
     assert session.scalar(select(func.count()).where(ServiceVisit.customer_id == c4.id)) == 0
     assert session.get(Vehicle, dup_vehicle.id).customer_id == c1.id
     for cid in (c1.id, c4.id):
-        ev = session.scalar(select(AuditEvent).where(AuditEvent.action == "customer.merged", AuditEvent.customer_id == cid))
-        assert ev.changes["merged"] == c4.id and ev.changes["kept"] == c1.id and ev.actor_id == staff_admin.staff_id
+        ev = session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "customer.merged", AuditEvent.customer_id == cid)
+        )
+        assert (
+            ev.changes["merged"] == c4.id
+            and ev.changes["kept"] == c1.id
+            and ev.actor_id == staff_admin.staff_id
+        )
     with pytest.raises(Conflict):
-        cleanup.merge_customers(session=session, proposal_id=proposal.id, store_ids=[archive], actor=staff_admin)
+        cleanup.merge_customers(
+            session=session, proposal_id=proposal.id, store_ids=[archive], actor=staff_admin
+        )
     # The merged duplicate is out of the next duplicate search and out of the quality counts.
     assert cleanup.data_quality(session=session, store_id=archive)["customers"] == 4
 
@@ -120,7 +161,9 @@ def test_merge_keeps_all_visits_and_is_traceable(session, archive, staff_admin):
 def test_rejected_pair_is_not_proposed_again(session, archive, staff_admin):
     cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
     p = cleanup.pending_merges(session=session, store_id=archive)[0]
-    cleanup.reject_merge(session=session, proposal_id=p.id, store_ids=[archive], actor=staff_admin, note="父子俩")
+    cleanup.reject_merge(
+        session=session, proposal_id=p.id, store_ids=[archive], actor=staff_admin, note="父子俩"
+    )
     assert cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)["merges_proposed"] == 0
     assert p.id not in {x.id for x in cleanup.pending_merges(session=session, store_id=archive)}
 
@@ -128,21 +171,44 @@ def test_rejected_pair_is_not_proposed_again(session, archive, staff_admin):
 def test_flagged_vehicle_records_who_and_why(session, archive, staff_admin):
     v = session.scalar(select(Vehicle).where(Vehicle.plate == "粤B12345"))
     with pytest.raises(InvalidInput):
-        cleanup.set_vehicle_status(session=session, vehicle_id=v.id, status=VehicleStatus.sold, note=" ",
-                                   actor=staff_admin)
-    cleanup.set_vehicle_status(session=session, vehicle_id=v.id, status=VehicleStatus.deceased,
-                               note="家属来电告知", actor=staff_admin, store_ids=[archive])
-    assert (v.status, v.status_note, v.status_by_id) == (VehicleStatus.deceased, "家属来电告知", staff_admin.staff_id)
+        cleanup.set_vehicle_status(
+            session=session, vehicle_id=v.id, status=VehicleStatus.sold, note=" ", actor=staff_admin
+        )
+    cleanup.set_vehicle_status(
+        session=session,
+        vehicle_id=v.id,
+        status=VehicleStatus.deceased,
+        note="家属来电告知",
+        actor=staff_admin,
+        store_ids=[archive],
+    )
+    assert (v.status, v.status_note, v.status_by_id) == (
+        VehicleStatus.deceased,
+        "家属来电告知",
+        staff_admin.staff_id,
+    )
     assert cleanup.data_quality(session=session, store_id=archive)["vehicles_excluded"] == 1
 
 
 def test_notes_go_into_the_archive(session, archive, staff_admin):
     c = _cust(session, "C002")
-    cleanup.add_note(session=session, customer_id=c.id, kind="best_time", text="工作日晚上7点后", actor=staff_admin,
-                     store_ids=[archive])
+    cleanup.add_note(
+        session=session,
+        customer_id=c.id,
+        kind="best_time",
+        text="工作日晚上7点后",
+        actor=staff_admin,
+        store_ids=[archive],
+    )
     with pytest.raises(InvalidInput):
-        cleanup.add_note(session=session, customer_id=c.id, kind="best_time", text="", actor=staff_admin,
-                         store_ids=[archive])
+        cleanup.add_note(
+            session=session,
+            customer_id=c.id,
+            kind="best_time",
+            text="",
+            actor=staff_admin,
+            store_ids=[archive],
+        )
     notes = cleanup.notes_of(session=session, customer_id=c.id)
     assert [(n.kind.value, n.text) for n in notes] == [("best_time", "工作日晚上7点后")]
     assert session.scalar(select(func.count()).select_from(CustomerNote)) == 1
@@ -162,7 +228,14 @@ def test_data_quality_and_trend(session, archive):
 def staff_admin(session, archive):
     from winback.accounts.models import Role
 
-    s = accounts.create_staff(session=session, store_id=archive, username="admin9", display_name="行政",
-                              password="x" * 8, roles=[Role.admin], actor=SYSTEM)
+    s = accounts.create_staff(
+        session=session,
+        store_id=archive,
+        username="admin9",
+        display_name="行政",
+        password="x" * 8,
+        roles=[Role.admin],
+        actor=SYSTEM,
+    )
     session.flush()
     return Actor.person(s)

@@ -1,4 +1,5 @@
 """`winback backup` / `winback restore`, through the real command, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,11 @@ def test_backup_then_restore_brings_the_data_back(db_url, demo_store, tmp_path):
     assert "backup written" in r.stdout and target.stat().st_size > 0
     engine = create_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(text("insert into stores (code, name, settings, created_at) values ('S99', 'later', '{}', CURRENT_TIMESTAMP)"))
+        conn.execute(
+            text(
+                "insert into stores (code, name, settings, created_at) values ('S99', 'later', '{}', CURRENT_TIMESTAMP)"
+            )
+        )
     engine.dispose()
     assert count_stores(db_url) == 2
     from db.session import get_engine

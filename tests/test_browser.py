@@ -1,5 +1,6 @@
 """The real pages in headless Chromium (Debian's, through Playwright): an advisor closes a task
 on a phone-sized screen, the supervisor sees it on the board. Screenshots go to artifacts/."""
+
 from __future__ import annotations
 
 import os
@@ -14,12 +15,17 @@ import pytest
 import uvicorn
 from playwright.sync_api import expect
 
-
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("WINBACK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -91,7 +97,9 @@ def shot(page, name: str, db: str) -> None:
 def test_advisor_on_a_phone_and_the_supervisor_board(live_server, browser, request):
     base, cycle_id = live_server
     db = request.node.callspec.id
-    phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, locale="zh-CN")
+    phone = browser.new_context(
+        viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
     page = phone.new_page()
     page.goto(base + "/")
     assert "登录" in page.title()
@@ -144,7 +152,9 @@ def test_advisor_on_a_phone_and_the_supervisor_board(live_server, browser, reque
     row = page.locator("tbody tr:has(select[name=assignee_id])").first
     select = row.locator("select")
     current = select.input_value()
-    other = next(v for v in select.locator("option").evaluate_all("os => os.map(o => o.value)") if v != current)
+    other = next(
+        v for v in select.locator("option").evaluate_all("os => os.map(o => o.value)") if v != current
+    )
     select.select_option(other)
     row.get_by_role("button", name="改派").click()
     expect(page.get_by_role("status")).to_contain_text("任务已改派")

@@ -1,6 +1,7 @@
 """Progress that updates by itself, in a real browser (Debian's Chromium through Playwright): the
 cycle page's stages and the import report change while the work goes on in the background, with
 no navigation, and the strict CSP (no inline script or style) is never violated by htmx."""
+
 from __future__ import annotations
 
 from playwright.sync_api import expect
@@ -19,7 +20,7 @@ document.addEventListener('securitypolicyviolation',
 """
 
 
-def _watched_page(browser, base):  # noqa: F811
+def _watched_page(browser, base):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     context.add_init_script(WATCH_CSP)
     page = context.new_page()
@@ -46,14 +47,26 @@ def _no_csp_violation(page, console) -> None:
     assert all(m.endswith("/favicon.ico") for m in failed), failed
 
 
-def test_progress_updates_without_a_reload_and_without_csp_violations(live_server, browser, session, staff,  # noqa: F811
-                                                                      request, tmp_path):
+def test_progress_updates_without_a_reload_and_without_csp_violations(
+    live_server,
+    browser,
+    session,
+    staff,
+    request,
+    tmp_path,
+):
     base, cycle_id = live_server
     db = request.node.callspec.id
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
-    cycles.record_flow_run(session=session, flow_name="tally_reasons", launch_key="tally_reasons:browser",
-                           state=FlowRunState.running, store_id=cycle.store_id, cycle_id=cycle.id,
-                           prefect_flow_run_id=RUN_ID)
+    cycles.record_flow_run(
+        session=session,
+        flow_name="tally_reasons",
+        launch_key="tally_reasons:browser",
+        state=FlowRunState.running,
+        store_id=cycle.store_id,
+        cycle_id=cycle.id,
+        prefect_flow_run_id=RUN_ID,
+    )
     session.commit()
     context, page, console, navigations = _watched_page(browser, base)
 
@@ -65,8 +78,13 @@ def test_progress_updates_without_a_reload_and_without_csp_violations(live_serve
     expect(tallied.locator(".state.running")).to_have_text("运行中")
     page.evaluate("window.__still_here = true")
     seen = len(navigations)
-    cycles.record_flow_run(session=session, flow_name="tally_reasons", launch_key="tally_reasons:browser",
-                           state=FlowRunState.completed, prefect_flow_run_id=RUN_ID)
+    cycles.record_flow_run(
+        session=session,
+        flow_name="tally_reasons",
+        launch_key="tally_reasons:browser",
+        state=FlowRunState.completed,
+        prefect_flow_run_id=RUN_ID,
+    )
     session.commit()
     expect(tallied.locator(".state.completed")).to_have_text("已完成", timeout=10000)
     expect(page.locator("#cycle-progress")).to_contain_text("流程已运行结束")
@@ -80,11 +98,19 @@ def test_progress_updates_without_a_reload_and_without_csp_violations(live_serve
     from winback.customers import imports
 
     csv = tmp_path / "c.csv"
-    csv.write_text("客户编号,客户姓名,手机\n" + "".join(f"L{i},客户{i},1390001{i:04d}\n" for i in range(10)),
-                   encoding="utf-8")
+    csv.write_text(
+        "客户编号,客户姓名,手机\n" + "".join(f"L{i},客户{i},1390001{i:04d}\n" for i in range(10)),
+        encoding="utf-8",
+    )
     admin = staff("admin")
-    batch, _ = imports.start_import(session=session, store_id=admin.store_id, kind="customers", source=csv,
-                                    filename="c.csv", actor=Actor.person(admin))
+    batch, _ = imports.start_import(
+        session=session,
+        store_id=admin.store_id,
+        kind="customers",
+        source=csv,
+        filename="c.csv",
+        actor=Actor.person(admin),
+    )
     batch.rows_total, batch.rows_done = 10, 3
     session.commit()
     page.goto(f"{base}/archive/imports/{batch.id}")

@@ -2,6 +2,7 @@
 the other models, the 远郊新区 district is far away, and advisor 赵磊 has left (his customers go
 to the advisors still there). Each part is asserted on what the product computes from the demo
 data, not on the demo's own parameters."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -26,7 +27,9 @@ def test_profile_analysis_finds_the_kicks_and_the_far_district(session, surveyin
     districts = _dimension(report, "district")
     far = districts["远郊新区"]
     assert far["index"] > 1.3
-    assert all(far["index"] > r["index"] for d, r in districts.items() if d != "远郊新区" and r["index"] is not None)
+    assert all(
+        far["index"] > r["index"] for d, r in districts.items() if d != "远郊新区" and r["index"] is not None
+    )
     # The cycle's own profile (shown on the cycle page) ranks the Kicks first against the base.
     cycle = session.get(MonthlyCycle, surveying_cycle)
     assert cycle.profile["model_vs_base"][0]["model"] == "劲客 Kicks"
@@ -39,7 +42,10 @@ def test_departed_advisor_gets_no_task_and_his_customers_are_handed_over(session
     his = [t for t in targets if (t.profile or {}).get("last_advisor_id") == zhaolei.id and not t.holdout]
     assert len(his) >= 5, "the demo must give the departed advisor a visible share of the targets"
     assert session.scalar(select(func.count()).where(SurveyTask.assignee_id == zhaolei.id)) == 0
-    tasks = {t.target_id: t for t in session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle))}
+    tasks = {
+        t.target_id: t
+        for t in session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle))
+    }
     assert all(t.id in tasks for t in his)
     heirs = {tasks[t.id].assignee_id for t in his}
     assert heirs and all(staff_id != zhaolei.id for staff_id in heirs)

@@ -5,6 +5,7 @@ PREFECT_API_URL set. A cycle started from the web UI runs on the worker; the tas
 Runs on PostgreSQL when WINBACK_TEST_POSTGRES_URL is set (CI), else on SQLite; every process
 it starts is stopped afterwards.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,7 +80,8 @@ def stack(tmp_path):
     prefect_port, app_port = _free_port(), _free_port()
     api_url = f"http://127.0.0.1:{prefect_port}/api"
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("PREFECT_", "WINBACK_")) and k not in ("PYTEST_CURRENT_TEST",)
     }
     env.update(
@@ -101,7 +103,9 @@ def stack(tmp_path):
 
     def start(name: str, args: list[str], environ: dict) -> subprocess.Popen:
         out = open(logs / f"{name}.log", "w")
-        p = subprocess.Popen(args, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        p = subprocess.Popen(
+            args, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         procs.append(p)
         return p
 
@@ -110,18 +114,34 @@ def stack(tmp_path):
         assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
 
     try:
-        server = start("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                                  "--port", str(prefect_port)], env)
-        _wait("the Prefect server", lambda: httpx.get(f"{api_url}/health", timeout=2).status_code == 200, 120, [server])
+        server = start(
+            "server",
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
+            env,
+        )
+        _wait(
+            "the Prefect server",
+            lambda: httpx.get(f"{api_url}/health", timeout=2).status_code == 200,
+            120,
+            [server],
+        )
         run([str(BIN / "prefect"), "work-pool", "create", "winback", "--type", "process"])
         run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"])
         run([str(BIN / "winback"), "db", "upgrade"])
-        run([sys.executable, "-c", "from db.session import session_scope\nfrom winback.demo import load_demo\n"
-             "with session_scope() as s: load_demo(session=s)"])
+        run(
+            [
+                sys.executable,
+                "-c",
+                "from db.session import session_scope\nfrom winback.demo import load_demo\n"
+                "with session_scope() as s: load_demo(session=s)",
+            ]
+        )
         worker = start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", "winback"], client_env)
         app = start("app", [str(BIN / "winback"), "serve", "--port", str(app_port)], client_env)
         base = f"http://127.0.0.1:{app_port}"
-        _wait("the web app", lambda: httpx.get(f"{base}/login", timeout=2).status_code == 200, 60, [app, worker])
+        _wait(
+            "the web app", lambda: httpx.get(f"{base}/login", timeout=2).status_code == 200, 60, [app, worker]
+        )
         yield base, app_db, logs
     finally:
         for p in reversed(procs):
@@ -150,12 +170,16 @@ def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
 
         def cycle_done() -> bool:
             r = web.get("/api/cycles")
-            assert r.status_code == 200, f"{r.status_code} {r.text[:300]}\n" + (logs / "app.log").read_text()[-3000:]
+            assert r.status_code == 200, (
+                f"{r.status_code} {r.text[:300]}\n" + (logs / "app.log").read_text()[-3000:]
+            )
             cycles = r.json()
             if not cycles or cycles[0]["stage"] != "surveying":
                 return False
             # the stage moves inside the last task; the run's own state is recorded a moment later
-            runs = {x["flow"]: x["state"] for x in web.get(f"/api/cycles/{cycles[0]['id']}").json()["flow_runs"]}
+            runs = {
+                x["flow"]: x["state"] for x in web.get(f"/api/cycles/{cycles[0]['id']}").json()["flow_runs"]
+            }
             return all(runs.get(f) == "completed" for f in stages)
 
         try:
@@ -177,8 +201,8 @@ def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
     # the parent run was created through run_deployment (the launcher's record has its id)
     engine = create_engine(app_db)
     with engine.connect() as conn:
-        parent = conn.execute(text(
-            "select state, prefect_flow_run_id from flow_runs where flow_name = 'monthly_cycle'"
-        )).all()
+        parent = conn.execute(
+            text("select state, prefect_flow_run_id from flow_runs where flow_name = 'monthly_cycle'")
+        ).all()
     engine.dispose()
     assert len(parent) == 1 and parent[0][1]

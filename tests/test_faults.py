@@ -1,6 +1,7 @@
 """Faults the app must survive: the database going away answers 503 with a message, and the
 app recovers by itself when it returns. PostgreSQL is reached through a TCP proxy the test
 controls, so "the database is down" is real network failure, not a mock."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,6 @@ import socket
 import threading
 
 import pytest
-
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
@@ -105,7 +105,9 @@ def test_database_down_answers_503_then_recovers(db_url, demo_store):
         assert r.status_code == 503
         assert r.json()["code"] == "db_unavailable" and "database" in r.json()["detail"]
         page = client.get("/cycles")
-        assert page.status_code == 503 and "数据库暂时无法连接" in page.text  # the page speaks Chinese by default
+        assert (
+            page.status_code == 503 and "数据库暂时无法连接" in page.text
+        )  # the page speaks Chinese by default
 
         proxy.up()
         assert client.get("/api/cycles").status_code == 200  # no restart needed
@@ -131,11 +133,16 @@ def test_a_worker_killed_in_the_middle_of_assign_surveys_loses_nothing(db_url, s
     from winback.surveys.models import SurveyTask
 
     actor = Actor.system(label="test")
-    cycle, _ = cycles.start_cycle(session=session, store=session.get(Store, demo_store), month="2026-11", actor=actor)
+    cycle, _ = cycles.start_cycle(
+        session=session, store=session.get(Store, demo_store), month="2026-11", actor=actor
+    )
     cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     session.commit()
     worker = subprocess.Popen(
-        [sys.executable, "-c", f"""
+        [
+            sys.executable,
+            "-c",
+            f"""
 import sys, time
 from db import session as dbs
 from winback import clock
@@ -147,8 +154,11 @@ s = dbs.new_session()
 result = surveys.assign_surveys(session=s, cycle_id={cycle.id}, actor=Actor.system(label="doomed worker"))
 print("assigned", result["assigned"], flush=True)
 time.sleep(600)   # killed here, before the commit
-"""],
-        stdout=subprocess.PIPE, text=True, env={**os.environ},
+""",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
     )
     line = worker.stdout.readline()
     assert line.startswith("assigned ") and int(line.split()[1]) > 0, line
@@ -159,9 +169,13 @@ time.sleep(600)   # killed here, before the commit
     assert session.scalar(select(func.count()).select_from(SurveyTask)) == 0  # nothing half-written
     result = surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
     session.commit()
-    eligible = session.scalar(select(func.count()).where(Target.cycle_id == cycle.id, Target.holdout.is_(False)))
+    eligible = session.scalar(
+        select(func.count()).where(Target.cycle_id == cycle.id, Target.holdout.is_(False))
+    )
     assert result["assigned"] == eligible > 0
-    per_target = session.execute(select(SurveyTask.target_id, func.count()).group_by(SurveyTask.target_id)).all()
+    per_target = session.execute(
+        select(SurveyTask.target_id, func.count()).group_by(SurveyTask.target_id)
+    ).all()
     assert all(n == 1 for _, n in per_target) and len(per_target) == eligible
     # and a third run changes nothing
     assert surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)["assigned"] == 0

@@ -1,4 +1,5 @@
 """The Prefect flows: the monthly cycle up to the surveys, its tracking and its audit trail."""
+
 from __future__ import annotations
 
 import pytest
@@ -45,8 +46,14 @@ def test_monthly_cycle_flow_runs_to_the_surveys(prefect_harness, session, demo_s
     by_name: dict[str, list[FlowRunRecord]] = {}
     for r in records:
         by_name.setdefault(r.flow_name, []).append(r)
-    for name in ("monthly_cycle", "cycle_for_store", "archive_cleanup", "screen_targets",
-                 "analyze_profiles", "assign_surveys"):
+    for name in (
+        "monthly_cycle",
+        "cycle_for_store",
+        "archive_cleanup",
+        "screen_targets",
+        "analyze_profiles",
+        "assign_surveys",
+    ):
         assert len(by_name.get(name, [])) == 1, (name, sorted(by_name))
         rec = by_name[name][0]
         assert rec.state == FlowRunState.completed, (name, rec.state, rec.message)
@@ -68,7 +75,11 @@ def test_monthly_cycle_flow_runs_to_the_surveys(prefect_harness, session, demo_s
     assert assigned.flow_run_id == by_name["assign_surveys"][0].prefect_flow_run_id
     started = next(e for e in events if e.action == "cycle.started")
     assert started.flow_run_id == by_name["cycle_for_store"][0].prefect_flow_run_id
-    stages = [e.changes["stage"]["after"] for e in sorted(events, key=lambda e: e.id) if e.action == "cycle.stage_changed"]
+    stages = [
+        e.changes["stage"]["after"]
+        for e in sorted(events, key=lambda e: e.id)
+        if e.action == "cycle.stage_changed"
+    ]
     assert stages == ["cleaned", "screened", "profiled", "surveying"]
 
     # The assignment step delivered the advisors' messages: sent to advisor1, skipped for the rest.
@@ -76,7 +87,8 @@ def test_monthly_cycle_flow_runs_to_the_surveys(prefect_harness, session, demo_s
     assert webhook.delivered[0]["title"] == "新的回访任务"
     statuses = dict(
         session.execute(
-            select(Notification.status, func.count()).where(Notification.kind == "tasks_assigned")
+            select(Notification.status, func.count())
+            .where(Notification.kind == "tasks_assigned")
             .group_by(Notification.status)
         ).all()
     )
@@ -90,8 +102,15 @@ def test_monthly_cycle_flow_runs_to_the_surveys(prefect_harness, session, demo_s
     assert _count(session, SurveyTask, SurveyTask.cycle_id == cycle.id) == tasks
     assert session.get(MonthlyCycle, cycle.id).stage == CycleStage.surveying
     assert _count(session, AuditEvent) == n_events
-    assert _count(session, FlowRunRecord, FlowRunRecord.flow_name == "monthly_cycle",
-                  FlowRunRecord.state == FlowRunState.completed) == 2
+    assert (
+        _count(
+            session,
+            FlowRunRecord,
+            FlowRunRecord.flow_name == "monthly_cycle",
+            FlowRunRecord.state == FlowRunState.completed,
+        )
+        == 2
+    )
     assert len(webhook.delivered) == 1
 
 
@@ -100,14 +119,22 @@ def test_task_logic_runs_without_a_flow(session, demo_store, staff):
     from tasks import screening, surveys
 
     store = session.get(Store, demo_store)
-    cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=Actor.person(staff("admin")))
+    cycle, _ = cycles.start_cycle(
+        session=session, store=store, month="2026-11", actor=Actor.person(staff("admin"))
+    )
     session.commit()
 
     first = screening.screen.fn(cycle.id)
     assert first["added"] == first["total"] > 0
     assert first["at_risk"] + first["lost"] == first["added"]
-    assert screening.screen.fn(cycle.id) == {"added": 0, "total": first["total"], "at_risk": 0, "lost": 0,
-                                             "likely_lost": 0, "holdout": 0}
+    assert screening.screen.fn(cycle.id) == {
+        "added": 0,
+        "total": first["total"],
+        "at_risk": 0,
+        "lost": 0,
+        "likely_lost": 0,
+        "holdout": 0,
+    }
     assert screening.analyze.fn(cycle.id) == first["total"]
     assigned = surveys.assign.fn(cycle.id)
     contacted = first["total"] - first["holdout"]
@@ -116,7 +143,8 @@ def test_task_logic_runs_without_a_flow(session, demo_store, staff):
     session.expire_all()
     assert session.get(MonthlyCycle, cycle.id).stage == CycleStage.surveying
     screened = session.scalars(
-        select(AuditEvent).where(AuditEvent.cycle_id == cycle.id, AuditEvent.action == "cycle.stage_changed")
+        select(AuditEvent)
+        .where(AuditEvent.cycle_id == cycle.id, AuditEvent.action == "cycle.stage_changed")
         .order_by(AuditEvent.id)
     ).first()
     assert screened.changes["stage"]["after"] == "screened"
@@ -125,7 +153,9 @@ def test_task_logic_runs_without_a_flow(session, demo_store, staff):
 
 
 @pytest.mark.flow
-def test_a_failing_flow_is_recorded_failed_and_a_second_launch_is_not_blocked(prefect_harness, session, demo_store):
+def test_a_failing_flow_is_recorded_failed_and_a_second_launch_is_not_blocked(
+    prefect_harness, session, demo_store
+):
     """The launcher's record ends 'failed' with the reason, so a retry can start a new run."""
     from flows.launcher import launch
     from winback.errors import NotFound

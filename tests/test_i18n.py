@@ -1,4 +1,5 @@
 """The Chinese catalogs of the areas agree: one English text, one Chinese text."""
+
 import importlib
 import pkgutil
 
@@ -18,8 +19,11 @@ def test_area_catalogs_do_not_contradict_each_other():
     from web.i18n import read_catalog
 
     catalog = read_catalog("zh")
-    clashes += [f"{english!r}: messages.po {catalog[english]!r} vs {seen[english]}"
-                for english in seen if catalog.get(english) and catalog[english] != seen[english][1]]
+    clashes += [
+        f"{english!r}: messages.po {catalog[english]!r} vs {seen[english]}"
+        for english in seen
+        if catalog.get(english) and catalog[english] != seen[english][1]
+    ]
     assert not clashes, "\n".join(clashes)
 
 
@@ -29,7 +33,9 @@ def test_every_text_on_the_pages_has_a_chinese_translation():
 
     found = extract_messages()
     assert "Log in" in found and "Task closed." in found  # the extraction sees templates and flash()
-    missing = [f"{where}: {text!r}" for text, where in sorted(found.items(), key=lambda kv: kv[1]) if text not in ZH]
+    missing = [
+        f"{where}: {text!r}" for text, where in sorted(found.items(), key=lambda kv: kv[1]) if text not in ZH
+    ]
     assert not missing, "untranslated (add to web/locale/zh/LC_MESSAGES/messages.po):\n" + "\n".join(missing)
 
 

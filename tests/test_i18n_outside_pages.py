@@ -1,5 +1,6 @@
 """Texts outside the web pages in the recipient's (or requester's) language: notifications,
 with the words and dates put into them translated too (services on SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import re
@@ -20,12 +21,28 @@ from winback.surveys.models import ContactMethod, SurveyTask
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 SAMPLE = {
-    "month": Month("2026-11"), "count": 3, "due": datetime(2026, 11, 9, 1, 0, tzinfo=UTC), "task_id": 1234,
-    "customer": "王伟", "change": Text("已转交给 {to}", "handed to {to}", to="张伟"), "advisors": ["张伟", "刘洋"],
+    "month": Month("2026-11"),
+    "count": 3,
+    "due": datetime(2026, 11, 9, 1, 0, tzinfo=UTC),
+    "task_id": 1234,
+    "customer": "王伟",
+    "change": Text("已转交给 {to}", "handed to {to}", to="张伟"),
+    "advisors": ["张伟", "刘洋"],
     "lines": Lines([Text("· #{id}（{due}）", "· #{id} (due {due})", id=7, due=date(2026, 11, 9))]),
-    "advisor": "张伟", "complaint": "太贵", "version": 2, "decision": Text("被驳回", "rejected"), "comment": "",
-    "title": "价格透明", "measures": [Text("{t}（{d}）", "{t} ({d})", t="价格透明", d=date(2026, 12, 1))],
-    "back": 12, "contacted": 40, "rate": 30.0, "date": date(2026, 11, 2), "at_risk": 4, "lost": 2, "names": ["王伟"],
+    "advisor": "张伟",
+    "complaint": "太贵",
+    "version": 2,
+    "decision": Text("被驳回", "rejected"),
+    "comment": "",
+    "title": "价格透明",
+    "measures": [Text("{t}（{d}）", "{t} ({d})", t="价格透明", d=date(2026, 12, 1))],
+    "back": 12,
+    "contacted": 40,
+    "rate": 30.0,
+    "date": date(2026, 11, 2),
+    "at_risk": 4,
+    "lost": 2,
+    "names": ["王伟"],
 }
 
 
@@ -44,16 +61,30 @@ def test_every_message_renders_in_both_languages_with_its_values_translated(kind
 
 
 def test_dates_months_and_lists_follow_the_locale():
-    _t, zh = render("tasks_assigned", "zh", month=Month("2026-11"), count=3,
-                    due=datetime(2026, 11, 9, 1, 0, tzinfo=UTC))
-    _t, en = render("tasks_assigned", "en", month=Month("2026-11"), count=3,
-                    due=datetime(2026, 11, 9, 1, 0, tzinfo=UTC))
+    _t, zh = render(
+        "tasks_assigned", "zh", month=Month("2026-11"), count=3, due=datetime(2026, 11, 9, 1, 0, tzinfo=UTC)
+    )
+    _t, en = render(
+        "tasks_assigned", "en", month=Month("2026-11"), count=3, due=datetime(2026, 11, 9, 1, 0, tzinfo=UTC)
+    )
     assert zh.startswith("2026年11月 ") and "2026/11/9 09:00" in zh  # business time (Asia/Shanghai)
     assert en.startswith("Nov 2026 ") and "09/11/2026, 09:00" in en
-    _t, zh = render("tasks_escalated", "zh", month=[Month("2026-10"), Month("2026-11")], count=2,
-                    advisors=["张伟", "刘洋"], lines=Lines(["a", "b"]))
-    _t, en = render("tasks_escalated", "en", month=[Month("2026-10"), Month("2026-11")], count=2,
-                    advisors=["张伟", "刘洋"], lines=Lines(["a", "b"]))
+    _t, zh = render(
+        "tasks_escalated",
+        "zh",
+        month=[Month("2026-10"), Month("2026-11")],
+        count=2,
+        advisors=["张伟", "刘洋"],
+        lines=Lines(["a", "b"]),
+    )
+    _t, en = render(
+        "tasks_escalated",
+        "en",
+        month=[Month("2026-10"), Month("2026-11")],
+        count=2,
+        advisors=["张伟", "刘洋"],
+        lines=Lines(["a", "b"]),
+    )
     assert "2026年10月、2026年11月" in zh and "（张伟、刘洋）" in zh and zh.endswith("a\nb")
     assert "Oct 2026, Nov 2026" in en and "(张伟, 刘洋)" in en
     _t, en = render("evaluation_ready", "en", month=Month("2026-11"), back=1200, contacted=4000, rate=30.25)
@@ -62,20 +93,34 @@ def test_dates_months_and_lists_follow_the_locale():
 
 @pytest.mark.parametrize("locale", ["zh", "en"])
 def test_plan_decision_reaches_the_submitter_in_their_language(session, surveying_cycle, staff, locale):
-    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle)
-                                 .order_by(SurveyTask.id)))[:4]
+    tasks = list(
+        session.scalars(
+            select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).order_by(SurveyTask.id)
+        )
+    )[:4]
     for t in tasks:
-        surveys.close_task(session=session, task_id=t.id, method=ContactMethod.phone, reason_codes_=["high_price"],
-                           serviced_elsewhere=False, actor_staff=t.assignee)
+        surveys.close_task(
+            session=session,
+            task_id=t.id,
+            method=ContactMethod.phone,
+            reason_codes_=["high_price"],
+            serviced_elsewhere=False,
+            actor_staff=t.assignee,
+        )
     clock.set_now(clock.now() + timedelta(days=8))
     surveys.tally_reasons(session=session, cycle_id=surveying_cycle, actor=Actor.person(staff("admin")))
     plan = plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=Actor.person(staff("admin")))
     supervisor = staff("supervisor")
     supervisor.locale = locale
     plans.submit_plan(session=session, plan_id=plan.id, actor_staff=supervisor)
-    plans.decide_plan(session=session, plan_id=plan.id, approve=False, comment="成本太高", actor_staff=staff("manager"))
-    note = session.scalars(select(Notification).where(Notification.kind == "plan_decided",
-                                                      Notification.recipient_id == supervisor.id)).one()
+    plans.decide_plan(
+        session=session, plan_id=plan.id, approve=False, comment="成本太高", actor_staff=staff("manager")
+    )
+    note = session.scalars(
+        select(Notification).where(
+            Notification.kind == "plan_decided", Notification.recipient_id == supervisor.id
+        )
+    ).one()
     if locale == "en":
         assert note.title == "Plan decision"
         assert note.body == "Nov 2026 rectification plan: rejected. 成本太高"
@@ -90,11 +135,16 @@ def test_plan_decision_reaches_the_submitter_in_their_language(session, surveyin
 def test_a_reassigned_task_tells_each_advisor_in_their_own_language(session, surveying_cycle, staff):
     advisor1, advisor2 = staff("advisor1"), staff("advisor2")
     advisor1.locale, advisor2.locale = "en", "zh"
-    task = session.scalars(select(SurveyTask).where(SurveyTask.assignee_id == advisor1.id)
-                           .order_by(SurveyTask.id)).first()
-    surveys.reassign(session=session, task_id=task.id, to_staff_id=advisor2.id, actor_staff=staff("supervisor"))
-    notes = {n.recipient_id: n for n in session.scalars(
-        select(Notification).where(Notification.kind == "task_reassigned"))}
+    task = session.scalars(
+        select(SurveyTask).where(SurveyTask.assignee_id == advisor1.id).order_by(SurveyTask.id)
+    ).first()
+    surveys.reassign(
+        session=session, task_id=task.id, to_staff_id=advisor2.id, actor_staff=staff("supervisor")
+    )
+    notes = {
+        n.recipient_id: n
+        for n in session.scalars(select(Notification).where(Notification.kind == "task_reassigned"))
+    }
     assert notes[advisor1.id].title == "Callback task changed"
     assert notes[advisor1.id].body.endswith(f": handed to {advisor2.display_name}.")
     assert notes[advisor2.id].title == "回访任务调整"
@@ -102,7 +152,6 @@ def test_a_reassigned_task_tells_each_advisor_in_their_own_language(session, sur
 
 
 # ---- the person's language: stored on the account, over the browser's -----------------------
-
 
 
 def _login(client, username):
@@ -134,8 +183,9 @@ def test_stored_language_wins_over_the_browser_and_is_audited(client, session, s
     assert 'lang="en"' in client.get("/tasks", headers=english_browser).text
     session.expire_all()
     assert staff("advisor1").locale is None
-    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.language_changed")
-                             .order_by(AuditEvent.id)).all()
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "staff.language_changed").order_by(AuditEvent.id)
+    ).all()
     assert [e.changes["locale"]["after"] for e in events] == ["zh", None]
     # nonsense is refused, in the page's language
     r = client.post("/account/language", data={"locale": "fr"})
@@ -149,22 +199,33 @@ def test_the_stored_language_also_reaches_notifications(client, session, surveyi
     session.expire_all()
     advisor1, advisor2 = staff("advisor1"), staff("advisor2")
     task = session.scalars(select(SurveyTask).where(SurveyTask.assignee_id == advisor1.id)).first()
-    surveys.reassign(session=session, task_id=task.id, to_staff_id=advisor2.id, actor_staff=staff("supervisor"))
-    note = session.scalars(select(Notification).where(Notification.recipient_id == advisor2.id,
-                                                      Notification.kind == "task_reassigned")).one()
+    surveys.reassign(
+        session=session, task_id=task.id, to_staff_id=advisor2.id, actor_staff=staff("supervisor")
+    )
+    note = session.scalars(
+        select(Notification).where(
+            Notification.recipient_id == advisor2.id, Notification.kind == "task_reassigned"
+        )
+    ).one()
     assert note.title == "Callback task changed"
 
 
 # ---- API errors in the caller's language ------------------------------------------------------
 
+
 def test_api_errors_speak_the_callers_language(client, staff):
     # nobody asks: English (programs); a Chinese browser: Chinese, with the English kept
     r = client.get("/api/me")
-    assert r.status_code == 401 and r.json()["detail"] == "log in first" and r.json()["code"] == "not_logged_in"
+    assert (
+        r.status_code == 401 and r.json()["detail"] == "log in first" and r.json()["code"] == "not_logged_in"
+    )
     r = client.get("/api/me", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert r.json() == {"detail": "请先登录", "code": "not_logged_in", "detail_en": "log in first"}
-    r = client.post("/api/auth/login", json={"username": "advisor1", "password": "wrong"},
-                    headers={"Accept-Language": "zh-CN"})
+    r = client.post(
+        "/api/auth/login",
+        json={"username": "advisor1", "password": "wrong"},
+        headers={"Accept-Language": "zh-CN"},
+    )
     assert r.status_code == 401 and r.json()["detail"] == "用户名或密码错误"
     r = client.post("/api/auth/login", json={"username": "advisor1"}, headers={"Accept-Language": "zh-CN"})
     assert r.status_code == 422 and r.json()["detail"] == "输入无效" and r.json()["errors"]
@@ -172,7 +233,11 @@ def test_api_errors_speak_the_callers_language(client, staff):
     client.post("/api/auth/login", json={"username": "advisor1", "password": "winback-demo"})
     client.patch("/api/me", json={"locale": "zh"})
     r = client.get("/api/cycles", headers={"Accept-Language": "en"})
-    assert r.status_code == 403 and r.json()["detail"] == "无权执行此操作" and r.json()["detail_en"] == "forbidden"
+    assert (
+        r.status_code == 403
+        and r.json()["detail"] == "无权执行此操作"
+        and r.json()["detail_en"] == "forbidden"
+    )
     # a domain message with an id: the generic Chinese text of its code, and the English message
     r = client.get("/api/tasks/999999", headers={"Accept-Language": "en"})
     assert r.status_code == 404 and r.json()["code"] == "not_found"
@@ -184,17 +249,38 @@ def test_api_errors_speak_the_callers_language(client, staff):
 
 # ---- exports in the requesting person's language ----------------------------------------------
 
+
 def _evaluation_stub():
     from decimal import Decimal
     from types import SimpleNamespace
 
     return SimpleNamespace(
-        holdout={"treated": 50, "holdout": 6}, targets=57, contacted=12, vehicles_back=5, workshop_entries=7,
-        output_value=Decimal(8600), winback_rate_pct=41.7, target_pct=20, measure_cost=Decimal(0),
-        voucher_cost=Decimal(500), satisfaction_avg=4.5, satisfaction_n=2, churn_rate_pct=12.0,
-        per_advisor=[], kpis={"churn_by_segment": {"grade": {"economy": {"rate_pct": 20.0, "vehicles": 10}}}},
-        per_measure=[{"title": "价格透明", "status": "in_progress", "reasons": ["high_price", "too_far"],
-                      "customers_back": 3, "expected_value": 30, "expected_unit": "台", "cost": 100}],
+        holdout={"treated": 50, "holdout": 6},
+        targets=57,
+        contacted=12,
+        vehicles_back=5,
+        workshop_entries=7,
+        output_value=Decimal(8600),
+        winback_rate_pct=41.7,
+        target_pct=20,
+        measure_cost=Decimal(0),
+        voucher_cost=Decimal(500),
+        satisfaction_avg=4.5,
+        satisfaction_n=2,
+        churn_rate_pct=12.0,
+        per_advisor=[],
+        kpis={"churn_by_segment": {"grade": {"economy": {"rate_pct": 20.0, "vehicles": 10}}}},
+        per_measure=[
+            {
+                "title": "价格透明",
+                "status": "in_progress",
+                "reasons": ["high_price", "too_far"],
+                "customers_back": 3,
+                "expected_value": 30,
+                "expected_unit": "台",
+                "cost": 100,
+            }
+        ],
     )
 
 
@@ -206,9 +292,17 @@ def test_evaluation_workbook_in_the_requesters_language(locale):
 
     from winback.evaluation.export import evaluation_xlsx
 
-    labels = {"zh": {"high_price": "价格高", "too_far": "距离远"}, "en": {"high_price": "High price", "too_far": "Too far"}}
-    wb = load_workbook(BytesIO(evaluation_xlsx(_evaluation_stub(), month="2026-11", trend=[], locale=locale,
-                                               reason_labels=labels[locale])))
+    labels = {
+        "zh": {"high_price": "价格高", "too_far": "距离远"},
+        "en": {"high_price": "High price", "too_far": "Too far"},
+    }
+    wb = load_workbook(
+        BytesIO(
+            evaluation_xlsx(
+                _evaluation_stub(), month="2026-11", trend=[], locale=locale, reason_labels=labels[locale]
+            )
+        )
+    )
     headers = [cell for ws in wb.worksheets for cell in next(ws.iter_rows(max_row=1, values_only=True))]
     names = wb.sheetnames + headers
     summary = dict(wb.worksheets[0].iter_rows(min_row=2, values_only=True))
@@ -233,15 +327,24 @@ def test_audit_export_headers_follow_the_exporters_language(client, session, sta
     from openpyxl import load_workbook
 
     _login(client, "auditor")
-    rows = list(load_workbook(io.BytesIO(client.get("/audit/export.xlsx").content)).active.iter_rows(values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(client.get("/audit/export.xlsx").content)).active.iter_rows(values_only=True)
+    )
     assert rows[0][0] == "导出人" and rows[1][:4] == ("编号", "门店", "时间", "操作人")
     client.post("/account/language", data={"locale": "en"})
-    wb = load_workbook(io.BytesIO(client.get("/audit/export.xlsx", headers={"Accept-Language": "zh-CN"}).content))
+    wb = load_workbook(
+        io.BytesIO(client.get("/audit/export.xlsx", headers={"Accept-Language": "zh-CN"}).content)
+    )
     rows = list(wb.active.iter_rows(values_only=True))
-    assert wb.active.title == "audit" and rows[0][0] == "exported by" and rows[1][:4] == ("id", "store_id", "at", "actor")
+    assert (
+        wb.active.title == "audit"
+        and rows[0][0] == "exported by"
+        and rows[1][:4] == ("id", "store_id", "at", "actor")
+    )
 
 
 # ---- reasons and measures in both languages, per store ----------------------------------------
+
 
 def test_admin_edits_reason_labels_in_both_languages_and_pages_show_the_viewers(client, session, staff):
     from winback.audit.models import AuditEvent
@@ -251,22 +354,50 @@ def test_admin_edits_reason_labels_in_both_languages_and_pages_show_the_viewers(
     page = client.get("/reason-codes")
     assert page.status_code == 200 and "中文名称" in page.text and "价格高（配件工时贵）" in page.text
     rc = session.scalars(select(ReasonCode).where(ReasonCode.code == "high_price")).one()
-    r = client.post("/reason-codes", data={"reason_id": rc.id, "label_zh": "保养价格偏高", "label_en": "Servicing too dear",
-                                           "area": "price", "active": "1"})
+    r = client.post(
+        "/reason-codes",
+        data={
+            "reason_id": rc.id,
+            "label_zh": "保养价格偏高",
+            "label_en": "Servicing too dear",
+            "area": "price",
+            "active": "1",
+        },
+    )
     assert r.status_code == 303
-    r = client.post("/reason-codes", data={"code": "new_dealer", "label_zh": "附近新开了同品牌店",
-                                           "label_en": "A new dealer of the brand opened nearby", "area": "distance"})
+    r = client.post(
+        "/reason-codes",
+        data={
+            "code": "new_dealer",
+            "label_zh": "附近新开了同品牌店",
+            "label_en": "A new dealer of the brand opened nearby",
+            "area": "distance",
+        },
+    )
     assert r.status_code == 303
     # both labels are required, the code is a slug, and one code per store
     r = client.post("/reason-codes", data={"code": "x_1", "label_zh": "只有中文", "label_en": " "})
     assert r.status_code == 422 and "原因需要中文和英文名称" in r.text and 'value="只有中文"' in r.text
-    assert client.post("/reason-codes", data={"code": "Bad code", "label_zh": "a", "label_en": "b"}).status_code == 422
-    assert client.post("/reason-codes", data={"code": "new_dealer", "label_zh": "a", "label_en": "b"}).status_code == 422
+    assert (
+        client.post("/reason-codes", data={"code": "Bad code", "label_zh": "a", "label_en": "b"}).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/reason-codes", data={"code": "new_dealer", "label_zh": "a", "label_en": "b"}
+        ).status_code
+        == 422
+    )
     session.expire_all()
     assert (rc.label("zh"), rc.label("en")) == ("保养价格偏高", "Servicing too dear")
-    events = session.scalars(select(AuditEvent).where(AuditEvent.action.like("reason_code.%")).order_by(AuditEvent.id)).all()
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.action.like("reason_code.%")).order_by(AuditEvent.id)
+    ).all()
     assert [e.action for e in events] == ["reason_code.updated", "reason_code.added"]
-    assert events[0].changes["label_en"] == {"before": "High price (parts and labour)", "after": "Servicing too dear"}
+    assert events[0].changes["label_en"] == {
+        "before": "High price (parts and labour)",
+        "after": "Servicing too dear",
+    }
     # the viewer's language decides which label a page shows
     page = client.get("/reason-codes?lang=en").text
     assert "Servicing too dear" in page and "A new dealer of the brand opened nearby" in page
@@ -275,18 +406,30 @@ def test_admin_edits_reason_labels_in_both_languages_and_pages_show_the_viewers(
     # an advisor reads nothing here and changes nothing
     _login(client, "advisor1")
     assert client.get("/reason-codes").status_code == 403
-    assert client.post("/reason-codes", data={"code": "zz", "label_zh": "a", "label_en": "b"}).status_code == 403
+    assert (
+        client.post("/reason-codes", data={"code": "zz", "label_zh": "a", "label_en": "b"}).status_code == 403
+    )
 
 
 def test_tally_and_measures_show_the_stores_labels_and_titles_in_the_viewers_language(
-        client, session, surveying_cycle, staff):
+    client, session, surveying_cycle, staff
+):
     from winback.plans.models import MeasureTemplate
 
-    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle)
-                                 .order_by(SurveyTask.id)))[:3]
+    tasks = list(
+        session.scalars(
+            select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).order_by(SurveyTask.id)
+        )
+    )[:3]
     for t in tasks:
-        surveys.close_task(session=session, task_id=t.id, method=ContactMethod.phone, reason_codes_=["too_far"],
-                           serviced_elsewhere=False, actor_staff=t.assignee)
+        surveys.close_task(
+            session=session,
+            task_id=t.id,
+            method=ContactMethod.phone,
+            reason_codes_=["too_far"],
+            serviced_elsewhere=False,
+            actor_staff=t.assignee,
+        )
     clock.set_now(clock.now() + timedelta(days=8))
     surveys.tally_reasons(session=session, cycle_id=surveying_cycle, actor=Actor.person(staff("admin")))
     plan = plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=Actor.person(staff("admin")))
@@ -296,9 +439,16 @@ def test_tally_and_measures_show_the_stores_labels_and_titles_in_the_viewers_lan
 
     _login(client, "manager")
     # the manager gives the library measure a new English title on the library page
-    r = client.post("/measure-library", data={"template_id": template.id, "reason_code": template.reason_code,
-                                              "title": template.title, "title_en": "Door-to-door service for far customers",
-                                              "active": "1"})
+    r = client.post(
+        "/measure-library",
+        data={
+            "template_id": template.id,
+            "reason_code": template.reason_code,
+            "title": template.title,
+            "title_en": "Door-to-door service for far customers",
+            "active": "1",
+        },
+    )
     assert r.status_code == 303
     en = client.get(f"/plans/{plan.id}?lang=en").text
     assert "Door-to-door service for far customers" in en and "Too far away 3" in en
@@ -308,8 +458,14 @@ def test_tally_and_measures_show_the_stores_labels_and_titles_in_the_viewers_lan
     profile = client.get(f"/cycles/{surveying_cycle}/profile?lang=en").text
     assert "Too far away" in profile and ">too_far<" not in profile
     # a service call that does not mention the English title keeps it
-    plans.save_template(session=session, actor_staff=staff("manager"), template_id=template.id,
-                        reason_code=template.reason_code, title=template.title, active=True)
+    plans.save_template(
+        session=session,
+        actor_staff=staff("manager"),
+        template_id=template.id,
+        reason_code=template.reason_code,
+        title=template.title,
+        active=True,
+    )
     session.expire_all()
     assert session.get(MeasureTemplate, template.id).title_en == "Door-to-door service for far customers"
 
@@ -317,7 +473,9 @@ def test_tally_and_measures_show_the_stores_labels_and_titles_in_the_viewers_lan
 # ---- dates, numbers and money on the pages ----------------------------------------------------
 
 TEMPLATES = __import__("pathlib").Path(__file__).parent.parent / "web" / "templates"
-MONEY = re.compile(r"\{\{[^}]*\b(amount|spend|total_spend|cost|output_value|shortfall_yuan|measure_cost|voucher_cost)\b[^}]*\}\}")
+MONEY = re.compile(
+    r"\{\{[^}]*\b(amount|spend|total_spend|cost|output_value|shortfall_yuan|measure_cost|voucher_cost)\b[^}]*\}\}"
+)
 DATES = re.compile(r"\{\{[^}]*\b(\w+_date|\w+_on|\w+_at|last_visit|as_of)\b[^}|]*\}\}")
 
 
@@ -325,7 +483,9 @@ def test_templates_format_money_and_dates_through_the_locale_filters():
     raw = []
     for path in TEMPLATES.rglob("*.html"):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            shown = re.sub(r'value="[^"]*"', "", line)  # form values stay machine-readable (ISO, plain numbers)
+            shown = re.sub(
+                r'value="[^"]*"', "", line
+            )  # form values stay machine-readable (ISO, plain numbers)
             shown = re.sub(r"\{\{ _\([^)]*\) \}\}", "", shown)
             if "¥{{" in shown:
                 raw.append(f"{path.name}:{n}: ¥ before a raw value")
@@ -343,10 +503,14 @@ def test_visit_dates_and_amounts_follow_the_viewers_language(client, session, su
 
     from winback.customers.models import ServiceVisit
 
-    task = session.scalars(select(SurveyTask).where(SurveyTask.assignee_id == staff("advisor1").id)
-                           .order_by(SurveyTask.id)).first()
-    visit = session.scalars(select(ServiceVisit).where(ServiceVisit.customer_id == task.customer_id)
-                            .order_by(ServiceVisit.visit_date.desc())).first()
+    task = session.scalars(
+        select(SurveyTask).where(SurveyTask.assignee_id == staff("advisor1").id).order_by(SurveyTask.id)
+    ).first()
+    visit = session.scalars(
+        select(ServiceVisit)
+        .where(ServiceVisit.customer_id == task.customer_id)
+        .order_by(ServiceVisit.visit_date.desc())
+    ).first()
     visit.amount = Decimal("12345.5")
     session.commit()
     _login(client, "advisor1")
@@ -365,22 +529,36 @@ def test_visit_dates_and_amounts_follow_the_viewers_language(client, session, su
 def test_measure_notifications_carry_the_librarys_english_title(session, surveying_cycle, staff):
     from winback.plans.models import MeasureTemplate
 
-    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle)
-                                 .order_by(SurveyTask.id)))[:2]
+    tasks = list(
+        session.scalars(
+            select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).order_by(SurveyTask.id)
+        )
+    )[:2]
     for t in tasks:
-        surveys.close_task(session=session, task_id=t.id, method=ContactMethod.phone, reason_codes_=["too_far"],
-                           serviced_elsewhere=False, actor_staff=t.assignee)
+        surveys.close_task(
+            session=session,
+            task_id=t.id,
+            method=ContactMethod.phone,
+            reason_codes_=["too_far"],
+            serviced_elsewhere=False,
+            actor_staff=t.assignee,
+        )
     clock.set_now(clock.now() + timedelta(days=8))
     admin = Actor.person(staff("admin"))
     surveys.tally_reasons(session=session, cycle_id=surveying_cycle, actor=admin)
     plan = plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=admin)
     manager = staff("manager")
     manager.locale = "en"
-    template = session.scalars(select(MeasureTemplate).where(MeasureTemplate.title == plan.measures[0].title)).first()
+    template = session.scalars(
+        select(MeasureTemplate).where(MeasureTemplate.title == plan.measures[0].title)
+    ).first()
     assert template.title_en
     plans.submit_plan(session=session, plan_id=plan.id, actor_staff=staff("supervisor"))
     plans.decide_plan(session=session, plan_id=plan.id, approve=True, comment="ok", actor_staff=manager)
     plans.execute_plan(session=session, cycle_id=surveying_cycle, actor=admin)
-    note = session.scalars(select(Notification).where(Notification.kind == "measure_assigned",
-                                                      Notification.recipient_id == manager.id)).first()
+    note = session.scalars(
+        select(Notification).where(
+            Notification.kind == "measure_assigned", Notification.recipient_id == manager.id
+        )
+    ).first()
     assert note is not None and f'"{template.title_en}"' in note.body and not CJK.search(note.body)

@@ -1,4 +1,5 @@
 """The daily import-visits flow: files the DMS drops are imported once and moved to done/."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,7 +30,9 @@ def test_dropped_repair_orders_are_imported_once(db_url, demo_store, session, pr
     (inbox / "readme.txt").write_text("not an export")
 
     results = import_visits(drop_dir=str(tmp_path / "inbox"), store_codes=["S01"])
-    assert [(r["file"], r["new"], r["inserted"], r["failed"]) for r in results] == [("ro-2026-11-20.csv", True, 2, 1)]
+    assert [(r["file"], r["new"], r["inserted"], r["failed"]) for r in results] == [
+        ("ro-2026-11-20.csv", True, 2, 1)
+    ]
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(ServiceVisit)) == before + 2
     assert not (inbox / "ro-2026-11-20.csv").exists() and (inbox / "done" / "ro-2026-11-20.csv").exists()

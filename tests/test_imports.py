@@ -1,5 +1,6 @@
 """DMS import: good files in three encodings and two header languages, the bad-file corpus,
 re-imports that change nothing, newer exports that update and record what changed, the CLI."""
+
 from __future__ import annotations
 
 import os
@@ -37,29 +38,46 @@ ADMIN = Actor.system(label="test import")
 def store(session) -> int:
     clock.set_now("2026-11-02T09:00")
     s = accounts.create_store(session=session, code="T01", name="测试店", actor=ADMIN)
-    accounts.create_staff(session=session, store_id=s.id, username="advisor1", display_name="李娜",
-                          password="x" * 8, roles=[Role.advisor], actor=ADMIN)
+    accounts.create_staff(
+        session=session,
+        store_id=s.id,
+        username="advisor1",
+        display_name="李娜",
+        password="x" * 8,
+        roles=[Role.advisor],
+        actor=ADMIN,
+    )
     session.flush()
     return s.id
 
 
 def run(session, store_id: int, kind: str, name: str | Path):
-    return imports.import_file(session=session, store_id=store_id, kind=kind, source=CORPUS / name, actor=ADMIN)
+    return imports.import_file(
+        session=session, store_id=store_id, kind=kind, source=CORPUS / name, actor=ADMIN
+    )
 
 
 def errors(session, batch) -> list[tuple[int, str, str]]:
-    return [(e.row_number, e.column, e.text("en")) for e in imports.row_errors(session=session, batch_id=batch.id)]
+    return [
+        (e.row_number, e.column, e.text("en")) for e in imports.row_errors(session=session, batch_id=batch.id)
+    ]
 
 
-@pytest.mark.parametrize("name", ["customers_utf8.csv", "customers_utf8_bom.csv", "customers_gbk.csv",
-                                  "customers_utf16.csv"])
+@pytest.mark.parametrize(
+    "name", ["customers_utf8.csv", "customers_utf8_bom.csv", "customers_gbk.csv", "customers_utf16.csv"]
+)
 def test_customers_in_each_encoding_import_the_same(session, store, name):
     batch, is_new = run(session, store, "customers", name)
     assert is_new and batch.status == ImportStatus.done
     assert (batch.rows_total, batch.inserted, batch.failed) == (5, 5, 0)
     c1 = session.scalar(select(Customer).where(Customer.store_id == store, Customer.dms_code == "C001"))
     assert (c1.name, c1.phone, c1.phone_valid, c1.birth_date, c1.district) == (
-        "张伟", "13800138000", True, date(1980, 3, 5), "城东区")
+        "张伟",
+        "13800138000",
+        True,
+        date(1980, 3, 5),
+        "城东区",
+    )
     c2 = session.scalar(select(Customer).where(Customer.dms_code == "C002"))
     c3 = session.scalar(select(Customer).where(Customer.dms_code == "C003"))
     c5 = session.scalar(select(Customer).where(Customer.dms_code == "C005"))
@@ -69,7 +87,9 @@ def test_customers_in_each_encoding_import_the_same(session, store, name):
     assert c5.phone_valid is False  # imported, flagged
     assert batch.quality["invalid"]["phone"] == 1
     assert Path(batch.stored_path).read_bytes() == (CORPUS / name).read_bytes()
-    assert batch.encoding == {"customers_gbk.csv": "gb18030", "customers_utf16.csv": "utf-16"}.get(name, "utf-8")
+    assert batch.encoding == {"customers_gbk.csv": "gb18030", "customers_utf16.csv": "utf-16"}.get(
+        name, "utf-8"
+    )
 
 
 def test_same_file_again_changes_nothing_and_newer_export_records_changes(session, store):
@@ -86,8 +106,11 @@ def test_same_file_again_changes_nothing_and_newer_export_records_changes(sessio
     assert session.scalar(select(func.count()).where(Customer.store_id == store)) == 6
     c2 = session.scalar(select(Customer).where(Customer.dms_code == "C002"))
     assert (c2.phone, c2.district) == ("13912345679", "城北区")
-    change = session.scalar(select(AuditEvent).where(AuditEvent.action == "customer.updated_by_import",
-                                                     AuditEvent.entity_id == c2.id))
+    change = session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "customer.updated_by_import", AuditEvent.entity_id == c2.id
+        )
+    )
     assert change.changes["district"] == {"before": "城西区", "after": "城北区"}
     assert change.changes["import_batch"] == newer.id
 
@@ -125,15 +148,23 @@ def test_row_errors_stored_as_english_sentences_still_read_in_both_languages(ses
     from winback.customers.import_errors import decode, describe, encode
 
     batch, _ = run(session, store, "customers", "customers_bad_rows.csv")
-    for reason in ("duplicate of row 7 in this file; skipped", "a VIN has 17 characters, this has 19",
-                   "something the code no longer says"):
+    for reason in (
+        "duplicate of row 7 in this file; skipped",
+        "a VIN has 17 characters, this has 19",
+        "something the code no longer says",
+    ):
         session.add(ImportRowError(batch_id=batch.id, row_number=99, column="x", reason=reason))
     session.flush()
     old = [e for e in imports.row_errors(session=session, batch_id=batch.id) if e.row_number == 99]
-    assert [e.text("zh") for e in old] == ["与本文件第 7 行重复，已跳过", "车架号应为 17 位，此值有 19 位",
-                                           "something the code no longer says"]
-    assert [e.text("en") for e in old][:2] == ["duplicate of row 7 in this file; skipped",
-                                                "a VIN has 17 characters, this has 19"]
+    assert [e.text("zh") for e in old] == [
+        "与本文件第 7 行重复，已跳过",
+        "车架号应为 17 位，此值有 19 位",
+        "something the code no longer says",
+    ]
+    assert [e.text("en") for e in old][:2] == [
+        "duplicate of row 7 in this file; skipped",
+        "a VIN has 17 characters, this has 19",
+    ]
     assert [e.code for e in old] == ["duplicate", "vin_length", None]
     assert decode(encode("too_long", max=40)) == ("too_long", {"max": 40})
     assert describe(encode("too_long", max=40), "en") == "longer than 40 characters"
@@ -159,7 +190,9 @@ def _archive(session, store):
 def test_vehicles_vin_and_plate_checks(session, store):
     batch = _archive(session, store)
     assert (batch.rows_total, batch.inserted, batch.failed) == (6, 5, 1)
-    assert errors(session, batch) == [(7, "客户编号", "no customer with this code/phone; import the customers first")]
+    assert errors(session, batch) == [
+        (7, "客户编号", "no customer with this code/phone; import the customers first")
+    ]
     vs = {v.plate: v for v in session.scalars(select(Vehicle).where(Vehicle.store_id == store))}
     assert vs["粤B12345"].vin_valid and vs["粤B12345"].vin_check_digit_ok and vs["粤B12345"].plate_valid
     assert vs["粤BD12345"].plate_valid  # new-energy plate
@@ -175,7 +208,9 @@ def test_visits_amounts_dates_duplicates_and_unknown_vins(session, store):
     batch, _ = run(session, store, "visits", "visits.csv")
     assert batch.encoding == "gb18030"
     assert (batch.rows_total, batch.inserted, batch.failed) == (7, 4, 3)
-    visits = {v.ro_number: v for v in session.scalars(select(ServiceVisit).where(ServiceVisit.store_id == store))}
+    visits = {
+        v.ro_number: v for v in session.scalars(select(ServiceVisit).where(ServiceVisit.store_id == store))
+    }
     assert visits["RO1001"].amount == Decimal("1234.50") and visits["RO1001"].mileage == 12000
     assert visits["RO1001"].visit_date == date(2024, 3, 5) and visits["RO1001"].advisor_id is not None
     assert visits["RO1002"].amount == Decimal("860.00") and visits["RO1002"].visit_date == date(2024, 9, 5)
@@ -191,20 +226,27 @@ def test_formulas_and_merged_cells_are_reported(session, store):
     _archive(session, store)
     batch, _ = run(session, store, "visits", "visits_formulas_merged.xlsx")
     assert (batch.rows_total, batch.inserted, batch.failed) == (3, 1, 2)
-    reasons = dict(((r, c), why) for r, c, why in errors(session, batch))
+    reasons = {(r, c): why for r, c, why in errors(session, batch)}
     assert "formula" in reasons[(2, "金额")]
     assert reasons[(4, "车架号")] == "empty: a value is required"
 
 
-@pytest.mark.parametrize("name, kind, message", [
-    ("zero_bytes.csv", "customers", "the file is empty (0 bytes)"),
-    ("binary_renamed.xlsx", "customers", "is named like an Excel file but is not one"),
-    ("empty_sheets.xlsx", "customers", "no sheet with data"),
-    ("visits_missing_columns.csv", "visits", "required column(s) missing: 车架号/VIN (vin) or 车牌 (plate); 进厂日期"),
-    ("header_only.csv", "customers", "a header but no data rows"),
-    ("not_a_table.txt", "customers", "required column(s) missing"),
-    ("customers_latin1.csv", "customers", "required column(s) missing"),
-])
+@pytest.mark.parametrize(
+    "name, kind, message",
+    [
+        ("zero_bytes.csv", "customers", "the file is empty (0 bytes)"),
+        ("binary_renamed.xlsx", "customers", "is named like an Excel file but is not one"),
+        ("empty_sheets.xlsx", "customers", "no sheet with data"),
+        (
+            "visits_missing_columns.csv",
+            "visits",
+            "required column(s) missing: 车架号/VIN (vin) or 车牌 (plate); 进厂日期",
+        ),
+        ("header_only.csv", "customers", "a header but no data rows"),
+        ("not_a_table.txt", "customers", "required column(s) missing"),
+        ("customers_latin1.csv", "customers", "required column(s) missing"),
+    ],
+)
 def test_files_that_are_not_tables_get_one_message(session, store, name, kind, message):
     batch, _ = run(session, store, kind, name)
     assert batch.status == ImportStatus.failed
@@ -219,16 +261,22 @@ def test_saved_column_mapping_reads_unknown_headers(session, store, tmp_path):
     try:
         failed, _ = run(session, store, "customers", path)
         assert failed.status == ImportStatus.failed and "客户姓名" in failed.message
-        imports.save_column_mapping(session=session, store_id=store, kind=ImportKind.customers,
-                                    mapping={"档案号": "dms_code", "称呼": "name", "移动电话": "phone"}, actor=ADMIN)
+        imports.save_column_mapping(
+            session=session,
+            store_id=store,
+            kind=ImportKind.customers,
+            mapping={"档案号": "dms_code", "称呼": "name", "移动电话": "phone"},
+            actor=ADMIN,
+        )
         path.write_text("档案号,称呼,移动电话\nM01,钱七,13300001111\n\n", encoding="utf-8")  # another file
         batch, _ = run(session, store, "customers", path)
         assert batch.status == ImportStatus.done and batch.inserted == 1
     finally:
         path.unlink()
     with pytest.raises(Exception, match="unknown field"):
-        imports.save_column_mapping(session=session, store_id=store, kind=ImportKind.customers,
-                                    mapping={"x": "nonsense"}, actor=ADMIN)
+        imports.save_column_mapping(
+            session=session, store_id=store, kind=ImportKind.customers, mapping={"x": "nonsense"}, actor=ADMIN
+        )
 
 
 def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
@@ -240,8 +288,13 @@ def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
         accounts.create_store(session=s, code="T01", name="测试店", actor=ADMIN)
 
     def cli(*args, **extra_env):
-        return subprocess.run([sys.executable, "-m", "winback.cli", *args], env={**env, **extra_env},
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "winback.cli", *args],
+            env={**env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     ok = cli("import", "customers", str(CORPUS / "customers_gbk.csv"), "--store", "T01", "--lang", "en")
     assert ok.returncode == 0, ok.stderr
@@ -249,9 +302,15 @@ def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
     # Row errors in Chinese by default, in English when LANG says so (or --lang en).
     zh = cli("import", "customers", str(CORPUS / "customers_bad_rows.csv"), "--store", "T01")
     assert zh.returncode == 0, zh.stderr
-    assert "4 行：" in zh.stdout and "有错误 3" in zh.stdout and "第 4 行，性别：性别应为 男 或 女（X）" in zh.stdout
+    assert (
+        "4 行：" in zh.stdout
+        and "有错误 3" in zh.stdout
+        and "第 4 行，性别：性别应为 男 或 女（X）" in zh.stdout
+    )
     assert "与本文件第 2 行重复，已跳过" in zh.stdout and "duplicate" not in zh.stdout
-    en = cli("import", "customers", str(CORPUS / "customers_bad_rows.csv"), "--store", "T01", LANG="en_US.UTF-8")
+    en = cli(
+        "import", "customers", str(CORPUS / "customers_bad_rows.csv"), "--store", "T01", LANG="en_US.UTF-8"
+    )
     assert "already imported as import #" in en.stdout
     bad = cli("import", "visits", str(CORPUS / "binary_renamed.xlsx"), "--store", "T01")
     assert bad.returncode != 0
@@ -264,44 +323,66 @@ def test_repair_orders_after_the_cycle_started_mark_targets_who_came_back(sessio
     from winback.cycles.models import MonthlyCycle, Target
 
     cycle = session.get(MonthlyCycle, surveying_cycle)
-    targets = list(session.scalars(select(Target).where(Target.cycle_id == cycle.id).order_by(Target.id).limit(2)))
+    targets = list(
+        session.scalars(select(Target).where(Target.cycle_id == cycle.id).order_by(Target.id).limit(2))
+    )
     clock.set_now("2026-12-01T09:00")
     path = tmp_path / "ro.csv"
     path.write_text(
         "工单号,车架号,进厂日期,维修类别,结算金额\n"
         f"NEW-1,{targets[0].vehicle.vin},2026-11-20,保养,500\n"
         f"OLD-1,{targets[1].vehicle.vin},2025-01-10,保养,300\n",  # before the cycle: not a return
-        encoding="utf-8")
-    batch, _ = imports.import_file(session=session, store_id=cycle.store_id, kind="visits", source=path, actor=ADMIN)
+        encoding="utf-8",
+    )
+    batch, _ = imports.import_file(
+        session=session, store_id=cycle.store_id, kind="visits", source=path, actor=ADMIN
+    )
     assert (batch.inserted, batch.returned_targets) == (2, 1)
-    assert session.scalar(select(ServiceVisit.customer_id).where(ServiceVisit.ro_number == "NEW-1")) == targets[0].customer_id
+    assert (
+        session.scalar(select(ServiceVisit.customer_id).where(ServiceVisit.ro_number == "NEW-1"))
+        == targets[0].customer_id
+    )
 
 
 def test_values_the_database_cannot_hold_are_row_errors(session, store, tmp_path):
     _archive(session, store)
     vin = session.scalar(select(Vehicle.vin).where(Vehicle.plate == "粤B12345"))
     path = tmp_path / "big.csv"
-    path.write_text("工单号,车架号,进厂日期,里程,结算金额\n"
-                    f"{'R' * 41},{vin},2024-01-01,100,1\n"
-                    f"RO-M,{vin},2024-01-01,99999999999,1\n"
-                    f"RO-A,{vin},2024-01-01,1,99999999999\n"
-                    f"RO-OK,{vin},2024-01-01,1,1\n", encoding="utf-8")
+    path.write_text(
+        "工单号,车架号,进厂日期,里程,结算金额\n"
+        f"{'R' * 41},{vin},2024-01-01,100,1\n"
+        f"RO-M,{vin},2024-01-01,99999999999,1\n"
+        f"RO-A,{vin},2024-01-01,1,99999999999\n"
+        f"RO-OK,{vin},2024-01-01,1,1\n",
+        encoding="utf-8",
+    )
     batch, _ = run(session, store, "visits", path)
     assert (batch.inserted, batch.failed) == (1, 3)
     assert [(r, c) for r, c, _ in errors(session, batch)] == [(2, "工单号"), (3, "里程"), (4, "结算金额")]
 
 
-@pytest.mark.parametrize("name, kind", [("customers_utf8.csv", "customers"), ("customers_utf16.csv", "customers"),
-                                        ("customers_gbk.csv", "customers")])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("customers_utf8.csv", "customers"),
+        ("customers_utf16.csv", "customers"),
+        ("customers_gbk.csv", "customers"),
+    ],
+)
 def test_progress_knows_the_total_before_the_rows_and_ends_exact(session, store, monkeypatch, name, kind):
     """rows_done of rows_total for the report page's progress bar: the total is known (estimated
     from the file) before the first row is written; at the end both are the rows counted."""
     monkeypatch.setattr(imports, "CHUNK", 2)
     seen: list[tuple[int, int]] = []
-    batch, _ = imports.start_import(session=session, store_id=store, kind=kind, source=CORPUS / name,
-                                    filename=name, actor=ADMIN)
-    imports.run_import(session=session, batch_id=batch.id, actor=ADMIN,
-                       on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)))
+    batch, _ = imports.start_import(
+        session=session, store_id=store, kind=kind, source=CORPUS / name, filename=name, actor=ADMIN
+    )
+    imports.run_import(
+        session=session,
+        batch_id=batch.id,
+        actor=ADMIN,
+        on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)),
+    )
     assert seen[0] == (0, 5)  # the file opened: nothing written yet, five rows to go
     assert [done for done, _ in seen[1:]] == [2, 4, 5, 5]  # chunks of two, then the finished batch
     assert all(total >= done for done, total in seen)
@@ -317,19 +398,41 @@ def test_progress_total_of_a_workbook_and_a_blank_line_estimate(session, store, 
         wb.active.append([f"X{i}", f"客户{i}", f"1390000000{i}"])
     wb.save(tmp_path / "c.xlsx")
     seen: list[tuple[int, int]] = []
-    batch, _ = imports.start_import(session=session, store_id=store, kind="customers", source=tmp_path / "c.xlsx",
-                                    filename="c.xlsx", actor=ADMIN)
-    imports.run_import(session=session, batch_id=batch.id, actor=ADMIN,
-                       on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)))
+    batch, _ = imports.start_import(
+        session=session,
+        store_id=store,
+        kind="customers",
+        source=tmp_path / "c.xlsx",
+        filename="c.xlsx",
+        actor=ADMIN,
+    )
+    imports.run_import(
+        session=session,
+        batch_id=batch.id,
+        actor=ADMIN,
+        on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)),
+    )
     assert seen[0] == (0, 7) and (batch.rows_done, batch.rows_total) == (7, 7)
 
     # Blank lines count in the estimate but not as rows: the total ends as the rows counted.
-    (tmp_path / "blank.csv").write_text("客户编号,客户姓名,手机\nB1,甲,13900000001\n\n\nB2,乙,13900000002\n", encoding="utf-8")
+    (tmp_path / "blank.csv").write_text(
+        "客户编号,客户姓名,手机\nB1,甲,13900000001\n\n\nB2,乙,13900000002\n", encoding="utf-8"
+    )
     seen.clear()
-    batch, _ = imports.start_import(session=session, store_id=store, kind="customers", source=tmp_path / "blank.csv",
-                                    filename="blank.csv", actor=ADMIN)
-    imports.run_import(session=session, batch_id=batch.id, actor=ADMIN,
-                       on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)))
+    batch, _ = imports.start_import(
+        session=session,
+        store_id=store,
+        kind="customers",
+        source=tmp_path / "blank.csv",
+        filename="blank.csv",
+        actor=ADMIN,
+    )
+    imports.run_import(
+        session=session,
+        batch_id=batch.id,
+        actor=ADMIN,
+        on_chunk=lambda b: seen.append((b.rows_done, b.rows_total)),
+    )
     assert seen[0] == (0, 4) and (batch.rows_done, batch.rows_total, batch.inserted) == (2, 2, 2)
 
 

@@ -2,6 +2,7 @@
 every row exactly once (the filters kept in the page links), and an empty state that tells
 "nothing here" (and what to do next) from "nothing matches your search". Breadcrumbs on every
 page but the login, and the 404/403 pages, in both languages."""
+
 from __future__ import annotations
 
 import re
@@ -12,6 +13,7 @@ from urllib.parse import quote_plus
 import pytest
 from sqlalchemy import select
 
+from tests.pages import login
 from winback import clock
 from winback.accounts.models import Store
 from winback.actor import Actor
@@ -23,14 +25,9 @@ from winback.plans import service as plans
 from winback.plans.models import Measure, MeasureTemplate
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, SurveyTask
-from tests.pages import login
 
 NO_MATCH = "没有符合搜索条件的结果"
 CORPUS = Path(__file__).parent / "data" / "imports"
-
-
-
-
 
 
 @pytest.fixture
@@ -45,8 +42,15 @@ def small_pages(monkeypatch):
     import web.routes.tasks
 
     def set_size(n: int) -> None:
-        for module in (web.routes.admin, web.routes.analytics, web.routes.archive, web.routes.audit,
-                       web.routes.cycles, web.routes.plans, web.routes.tasks):
+        for module in (
+            web.routes.admin,
+            web.routes.analytics,
+            web.routes.archive,
+            web.routes.audit,
+            web.routes.cycles,
+            web.routes.plans,
+            web.routes.tasks,
+        ):
             monkeypatch.setattr(module, "PAGE", n)
 
     return set_size
@@ -95,6 +99,7 @@ def no_match(client, url: str, params: dict) -> None:
 
 # ---- cycles, a cycle's tasks, my tasks ----------------------------------------------------
 
+
 def test_cycles_and_their_tasks(client, session, surveying_cycle, staff, small_pages):
     login(client, "admin")
     # no match vs. nothing here: the empty states differ
@@ -107,7 +112,10 @@ def test_cycles_and_their_tasks(client, session, surveying_cycle, staff, small_p
     small_pages(2)
     months = walk(client, "/cycles", r'<td><a href="/cycles/\d+">(\d{4}-\d\d)</a>', 2)
     assert months == ["2026-11", "2026-10", "2026-09"]  # newest first, each once
-    assert searched(client, "/cycles", r'<td><a href="/cycles/\d+">(\d{4}-\d\d)</a>', {"q": "2026-1"}) == ["2026-11", "2026-10"]
+    assert searched(client, "/cycles", r'<td><a href="/cycles/\d+">(\d{4}-\d\d)</a>', {"q": "2026-1"}) == [
+        "2026-11",
+        "2026-10",
+    ]
     # a page past the end shows the last one; the language switch keeps the search and the page
     r = client.get("/cycles", params={"q": "2026", "page": 99})
     assert rows_of(r.text, r'<td><a href="/cycles/\d+">(\d{4}-\d\d)</a>') == ["2026-09"]
@@ -131,7 +139,9 @@ def test_cycles_and_their_tasks(client, session, surveying_cycle, staff, small_p
     assert task.id in {int(i) for i in found} and len(found) < len(ids)
     assert all(session.get(SurveyTask, int(i)).target.customer.name.find(name) >= 0 for i in found)
     plate = task.target.vehicle.plate
-    assert [int(i) for i in searched(client, f"/cycles/{surveying_cycle}", task_row, {"q": plate})] == [task.id]
+    assert [int(i) for i in searched(client, f"/cycles/{surveying_cycle}", task_row, {"q": plate})] == [
+        task.id
+    ]
     no_match(client, f"/cycles/{surveying_cycle}", {"q": "没有这个人"})
     no_match(client, f"/cycles/{surveying_cycle}", {"status": "excluded"})
     # the supervisor sees phone numbers and may search by them; the manager sees them masked,
@@ -154,15 +164,26 @@ def test_cycles_and_their_tasks(client, session, surveying_cycle, staff, small_p
 
 # ---- plans: my measures, the library, follow-up, complaints ----------------------------------
 
+
 @pytest.fixture
 def approved_plan(session, surveying_cycle, staff) -> int:
     """12 surveys closed (with complaints), tallied, the plan's measures owned by the
     supervisor and approved."""
-    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).order_by(SurveyTask.id)))
+    tasks = list(
+        session.scalars(
+            select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).order_by(SurveyTask.id)
+        )
+    )
     for i, t in enumerate(tasks[:12]):
-        surveys.close_task(session=session, task_id=t.id, method=ContactMethod.phone,
-                           reason_codes_=["high_price" if i % 2 == 0 else "too_far"], serviced_elsewhere=False,
-                           complaint=f"投诉{i:02d} 等太久", actor_staff=t.assignee)
+        surveys.close_task(
+            session=session,
+            task_id=t.id,
+            method=ContactMethod.phone,
+            reason_codes_=["high_price" if i % 2 == 0 else "too_far"],
+            serviced_elsewhere=False,
+            complaint=f"投诉{i:02d} 等太久",
+            actor_staff=t.assignee,
+        )
     session.commit()
     clock.set_now(clock.now() + timedelta(days=8))
     actor = Actor.person(staff("admin"))
@@ -171,8 +192,13 @@ def approved_plan(session, surveying_cycle, staff) -> int:
     manager = staff("manager")
     plan = plans.current_plan(session=session, cycle_id=surveying_cycle)
     for m in plan.measures:
-        plans.update_measure(session=session, measure_id=m.id, actor_staff=manager, owner_id=staff("supervisor").id,
-                             due_date=clock.today() + timedelta(days=10))
+        plans.update_measure(
+            session=session,
+            measure_id=m.id,
+            actor_staff=manager,
+            owner_id=staff("supervisor").id,
+            due_date=clock.today() + timedelta(days=10),
+        )
     plans.submit_plan(session=session, plan_id=plan.id, actor_staff=manager)
     plans.decide_plan(session=session, plan_id=plan.id, approve=True, comment="同意", actor_staff=manager)
     session.commit()
@@ -211,8 +237,11 @@ def test_measures_library_followup_and_complaints(client, session, approved_plan
     r = client.get("/measure-library", params={"q": "培训"})
     assert 0 < len(rows_of(r.text, template)) < len(ids)
     # an English reader finds a measure by the English title the page shows them
-    english = session.scalar(select(MeasureTemplate).where(MeasureTemplate.title_en.is_not(None))
-                             .order_by(MeasureTemplate.id.desc()))
+    english = session.scalar(
+        select(MeasureTemplate)
+        .where(MeasureTemplate.title_en.is_not(None))
+        .order_by(MeasureTemplate.id.desc())
+    )
     r = client.get("/measure-library", params={"q": english.title_en, "lang": "en"})
     assert str(english.id) in rows_of(r.text, template) and len(rows_of(r.text, template)) < len(ids)
     client.get("/measure-library", params={"lang": "zh"})  # back to Chinese for the checks below
@@ -220,7 +249,7 @@ def test_measures_library_followup_and_complaints(client, session, approved_plan
 
     login(client, "auditor")
     small_pages(5)
-    complaint = r'<td>(投诉\d\d 等太久)</td>'
+    complaint = r"<td>(投诉\d\d 等太久)</td>"
     texts = walk(client, "/audit/complaints", complaint, 5, {"q": "等太久"})
     assert sorted(texts) == [f"投诉{i:02d} 等太久" for i in range(12)]
     assert searched(client, "/audit/complaints", complaint, {"q": "投诉07"}) == ["投诉07 等太久"]
@@ -249,15 +278,27 @@ def test_empty_lists_say_what_comes_next(client, demo_store):
 
 # ---- archive: imports, merges, customers --------------------------------------------------------
 
+
 def test_archive_lists(client, session, demo_store, staff, small_pages):
     admin = Actor.person(staff("admin"))
     for name in ("customers_utf8.csv", "customers_gbk.csv", "customers_english.xlsx"):
-        imports.start_import(session=session, store_id=demo_store, kind="customers", source=CORPUS / name,
-                             filename=name, actor=admin)
-    customers = list(session.scalars(select(Customer).where(Customer.store_id == demo_store).order_by(Customer.id)))
+        imports.start_import(
+            session=session,
+            store_id=demo_store,
+            kind="customers",
+            source=CORPUS / name,
+            filename=name,
+            actor=admin,
+        )
+    customers = list(
+        session.scalars(select(Customer).where(Customer.store_id == demo_store).order_by(Customer.id))
+    )
     for i, c in enumerate([c for c in customers if c.phone and c.phone_valid][:3]):
-        session.add(Customer(store_id=demo_store, dms_code=f"TWIN{i}", name=c.name, phone=c.phone,
-                             created_at=c.created_at))
+        session.add(
+            Customer(
+                store_id=demo_store, dms_code=f"TWIN{i}", name=c.name, phone=c.phone, created_at=c.created_at
+            )
+        )
     session.commit()
     login(client, "admin")
     assert client.post("/archive/cleanup").status_code == 303
@@ -292,14 +333,20 @@ def test_archive_lists(client, session, demo_store, staff, small_pages):
 
 # ---- audit events, staff, likely lost -----------------------------------------------------------
 
+
 def test_audit_staff_and_outlook_lists(client, session, surveying_cycle, staff, small_pages):
     login(client, "admin")
     assert "目前没有正在流失的客户" in client.get("/analytics").text
     from winback.accounts import service as accounts
 
     store = session.get(Store, staff("admin").store_id)  # a store that gives up on customers sooner
-    accounts.set_store_setting(session=session, store=store, key="likely_lost_p_alive_below", value=0.9999999,
-                               actor=Actor.person(staff("admin")))
+    accounts.set_store_setting(
+        session=session,
+        store=store,
+        key="likely_lost_p_alive_below",
+        value=0.9999999,
+        actor=Actor.person(staff("admin")),
+    )
     session.commit()
     login(client, "auditor")
     small_pages(3)
@@ -324,7 +371,7 @@ def test_audit_staff_and_outlook_lists(client, session, surveying_cycle, staff, 
     assert r.text.count('<option value="') >= len(everyone) - 1  # the token form still offers everyone active
 
     small_pages(50)
-    callback = r'<tr><td>([^<]+)</td><td>[^<]*</td><td>[^<]*</td><td>[^<]*\d{4}[^<]*</td>'  # the last visit, in the page's date format
+    callback = r"<tr><td>([^<]+)</td><td>[^<]*</td><td>[^<]*</td><td>[^<]*\d{4}[^<]*</td>"  # the last visit, in the page's date format
     names = walk(client, "/analytics", callback, 50)
     found = searched(client, "/analytics", callback, {"q": names[-1]})
     assert names[-1] in found and all(names[-1] in n for n in found) and len(found) < len(names)
@@ -341,12 +388,24 @@ def test_breadcrumbs_on_every_page_but_login(client, session, surveying_cycle):
     task = session.scalar(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).limit(1))
     login(client, "admin")
     for path, last in [
-        ("/cycles", "月度循环"), (f"/cycles/{surveying_cycle}", "2026-11"), (f"/cycles/{surveying_cycle}/profile", "对象分析"),
-        (f"/cycles/{surveying_cycle}/followup", "回厂跟进"), ("/analytics", None), ("/archive", "客户档案"),
-        ("/archive/customers", "客户列表"), ("/archive/merges", None), (f"/customers/{task.customer_id}", None),
-        ("/audit", "审计"), ("/audit/complaints", None), (f"/audit/cycle/{surveying_cycle}", None),
-        ("/admin/staff", "员工"), ("/measures", None), ("/measure-library", None), ("/account/password", None),
-        (f"/tasks/{task.id}", None), ("/tasks", "我的任务"),
+        ("/cycles", "月度循环"),
+        (f"/cycles/{surveying_cycle}", "2026-11"),
+        (f"/cycles/{surveying_cycle}/profile", "对象分析"),
+        (f"/cycles/{surveying_cycle}/followup", "回厂跟进"),
+        ("/analytics", None),
+        ("/archive", "客户档案"),
+        ("/archive/customers", "客户列表"),
+        ("/archive/merges", None),
+        (f"/customers/{task.customer_id}", None),
+        ("/audit", "审计"),
+        ("/audit/complaints", None),
+        (f"/audit/cycle/{surveying_cycle}", None),
+        ("/admin/staff", "员工"),
+        ("/measures", None),
+        ("/measure-library", None),
+        ("/account/password", None),
+        (f"/tasks/{task.id}", None),
+        ("/tasks", "我的任务"),
     ]:
         r = client.get(path)
         assert r.status_code == 200, path
@@ -372,7 +431,9 @@ def test_404_and_403_pages_help_back(client, surveying_cycle):
     assert '<a href="/cycles">返回列表: 月度循环</a>' in r.text and '<a href="/">返回首页</a>' in r.text
     assert CRUMB.search(r.text) and 'aria-current="page">页面不存在' in r.text
     r = client.get("/no/such/page?lang=en")
-    assert r.status_code == 404 and "Page not found" in r.text and "There is nothing at this address" in r.text
+    assert (
+        r.status_code == 404 and "Page not found" in r.text and "There is nothing at this address" in r.text
+    )
     assert "Back to the list" not in r.text and '<a href="/">Back to the start</a>' in r.text
     login(client, "advisor1")
     r = client.get("/audit/complaints?lang=zh")

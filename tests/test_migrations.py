@@ -1,4 +1,5 @@
 """The migrations build the schema the models describe, on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -65,9 +66,11 @@ def test_task_sort_keys_are_backfilled_from_the_targets(db_url, session, surveyi
         assert "band" not in {c["name"] for c in inspect(conn).get_columns("survey_tasks")}
     command.upgrade(cfg, "head")
     with db.session.get_engine().connect() as conn:
-        rows = conn.execute(text(
-            "SELECT t.band, t.total_spend, g.band, g.total_spend FROM survey_tasks t JOIN targets g ON g.id = t.target_id"
-        )).all()
+        rows = conn.execute(
+            text(
+                "SELECT t.band, t.total_spend, g.band, g.total_spend FROM survey_tasks t JOIN targets g ON g.id = t.target_id"
+            )
+        ).all()
     assert len(rows) > 10
     assert {r[0] for r in rows} >= {"at_risk", "lost"}
     assert all(r[0] == r[2] and r[1] == r[3] for r in rows)

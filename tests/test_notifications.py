@@ -1,4 +1,5 @@
 """The notification outbox, delivered through Apprise to a real HTTP receiver."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,7 +13,11 @@ from winback.notifications.models import Notification, NotificationStatus
 
 def _queue_overdue(session, recipient, count: int = 3, key: str = "tasks_overdue:test") -> bool:
     return notifications.enqueue(
-        session=session, recipient=recipient, kind="tasks_overdue", dedupe_key=key, count=count,
+        session=session,
+        recipient=recipient,
+        kind="tasks_overdue",
+        dedupe_key=key,
+        count=count,
     )
 
 
@@ -39,11 +44,18 @@ def test_delivered_to_the_webhook(session, demo_store, staff, webhook):
     assert sent.status == NotificationStatus.sent
     assert sent.attempts == 1 and sent.last_error is None
     assert sent.sent_at == clock.now()
-    skipped = session.scalars(select(Notification).where(Notification.recipient_id == staff("advisor2").id)).one()
+    skipped = session.scalars(
+        select(Notification).where(Notification.recipient_id == staff("advisor2").id)
+    ).one()
     assert skipped.status == NotificationStatus.skipped
 
     # Nothing is sent twice.
-    assert notifications.deliver_pending(session=session) == {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    assert notifications.deliver_pending(session=session) == {
+        "sent": 0,
+        "retry": 0,
+        "failed": 0,
+        "skipped": 0,
+    }
     assert len(webhook.messages) == 1
 
 
@@ -64,7 +76,11 @@ def test_english_locale_gets_english_text(session, demo_store, staff, webhook):
     session.commit()
     assert notifications.deliver_pending(session=session)["sent"] == 1
     assert webhook.messages == [
-        {**webhook.messages[0], "title": "Callback tasks overdue", "message": "2 of your callback tasks are overdue."}
+        {
+            **webhook.messages[0],
+            "title": "Callback tasks overdue",
+            "message": "2 of your callback tasks are overdue.",
+        }
     ]
 
 
@@ -93,7 +109,12 @@ def test_failed_delivery_is_retried_after_back_off(session, demo_store, staff, w
     assert len(webhook.requests) == 1
 
     clock.set_now(clock.now() + timedelta(seconds=2))
-    assert notifications.deliver_pending(session=session) == {"sent": 1, "retry": 0, "failed": 0, "skipped": 0}
+    assert notifications.deliver_pending(session=session) == {
+        "sent": 1,
+        "retry": 0,
+        "failed": 0,
+        "skipped": 0,
+    }
     session.commit()
     session.expire_all()
     note = session.scalars(select(Notification)).one()

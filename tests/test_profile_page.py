@@ -1,4 +1,5 @@
 """The profile analysis page, its XLSX export and the churn outlook, through HTTP."""
+
 from __future__ import annotations
 
 import re
@@ -34,9 +35,13 @@ def test_profile_page_charts_and_numbers_in_chinese(client, surveying_cycle, ses
     assert "对象分析" in html and "车型" in html and "区域" in html and "保修期内" in html
     assert html.count("<svg") >= 10  # one chart per dimension
     # nothing fetched from elsewhere: the only scripts are this origin's static files
-    assert "cdn" not in html.lower() and all(src.startswith("/static/") for src in re.findall(r'<script src="([^"]+)"', html))
+    assert "cdn" not in html.lower() and all(
+        src.startswith("/static/") for src in re.findall(r'<script src="([^"]+)"', html)
+    )
     assert html.count("<script") == html.count('<script src="/static/')
-    targets = session.scalar(select(func.count()).select_from(Target).where(Target.cycle_id == surveying_cycle))
+    targets = session.scalar(
+        select(func.count()).select_from(Target).where(Target.cycle_id == surveying_cycle)
+    )
     assert f"<strong>{targets}</strong>" in html
     # the hover text carries the numbers
     assert "<title>" in html and "有效基盘" in html
@@ -53,7 +58,9 @@ def test_profile_xlsx_matches_the_targets(client, surveying_cycle, session):
     per_model = {row[0]: row[1] for row in ws.iter_rows(min_row=2, values_only=True)}
     want: dict[str, int] = {}
     for (model,) in session.execute(
-        select(Vehicle.model).join(Target, Target.vehicle_id == Vehicle.id).where(Target.cycle_id == surveying_cycle)
+        select(Vehicle.model)
+        .join(Target, Target.vehicle_id == Vehicle.id)
+        .where(Target.cycle_id == surveying_cycle)
     ):
         want[model] = want.get(model, 0) + 1
     assert {k: v for k, v in per_model.items() if v} == want

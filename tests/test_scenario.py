@@ -4,6 +4,7 @@ screen → assign → advisors close all tasks but one → a week later the watc
 open one, tallies and drafts the plan → the manager rejects once, then approves → measures
 go to their owners → three months later the evaluation counts the customers who came back.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -79,10 +80,15 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
                 left_open = task["id"]
                 continue
             reason = REASONS[len(closed) % len(REASONS)]
-            r = client.post(f"/api/tasks/{task['id']}/close", json={
-                "method": "phone", "reasons": [reason], "serviced_elsewhere": reason == "high_price",
-                "elsewhere_where": "路边快修店" if reason == "high_price" else None,
-            })
+            r = client.post(
+                f"/api/tasks/{task['id']}/close",
+                json={
+                    "method": "phone",
+                    "reasons": [reason],
+                    "serviced_elsewhere": reason == "high_price",
+                    "elsewhere_where": "路边快修店" if reason == "high_price" else None,
+                },
+            )
             assert r.status_code == 200, r.text
             closed[task["id"]] = reason
         # closing someone else's task is refused
@@ -117,10 +123,15 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
     assert sorted(m["reason"] for m in plan["measures"]) == sorted(set(closed.values()))
     staff = {s.username: s.id for s in session.scalars(select(Staff))}
     first = plan["measures"][0]
-    r = client.patch(f"/api/measures/{first['id']}", json={
-        "owner_id": staff["supervisor"], "due_date": "2026-12-31", "expected_effect": "回厂 10 台",
-        "estimated_cost": "5000",
-    })
+    r = client.patch(
+        f"/api/measures/{first['id']}",
+        json={
+            "owner_id": staff["supervisor"],
+            "due_date": "2026-12-31",
+            "expected_effect": "回厂 10 台",
+            "estimated_cost": "5000",
+        },
+    )
     assert r.status_code == 200 and r.json()["owner"] == "supervisor"
     r = client.patch(f"/api/measures/{first['id']}", json={"due_date": "2020-01-01"})
     assert r.status_code == 422 and r.json()["field"] == "due_date"
@@ -148,10 +159,16 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
     returned = [t for t in tasks["items"] if t["id"] in closed][:3]
     amounts = [Decimal("880.00"), Decimal("1500.50"), Decimal("320.00")]
     for i, (task, amount) in enumerate(zip(returned, amounts)):
-        r = client.post("/api/visits", json={
-            "vin": task["vehicle"]["vin"], "ro_number": f"RO-BACK-{i}", "visit_date": "2026-12-05",
-            "category": "保养", "amount": str(amount),
-        })
+        r = client.post(
+            "/api/visits",
+            json={
+                "vin": task["vehicle"]["vin"],
+                "ro_number": f"RO-BACK-{i}",
+                "visit_date": "2026-12-05",
+                "category": "保养",
+                "amount": str(amount),
+            },
+        )
         assert r.status_code == 201, r.text
     # a 500-yuan labour voucher was offered to the first before the visit; the holdout gets none
     login(client, returned[0]["assignee"])
@@ -160,8 +177,16 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
     assert client.post(f"/api/targets/{held[0]['id']}/vouchers", json={}).status_code == 409
     login(client, "admin")
     # the same repair order twice is one visit
-    r = client.post("/api/visits", json={"vin": returned[0]["vehicle"]["vin"], "ro_number": "RO-BACK-0",
-                                         "visit_date": "2026-12-05", "category": "保养", "amount": "880"})
+    r = client.post(
+        "/api/visits",
+        json={
+            "vin": returned[0]["vehicle"]["vin"],
+            "ro_number": "RO-BACK-0",
+            "visit_date": "2026-12-05",
+            "category": "保养",
+            "amount": "880",
+        },
+    )
     assert r.status_code == 201
 
     # -- not yet three months: the watcher leaves the cycle alone -----------------------

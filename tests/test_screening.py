@@ -1,4 +1,5 @@
 """Target screening (筛选调查对象), profile analysis and survey assignment, by the services."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -48,7 +49,9 @@ def test_screening_applies_the_red_lines(session, demo_store, staff):
     at_risk_line = AS_OF - relativedelta(months=6)
     lost_line = AS_OF - relativedelta(months=12)
     last = _last_visits(session, demo_store)
-    status = dict(session.execute(select(Vehicle.id, Vehicle.status).where(Vehicle.store_id == demo_store)).all())
+    status = dict(
+        session.execute(select(Vehicle.id, Vehicle.status).where(Vehicle.store_id == demo_store)).all()
+    )
 
     # A vehicle that qualifies is sold meanwhile: it must drop out of the screening.
     eligible = sorted(v for v, d in last.items() if d <= at_risk_line and status[v] == VehicleStatus.active)
@@ -95,7 +98,9 @@ def test_screening_applies_the_red_lines(session, demo_store, staff):
     assert profile["targets"] == len(targets)
     for dimension, counts in profile["distributions"].items():
         assert sum(counts.values()) == len(targets), dimension
-    assert profile["distributions"]["band"] == {k: v for k, v in (("lost", lost), ("at_risk", len(targets) - lost)) if v}
+    assert profile["distributions"]["band"] == {
+        k: v for k, v in (("lost", lost), ("at_risk", len(targets) - lost)) if v
+    }
     assert Decimal(profile["total_spend"]) == sum((t.total_spend for t in targets), Decimal("0"))
     assert cycle.stage == CycleStage.profiled
     # The demo's story: the Kicks is over-represented among the targets.
@@ -118,13 +123,23 @@ def test_red_line_boundaries(session, demo_store, staff):
         c = Customer(store_id=store.id, dms_code=f"EDGE{i}", name=name, phone="13800000000", created_at=now)
         session.add(c)
         session.flush()
-        v = Vehicle(store_id=store.id, customer_id=c.id, vin=f"LGBEDGE000000000{i}", model="Edge", created_at=now)
+        v = Vehicle(
+            store_id=store.id, customer_id=c.id, vin=f"LGBEDGE000000000{i}", model="Edge", created_at=now
+        )
         session.add(v)
         session.flush()
-        session.add(ServiceVisit(
-            store_id=store.id, ro_number=f"EDGE-{i}", vehicle_id=v.id, customer_id=c.id,
-            visit_date=visit, category="保养", amount=Decimal("100"), created_at=now,
-        ))
+        session.add(
+            ServiceVisit(
+                store_id=store.id,
+                ro_number=f"EDGE-{i}",
+                vehicle_id=v.id,
+                customer_id=c.id,
+                visit_date=visit,
+                category="保养",
+                amount=Decimal("100"),
+                created_at=now,
+            )
+        )
         vehicles[name] = v.id
     session.flush()
     actor = _admin(staff)
@@ -183,7 +198,9 @@ def test_screening_and_assignment_are_idempotent(session, demo_store, staff):
     # Every target has exactly one task; they went to active advisors only.
     tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == cycle.id)))
     assert len({t.target_id for t in tasks}) == n_tasks
-    held = set(session.scalars(select(Target.id).where(Target.cycle_id == cycle.id, Target.holdout.is_(True))))
+    held = set(
+        session.scalars(select(Target.id).where(Target.cycle_id == cycle.id, Target.holdout.is_(True)))
+    )
     assert not held & {t.target_id for t in tasks}, "a holdout target got a task"
     active_advisors = {staff(u).id for u in ("advisor1", "advisor2", "advisor3")}
     assert {t.assignee_id for t in tasks} == active_advisors
@@ -206,7 +223,9 @@ def test_due_date_is_one_week_after_assignment(surveying_cycle, session):
 def test_store_setting_changes_the_deadline_of_new_cycles(session, demo_store, staff):
     store = session.get(Store, demo_store)
     actor = _admin(staff)
-    accounts.set_store_setting(session=session, store=store, key="survey_deadline_days", value=10, actor=actor)
+    accounts.set_store_setting(
+        session=session, store=store, key="survey_deadline_days", value=10, actor=actor
+    )
     session.commit()
     assert accounts.effective_settings(store).survey_deadline_days == 10
 

@@ -1,5 +1,6 @@
 """Edge cases of the set-based screening and profile (issue 11): the last repair order, the
 exclusions evaluated once as sets, and the calendar arithmetic that replaced relativedelta."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -41,8 +42,13 @@ def _store(session):
     actor = Actor.system()
     store = accounts.create_store(session=session, code="S11", name="Sets", actor=actor)
     admin = accounts.create_staff(
-        session=session, store_id=store.id, username="admin-s11", display_name="Admin", password="x" * 12,
-        roles=[Role.admin], actor=actor,
+        session=session,
+        store_id=store.id,
+        username="admin-s11",
+        display_name="Admin",
+        password="x" * 12,
+        roles=[Role.admin],
+        actor=actor,
     )
     session.flush()
     return store, admin
@@ -51,18 +57,43 @@ def _store(session):
 def _vehicle(session, store, n, visits, *, customer=None, do_not_call=False):
     now = clock.now()
     if customer is None:
-        customer = Customer(store_id=store.id, dms_code=f"C{n}", name=f"客户{n}", customer_type=CustomerType.private,
-                            district="Haidian", do_not_call=do_not_call, birth_date=date(1980, 2, 29), created_at=now)
+        customer = Customer(
+            store_id=store.id,
+            dms_code=f"C{n}",
+            name=f"客户{n}",
+            customer_type=CustomerType.private,
+            district="Haidian",
+            do_not_call=do_not_call,
+            birth_date=date(1980, 2, 29),
+            created_at=now,
+        )
         session.add(customer)
         session.flush()
-    v = Vehicle(store_id=store.id, customer_id=customer.id, vin=f"LSVAB{n:012d}", model="Sagitar",
-                plate=f"京A{n:05d}", created_at=now)
+    v = Vehicle(
+        store_id=store.id,
+        customer_id=customer.id,
+        vin=f"LSVAB{n:012d}",
+        model="Sagitar",
+        plate=f"京A{n:05d}",
+        created_at=now,
+    )
     session.add(v)
     session.flush()
     for i, (d, category, items, advisor) in enumerate(visits):
-        session.add(ServiceVisit(store_id=store.id, ro_number=f"RO{n}-{i}", vehicle_id=v.id, customer_id=customer.id,
-                                 visit_date=d, category=category, items=items, amount=Decimal("500.50"),
-                                 advisor_id=advisor, created_at=now))
+        session.add(
+            ServiceVisit(
+                store_id=store.id,
+                ro_number=f"RO{n}-{i}",
+                vehicle_id=v.id,
+                customer_id=customer.id,
+                visit_date=d,
+                category=category,
+                items=items,
+                amount=Decimal("500.50"),
+                advisor_id=advisor,
+                created_at=now,
+            )
+        )
         session.flush()
     return v
 
@@ -74,12 +105,19 @@ def test_last_repair_order_exclusions_and_totals(session):
     old = date(2025, 3, 1)
     # Two repair orders on the last day: the later-entered one (higher id) is the last; a
     # repair order after the cycle's as-of date does not count.
-    tie = _vehicle(session, store, 1, [
-        (date(2024, 1, 5), "repair", "brakes", None),
-        (old, "maintenance", "oil", None),
-        (old, "accident", "bumper", admin.id),
-    ])
-    later = _vehicle(session, store, 2, [(old, "repair", "clutch", None), (date(2026, 11, 20), "accident", "door", None)])
+    tie = _vehicle(
+        session,
+        store,
+        1,
+        [
+            (date(2024, 1, 5), "repair", "brakes", None),
+            (old, "maintenance", "oil", None),
+            (old, "accident", "bumper", admin.id),
+        ],
+    )
+    later = _vehicle(
+        session, store, 2, [(old, "repair", "clutch", None), (date(2026, 11, 20), "accident", "door", None)]
+    )
     quiet = _vehicle(session, store, 3, [(old, "repair", None, None)], do_not_call=True)
     recent = _vehicle(session, store, 4, [(date(2026, 10, 1), "repair", None, None)])
 
@@ -90,7 +128,10 @@ def test_last_repair_order_exclusions_and_totals(session):
     assert quiet.id not in targets and recent.id not in targets
     t = targets[tie.id]
     assert (t.profile["last_category"], t.profile["last_items"], t.profile["last_advisor_id"]) == (
-        "accident", "bumper", admin.id)
+        "accident",
+        "bumper",
+        admin.id,
+    )
     assert t.visit_count == 3 and t.total_spend == Decimal("1501.50") and t.months_since_visit == 20
     assert t.profile["age"] == 46 and t.last_visit_date == old
     assert t.p_alive is not None and t.priority is not None

@@ -1,5 +1,6 @@
 """Accounts and security: the audit hash chain, origin-checked writes, headers, log-in rate
 limit, API tokens, stores and masking - through the services and the real app."""
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,15 @@ def stores(session) -> dict[str, int]:
         store = accounts.create_store(session=session, code=code, name=code, actor=system)
         ids[code] = store.id
         for role in ("admin", "advisor", "manager", "auditor"):
-            accounts.create_staff(session=session, store_id=store.id, username=f"{role}_{code}".lower(),
-                                  display_name=role, password=PASSWORD, roles=[Role(role)], actor=system)
+            accounts.create_staff(
+                session=session,
+                store_id=store.id,
+                username=f"{role}_{code}".lower(),
+                display_name=role,
+                password=PASSWORD,
+                roles=[Role(role)],
+                actor=system,
+            )
     session.commit()
     return ids
 
@@ -51,6 +59,7 @@ def _login(client: TestClient, username: str) -> None:
 
 # ---- the audit hash chain ---------------------------------------------------------------
 
+
 def _raw(session, sql: str, **params) -> None:
     session.execute(text(sql), params)
     session.commit()
@@ -58,7 +67,11 @@ def _raw(session, sql: str, **params) -> None:
 
 def test_chain_intact_then_edit_delete_and_reorder_detected(session, stores):
     assert audit.verify(session=session).ok
-    ids = list(session.scalars(select(AuditEvent.id).where(AuditEvent.store_id == stores["S01"]).order_by(AuditEvent.id)))
+    ids = list(
+        session.scalars(
+            select(AuditEvent.id).where(AuditEvent.store_id == stores["S01"]).order_by(AuditEvent.id)
+        )
+    )
     assert len(ids) >= 4
     result = audit.verify(session=session)
     assert result.checked == session.scalar(select(text("count(*)")).select_from(AuditEvent))
@@ -109,17 +122,26 @@ def test_concurrent_appends_to_one_store_chain_stay_in_order(session, stores):
     def second() -> None:
         s = db.session.new_session()
         try:
-            audit.record(session=s, actor=actor, action="x.second", entity_type="x", entity_id=2, store_id=stores["S01"])
+            audit.record(
+                session=s,
+                actor=actor,
+                action="x.second",
+                entity_type="x",
+                entity_id=2,
+                store_id=stores["S01"],
+            )
             s.flush()
             s.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             s.close()
             second_done.set()
 
     try:
-        audit.record(session=first, actor=actor, action="x.first", entity_type="x", entity_id=1, store_id=stores["S01"])
+        audit.record(
+            session=first, actor=actor, action="x.first", entity_type="x", entity_id=1, store_id=stores["S01"]
+        )
         first.flush()
         t = threading.Thread(target=second)
         t.start()
@@ -130,7 +152,9 @@ def test_concurrent_appends_to_one_store_chain_stay_in_order(session, stores):
     t.join(timeout=30)
     assert not errors, errors
     rows = session.execute(
-        select(AuditEvent.action, AuditEvent.seq).where(AuditEvent.store_id == stores["S01"]).order_by(AuditEvent.seq)
+        select(AuditEvent.action, AuditEvent.seq)
+        .where(AuditEvent.store_id == stores["S01"])
+        .order_by(AuditEvent.seq)
     ).all()
     assert [a for a, _ in rows[-2:]] == ["x.first", "x.second"]
     assert [s for _, s in rows] == list(range(1, len(rows) + 1))
@@ -139,11 +163,14 @@ def test_concurrent_appends_to_one_store_chain_stay_in_order(session, stores):
 
 # ---- origin check (CSRF) and headers ----------------------------------------------------
 
+
 def test_cross_origin_write_refused_same_origin_accepted(stores):
     client = _app_client()
     _login(client, "admin_s01")
     evil = {"Origin": "https://evil.example"}
-    r = client.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": "another-pass-2"}, headers=evil)
+    r = client.post(
+        "/api/auth/password", json={"old_password": PASSWORD, "new_password": "another-pass-2"}, headers=evil
+    )
     assert r.status_code == 403 and r.json()["code"] == "csrf"
     r = client.post("/logout", headers={"Origin": "", "Referer": "https://evil.example/page"})
     assert r.status_code == 403
@@ -161,7 +188,10 @@ def test_cross_origin_write_refused_same_origin_accepted(stores):
     assert r.headers["referrer-policy"]
     # scripts only from this origin's static files (the vendored htmx and our glue), none inline
     scripts = re.findall(r"<script\b[^>]*>", r.text)
-    assert scripts == ['<script src="/static/vendor/htmx.min.js" defer>', '<script src="/static/winback.js" defer>']
+    assert scripts == [
+        '<script src="/static/vendor/htmx.min.js" defer>',
+        '<script src="/static/winback.js" defer>',
+    ]
     assert "style=" not in r.text
 
 
@@ -176,6 +206,7 @@ def test_session_cookie_flags_and_logout(stores):
 
 
 # ---- log-in rate limit ------------------------------------------------------------------
+
 
 def test_login_rate_limited_per_account_and_per_address(stores):
     from winback.config import get_settings
@@ -199,6 +230,7 @@ def test_login_rate_limited_per_account_and_per_address(stores):
 
 # ---- password change, API tokens, stores ------------------------------------------------
 
+
 def test_password_change(stores):
     client = _app_client()
     _login(client, "advisor_s01")
@@ -207,8 +239,16 @@ def test_password_change(stores):
     r = client.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": "another-pass-2"})
     assert r.status_code == 200
     client.cookies.clear()
-    assert client.post("/api/auth/login", json={"username": "advisor_s01", "password": PASSWORD}).status_code == 401
-    assert client.post("/api/auth/login", json={"username": "advisor_s01", "password": "another-pass-2"}).status_code == 200
+    assert (
+        client.post("/api/auth/login", json={"username": "advisor_s01", "password": PASSWORD}).status_code
+        == 401
+    )
+    assert (
+        client.post(
+            "/api/auth/login", json={"username": "advisor_s01", "password": "another-pass-2"}
+        ).status_code
+        == 200
+    )
 
 
 def test_api_token_scoped_to_its_store_and_revocable(session, stores, staff):
@@ -220,8 +260,11 @@ def test_api_token_scoped_to_its_store_and_revocable(session, stores, staff):
     bearer = {"Authorization": f"Bearer {token}"}
     r = client.get("/api/me", headers=bearer)
     assert r.status_code == 200 and r.json()["store_ids"] == [stores["S01"]]
-    r = client.post("/api/visits", headers=bearer, json={
-        "vin": "NOSUCHVIN", "ro_number": "RO1", "visit_date": "2026-11-01", "category": "maintenance"})
+    r = client.post(
+        "/api/visits",
+        headers=bearer,
+        json={"vin": "NOSUCHVIN", "ro_number": "RO1", "visit_date": "2026-11-01", "category": "maintenance"},
+    )
     assert r.status_code == 404  # authenticated and authorized; the VIN is unknown in S01
     assert client.get("/api/me", headers={"Authorization": "Bearer wb_wrong"}).status_code == 401
     accounts.revoke_api_token(session=session, token_id=row.id, actor_staff=admin)
@@ -233,13 +276,18 @@ def test_api_token_scoped_to_its_store_and_revocable(session, stores, staff):
 
 def test_staff_in_two_stores_sees_both_others_see_their_own(session, stores, staff):
     auditor = staff("auditor_s01")
-    accounts.add_store_access(session=session, staff_id=auditor.id, store_id=stores["S02"], actor=Actor.system())
+    accounts.add_store_access(
+        session=session, staff_id=auditor.id, store_id=stores["S02"], actor=Actor.system()
+    )
     session.commit()
     client = _app_client()
     _login(client, "auditor_s01")
     assert client.get("/api/me").json()["store_ids"] == [stores["S01"], stores["S02"]]
-    s02_store_event = session.scalar(select(AuditEvent.entity_id).where(
-        AuditEvent.store_id == stores["S02"], AuditEvent.entity_type == "store"))
+    s02_store_event = session.scalar(
+        select(AuditEvent.entity_id).where(
+            AuditEvent.store_id == stores["S02"], AuditEvent.entity_type == "store"
+        )
+    )
     assert client.get(f"/api/audit/store/{s02_store_event}").json()
     _login(client, "manager_s01")
     assert client.get(f"/api/audit/store/{s02_store_event}").json() == []  # another store's trail
@@ -247,11 +295,15 @@ def test_staff_in_two_stores_sees_both_others_see_their_own(session, stores, sta
 
 # ---- masked phones, the admin page, the verify button ----------------------------------
 
+
 def test_phone_masked_except_for_the_assignee_and_the_roles_that_need_it(session, surveying_cycle, staff):
     from winback.surveys.models import SurveyTask
 
-    task = session.scalar(select(SurveyTask).where(SurveyTask.assignee_id == staff("advisor1").id,
-                                                   SurveyTask.cycle_id == surveying_cycle).limit(1))
+    task = session.scalar(
+        select(SurveyTask)
+        .where(SurveyTask.assignee_id == staff("advisor1").id, SurveyTask.cycle_id == surveying_cycle)
+        .limit(1)
+    )
     phone = task.target.customer.phone
     masked = phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
     client = _app_client()
@@ -273,11 +325,21 @@ def test_phone_masked_except_for_the_assignee_and_the_roles_that_need_it(session
 
 def test_admin_creates_reroles_and_deactivates_staff(demo_store):
     client = _app_client()
-    assert client.post("/api/auth/login", json={"username": "admin", "password": "winback-demo"}).status_code == 200
+    assert (
+        client.post("/api/auth/login", json={"username": "admin", "password": "winback-demo"}).status_code
+        == 200
+    )
     r = client.post("/admin/staff", data={"username": "newbie", "display_name": "新人", "password": "short"})
     assert r.status_code == 422 and 'value="newbie"' in r.text and 'value="新人"' in r.text
-    r = client.post("/admin/staff", data={"username": "newbie", "display_name": "新人",
-                                          "password": "long-enough-1", "roles": ["advisor"]})
+    r = client.post(
+        "/admin/staff",
+        data={
+            "username": "newbie",
+            "display_name": "新人",
+            "password": "long-enough-1",
+            "roles": ["advisor"],
+        },
+    )
     assert r.status_code == 303
     from db.session import session_scope
     from winback.accounts.models import Staff
@@ -287,13 +349,19 @@ def test_admin_creates_reroles_and_deactivates_staff(demo_store):
     r = client.post(f"/admin/staff/{newbie_id}", data={"roles": ["advisor", "supervisor"], "active": "yes"})
     assert r.status_code == 303
     other = _app_client()
-    assert other.post("/api/auth/login", json={"username": "newbie", "password": "long-enough-1"}).json()["roles"] == [
-        "advisor", "supervisor"]
+    assert other.post("/api/auth/login", json={"username": "newbie", "password": "long-enough-1"}).json()[
+        "roles"
+    ] == ["advisor", "supervisor"]
     client.post(f"/admin/staff/{newbie_id}", data={"roles": ["advisor"]})  # no "active": deactivated
     assert other.get("/api/me").status_code == 401  # the live session ends with the account
     with session_scope() as s:
-        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "staff",
-                                                                 AuditEvent.entity_id == newbie_id).order_by(AuditEvent.id)))
+        actions = list(
+            s.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.entity_type == "staff", AuditEvent.entity_id == newbie_id)
+                .order_by(AuditEvent.id)
+            )
+        )
     assert actions == ["staff.created", "staff.roles_changed", "staff.roles_changed", "staff.deactivated"]
     assert client.get("/admin/staff").status_code == 200
 
@@ -304,7 +372,13 @@ def test_verify_button_on_the_audit_page(session, demo_store):
     assert 'action="/audit/verify"' in client.get("/audit").text
     r = client.post("/audit/verify", follow_redirects=True)
     assert "审计记录完好" in r.text  # the page speaks Chinese by default
-    victim = session.scalar(select(AuditEvent.id).where(AuditEvent.store_id == demo_store).order_by(AuditEvent.id).offset(3).limit(1))
+    victim = session.scalar(
+        select(AuditEvent.id)
+        .where(AuditEvent.store_id == demo_store)
+        .order_by(AuditEvent.id)
+        .offset(3)
+        .limit(1)
+    )
     _raw(session, "UPDATE audit_events SET entity_id = entity_id + 1 WHERE id = :i", i=victim)
     r = client.post("/audit/verify", follow_redirects=True)
     assert f"BROKEN at event {victim}" in r.text
@@ -336,8 +410,12 @@ def test_forms_never_send_the_browser_to_another_site(surveying_cycle, staff, ba
     from app import create_app
 
     client = TestClient(create_app(), follow_redirects=False, headers={"Origin": "http://testserver"})
-    assert client.post("/login", data={"username": "supervisor", "password": "winback-demo",
-                                       "next": back}).headers["location"] == "/"
+    assert (
+        client.post(
+            "/login", data={"username": "supervisor", "password": "winback-demo", "next": back}
+        ).headers["location"]
+        == "/"
+    )
     r = client.post("/tasks/reassign", data={"back": back, "assignee_id": staff("advisor2").id})
     assert r.status_code == 303 and r.headers["location"] == "/cycles"
     r = client.post(f"/staff/{staff('advisor3').id}/hand-over", data={"back": back})

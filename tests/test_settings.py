@@ -1,4 +1,5 @@
 """Settings: defaults in one place, overrides per store, nonsense refused."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,7 +20,11 @@ def test_defaults_follow_the_process():
 def test_red_lines_must_be_in_order(session, demo_store):
     store = session.get(Store, demo_store)
     with pytest.raises(InvalidInput):
-        accounts.set_store_setting(session=session, store=store, key="at_risk_months", value=12, actor=Actor.system())
-    accounts.set_store_setting(session=session, store=store, key="lost_months", value=18, actor=Actor.system())
+        accounts.set_store_setting(
+            session=session, store=store, key="at_risk_months", value=12, actor=Actor.system()
+        )
+    accounts.set_store_setting(
+        session=session, store=store, key="lost_months", value=18, actor=Actor.system()
+    )
     assert accounts.effective_settings(store).lost_months == 18
     assert accounts.effective_settings(store).at_risk_months == 6

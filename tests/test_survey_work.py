@@ -1,5 +1,6 @@
 """The advisor's day and the supervisor's levers: dispositions, drafts, complaints, exclusion,
 hand-over, the concurrent close, and e-mail notifications at a loopback SMTP server."""
+
 from __future__ import annotations
 
 import threading
@@ -22,15 +23,29 @@ from winback.surveys.models import ContactMethod, Disposition, SurveyStatus, Sur
 
 
 def _open_tasks(session, cycle_id, advisor):
-    return list(session.scalars(
-        select(SurveyTask).where(SurveyTask.cycle_id == cycle_id, SurveyTask.assignee_id == advisor.id,
-                                 SurveyTask.status == SurveyStatus.open).order_by(SurveyTask.id)
-    ))
+    return list(
+        session.scalars(
+            select(SurveyTask)
+            .where(
+                SurveyTask.cycle_id == cycle_id,
+                SurveyTask.assignee_id == advisor.id,
+                SurveyTask.status == SurveyStatus.open,
+            )
+            .order_by(SurveyTask.id)
+        )
+    )
 
 
 def _attempt(session, task, who, outcome, **kw):
-    return surveys.record_attempt(session=session, task_id=task.id, method=ContactMethod.phone, outcome=outcome,
-                                  note=kw.pop("note", None), actor_staff=who, **kw)
+    return surveys.record_attempt(
+        session=session,
+        task_id=task.id,
+        method=ContactMethod.phone,
+        outcome=outcome,
+        note=kw.pop("note", None),
+        actor_staff=who,
+        **kw,
+    )
 
 
 def test_dispositions_and_what_they_do(session, surveying_cycle, staff):
@@ -61,7 +76,9 @@ def test_dispositions_and_what_they_do(session, surveying_cycle, staff):
     session.commit()
     session.expire_all()
     assert session.get(Customer, second.customer_id).phone_valid is False
-    assert session.scalar(select(func.count()).where(AuditEvent.action == "customer.phone_reported_wrong")) == 1
+    assert (
+        session.scalar(select(func.count()).where(AuditEvent.action == "customer.phone_reported_wrong")) == 1
+    )
 
     # Do not call: the task leaves the list and the customer is flagged for every later cycle.
     _attempt(session, third, advisor, "do_not_call")
@@ -108,32 +125,61 @@ def test_do_not_call_is_respected_by_later_screening(session, demo_store, staff)
 def test_draft_keeps_input_and_a_complaint_can_only_be_answered(session, surveying_cycle, staff):
     advisor = staff("advisor2")
     task = _open_tasks(session, surveying_cycle, advisor)[0]
-    surveys.save_draft(session=session, task_id=task.id, reason_codes_=["other"], actor_staff=advisor,
-                       notes="下周再聊", complaint="上次维修没修好", serviced_elsewhere=True)
+    surveys.save_draft(
+        session=session,
+        task_id=task.id,
+        reason_codes_=["other"],
+        actor_staff=advisor,
+        notes="下周再聊",
+        complaint="上次维修没修好",
+        serviced_elsewhere=True,
+    )
     session.commit()
     session.expire_all()
     task = session.get(SurveyTask, task.id)
     assert task.status == SurveyStatus.open and task.draft_saved_at == clock.now()
     assert [r.reason_code.code for r in task.reasons] == ["other"] and task.notes == "下周再聊"
     managers = list(session.scalars(select(Notification).where(Notification.kind == "complaint_raised")))
-    assert [n.recipient_id for n in managers] == [staff("manager").id] and "上次维修没修好" in managers[0].body
+    assert [n.recipient_id for n in managers] == [staff("manager").id] and "上次维修没修好" in managers[
+        0
+    ].body
 
     # Closing says everything that is missing at once; nothing changes.
     with pytest.raises(InvalidInput) as err:
-        surveys.close_task(session=session, task_id=task.id, method=ContactMethod.phone, reason_codes_=["other"],
-                           serviced_elsewhere=True, actor_staff=advisor)
+        surveys.close_task(
+            session=session,
+            task_id=task.id,
+            method=ContactMethod.phone,
+            reason_codes_=["other"],
+            serviced_elsewhere=True,
+            actor_staff=advisor,
+        )
     assert err.value.field == "reason_other" and "where the car was serviced" in err.value.message
     session.rollback()
     # The complaint cannot be edited away.
     with pytest.raises(InvalidInput) as err:
-        surveys.save_draft(session=session, task_id=task.id, reason_codes_=["other"], actor_staff=advisor,
-                           complaint="其实没什么")
+        surveys.save_draft(
+            session=session,
+            task_id=task.id,
+            reason_codes_=["other"],
+            actor_staff=advisor,
+            complaint="其实没什么",
+        )
     assert err.value.field == "complaint"
     session.rollback()
-    surveys.close_task(session=session, task_id=task.id, method=ContactMethod.phone, reason_codes_=["other", "low_skill"],
-                       reason_other="朋友开了修理厂", serviced_elsewhere=True, elsewhere_kind="independent",
-                       would_return=True, appointment_on=clock.today() + timedelta(days=3), voucher_offered=True,
-                       actor_staff=advisor)
+    surveys.close_task(
+        session=session,
+        task_id=task.id,
+        method=ContactMethod.phone,
+        reason_codes_=["other", "low_skill"],
+        reason_other="朋友开了修理厂",
+        serviced_elsewhere=True,
+        elsewhere_kind="independent",
+        would_return=True,
+        appointment_on=clock.today() + timedelta(days=3),
+        voucher_offered=True,
+        actor_staff=advisor,
+    )
     session.commit()
     task = session.get(SurveyTask, task.id)
     assert task.status == SurveyStatus.done and task.complaint == "上次维修没修好"
@@ -141,8 +187,9 @@ def test_draft_keeps_input_and_a_complaint_can_only_be_answered(session, surveyi
 
     with pytest.raises(Exception):
         surveys.answer_complaint(session=session, task_id=task.id, answer="好", actor_staff=advisor)
-    surveys.answer_complaint(session=session, task_id=task.id, answer="经理已致电道歉并安排免费复检",
-                             actor_staff=staff("manager"))
+    surveys.answer_complaint(
+        session=session, task_id=task.id, answer="经理已致电道歉并安排免费复检", actor_staff=staff("manager")
+    )
     session.commit()
     assert session.get(SurveyTask, task.id).complaint_answer.startswith("经理")
     assert surveys.open_complaints(session=session, store_id=task.store_id) == []
@@ -155,7 +202,10 @@ def test_exclude_bulk_reassign_and_hand_over(session, surveying_cycle, staff):
     with pytest.raises(InvalidInput):
         surveys.exclude_task(session=session, task_id=t1.id, reason="  ", actor_staff=sup)
     surveys.exclude_task(session=session, task_id=t1.id, reason="客户已移民", actor_staff=sup)
-    assert surveys.reassign_many(session=session, task_ids=[t2.id, t3.id], to_staff_id=a2.id, actor_staff=sup) == 2
+    assert (
+        surveys.reassign_many(session=session, task_ids=[t2.id, t3.id], to_staff_id=a2.id, actor_staff=sup)
+        == 2
+    )
     session.commit()
     assert session.get(SurveyTask, t1.id).status == SurveyStatus.excluded
     assert {session.get(SurveyTask, t.id).assignee_id for t in (t2, t3)} == {a2.id}
@@ -194,8 +244,15 @@ def test_two_concurrent_closes_one_wins(surveying_cycle, staff, session):
             person = staff(who, s)
             surveys.get_task(session=s, task_id=task_id)
             barrier.wait(timeout=10)
-            surveys.close_task(session=s, task_id=task_id, method=ContactMethod.phone, reason_codes_=[reason],
-                               serviced_elsewhere=False, expected_version=version, actor_staff=person)
+            surveys.close_task(
+                session=s,
+                task_id=task_id,
+                method=ContactMethod.phone,
+                reason_codes_=[reason],
+                serviced_elsewhere=False,
+                expected_version=version,
+                actor_staff=person,
+            )
             s.commit()
             outcomes[who] = reason
         except Conflict:
@@ -207,8 +264,10 @@ def test_two_concurrent_closes_one_wins(surveying_cycle, staff, session):
         finally:
             s.close()
 
-    threads = [threading.Thread(target=close, args=("advisor1", "poor_attitude")),
-               threading.Thread(target=close, args=("supervisor", "too_far"))]
+    threads = [
+        threading.Thread(target=close, args=("advisor1", "poor_attitude")),
+        threading.Thread(target=close, args=("supervisor", "too_far")),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -220,8 +279,14 @@ def test_two_concurrent_closes_one_wins(surveying_cycle, staff, session):
         task = check.get(SurveyTask, task_id)
         assert [r.reason_code.code for r in task.reasons] == [winner]
         assert task.version == version + 1
-        assert check.scalar(select(func.count()).where(AuditEvent.action == "task.closed",
-                                                       AuditEvent.entity_id == task_id)) == 1
+        assert (
+            check.scalar(
+                select(func.count()).where(
+                    AuditEvent.action == "task.closed", AuditEvent.entity_id == task_id
+                )
+            )
+            == 1
+        )
     finally:
         check.close()
 
@@ -250,14 +315,17 @@ def smtp_server():
         controller.stop()
 
 
-def test_escalation_mail_reaches_the_supervisor_by_smtp(session, surveying_cycle, staff, smtp_server, webhook):
+def test_escalation_mail_reaches_the_supervisor_by_smtp(
+    session, surveying_cycle, staff, smtp_server, webhook
+):
     from email.header import decode_header, make_header
 
     controller, received = smtp_server
     port = controller.port
     sup = staff("supervisor")
-    sup.apprise_url = (f"mailto://127.0.0.1:{port}?mode=insecure&from=winback@example.com"
-                       f"&to=supervisor@example.com")
+    sup.apprise_url = (
+        f"mailto://127.0.0.1:{port}?mode=insecure&from=winback@example.com&to=supervisor@example.com"
+    )
     # One advisor's receiver is down for the first tries.
     advisor = staff("advisor1")
     advisor.apprise_url = webhook.url
@@ -274,10 +342,17 @@ def test_escalation_mail_reaches_the_supervisor_by_smtp(session, surveying_cycle
     mail = received[0]
     assert "逾期回访任务上报" in str(make_header(decode_header(mail["Subject"])))
     assert mail["To"] == "supervisor@example.com"
-    body = mail.get_payload(decode=True) if not mail.is_multipart() else mail.get_payload(0).get_payload(decode=True)
+    body = (
+        mail.get_payload(decode=True)
+        if not mail.is_multipart()
+        else mail.get_payload(0).get_payload(decode=True)
+    )
     assert "个回访任务已逾期" in body.decode("utf-8")
-    note = session.scalars(select(Notification).where(Notification.recipient_id == advisor.id,
-                                                      Notification.kind == "tasks_overdue")).one()
+    note = session.scalars(
+        select(Notification).where(
+            Notification.recipient_id == advisor.id, Notification.kind == "tasks_overdue"
+        )
+    ).one()
     assert note.status.value == "pending" and note.attempts == 1 and note.last_error
     # The receiver is back; after the back-off the message goes through and is recorded as sent.
     webhook.up()
@@ -302,15 +377,32 @@ def test_the_api_list_is_summaries_in_working_order(session, surveying_cycle, st
     _attempt(session, first, advisor, "no_answer")
     session.commit()
     client = TestClient(create_app(), headers={"Origin": "http://testserver"})
-    assert client.post("/api/auth/login", json={"username": "advisor1", "password": "winback-demo"}).status_code == 200
+    assert (
+        client.post("/api/auth/login", json={"username": "advisor1", "password": "winback-demo"}).status_code
+        == 200
+    )
 
     lines = client.get("/api/tasks/mine").json()
-    assert [t["id"] for t in lines] == [t.id for t in surveys.my_tasks(session=session, advisor_id=advisor.id)]
+    assert [t["id"] for t in lines] == [
+        t.id for t in surveys.my_tasks(session=session, advisor_id=advisor.id)
+    ]
     assert "attempts" in lines[0] and "reasons" not in lines[0]  # a summary, not the whole task
     for line in lines[:5] + [t for t in lines if t["id"] == first.id]:
         whole = client.get(f"/api/tasks/{line['id']}").json()
-        for field in ("cycle_id", "status", "band", "assignee_id", "customer_id", "customer", "phone", "vehicle",
-                      "version", "follow_up_at", "draft_saved_at", "closed_at"):
+        for field in (
+            "cycle_id",
+            "status",
+            "band",
+            "assignee_id",
+            "customer_id",
+            "customer",
+            "phone",
+            "vehicle",
+            "version",
+            "follow_up_at",
+            "draft_saved_at",
+            "closed_at",
+        ):
             assert line[field] == whole[field], field
         assert line["attempts"] == len(whole["attempts"])
         assert "*" not in line["phone"]  # the advisor's own customers: the number in full

@@ -1,4 +1,5 @@
 """The reason survey (流失原因调查): closing tasks, concurrency, reassignment, reminders."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,7 +25,9 @@ def _tasks(session, cycle_id: int, **where) -> list[SurveyTask]:
 
 
 def _notes(session, kind: str) -> list[Notification]:
-    return list(session.scalars(select(Notification).where(Notification.kind == kind).order_by(Notification.id)))
+    return list(
+        session.scalars(select(Notification).where(Notification.kind == kind).order_by(Notification.id))
+    )
 
 
 def _first_task_of(session, cycle_id: int, staff, username: str) -> SurveyTask:
@@ -33,9 +36,13 @@ def _first_task_of(session, cycle_id: int, staff, username: str) -> SurveyTask:
 
 def _close(session, task_id, who, reasons=("high_price",), **kw):
     return surveys.close_task(
-        session=session, task_id=task_id, method=kw.pop("method", ContactMethod.phone),
-        reason_codes_=list(reasons), serviced_elsewhere=kw.pop("serviced_elsewhere", False),
-        actor_staff=who, **kw,
+        session=session,
+        task_id=task_id,
+        method=kw.pop("method", ContactMethod.phone),
+        reason_codes_=list(reasons),
+        serviced_elsewhere=kw.pop("serviced_elsewhere", False),
+        actor_staff=who,
+        **kw,
     )
 
 
@@ -43,8 +50,13 @@ def test_close_task_records_the_survey(session, surveying_cycle, staff):
     advisor = staff("advisor1")
     task = _first_task_of(session, surveying_cycle, staff, "advisor1")
     _close(
-        session, task.id, advisor, reasons=["high_price", "too_far", "high_price"],
-        serviced_elsewhere=True, elsewhere_where="路边修理厂", elsewhere_what="保养",
+        session,
+        task.id,
+        advisor,
+        reasons=["high_price", "too_far", "high_price"],
+        serviced_elsewhere=True,
+        elsewhere_where="路边修理厂",
+        elsewhere_what="保养",
         complaint="上次保养等了三个小时",
     )
     session.commit()
@@ -71,7 +83,10 @@ def test_close_task_records_the_survey(session, surveying_cycle, staff):
         (dict(reasons=[]), "reasons"),
         (dict(reasons=["no_such_reason"]), "reasons"),
         (dict(reasons=["high_price", "nonsense"]), "reasons"),
-        (dict(reasons=["insurance_referral"], serviced_elsewhere=True, elsewhere_where="  "), "elsewhere_where"),
+        (
+            dict(reasons=["insurance_referral"], serviced_elsewhere=True, elsewhere_where="  "),
+            "elsewhere_where",
+        ),
     ],
     ids=["no_reason", "unknown_code", "one_unknown_code", "elsewhere_without_where"],
 )
@@ -99,8 +114,12 @@ def test_advisor_cannot_close_or_see_another_advisors_task(session, surveying_cy
         _close(session, task.id, staff("advisor2"))
     with pytest.raises(Forbidden):
         surveys.record_attempt(
-            session=session, task_id=task.id, method=ContactMethod.phone, outcome="reached",
-            note=None, actor_staff=staff("advisor2"),
+            session=session,
+            task_id=task.id,
+            method=ContactMethod.phone,
+            outcome="reached",
+            note=None,
+            actor_staff=staff("advisor2"),
         )
     session.rollback()
     assert session.get(SurveyTask, task.id).status == SurveyStatus.open
@@ -152,15 +171,23 @@ def test_supervisor_reassigns_and_both_advisors_are_told(session, surveying_cycl
     before = _notes(session, "task_reassigned")
     assert before == []
     with pytest.raises(Forbidden):
-        surveys.reassign(session=session, task_id=task.id, to_staff_id=staff("advisor2").id, actor_staff=staff("advisor1"))
+        surveys.reassign(
+            session=session, task_id=task.id, to_staff_id=staff("advisor2").id, actor_staff=staff("advisor1")
+        )
     with pytest.raises(Forbidden):
-        surveys.reassign(session=session, task_id=task.id, to_staff_id=staff("advisor2").id, actor_staff=staff("manager"))
+        surveys.reassign(
+            session=session, task_id=task.id, to_staff_id=staff("advisor2").id, actor_staff=staff("manager")
+        )
     assert session.get(SurveyTask, task.id).assignee_id == staff("advisor1").id
     # Only an active advisor of the store can take it (赵磊 has left).
     with pytest.raises(InvalidInput):
-        surveys.reassign(session=session, task_id=task.id, to_staff_id=staff("zhaolei").id, actor_staff=staff("supervisor"))
+        surveys.reassign(
+            session=session, task_id=task.id, to_staff_id=staff("zhaolei").id, actor_staff=staff("supervisor")
+        )
 
-    surveys.reassign(session=session, task_id=task.id, to_staff_id=staff("advisor2").id, actor_staff=staff("supervisor"))
+    surveys.reassign(
+        session=session, task_id=task.id, to_staff_id=staff("advisor2").id, actor_staff=staff("supervisor")
+    )
     session.commit()
     session.expire_all()
     assert session.get(SurveyTask, task.id).assignee_id == staff("advisor2").id
@@ -179,7 +206,12 @@ def test_supervisor_reassigns_and_both_advisors_are_told(session, surveying_cycl
     _close(session, task.id, staff("advisor2"))
     session.commit()
     with pytest.raises(Conflict):
-        surveys.reassign(session=session, task_id=task.id, to_staff_id=staff("advisor3").id, actor_staff=staff("supervisor"))
+        surveys.reassign(
+            session=session,
+            task_id=task.id,
+            to_staff_id=staff("advisor3").id,
+            actor_staff=staff("supervisor"),
+        )
 
 
 def test_reminders_and_escalation_are_one_digest_each_and_idempotent(session, surveying_cycle, staff):
@@ -264,8 +296,14 @@ def test_progress_board_counts_per_advisor(session, surveying_cycle, staff):
     # once); an open task with only a failed attempt does not count.
     second, third = _tasks(session, surveying_cycle, assignee_id=staff("advisor1").id)[1:3]
     for t, outcome in ((second, "reached"), (second, "not_interested"), (third, "no_answer")):
-        surveys.record_attempt(session=session, task_id=t.id, method=ContactMethod.phone, outcome=outcome,
-                               note=None, actor_staff=staff("advisor1"))
+        surveys.record_attempt(
+            session=session,
+            task_id=t.id,
+            method=ContactMethod.phone,
+            outcome=outcome,
+            note=None,
+            actor_staff=staff("advisor1"),
+        )
     session.commit()
     board = {row["advisor_id"]: row for row in surveys.progress(session=session, cycle_id=surveying_cycle)}
     total = len(_tasks(session, surveying_cycle))
@@ -290,9 +328,14 @@ def test_a_month_without_targets_does_not_wait_for_ever(session, surveying_cycle
 
     actor = Actor.person(staff("admin"))
     november = cycles.get_cycle(session=session, cycle_id=surveying_cycle)
-    december, _ = cycles.start_cycle(session=session, store=session.get(Store, november.store_id), month="2026-12", actor=actor)
+    december, _ = cycles.start_cycle(
+        session=session, store=session.get(Store, november.store_id), month="2026-12", actor=actor
+    )
     assert cycles.screen_targets(session=session, cycle_id=december.id, actor=actor)["total"] == 0
-    assert surveys.assign_surveys(session=session, cycle_id=december.id, actor=actor) == {"assigned": 0, "total": 0}
+    assert surveys.assign_surveys(session=session, cycle_id=december.id, actor=actor) == {
+        "assigned": 0,
+        "total": 0,
+    }
     assert december.stage == CycleStage.surveying
     assert surveys.survey_window_closed(session=session, cycle=december)
     assert not surveys.survey_window_closed(session=session, cycle=november)

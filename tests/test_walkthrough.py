@@ -17,6 +17,7 @@ pages. Every page visited is checked with axe-core (labels, contrast, names, lan
 A/AA), the log-in is done with the keyboard alone, and screenshots are kept in
 artifacts/screenshots/walk-<lang>-<step>-<db>.png.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,21 +32,45 @@ from tests.test_browser import ARTIFACTS, browser, fresh_server  # noqa: F401  (
 from web.i18n import ZH
 
 AXE = Axe()
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-               "resultTypes": ["violations"]}  # full detail for violations only: much less to send back
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "resultTypes": ["violations"],
+}  # full detail for violations only: much less to send back
 FLOWS = 90_000  # ms: the stages run as Prefect flows on a shared machine
 
 TEXT = {
-    "zh": {"login": "登录", "user": "用户名", "password": "密码", "reassigned": "任务已改派",
-           "attempt": "记录一次联系", "saved": "已保存", "close": "提交并关闭任务", "closed": "任务已关闭",
-           "price": "价格高（配件工时贵）", "verify": "校验审计记录", "intact": "完好", "accept": "zh-CN,zh;q=0.9",
-           "reject_why": "价格措施成本太高，请重算后再提交", "approve_why": "同意执行"},
-    "en": {"login": "Log in", "user": "Username", "password": "Password", "reassigned": "Task reassigned",
-           "attempt": "Record an attempt", "saved": "Saved", "close": "Close the task", "closed": "Task closed",
-           "price": "High price (parts and labour)", "verify": "Verify the audit trail", "intact": "intact",
-           "accept": "en-GB,en;q=0.9",
-           "reject_why": "The price measure costs too much; recalculate it and submit again",
-           "approve_why": "Agreed"},
+    "zh": {
+        "login": "登录",
+        "user": "用户名",
+        "password": "密码",
+        "reassigned": "任务已改派",
+        "attempt": "记录一次联系",
+        "saved": "已保存",
+        "close": "提交并关闭任务",
+        "closed": "任务已关闭",
+        "price": "价格高（配件工时贵）",
+        "verify": "校验审计记录",
+        "intact": "完好",
+        "accept": "zh-CN,zh;q=0.9",
+        "reject_why": "价格措施成本太高，请重算后再提交",
+        "approve_why": "同意执行",
+    },
+    "en": {
+        "login": "Log in",
+        "user": "Username",
+        "password": "Password",
+        "reassigned": "Task reassigned",
+        "attempt": "Record an attempt",
+        "saved": "Saved",
+        "close": "Close the task",
+        "closed": "Task closed",
+        "price": "High price (parts and labour)",
+        "verify": "Verify the audit trail",
+        "intact": "intact",
+        "accept": "en-GB,en;q=0.9",
+        "reject_why": "The price measure costs too much; recalculate it and submit again",
+        "approve_why": "Agreed",
+    },
 }
 REASONS = ["high_price", "too_far", "high_price", "poor_attitude"]
 
@@ -61,7 +86,10 @@ class Walk:
     def __init__(self, chrome, base: str, lang: str, db: str, phone: bool = False):
         size = {"width": 375, "height": 812} if phone else {"width": 1280, "height": 900}
         self.context = chrome.new_context(
-            viewport=size, is_mobile=phone, has_touch=phone, locale="zh-CN" if lang == "zh" else "en-GB",
+            viewport=size,
+            is_mobile=phone,
+            has_touch=phone,
+            locale="zh-CN" if lang == "zh" else "en-GB",
             extra_http_headers={"Accept-Language": TEXT[lang]["accept"]},
         )
         self.page = self.context.new_page()
@@ -123,14 +151,20 @@ def close_all_but_two(cycle_id: int) -> tuple[int, int]:
     session = db.session.new_session()
     try:
         advisor1 = session.scalar(select(Staff).where(Staff.username == "advisor1"))
-        tasks, total = surveys.tasks_of_cycle(session=session, cycle_id=cycle_id, status=SurveyStatus.open, limit=1000)
+        tasks, total = surveys.tasks_of_cycle(
+            session=session, cycle_id=cycle_id, status=SurveyStatus.open, limit=1000
+        )
         assert total == len(tasks) > 2
         kept = [t.id for t in tasks if t.assignee_id == advisor1.id][:2]
         assert len(kept) == 2, "advisor1 was given fewer than two surveys"
         for i, task in enumerate(t for t in tasks if t.id not in kept):
             surveys.close_task(
-                session=session, task_id=task.id, method=ContactMethod.phone, reason_codes_=[REASONS[i % len(REASONS)]],
-                serviced_elsewhere=False, actor_staff=task.assignee,
+                session=session,
+                task_id=task.id,
+                method=ContactMethod.phone,
+                reason_codes_=[REASONS[i % len(REASONS)]],
+                serviced_elsewhere=False,
+                actor_staff=task.assignee,
             )
         session.commit()
         return kept[0], kept[1]
@@ -169,7 +203,7 @@ def advisor_closes_a_task(chrome, base, lang, db_name, username):
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_the_process_in_a_real_browser(fresh_server, browser, request, lang):  # noqa: F811
+def test_the_process_in_a_real_browser(fresh_server, browser, request, lang):
     base, _store_id = fresh_server
     db_name = "postgres" if "postgres" in request.node.callspec.id else "sqlite"
     t = TEXT[lang]
@@ -211,7 +245,9 @@ def test_the_process_in_a_real_browser(fresh_server, browser, request, lang):  #
     supervisor.check("supervisor-board")
     expect(page.locator("tbody tr:has(select[name=assignee_id])")).to_have_count(2)
     page.locator(f"#assignee-{second}").select_option(str(staff_id("advisor2")))
-    page.locator(f"form:has(#assignee-{second})").get_by_role("button", name=supervisor.say("Reassign")).click()
+    page.locator(f"form:has(#assignee-{second})").get_by_role(
+        "button", name=supervisor.say("Reassign")
+    ).click()
     expect(page.get_by_role("status")).to_contain_text(t["reassigned"])
     supervisor.check("supervisor-reassigned", axe=False)
 
@@ -228,8 +264,15 @@ def test_the_process_in_a_real_browser(fresh_server, browser, request, lang):  #
     page.goto(f"{base}/cycles/{cycle_id}")
     tally = page.locator("section", has=page.get_by_role("heading", level=2, name=supervisor.say("Tally")))
     expect(tally).to_be_visible()
-    assert int(tally.locator("tbody tr", has_text=t["price"].split("（")[0].split(" (")[0]).locator("td").nth(1)
-               .inner_text()) >= 2
+    assert (
+        int(
+            tally.locator("tbody tr", has_text=t["price"].split("（")[0].split(" (")[0])
+            .locator("td")
+            .nth(1)
+            .inner_text()
+        )
+        >= 2
+    )
     supervisor.check("supervisor-tally")
     supervisor.close()
 
@@ -269,7 +312,9 @@ def test_the_process_in_a_real_browser(fresh_server, browser, request, lang):  #
     page.get_by_role("button", name=manager.say("Approve"), exact=True).click()
     manager.flash("Plan approved.")
     expect(page.get_by_role("heading", level=1)).to_contain_text(manager.say("approved"))
-    expect(page.locator("article.measure form[action^='/measures/']:not([action$='/status'])")).to_have_count(0)
+    expect(page.locator("article.measure form[action^='/measures/']:not([action$='/status'])")).to_have_count(
+        0
+    )
     manager.check("manager-approved")
     # approval starts the execution (a flow): the cycle page follows it to the next stage
     page.goto(f"{base}/cycles/{cycle_id}")

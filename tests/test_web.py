@@ -1,4 +1,5 @@
 """The staff pages, through the real app: log-in, forms that keep input on error, 404, roles."""
+
 from __future__ import annotations
 
 import re
@@ -6,17 +7,13 @@ import re
 import pytest
 
 from db.session import session_scope
-from winback.surveys import service as surveys
 from tests.pages import login
-
-
+from winback.surveys import service as surveys
 
 
 @pytest.fixture
 def cycle_id(surveying_cycle) -> int:
     return surveying_cycle
-
-
 
 
 def test_first_page_is_chinese_login(client):
@@ -81,7 +78,11 @@ def test_supervisor_reassigns_from_the_cycle_page(client, cycle_id):
         from winback.accounts.models import Role
         from winback.accounts.service import staff_with_role
 
-        other = next(a.id for a in staff_with_role(session=session, store_id=t.store_id, role=Role.advisor) if a.id != before)
+        other = next(
+            a.id
+            for a in staff_with_role(session=session, store_id=t.store_id, role=Role.advisor)
+            if a.id != before
+        )
     r = client.post(f"/tasks/{task}/reassign", data={"assignee_id": other, "back": f"/cycles/{cycle_id}"})
     assert r.status_code == 303
     with session_scope() as session:
@@ -111,5 +112,7 @@ def test_my_tasks_are_paged_and_keep_the_filters(client, cycle_id, monkeypatch):
     assert last.text.count('<li class="card') == total - 5 * (last_page - 1)
     ids = set()
     for page in range(1, last_page + 1):
-        ids |= set(re.findall(r'class="title" href="/tasks/(\d+)"', client.get(f"/tasks?band=lost&page={page}").text))
+        ids |= set(
+            re.findall(r'class="title" href="/tasks/(\d+)"', client.get(f"/tasks?band=lost&page={page}").text)
+        )
     assert len(ids) == total  # every task on exactly one page

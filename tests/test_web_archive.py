@@ -1,5 +1,6 @@
 """The admin's archive pages: upload with report and error download, bad files shown as one
 message (never a 500), merge review, vehicle flags and advisors' notes from the task page."""
+
 from __future__ import annotations
 
 from io import BytesIO
@@ -8,14 +9,10 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from winback.customers.models import Customer, CustomerNote, MergeProposal, Vehicle, VehicleStatus
 from tests.pages import login
+from winback.customers.models import Customer, CustomerNote, MergeProposal, Vehicle, VehicleStatus
 
 CORPUS = Path(__file__).parent / "data" / "imports"
-
-
-
-
 
 
 def upload(client, kind, name):
@@ -33,7 +30,9 @@ def test_admin_uploads_and_reads_the_report(client, session):
     # The row errors in the reader's language: Chinese by default...
     assert "未导入的行" in report.text and "与本文件第 2 行重复，已跳过" in report.text
     assert "性别应为 男 或 女" in report.text and "不能为空" in report.text
-    assert "duplicate of row" not in report.text and "&#34;code&#34;" not in report.text  # not the stored JSON
+    assert (
+        "duplicate of row" not in report.text and "&#34;code&#34;" not in report.text
+    )  # not the stored JSON
     xlsx = client.get(r.headers["location"] + "/errors.xlsx")
     assert xlsx.status_code == 200
     rows = list(load_workbook(BytesIO(xlsx.content)).active.iter_rows(values_only=True))
@@ -44,8 +43,11 @@ def test_admin_uploads_and_reads_the_report(client, session):
     english = client.get(r.headers["location"] + "?lang=en")
     assert "Rows not imported" in english.text and "duplicate of row 2 in this file; skipped" in english.text
     assert "gender must be 男 or 女" in english.text and "与本文件" not in english.text
-    rows = list(load_workbook(BytesIO(client.get(r.headers["location"] + "/errors.xlsx").content))
-                .active.iter_rows(values_only=True))
+    rows = list(
+        load_workbook(BytesIO(client.get(r.headers["location"] + "/errors.xlsx").content)).active.iter_rows(
+            values_only=True
+        )
+    )
     assert rows[0] == ("Row", "Column", "Reason", "Value")
     assert rows[-1][1:] == ("客户编号", "duplicate of row 2 in this file; skipped", "C001")
     client.get("/archive?lang=zh")
@@ -70,8 +72,12 @@ def test_bad_files_show_one_message_and_form_errors(client):
 
 def test_merge_review_page(client, session, demo_store):
     login(client, "admin")
-    first = session.scalars(select(Customer).where(Customer.store_id == demo_store).order_by(Customer.id)).first()
-    twin = Customer(store_id=demo_store, dms_code="DUP1", name=first.name, phone=first.phone, created_at=first.created_at)
+    first = session.scalars(
+        select(Customer).where(Customer.store_id == demo_store).order_by(Customer.id)
+    ).first()
+    twin = Customer(
+        store_id=demo_store, dms_code="DUP1", name=first.name, phone=first.phone, created_at=first.created_at
+    )
     session.add(twin)
     session.commit()
     r = client.post("/archive/cleanup")
@@ -88,29 +94,42 @@ def test_merge_review_page(client, session, demo_store):
 
 
 def test_vehicle_flag_and_advisor_note_from_the_task_page(client, session, surveying_cycle):
-    from winback.surveys.models import SurveyTask
     from winback.accounts.models import Staff
+    from winback.surveys.models import SurveyTask
 
     advisor = session.scalar(select(Staff).where(Staff.username == "advisor1"))
     task = session.scalar(select(SurveyTask).where(SurveyTask.assignee_id == advisor.id))
     login(client, "advisor1")
-    r = client.post(f"/customers/{task.customer_id}/notes", data={"kind": "best_time", "text": "", "back": f"/tasks/{task.id}"})
+    r = client.post(
+        f"/customers/{task.customer_id}/notes",
+        data={"kind": "best_time", "text": "", "back": f"/tasks/{task.id}"},
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/tasks/{task.id}"
     assert "the note is empty" in client.get(f"/tasks/{task.id}").text
-    client.post(f"/customers/{task.customer_id}/notes",
-                data={"kind": "reason_left", "text": "嫌保养贵，去了路边店", "back": f"/tasks/{task.id}"})
+    client.post(
+        f"/customers/{task.customer_id}/notes",
+        data={"kind": "reason_left", "text": "嫌保养贵，去了路边店", "back": f"/tasks/{task.id}"},
+    )
     assert "嫌保养贵" in client.get(f"/tasks/{task.id}").text
     session.expire_all()
-    assert session.scalar(select(CustomerNote.text).where(CustomerNote.customer_id == task.customer_id)) == "嫌保养贵，去了路边店"
+    assert (
+        session.scalar(select(CustomerNote.text).where(CustomerNote.customer_id == task.customer_id))
+        == "嫌保养贵，去了路边店"
+    )
     login(client, "admin")
     assert "嫌保养贵" in client.get(f"/customers/{task.customer_id}").text
     vehicle = session.scalar(select(Vehicle).where(Vehicle.customer_id == task.customer_id))
-    r = client.post(f"/vehicles/{vehicle.id}/status", data={"status": "sold", "note": "", "back": f"/customers/{task.customer_id}"})
+    r = client.post(
+        f"/vehicles/{vehicle.id}/status",
+        data={"status": "sold", "note": "", "back": f"/customers/{task.customer_id}"},
+    )
     assert r.status_code == 303
     session.expire_all()
     assert session.get(Vehicle, vehicle.id).status == VehicleStatus.active  # a reason is needed
-    client.post(f"/vehicles/{vehicle.id}/status", data={"status": "sold", "note": "客户来电说已卖车",
-                                                       "back": f"/customers/{task.customer_id}"})
+    client.post(
+        f"/vehicles/{vehicle.id}/status",
+        data={"status": "sold", "note": "客户来电说已卖车", "back": f"/customers/{task.customer_id}"},
+    )
     session.expire_all()
     v = session.get(Vehicle, vehicle.id)
     assert v.status == VehicleStatus.sold and v.status_by_id is not None
@@ -118,10 +137,14 @@ def test_vehicle_flag_and_advisor_note_from_the_task_page(client, session, surve
 
 def test_column_mapping_form_saves_and_reshows_errors(client):
     login(client, "admin")
-    bad = client.post("/archive/mappings", data={"kind": "customers", "mapping": "档案号 = dms_code\n称呼 = nonsense"})
+    bad = client.post(
+        "/archive/mappings", data={"kind": "customers", "mapping": "档案号 = dms_code\n称呼 = nonsense"}
+    )
     assert bad.status_code == 422
     assert "unknown field" in bad.text and "称呼 = nonsense" in bad.text  # the input comes back
-    ok = client.post("/archive/mappings", data={"kind": "customers", "mapping": "档案号 = dms_code\n称呼 = name"})
+    ok = client.post(
+        "/archive/mappings", data={"kind": "customers", "mapping": "档案号 = dms_code\n称呼 = name"}
+    )
     assert ok.status_code == 303
     assert "称呼 = name" in client.get("/archive").text
 
@@ -132,7 +155,12 @@ def test_json_api_import_and_quality(client):
         r = client.post("/api/imports", data={"kind": "customers"}, files={"file": ("c.csv", fh)})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert (body["status"], body["inserted"], body["encoding"], body["already_imported"]) == ("done", 5, "gb18030", False)
+    assert (body["status"], body["inserted"], body["encoding"], body["already_imported"]) == (
+        "done",
+        5,
+        "gb18030",
+        False,
+    )
     with open(CORPUS / "binary_renamed.xlsx", "rb") as fh:
         bad = client.post("/api/imports", data={"kind": "visits"}, files={"file": ("x.xlsx", fh)}).json()
     assert bad["status"] == "failed" and "not one" in bad["message"]
@@ -141,12 +169,21 @@ def test_json_api_import_and_quality(client):
         rows = client.post("/api/imports", data={"kind": "customers"}, files={"file": ("b.csv", fh)}).json()
     dup = rows["errors"][-1]  # API callers get English unless they ask for Chinese
     assert (dup["row"], dup["code"], dup["reason"], dup["reason_en"]) == (
-        5, "duplicate", "duplicate of row 2 in this file; skipped", "duplicate of row 2 in this file; skipped")
+        5,
+        "duplicate",
+        "duplicate of row 2 in this file; skipped",
+        "duplicate of row 2 in this file; skipped",
+    )
     zh = client.get(f"/api/imports/{rows['id']}", headers={"Accept-Language": "zh-CN"}).json()["errors"][-1]
     assert (zh["code"], zh["reason"], zh["reason_en"]) == (
-        "duplicate", "与本文件第 2 行重复，已跳过", "duplicate of row 2 in this file; skipped")
-    for lang, header, reason in (("en", "Row", "duplicate of row 2 in this file; skipped"),
-                                 ("zh", "行号", "与本文件第 2 行重复，已跳过")):
+        "duplicate",
+        "与本文件第 2 行重复，已跳过",
+        "duplicate of row 2 in this file; skipped",
+    )
+    for lang, header, reason in (
+        ("en", "Row", "duplicate of row 2 in this file; skipped"),
+        ("zh", "行号", "与本文件第 2 行重复，已跳过"),
+    ):
         xlsx = client.get(f"/api/imports/{rows['id']}/errors.xlsx", headers={"Accept-Language": lang})
         assert xlsx.status_code == 200
         sheet = list(load_workbook(BytesIO(xlsx.content)).active.iter_rows(values_only=True))

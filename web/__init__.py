@@ -1,16 +1,17 @@
 """Server-rendered staff pages (Jinja2)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from jinja2 import pass_context
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
+from web.i18n import fmt_date, fmt_money, fmt_number, pick_locale, translator
 from winback import clock
 from winback.customers import privacy
-from web.i18n import fmt_date, fmt_money, fmt_number, pick_locale, translator
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -36,7 +37,9 @@ templates.env.filters["local"] = _local_dt
 # escapes < > & ' for HTML, so this is as safe as the default.
 templates.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
 # Per the page's language (Babel): {{ task.due_on|ldate }}, {{ n|number }}, {{ cost|money }}.
-templates.env.filters["ldate"] = pass_context(lambda ctx, v, fmt="medium": fmt_date(v, ctx.get("locale", "zh"), fmt))
+templates.env.filters["ldate"] = pass_context(
+    lambda ctx, v, fmt="medium": fmt_date(v, ctx.get("locale", "zh"), fmt)
+)
 templates.env.filters["number"] = pass_context(lambda ctx, v: fmt_number(v, ctx.get("locale", "zh")))
 templates.env.filters["money"] = pass_context(lambda ctx, v: fmt_money(v, ctx.get("locale", "zh")))
 # {{ customer.phone|phone_for(user, task) }}: masked unless this person may see it.
@@ -55,7 +58,9 @@ def prefect_ui_url() -> str | None:
     """Where the Prefect UI is, to link flow runs: PREFECT_UI_URL, else PREFECT_API_URL without /api."""
     import os
 
-    ui = os.environ.get("PREFECT_UI_URL") or os.environ.get("PREFECT_API_URL", "").removesuffix("/").removesuffix("/api")
+    ui = os.environ.get("PREFECT_UI_URL") or os.environ.get("PREFECT_API_URL", "").removesuffix(
+        "/"
+    ).removesuffix("/api")
     return ui or None
 
 
@@ -65,7 +70,9 @@ templates.env.globals["prefect_ui_url"] = prefect_ui_url
 def render(request: Request, template: str, user=None, status_code: int = 200, **context: Any):
     # The person's stored language; an error page has no user, but the request may have
     # loaded them before the error (api.deps keeps their setting on request.state).
-    locale = pick_locale(request, getattr(user, "locale", None) or getattr(request.state, "user_locale", None))
+    locale = pick_locale(
+        request, getattr(user, "locale", None) or getattr(request.state, "user_locale", None)
+    )
     _ = translator(locale)
     messages = request.session.pop("flash", [])
     # {{ reason_label(code) }}: the store's own label of a churn reason in the page's language
@@ -79,18 +86,31 @@ def render(request: Request, template: str, user=None, status_code: int = 200, *
     return templates.TemplateResponse(
         request,
         template,
-        {"user": user, "_": _, "locale": locale, "flashes": messages, "now": clock.now(),
-         "reason_label": reason_label, **context},
+        {
+            "user": user,
+            "_": _,
+            "locale": locale,
+            "flashes": messages,
+            "now": clock.now(),
+            "reason_label": reason_label,
+            **context,
+        },
         status_code=status_code,
     )
 
 
 # The list a missing or forbidden page belongs to (first part of the path), for the error page's link back.
 LISTS = {
-    "cycles": ("/cycles", "Cycles"), "plans": ("/cycles", "Cycles"), "tasks": ("/tasks", "My tasks"),
-    "measures": ("/measures", "My measures"), "measure-library": ("/measure-library", "Measure library"),
-    "customers": ("/archive/customers", "Customer list"), "archive": ("/archive", "Customer archive"),
-    "audit": ("/audit", "Audit"), "admin": ("/admin/staff", "Staff"), "analytics": ("/analytics", "Churn outlook"),
+    "cycles": ("/cycles", "Cycles"),
+    "plans": ("/cycles", "Cycles"),
+    "tasks": ("/tasks", "My tasks"),
+    "measures": ("/measures", "My measures"),
+    "measure-library": ("/measure-library", "Measure library"),
+    "customers": ("/archive/customers", "Customer list"),
+    "archive": ("/archive", "Customer archive"),
+    "audit": ("/audit", "Audit"),
+    "admin": ("/admin/staff", "Staff"),
+    "analytics": ("/analytics", "Churn outlook"),
 }
 
 

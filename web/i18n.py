@@ -7,13 +7,15 @@ tests/test_i18n.py extracts every ``_("...")``/``flash(..., "...")`` text with B
 one without a Chinese translation. Dates, numbers and money (¥) are formatted per locale with
 Babel too (``fmt_date``, ``fmt_number``, ``fmt_money``: the Jinja filters ``date``, ``number``, ``money``).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from babel import dates as babel_dates, numbers as babel_numbers
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi import Request
@@ -36,7 +38,9 @@ def extract_messages(root: Path | None = None) -> dict[str, str]:
     """Every constant text the pages translate: msgid -> first place found ("file:line")."""
     root = root or Path(__file__).parent
     found: dict[str, str] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(str(root), EXTRACT_MAP, keywords=KEYWORDS):
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(root), EXTRACT_MAP, keywords=KEYWORDS
+    ):
         text = message[0] if isinstance(message, tuple) else message
         if text:
             found.setdefault(text, f"web/{filename}:{lineno}")
@@ -104,17 +108,26 @@ def fmt_date(value: date | datetime | None, locale: str, fmt: str = "medium") ->
     if isinstance(value, datetime):
         from winback import clock
 
-        return babel_dates.format_datetime(clock.local(value), "short" if fmt == "medium" else fmt,
-                                           locale=BABEL_LOCALE.get(locale, "zh_Hans_CN"))
+        return babel_dates.format_datetime(
+            clock.local(value),
+            "short" if fmt == "medium" else fmt,
+            locale=BABEL_LOCALE.get(locale, "zh_Hans_CN"),
+        )
     return babel_dates.format_date(value, fmt, locale=BABEL_LOCALE.get(locale, "zh_Hans_CN"))
 
 
 def fmt_number(value: int | float | Decimal | None, locale: str) -> str:
-    return "" if value is None else babel_numbers.format_decimal(value, locale=BABEL_LOCALE.get(locale, "zh_Hans_CN"))
+    return (
+        ""
+        if value is None
+        else babel_numbers.format_decimal(value, locale=BABEL_LOCALE.get(locale, "zh_Hans_CN"))
+    )
 
 
 def fmt_money(value: int | float | Decimal | None, locale: str) -> str:
     """Yuan: ¥1,234.50 in both languages (CNY is spelled CN¥ by CLDR outside China)."""
     if value is None:
         return ""
-    return babel_numbers.format_currency(value, "CNY", locale=BABEL_LOCALE.get(locale, "zh_Hans_CN")).replace("CN¥", "¥")
+    return babel_numbers.format_currency(value, "CNY", locale=BABEL_LOCALE.get(locale, "zh_Hans_CN")).replace(
+        "CN¥", "¥"
+    )

@@ -8,6 +8,7 @@
 * ``SecurityHeaders`` - CSP without inline scripts, X-Frame-Options, Referrer-Policy,
   X-Content-Type-Options on every response.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,17 +19,21 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 SESSION_COOKIE = "winback_session"
 
 HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
-     b"form-action 'self'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+        b"form-action 'self'; frame-ancestors 'none'",
+    ),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
     (b"x-content-type-options", b"nosniff"),
 ]
 # Swagger UI (the API docs page) loads its script from a CDN and starts it inline.
-DOCS_CSP = (b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            b"style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-            b"frame-ancestors 'none'")
+DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"frame-ancestors 'none'"
+)
 
 
 def _headers(scope) -> dict[bytes, bytes]:
@@ -72,9 +77,17 @@ class OriginCheck:
             reason = cross_origin_reason(scope)
             if reason is not None:
                 body = json.dumps({"detail": reason, "code": "csrf"}).encode()
-                await send({"type": "http.response.start", "status": 403, "headers": [
-                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    *HEADERS]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 403,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            *HEADERS,
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
@@ -93,8 +106,11 @@ class SecurityHeaders:
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, DOCS_CSP if docs and k == b"content-security-policy" else v)
-                         for k, v in HEADERS if k not in present]
+                extra = [
+                    (k, DOCS_CSP if docs and k == b"content-security-policy" else v)
+                    for k, v in HEADERS
+                    if k not in present
+                ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

@@ -4,6 +4,7 @@ SQLite (the embedded default): SQLite's online backup API copies a consistent sn
 the app keeps running. PostgreSQL: ``pg_dump --format=custom`` (and ``pg_restore``), the tools
 a DBA already trusts; this module only runs them with the configured URL.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -40,12 +41,20 @@ def backup(*, url: str, target: Path) -> Path:
         raise InvalidInput("pg_dump is not installed; install the PostgreSQL client tools")
     u = make_url(url).set(drivername="postgresql")
     result = subprocess.run(
-        ["pg_dump", "--format=custom", "--no-owner", f"--file={target}",
-         u.render_as_string(hide_password=False)],
-        capture_output=True, text=True,
+        [
+            "pg_dump",
+            "--format=custom",
+            "--no-owner",
+            f"--file={target}",
+            u.render_as_string(hide_password=False),
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
-        raise InvalidInput(f"pg_dump failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}")
+        raise InvalidInput(
+            f"pg_dump failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}"
+        )
     return target
 
 
@@ -66,9 +75,19 @@ def restore(*, url: str, source: Path) -> None:
         raise InvalidInput("pg_restore is not installed; install the PostgreSQL client tools")
     u = make_url(url).set(drivername="postgresql")
     result = subprocess.run(
-        ["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
-         f"--dbname={u.render_as_string(hide_password=False)}", str(source)],
-        capture_output=True, text=True,
+        [
+            "pg_restore",
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            f"--dbname={u.render_as_string(hide_password=False)}",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
-        raise InvalidInput(f"pg_restore failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}")
+        raise InvalidInput(
+            f"pg_restore failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}"
+        )

@@ -1,27 +1,36 @@
 """The ``winback`` command. Errors print one line on stderr and exit non-zero, never a traceback."""
+
 from __future__ import annotations
 
 import json
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="winback: find lapsed customers, learn why, fix the causes, win them back.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="winback: find lapsed customers, learn why, fix the causes, win them back.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 cycle_app = typer.Typer(no_args_is_help=True, help="The monthly cycle.")
 store_app = typer.Typer(no_args_is_help=True, help="Stores and their settings.")
 app.add_typer(db_app, name="db")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(store_app, name="store")
-import_app = typer.Typer(no_args_is_help=True, help="Import DMS exports (XLSX or CSV): customers, vehicles, visits.")
+import_app = typer.Typer(
+    no_args_is_help=True, help="Import DMS exports (XLSX or CSV): customers, vehicles, visits."
+)
 app.add_typer(import_app, name="import")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 app.add_typer(audit_app, name="audit")
 
-AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Business time, e.g. 2027-02-15T09:00 (also WINBACK_NOW).")]
+AsOf = Annotated[
+    str | None, typer.Option("--as-of", help="Business time, e.g. 2027-02-15T09:00 (also WINBACK_NOW).")
+]
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -60,7 +69,7 @@ def _safe_url(url: str) -> str:
 @cycle_app.command("start")
 def cycle_start(
     month: Annotated[str, typer.Option(help="YYYY-MM")],
-    store: Annotated[Optional[str], typer.Option(help="Store code; all stores when left out.")] = None,
+    store: Annotated[str | None, typer.Option(help="Store code; all stores when left out.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the flow to finish.")] = True,
     as_of: AsOf = None,
 ) -> None:
@@ -73,19 +82,25 @@ def cycle_start(
     as_of = _set_clock(as_of)
     parse_month(month)
     with session_scope() as session:
-        stores = [accounts.get_store(session=session, code=store)] if store else accounts.list_stores(session=session)
+        stores = (
+            [accounts.get_store(session=session, code=store)]
+            if store
+            else accounts.list_stores(session=session)
+        )
         if not stores:
             fail("there is no store yet; run `winback demo` or create one")
         codes = [s.code for s in stores]
     launched = launch("monthly_cycle", {"month": month, "store_codes": codes, "as_of": as_of}, wait=wait)
-    typer.echo(f"monthly cycle {month} for {', '.join(codes)}: flow run {launched.prefect_flow_run_id or '(starting)'}"
-               f"{' (already running)' if launched.reused else ''}")
+    typer.echo(
+        f"monthly cycle {month} for {', '.join(codes)}: flow run {launched.prefect_flow_run_id or '(starting)'}"
+        f"{' (already running)' if launched.reused else ''}"
+    )
     if wait:
         _print_status(codes)
 
 
 @cycle_app.command("status")
-def cycle_status(store: Annotated[Optional[str], typer.Option(help="Store code.")] = None) -> None:
+def cycle_status(store: Annotated[str | None, typer.Option(help="Store code.")] = None) -> None:
     """Each cycle's stage, tasks and plan."""
     _print_status([store] if store else None)
 
@@ -98,7 +113,11 @@ def _print_status(codes: list[str] | None) -> None:
     from winback.surveys import service as surveys
 
     with session_scope() as session:
-        stores = [accounts.get_store(session=session, code=c) for c in codes] if codes else accounts.list_stores(session=session)
+        stores = (
+            [accounts.get_store(session=session, code=c) for c in codes]
+            if codes
+            else accounts.list_stores(session=session)
+        )
         rows = cycles.list_cycles(session=session, store_ids=[s.id for s in stores])
         if not rows:
             typer.echo("no cycles yet")
@@ -115,12 +134,14 @@ def _print_status(codes: list[str] | None) -> None:
 
 
 @app.command("watch")
-def watch(as_of: AsOf = None, store: Annotated[Optional[str], typer.Option()] = None) -> None:
+def watch(as_of: AsOf = None, store: Annotated[str | None, typer.Option()] = None) -> None:
     """One pass of the daily deadline watcher."""
     from flows.launcher import launch
 
     as_of = _set_clock(as_of)
-    launched = launch("watch_deadlines", {"store_codes": [store] if store else None, "as_of": as_of}, wait=True)
+    launched = launch(
+        "watch_deadlines", {"store_codes": [store] if store else None, "as_of": as_of}, wait=True
+    )
     typer.echo(f"watcher ran: flow run {launched.prefect_flow_run_id}")
     _print_status([store] if store else None)
 
@@ -149,12 +170,16 @@ def store_set(code: str, key: str, value: str) -> None:
         parsed = value
     with session_scope() as session:
         store = accounts.get_store(session=session, code=code)
-        accounts.set_store_setting(session=session, store=store, key=key, value=parsed, actor=Actor.system(label="cli"))
+        accounts.set_store_setting(
+            session=session, store=store, key=key, value=parsed, actor=Actor.system(label="cli")
+        )
     typer.echo(f"{code}: {key} = {parsed}")
 
 
 @app.command("backup")
-def backup_cmd(to: Annotated[Optional[str], typer.Option("--to", help="Backup file (default: data dir/backups/).")] = None) -> None:
+def backup_cmd(
+    to: Annotated[str | None, typer.Option("--to", help="Backup file (default: data dir/backups/).")] = None,
+) -> None:
     """Back up the database (SQLite online backup, or pg_dump for PostgreSQL)."""
     from datetime import datetime
     from pathlib import Path
@@ -163,7 +188,9 @@ def backup_cmd(to: Annotated[Optional[str], typer.Option("--to", help="Backup fi
     from winback.config import get_settings
 
     settings = get_settings()
-    target = Path(to) if to else backup.default_target(settings.database_url, settings.data_dir, datetime.now())
+    target = (
+        Path(to) if to else backup.default_target(settings.database_url, settings.data_dir, datetime.now())
+    )
     done = backup.backup(url=settings.database_url, target=target)
     typer.echo(f"backup written: {done} ({done.stat().st_size // 1024} KiB)")
 
@@ -207,42 +234,88 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
         else:
             stores = accounts.list_stores(session=session)
             if len(stores) != 1:
-                fail("say which store with --store CODE" if stores else "there is no store yet; run `winback demo` first")
+                fail(
+                    "say which store with --store CODE"
+                    if stores
+                    else "there is no store yet; run `winback demo` first"
+                )
             target = stores[0]
-        batch, is_new = imports.import_file(session=session, store_id=target.id, kind=kind, source=path,
-                                            actor=Actor.system(label="cli import"))
+        batch, is_new = imports.import_file(
+            session=session,
+            store_id=target.id,
+            kind=kind,
+            source=path,
+            actor=Actor.system(label="cli import"),
+        )
         if not is_new:
-            typer.echo(say("{name}：已于 {day} 作为导入 #{id} 导入过，没有任何变化",
-                           "{name}: already imported as import #{id} on {day}; nothing changed",
-                           name=path.name, id=batch.id, day=f"{batch.started_at:%Y-%m-%d}"))
+            typer.echo(
+                say(
+                    "{name}：已于 {day} 作为导入 #{id} 导入过，没有任何变化",
+                    "{name}: already imported as import #{id} on {day}; nothing changed",
+                    name=path.name,
+                    id=batch.id,
+                    day=f"{batch.started_at:%Y-%m-%d}",
+                )
+            )
             return
         if batch.status == ImportStatus.failed:
             message = f"{path.name}: {batch.message}"
         else:
             fmt = f"{batch.file_format}{', ' + batch.encoding if batch.encoding else ''}"
-            counts = {"id": batch.id, "kind": kind, "name": path.name, "fmt": fmt, "rows": batch.rows_total,
-                      "new": batch.inserted, "updated": batch.updated, "unchanged": batch.unchanged,
-                      "failed": batch.failed, "back": batch.returned_targets}
-            typer.echo(say("导入 #{id} {kind} {name}（{fmt}）：{rows} 行：新增 {new}，更新 {updated}，未变 {unchanged}，"
-                           "有错误 {failed}",
-                           "import #{id} {kind} {name} ({fmt}): {rows} rows: {new} new, {updated} updated, "
-                           "{unchanged} unchanged, {failed} with errors", **counts)
-                       + (say("；{back} 位调查对象已回厂", "; {back} survey targets came back", **counts)
-                          if batch.returned_targets else ""))
+            counts = {
+                "id": batch.id,
+                "kind": kind,
+                "name": path.name,
+                "fmt": fmt,
+                "rows": batch.rows_total,
+                "new": batch.inserted,
+                "updated": batch.updated,
+                "unchanged": batch.unchanged,
+                "failed": batch.failed,
+                "back": batch.returned_targets,
+            }
+            typer.echo(
+                say(
+                    "导入 #{id} {kind} {name}（{fmt}）：{rows} 行：新增 {new}，更新 {updated}，未变 {unchanged}，"
+                    "有错误 {failed}",
+                    "import #{id} {kind} {name} ({fmt}): {rows} rows: {new} new, {updated} updated, "
+                    "{unchanged} unchanged, {failed} with errors",
+                    **counts,
+                )
+                + (
+                    say("；{back} 位调查对象已回厂", "; {back} survey targets came back", **counts)
+                    if batch.returned_targets
+                    else ""
+                )
+            )
             for e in imports.row_errors(session=session, batch_id=batch.id, limit=20):
-                typer.echo(say("  第 {row} 行，{column}：{reason}", "  row {row}, {column}: {reason}",
-                               row=e.row_number, column=e.column, reason=e.text(locale))
-                           + (say("（{value}）", " ({value})", value=e.value) if e.value else ""))
+                typer.echo(
+                    say(
+                        "  第 {row} 行，{column}：{reason}",
+                        "  row {row}, {column}: {reason}",
+                        row=e.row_number,
+                        column=e.column,
+                        reason=e.text(locale),
+                    )
+                    + (say("（{value}）", " ({value})", value=e.value) if e.value else "")
+                )
             if batch.failed > 20:
-                typer.echo(say("  ……还有更多；完整列表见导入页面（/archive/imports/{id}）",
-                               "  ... and more; the full list is on the import page (/archive/imports/{id})", id=batch.id))
+                typer.echo(
+                    say(
+                        "  ……还有更多；完整列表见导入页面（/archive/imports/{id}）",
+                        "  ... and more; the full list is on the import page (/archive/imports/{id})",
+                        id=batch.id,
+                    )
+                )
             return
     fail(message)  # after the session committed: the failed import stays on record
 
 
 FileArg = Annotated[str, typer.Argument(help="XLSX, XLS or CSV (UTF-8, UTF-8 with BOM or GB18030/GBK).")]
-StoreOpt = Annotated[Optional[str], typer.Option(help="Store code (needed when there are several stores).")]
-LangOpt = Annotated[Optional[str], typer.Option("--lang", help="zh or en: the report's language (default: LANG, else zh).")]
+StoreOpt = Annotated[str | None, typer.Option(help="Store code (needed when there are several stores).")]
+LangOpt = Annotated[
+    str | None, typer.Option("--lang", help="zh or en: the report's language (default: LANG, else zh).")
+]
 
 
 @import_app.command("customers")
@@ -261,8 +334,12 @@ def import_vehicles(file: FileArg, store: StoreOpt = None, as_of: AsOf = None, l
 def import_visits(file: FileArg, store: StoreOpt = None, as_of: AsOf = None, lang: LangOpt = None) -> None:
     """Repair orders (维修工单): 工单号, 车架号/VIN or 车牌, 进厂日期, 里程, 维修类别, 维修项目, 金额, 服务顾问."""
     _import("visits", file, store, as_of, lang)
+
+
 @audit_app.command("verify")
-def audit_verify(store: Annotated[Optional[str], typer.Option(help="Only this store's chain (code).")] = None) -> None:
+def audit_verify(
+    store: Annotated[str | None, typer.Option(help="Only this store's chain (code).")] = None,
+) -> None:
     """Recompute the audit trail's hash chains; exit 1 and name the first bad event if broken."""
     from db.session import session_scope
     from winback.accounts import service as accounts
@@ -278,7 +355,7 @@ def audit_verify(store: Annotated[Optional[str], typer.Option(help="Only this st
 
 @import_app.command("inbox")
 def import_inbox(
-    drop_dir: Annotated[Optional[str], typer.Option("--dir", help="Default: <data dir>/inbox.")] = None,
+    drop_dir: Annotated[str | None, typer.Option("--dir", help="Default: <data dir>/inbox.")] = None,
     as_of: AsOf = None,
 ) -> None:
     """Import the repair orders waiting in the drop folder (<dir>/<STORE CODE>/*.csv|xlsx), now."""
@@ -292,7 +369,7 @@ def import_inbox(
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[Optional[int], typer.Option(help="Default: $PORT or 8000.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: $PORT or 8000.")] = None,
 ) -> None:
     """Serve the web UI and the JSON API."""
     import uvicorn
@@ -308,7 +385,7 @@ def serve(
 @app.command("demo")
 def demo(
     serve_ui: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the web UI afterwards.")] = True,
-    port: Annotated[Optional[int], typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
     as_of: AsOf = None,
 ) -> None:
     """Create the database, load the demo store, run this month's cycle, serve the UI."""
@@ -329,7 +406,9 @@ def demo(
     with session_scope() as session:
         load_demo(session=session)
     month = clock.today().strftime("%Y-%m")
-    typer.echo(f"3/3 running the {month} monthly cycle through Prefect (cleanup, screening, profiles, survey tasks) ...")
+    typer.echo(
+        f"3/3 running the {month} monthly cycle through Prefect (cleanup, screening, profiles, survey tasks) ..."
+    )
     launch("monthly_cycle", {"month": month, "store_codes": [STORE_CODE], "as_of": as_of}, wait=True)
     _print_status([STORE_CODE])
     typer.echo(f"ready in {time.monotonic() - started:.0f} s\n")
@@ -355,8 +434,11 @@ def main() -> None:
         from sqlalchemy.exc import OperationalError
 
         if isinstance(exc, OperationalError):
-            typer.echo(f"winback: error: the database is not reachable or not set up ({exc.orig}); "
-                       "check WINBACK_DATABASE_URL and run `winback db upgrade`", err=True)
+            typer.echo(
+                f"winback: error: the database is not reachable or not set up ({exc.orig}); "
+                "check WINBACK_DATABASE_URL and run `winback db upgrade`",
+                err=True,
+            )
         else:
             typer.echo(f"winback: error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)

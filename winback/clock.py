@@ -3,10 +3,11 @@
 ``WINBACK_NOW=2027-02-15T09:00`` (or ``--as-of`` on the CLI) freezes it, so a demo or a test
 can jump a week or three months ahead. Naive values are read in the business time zone.
 """
+
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 _override: datetime | None = None
@@ -23,7 +24,7 @@ def parse_instant(text: str) -> datetime:
     value = datetime.fromisoformat(text.strip())
     if value.tzinfo is None:
         value = value.replace(tzinfo=business_tz())
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def set_now(value: datetime | str | None) -> None:
@@ -41,7 +42,7 @@ def now() -> datetime:
     env = os.environ.get("WINBACK_NOW")
     if env:
         return parse_instant(env)
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def today() -> date:

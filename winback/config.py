@@ -12,6 +12,7 @@ Two kinds:
 To change the one-week deadline for every store, change ``survey_deadline_days`` below;
 for one store, ``winback store set S01 survey_deadline_days 10``.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -73,7 +74,7 @@ class ProcessDefaults(BaseModel):
     voucher_default_yuan: float = Field(500.0, ge=0)
 
     @model_validator(mode="after")
-    def _red_lines_in_order(self) -> "ProcessDefaults":
+    def _red_lines_in_order(self) -> ProcessDefaults:
         if self.at_risk_months >= self.lost_months:
             raise ValueError("at_risk_months must be below lost_months")
         return self

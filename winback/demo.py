@@ -5,6 +5,7 @@ The story: the SUV "劲客 Kicks" loses customers far more than other models; th
 so his former customers are handed to the others. Dates are relative to the clock, so the
 demo always has at-risk and lost customers; the same clock gives the same data.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,7 +20,14 @@ from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role, Staff, Store
 from winback.actor import Actor
-from winback.customers.models import Customer, CustomerType, ServiceVisit, Vehicle, VehicleGrade, VehicleStatus
+from winback.customers.models import (
+    Customer,
+    CustomerType,
+    ServiceVisit,
+    Vehicle,
+    VehicleGrade,
+    VehicleStatus,
+)
 
 DEMO_PASSWORD = "winback-demo"
 STORE_CODE = "S01"
@@ -55,8 +63,13 @@ MODELS = [
 DISTRICTS = [("高新区", 30), ("老城区", 30), ("开发区", 25), ("远郊新区", 15)]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚"
-CATEGORIES = [("保养", "常规保养 机油机滤", 480), ("维修", "刹车片更换", 1200), ("保养", "大保养", 1500),
-              ("事故", "钣金喷漆", 3500), ("保修", "保修检查", 0)]
+CATEGORIES = [
+    ("保养", "常规保养 机油机滤", 480),
+    ("维修", "刹车片更换", 1200),
+    ("保养", "大保养", 1500),
+    ("事故", "钣金喷漆", 3500),
+    ("保修", "保修检查", 0),
+]
 
 
 def _weighted(rng: random.Random, items):
@@ -70,12 +83,19 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
         return existing
     rng = random.Random(seed)
     system = Actor.system(label="demo")
-    store = accounts.create_store(session=session, code=STORE_CODE, name="示范日产4S店 Demo Nissan", actor=system)
+    store = accounts.create_store(
+        session=session, code=STORE_CODE, name="示范日产4S店 Demo Nissan", actor=system
+    )
     staff: dict[str, Staff] = {}
     for acc in ACCOUNTS:
         s = accounts.create_staff(
-            session=session, store_id=store.id, username=acc.username, display_name=acc.name,
-            password=DEMO_PASSWORD, roles=list(acc.roles), actor=system,
+            session=session,
+            store_id=store.id,
+            username=acc.username,
+            display_name=acc.name,
+            password=DEMO_PASSWORD,
+            roles=list(acc.roles),
+            actor=system,
         )
         s.active = acc.active
         staff[acc.username] = s
@@ -95,21 +115,32 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
         if i % 53 == 7:
             phone = "12345"  # a bad number the cleanup flags
         c = Customer(
-            store_id=store.id, dms_code=f"C{i + 1:05d}",
+            store_id=store.id,
+            dms_code=f"C{i + 1:05d}",
             name=rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.5 else ""),
-            phone=phone, gender=rng.choice(["男", "女"]),
+            phone=phone,
+            gender=rng.choice(["男", "女"]),
             birth_date=date(today.year - rng.randint(23, 65), rng.randint(1, 12), rng.randint(1, 28)),
             occupation=rng.choice(["企业职员", "个体经营", "公务员", "教师", "司机", "其他"]),
-            district=district, address=f"{district}{rng.randint(1, 300)}号",
-            customer_type=ctype, created_at=now,
+            district=district,
+            address=f"{district}{rng.randint(1, 300)}号",
+            customer_type=ctype,
+            created_at=now,
         )
         session.add(c)
         session.flush()
         vin = "LGB" + "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
         v = Vehicle(
-            store_id=store.id, customer_id=c.id, vin=vin, plate=f"粤B{rng.randint(10000, 99999)}",
-            model=model, grade=grade, purchase_date=purchase, warranty_end=purchase + timedelta(days=3 * 365),
-            status=VehicleStatus.active, created_at=now,
+            store_id=store.id,
+            customer_id=c.id,
+            vin=vin,
+            plate=f"粤B{rng.randint(10000, 99999)}",
+            model=model,
+            grade=grade,
+            purchase_date=purchase,
+            warranty_end=purchase + timedelta(days=3 * 365),
+            status=VehicleStatus.active,
+            created_at=now,
         )
         if i % 41 == 3:
             v.status, v.status_note = VehicleStatus.sold, "客户告知已卖车"
@@ -127,17 +158,37 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
         while d <= stop:
             cat, items, base = rng.choice(CATEGORIES)
             n += 1
-            session.add(ServiceVisit(
-                store_id=store.id, ro_number=f"RO{i + 1:05d}-{n:03d}", vehicle_id=v.id, customer_id=c.id,
-                visit_date=d, mileage=5000 * n + rng.randint(0, 3000), category=cat, items=items,
-                amount=Decimal(base + rng.randint(0, 400)), advisor_id=advisor.id, created_at=now,
-            ))
+            session.add(
+                ServiceVisit(
+                    store_id=store.id,
+                    ro_number=f"RO{i + 1:05d}-{n:03d}",
+                    vehicle_id=v.id,
+                    customer_id=c.id,
+                    visit_date=d,
+                    mileage=5000 * n + rng.randint(0, 3000),
+                    category=cat,
+                    items=items,
+                    amount=Decimal(base + rng.randint(0, 400)),
+                    advisor_id=advisor.id,
+                    created_at=now,
+                )
+            )
             d += timedelta(days=rng.randint(85, 150))
         if n == 0:  # everyone in the archive came at least once
-            session.add(ServiceVisit(
-                store_id=store.id, ro_number=f"RO{i + 1:05d}-001", vehicle_id=v.id, customer_id=c.id,
-                visit_date=purchase + timedelta(days=30), mileage=1000, category="保养", items="首保",
-                amount=Decimal("0"), advisor_id=advisor.id, created_at=now,
-            ))
+            session.add(
+                ServiceVisit(
+                    store_id=store.id,
+                    ro_number=f"RO{i + 1:05d}-001",
+                    vehicle_id=v.id,
+                    customer_id=c.id,
+                    visit_date=purchase + timedelta(days=30),
+                    mileage=1000,
+                    category="保养",
+                    items="首保",
+                    amount=Decimal("0"),
+                    advisor_id=advisor.id,
+                    created_at=now,
+                )
+            )
     session.flush()
     return store

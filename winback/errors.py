@@ -1,4 +1,5 @@
 """Domain errors. Each carries a stable ``code`` that the UI translates, and a plain message."""
+
 from __future__ import annotations
 
 

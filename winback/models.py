@@ -1,4 +1,6 @@
 """Imports every model so the metadata is complete (Alembic, tests)."""
+
+from db.base import Base  # noqa: F401
 from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRole, StaffStore, Store  # noqa: F401
 from winback.audit.models import AuditChainHead, AuditEvent  # noqa: F401
 from winback.customers.models import (  # noqa: F401
@@ -21,4 +23,3 @@ from winback.surveys.models import (  # noqa: F401
     SurveyTask,
     SurveyTaskReason,
 )
-from db.base import Base  # noqa: F401

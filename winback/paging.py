@@ -4,6 +4,7 @@ Every list service returns a ``Page`` (``paginate`` for a SELECT, ``paginate_lis
 computed in Python); the pages render it with the same pager and empty state, so the page
 arithmetic lives here once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -64,8 +65,15 @@ def _clamp(page: int, page_size: int, total: int) -> int:
     return min(max(1, page), max(1, -(-total // page_size)))
 
 
-def paginate(session: Session, stmt: Select, *, page: int, page_size: int = PAGE_SIZE, filtered: bool = False,
-             scalars: bool = True) -> Page:
+def paginate(
+    session: Session,
+    stmt: Select,
+    *,
+    page: int,
+    page_size: int = PAGE_SIZE,
+    filtered: bool = False,
+    scalars: bool = True,
+) -> Page:
     """One page of ``stmt`` (ordered by the caller) and the count of the same filtered set."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     page = _clamp(page, page_size, total)
@@ -74,10 +82,12 @@ def paginate(session: Session, stmt: Select, *, page: int, page_size: int = PAGE
     return Page(items, int(total), page, page_size, filtered)
 
 
-def paginate_list(rows: Sequence[T], *, page: int, page_size: int = PAGE_SIZE, filtered: bool = False) -> Page[T]:
+def paginate_list(
+    rows: Sequence[T], *, page: int, page_size: int = PAGE_SIZE, filtered: bool = False
+) -> Page[T]:
     """The same for rows already in memory (reports computed in Python)."""
     page = _clamp(page, page_size, len(rows))
-    return Page(list(rows[(page - 1) * page_size: page * page_size]), len(rows), page, page_size, filtered)
+    return Page(list(rows[(page - 1) * page_size : page * page_size]), len(rows), page, page_size, filtered)
 
 
 def words(text: str | None) -> list[str]:

@@ -2,6 +2,7 @@
 
 One module per area; add a module and include its router here.
 """
+
 from fastapi import APIRouter
 
 from api.routes import archive, audit, auth, cycles, plans, surveys

@@ -1,4 +1,5 @@
 """JSON API: archive."""
+
 from __future__ import annotations
 
 import shutil
@@ -20,17 +21,24 @@ from winback.customers.schemas import VisitIn
 router = APIRouter()
 
 
-
 # ---- archive ----------------------------------------------------------------------------
+
 
 @router.post("/visits", status_code=201, tags=["archive"])
 def add_visit(body: VisitIn, user: Admin, session: SessionDep) -> dict[str, Any]:
     """Record a repair order (e.g. pushed by the DMS). The same RO number twice is one visit."""
     vehicle = customers.vehicle_by_vin(session=session, store_id=store_ids(user)[0], vin=body.vin)
     visit = customers.add_visit(
-        session=session, store_id=store_ids(user)[0], vehicle_id=vehicle.id, ro_number=body.ro_number,
-        visit_date=body.visit_date, category=body.category, amount=body.amount, mileage=body.mileage,
-        items=body.items, actor=Actor.person(user),
+        session=session,
+        store_id=store_ids(user)[0],
+        vehicle_id=vehicle.id,
+        ro_number=body.ro_number,
+        visit_date=body.visit_date,
+        category=body.category,
+        amount=body.amount,
+        mileage=body.mileage,
+        items=body.items,
+        actor=Actor.person(user),
     )
     return {"id": visit.id, "vehicle_id": vehicle.id, "customer_id": visit.customer_id}
 
@@ -39,20 +47,43 @@ def _batch_json(session, batch: ImportBatch, locale: str, already: bool = False)
     """The import report; each row error's ``reason`` in the caller's language (English when
     nothing asks, like error details), ``reason_en`` in English and ``code`` its stable key."""
     return {
-        "id": batch.id, "kind": batch.kind.value, "filename": batch.filename, "sha256": batch.sha256,
-        "status": batch.status.value, "message": batch.message, "already_imported": already,
-        "format": batch.file_format, "encoding": batch.encoding, "columns": batch.columns,
-        "rows": batch.rows_total, "inserted": batch.inserted, "updated": batch.updated,
-        "unchanged": batch.unchanged, "failed": batch.failed, "returned_targets": batch.returned_targets,
-        "errors": [{"row": e.row_number, "column": e.column, "code": e.code, "reason": e.text(locale),
-                    "reason_en": e.text("en"), "value": e.value}
-                   for e in imports.row_errors(session=session, batch_id=batch.id, limit=1000)],
+        "id": batch.id,
+        "kind": batch.kind.value,
+        "filename": batch.filename,
+        "sha256": batch.sha256,
+        "status": batch.status.value,
+        "message": batch.message,
+        "already_imported": already,
+        "format": batch.file_format,
+        "encoding": batch.encoding,
+        "columns": batch.columns,
+        "rows": batch.rows_total,
+        "inserted": batch.inserted,
+        "updated": batch.updated,
+        "unchanged": batch.unchanged,
+        "failed": batch.failed,
+        "returned_targets": batch.returned_targets,
+        "errors": [
+            {
+                "row": e.row_number,
+                "column": e.column,
+                "code": e.code,
+                "reason": e.text(locale),
+                "reason_en": e.text("en"),
+                "value": e.value,
+            }
+            for e in imports.row_errors(session=session, batch_id=batch.id, limit=1000)
+        ],
     }
 
 
 @router.post("/imports", tags=["archive"])
 def import_file(
-    request: Request, user: Admin, session: SessionDep, kind: Annotated[ImportKind, Form()], file: Annotated[UploadFile, File()],
+    request: Request,
+    user: Admin,
+    session: SessionDep,
+    kind: Annotated[ImportKind, Form()],
+    file: Annotated[UploadFile, File()],
 ) -> dict[str, Any]:
     """Import a DMS export (XLSX/XLS/CSV) of customers, vehicles or visits; answers the report
     (``status`` failed with one ``message`` when the file is not a usable table)."""
@@ -60,8 +91,14 @@ def import_file(
         shutil.copyfileobj(file.file, tmp, 1 << 20)
         tmp_path = Path(tmp.name)
     try:
-        batch, is_new = imports.import_file(session=session, store_id=user.store_id, kind=kind, source=tmp_path,
-                                            filename=file.filename or "upload", actor=Actor.person(user))
+        batch, is_new = imports.import_file(
+            session=session,
+            store_id=user.store_id,
+            kind=kind,
+            source=tmp_path,
+            filename=file.filename or "upload",
+            actor=Actor.person(user),
+        )
     finally:
         tmp_path.unlink(missing_ok=True)
     return _batch_json(session, batch, api_locale(request), already=not is_new)
@@ -69,8 +106,11 @@ def import_file(
 
 @router.get("/imports/{batch_id}", tags=["archive"])
 def get_import(request: Request, batch_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
-    return _batch_json(session, imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)),
-                       api_locale(request))
+    return _batch_json(
+        session,
+        imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)),
+        api_locale(request),
+    )
 
 
 @router.get("/imports/{batch_id}/errors.xlsx", tags=["archive"])

@@ -1,4 +1,5 @@
 """JSON API: audit."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,10 +13,14 @@ from winback.audit import service as audit
 router = APIRouter()
 
 
-
 # ---- audit ------------------------------------------------------------------------------
 
+
 @router.get("/audit/{entity_type}/{entity_id}", tags=["audit"])
-def audit_timeline(entity_type: str, entity_id: int, user: Reader, session: SessionDep) -> list[dict[str, Any]]:
-    events = audit.timeline(session=session, store_ids=store_ids(user), entity_type=entity_type, entity_id=entity_id)
+def audit_timeline(
+    entity_type: str, entity_id: int, user: Reader, session: SessionDep
+) -> list[dict[str, Any]]:
+    events = audit.timeline(
+        session=session, store_ids=store_ids(user), entity_type=entity_type, entity_id=entity_id
+    )
     return [out.audit_event(e) for e in events]

@@ -1,4 +1,5 @@
 """JSON API: auth."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,7 +14,6 @@ from winback.accounts import service as accounts
 router = APIRouter()
 
 
-
 class LoginIn(BaseModel):
     username: str
     password: str
@@ -21,8 +21,9 @@ class LoginIn(BaseModel):
 
 @router.post("/auth/login", tags=["auth"])
 def login(body: LoginIn, request: Request, session: SessionDep) -> dict[str, Any]:
-    staff = accounts.log_in(session=session, username=body.username, password=body.password,
-                            address=client_address(request))
+    staff = accounts.log_in(
+        session=session, username=body.username, password=body.password, address=client_address(request)
+    )
     if staff is None:
         session.commit()  # the failed attempt counts towards the rate limit
         raise HTTPException(status_code=401, detail="wrong username or password")
@@ -44,16 +45,23 @@ class PasswordChangeIn(BaseModel):
 
 @router.post("/auth/password", tags=["auth"])
 def change_password(body: PasswordChangeIn, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
-    accounts.change_password(session=session, staff=user, old_password=body.old_password,
-                             new_password=body.new_password)
+    accounts.change_password(
+        session=session, staff=user, old_password=body.old_password, new_password=body.new_password
+    )
     return {"ok": True}
 
 
 @router.get("/me", tags=["auth"])
 def me(user: CurrentUser) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "name": user.display_name,
-            "store": user.store.code, "store_ids": user.all_store_ids, "roles": sorted(r.value for r in user.roles),
-            "locale": user.locale}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.display_name,
+        "store": user.store.code,
+        "store_ids": user.all_store_ids,
+        "roles": sorted(r.value for r in user.roles),
+        "locale": user.locale,
+    }
 
 
 class MeIn(BaseModel):

@@ -1,4 +1,5 @@
 """JSON API: cycles."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -18,8 +19,8 @@ from winback.surveys import service as surveys
 router = APIRouter()
 
 
-
 # ---- cycles -----------------------------------------------------------------------------
+
 
 @router.get("/cycles", tags=["cycles"])
 def list_cycles(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
@@ -42,14 +43,20 @@ def get_cycle(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, Any
     return {
         **out.cycle(c),
         "progress": surveys.progress(session=session, cycle_id=c.id),
-        "flow_runs": [out.flow_run(r) for r in cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=c.id)],
+        "flow_runs": [
+            out.flow_run(r)
+            for r in cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=c.id)
+        ],
     }
 
 
 @router.get("/cycles/{cycle_id}/targets", tags=["cycles"])
 def cycle_targets(
-    cycle_id: int, user: Reader, session: SessionDep,
-    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cycle_id: int,
+    user: Reader,
+    session: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     rows, total = cycles.targets_of(session=session, cycle_id=c.id, offset=offset, limit=limit)
@@ -58,8 +65,11 @@ def cycle_targets(
 
 @router.get("/cycles/{cycle_id}/tasks", tags=["surveys"])
 def cycle_tasks(
-    cycle_id: int, user: Reader, session: SessionDep,
-    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cycle_id: int,
+    user: Reader,
+    session: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     rows, total = surveys.tasks_of_cycle(session=session, cycle_id=c.id, offset=offset, limit=limit)

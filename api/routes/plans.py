@@ -1,4 +1,5 @@
 """JSON API: plans."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,23 +13,32 @@ from api.errors import api_locale
 from flows import launcher
 from winback.cycles import service as cycles
 from winback.errors import NotFound
-from winback.evaluation import export, service as evaluation
+from winback.evaluation import export
+from winback.evaluation import service as evaluation
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
-from winback.surveys import service as surveys
 from winback.plans.schemas import (
-    CallbackIn, MeasureReport, MeasureTemplateIn, MeasureUpdate, PlanAmend, PlanDecision, VoucherOffer,
+    CallbackIn,
+    MeasureReport,
+    MeasureTemplateIn,
+    MeasureUpdate,
+    PlanAmend,
+    PlanDecision,
+    VoucherOffer,
 )
+from winback.surveys import service as surveys
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-
 # ---- plans ------------------------------------------------------------------------------
 
+
 @router.patch("/measures/{measure_id}", tags=["plans"])
-def update_measure(measure_id: int, body: MeasureUpdate, user: Manager, session: SessionDep) -> dict[str, Any]:
+def update_measure(
+    measure_id: int, body: MeasureUpdate, user: Manager, session: SessionDep
+) -> dict[str, Any]:
     m = plans.update_measure(session=session, measure_id=measure_id, actor_staff=user, **body.model_dump())
     return out.measure(m)
 
@@ -40,7 +50,9 @@ def submit_plan(plan_id: int, user: CurrentUser, session: SessionDep) -> dict[st
 
 @router.post("/plans/{plan_id}/approve", tags=["plans"])
 def approve_plan(plan_id: int, body: PlanDecision, user: Manager, session: SessionDep) -> dict[str, Any]:
-    plan = plans.decide_plan(session=session, plan_id=plan_id, approve=True, comment=body.comment, actor_staff=user)
+    plan = plans.decide_plan(
+        session=session, plan_id=plan_id, approve=True, comment=body.comment, actor_staff=user
+    )
     session.commit()  # the execution flow reads the approval from the database
     launcher.start_execution(cycle_id=plan.cycle_id, store_id=plan.store_id)
     return out.plan(plan)
@@ -48,7 +60,11 @@ def approve_plan(plan_id: int, body: PlanDecision, user: Manager, session: Sessi
 
 @router.post("/plans/{plan_id}/reject", tags=["plans"])
 def reject_plan(plan_id: int, body: PlanDecision, user: Manager, session: SessionDep) -> dict[str, Any]:
-    return out.plan(plans.decide_plan(session=session, plan_id=plan_id, approve=False, comment=body.comment, actor_staff=user))
+    return out.plan(
+        plans.decide_plan(
+            session=session, plan_id=plan_id, approve=False, comment=body.comment, actor_staff=user
+        )
+    )
 
 
 @router.post("/plans/{plan_id}/amend", status_code=201, tags=["plans"])
@@ -74,17 +90,27 @@ def my_measures(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.post("/measures/{measure_id}/status", tags=["plans"])
-def report_measure(measure_id: int, body: MeasureReport, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    m = plans.set_measure_status(session=session, measure_id=measure_id, status=MeasureStatus(body.status),
-                                 evidence=body.evidence, actor_staff=user)
+def report_measure(
+    measure_id: int, body: MeasureReport, user: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    m = plans.set_measure_status(
+        session=session,
+        measure_id=measure_id,
+        status=MeasureStatus(body.status),
+        evidence=body.evidence,
+        actor_staff=user,
+    )
     return out.measure(m)
 
 
 @router.post("/targets/{target_id}/vouchers", status_code=201, tags=["plans"])
-def offer_voucher(target_id: int, body: VoucherOffer, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def offer_voucher(
+    target_id: int, body: VoucherOffer, user: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
     """Record a win-back voucher offered to the customer (e.g. 500 yuan of labour)."""
-    return out.voucher(plans.offer_voucher(session=session, target_id=target_id, actor_staff=user,
-                                           **body.model_dump()))
+    return out.voucher(
+        plans.offer_voucher(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
+    )
 
 
 @router.get("/cycles/{cycle_id}/vouchers", tags=["plans"])
@@ -94,26 +120,49 @@ def cycle_vouchers(cycle_id: int, user: Reader, session: SessionDep) -> list[dic
 
 
 @router.post("/targets/{target_id}/callback", status_code=201, tags=["evaluation"])
-def record_callback(target_id: int, body: CallbackIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def record_callback(
+    target_id: int, body: CallbackIn, user: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
     """The follow-up call after a returned customer's visit: satisfaction 1-5."""
-    cb = plans.record_callback(session=session, target_id=target_id, satisfaction=body.satisfaction,
-                               note=body.note, actor_staff=user)
-    return {"id": cb.id, "target_id": cb.target_id, "satisfaction": cb.satisfaction, "note": cb.note, "at": cb.at}
+    cb = plans.record_callback(
+        session=session, target_id=target_id, satisfaction=body.satisfaction, note=body.note, actor_staff=user
+    )
+    return {
+        "id": cb.id,
+        "target_id": cb.target_id,
+        "satisfaction": cb.satisfaction,
+        "note": cb.note,
+        "at": cb.at,
+    }
 
 
-@router.get("/cycles/{cycle_id}/evaluation.xlsx", tags=["evaluation"],
-            responses={200: {"content": {XLSX: {}}, "description": "the evaluation report as XLSX"}})
+@router.get(
+    "/cycles/{cycle_id}/evaluation.xlsx",
+    tags=["evaluation"],
+    responses={200: {"content": {XLSX: {}}, "description": "the evaluation report as XLSX"}},
+)
 def evaluation_xlsx(request: Request, cycle_id: int, user: Reader, session: SessionDep) -> Response:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     ev = evaluation.get_evaluation(session=session, cycle_id=c.id)
     if ev is None:
         raise NotFound("this cycle has not been evaluated yet")
     locale = api_locale(request)
-    labels = {r.code: r.label(locale) for r in surveys.reason_codes(session=session, store_id=c.store_id, active_only=False)}
-    body = export.evaluation_xlsx(ev, month=c.month, trend=evaluation.trend(session=session, store_id=c.store_id),
-                                  locale=locale, reason_labels=labels)
-    return Response(body, media_type=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="evaluation-{c.store.code}-{c.month}.xlsx"'})
+    labels = {
+        r.code: r.label(locale)
+        for r in surveys.reason_codes(session=session, store_id=c.store_id, active_only=False)
+    }
+    body = export.evaluation_xlsx(
+        ev,
+        month=c.month,
+        trend=evaluation.trend(session=session, store_id=c.store_id),
+        locale=locale,
+        reason_labels=labels,
+    )
+    return Response(
+        body,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="evaluation-{c.store.code}-{c.month}.xlsx"'},
+    )
 
 
 @router.get("/evaluation/trend", tags=["evaluation"])
@@ -124,11 +173,16 @@ def evaluation_trend(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
 
 def _template(t) -> dict[str, Any]:
     return {
-        "id": t.id, "reason_code": t.reason_code, "area": t.area.value, "title": t.title, "title_en": t.title_en,
+        "id": t.id,
+        "reason_code": t.reason_code,
+        "area": t.area.value,
+        "title": t.title,
+        "title_en": t.title_en,
         "expected_effect": t.expected_effect,
         "expected_value": str(t.expected_value) if t.expected_value is not None else None,
         "expected_unit": t.expected_unit,
-        "estimated_cost": str(t.estimated_cost) if t.estimated_cost is not None else None, "active": t.active,
+        "estimated_cost": str(t.estimated_cost) if t.estimated_cost is not None else None,
+        "active": t.active,
     }
 
 
@@ -136,7 +190,10 @@ def _template(t) -> dict[str, Any]:
 def measure_library(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     """The store's typical measures per reason (seeded from PROCESS.md, editable per store)."""
     plans.seed_measure_library(session=session, store_id=user.store_id)
-    return [_template(t) for t in plans.measure_library(session=session, store_id=user.store_id, active_only=False)]
+    return [
+        _template(t)
+        for t in plans.measure_library(session=session, store_id=user.store_id, active_only=False)
+    ]
 
 
 @router.post("/measure-library", status_code=201, tags=["plans"])
@@ -145,6 +202,9 @@ def add_template(body: MeasureTemplateIn, user: Manager, session: SessionDep) ->
 
 
 @router.put("/measure-library/{template_id}", tags=["plans"])
-def edit_template(template_id: int, body: MeasureTemplateIn, user: Manager, session: SessionDep) -> dict[str, Any]:
-    return _template(plans.save_template(session=session, actor_staff=user, template_id=template_id,
-                                         **body.model_dump()))
+def edit_template(
+    template_id: int, body: MeasureTemplateIn, user: Manager, session: SessionDep
+) -> dict[str, Any]:
+    return _template(
+        plans.save_template(session=session, actor_staff=user, template_id=template_id, **body.model_dump())
+    )

@@ -1,4 +1,5 @@
 """Alembic environment: runs migrations against the configured database URL."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -6,6 +6,7 @@ exports take) and bad ones: wrong encodings, missing columns, merged cells, empt
 formulas, Excel serial and text dates, amounts with ¥ and thousands separators, duplicated
 rows, a 0-byte file and a binary file renamed .xlsx.
 """
+
 from __future__ import annotations
 
 import csv
@@ -57,20 +58,29 @@ def main() -> None:
     (OUT / "customers_utf8_bom.csv").write_bytes(_csv(rows, "utf-8-sig"))
     (OUT / "customers_gbk.csv").write_bytes(_csv(rows, "gb18030"))
     # A newer export: C002 moved district and has a new phone, a new customer C006.
-    newer = [CUSTOMER_HEADER, *CUSTOMERS[:1],
-             ["C002", "王芳", "13912345679", "女", "1985-07-20", "城北区新村5号", "城北区", "私家车"],
-             *CUSTOMERS[2:], ["C006", "孙丽", "13700001111", "女", "1992/6/6", "城南区", "城南区", "私家车"]]
+    newer = [
+        CUSTOMER_HEADER,
+        *CUSTOMERS[:1],
+        ["C002", "王芳", "13912345679", "女", "1985-07-20", "城北区新村5号", "城北区", "私家车"],
+        *CUSTOMERS[2:],
+        ["C006", "孙丽", "13700001111", "女", "1992/6/6", "城南区", "城南区", "私家车"],
+    ]
     (OUT / "customers_newer.csv").write_bytes(_csv(newer, "utf-8"))
     # Bad rows: missing name, gender nonsense, date nonsense, duplicated row.
-    bad = [CUSTOMER_HEADER, CUSTOMERS[0],
-           ["C010", "", "13600001234", "男", "", "", "", ""],
-           ["C011", "周杰", "13600001235", "X", "1980/13/45", "", "", ""],
-           CUSTOMERS[0]]
+    bad = [
+        CUSTOMER_HEADER,
+        CUSTOMERS[0],
+        ["C010", "", "13600001234", "男", "", "", "", ""],
+        ["C011", "周杰", "13600001235", "X", "1980/13/45", "", "", ""],
+        CUSTOMERS[0],
+    ]
     (OUT / "customers_bad_rows.csv").write_bytes(_csv(bad, "utf-8"))
     # Wrong encoding: Latin-1 bytes that are neither UTF-8 nor sensible GB18030 text plus NULs.
     (OUT / "customers_utf16.csv").write_bytes(_csv(rows, "utf-16"))  # Excel's "Unicode text": readable
     # A European export in Latin-1: decodes to nonsense, so no known column is found.
-    (OUT / "customers_latin1.csv").write_bytes("Numéro,Nom,Téléphone\n1,Dupont,0123456789\n".encode("latin-1"))
+    (OUT / "customers_latin1.csv").write_bytes(
+        "Numéro,Nom,Téléphone\n1,Dupont,0123456789\n".encode("latin-1")
+    )
 
     # English headers in an XLSX with a title row, Excel serial dates and dates as text, merged title.
     wb = Workbook()
@@ -127,7 +137,7 @@ def main() -> None:
     (OUT / "zero_bytes.csv").write_bytes(b"")
     (OUT / "binary_renamed.xlsx").write_bytes(bytes(range(256)) * 8)
     (OUT / "header_only.csv").write_bytes(_csv([["客户编号", "客户姓名", "手机号"]], "utf-8"))
-    (OUT / "not_a_table.txt").write_bytes("这不是表格。\n只是一段文字，没有列。\n".encode("utf-8"))
+    (OUT / "not_a_table.txt").write_bytes("这不是表格。\n只是一段文字，没有列。\n".encode())
 
 
 if __name__ == "__main__":

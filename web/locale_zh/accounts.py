@@ -1,4 +1,5 @@
 """Chinese texts of the accounts, admin and security pages."""
+
 ZH = {
     "Staff": "员工",
     "Roles": "角色",

@@ -1,4 +1,5 @@
 """Chinese texts of the language settings and of the JSON API's common errors."""
+
 ZH = {
     "Language": "语言",
     "Language of pages, notifications and downloads": "页面、通知和下载文件的语言",
@@ -17,8 +18,7 @@ ZH = {
     "Method Not Allowed": "不支持该请求方法",
     # the store's reasons and measure library in both languages
     "Churn reasons and their labels": "流失原因及其名称",
-    "The reasons the advisors record, in Chinese and English; each person sees the label in their language.":
-        "服务顾问记录的流失原因，中英文各一个名称；每个人看到自己语言的名称。",
+    "The reasons the advisors record, in Chinese and English; each person sees the label in their language.": "服务顾问记录的流失原因，中英文各一个名称；每个人看到自己语言的名称。",
     "Code": "代码",
     "Label (Chinese)": "中文名称",
     "Label (English)": "英文名称",
@@ -29,8 +29,7 @@ ZH = {
     "Title (English)": "标题（英文）",
     "a reason needs a Chinese and an English label": "原因需要中文和英文名称",
     "a label has at most 120 characters": "名称最多 120 个字符",
-    "a reason code is 2-40 lower-case letters, digits or _, starting with a letter":
-        "原因代码为 2–40 个小写字母、数字或下划线，以字母开头",
+    "a reason code is 2-40 lower-case letters, digits or _, starting with a letter": "原因代码为 2–40 个小写字母、数字或下划线，以字母开头",
     "the store already has this reason code": "本店已有该原因代码",
     "only the administration or the manager edits the reasons": "只有行政部或服务经理可以修改流失原因",
 }

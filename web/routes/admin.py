@@ -1,5 +1,6 @@
 """The admin's staff page (create, deactivate, re-role; API tokens), everyone's password
 page, and the auditor's chain check."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -8,7 +9,9 @@ from fastapi import APIRouter, Form, Query, Request
 
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import flash, render
-from web.routes.common import PAGE, list_url, need as _need, see_other as _see_other
+from web.routes.common import PAGE, list_url
+from web.routes.common import need as _need
+from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
@@ -19,18 +22,33 @@ router = APIRouter(include_in_schema=False)
 
 
 def _staff_page(request, user, session, error=None, form=None, new_token=None, status_code=200, q="", page=1):
-    return render(request, "admin/staff.html", user=user, status_code=status_code, error=error, form=form or {},
-                  q=q, list_url=list_url(request, "/admin/staff"),
-                  staff=accounts.staff_page(session=session, store_ids=store_ids(user), search=q, page=page,
-                                            page_size=PAGE),
-                  everyone=accounts.staff_of_stores(session=session, store_ids=store_ids(user)),
-                  tokens=accounts.list_api_tokens(session=session, store_ids=store_ids(user)),
-                  roles=list(Role), new_token=new_token)
+    return render(
+        request,
+        "admin/staff.html",
+        user=user,
+        status_code=status_code,
+        error=error,
+        form=form or {},
+        q=q,
+        list_url=list_url(request, "/admin/staff"),
+        staff=accounts.staff_page(
+            session=session, store_ids=store_ids(user), search=q, page=page, page_size=PAGE
+        ),
+        everyone=accounts.staff_of_stores(session=session, store_ids=store_ids(user)),
+        tokens=accounts.list_api_tokens(session=session, store_ids=store_ids(user)),
+        roles=list(Role),
+        new_token=new_token,
+    )
 
 
 @router.get("/admin/staff")
-def staff_page(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
-               page: Annotated[int, Query(ge=1)] = 1):
+def staff_page(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    q: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+):
     _need(user, Role.admin)
     return _staff_page(request, user, session, q=q, page=page)
 
@@ -39,20 +57,31 @@ def staff_page(request: Request, user: CurrentUser, session: SessionDep, q: str 
 async def staff_create(request: Request, user: CurrentUser, session: SessionDep):
     _need(user, Role.admin)
     form = await request.form()
-    data = {"username": str(form.get("username", "")).strip(), "display_name": str(form.get("display_name", "")).strip(),
-            "roles": form.getlist("roles")}
+    data = {
+        "username": str(form.get("username", "")).strip(),
+        "display_name": str(form.get("display_name", "")).strip(),
+        "roles": form.getlist("roles"),
+    }
     try:
         if not data["username"] or not data["display_name"]:
             raise InvalidInput("give a username and a name")
         roles = [Role(r) for r in data["roles"]]
         if not roles:
             raise InvalidInput("give at least one role")
-        accounts.create_staff(session=session, store_id=store_ids(user)[0], username=data["username"],
-                              display_name=data["display_name"], password=str(form.get("password", "")),
-                              roles=roles, actor=Actor.person(user))
+        accounts.create_staff(
+            session=session,
+            store_id=store_ids(user)[0],
+            username=data["username"],
+            display_name=data["display_name"],
+            password=str(form.get("password", "")),
+            roles=roles,
+            actor=Actor.person(user),
+        )
     except (InvalidInput, ValueError) as exc:
         session.rollback()
-        return _staff_page(request, user, session, error=getattr(exc, "message", str(exc)), form=data, status_code=422)
+        return _staff_page(
+            request, user, session, error=getattr(exc, "message", str(exc)), form=data, status_code=422
+        )
     flash(request, "Saved.")
     return _see_other("/admin/staff")
 
@@ -62,9 +91,15 @@ async def staff_update(request: Request, staff_id: int, user: CurrentUser, sessi
     _need(user, Role.admin)
     form = await request.form()
     try:
-        accounts.set_roles(session=session, staff_id=staff_id, roles=[Role(r) for r in form.getlist("roles")],
-                           actor_staff=user)
-        accounts.set_active(session=session, staff_id=staff_id, active=form.get("active") == "yes", actor_staff=user)
+        accounts.set_roles(
+            session=session,
+            staff_id=staff_id,
+            roles=[Role(r) for r in form.getlist("roles")],
+            actor_staff=user,
+        )
+        accounts.set_active(
+            session=session, staff_id=staff_id, active=form.get("active") == "yes", actor_staff=user
+        )
     except (InvalidInput, ValueError) as exc:
         session.rollback()
         return _staff_page(request, user, session, error=getattr(exc, "message", str(exc)), status_code=422)
@@ -73,11 +108,18 @@ async def staff_update(request: Request, staff_id: int, user: CurrentUser, sessi
 
 
 @router.post("/admin/tokens")
-def token_create(request: Request, user: CurrentUser, session: SessionDep,
-                 staff_id: Annotated[int, Form()], name: Annotated[str, Form()] = ""):
+def token_create(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    staff_id: Annotated[int, Form()],
+    name: Annotated[str, Form()] = "",
+):
     _need(user, Role.admin)
     try:
-        _row, token = accounts.create_api_token(session=session, staff_id=staff_id, name=name, actor_staff=user)
+        _row, token = accounts.create_api_token(
+            session=session, staff_id=staff_id, name=name, actor_staff=user
+        )
     except InvalidInput as exc:
         session.rollback()
         return _staff_page(request, user, session, error=exc.message, status_code=422)
@@ -98,8 +140,9 @@ def password_form(request: Request, user: CurrentUser):
 
 
 @router.post("/account/language")
-def language_change(request: Request, user: CurrentUser, session: SessionDep,
-                    locale: Annotated[str, Form()] = ""):
+def language_change(
+    request: Request, user: CurrentUser, session: SessionDep, locale: Annotated[str, Form()] = ""
+):
     """The person's stored language; it wins over the browser's, so the session's choice is dropped."""
     try:
         accounts.set_language(session=session, staff=user, locale=locale)
@@ -112,10 +155,17 @@ def language_change(request: Request, user: CurrentUser, session: SessionDep,
 
 
 @router.post("/account/password")
-def password_change(request: Request, user: CurrentUser, session: SessionDep,
-                    old_password: Annotated[str, Form()] = "", new_password: Annotated[str, Form()] = ""):
+def password_change(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    old_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+):
     try:
-        accounts.change_password(session=session, staff=user, old_password=old_password, new_password=new_password)
+        accounts.change_password(
+            session=session, staff=user, old_password=old_password, new_password=new_password
+        )
     except InvalidInput as exc:
         session.rollback()
         return render(request, "account/password.html", user=user, error=exc.message, status_code=422)

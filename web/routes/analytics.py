@@ -1,4 +1,5 @@
 """Profile analysis (分析调研对象) page and XLSX export per cycle; the churn dashboard."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,7 +10,8 @@ from fastapi.responses import Response
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import render
 from web.i18n import pick_locale, translator
-from web.routes.common import PAGE, need as _need
+from web.routes.common import PAGE
+from web.routes.common import need as _need
 from winback.accounts.models import Role
 from winback.analytics import service as analytics
 from winback.cycles import service as cycles
@@ -25,9 +27,15 @@ def profile_page(request: Request, cycle_id: int, user: CurrentUser, session: Se
     _need(user, *_VIEWERS)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     report = analytics.profile_report(session=session, cycle_id=cycle.id)
-    return render(request, "analytics/profile.html", user=user, cycle=cycle, report=report,
-                  tally=analytics.tally_report(tally=cycle.tally),
-                  reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]))
+    return render(
+        request,
+        "analytics/profile.html",
+        user=user,
+        cycle=cycle,
+        report=report,
+        tally=analytics.tally_report(tally=cycle.tally),
+        reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]),
+    )
 
 
 @router.get("/cycles/{cycle_id}/profile.xlsx")
@@ -41,20 +49,29 @@ def profile_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: Se
     def translate(text: str) -> str:  # the store's reason labels, then the catalog
         return by_code[text].label(locale) if text in by_code else base(text)
 
-    body = analytics.profile_workbook(report=report, tally=analytics.tally_report(tally=cycle.tally),
-                                      translate=translate)
+    body = analytics.profile_workbook(
+        report=report, tally=analytics.tally_report(tally=cycle.tally), translate=translate
+    )
     name = f"profile-{cycle.store.code}-{cycle.month}.xlsx"
     return Response(
-        body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
 @router.get("/analytics")
-def dashboard(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
-              page: Annotated[int, Query(ge=1)] = 1):
+def dashboard(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    q: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+):
     """Churn seen before the red line: segment alarms and the likely-lost callbacks (paged, searchable)."""
     _need(user, *_VIEWERS)
     alarms = analytics.churn_alarm(session=session, store_id=user.store_id)
-    outlook = analytics.store_outlook(session=session, store_id=user.store_id, search=q, page=page, page_size=PAGE)
+    outlook = analytics.store_outlook(
+        session=session, store_id=user.store_id, search=q, page=page, page_size=PAGE
+    )
     return render(request, "analytics/dashboard.html", user=user, alarms=alarms, outlook=outlook, q=q)

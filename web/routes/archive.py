@@ -1,5 +1,6 @@
 """The customer archive pages (admin): DMS upload with progress, import report, merge review,
 data quality; vehicle flags and advisors' notes on the customer page."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,15 +15,17 @@ from api.deps import CurrentUser, SessionDep, store_ids
 from db.session import new_session
 from web import flash, render
 from web.i18n import pick_locale
-from web.routes.common import PAGE, fragment_or_page, is_htmx, list_url, need as _need, see_other as _see_other, safe_back
+from web.routes.common import PAGE, fragment_or_page, is_htmx, list_url, safe_back
+from web.routes.common import need as _need
+from web.routes.common import see_other as _see_other
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.customers import cleanup, imports
-from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers import service as customers
+from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
-from winback.surveys import service as surveys
 from winback.errors import DomainError, InvalidInput
+from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD = 512 * 1024 * 1024  # a DMS export of several years of repair orders stays well below
@@ -32,7 +35,9 @@ def run_import_in_background(batch_id: int, actor: Actor) -> None:
     """After the response: import in chunks, committing each so the report page shows progress."""
     session = new_session()
     try:
-        imports.run_import(session=session, batch_id=batch_id, actor=actor, on_chunk=lambda _b: session.commit())
+        imports.run_import(
+            session=session, batch_id=batch_id, actor=actor, on_chunk=lambda _b: session.commit()
+        )
         session.commit()
     except Exception:
         session.rollback()
@@ -40,7 +45,10 @@ def run_import_in_background(batch_id: int, actor: Actor) -> None:
 
         batch = session.get(ImportBatch, batch_id)
         if batch is not None and batch.status == ImportStatus.running:
-            batch.status, batch.message = ImportStatus.failed, "the import stopped on an unexpected error; see the log"
+            batch.status, batch.message = (
+                ImportStatus.failed,
+                "the import stopped on an unexpected error; see the log",
+            )
             session.commit()
         raise
     finally:
@@ -52,41 +60,82 @@ def _mapping_text(mapping: dict[str, str]) -> str:
 
 
 @router.get("/archive")
-def archive_home(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
-                 page: Annotated[int, Query(ge=1)] = 1):
+def archive_home(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    q: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+):
     return _archive_page(request, user, session, q=q, page=page)
 
 
 @router.get("/archive/customers")
-def customer_list(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
-                  page: Annotated[int, Query(ge=1)] = 1):
+def customer_list(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    q: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+):
     """Find a customer in the archive by name, DMS code, plate, VIN (and phone for those who see phones)."""
     _need(user, Role.admin, Role.manager, Role.auditor)
-    rows = customers.customers_page(session=session, store_ids=store_ids(user), search=q, page=page, page_size=PAGE,
-                                    by_phone=may_see_contact(user))
+    rows = customers.customers_page(
+        session=session,
+        store_ids=store_ids(user),
+        search=q,
+        page=page,
+        page_size=PAGE,
+        by_phone=may_see_contact(user),
+    )
     return render(request, "archive/customers.html", user=user, customers=rows, q=q)
 
 
-def _archive_page(request: Request, user, session, mapping_form=None, mapping_error: str | None = None,
-                  status_code: int = 200, q: str = "", page: int = 1):
+def _archive_page(
+    request: Request,
+    user,
+    session,
+    mapping_form=None,
+    mapping_error: str | None = None,
+    status_code: int = 200,
+    q: str = "",
+    page: int = 1,
+):
     _need(user, Role.admin, Role.manager, Role.auditor)
-    mappings = {k.value: _mapping_text(imports.get_column_mapping(session=session, store_id=user.store_id, kind=k))
-                for k in ImportKind}
+    mappings = {
+        k.value: _mapping_text(imports.get_column_mapping(session=session, store_id=user.store_id, kind=k))
+        for k in ImportKind
+    }
     if mapping_form:
         mappings.update(mapping_form)
-    return render(request, "archive/index.html", user=user, kinds=list(ImportKind), status_code=status_code,
-                  mappings=mappings, mapping_error=mapping_error, fields=imports.HEADERS,
-                  labels={**imports.FIELD_LABELS, "vin_check_digit": "车架号校验位"},
-                  quality=cleanup.data_quality(session=session, store_id=user.store_id),
-                  trend=cleanup.quality_trend(session=session, store_id=user.store_id),
-                  q=q, list_url=list_url(request, "/archive"),
-                  batches=imports.batches_page(session=session, store_id=user.store_id, search=q, page=page,
-                                               page_size=PAGE))
+    return render(
+        request,
+        "archive/index.html",
+        user=user,
+        kinds=list(ImportKind),
+        status_code=status_code,
+        mappings=mappings,
+        mapping_error=mapping_error,
+        fields=imports.HEADERS,
+        labels={**imports.FIELD_LABELS, "vin_check_digit": "车架号校验位"},
+        quality=cleanup.data_quality(session=session, store_id=user.store_id),
+        trend=cleanup.quality_trend(session=session, store_id=user.store_id),
+        q=q,
+        list_url=list_url(request, "/archive"),
+        batches=imports.batches_page(
+            session=session, store_id=user.store_id, search=q, page=page, page_size=PAGE
+        ),
+    )
 
 
 @router.post("/archive/mappings")
-def save_mapping(request: Request, user: CurrentUser, session: SessionDep,
-                 kind: Annotated[str, Form()] = "", mapping: Annotated[str, Form()] = ""):
+def save_mapping(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    kind: Annotated[str, Form()] = "",
+    mapping: Annotated[str, Form()] = "",
+):
     """Lines like ``档案号 = dms_code``: this store's own column headers for a kind of file."""
     _need(user, Role.admin)
     try:
@@ -98,20 +147,35 @@ def save_mapping(request: Request, user: CurrentUser, session: SessionDep,
             if not sep or not header.strip() or not field.strip():
                 raise InvalidInput(f"line {number}: write it as 列名 = field", field="mapping")
             parsed[header.strip()] = field.strip()
-        imports.save_column_mapping(session=session, store_id=user.store_id, kind=ImportKind(kind), mapping=parsed,
-                                    actor=Actor.person(user))
+        imports.save_column_mapping(
+            session=session,
+            store_id=user.store_id,
+            kind=ImportKind(kind),
+            mapping=parsed,
+            actor=Actor.person(user),
+        )
     except (InvalidInput, ValueError) as exc:
         session.rollback()
-        return _archive_page(request, user, session, mapping_form={kind: mapping}, status_code=422,
-                            mapping_error=getattr(exc, "message", "choose what the file holds"))
+        return _archive_page(
+            request,
+            user,
+            session,
+            mapping_form={kind: mapping},
+            status_code=422,
+            mapping_error=getattr(exc, "message", "choose what the file holds"),
+        )
     flash(request, "Column mapping saved.")
     return _see_other("/archive")
 
 
 @router.post("/archive/imports")
 def upload(
-    request: Request, user: CurrentUser, session: SessionDep, background: BackgroundTasks,
-    kind: Annotated[str, Form()] = "", file: Annotated[UploadFile | None, File()] = None,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    background: BackgroundTasks,
+    kind: Annotated[str, Form()] = "",
+    file: Annotated[UploadFile | None, File()] = None,
 ):
     _need(user, Role.admin)
     if kind not in {k.value for k in ImportKind} or file is None or not file.filename:
@@ -125,8 +189,14 @@ def upload(
             flash(request, "The file is larger than 512 MB; split it by year.", "error")
             return _see_other("/archive")
         actor = Actor.person(user)
-        batch, is_new = imports.start_import(session=session, store_id=user.store_id, kind=kind, source=tmp_path,
-                                             filename=file.filename, actor=actor)
+        batch, is_new = imports.start_import(
+            session=session,
+            store_id=user.store_id,
+            kind=kind,
+            source=tmp_path,
+            filename=file.filename,
+            actor=actor,
+        )
     finally:
         tmp_path.unlink(missing_ok=True)
     if not is_new:
@@ -148,7 +218,9 @@ def import_progress(request: Request, batch_id: int, user: CurrentUser, session:
     """The report's live part (status, rows done of total, counts, row errors), polled by the
     page while the import runs; the whole page when asked for without htmx."""
     if is_htmx(request):
-        response = _import_report(request, batch_id, user, session, "archive/_import_progress.html", fragment=True)
+        response = _import_report(
+            request, batch_id, user, session, "archive/_import_progress.html", fragment=True
+        )
     else:
         response = _import_report(request, batch_id, user, session, "archive/import.html")
     return fragment_or_page(request, response)
@@ -157,8 +229,15 @@ def import_progress(request: Request, batch_id: int, user: CurrentUser, session:
 def _import_report(request: Request, batch_id: int, user, session, template: str, fragment: bool = False):
     _need(user, Role.admin, Role.manager, Role.auditor)
     batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
-    return render(request, template, user=user, batch=batch, Status=ImportStatus, fragment=fragment,
-                  errors=imports.row_errors(session=session, batch_id=batch.id, limit=200))
+    return render(
+        request,
+        template,
+        user=user,
+        batch=batch,
+        Status=ImportStatus,
+        fragment=fragment,
+        errors=imports.row_errors(session=session, batch_id=batch.id, limit=200),
+    )
 
 
 @router.get("/archive/imports/{batch_id}/errors.xlsx")
@@ -183,26 +262,50 @@ def run_cleanup(request: Request, user: CurrentUser, session: SessionDep):
 
 
 @router.get("/archive/merges")
-def merges(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
-           page: Annotated[int, Query(ge=1)] = 1):
+def merges(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    q: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+):
     _need(user, Role.admin)
-    return render(request, "archive/merges.html", user=user, q=q,
-                  proposals=cleanup.merges_page(session=session, store_id=user.store_id, search=q, page=page,
-                                                page_size=PAGE),
-                  summary=request.session.pop("cleanup", None))
+    return render(
+        request,
+        "archive/merges.html",
+        user=user,
+        q=q,
+        proposals=cleanup.merges_page(
+            session=session, store_id=user.store_id, search=q, page=page, page_size=PAGE
+        ),
+        summary=request.session.pop("cleanup", None),
+    )
 
 
 @router.post("/archive/merges/{proposal_id}")
-def decide_merge(request: Request, proposal_id: int, user: CurrentUser, session: SessionDep,
-                 decision: Annotated[str, Form()] = "", note: Annotated[str, Form()] = ""):
+def decide_merge(
+    request: Request,
+    proposal_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    decision: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+):
     _need(user, Role.admin)
     actor = Actor.person(user)
     if decision == "merge":
-        cleanup.merge_customers(session=session, proposal_id=proposal_id, store_ids=store_ids(user), actor=actor)
+        cleanup.merge_customers(
+            session=session, proposal_id=proposal_id, store_ids=store_ids(user), actor=actor
+        )
         flash(request, "Merged.")
     elif decision == "reject":
-        cleanup.reject_merge(session=session, proposal_id=proposal_id, store_ids=store_ids(user), actor=actor,
-                             note=note.strip()[:300] or None)
+        cleanup.reject_merge(
+            session=session,
+            proposal_id=proposal_id,
+            store_ids=store_ids(user),
+            actor=actor,
+            note=note.strip()[:300] or None,
+        )
         flash(request, "Kept apart.")
     else:
         raise InvalidInput("decision must be merge or reject", field="decision")
@@ -210,15 +313,27 @@ def decide_merge(request: Request, proposal_id: int, user: CurrentUser, session:
 
 
 @router.post("/vehicles/{vehicle_id}/status")
-def vehicle_status(request: Request, vehicle_id: int, user: CurrentUser, session: SessionDep,
-                   status: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
-                   back: Annotated[str, Form()] = "/archive"):
+def vehicle_status(
+    request: Request,
+    vehicle_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    status: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/archive",
+):
     _need(user, Role.admin, Role.advisor, Role.supervisor)
     vehicle = customers.get_vehicle(session=session, vehicle_id=vehicle_id, store_ids=store_ids(user))
     surveys.require_customer_access(session=session, viewer=user, customer_id=vehicle.customer_id, write=True)
     try:
-        v = cleanup.set_vehicle_status(session=session, vehicle_id=vehicle_id, status=VehicleStatus(status), note=note,
-                                       actor=Actor.person(user), store_ids=store_ids(user))
+        v = cleanup.set_vehicle_status(
+            session=session,
+            vehicle_id=vehicle_id,
+            status=VehicleStatus(status),
+            note=note,
+            actor=Actor.person(user),
+            store_ids=store_ids(user),
+        )
     except (DomainError, ValueError) as exc:
         flash(request, getattr(exc, "message", "Choose a status."), "error")
         return _see_other(safe_back(back, "/archive"))
@@ -227,15 +342,27 @@ def vehicle_status(request: Request, vehicle_id: int, user: CurrentUser, session
 
 
 @router.post("/customers/{customer_id}/notes")
-def add_note(request: Request, customer_id: int, user: CurrentUser, session: SessionDep,
-             kind: Annotated[str, Form()] = "other", text: Annotated[str, Form()] = "",
-             back: Annotated[str, Form()] = ""):
+def add_note(
+    request: Request,
+    customer_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    kind: Annotated[str, Form()] = "other",
+    text: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
     surveys.require_customer_access(session=session, viewer=user, customer_id=customer.id, write=True)
     target = safe_back(back, f"/customers/{customer.id}")
     try:
-        cleanup.add_note(session=session, customer_id=customer.id, kind=kind, text=text, actor=Actor.person(user),
-                         store_ids=store_ids(user))
+        cleanup.add_note(
+            session=session,
+            customer_id=customer.id,
+            kind=kind,
+            text=text,
+            actor=Actor.person(user),
+            store_ids=store_ids(user),
+        )
     except InvalidInput as exc:
         flash(request, exc.message, "error")
         request.session["note_draft"] = {"kind": kind, "text": text}
@@ -249,5 +376,9 @@ NOTE_KINDS = list(NoteKind)
 
 def notes_context(request: Request, session, customer_id: int, back: str) -> dict:
     """What the notes partial (partials/customer_notes.html) needs; used by the task and customer pages."""
-    return {"notes": cleanup.notes_of(session=session, customer_id=customer_id), "note_kinds": NOTE_KINDS,
-            "back": back, "note_draft": request.session.pop("note_draft", None)}
+    return {
+        "notes": cleanup.notes_of(session=session, customer_id=customer_id),
+        "note_kinds": NOTE_KINDS,
+        "back": back,
+        "note_draft": request.session.pop("note_draft", None),
+    }

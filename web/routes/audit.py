@@ -1,11 +1,10 @@
 """Customer pages and the auditor's timelines."""
+
 from __future__ import annotations
 
-
 from datetime import date
-from urllib.parse import urlencode
-
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -13,19 +12,21 @@ from fastapi.responses import Response
 from api.deps import CurrentUser, SessionDep, store_ids
 from web import render
 from web.i18n import pick_locale
-from web.routes.common import PAGE, need as _need, see_other as _see_other
-from winback.accounts.models import Role
-from winback.customers import privacy
+from web.routes.archive import notes_context
+from web.routes.common import PAGE
+from web.routes.common import need as _need
+from web.routes.common import see_other as _see_other
 from winback import clock
+from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
 from winback.audit.export import events_xlsx
+from winback.customers import privacy
 from winback.customers import service as customers
+from winback.customers.models import VehicleStatus
 from winback.cycles import service as cycles
 from winback.errors import InvalidInput
 from winback.paging import Page
-from winback.customers.models import VehicleStatus
-from web.routes.archive import notes_context
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -33,17 +34,26 @@ router = APIRouter(include_in_schema=False)
 
 # ---- customers and audit ----------------------------------------------------------------
 
+
 @router.get("/customers/{customer_id}")
 def customer_page(request: Request, customer_id: int, user: CurrentUser, session: SessionDep):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
     # the advisor's own task for this customer, if any (it unmasks the phone for them)
     task = surveys.task_of_customer(session=session, advisor_id=user.id, customer_id=customer.id)
     surveys.require_customer_access(session=session, viewer=user, customer_id=customer.id)
-    return render(request, "customers/detail.html", user=user, customer=customer, task=task,
-                  visits=customers.visits_of(session=session, customer_id=customer.id),
-                  statuses=list(VehicleStatus),
-                  **notes_context(request, session, customer.id, f"/customers/{customer.id}"),
-                  events=audit.timeline(session=session, store_ids=store_ids(user), entity_type="customer", entity_id=customer.id))
+    return render(
+        request,
+        "customers/detail.html",
+        user=user,
+        customer=customer,
+        task=task,
+        visits=customers.visits_of(session=session, customer_id=customer.id),
+        statuses=list(VehicleStatus),
+        **notes_context(request, session, customer.id, f"/customers/{customer.id}"),
+        events=audit.timeline(
+            session=session, store_ids=store_ids(user), entity_type="customer", entity_id=customer.id
+        ),
+    )
 
 
 def _filters(actor: str, action: str, since: str, until: str) -> dict:
@@ -59,57 +69,121 @@ def _filters(actor: str, action: str, since: str, until: str) -> dict:
 
 
 @router.get("/audit")
-def audit_home(request: Request, user: CurrentUser, session: SessionDep,
-               actor: str = "", action: str = "", since: str = "", until: str = "",
-               page: Annotated[int, Query(ge=1)] = 1):
+def audit_home(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    actor: str = "",
+    action: str = "",
+    since: str = "",
+    until: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+):
     _need(user, Role.auditor, Role.admin, Role.manager)
     form = {"actor": actor, "action": action, "since": since, "until": until}
     try:
-        events = audit.search_page(session=session, store_ids=store_ids(user), page=page, page_size=PAGE,
-                                   **_filters(actor, action, since, until))
+        events = audit.search_page(
+            session=session,
+            store_ids=store_ids(user),
+            page=page,
+            page_size=PAGE,
+            **_filters(actor, action, since, until),
+        )
         error = None
     except InvalidInput as exc:
         events, error = Page([], 0, filtered=True), exc.message
-    return render(request, "audit/index.html", user=user, events=events, form=form, error=error,
-                  export_query=urlencode(form), status_code=422 if error else 200)
+    return render(
+        request,
+        "audit/index.html",
+        user=user,
+        events=events,
+        form=form,
+        error=error,
+        export_query=urlencode(form),
+        status_code=422 if error else 200,
+    )
 
 
 @router.get("/audit/export.xlsx")
-def audit_export(request: Request, user: CurrentUser, session: SessionDep,
-                 actor: str = "", action: str = "", since: str = "", until: str = ""):
+def audit_export(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    actor: str = "",
+    action: str = "",
+    since: str = "",
+    until: str = "",
+):
     """The filtered events as XLSX (up to 50,000 rows); the export is itself an audit event."""
     _need(user, Role.auditor, Role.admin, Role.manager)
     filters = _filters(actor, action, since, until)
     events = audit.search(session=session, store_ids=store_ids(user), limit=50_000, **filters)
     plain = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in filters.items() if v}
-    audit.record_export(session=session, actor=Actor.person(user), store_id=store_ids(user)[0],
-                        what="audit events", filters=plain, rows=len(events))
-    body = events_xlsx(events, exported_by=user.username, filters=plain, locale=pick_locale(request, user.locale))
+    audit.record_export(
+        session=session,
+        actor=Actor.person(user),
+        store_id=store_ids(user)[0],
+        what="audit events",
+        filters=plain,
+        rows=len(events),
+    )
+    body = events_xlsx(
+        events, exported_by=user.username, filters=plain, locale=pick_locale(request, user.locale)
+    )
     name = f"audit-{clock.today().isoformat()}.xlsx"
-    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/audit/complaints")
-def audit_complaints(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
-                     page: Annotated[int, Query(ge=1)] = 1):
+def audit_complaints(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    q: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+):
     _need(user, Role.auditor, Role.admin, Role.manager)
-    return render(request, "audit/complaints.html", user=user, q=q,
-                  rows=audit.complaints_page(session=session, store_ids=store_ids(user), search=q, page=page,
-                                             by_phone=privacy.may_see_contact(user),
-                                             page_size=PAGE),
-                  reason_by_code=surveys.reasons_by_code(session=session, store_ids=store_ids(user)))
+    return render(
+        request,
+        "audit/complaints.html",
+        user=user,
+        q=q,
+        rows=audit.complaints_page(
+            session=session,
+            store_ids=store_ids(user),
+            search=q,
+            page=page,
+            by_phone=privacy.may_see_contact(user),
+            page_size=PAGE,
+        ),
+        reason_by_code=surveys.reasons_by_code(session=session, store_ids=store_ids(user)),
+    )
 
 
 @router.get("/audit/{entity_type}/{entity_id}")
-def audit_timeline(request: Request, entity_type: str, entity_id: int, user: CurrentUser, session: SessionDep):
+def audit_timeline(
+    request: Request, entity_type: str, entity_id: int, user: CurrentUser, session: SessionDep
+):
     _need(user, Role.auditor, Role.admin, Role.manager)
-    events = audit.timeline(session=session, store_ids=store_ids(user), entity_type=entity_type, entity_id=entity_id)
+    events = audit.timeline(
+        session=session, store_ids=store_ids(user), entity_type=entity_type, entity_id=entity_id
+    )
     runs = []
     if entity_type == "cycle":
         runs = cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=entity_id)
-    return render(request, "audit/timeline.html", user=user, events=events, entity_type=entity_type,
-                  entity_id=entity_id, runs=runs)
+    return render(
+        request,
+        "audit/timeline.html",
+        user=user,
+        events=events,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        runs=runs,
+    )
 
 
 @router.get("/audit-lookup")

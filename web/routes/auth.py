@@ -1,4 +1,5 @@
 """Log-in, log-out and the start page."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -7,7 +8,8 @@ from fastapi import APIRouter, Form, Request
 
 from api.deps import SessionDep, optional_user
 from web import render
-from web.routes.common import client_address, see_other as _see_other, safe_back
+from web.routes.common import client_address, safe_back
+from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 
@@ -33,18 +35,28 @@ def login_form(request: Request, next: str = "/"):
 
 @router.post("/login")
 def login(
-    request: Request, session: SessionDep,
-    username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
 ):
     try:
-        staff = accounts.log_in(session=session, username=username.strip(), password=password,
-                                address=client_address(request))
+        staff = accounts.log_in(
+            session=session, username=username.strip(), password=password, address=client_address(request)
+        )
     except accounts.TooManyAttempts as exc:
         return render(request, "login.html", status_code=429, next=next, username=username, error=exc.message)
     if staff is None:
         session.commit()  # the failed attempt counts towards the rate limit
-        return render(request, "login.html", status_code=401, next=next, username=username,
-                      error="Wrong username or password.")
+        return render(
+            request,
+            "login.html",
+            status_code=401,
+            next=next,
+            username=username,
+            error="Wrong username or password.",
+        )
     lang = request.session.get("lang")
     request.session.clear()
     request.session["staff_id"] = staff.id

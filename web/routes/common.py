@@ -1,4 +1,5 @@
 """Helpers shared by the page modules."""
+
 from __future__ import annotations
 
 from fastapi.responses import RedirectResponse

@@ -1,4 +1,5 @@
 """The monthly cycle pages (admin, supervisor, manager)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -8,7 +9,9 @@ from fastapi import APIRouter, Form, Query, Request
 from api.deps import CurrentUser, SessionDep, store_ids
 from flows import launcher
 from web import flash, render
-from web.routes.common import PAGE, fragment_or_page, is_htmx, need as _need, see_other as _see_other
+from web.routes.common import PAGE, fragment_or_page, is_htmx
+from web.routes.common import need as _need
+from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.customers import privacy
@@ -26,24 +29,42 @@ READERS = (Role.admin, Role.supervisor, Role.manager, Role.auditor)
 
 # ---- cycles -----------------------------------------------------------------------------
 
+
 @router.get("/cycles")
-def cycle_list(request: Request, user: CurrentUser, session: SessionDep, q: str = "",
-               page: Annotated[int, Query(ge=1)] = 1):
+def cycle_list(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    q: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+):
     _need(user, *READERS)
     rows = cycles.cycles_page(session=session, store_ids=store_ids(user), search=q, page=page, page_size=PAGE)
     from winback import clock
 
-    return fragment_or_page(request, render(
-        request, "cycles/list.html", user=user, cycles=rows, q=q, this_month=clock.today().strftime("%Y-%m"),
-        runs=cycles.flow_runs_of(session=session, store_ids=store_ids(user), limit=10),
-        running=cycles.flows_running(session=session, store_ids=store_ids(user)), live=is_htmx(request)))
+    return fragment_or_page(
+        request,
+        render(
+            request,
+            "cycles/list.html",
+            user=user,
+            cycles=rows,
+            q=q,
+            this_month=clock.today().strftime("%Y-%m"),
+            runs=cycles.flow_runs_of(session=session, store_ids=store_ids(user), limit=10),
+            running=cycles.flows_running(session=session, store_ids=store_ids(user)),
+            live=is_htmx(request),
+        ),
+    )
 
 
 @router.post("/cycles")
 def cycle_start(request: Request, user: CurrentUser, month: Annotated[str, Form()] = ""):
     _need(user, Role.admin)
     try:
-        run = launcher.start_monthly_cycle(store_code=user.store.code, month=month.strip(), store_id=user.store_id)
+        run = launcher.start_monthly_cycle(
+            store_code=user.store.code, month=month.strip(), store_id=user.store_id
+        )
     except InvalidInput as exc:
         flash(request, exc.message, "error")
         return _see_other("/cycles")
@@ -60,15 +81,24 @@ def watch_now(request: Request, user: CurrentUser):
 
 @router.get("/cycles/{cycle_id}")
 def cycle_page(
-    request: Request, cycle_id: int, user: CurrentUser, session: SessionDep,
-    page: Annotated[int, Query(ge=1)] = 1, q: str = "", status: str = "",
+    request: Request,
+    cycle_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    q: str = "",
+    status: str = "",
 ):
     return _cycle_page(request, cycle_id, user, session, page, q=q, status=status)
 
 
 @router.get("/cycles/{cycle_id}/progress")
 def cycle_progress(
-    request: Request, cycle_id: int, user: CurrentUser, session: SessionDep, live: bool = False,
+    request: Request,
+    cycle_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    live: bool = False,
 ):
     """Each stage's state and its flow run's state, polled by the cycle page while a stage flow
     runs (``live``: asked by a poll, so the last answer says the flows finished); asked for
@@ -77,10 +107,18 @@ def cycle_progress(
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     if not is_htmx(request):
         return fragment_or_page(request, _see_other(f"/cycles/{cycle.id}"))
-    return fragment_or_page(request, render(
-        request, "cycles/_progress.html", user=user, cycle=cycle, live=live, fragment=True,
-        progress=cycles.cycle_progress(session=session, cycle=cycle, store_ids=store_ids(user)),
-    ))
+    return fragment_or_page(
+        request,
+        render(
+            request,
+            "cycles/_progress.html",
+            user=user,
+            cycle=cycle,
+            live=live,
+            fragment=True,
+            progress=cycles.cycle_progress(session=session, cycle=cycle, store_ids=store_ids(user)),
+        ),
+    )
 
 
 def _cycle_page(request: Request, cycle_id: int, user, session, page: int, q: str = "", status: str = ""):
@@ -90,20 +128,35 @@ def _cycle_page(request: Request, cycle_id: int, user, session, page: int, q: st
         wanted = SurveyStatus(status) if status else None
     except ValueError:
         raise InvalidInput(f"unknown status {status!r}", field="status") from None
-    tasks = surveys.cycle_tasks_page(session=session, cycle_id=cycle.id, search=q, status=wanted, page=page,
-                                     by_phone=privacy.may_see_contact(user),
-                                     page_size=PAGE)
+    tasks = surveys.cycle_tasks_page(
+        session=session,
+        cycle_id=cycle.id,
+        search=q,
+        status=wanted,
+        page=page,
+        by_phone=privacy.may_see_contact(user),
+        page_size=PAGE,
+    )
     progress = cycles.cycle_progress(session=session, cycle=cycle, store_ids=store_ids(user))
     advisors = accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor)
     return render(
-        request, "cycles/detail.html", user=user, cycle=cycle, tasks=tasks, q=q, status=status,
+        request,
+        "cycles/detail.html",
+        user=user,
+        cycle=cycle,
+        tasks=tasks,
+        q=q,
+        status=status,
         statuses=list(SurveyStatus),
-        board=surveys.progress(session=session, cycle_id=cycle.id), progress=progress, runs=progress.runs,
+        board=surveys.progress(session=session, cycle_id=cycle.id),
+        progress=progress,
+        runs=progress.runs,
         running=progress.running,
         plan=plans.current_plan(session=session, cycle_id=cycle.id),
         holdout=cycles.holdout_targets(session=session, cycle_id=cycle.id),
         evaluation=evaluation.get_evaluation(session=session, cycle_id=cycle.id),
-        advisors=advisors, active_ids={a.id for a in advisors},
+        advisors=advisors,
+        active_ids={a.id for a in advisors},
         so_far=surveys.reasons_so_far(session=session, cycle_id=cycle.id),
         reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]),
         Stage=CycleStage,

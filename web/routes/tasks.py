@@ -1,4 +1,5 @@
 """Survey tasks: the advisor's list and task page, the supervisor's reassignment."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -10,7 +11,8 @@ from pydantic import ValidationError
 from api.deps import CurrentUser, SessionDep
 from web import flash, render
 from web.routes.archive import notes_context
-from web.routes.common import PAGE, is_htmx, see_other as _see_other, safe_back
+from web.routes.common import PAGE, is_htmx, safe_back
+from web.routes.common import see_other as _see_other
 from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
@@ -26,40 +28,73 @@ router = APIRouter(include_in_schema=False)
 
 # ---- survey tasks -----------------------------------------------------------------------
 
+
 @router.get("/tasks")
 def task_list(
-    request: Request, user: CurrentUser, session: SessionDep, q: str = "", closed: bool = False,
-    band: str = "", overdue: bool = False, page: Annotated[int, Query(ge=1)] = 1,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    q: str = "",
+    closed: bool = False,
+    band: str = "",
+    overdue: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
 ):
-    rows = surveys.my_tasks_page(session=session, advisor_id=user.id, page=page, page_size=PAGE,
-                                 include_closed=closed, search=q or None, band=band or None, overdue_only=overdue)
-    return render(request, "tasks/list.html", user=user, tasks=rows, q=q, closed=closed, band=band, overdue=overdue)
+    rows = surveys.my_tasks_page(
+        session=session,
+        advisor_id=user.id,
+        page=page,
+        page_size=PAGE,
+        include_closed=closed,
+        search=q or None,
+        band=band or None,
+        overdue_only=overdue,
+    )
+    return render(
+        request, "tasks/list.html", user=user, tasks=rows, q=q, closed=closed, band=band, overdue=overdue
+    )
 
 
 def _form_of(task) -> dict:
     """The saved (possibly half-finished) survey, as the form shows it."""
     return {
         "method": task.method.value if task.method else None,
-        "reasons": [r.reason_code.code for r in task.reasons], "reason_other": task.reason_other,
+        "reasons": [r.reason_code.code for r in task.reasons],
+        "reason_other": task.reason_other,
         "serviced_elsewhere": task.serviced_elsewhere,
         "elsewhere_kind": task.elsewhere_kind.value if task.elsewhere_kind else None,
-        "elsewhere_what": task.elsewhere_what, "elsewhere_where": task.elsewhere_where,
-        "elsewhere_why": task.elsewhere_why, "would_return": task.would_return,
-        "appointment_on": task.appointment_on, "voucher_offered": task.voucher_offered, "notes": task.notes,
+        "elsewhere_what": task.elsewhere_what,
+        "elsewhere_where": task.elsewhere_where,
+        "elsewhere_why": task.elsewhere_why,
+        "would_return": task.would_return,
+        "appointment_on": task.appointment_on,
+        "voucher_offered": task.voucher_offered,
+        "notes": task.notes,
     }
 
 
-def _task_page(request, user, session, task_id: int, form=None, error: str | None = None, status_code: int = 200):
+def _task_page(
+    request, user, session, task_id: int, form=None, error: str | None = None, status_code: int = 200
+):
     task = surveys.get_task(session=session, task_id=task_id, viewer=user)
     form = {**_form_of(task), **(form or {})}
     return render(
-        request, "tasks/detail.html", user=user, task=task, status_code=status_code,
-        customer=task.target.customer, vehicle=task.target.vehicle,
+        request,
+        "tasks/detail.html",
+        user=user,
+        task=task,
+        status_code=status_code,
+        customer=task.target.customer,
+        vehicle=task.target.vehicle,
         visits=customers.visits_of(session=session, customer_id=task.customer_id),
         reasons=surveys.reason_codes(session=session, store_id=task.store_id),
-        methods=list(ContactMethod), outcomes=list(Disposition), shop_kinds=list(ShopKind),
+        methods=list(ContactMethod),
+        outcomes=list(Disposition),
+        shop_kinds=list(ShopKind),
         advisors=accounts.staff_with_role(session=session, store_id=task.store_id, role=Role.advisor),
-        form=form, error=error, now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
+        form=form,
+        error=error,
+        now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
         **notes_context(request, session, task.customer_id, f"/tasks/{task.id}"),
     )
 
@@ -83,12 +118,15 @@ async def task_close(request: Request, task_id: int, user: CurrentUser, session:
         "reason_other": form.get("reason_other"),
         "serviced_elsewhere": form.get("serviced_elsewhere") == "yes",
         "elsewhere_kind": form.get("elsewhere_kind") or None,
-        "elsewhere_what": form.get("elsewhere_what"), "elsewhere_where": form.get("elsewhere_where"),
-        "elsewhere_why": form.get("elsewhere_why"), "complaint": form.get("complaint"),
+        "elsewhere_what": form.get("elsewhere_what"),
+        "elsewhere_where": form.get("elsewhere_where"),
+        "elsewhere_why": form.get("elsewhere_why"),
+        "complaint": form.get("complaint"),
         "would_return": _yes_no(form.get("would_return")),
         "appointment_on": form.get("appointment_on") or None,
         "voucher_offered": form.get("voucher_offered") == "yes",
-        "notes": form.get("notes"), "unreachable": form.get("unreachable") == "yes",
+        "notes": form.get("notes"),
+        "unreachable": form.get("unreachable") == "yes",
         "expected_version": form.get("version") or None,
     }
     draft = form.get("action") == "save"
@@ -97,42 +135,78 @@ async def task_close(request: Request, task_id: int, user: CurrentUser, session:
         payload = body.model_dump()
         codes = payload.pop("reasons")
         if draft:
-            surveys.save_draft(session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload)
+            surveys.save_draft(
+                session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload
+            )
             flash(request, "Draft saved.")
             return _see_other(f"/tasks/{task_id}")
         surveys.close_task(session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload)
     except ValidationError as exc:
         session.rollback()
-        return _task_page(request, user, session, task_id, form=data, status_code=422,
-                          error="; ".join(e["msg"] for e in exc.errors()))
+        return _task_page(
+            request,
+            user,
+            session,
+            task_id,
+            form=data,
+            status_code=422,
+            error="; ".join(e["msg"] for e in exc.errors()),
+        )
     except (InvalidInput, DomainError) as exc:
         session.rollback()
         if exc.status in (403, 404):
             raise
-        return _task_page(request, user, session, task_id, form=data, error=exc.message, status_code=exc.status)
+        return _task_page(
+            request, user, session, task_id, form=data, error=exc.message, status_code=exc.status
+        )
     flash(request, "Task closed.")
     return _see_other("/tasks")
 
 
 @router.post("/tasks/{task_id}/attempts")
 def task_attempt(
-    request: Request, task_id: int, user: CurrentUser, session: SessionDep,
-    method: Annotated[str, Form()] = "phone", outcome: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
-    call_back_at: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "",
+    request: Request,
+    task_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    method: Annotated[str, Form()] = "phone",
+    outcome: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    call_back_at: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
 ):
-    raw = {"method": method, "outcome": outcome, "note": note or None, "call_back_at": call_back_at or None,
-           "expected_version": version or None}
+    raw = {
+        "method": method,
+        "outcome": outcome,
+        "note": note or None,
+        "call_back_at": call_back_at or None,
+        "expected_version": version or None,
+    }
     form = {"att_method": method, "att_outcome": outcome, "att_note": note, "call_back_at": call_back_at}
     try:
         body = ContactAttemptIn.model_validate(raw)
-        surveys.record_attempt(session=session, task_id=task_id, method=body.method, outcome=body.outcome,
-                               note=body.note, call_back_at=body.call_back_at,
-                               expected_version=body.expected_version, actor_staff=user)
+        surveys.record_attempt(
+            session=session,
+            task_id=task_id,
+            method=body.method,
+            outcome=body.outcome,
+            note=body.note,
+            call_back_at=body.call_back_at,
+            expected_version=body.expected_version,
+            actor_staff=user,
+        )
     except ValidationError as exc:
         session.rollback()
         page = _attempts_section if is_htmx(request) else _task_page
-        return page(request, user, session, task_id, form=form, status_code=422,
-                    error="; ".join(e["msg"] for e in exc.errors()))
+        return page(
+            request,
+            user,
+            session,
+            task_id,
+            form=form,
+            status_code=422,
+            error="; ".join(e["msg"] for e in exc.errors()),
+        )
     except DomainError as exc:
         session.rollback()
         if exc.status in (403, 404):
@@ -149,40 +223,73 @@ def task_attempt(
     return _see_other(f"/tasks/{task_id}")
 
 
-def _attempts_section(request, user, session, task_id: int, form=None, error: str | None = None,
-                      status_code: int = 200):
+def _attempts_section(
+    request, user, session, task_id: int, form=None, error: str | None = None, status_code: int = 200
+):
     """The task page's contact attempts (list and form) after recording one from it (htmx),
     with the status message and the survey form's new version out of band."""
     task = surveys.get_task(session=session, task_id=task_id, viewer=user)
     return render(
-        request, "tasks/_attempts.html", user=user, task=task, status_code=status_code, fragment=True,
-        methods=list(ContactMethod), outcomes=list(Disposition), form=form or {}, error=error,
+        request,
+        "tasks/_attempts.html",
+        user=user,
+        task=task,
+        status_code=status_code,
+        fragment=True,
+        methods=list(ContactMethod),
+        outcomes=list(Disposition),
+        form=form or {},
+        error=error,
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
     )
 
 
 @router.post("/tasks/{task_id}/answer")
-def task_answer(request: Request, task_id: int, user: CurrentUser, session: SessionDep,
-                answer: Annotated[str, Form()] = ""):
+def task_answer(
+    request: Request,
+    task_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    answer: Annotated[str, Form()] = "",
+):
     try:
         surveys.answer_complaint(session=session, task_id=task_id, answer=answer, actor_staff=user)
     except (InvalidInput, Conflict) as exc:
         session.rollback()
-        return _task_page(request, user, session, task_id, form={"answer": answer}, error=exc.message,
-                          status_code=exc.status)
+        return _task_page(
+            request,
+            user,
+            session,
+            task_id,
+            form={"answer": answer},
+            error=exc.message,
+            status_code=exc.status,
+        )
     flash(request, "Saved.")
     return _see_other(f"/tasks/{task_id}")
 
 
 @router.post("/tasks/{task_id}/exclude")
-def task_exclude(request: Request, task_id: int, user: CurrentUser, session: SessionDep,
-                 reason: Annotated[str, Form()] = ""):
+def task_exclude(
+    request: Request,
+    task_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    reason: Annotated[str, Form()] = "",
+):
     try:
         task = surveys.exclude_task(session=session, task_id=task_id, reason=reason, actor_staff=user)
     except (InvalidInput, Conflict) as exc:
         session.rollback()
-        return _task_page(request, user, session, task_id, form={"exclude_reason": reason}, error=exc.message,
-                          status_code=exc.status)
+        return _task_page(
+            request,
+            user,
+            session,
+            task_id,
+            form={"exclude_reason": reason},
+            error=exc.message,
+            status_code=exc.status,
+        )
     flash(request, "Saved.")
     return _see_other(f"/cycles/{task.cycle_id}")
 
@@ -193,8 +300,9 @@ async def tasks_reassign_many(request: Request, user: CurrentUser, session: Sess
     back = form.get("back") or "/cycles"
     try:
         ids = [int(i) for i in form.getlist("task_ids")]
-        surveys.reassign_many(session=session, task_ids=ids, to_staff_id=int(form.get("assignee_id") or 0),
-                              actor_staff=user)
+        surveys.reassign_many(
+            session=session, task_ids=ids, to_staff_id=int(form.get("assignee_id") or 0), actor_staff=user
+        )
     except ValueError:
         flash(request, "choose at least one task", "error")
         return _see_other(safe_back(back, "/cycles"))
@@ -207,8 +315,13 @@ async def tasks_reassign_many(request: Request, user: CurrentUser, session: Sess
 
 
 @router.post("/staff/{staff_id}/hand-over")
-def staff_hand_over(request: Request, staff_id: int, user: CurrentUser, session: SessionDep,
-                    back: Annotated[str, Form()] = "/cycles"):
+def staff_hand_over(
+    request: Request,
+    staff_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    back: Annotated[str, Form()] = "/cycles",
+):
     try:
         result = surveys.hand_over_advisor(session=session, advisor_id=staff_id, actor_staff=user)
     except InvalidInput as exc:
@@ -221,8 +334,12 @@ def staff_hand_over(request: Request, staff_id: int, user: CurrentUser, session:
 
 @router.post("/tasks/{task_id}/reassign")
 def task_reassign(
-    request: Request, task_id: int, user: CurrentUser, session: SessionDep,
-    assignee_id: Annotated[int, Form()], back: Annotated[str, Form()] = "",
+    request: Request,
+    task_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    assignee_id: Annotated[int, Form()],
+    back: Annotated[str, Form()] = "",
 ):
     back = safe_back(back, "")
     try:
@@ -245,9 +362,15 @@ def _cycle_row(request, user, session, task_id: int, back: str, status_code: int
     task = surveys.get_task(session=session, task_id=task_id, viewer=user)
     advisors = accounts.staff_with_role(session=session, store_id=task.store_id, role=Role.advisor)
     return render(
-        request, "cycles/_reassigned.html", user=user, status_code=status_code, t=task,
+        request,
+        "cycles/_reassigned.html",
+        user=user,
+        status_code=status_code,
+        t=task,
         cycle=cycles.get_cycle(session=session, cycle_id=task.cycle_id),
-        back=back or f"/cycles/{task.cycle_id}", advisors=advisors, active_ids={a.id for a in advisors},
+        back=back or f"/cycles/{task.cycle_id}",
+        advisors=advisors,
+        active_ids={a.id for a in advisors},
         board=surveys.progress(session=session, cycle_id=task.cycle_id),
         so_far=surveys.reasons_so_far(session=session, cycle_id=task.cycle_id),
     )

@@ -1,4 +1,5 @@
 """Stores (4S 店) and their staff."""
+
 from __future__ import annotations
 
 import enum
@@ -45,13 +46,9 @@ class Staff(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     store: Mapped[Store] = relationship(lazy="joined")
-    role_rows: Mapped[list[StaffRole]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    role_rows: Mapped[list[StaffRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     # Further stores of the group this person works in (the home store is store_id).
-    store_rows: Mapped[list[StaffStore]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    store_rows: Mapped[list[StaffStore]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     # Set (not stored) when a request is authenticated by a per-store API token: the request
     # is then scoped to that one store. See api.deps.store_ids.

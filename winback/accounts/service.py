@@ -1,14 +1,14 @@
 """Stores, staff, log-in and the per-store settings."""
+
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-import hashlib
-import secrets
-from datetime import timedelta
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -21,7 +21,6 @@ from winback.errors import DomainError, Forbidden, InvalidInput, NotFound
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 _hasher = PasswordHasher()
-
 
 
 def effective_settings(store: Store) -> ProcessDefaults:
@@ -42,8 +41,12 @@ def set_store_setting(*, session: Session, store: Store, key: str, value: Any, a
     before = (store.settings or {}).get(key)
     store.settings = {**merged, key: getattr(validated, key)}
     audit_service.record(
-        session=session, actor=actor, action="store.setting_changed", entity_type="store",
-        entity_id=store.id, store_id=store.id,
+        session=session,
+        actor=actor,
+        action="store.setting_changed",
+        entity_type="store",
+        entity_id=store.id,
+        store_id=store.id,
         changes={key: {"before": before, "after": getattr(validated, key)}},
     )
     return store
@@ -57,8 +60,13 @@ def create_store(*, session: Session, code: str, name: str, actor: Actor) -> Sto
     session.flush()
     seed_reason_codes(session=session, store_id=store.id)
     audit_service.record(
-        session=session, actor=actor, action="store.created", entity_type="store",
-        entity_id=store.id, store_id=store.id, changes={"code": code, "name": name},
+        session=session,
+        actor=actor,
+        action="store.created",
+        entity_type="store",
+        entity_id=store.id,
+        store_id=store.id,
+        changes={"code": code, "name": name},
     )
     return store
 
@@ -105,8 +113,12 @@ def create_staff(
     session.add(staff)
     session.flush()
     audit_service.record(
-        session=session, actor=actor, action="staff.created", entity_type="staff",
-        entity_id=staff.id, store_id=store_id,
+        session=session,
+        actor=actor,
+        action="staff.created",
+        entity_type="staff",
+        entity_id=staff.id,
+        store_id=store_id,
         changes={"username": username, "roles": [r.value for r in roles]},
     )
     return staff
@@ -181,19 +193,30 @@ def list_staff(*, session: Session, store_id: int) -> list[Staff]:
 
 def staff_of_stores(*, session: Session, store_ids: list[int]) -> list[Staff]:
     """Everyone whose home store is one of ``store_ids`` (the admin page)."""
-    return list(session.scalars(select(Staff).where(Staff.store_id.in_(store_ids)).order_by(Staff.store_id, Staff.id)))
+    return list(
+        session.scalars(select(Staff).where(Staff.store_id.in_(store_ids)).order_by(Staff.store_id, Staff.id))
+    )
 
 
 def staff_page(
-    *, session: Session, store_ids: list[int], search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+    *,
+    session: Session,
+    store_ids: list[int],
+    search: str | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
 ) -> Page[Staff]:
     """``staff_of_stores`` a page at a time; ``search`` matches the name or the username."""
-    stmt = (select(Staff).where(Staff.store_id.in_(store_ids), matches(search, Staff.display_name, Staff.username))
-            .order_by(Staff.store_id, Staff.id))
+    stmt = (
+        select(Staff)
+        .where(Staff.store_id.in_(store_ids), matches(search, Staff.display_name, Staff.username))
+        .order_by(Staff.store_id, Staff.id)
+    )
     return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
 
 
 # ---- administration of staff ------------------------------------------------------------
+
 
 def _check_password(password: str) -> None:
     if len(password) < 8:
@@ -208,8 +231,13 @@ def change_password(*, session: Session, staff: Staff, old_password: str, new_pa
     _check_password(new_password)
     staff.password_hash = hash_password(new_password)
     audit_service.record(
-        session=session, actor=Actor.person(staff), action="staff.password_changed", entity_type="staff",
-        entity_id=staff.id, store_id=staff.store_id, changes={},
+        session=session,
+        actor=Actor.person(staff),
+        action="staff.password_changed",
+        entity_type="staff",
+        entity_id=staff.id,
+        store_id=staff.store_id,
+        changes={},
     )
     return staff
 
@@ -228,8 +256,13 @@ def set_language(*, session: Session, staff: Staff, locale: str | None) -> Staff
     before, staff.locale = staff.locale, locale
     session.flush()
     audit_service.record(
-        session=session, actor=Actor.person(staff), action="staff.language_changed", entity_type="staff",
-        entity_id=staff.id, store_id=staff.store_id, changes={"locale": {"before": before, "after": locale}},
+        session=session,
+        actor=Actor.person(staff),
+        action="staff.language_changed",
+        entity_type="staff",
+        entity_id=staff.id,
+        store_id=staff.store_id,
+        changes={"locale": {"before": before, "after": locale}},
     )
     return staff
 
@@ -250,8 +283,13 @@ def set_active(*, session: Session, staff_id: int, active: bool, actor_staff: St
     changes = audit_service.diff(staff, {"active": active})
     if changes:
         audit_service.record(
-            session=session, actor=Actor.person(actor_staff), action="staff.activated" if active else "staff.deactivated",
-            entity_type="staff", entity_id=staff.id, store_id=staff.store_id, changes=changes,
+            session=session,
+            actor=Actor.person(actor_staff),
+            action="staff.activated" if active else "staff.deactivated",
+            entity_type="staff",
+            entity_id=staff.id,
+            store_id=staff.store_id,
+            changes=changes,
         )
     return staff
 
@@ -270,8 +308,13 @@ def set_roles(*, session: Session, staff_id: int, roles: list[Role], actor_staff
     after = sorted(r.value for r in wanted)
     if before != after:
         audit_service.record(
-            session=session, actor=Actor.person(actor_staff), action="staff.roles_changed", entity_type="staff",
-            entity_id=staff.id, store_id=staff.store_id, changes={"roles": {"before": before, "after": after}},
+            session=session,
+            actor=Actor.person(actor_staff),
+            action="staff.roles_changed",
+            entity_type="staff",
+            entity_id=staff.id,
+            store_id=staff.store_id,
+            changes={"roles": {"before": before, "after": after}},
         )
     session.flush()
     return staff
@@ -286,8 +329,13 @@ def add_store_access(*, session: Session, staff_id: int, store_id: int, actor: A
         staff.store_rows.append(StaffStore(store_id=store_id))
         session.flush()
         audit_service.record(
-            session=session, actor=actor, action="staff.store_added", entity_type="staff",
-            entity_id=staff.id, store_id=store_id, changes={"store_id": store_id},
+            session=session,
+            actor=actor,
+            action="staff.store_added",
+            entity_type="staff",
+            entity_id=staff.id,
+            store_id=store_id,
+            changes={"store_id": store_id},
         )
     return staff
 
@@ -301,7 +349,9 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_api_token(*, session: Session, staff_id: int, name: str, actor_staff: Staff) -> tuple[ApiToken, str]:
+def create_api_token(
+    *, session: Session, staff_id: int, name: str, actor_staff: Staff
+) -> tuple[ApiToken, str]:
     """A new token for ``staff_id`` (an integration account) in that person's home store.
     Returns the row and the token itself, which is shown once and never stored."""
     staff = _managed_staff(session, staff_id, actor_staff)
@@ -309,13 +359,25 @@ def create_api_token(*, session: Session, staff_id: int, name: str, actor_staff:
     if not name:
         raise InvalidInput("give the token a name (e.g. DMS)", field="name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(store_id=staff.store_id, staff_id=staff.id, name=name[:120], token_hash=_token_hash(token),
-                   prefix=token[:10], created_at=clock.now(), created_by_id=actor_staff.id)
+    row = ApiToken(
+        store_id=staff.store_id,
+        staff_id=staff.id,
+        name=name[:120],
+        token_hash=_token_hash(token),
+        prefix=token[:10],
+        created_at=clock.now(),
+        created_by_id=actor_staff.id,
+    )
     session.add(row)
     session.flush()
     audit_service.record(
-        session=session, actor=Actor.person(actor_staff), action="api_token.created", entity_type="api_token",
-        entity_id=row.id, store_id=row.store_id, changes={"name": row.name, "staff_id": staff.id, "prefix": row.prefix},
+        session=session,
+        actor=Actor.person(actor_staff),
+        action="api_token.created",
+        entity_type="api_token",
+        entity_id=row.id,
+        store_id=row.store_id,
+        changes={"name": row.name, "staff_id": staff.id, "prefix": row.prefix},
     )
     return row, token
 
@@ -329,14 +391,21 @@ def revoke_api_token(*, session: Session, token_id: int, actor_staff: Staff) -> 
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         audit_service.record(
-            session=session, actor=Actor.person(actor_staff), action="api_token.revoked", entity_type="api_token",
-            entity_id=row.id, store_id=row.store_id, changes={"name": row.name, "prefix": row.prefix},
+            session=session,
+            actor=Actor.person(actor_staff),
+            action="api_token.revoked",
+            entity_type="api_token",
+            entity_id=row.id,
+            store_id=row.store_id,
+            changes={"name": row.name, "prefix": row.prefix},
         )
     return row
 
 
 def list_api_tokens(*, session: Session, store_ids: list[int]) -> list[ApiToken]:
-    return list(session.scalars(select(ApiToken).where(ApiToken.store_id.in_(store_ids)).order_by(ApiToken.id)))
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.store_id.in_(store_ids)).order_by(ApiToken.id))
+    )
 
 
 def staff_for_token(*, session: Session, token: str) -> Staff | None:

@@ -19,6 +19,7 @@ No maintained library fitted: ``lifetimes`` is unmaintained, ``btyd`` is a beta 
 Parameters: visits follow a Poisson process with rate λ ~ Gamma(r, α); after each visit (and,
 for MBG, at time zero) the customer drops out with probability p ~ Beta(a, b).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -105,11 +106,21 @@ def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit
     theta0 = np.log([s.r, s.alpha / scale, s.a, s.b])
     # Bounded (e^-9..e^9): a store where nobody ever dropped out drives a to 0 and b to
     # infinity; the bounds keep the scores finite (P(alive) ~ 1, as the data say).
-    best = minimize(nll, theta0, method="L-BFGS-B", bounds=[(-9, 9)] * 4,
-                    options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 2000})
+    best = minimize(
+        nll,
+        theta0,
+        method="L-BFGS-B",
+        bounds=[(-9, 9)] * 4,
+        options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 2000},
+    )
     if not best.success:  # a rough surface: the simplex does not need gradients
-        simplex = minimize(nll, best.x, method="Nelder-Mead", bounds=[(-9, 9)] * 4,
-                           options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 2000})
+        simplex = minimize(
+            nll,
+            best.x,
+            method="Nelder-Mead",
+            bounds=[(-9, 9)] * 4,
+            options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 2000},
+        )
         best = simplex if simplex.fun <= best.fun else best
     r, alpha, a, b = np.exp(best.x)
     # alpha is a time scale: back to the caller's units. The likelihood changes by r*log(scale)
@@ -146,7 +157,9 @@ def expected_visits(params: Params, t: float, x, t_x, T, variant: Variant = "mbg
     return num * p_alive(params, x, t_x, T, variant)
 
 
-def simulate(params: Params, n: int, T: float, variant: Variant = "mbg", seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def simulate(
+    params: Params, n: int, T: float, variant: Variant = "mbg", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw ``n`` histories of length ``T`` from the model (for tests and benchmarks)."""
     rng = np.random.default_rng(seed)
     lam = rng.gamma(params.r, 1.0 / params.alpha, size=n)

@@ -4,6 +4,7 @@ Everything here reads the archive with set-based SQL (one grouped query per ques
 the arithmetic in NumPy; nothing is written except the audit event and notification of the
 daily red-line digest.
 """
+
 from __future__ import annotations
 
 from calendar import monthrange
@@ -25,8 +26,8 @@ from winback.actor import Actor
 from winback.analytics import bgnbd
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults
-from winback.customers.service import last_repair_order
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
+from winback.customers.service import last_repair_order
 from winback.notifications import service as notifications
 from winback.notifications.messages import Text
 from winback.notifications.models import Notification
@@ -37,6 +38,7 @@ FIT_SAMPLE = 5000
 
 
 # ---- model scores ----------------------------------------------------------------------
+
 
 @dataclass
 class Scores:
@@ -72,18 +74,24 @@ class Scores:
         }
 
 
-def score_store(*, session: Session, store_id: int, as_of: date, rules: ProcessDefaults | None = None) -> Scores:
+def score_store(
+    *, session: Session, store_id: int, as_of: date, rules: ProcessDefaults | None = None
+) -> Scores:
     """Fit MBG/NBD on the store's visit histories up to ``as_of`` and score every active vehicle."""
     rules = rules or effective_settings(session.get(Store, store_id))
     stmt = (
         select(
-            Vehicle.id, Vehicle.customer_id,
-            func.min(ServiceVisit.visit_date), func.max(ServiceVisit.visit_date),
-            func.count(), func.coalesce(func.sum(ServiceVisit.amount), 0),
+            Vehicle.id,
+            Vehicle.customer_id,
+            func.min(ServiceVisit.visit_date),
+            func.max(ServiceVisit.visit_date),
+            func.count(),
+            func.coalesce(func.sum(ServiceVisit.amount), 0),
         )
         .join(ServiceVisit, ServiceVisit.vehicle_id == Vehicle.id)
         .where(
-            Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active,
+            Vehicle.store_id == store_id,
+            Vehicle.status == VehicleStatus.active,
             ServiceVisit.visit_date <= as_of,
         )
         .group_by(Vehicle.id, Vehicle.customer_id)
@@ -120,7 +128,8 @@ def likely_lost(*, scores: Scores, as_of: date, rules: ProcessDefaults) -> list[
     line = as_of - relativedelta(months=rules.at_risk_months)
     pr = scores.priority
     picks = [
-        i for i, last in enumerate(scores.last_visit)
+        i
+        for i, last in enumerate(scores.last_visit)
         if last > line and scores.p_alive[i] < rules.likely_lost_p_alive_below
     ]
     picks.sort(key=lambda i: -pr[i])
@@ -128,7 +137,12 @@ def likely_lost(*, scores: Scores, as_of: date, rules: ProcessDefaults) -> list[
 
 
 def store_outlook(
-    *, session: Session, store_id: int, search: str | None = None, page: int = 1, page_size: int = 20,
+    *,
+    session: Session,
+    store_id: int,
+    search: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
 ) -> dict[str, Any]:
     """The dashboard's view: the fit, the likely-lost count and the callbacks by value x risk,
     a page at a time (``top``, a ``Page``); ``search`` matches the customer's name, the plate or
@@ -142,10 +156,16 @@ def store_outlook(
     if words(search) and ids:
         found: set[int] = set()
         for start in range(0, len(ids), 5000):
-            found.update(session.scalars(
-                select(Vehicle.id).join(Customer, Customer.id == Vehicle.customer_id)
-                .where(Vehicle.id.in_(ids[start:start + 5000]),
-                       matches(search, Customer.name, Vehicle.plate, Vehicle.vin, Vehicle.model))))
+            found.update(
+                session.scalars(
+                    select(Vehicle.id)
+                    .join(Customer, Customer.id == Vehicle.customer_id)
+                    .where(
+                        Vehicle.id.in_(ids[start : start + 5000]),
+                        matches(search, Customer.name, Vehicle.plate, Vehicle.vin, Vehicle.model),
+                    )
+                )
+            )
         ids = [v for v in ids if v in found]
     index = {int(v): i for i, v in enumerate(scores.vehicle_id)}
     pr = scores.priority
@@ -156,19 +176,28 @@ def store_outlook(
         for v in shown.items:
             i = index[v]
             veh = info[v]
-            top.append({
-                "vehicle_id": v, "customer": veh.customer.name, "plate": veh.plate, "model": veh.model,
-                "last_visit": scores.last_visit[i].isoformat(), "visits": int(scores.visits[i]),
-                "p_alive": round(float(scores.p_alive[i]), 3),
-                "expected_visits": round(float(scores.expected_visits[i]), 2),
-                "spend_per_year": round(float(scores.spend_per_year[i]), 0),
-                "priority": round(float(pr[i]), 0),
-            })
+            top.append(
+                {
+                    "vehicle_id": v,
+                    "customer": veh.customer.name,
+                    "plate": veh.plate,
+                    "model": veh.model,
+                    "last_visit": scores.last_visit[i].isoformat(),
+                    "visits": int(scores.visits[i]),
+                    "p_alive": round(float(scores.p_alive[i]), 3),
+                    "expected_visits": round(float(scores.expected_visits[i]), 2),
+                    "spend_per_year": round(float(scores.spend_per_year[i]), 0),
+                    "priority": round(float(pr[i]), 0),
+                }
+            )
     return {
         "as_of": as_of.isoformat(),
         "vehicles": int(len(scores.vehicle_id)),
-        "model": None if scores.fit is None else {
-            "name": "MBG/NBD", **{k: round(v, 4) for k, v in scores.fit.params.as_dict().items()},
+        "model": None
+        if scores.fit is None
+        else {
+            "name": "MBG/NBD",
+            **{k: round(v, 4) for k, v in scores.fit.params.as_dict().items()},
             "log_likelihood": round(scores.fit.log_likelihood, 1),
         },
         "likely_lost": likely_lost_count,
@@ -218,14 +247,22 @@ def churn_alarm(*, session: Session, store_id: int, as_of: date | None = None) -
         )
         # The next visit after one in the window is itself in the window: no need to walk
         # the store's whole history.
-        .where(ServiceVisit.store_id == store_id, ServiceVisit.visit_date >= visit_from,
-               ServiceVisit.visit_date <= as_of)
+        .where(
+            ServiceVisit.store_id == store_id,
+            ServiceVisit.visit_date >= visit_from,
+            ServiceVisit.visit_date <= as_of,
+        )
         .subquery()
     )
     stmt = (
         select(
-            visits.c.visit_date, visits.c.next_visit, visits.c.advisor_id,
-            Vehicle.model, Vehicle.warranty_end, Customer.district, Customer.customer_type,
+            visits.c.visit_date,
+            visits.c.next_visit,
+            visits.c.advisor_id,
+            Vehicle.model,
+            Vehicle.warranty_end,
+            Customer.district,
+            Customer.customer_type,
         )
         .join(Vehicle, Vehicle.id == visits.c.vehicle_id)
         .join(Customer, Customer.id == Vehicle.customer_id)
@@ -235,7 +272,10 @@ def churn_alarm(*, session: Session, store_id: int, as_of: date | None = None) -
             visits.c.visit_date <= visit_to,
         )
     )
-    advisors = {s.id: s.display_name for s in staff_with_role(session=session, store_id=store_id, role=Role.advisor, active_only=False)}
+    advisors = {
+        s.id: s.display_name
+        for s in staff_with_role(session=session, store_id=store_id, role=Role.advisor, active_only=False)
+    }
     counts: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(13))
     for visit_date, next_visit, advisor_id, model, warranty_end, district, ctype in session.execute(stmt):
         crossing = visit_date + relativedelta(months=k)
@@ -267,12 +307,19 @@ def churn_alarm(*, session: Session, store_id: int, as_of: date | None = None) -
         flagged = (
             current >= rules.alarm_min_count and ratio >= rules.alarm_min_ratio and p < rules.alarm_p_value
         )
-        out.append({
-            "segment": segment, "value": value, "current": current,
-            "baseline_per_month": round(mean, 2), "expected_so_far": round(expected, 2),
-            "ratio": None if ratio == float("inf") else round(ratio, 2), "p_value": float(p), "flagged": bool(flagged),
-            "history": [int(c) for c in history],
-        })
+        out.append(
+            {
+                "segment": segment,
+                "value": value,
+                "current": current,
+                "baseline_per_month": round(mean, 2),
+                "expected_so_far": round(expected, 2),
+                "ratio": None if ratio == float("inf") else round(ratio, 2),
+                "p_value": float(p),
+                "flagged": bool(flagged),
+                "history": [int(c) for c in history],
+            }
+        )
     out.sort(key=lambda r: (not r["flagged"], r["p_value"], r["segment"], r["value"]))
     return out
 
@@ -293,23 +340,35 @@ def _upper_tail(k: int, expected: float, mean: float, var: float, elapsed: float
 
 # ---- the red line raises itself --------------------------------------------------------
 
-def redline_crossings(*, session: Session, store_id: int, since: date, until: date) -> dict[str, list[dict[str, Any]]]:
+
+def redline_crossings(
+    *, session: Session, store_id: int, since: date, until: date
+) -> dict[str, list[dict[str, Any]]]:
     """Active vehicles whose owner crossed a red line on a day in (since, until].
 
     At risk on day d: last visit <= d - at_risk_months; lost: last visit < d - lost_months.
     """
     rules = effective_settings(session.get(Store, store_id))
     last = (
-        select(ServiceVisit.vehicle_id.label("vehicle_id"), func.max(ServiceVisit.visit_date).label("last_visit"))
+        select(
+            ServiceVisit.vehicle_id.label("vehicle_id"), func.max(ServiceVisit.visit_date).label("last_visit")
+        )
         .where(ServiceVisit.store_id == store_id, ServiceVisit.visit_date <= until)
         .group_by(ServiceVisit.vehicle_id)
         .subquery()
     )
     windows = {
-        "at_risk": (since - relativedelta(months=rules.at_risk_months), until - relativedelta(months=rules.at_risk_months), False),
+        "at_risk": (
+            since - relativedelta(months=rules.at_risk_months),
+            until - relativedelta(months=rules.at_risk_months),
+            False,
+        ),
         # crossed "more than lost_months" on d: the last visit is d - lost_months - 1 day.
-        "lost": (since - relativedelta(months=rules.lost_months) - timedelta(days=1),
-                 until - relativedelta(months=rules.lost_months) - timedelta(days=1), False),
+        "lost": (
+            since - relativedelta(months=rules.lost_months) - timedelta(days=1),
+            until - relativedelta(months=rules.lost_months) - timedelta(days=1),
+            False,
+        ),
     }
     out: dict[str, list[dict[str, Any]]] = {}
     for band, (lo, hi, _) in windows.items():
@@ -318,13 +377,20 @@ def redline_crossings(*, session: Session, store_id: int, since: date, until: da
             .join(last, last.c.vehicle_id == Vehicle.id)
             .join(Customer, Customer.id == Vehicle.customer_id)
             .where(
-                Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active,
+                Vehicle.store_id == store_id,
+                Vehicle.status == VehicleStatus.active,
                 and_(last.c.last_visit > lo, last.c.last_visit <= hi),
             )
             .order_by(last.c.last_visit, Vehicle.id)
         )
         out[band] = [
-            {"vehicle_id": r[0], "plate": r[1], "model": r[2], "customer": r[3], "last_visit": r[4].isoformat()}
+            {
+                "vehicle_id": r[0],
+                "plate": r[1],
+                "model": r[2],
+                "customer": r[3],
+                "last_visit": r[4].isoformat(),
+            }
             for r in session.execute(stmt)
         ]
     return out
@@ -349,19 +415,39 @@ def queue_redline_digest(*, session: Session, store_id: int, actor: Actor) -> di
     n_risk, n_lost = len(crossed["at_risk"]), len(crossed["lost"])
     queued = 0
     if n_risk or n_lost:
-        names = [Text("{customer}（{vehicle}）", "{customer} ({vehicle})", customer=c["customer"],
-                      vehicle=c["plate"] or c["model"]) for c in (crossed["lost"] + crossed["at_risk"])[:5]]
+        names = [
+            Text(
+                "{customer}（{vehicle}）",
+                "{customer} ({vehicle})",
+                customer=c["customer"],
+                vehicle=c["plate"] or c["model"],
+            )
+            for c in (crossed["lost"] + crossed["at_risk"])[:5]
+        ]
         for admin in staff_with_role(session=session, store_id=store_id, role=Role.admin):
             queued += notifications.enqueue(
-                session=session, recipient=admin, kind="redline_digest",
+                session=session,
+                recipient=admin,
+                kind="redline_digest",
                 dedupe_key=f"redline_digest:{store_id}:{today.isoformat()}:{admin.id}",
-                date=today, at_risk=n_risk, lost=n_lost, names=names or "-",
+                date=today,
+                at_risk=n_risk,
+                lost=n_lost,
+                names=names or "-",
             )
         audit_service.record(
-            session=session, actor=actor, action="analytics.redline_crossed", entity_type="store",
-            entity_id=store_id, store_id=store_id,
-            changes={"since": since, "until": today, "at_risk": [c["vehicle_id"] for c in crossed["at_risk"]],
-                     "lost": [c["vehicle_id"] for c in crossed["lost"]]},
+            session=session,
+            actor=actor,
+            action="analytics.redline_crossed",
+            entity_type="store",
+            entity_id=store_id,
+            store_id=store_id,
+            changes={
+                "since": since,
+                "until": today,
+                "at_risk": [c["vehicle_id"] for c in crossed["at_risk"]],
+                "lost": [c["vehicle_id"] for c in crossed["lost"]],
+            },
         )
     return {"at_risk": n_risk, "lost": n_lost, "queued": queued}
 
@@ -369,8 +455,18 @@ def queue_redline_digest(*, session: Session, store_id: int, actor: Actor) -> di
 # ---- profile analysis (分析调研对象) -----------------------------------------------------
 
 PROFILE_DIMENSIONS = (
-    "band", "model", "grade", "age_band", "gender", "district", "customer_type", "warranty",
-    "visits_per_year", "spend_per_year", "last_category", "last_visit",
+    "band",
+    "model",
+    "grade",
+    "age_band",
+    "gender",
+    "district",
+    "customer_type",
+    "warranty",
+    "visits_per_year",
+    "spend_per_year",
+    "last_category",
+    "last_visit",
 )
 
 
@@ -442,9 +538,19 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
     last_category = last_repair_order(ServiceVisit.category, store_id=cycle.store_id, as_of=as_of)
     stmt = (
         select(
-            Vehicle.model, Vehicle.grade, Vehicle.warranty_end, Customer.birth_date, Customer.gender,
-            Customer.district, Customer.customer_type, per_vehicle.c.first_visit, per_vehicle.c.last_visit,
-            per_vehicle.c.visits, per_vehicle.c.spend, last_category, Target.band,
+            Vehicle.model,
+            Vehicle.grade,
+            Vehicle.warranty_end,
+            Customer.birth_date,
+            Customer.gender,
+            Customer.district,
+            Customer.customer_type,
+            per_vehicle.c.first_visit,
+            per_vehicle.c.last_visit,
+            per_vehicle.c.visits,
+            per_vehicle.c.spend,
+            last_category,
+            Target.band,
         )
         .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
         .join(Customer, Customer.id == Vehicle.customer_id)
@@ -454,8 +560,21 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
     targets: dict[str, dict[str, int]] = {d: defaultdict(int) for d in PROFILE_DIMENSIONS}
     base: dict[str, dict[str, int]] = {d: defaultdict(int) for d in PROFILE_DIMENSIONS}
     n_targets = n_base = 0
-    for (model, grade, warranty_end, birth, gender, district, ctype, first, last, visits, spend,
-         category, band) in session.execute(stmt):
+    for (
+        model,
+        grade,
+        warranty_end,
+        birth,
+        gender,
+        district,
+        ctype,
+        first,
+        last,
+        visits,
+        spend,
+        category,
+        band,
+    ) in session.execute(stmt):
         years = max((as_of - first).days / 365.25, 1.0)
         months_since = (as_of.year - last.year) * 12 + as_of.month - last.month
         keys = {
@@ -468,7 +587,9 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
             "customer_type": ctype.value if ctype else "?",
             "warranty": "in_warranty" if warranty_end and warranty_end >= as_of else "out_of_warranty",
             "visits_per_year": _bucket(visits / years, (1, 2, 4), ("<1", "1-2", "2-4", "4+")),
-            "spend_per_year": _bucket(float(spend) / years, (1000, 3000, 6000), ("<1000", "1000-3000", "3000-6000", "6000+")),
+            "spend_per_year": _bucket(
+                float(spend) / years, (1000, 3000, 6000), ("<1000", "1000-3000", "3000-6000", "6000+")
+            ),
             "last_category": category or "?",
             "last_visit": _bucket(months_since, (6, 12, 24), ("<6m", "6-12m", "12-24m", "24m+")),
         }
@@ -486,17 +607,28 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
             t = targets[d].get(k, 0)
             share = 100 * t / n_targets if n_targets else 0.0
             base_share = 100 * b / n_base if n_base else 0.0
-            rows.append({
-                "value": k, "targets": t, "base": b, "share_pct": round(share, 1),
-                "base_share_pct": round(base_share, 1),
-                "index": round(share / base_share, 2) if base_share and n_targets else None,
-            })
+            rows.append(
+                {
+                    "value": k,
+                    "targets": t,
+                    "base": b,
+                    "share_pct": round(share, 1),
+                    "base_share_pct": round(base_share, 1),
+                    "index": round(share / base_share, 2) if base_share and n_targets else None,
+                }
+            )
         if d == "band":
             rows = [r for r in rows if r["value"] != "active"]
         rows.sort(key=lambda r: (-r["targets"], -r["base"], r["value"]))
         dims[d] = rows
-    return {"cycle_id": cycle.id, "month": cycle.month, "as_of": as_of.isoformat(), "targets": n_targets,
-            "base": n_base, "dimensions": dims}
+    return {
+        "cycle_id": cycle.id,
+        "month": cycle.month,
+        "as_of": as_of.isoformat(),
+        "targets": n_targets,
+        "base": n_base,
+        "dimensions": dims,
+    }
 
 
 def tally_report(*, tally: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -511,9 +643,17 @@ def tally_report(*, tally: dict[str, Any] | None) -> dict[str, Any] | None:
         "unreachable_pct": round(100 * (tally.get("unreachable") or 0) / tasks, 1) if tasks else 0.0,
         "elsewhere_pct": round(100 * (tally.get("serviced_elsewhere") or 0) / reached, 1) if reached else 0.0,
         "reason_rows": [
-            {"value": k, "count": v, "pct": round(100 * v / total_mentions, 1),
-             # the shape the page's bar chart draws (no base to compare a reason with)
-             "targets": v, "share_pct": round(100 * v / total_mentions, 1), "base": 0, "base_share_pct": 0, "index": None}
+            {
+                "value": k,
+                "count": v,
+                "pct": round(100 * v / total_mentions, 1),
+                # the shape the page's bar chart draws (no base to compare a reason with)
+                "targets": v,
+                "share_pct": round(100 * v / total_mentions, 1),
+                "base": 0,
+                "base_share_pct": 0,
+                "index": None,
+            }
             for k, v in tally.get("reasons", {}).items()
         ],
     }
@@ -537,17 +677,25 @@ def profile_workbook(*, report: dict[str, Any], tally: dict[str, Any] | None, tr
     summary.append([_("Active base"), report["base"]])
     for d, rows in report["dimensions"].items():
         ws = wb.create_sheet(_(d)[:31])
-        ws.append([_(d), _("Targets"), _("Share") + " %", _("Active base"), _("Base share") + " %", _("Index")])
+        ws.append(
+            [_(d), _("Targets"), _("Share") + " %", _("Active base"), _("Base share") + " %", _("Index")]
+        )
         for c in ws[1]:
             c.font = Font(bold=True)
         for r in rows:
-            ws.append([_(r["value"]), r["targets"], r["share_pct"], r["base"], r["base_share_pct"], r["index"]])
+            ws.append(
+                [_(r["value"]), r["targets"], r["share_pct"], r["base"], r["base_share_pct"], r["index"]]
+            )
         if rows:
             chart = BarChart()
             chart.type = "bar"
             chart.title = _(d)
-            chart.add_data(Reference(ws, min_col=3, max_col=3, min_row=1, max_row=len(rows) + 1), titles_from_data=True)
-            chart.add_data(Reference(ws, min_col=5, max_col=5, min_row=1, max_row=len(rows) + 1), titles_from_data=True)
+            chart.add_data(
+                Reference(ws, min_col=3, max_col=3, min_row=1, max_row=len(rows) + 1), titles_from_data=True
+            )
+            chart.add_data(
+                Reference(ws, min_col=5, max_col=5, min_row=1, max_row=len(rows) + 1), titles_from_data=True
+            )
             chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=len(rows) + 1))
             ws.add_chart(chart, "H2")
     if tally:

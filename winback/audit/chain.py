@@ -10,12 +10,13 @@ appending locks that row, so two transactions writing to one store chain one aft
 leaves a gap in ``seq`` (or a head that is ahead of the last event), and events moved out of
 insertion order (ids swapped, rows re-inserted) break the seq/prev_hash sequence.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,12 +34,21 @@ def chain_of(store_id: int | None) -> int:
 
 def content_hash(event: AuditEvent) -> str:
     """SHA-256 (hex) over the event's content, its place in the chain and the previous hash."""
-    at = event.at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at = event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = {
-        "store_id": event.store_id, "seq": event.seq, "prev_hash": event.prev_hash, "at": at,
-        "actor_id": event.actor_id, "actor_label": event.actor_label, "action": event.action,
-        "entity_type": event.entity_type, "entity_id": event.entity_id, "changes": event.changes,
-        "flow_run_id": event.flow_run_id, "customer_id": event.customer_id, "cycle_id": event.cycle_id,
+        "store_id": event.store_id,
+        "seq": event.seq,
+        "prev_hash": event.prev_hash,
+        "at": at,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "changes": event.changes,
+        "flow_run_id": event.flow_run_id,
+        "customer_id": event.customer_id,
+        "cycle_id": event.cycle_id,
     }
     raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
@@ -54,8 +64,10 @@ def _locked_head(session: Session, chain: int) -> AuditChainHead:
         session.add(AuditChainHead(chain=chain, seq=0, hash=""))
         session.flush()
     head = session.scalar(
-        select(AuditChainHead).where(AuditChainHead.chain == chain)
-        .with_for_update().execution_options(populate_existing=True)
+        select(AuditChainHead)
+        .where(AuditChainHead.chain == chain)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     assert head is not None
     return head
@@ -99,18 +111,26 @@ def verify(*, session: Session, store_ids: list[int] | None = None, batch: int =
         cond = AuditEvent.store_id.is_(None) if store is None else AuditEvent.store_id == store
         expected_seq, prev_hash, last_id = 1, "", 0
         while True:
-            rows = list(session.scalars(
-                select(AuditEvent).where(cond, AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
-            ))
+            rows = list(
+                session.scalars(
+                    select(AuditEvent)
+                    .where(cond, AuditEvent.id > last_id)
+                    .order_by(AuditEvent.id)
+                    .limit(batch)
+                )
+            )
             if not rows:
                 break
             for ev in rows:
                 checked += 1
                 if ev.seq != expected_seq:
-                    missing = session.scalar(select(AuditEvent.id).where(cond, AuditEvent.seq == expected_seq)) is None
-                    reason = (f"expected event #{expected_seq} of the chain, found #{ev.seq}: "
-                              + ("an event was deleted" if missing and ev.seq > expected_seq
-                                 else "events out of order"))
+                    missing = (
+                        session.scalar(select(AuditEvent.id).where(cond, AuditEvent.seq == expected_seq))
+                        is None
+                    )
+                    reason = f"expected event #{expected_seq} of the chain, found #{ev.seq}: " + (
+                        "an event was deleted" if missing and ev.seq > expected_seq else "events out of order"
+                    )
                     return VerifyResult(False, checked, ev.id, store, reason)
                 if ev.prev_hash != prev_hash:
                     return VerifyResult(False, checked, ev.id, store, "does not follow the event before it")
@@ -119,7 +139,12 @@ def verify(*, session: Session, store_ids: list[int] | None = None, batch: int =
                 expected_seq, prev_hash, last_id = ev.seq + 1, ev.hash, ev.id
         head = heads.get(chain)
         if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
-            return VerifyResult(False, checked, None, store,
-                                f"the chain ends at #{expected_seq - 1} but its head says #{head.seq}: "
-                                "the last events were deleted")
+            return VerifyResult(
+                False,
+                checked,
+                None,
+                store,
+                f"the chain ends at #{expected_seq - 1} but its head says #{head.seq}: "
+                "the last events were deleted",
+            )
     return VerifyResult(True, checked)

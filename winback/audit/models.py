@@ -1,4 +1,5 @@
 """The audit trail (审计记录): who did what, when, to which entity; append-only."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Recording and reading the audit trail. Events are only ever added, never changed."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -115,7 +116,11 @@ def _start_of_day(day: date) -> datetime:
 
 
 def _search_query(
-    *, store_ids: list[int], actor: str | None = None, action: str | None = None, since: date | None = None,
+    *,
+    store_ids: list[int],
+    actor: str | None = None,
+    action: str | None = None,
+    since: date | None = None,
     until: date | None = None,
 ):
     stmt = select(AuditEvent).where(AuditEvent.store_id.in_(store_ids))
@@ -147,19 +152,36 @@ def search(
 
 
 def search_page(
-    *, session: Session, store_ids: list[int], actor: str | None = None, action: str | None = None,
-    since: date | None = None, until: date | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+    *,
+    session: Session,
+    store_ids: list[int],
+    actor: str | None = None,
+    action: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
 ) -> Page[AuditEvent]:
     """``search`` a page at a time (the audit page)."""
     stmt = _search_query(store_ids=store_ids, actor=actor, action=action, since=since, until=until)
-    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(actor or action or since or until))
+    return paginate(
+        session, stmt, page=page, page_size=page_size, filtered=bool(actor or action or since or until)
+    )
 
 
-def record_export(*, session: Session, actor: Actor, store_id: int, what: str, filters: dict[str, Any],
-                  rows: int) -> AuditEvent:
+def record_export(
+    *, session: Session, actor: Actor, store_id: int, what: str, filters: dict[str, Any], rows: int
+) -> AuditEvent:
     """Exports say who exported what: the export itself is an audit event."""
-    return record(session=session, actor=actor, action="audit.exported", entity_type="export", entity_id=0,
-                  store_id=store_id, changes={"what": what, "filters": filters, "rows": rows})
+    return record(
+        session=session,
+        actor=actor,
+        action="audit.exported",
+        entity_type="export",
+        entity_id=0,
+        store_id=store_id,
+        changes={"what": what, "filters": filters, "rows": rows},
+    )
 
 
 def _complaints_query(*, store_ids: list[int], search: str | None = None, by_phone: bool = True):
@@ -168,12 +190,15 @@ def _complaints_query(*, store_ids: list[int], search: str | None = None, by_pho
 
     stmt = (
         select(SurveyTask)
-        .where(SurveyTask.store_id.in_(store_ids), SurveyTask.complaint.is_not(None), SurveyTask.complaint != "")
+        .where(
+            SurveyTask.store_id.in_(store_ids), SurveyTask.complaint.is_not(None), SurveyTask.complaint != ""
+        )
         .order_by(SurveyTask.closed_at.desc(), SurveyTask.id.desc())
     )
     if words(search):
         stmt = stmt.join(Customer, Customer.id == SurveyTask.customer_id).where(
-            matches(search, Customer.name, SurveyTask.complaint, *([Customer.phone] if by_phone else [])))
+            matches(search, Customer.name, SurveyTask.complaint, *([Customer.phone] if by_phone else []))
+        )
     return stmt
 
 
@@ -185,30 +210,45 @@ def _with_measures(session: Session, tasks: list) -> list[dict[str, Any]]:
     measures: dict[int, list[Measure]] = {}
     if cycle_ids:
         for m in session.scalars(
-            select(Measure).join(RectificationPlan, RectificationPlan.id == Measure.plan_id)
-            .where(RectificationPlan.cycle_id.in_(cycle_ids)).order_by(RectificationPlan.version, Measure.id)
+            select(Measure)
+            .join(RectificationPlan, RectificationPlan.id == Measure.plan_id)
+            .where(RectificationPlan.cycle_id.in_(cycle_ids))
+            .order_by(RectificationPlan.version, Measure.id)
         ):
             measures.setdefault(m.plan.cycle_id, []).append(m)
     out = []
     for t in tasks:
         codes = {r.reason_code_id for r in t.reasons}
-        out.append({
-            "task": t, "reasons": [r.reason_code.code for r in t.reasons],
-            "measures": [m for m in measures.get(t.cycle_id, []) if m.reason_code_id in codes],
-        })
+        out.append(
+            {
+                "task": t,
+                "reasons": [r.reason_code.code for r in t.reasons],
+                "measures": [m for m in measures.get(t.cycle_id, []) if m.reason_code_id in codes],
+            }
+        )
     return out
 
 
 def complaints_page(
-    *, session: Session, store_ids: list[int], search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+    *,
+    session: Session,
+    store_ids: list[int],
+    search: str | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
     by_phone: bool = True,
 ) -> Page[dict[str, Any]]:
     """Complaints recorded in surveys, newest first, a page at a time, with what happened to
     each: the task's outcome, and the measures of the cycle's current plan that address the
     complaint's reasons. ``search`` matches the customer's name, the complaint or (when
     ``by_phone``: the reader sees numbers unmasked) the phone."""
-    result = paginate(session, _complaints_query(store_ids=store_ids, search=search, by_phone=by_phone), page=page,
-                      page_size=page_size, filtered=bool(words(search)))
-    return Page(_with_measures(session, result.items), result.total, result.page, result.page_size, result.filtered)
-
-
+    result = paginate(
+        session,
+        _complaints_query(store_ids=store_ids, search=search, by_phone=by_phone),
+        page=page,
+        page_size=page_size,
+        filtered=bool(words(search)),
+    )
+    return Page(
+        _with_measures(session, result.items), result.total, result.page, result.page_size, result.filtered
+    )

@@ -4,6 +4,7 @@ and proposed as merges; merges done (or rejected) by the admin; the data-quality
 Set-based: each step reads the store's rows in one query and writes the changes in one
 executemany; running it again changes nothing.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,6 +35,7 @@ from winback.errors import Conflict, InvalidInput, NotFound
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 # ---- phone numbers -----------------------------------------------------------------------
+
 
 def normalize_phone(raw: str | None) -> str | None:
     """Mainland numbers in national form: 13812345678 (mobile), 02012345678 (landline with
@@ -67,9 +69,14 @@ def phone_is_valid(phone: str | None) -> bool:
 # ---- VINs --------------------------------------------------------------------------------
 
 _VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")  # 17 characters, never I, O or Q
-_TRANSLIT = {**{str(d): d for d in range(10)},
-             **dict(zip("ABCDEFGH", range(1, 9))), **dict(zip("JKLMN", range(1, 6))), "P": 7, "R": 9,
-             **dict(zip("STUVWXYZ", range(2, 10)))}
+_TRANSLIT = {
+    **{str(d): d for d in range(10)},
+    **dict(zip("ABCDEFGH", range(1, 9))),
+    **dict(zip("JKLMN", range(1, 6))),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10))),
+}
 _WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
@@ -116,12 +123,14 @@ def plate_is_valid(plate: str | None) -> bool | None:
 
 # ---- the cleanup step --------------------------------------------------------------------
 
+
 def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[str, int]:
     """Normalize and check phones, VINs and plates, propose merges for duplicates."""
     now = clock.now()
     rows = session.execute(
-        select(Customer.id, Customer.phone, Customer.phone_valid, Customer.phone_reported_wrong_at)
-        .where(Customer.store_id == store_id, Customer.merged_into_id.is_(None))
+        select(Customer.id, Customer.phone, Customer.phone_valid, Customer.phone_reported_wrong_at).where(
+            Customer.store_id == store_id, Customer.merged_into_id.is_(None)
+        )
     ).all()
     fixes = []
     for cid, phone, valid, reported_wrong in rows:
@@ -133,15 +142,29 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
     if fixes:
         session.execute(update(Customer), fixes)
     vin_rows = session.execute(
-        select(Vehicle.id, Vehicle.vin, Vehicle.vin_valid, Vehicle.vin_check_digit_ok, Vehicle.plate,
-               Vehicle.plate_valid).where(Vehicle.store_id == store_id)
+        select(
+            Vehicle.id,
+            Vehicle.vin,
+            Vehicle.vin_valid,
+            Vehicle.vin_check_digit_ok,
+            Vehicle.plate,
+            Vehicle.plate_valid,
+        ).where(Vehicle.store_id == store_id)
     ).all()
     vfixes = []
     for vid, vin, valid, check, plate, pvalid in vin_rows:
-        new = {"vin_valid": vin_is_valid(vin), "vin_check_digit_ok": vin_check_digit_ok(vin),
-               "plate": normalize_plate(plate)}
+        new = {
+            "vin_valid": vin_is_valid(vin),
+            "vin_check_digit_ok": vin_check_digit_ok(vin),
+            "plate": normalize_plate(plate),
+        }
         new["plate_valid"] = plate_is_valid(new["plate"])
-        if (new["vin_valid"], new["vin_check_digit_ok"], new["plate"], new["plate_valid"]) != (valid, check, plate, pvalid):
+        if (new["vin_valid"], new["vin_check_digit_ok"], new["plate"], new["plate_valid"]) != (
+            valid,
+            check,
+            plate,
+            pvalid,
+        ):
             vfixes.append({"id": vid, **new})
     if vfixes:
         session.execute(update(Vehicle), vfixes)
@@ -162,8 +185,13 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
     }
     if fixes or vfixes or proposed:
         audit_service.record(
-            session=session, actor=actor, action="archive.cleaned", entity_type="store",
-            entity_id=store_id, store_id=store_id, changes=summary,
+            session=session,
+            actor=actor,
+            action="archive.cleaned",
+            entity_type="store",
+            entity_id=store_id,
+            store_id=store_id,
+            changes=summary,
         )
     session.flush()
     return summary
@@ -197,13 +225,13 @@ def find_duplicates(*, session: Session, store_id: int) -> list[tuple[int, int, 
             by_address[re.sub(r"\s", "", r.address)].append(r)
     for group in by_phone.values():
         for i, a in enumerate(group):
-            for b in group[i + 1:]:
+            for b in group[i + 1 :]:
                 score = fuzz.ratio(_norm_name(a.name), _norm_name(b.name))
                 rule = "similar_name_phone" if score >= NAME_SIMILARITY else "same_phone"
                 pairs.setdefault((a.id, b.id), (rule, float(score)))
     for group in by_address.values():
         for i, a in enumerate(group):
-            for b in group[i + 1:]:
+            for b in group[i + 1 :]:
                 score = fuzz.ratio(_norm_name(a.name), _norm_name(b.name))
                 if score >= NAME_SIMILARITY:
                     pairs.setdefault((a.id, b.id), ("similar_name_address", float(score)))
@@ -212,11 +240,21 @@ def find_duplicates(*, session: Session, store_id: int) -> list[tuple[int, int, 
 
 def propose_merges(*, session: Session, store_id: int, now=None) -> int:
     """Create a pending proposal for each new duplicate pair (a rejected pair is not proposed again)."""
-    known = set(session.execute(
-        select(MergeProposal.keep_id, MergeProposal.merge_id).where(MergeProposal.store_id == store_id)).all())
+    known = set(
+        session.execute(
+            select(MergeProposal.keep_id, MergeProposal.merge_id).where(MergeProposal.store_id == store_id)
+        ).all()
+    )
     new = [
-        MergeProposal(store_id=store_id, keep_id=k, merge_id=m, rule=rule, score=score,
-                      status=MergeStatus.pending, created_at=now or clock.now())
+        MergeProposal(
+            store_id=store_id,
+            keep_id=k,
+            merge_id=m,
+            rule=rule,
+            score=score,
+            status=MergeStatus.pending,
+            created_at=now or clock.now(),
+        )
         for k, m, rule, score in find_duplicates(session=session, store_id=store_id)
         if (k, m) not in known
     ]
@@ -226,22 +264,35 @@ def propose_merges(*, session: Session, store_id: int, now=None) -> int:
 
 
 def pending_merges(*, session: Session, store_id: int) -> list[MergeProposal]:
-    return list(session.scalars(
-        select(MergeProposal).where(MergeProposal.store_id == store_id, MergeProposal.status == MergeStatus.pending)
-        .order_by(MergeProposal.id)))
+    return list(
+        session.scalars(
+            select(MergeProposal)
+            .where(MergeProposal.store_id == store_id, MergeProposal.status == MergeStatus.pending)
+            .order_by(MergeProposal.id)
+        )
+    )
 
 
 def merges_page(
-    *, session: Session, store_id: int, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+    *,
+    session: Session,
+    store_id: int,
+    search: str | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
 ) -> Page[MergeProposal]:
     """Pending merge proposals a page at a time; ``search`` matches either customer's name,
     phone or DMS code."""
     keep, dup = aliased(Customer), aliased(Customer)
     stmt = (
         select(MergeProposal)
-        .join(keep, keep.id == MergeProposal.keep_id).join(dup, dup.id == MergeProposal.merge_id)
-        .where(MergeProposal.store_id == store_id, MergeProposal.status == MergeStatus.pending,
-               matches(search, keep.name, keep.phone, keep.dms_code, dup.name, dup.phone, dup.dms_code))
+        .join(keep, keep.id == MergeProposal.keep_id)
+        .join(dup, dup.id == MergeProposal.merge_id)
+        .where(
+            MergeProposal.store_id == store_id,
+            MergeProposal.status == MergeStatus.pending,
+            matches(search, keep.name, keep.phone, keep.dms_code, dup.name, dup.phone, dup.dms_code),
+        )
         .order_by(MergeProposal.id)
     )
     return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
@@ -256,7 +307,9 @@ def _proposal(session: Session, proposal_id: int, store_ids: list[int]) -> Merge
     return p
 
 
-def merge_customers(*, session: Session, proposal_id: int, store_ids: list[int], actor: Actor) -> MergeProposal:
+def merge_customers(
+    *, session: Session, proposal_id: int, store_ids: list[int], actor: Actor
+) -> MergeProposal:
     """Merge the proposal's duplicate into the kept customer: vehicles, repair orders and notes
     move over, empty fields are filled from the duplicate, and the duplicate row stays with
     ``merged_into_id`` so the merge can be traced. Recorded on both customers' timelines."""
@@ -266,9 +319,12 @@ def merge_customers(*, session: Session, proposal_id: int, store_ids: list[int],
         raise Conflict("one of these customers was merged already")
     vehicles = [v for (v,) in session.execute(select(Vehicle.id).where(Vehicle.customer_id == dup.id))]
     visits = session.execute(
-        update(ServiceVisit).where(ServiceVisit.customer_id == dup.id).values(customer_id=keep.id)).rowcount
+        update(ServiceVisit).where(ServiceVisit.customer_id == dup.id).values(customer_id=keep.id)
+    ).rowcount
     session.execute(update(Vehicle).where(Vehicle.customer_id == dup.id).values(customer_id=keep.id))
-    session.execute(update(CustomerNote).where(CustomerNote.customer_id == dup.id).values(customer_id=keep.id))
+    session.execute(
+        update(CustomerNote).where(CustomerNote.customer_id == dup.id).values(customer_id=keep.id)
+    )
     filled = {}
     for field in ("phone", "gender", "birth_date", "occupation", "district", "address"):
         if getattr(keep, field) in (None, "") and getattr(dup, field) not in (None, ""):
@@ -280,31 +336,63 @@ def merge_customers(*, session: Session, proposal_id: int, store_ids: list[int],
     filled_changes = audit_service.diff(keep, filled)
     dup.merged_into_id = keep.id
     p.status, p.decided_by_id, p.decided_at = MergeStatus.merged, actor.staff_id, clock.now()
-    changes = {"kept": keep.id, "merged": dup.id, "merged_dms_code": dup.dms_code, "rule": p.rule,
-               "vehicles_moved": vehicles, "visits_moved": visits, "filled": filled_changes, "proposal": p.id}
+    changes = {
+        "kept": keep.id,
+        "merged": dup.id,
+        "merged_dms_code": dup.dms_code,
+        "rule": p.rule,
+        "vehicles_moved": vehicles,
+        "visits_moved": visits,
+        "filled": filled_changes,
+        "proposal": p.id,
+    }
     for cid in (keep.id, dup.id):
-        audit_service.record(session=session, actor=actor, action="customer.merged", entity_type="customer",
-                             entity_id=cid, store_id=p.store_id, customer_id=cid, changes=changes)
+        audit_service.record(
+            session=session,
+            actor=actor,
+            action="customer.merged",
+            entity_type="customer",
+            entity_id=cid,
+            store_id=p.store_id,
+            customer_id=cid,
+            changes=changes,
+        )
     session.flush()
     return p
 
 
-def reject_merge(*, session: Session, proposal_id: int, store_ids: list[int], actor: Actor,
-                 note: str | None = None) -> MergeProposal:
+def reject_merge(
+    *, session: Session, proposal_id: int, store_ids: list[int], actor: Actor, note: str | None = None
+) -> MergeProposal:
     """Two different people after all; the pair is not proposed again."""
     p = _proposal(session, proposal_id, store_ids)
     p.status, p.decided_by_id, p.decided_at, p.note = MergeStatus.rejected, actor.staff_id, clock.now(), note
-    audit_service.record(session=session, actor=actor, action="merge.rejected", entity_type="customer",
-                         entity_id=p.keep_id, store_id=p.store_id, customer_id=p.keep_id,
-                         changes={"kept": p.keep_id, "other": p.merge_id, "rule": p.rule, "note": note})
+    audit_service.record(
+        session=session,
+        actor=actor,
+        action="merge.rejected",
+        entity_type="customer",
+        entity_id=p.keep_id,
+        store_id=p.store_id,
+        customer_id=p.keep_id,
+        changes={"kept": p.keep_id, "other": p.merge_id, "rule": p.rule, "note": note},
+    )
     session.flush()
     return p
 
 
 # ---- vehicle status ----------------------------------------------------------------------
 
-def set_vehicle_status(*, session: Session, vehicle_id: int, status: VehicleStatus, note: str | None,
-                       actor: Actor, store_ids: list[int] | None = None) -> Vehicle:
+
+def set_vehicle_status(
+    *,
+    session: Session,
+    vehicle_id: int,
+    status: VehicleStatus,
+    note: str | None,
+    actor: Actor,
+    store_ids: list[int] | None = None,
+) -> Vehicle:
     """Flag a vehicle sold / scrapped / moved away / owner deceased (excluded from screening),
     or active again; who and why are kept on the vehicle and in the audit trail."""
     vehicle = session.get(Vehicle, vehicle_id)
@@ -317,8 +405,14 @@ def set_vehicle_status(*, session: Session, vehicle_id: int, status: VehicleStat
     if changes:
         vehicle.status_by_id, vehicle.status_at = actor.staff_id, clock.now()
         audit_service.record(
-            session=session, actor=actor, action="vehicle.status_changed", entity_type="vehicle",
-            entity_id=vehicle.id, store_id=vehicle.store_id, changes=changes, customer_id=vehicle.customer_id,
+            session=session,
+            actor=actor,
+            action="vehicle.status_changed",
+            entity_type="vehicle",
+            entity_id=vehicle.id,
+            store_id=vehicle.store_id,
+            changes=changes,
+            customer_id=vehicle.customer_id,
         )
     session.flush()
     return vehicle
@@ -326,8 +420,10 @@ def set_vehicle_status(*, session: Session, vehicle_id: int, status: VehicleStat
 
 # ---- what advisors learn -----------------------------------------------------------------
 
-def add_note(*, session: Session, customer_id: int, kind: NoteKind | str, text: str, actor: Actor,
-             store_ids: list[int]) -> CustomerNote:
+
+def add_note(
+    *, session: Session, customer_id: int, kind: NoteKind | str, text: str, actor: Actor, store_ids: list[int]
+) -> CustomerNote:
     customer = session.get(Customer, customer_id)
     if customer is None or customer.store_id not in store_ids:
         raise NotFound(f"no customer {customer_id}")
@@ -340,19 +436,37 @@ def add_note(*, session: Session, customer_id: int, kind: NoteKind | str, text: 
         kind = NoteKind(kind)
     except ValueError:
         raise InvalidInput(f"unknown kind of note {kind!r}", field="kind") from None
-    note = CustomerNote(store_id=customer.store_id, customer_id=customer.id, kind=kind, text=text,
-                        author_id=actor.staff_id, created_at=clock.now())
+    note = CustomerNote(
+        store_id=customer.store_id,
+        customer_id=customer.id,
+        kind=kind,
+        text=text,
+        author_id=actor.staff_id,
+        created_at=clock.now(),
+    )
     session.add(note)
     session.flush()
-    audit_service.record(session=session, actor=actor, action="customer.note_added", entity_type="customer",
-                         entity_id=customer.id, store_id=customer.store_id, customer_id=customer.id,
-                         changes={"kind": kind.value, "text": text})
+    audit_service.record(
+        session=session,
+        actor=actor,
+        action="customer.note_added",
+        entity_type="customer",
+        entity_id=customer.id,
+        store_id=customer.store_id,
+        customer_id=customer.id,
+        changes={"kind": kind.value, "text": text},
+    )
     return note
 
 
 def notes_of(*, session: Session, customer_id: int) -> list[CustomerNote]:
-    return list(session.scalars(select(CustomerNote).where(CustomerNote.customer_id == customer_id)
-                                .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())))
+    return list(
+        session.scalars(
+            select(CustomerNote)
+            .where(CustomerNote.customer_id == customer_id)
+            .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())
+        )
+    )
 
 
 # ---- data quality ------------------------------------------------------------------------
@@ -365,10 +479,13 @@ def data_quality(*, session: Session, store_id: int) -> dict[str, Any]:
     """Completeness (percent filled) of each field, invalid counts, duplicates pending."""
     live = (Customer.store_id == store_id) & Customer.merged_into_id.is_(None)
     c_total = session.scalar(select(func.count()).where(live)) or 0
-    c_counts = session.execute(select(*[func.count(getattr(Customer, f)) for f in CUSTOMER_FIELDS]).where(live)).one()
+    c_counts = session.execute(
+        select(*[func.count(getattr(Customer, f)) for f in CUSTOMER_FIELDS]).where(live)
+    ).one()
     v_total = session.scalar(select(func.count()).where(Vehicle.store_id == store_id)) or 0
-    v_counts = session.execute(select(*[func.count(getattr(Vehicle, f)) for f in VEHICLE_FIELDS])
-                               .where(Vehicle.store_id == store_id)).one()
+    v_counts = session.execute(
+        select(*[func.count(getattr(Vehicle, f)) for f in VEHICLE_FIELDS]).where(Vehicle.store_id == store_id)
+    ).one()
 
     def pct(n: int, total: int) -> float:
         return round(100.0 * n / total, 1) if total else 0.0
@@ -390,14 +507,21 @@ def data_quality(*, session: Session, store_id: int) -> dict[str, Any]:
             "vin_check_digit": count(Vehicle.store_id == store_id, Vehicle.vin_check_digit_ok.is_(False)),
             "plate": count(Vehicle.store_id == store_id, Vehicle.plate_valid.is_(False)),
         },
-        "duplicates_pending": count(MergeProposal.store_id == store_id, MergeProposal.status == MergeStatus.pending),
+        "duplicates_pending": count(
+            MergeProposal.store_id == store_id, MergeProposal.status == MergeStatus.pending
+        ),
         "vehicles_excluded": count(Vehicle.store_id == store_id, Vehicle.status != VehicleStatus.active),
     }
 
 
 def quality_trend(*, session: Session, store_id: int, limit: int = 20) -> list[ImportBatch]:
     """The data-quality snapshot taken after each finished import, oldest first."""
-    rows = list(session.scalars(
-        select(ImportBatch).where(ImportBatch.store_id == store_id, ImportBatch.status == ImportStatus.done)
-        .order_by(ImportBatch.id.desc()).limit(limit)))
+    rows = list(
+        session.scalars(
+            select(ImportBatch)
+            .where(ImportBatch.store_id == store_id, ImportBatch.status == ImportStatus.done)
+            .order_by(ImportBatch.id.desc())
+            .limit(limit)
+        )
+    )
     return rows[::-1]

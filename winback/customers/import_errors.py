@@ -9,6 +9,7 @@ and the CLI render it with ``describe(reason, locale)``.
 Rows stored before this (a plain English sentence in ``reason``) still display: a known
 sentence is recognised and translated, anything else is shown as it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,10 @@ ROW_ERRORS: dict[str, tuple[str, str]] = {
     "bad_amount": ("不是有效的金额", "not an amount"),
     "bad_number": ("不是有效的数字", "not a number"),
     "bad_gender": ("性别应为 男 或 女", "gender must be 男 or 女"),
-    "bad_customer_type": ("客户类型应为 私家车、单位用车、保险事故车 或 出租车",
-                          "customer type must be 私家车, 单位用车, 保险事故车 or 出租车"),
+    "bad_customer_type": (
+        "客户类型应为 私家车、单位用车、保险事故车 或 出租车",
+        "customer type must be 私家车, 单位用车, 保险事故车 or 出租车",
+    ),
     "too_long": ("超过 {max} 个字符", "longer than {max} characters"),
     "name_too_long": ("姓名超过 {max} 个字符", "name longer than {max} characters"),
     "vin_length": ("车架号应为 17 位，此值有 {length} 位", "a VIN has 17 characters, this has {length}"),
@@ -32,13 +35,21 @@ ROW_ERRORS: dict[str, tuple[str, str]] = {
     "amount_too_large": ("金额过大", "amount too large"),
     "bad_age": ("年龄应在 1 到 119 之间", "age must be 1-119"),
     "duplicate": ("与本文件第 {first} 行重复，已跳过", "duplicate of row {first} in this file; skipped"),
-    "no_customer": ("找不到该客户编号或手机号的客户，请先导入客户",
-                    "no customer with this code/phone; import the customers first"),
-    "no_vehicle": ("找不到该车架号或车牌的车辆，请先导入车辆",
-                   "no vehicle with this VIN/plate; import the vehicles first"),
-    "empty_amount": ("金额为空（免费项目请填 0；若是没有保存结果的公式，请用 Excel 打开并保存文件）",
-                     ("empty amount (write 0 for free work; a formula without a saved value: "
-                      "open and save the file in Excel)")),
+    "no_customer": (
+        "找不到该客户编号或手机号的客户，请先导入客户",
+        "no customer with this code/phone; import the customers first",
+    ),
+    "no_vehicle": (
+        "找不到该车架号或车牌的车辆，请先导入车辆",
+        "no vehicle with this VIN/plate; import the vehicles first",
+    ),
+    "empty_amount": (
+        "金额为空（免费项目请填 0；若是没有保存结果的公式，请用 Excel 打开并保存文件）",
+        (
+            "empty amount (write 0 for free work; a formula without a saved value: "
+            "open and save the file in Excel)"
+        ),
+    ),
     "negative_amount": ("金额为负数", "amount is negative"),
     "future_date": ("进厂日期在将来", "visit date is in the future"),
     "bad_value": ("无效的值（{detail}）", "invalid value ({detail})"),
@@ -66,9 +77,21 @@ def encode(code: str, **params: Any) -> str:
 
 
 # Reasons stored before codes existed (plain English), recognised so they translate too.
-_LEGACY = [(re.compile("^" + re.escape(en).replace(r"\{max\}", r"(?P<max>\d+)")
-                       .replace(r"\{length\}", r"(?P<length>\d+)").replace(r"\{first\}", r"(?P<first>\d+)") + "$"),
-            code) for code, (_zh, en) in ROW_ERRORS.items() if code != "bad_value"]
+_LEGACY = [
+    (
+        re.compile(
+            "^"
+            + re.escape(en)
+            .replace(r"\{max\}", r"(?P<max>\d+)")
+            .replace(r"\{length\}", r"(?P<length>\d+)")
+            .replace(r"\{first\}", r"(?P<first>\d+)")
+            + "$"
+        ),
+        code,
+    )
+    for code, (_zh, en) in ROW_ERRORS.items()
+    if code != "bad_value"
+]
 
 
 def decode(reason: str | None) -> tuple[str | None, dict[str, Any]]:

@@ -10,6 +10,7 @@ Two steps, so a web request can answer at once and the work can report progress:
 chunks (``on_chunk`` is called once the file's size in rows is known, then after each chunk, e.g.
 to commit and show progress: ``rows_done`` of ``rows_total``, an estimate until the batch ends).
 """
+
 from __future__ import annotations
 
 import csv
@@ -55,9 +56,28 @@ CHUNK = 2000  # rows per database round trip
 # field -> accepted column headers (compared without spaces, '*' and case).
 HEADERS: dict[ImportKind, dict[str, list[str]]] = {
     ImportKind.customers: {
-        "dms_code": ["客户编号", "客户代码", "客户ID", "客户号", "customer code", "customer id", "customer no", "dms code"],
+        "dms_code": [
+            "客户编号",
+            "客户代码",
+            "客户ID",
+            "客户号",
+            "customer code",
+            "customer id",
+            "customer no",
+            "dms code",
+        ],
         "name": ["客户姓名", "姓名", "客户名称", "车主", "车主姓名", "name", "customer name", "customer"],
-        "phone": ["手机", "手机号", "手机号码", "联系电话", "电话", "联系方式", "mobile", "phone", "telephone"],
+        "phone": [
+            "手机",
+            "手机号",
+            "手机号码",
+            "联系电话",
+            "电话",
+            "联系方式",
+            "mobile",
+            "phone",
+            "telephone",
+        ],
         "gender": ["性别", "gender", "sex"],
         "birth_date": ["出生日期", "生日", "birth date", "birthday", "date of birth"],
         "age": ["年龄", "age"],
@@ -77,7 +97,16 @@ HEADERS: dict[ImportKind, dict[str, list[str]]] = {
         "phone": ["手机", "手机号", "联系电话", "电话", "mobile", "phone"],
     },
     ImportKind.visits: {
-        "ro_number": ["工单号", "维修工单号", "工单编号", "委托书号", "RO号", "RO number", "repair order", "ro no"],
+        "ro_number": [
+            "工单号",
+            "维修工单号",
+            "工单编号",
+            "委托书号",
+            "RO号",
+            "RO number",
+            "repair order",
+            "ro no",
+        ],
         "vin": ["车架号", "VIN", "VIN码", "底盘号"],
         "plate": ["车牌", "车牌号", "plate"],
         "visit_date": ["进厂日期", "维修日期", "结算日期", "进站日期", "visit date", "date", "repair date"],
@@ -97,12 +126,29 @@ REQUIRED: dict[ImportKind, list[str | tuple[str, ...]]] = {
 }
 
 FIELD_LABELS = {
-    "dms_code": "客户编号", "name": "客户姓名", "phone": "手机", "gender": "性别", "birth_date": "出生日期",
-    "age": "年龄", "occupation": "职业", "address": "地址", "district": "区县", "customer_type": "客户类型",
-    "vin": "车架号/VIN", "plate": "车牌", "model": "车型", "purchase_date": "购车日期",
-    "warranty_end": "保修截止日期", "customer_code": "客户编号", "ro_number": "工单号",
-    "visit_date": "进厂日期", "mileage": "里程", "category": "维修类别", "items": "维修项目",
-    "amount": "金额", "advisor": "服务顾问",
+    "dms_code": "客户编号",
+    "name": "客户姓名",
+    "phone": "手机",
+    "gender": "性别",
+    "birth_date": "出生日期",
+    "age": "年龄",
+    "occupation": "职业",
+    "address": "地址",
+    "district": "区县",
+    "customer_type": "客户类型",
+    "vin": "车架号/VIN",
+    "plate": "车牌",
+    "model": "车型",
+    "purchase_date": "购车日期",
+    "warranty_end": "保修截止日期",
+    "customer_code": "客户编号",
+    "ro_number": "工单号",
+    "visit_date": "进厂日期",
+    "mileage": "里程",
+    "category": "维修类别",
+    "items": "维修项目",
+    "amount": "金额",
+    "advisor": "服务顾问",
 }
 
 
@@ -110,10 +156,13 @@ def _norm_header(text: Any) -> str:
     return re.sub(r"[\s*＊:：()（）_\-]", "", str(text or "")).lower()
 
 
-_SYNONYMS = {kind: {_norm_header(h): f for f, hs in fields.items() for h in hs} for kind, fields in HEADERS.items()}
+_SYNONYMS = {
+    kind: {_norm_header(h): f for f, hs in fields.items() for h in hs} for kind, fields in HEADERS.items()
+}
 
 
 # ---- cell parsers ------------------------------------------------------------------------
+
 
 def _text(v: Any) -> str | None:
     if v is None:
@@ -221,8 +270,11 @@ def parse_customer_type(v: Any) -> CustomerType | None:
 
 # ---- mapping -----------------------------------------------------------------------------
 
+
 def get_column_mapping(*, session: Session, store_id: int, kind: ImportKind) -> dict[str, str]:
-    row = session.scalar(select(ColumnMapping).where(ColumnMapping.store_id == store_id, ColumnMapping.kind == kind))
+    row = session.scalar(
+        select(ColumnMapping).where(ColumnMapping.store_id == store_id, ColumnMapping.kind == kind)
+    )
     return dict(row.mapping) if row else {}
 
 
@@ -237,10 +289,14 @@ def save_column_mapping(
         if not header or not field:
             continue
         if field not in fields:
-            raise InvalidInput(f"unknown field {field!r} for {kind.value}; one of: {', '.join(sorted(fields))}",
-                               field="mapping")
+            raise InvalidInput(
+                f"unknown field {field!r} for {kind.value}; one of: {', '.join(sorted(fields))}",
+                field="mapping",
+            )
         clean[header] = field
-    row = session.scalar(select(ColumnMapping).where(ColumnMapping.store_id == store_id, ColumnMapping.kind == kind))
+    row = session.scalar(
+        select(ColumnMapping).where(ColumnMapping.store_id == store_id, ColumnMapping.kind == kind)
+    )
     if row is None:
         row = ColumnMapping(store_id=store_id, kind=kind, mapping={})
         session.add(row)
@@ -248,8 +304,13 @@ def save_column_mapping(
     row.mapping = clean
     session.flush()
     audit_service.record(
-        session=session, actor=actor, action="import.mapping_saved", entity_type="store", entity_id=store_id,
-        store_id=store_id, changes={"kind": kind.value, "before": before, "after": clean},
+        session=session,
+        actor=actor,
+        action="import.mapping_saved",
+        entity_type="store",
+        entity_id=store_id,
+        store_id=store_id,
+        changes={"kind": kind.value, "before": before, "after": clean},
     )
     return row
 
@@ -282,6 +343,7 @@ def _missing(kind: ImportKind, found: dict[str, int]) -> list[str]:
 
 # ---- starting and running an import ------------------------------------------------------
 
+
 def _store_file(src: Path, store_id: int) -> tuple[str, int, Path]:
     digest = hashlib.sha256()
     size = 0
@@ -301,8 +363,12 @@ def _store_file(src: Path, store_id: int) -> tuple[str, int, Path]:
 def find_previous(*, session: Session, store_id: int, kind: ImportKind, sha256: str) -> ImportBatch | None:
     return session.scalar(
         select(ImportBatch)
-        .where(ImportBatch.store_id == store_id, ImportBatch.kind == kind, ImportBatch.sha256 == sha256,
-               ImportBatch.status == ImportStatus.done)
+        .where(
+            ImportBatch.store_id == store_id,
+            ImportBatch.kind == kind,
+            ImportBatch.sha256 == sha256,
+            ImportBatch.status == ImportStatus.done,
+        )
         .order_by(ImportBatch.id)
         .limit(1)
     )
@@ -319,9 +385,18 @@ def start_import(
     if previous is not None:
         return previous, False
     batch = ImportBatch(
-        store_id=store_id, kind=kind, filename=Path(filename).name[:255], sha256=sha, size=size,
-        stored_path=str(stored), status=ImportStatus.running, columns={}, quality={},
-        actor_id=actor.staff_id, actor_label=actor.label, started_at=clock.now(),
+        store_id=store_id,
+        kind=kind,
+        filename=Path(filename).name[:255],
+        sha256=sha,
+        size=size,
+        stored_path=str(stored),
+        status=ImportStatus.running,
+        columns={},
+        quality={},
+        actor_id=actor.staff_id,
+        actor_label=actor.label,
+        started_at=clock.now(),
     )
     session.add(batch)
     session.flush()
@@ -366,8 +441,11 @@ def run_import(
     if on_chunk:
         on_chunk(batch)
     ctx = _Ctx(session, batch, cols, actor, clock.now(), {}, [])
-    writer = {ImportKind.customers: _write_customers, ImportKind.vehicles: _write_vehicles,
-              ImportKind.visits: _write_visits}[batch.kind]
+    writer = {
+        ImportKind.customers: _write_customers,
+        ImportKind.vehicles: _write_vehicles,
+        ImportKind.visits: _write_visits,
+    }[batch.kind]
     chunk: list[tuple[int, list[Any]]] = []
     try:
         for number, cells in table.rows:
@@ -378,7 +456,12 @@ def run_import(
                 _flush_chunk(ctx, writer, chunk, on_chunk)
                 chunk = []
     except (UnicodeDecodeError, ValueError, csv.Error) as exc:  # a CSV that breaks half-way
-        return _finish_failed(session, batch, f"the file cannot be read past row {batch.rows_done + len(chunk) + 1}: {exc}", actor)
+        return _finish_failed(
+            session,
+            batch,
+            f"the file cannot be read past row {batch.rows_done + len(chunk) + 1}: {exc}",
+            actor,
+        )
     if chunk:
         _flush_chunk(ctx, writer, chunk, on_chunk)
     batch.rows_total = batch.rows_done  # the rows counted, not the estimate (blank lines are skipped)
@@ -390,11 +473,22 @@ def run_import(
         batch.returned_targets = _returned_targets(session, batch)
     batch.quality = cleanup.data_quality(session=session, store_id=batch.store_id)
     audit_service.record(
-        session=session, actor=actor, action="import.completed", entity_type="import", entity_id=batch.id,
+        session=session,
+        actor=actor,
+        action="import.completed",
+        entity_type="import",
+        entity_id=batch.id,
         store_id=batch.store_id,
-        changes={"kind": batch.kind.value, "file": batch.filename, "sha256": batch.sha256, "rows": batch.rows_total,
-                 "inserted": batch.inserted, "updated": batch.updated, "unchanged": batch.unchanged,
-                 "failed": batch.failed},
+        changes={
+            "kind": batch.kind.value,
+            "file": batch.filename,
+            "sha256": batch.sha256,
+            "rows": batch.rows_total,
+            "inserted": batch.inserted,
+            "updated": batch.updated,
+            "unchanged": batch.unchanged,
+            "failed": batch.failed,
+        },
     )
     session.flush()
     if on_chunk:
@@ -409,8 +503,13 @@ def _finish_failed(session: Session, batch: ImportBatch, message: str, actor: Ac
     batch.message = message
     batch.finished_at = clock.now()
     audit_service.record(
-        session=session, actor=actor, action="import.failed", entity_type="import", entity_id=batch.id,
-        store_id=batch.store_id, changes={"kind": batch.kind.value, "file": batch.filename, "message": message},
+        session=session,
+        actor=actor,
+        action="import.failed",
+        entity_type="import",
+        entity_id=batch.id,
+        store_id=batch.store_id,
+        changes={"kind": batch.kind.value, "file": batch.filename, "message": message},
     )
     session.flush()
     return batch
@@ -440,8 +539,13 @@ def _cell(ctx: _Ctx, cells: list[Any], field: str) -> Any:
     return v
 
 
-def _parse(ctx: _Ctx, number: int, cells: list[Any], spec: dict[str, Callable[[Any], Any]],
-           required: Iterable[str | tuple[str, ...]]) -> dict[str, Any] | None:
+def _parse(
+    ctx: _Ctx,
+    number: int,
+    cells: list[Any],
+    spec: dict[str, Callable[[Any], Any]],
+    required: Iterable[str | tuple[str, ...]],
+) -> dict[str, Any] | None:
     """Parse one row; on errors record them (all of them) and return None."""
     out: dict[str, Any] = {}
     errors = []
@@ -457,12 +561,20 @@ def _parse(ctx: _Ctx, number: int, cells: list[Any], spec: dict[str, Callable[[A
             errors.append((field, encode("bad_value", detail=str(exc)[:300]), raw))
     for need in required:
         options = need if isinstance(need, tuple) else (need,)
-        if not any(out.get(o) not in (None, "") for o in options) and not any(e[0] in options for e in errors):
+        if not any(out.get(o) not in (None, "") for o in options) and not any(
+            e[0] in options for e in errors
+        ):
             errors.append((options[0], encode("required"), None))
     for field, reason, raw in errors:
         column = next((h for h, f in ctx.batch.columns.items() if f == field), FIELD_LABELS.get(field, field))
-        ctx.errors.append({"row_number": number, "column": column[:120], "reason": reason,
-                           "value": None if raw is None else str(raw)[:500]})
+        ctx.errors.append(
+            {
+                "row_number": number,
+                "column": column[:120],
+                "reason": reason,
+                "value": None if raw is None else str(raw)[:500],
+            }
+        )
     return None if errors else out
 
 
@@ -470,8 +582,14 @@ def _duplicate(ctx: _Ctx, key: str, number: int, field: str) -> bool:
     first = ctx.seen.get(key)
     if first is not None:
         column = next((h for h, f in ctx.batch.columns.items() if f == field), field)
-        ctx.errors.append({"row_number": number, "column": column[:120],
-                           "reason": encode("duplicate", first=first), "value": key[:500]})
+        ctx.errors.append(
+            {
+                "row_number": number,
+                "column": column[:120],
+                "reason": encode("duplicate", first=first),
+                "value": key[:500],
+            }
+        )
         return True
     ctx.seen[key] = number
     return False
@@ -481,8 +599,13 @@ def _apply(ctx: _Ctx, obj: Any, values: dict[str, Any], entity: str, customer_id
     changes = audit_service.diff(obj, values)
     if changes:
         audit_service.record(
-            session=ctx.session, actor=ctx.actor, action=f"{entity}.updated_by_import", entity_type=entity,
-            entity_id=obj.id, store_id=ctx.batch.store_id, customer_id=customer_id,
+            session=ctx.session,
+            actor=ctx.actor,
+            action=f"{entity}.updated_by_import",
+            entity_type=entity,
+            entity_id=obj.id,
+            store_id=ctx.batch.store_id,
+            customer_id=customer_id,
             changes={**changes, "import_batch": ctx.batch.id},
         )
         ctx.batch.updated += 1
@@ -517,11 +640,13 @@ def _name(v: Any) -> str | None:
 
 def _bounded(n: int) -> Callable[[Any], str | None]:
     """A key (customer code, RO number): too long is an error, never silently cut."""
+
     def parse(v: Any) -> str | None:
         s = _text(v)
         if s and len(s) > n:
             raise RowProblem("too_long", max=n)
         return s
+
     return parse
 
 
@@ -543,14 +668,22 @@ def _limited(n: int) -> Callable[[Any], str | None]:
     def parse(v: Any) -> str | None:
         s = _text(v)
         return s[:n] if s else s
+
     return parse
 
 
 # ---- customers ---------------------------------------------------------------------------
 
 _CUSTOMER_SPEC = {
-    "dms_code": _bounded(40), "name": _name, "phone": _phone, "gender": parse_gender, "birth_date": parse_date,
-    "age": parse_int, "occupation": _limited(80), "address": _limited(300), "district": _limited(80),
+    "dms_code": _bounded(40),
+    "name": _name,
+    "phone": _phone,
+    "gender": parse_gender,
+    "birth_date": parse_date,
+    "age": parse_int,
+    "occupation": _limited(80),
+    "address": _limited(300),
+    "district": _limited(80),
     "customer_type": parse_customer_type,
 }
 
@@ -566,16 +699,30 @@ def _write_customers(ctx: _Ctx, chunk) -> None:
         age = row.pop("age", None)
         if age is not None and not row.get("birth_date"):
             if not 0 < age < 120:
-                ctx.errors.append({"row_number": number, "column": _col(ctx, "age"), "reason": encode("bad_age"),
-                                   "value": str(age)})
+                ctx.errors.append(
+                    {
+                        "row_number": number,
+                        "column": _col(ctx, "age"),
+                        "reason": encode("bad_age"),
+                        "value": str(age),
+                    }
+                )
                 continue
             row["birth_date"] = date(clock.today().year - age, 7, 1)  # mid-year estimate from the age
         if _duplicate(ctx, row["dms_code"], number, "dms_code"):
             continue
         parsed.append((number, row))
     codes = [r["dms_code"] for _, r in parsed]
-    existing = {c.dms_code: c for c in s.scalars(
-        select(Customer).where(Customer.store_id == store_id, Customer.dms_code.in_(codes)))} if codes else {}
+    existing = (
+        {
+            c.dms_code: c
+            for c in s.scalars(
+                select(Customer).where(Customer.store_id == store_id, Customer.dms_code.in_(codes))
+            )
+        }
+        if codes
+        else {}
+    )
     new = []
     for _number, row in parsed:
         values = {k: v for k, v in row.items() if k in ctx.cols or k in ("dms_code", "birth_date")}
@@ -584,8 +731,15 @@ def _write_customers(ctx: _Ctx, chunk) -> None:
         c = existing.get(row["dms_code"])
         if c is None:
             values.setdefault("customer_type", CustomerType.private)
-            new.append({"store_id": store_id, "created_at": ctx.now, "import_batch_id": ctx.batch.id,
-                        "phone_valid": True, **values})
+            new.append(
+                {
+                    "store_id": store_id,
+                    "created_at": ctx.now,
+                    "import_batch_id": ctx.batch.id,
+                    "phone_valid": True,
+                    **values,
+                }
+            )
         else:
             _apply(ctx, c, values, "customer", c.id)
     if new:
@@ -596,8 +750,13 @@ def _write_customers(ctx: _Ctx, chunk) -> None:
 # ---- vehicles ----------------------------------------------------------------------------
 
 _VEHICLE_SPEC = {
-    "vin": _vin, "plate": lambda v: cleanup.normalize_plate(_text(v)), "model": _limited(80),
-    "purchase_date": parse_date, "warranty_end": parse_date, "customer_code": _bounded(40), "name": _name,
+    "vin": _vin,
+    "plate": lambda v: cleanup.normalize_plate(_text(v)),
+    "model": _limited(80),
+    "purchase_date": parse_date,
+    "warranty_end": parse_date,
+    "customer_code": _bounded(40),
+    "name": _name,
     "phone": _phone,
 }
 
@@ -612,25 +771,50 @@ def _write_vehicles(ctx: _Ctx, chunk) -> None:
         parsed.append((number, row))
     codes = {r["customer_code"] for _, r in parsed if r.get("customer_code")}
     phones = {r["phone"] for _, r in parsed if r.get("phone") and not r.get("customer_code")}
-    by_code = dict(s.execute(select(Customer.dms_code, Customer.id).where(
-        Customer.store_id == store_id, Customer.dms_code.in_(codes))).all()) if codes else {}
+    by_code = (
+        dict(
+            s.execute(
+                select(Customer.dms_code, Customer.id).where(
+                    Customer.store_id == store_id, Customer.dms_code.in_(codes)
+                )
+            ).all()
+        )
+        if codes
+        else {}
+    )
     by_phone: dict[str, int] = {}
     if phones:
-        for phone, cid in s.execute(select(Customer.phone, Customer.id).where(
-                Customer.store_id == store_id, Customer.phone.in_(phones), Customer.merged_into_id.is_(None))
-                .order_by(Customer.id)):
+        for phone, cid in s.execute(
+            select(Customer.phone, Customer.id)
+            .where(
+                Customer.store_id == store_id, Customer.phone.in_(phones), Customer.merged_into_id.is_(None)
+            )
+            .order_by(Customer.id)
+        ):
             by_phone.setdefault(phone, cid)
     vins = [r["vin"] for _, r in parsed]
-    existing = {v.vin: v for v in s.scalars(select(Vehicle).where(Vehicle.store_id == store_id, Vehicle.vin.in_(vins)))}
+    existing = {
+        v.vin: v
+        for v in s.scalars(select(Vehicle).where(Vehicle.store_id == store_id, Vehicle.vin.in_(vins)))
+    }
     new = []
     for number, row in parsed:
-        cid = by_code.get(row["customer_code"]) if row.get("customer_code") else by_phone.get(row.get("phone"))
+        cid = (
+            by_code.get(row["customer_code"]) if row.get("customer_code") else by_phone.get(row.get("phone"))
+        )
         if cid is None and row.get("name") and (row.get("customer_code") or row.get("phone")):
             # The export names the owner we do not have yet: create the customer from this row.
             code = row.get("customer_code") or row["phone"]
-            c = Customer(store_id=store_id, dms_code=code, name=row["name"], phone=row.get("phone"),
-                         phone_valid=cleanup.phone_is_valid(row.get("phone")), customer_type=CustomerType.private,
-                         created_at=ctx.now, import_batch_id=ctx.batch.id)
+            c = Customer(
+                store_id=store_id,
+                dms_code=code,
+                name=row["name"],
+                phone=row.get("phone"),
+                phone_valid=cleanup.phone_is_valid(row.get("phone")),
+                customer_type=CustomerType.private,
+                created_at=ctx.now,
+                import_batch_id=ctx.batch.id,
+            )
             s.add(c)
             s.flush()
             cid = c.id
@@ -638,10 +822,18 @@ def _write_vehicles(ctx: _Ctx, chunk) -> None:
         if cid is None:
             field = "customer_code" if row.get("customer_code") else "phone"
             column = next((h for h, f in ctx.batch.columns.items() if f == field), field)
-            ctx.errors.append({"row_number": number, "column": column, "value": row.get(field),
-                               "reason": encode("no_customer")})
+            ctx.errors.append(
+                {
+                    "row_number": number,
+                    "column": column,
+                    "value": row.get(field),
+                    "reason": encode("no_customer"),
+                }
+            )
             continue
-        values = {k: row[k] for k in ("vin", "plate", "model", "purchase_date", "warranty_end") if k in ctx.cols}
+        values = {
+            k: row[k] for k in ("vin", "plate", "model", "purchase_date", "warranty_end") if k in ctx.cols
+        }
         values["customer_id"] = cid
         if "purchase_date" in values and "warranty_end" not in ctx.cols and values["purchase_date"]:
             values["warranty_end"] = values["purchase_date"] + timedelta(days=3 * 365)
@@ -651,7 +843,9 @@ def _write_vehicles(ctx: _Ctx, chunk) -> None:
             values["plate_valid"] = cleanup.plate_is_valid(values["plate"])
         v = existing.get(row["vin"])
         if v is None:
-            new.append({"store_id": store_id, "created_at": ctx.now, "import_batch_id": ctx.batch.id, **values})
+            new.append(
+                {"store_id": store_id, "created_at": ctx.now, "import_batch_id": ctx.batch.id, **values}
+            )
         else:
             _apply(ctx, v, values, "vehicle", cid)
     if new:
@@ -661,14 +855,21 @@ def _write_vehicles(ctx: _Ctx, chunk) -> None:
 
 # ---- repair orders -----------------------------------------------------------------------
 
+
 def _category(v: Any) -> str | None:
     return _limited(40)(v)
 
 
 _VISIT_SPEC = {
-    "ro_number": _bounded(40), "vin": _vin, "plate": lambda v: cleanup.normalize_plate(_text(v)),
-    "visit_date": parse_date, "mileage": _mileage, "category": _category, "items": _text,
-    "amount": _amount, "advisor": _text,
+    "ro_number": _bounded(40),
+    "vin": _vin,
+    "plate": lambda v: cleanup.normalize_plate(_text(v)),
+    "visit_date": parse_date,
+    "mileage": _mileage,
+    "category": _category,
+    "items": _text,
+    "amount": _amount,
+    "advisor": _text,
 }
 
 
@@ -677,7 +878,8 @@ def _write_visits(ctx: _Ctx, chunk) -> None:
     if not hasattr(ctx, "advisors"):  # advisor column holds a display name or a username
         ctx.advisors = {}  # type: ignore[attr-defined]
         for sid, shown, username in s.execute(
-                select(Staff.id, Staff.display_name, Staff.username).where(Staff.store_id == store_id)):
+            select(Staff.id, Staff.display_name, Staff.username).where(Staff.store_id == store_id)
+        ):
             ctx.advisors[shown] = ctx.advisors[username] = sid  # type: ignore[attr-defined]
     parsed = []
     today = clock.today()
@@ -686,36 +888,88 @@ def _write_visits(ctx: _Ctx, chunk) -> None:
         if row is None:
             continue
         if "amount" in ctx.cols and row.get("amount") is None:
-            ctx.errors.append({"row_number": number, "column": _col(ctx, "amount"), "value": None,
-                               "reason": encode("empty_amount")})
+            ctx.errors.append(
+                {
+                    "row_number": number,
+                    "column": _col(ctx, "amount"),
+                    "value": None,
+                    "reason": encode("empty_amount"),
+                }
+            )
             continue
         if row.get("amount") is not None and row["amount"] < 0:
-            ctx.errors.append({"row_number": number, "column": _col(ctx, "amount"), "reason": encode("negative_amount"),
-                               "value": str(row["amount"])})
+            ctx.errors.append(
+                {
+                    "row_number": number,
+                    "column": _col(ctx, "amount"),
+                    "reason": encode("negative_amount"),
+                    "value": str(row["amount"]),
+                }
+            )
             continue
         if row["visit_date"] > today + timedelta(days=1):
-            ctx.errors.append({"row_number": number, "column": _col(ctx, "visit_date"),
-                               "reason": encode("future_date"), "value": str(row["visit_date"])})
+            ctx.errors.append(
+                {
+                    "row_number": number,
+                    "column": _col(ctx, "visit_date"),
+                    "reason": encode("future_date"),
+                    "value": str(row["visit_date"]),
+                }
+            )
             continue
         if _duplicate(ctx, row["ro_number"], number, "ro_number"):
             continue
         parsed.append((number, row))
     vins = {r["vin"] for _, r in parsed if r.get("vin")}
     plates = {r["plate"] for _, r in parsed if r.get("plate") and not r.get("vin")}
-    by_vin = {vin: (vid, cid) for vin, vid, cid in s.execute(
-        select(Vehicle.vin, Vehicle.id, Vehicle.customer_id).where(Vehicle.store_id == store_id, Vehicle.vin.in_(vins)))} if vins else {}
-    by_plate = {p: (vid, cid) for p, vid, cid in s.execute(
-        select(Vehicle.plate, Vehicle.id, Vehicle.customer_id).where(Vehicle.store_id == store_id, Vehicle.plate.in_(plates)))} if plates else {}
+    by_vin = (
+        {
+            vin: (vid, cid)
+            for vin, vid, cid in s.execute(
+                select(Vehicle.vin, Vehicle.id, Vehicle.customer_id).where(
+                    Vehicle.store_id == store_id, Vehicle.vin.in_(vins)
+                )
+            )
+        }
+        if vins
+        else {}
+    )
+    by_plate = (
+        {
+            p: (vid, cid)
+            for p, vid, cid in s.execute(
+                select(Vehicle.plate, Vehicle.id, Vehicle.customer_id).where(
+                    Vehicle.store_id == store_id, Vehicle.plate.in_(plates)
+                )
+            )
+        }
+        if plates
+        else {}
+    )
     ros = [r["ro_number"] for _, r in parsed]
-    existing = {v.ro_number: v for v in s.scalars(
-        select(ServiceVisit).where(ServiceVisit.store_id == store_id, ServiceVisit.ro_number.in_(ros)))} if ros else {}
+    existing = (
+        {
+            v.ro_number: v
+            for v in s.scalars(
+                select(ServiceVisit).where(ServiceVisit.store_id == store_id, ServiceVisit.ro_number.in_(ros))
+            )
+        }
+        if ros
+        else {}
+    )
     new = []
     for number, row in parsed:
         hit = by_vin.get(row["vin"]) if row.get("vin") else by_plate.get(row.get("plate"))
         if hit is None:
             field = "vin" if row.get("vin") else "plate"
-            ctx.errors.append({"row_number": number, "column": _col(ctx, field), "value": row.get(field),
-                               "reason": encode("no_vehicle")})
+            ctx.errors.append(
+                {
+                    "row_number": number,
+                    "column": _col(ctx, field),
+                    "value": row.get(field),
+                    "reason": encode("no_vehicle"),
+                }
+            )
             continue
         vid, cid = hit
         values: dict[str, Any] = {"vehicle_id": vid, "customer_id": cid, "visit_date": row["visit_date"]}
@@ -732,8 +986,15 @@ def _write_visits(ctx: _Ctx, chunk) -> None:
         if v is None:
             values.setdefault("category", "其他")
             values.setdefault("amount", Decimal("0.00"))
-            new.append({"store_id": store_id, "ro_number": row["ro_number"], "created_at": ctx.now,
-                        "import_batch_id": ctx.batch.id, **values})
+            new.append(
+                {
+                    "store_id": store_id,
+                    "ro_number": row["ro_number"],
+                    "created_at": ctx.now,
+                    "import_batch_id": ctx.batch.id,
+                    **values,
+                }
+            )
         else:
             _apply(ctx, v, values, "visit", cid)
     if new:
@@ -767,6 +1028,7 @@ def _returned_targets(session: Session, batch: ImportBatch) -> int:
 
 # ---- reading back ------------------------------------------------------------------------
 
+
 def get_batch(*, session: Session, batch_id: int, store_ids: list[int]) -> ImportBatch:
     batch = session.get(ImportBatch, batch_id)
     if batch is None or batch.store_id not in store_ids:
@@ -775,22 +1037,39 @@ def get_batch(*, session: Session, batch_id: int, store_ids: list[int]) -> Impor
 
 
 def list_batches(*, session: Session, store_id: int, limit: int = 50) -> list[ImportBatch]:
-    return list(session.scalars(
-        select(ImportBatch).where(ImportBatch.store_id == store_id).order_by(ImportBatch.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(ImportBatch)
+            .where(ImportBatch.store_id == store_id)
+            .order_by(ImportBatch.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def batches_page(
-    *, session: Session, store_id: int, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+    *,
+    session: Session,
+    store_id: int,
+    search: str | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
 ) -> Page[ImportBatch]:
     """The archive page's imports, newest first; ``search`` matches the file name."""
-    stmt = (select(ImportBatch).where(ImportBatch.store_id == store_id, matches(search, ImportBatch.filename))
-            .order_by(ImportBatch.id.desc()))
+    stmt = (
+        select(ImportBatch)
+        .where(ImportBatch.store_id == store_id, matches(search, ImportBatch.filename))
+        .order_by(ImportBatch.id.desc())
+    )
     return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(search_words(search)))
 
 
 def row_errors(*, session: Session, batch_id: int, limit: int | None = None) -> list[ImportRowError]:
-    stmt = select(ImportRowError).where(ImportRowError.batch_id == batch_id).order_by(
-        ImportRowError.row_number, ImportRowError.id)
+    stmt = (
+        select(ImportRowError)
+        .where(ImportRowError.batch_id == batch_id)
+        .order_by(ImportRowError.row_number, ImportRowError.id)
+    )
     if limit:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
@@ -805,8 +1084,11 @@ def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(sheet)
     ws.append(header)
-    for e in session.scalars(select(ImportRowError).where(ImportRowError.batch_id == batch_id)
-                             .order_by(ImportRowError.row_number, ImportRowError.id)):
+    for e in session.scalars(
+        select(ImportRowError)
+        .where(ImportRowError.batch_id == batch_id)
+        .order_by(ImportRowError.row_number, ImportRowError.id)
+    ):
         ws.append([e.row_number, e.column, describe(e.reason, locale), e.value])
     buf = io.BytesIO()
     wb.save(buf)
@@ -814,14 +1096,24 @@ def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes
 
 
 def import_file(
-    *, session: Session, store_id: int, kind: ImportKind | str, source: Path, filename: str | None = None,
-    actor: Actor, on_chunk: Callable[[ImportBatch], None] | None = None,
+    *,
+    session: Session,
+    store_id: int,
+    kind: ImportKind | str,
+    source: Path,
+    filename: str | None = None,
+    actor: Actor,
+    on_chunk: Callable[[ImportBatch], None] | None = None,
 ) -> tuple[ImportBatch, bool]:
     """Both steps at once (the CLI and tests). Returns ``(batch, is_new)``."""
-    batch, is_new = start_import(session=session, store_id=store_id, kind=kind, source=Path(source),
-                                 filename=filename or Path(source).name, actor=actor)
+    batch, is_new = start_import(
+        session=session,
+        store_id=store_id,
+        kind=kind,
+        source=Path(source),
+        filename=filename or Path(source).name,
+        actor=actor,
+    )
     if not is_new:
         return batch, False
     return run_import(session=session, batch_id=batch.id, actor=actor, on_chunk=on_chunk), True
-
-

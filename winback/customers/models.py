@@ -1,18 +1,18 @@
 """The customer archive (客户档案): customers, vehicles and repair orders from the DMS."""
+
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Float,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -20,8 +20,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
-from sqlalchemy import false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
@@ -73,9 +73,7 @@ class Customer(Base):
     occupation: Mapped[str | None] = mapped_column(String(80))
     district: Mapped[str | None] = mapped_column(String(80))
     address: Mapped[str | None] = mapped_column(String(300))
-    customer_type: Mapped[CustomerType] = mapped_column(
-        str_enum(CustomerType), default=CustomerType.private
-    )
+    customer_type: Mapped[CustomerType] = mapped_column(str_enum(CustomerType), default=CustomerType.private)
     # What advisors learn (preferences, why they left) belongs in the archive, not a notebook.
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -84,7 +82,9 @@ class Customer(Base):
     # The DMS file that created this record (None: entered here or by the demo).
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
 
-    vehicles: Mapped[list[Vehicle]] = relationship(back_populates="customer", foreign_keys="Vehicle.customer_id")
+    vehicles: Mapped[list[Vehicle]] = relationship(
+        back_populates="customer", foreign_keys="Vehicle.customer_id"
+    )
 
 
 class Vehicle(Base):
@@ -104,9 +104,7 @@ class Vehicle(Base):
     grade: Mapped[VehicleGrade | None] = mapped_column(str_enum(VehicleGrade))
     purchase_date: Mapped[date | None] = mapped_column(Date)
     warranty_end: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[VehicleStatus] = mapped_column(
-        str_enum(VehicleStatus), default=VehicleStatus.active
-    )
+    status: Mapped[VehicleStatus] = mapped_column(str_enum(VehicleStatus), default=VehicleStatus.active)
     status_note: Mapped[str | None] = mapped_column(String(300))
     # Who flagged it sold / scrapped / moved / deceased owner, and when (excluded from screening).
     status_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

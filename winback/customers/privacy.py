@@ -2,6 +2,7 @@
 advisor assigned to the customer's task and to the roles whose work needs them (the
 admin / customer service who keep the archive, the front-desk supervisor who chases tasks).
 One helper for the pages (Jinja filters) and the API (serializers)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """The customer archive: cleanup (档案整理), profiles, repair orders."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -10,18 +11,18 @@ from sqlalchemy.orm import Session, selectinload
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.customers.models import Customer, ServiceVisit, Vehicle
-from winback.errors import InvalidInput, NotFound
-from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 # The cleanup rules live in winback.customers.cleanup; these names stay for existing callers.
-from winback.customers.cleanup import (  # noqa: E402,F401
+from winback.customers.cleanup import (  # noqa: F401
     cleanup_archive,
     normalize_phone,
     phone_is_valid,
     set_vehicle_status,
     vin_is_valid,
 )
+from winback.customers.models import Customer, ServiceVisit, Vehicle
+from winback.errors import InvalidInput, NotFound
+from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 
 def add_visit(
@@ -50,16 +51,28 @@ def add_visit(
     if existing is not None:
         return existing  # the same repair order twice is one visit
     visit = ServiceVisit(
-        store_id=store_id, ro_number=ro_number, vehicle_id=vehicle_id,
-        customer_id=vehicle.customer_id, visit_date=visit_date, mileage=mileage,
-        category=category, items=items, amount=amount, advisor_id=advisor_id,
+        store_id=store_id,
+        ro_number=ro_number,
+        vehicle_id=vehicle_id,
+        customer_id=vehicle.customer_id,
+        visit_date=visit_date,
+        mileage=mileage,
+        category=category,
+        items=items,
+        amount=amount,
+        advisor_id=advisor_id,
         created_at=clock.now(),
     )
     session.add(visit)
     session.flush()
     audit_service.record(
-        session=session, actor=actor, action="visit.recorded", entity_type="visit",
-        entity_id=visit.id, store_id=store_id, customer_id=vehicle.customer_id,
+        session=session,
+        actor=actor,
+        action="visit.recorded",
+        entity_type="visit",
+        entity_id=visit.id,
+        store_id=store_id,
+        customer_id=vehicle.customer_id,
         changes={"ro_number": ro_number, "visit_date": visit_date, "amount": amount, "category": category},
     )
     return visit
@@ -80,7 +93,12 @@ def get_customer(*, session: Session, customer_id: int, store_ids: list[int]) ->
 
 
 def customers_page(
-    *, session: Session, store_ids: list[int], search: str | None = None, by_phone: bool = False, page: int = 1,
+    *,
+    session: Session,
+    store_ids: list[int],
+    search: str | None = None,
+    by_phone: bool = False,
+    page: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> Page[Customer]:
     """The archive's customers (merged duplicates left out), by name; every word of ``search``
@@ -93,8 +111,7 @@ def customers_page(
         on_vehicle = select(Vehicle.customer_id).where(matches(word, Vehicle.plate, Vehicle.vin))
         stmt = stmt.where(or_(matches(word, *columns), Customer.id.in_(on_vehicle)))
     stmt = stmt.options(selectinload(Customer.vehicles)).order_by(Customer.name, Customer.id)
-    return paginate(session, stmt, page=page, page_size=page_size,
-                    filtered=bool(words(search)))
+    return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
 
 
 def visits_of(*, session: Session, customer_id: int) -> list[ServiceVisit]:
@@ -107,13 +124,17 @@ def visits_of(*, session: Session, customer_id: int) -> list[ServiceVisit]:
 
 
 def vehicle_by_vin(*, session: Session, store_id: int, vin: str) -> Vehicle:
-    vehicle = session.scalar(select(Vehicle).where(Vehicle.store_id == store_id, Vehicle.vin == vin.strip().upper()))
+    vehicle = session.scalar(
+        select(Vehicle).where(Vehicle.store_id == store_id, Vehicle.vin == vin.strip().upper())
+    )
     if vehicle is None:
         raise NotFound(f"no vehicle with VIN {vin} in this store")
     return vehicle
 
 
-def report_wrong_number(*, session: Session, customer_id: int, actor: Actor, note: str | None = None) -> Customer:
+def report_wrong_number(
+    *, session: Session, customer_id: int, actor: Actor, note: str | None = None
+) -> Customer:
     """An advisor dialled the archive's number and it was wrong or dead: flag it for cleanup."""
     customer = session.get(Customer, customer_id)
     if customer is None:
@@ -123,8 +144,13 @@ def report_wrong_number(*, session: Session, customer_id: int, actor: Actor, not
         customer.phone_reported_wrong_at = clock.now()
         session.flush()
         audit_service.record(
-            session=session, actor=actor, action="customer.phone_reported_wrong", entity_type="customer",
-            entity_id=customer.id, store_id=customer.store_id, customer_id=customer.id,
+            session=session,
+            actor=actor,
+            action="customer.phone_reported_wrong",
+            entity_type="customer",
+            entity_id=customer.id,
+            store_id=customer.store_id,
+            customer_id=customer.id,
             changes={"phone": customer.phone, "phone_valid": False, "note": note},
         )
     return customer
@@ -139,8 +165,13 @@ def set_do_not_call(*, session: Session, customer_id: int, actor: Actor, note: s
         customer.do_not_call = True
         session.flush()
         audit_service.record(
-            session=session, actor=actor, action="customer.do_not_call", entity_type="customer",
-            entity_id=customer.id, store_id=customer.store_id, customer_id=customer.id,
+            session=session,
+            actor=actor,
+            action="customer.do_not_call",
+            entity_type="customer",
+            entity_id=customer.id,
+            store_id=customer.store_id,
+            customer_id=customer.id,
             changes={"do_not_call": True, "note": note},
         )
     return customer
@@ -154,8 +185,11 @@ def last_repair_order(column, *, store_id: int, as_of: date):
     """
     return (
         select(column)
-        .where(ServiceVisit.vehicle_id == Vehicle.id, ServiceVisit.store_id == store_id,
-               ServiceVisit.visit_date <= as_of)
+        .where(
+            ServiceVisit.vehicle_id == Vehicle.id,
+            ServiceVisit.store_id == store_id,
+            ServiceVisit.visit_date <= as_of,
+        )
         .order_by(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
         .limit(1)
         .correlate(Vehicle)

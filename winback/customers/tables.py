@@ -4,6 +4,7 @@ whatever charset-normalizer detects) into a header and an iterator of rows.
 Nothing here knows about the database. A file that is not a table raises ``NotATable`` with
 one message the user can act on.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -50,7 +51,7 @@ def detect_encoding(data: bytes) -> str:
         decoder = codecs.getincrementaldecoder(name)()
         try:
             for i in range(0, len(data), 1 << 20):
-                decoder.decode(data[i:i + (1 << 20)])
+                decoder.decode(data[i : i + (1 << 20)])
             decoder.decode(b"", final=True)
             return name
         except UnicodeDecodeError:
@@ -83,7 +84,9 @@ def _read_workbook(path: Path, fmt: str, header_score) -> Table:
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for broken files
-        raise NotATable(f"the Excel file cannot be opened ({type(exc).__name__}); save it again from Excel") from exc
+        raise NotATable(
+            f"the Excel file cannot be opened ({type(exc).__name__}); save it again from Excel"
+        ) from exc
     for name in wb.sheet_names:
         try:
             sheet = wb.get_sheet_by_name(name)
@@ -137,7 +140,9 @@ def _csv_rows(path: Path, encoding: str, header_score, lines: int = 0) -> Table:
         raise NotATable("the file has no rows")
     header, header_row, rest = found
     # Quoted cells may hold line breaks: then there are fewer rows than lines (the bar jumps at the end).
-    return Table("csv", encoding.replace("utf-8-sig", "utf-8"), header, header_row, rest, max(lines - header_row, 0))
+    return Table(
+        "csv", encoding.replace("utf-8-sig", "utf-8"), header, header_row, rest, max(lines - header_row, 0)
+    )
 
 
 def _find_header(rows: Iterator[tuple[int, list[Any]]], header_score):
@@ -156,7 +161,7 @@ def _find_header(rows: Iterator[tuple[int, list[Any]]], header_score):
     header = ["" if c is None else str(c).strip() for c in header_cells]
 
     def rest() -> Iterator[tuple[int, list[Any]]]:
-        yield from first[best + 1:]
+        yield from first[best + 1 :]
         yield from rows
 
     return header, number, rest()

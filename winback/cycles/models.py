@@ -1,4 +1,5 @@
 """The monthly cycle (月度流失客户调查) and its screened targets."""
+
 from __future__ import annotations
 
 import enum
@@ -6,7 +7,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import false
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

@@ -1,4 +1,5 @@
 """The monthly cycle: start, screening (筛选), profile analysis (分析), stage moves, flow runs."""
+
 from __future__ import annotations
 
 import re
@@ -15,13 +16,12 @@ from sqlalchemy.orm import Session, selectinload
 from winback import clock
 from winback.accounts.models import Store
 from winback.accounts.service import effective_settings
-from winback.evaluation import holdout
 from winback.actor import Actor
 from winback.analytics import service as analytics
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults, get_settings
-from winback.customers.service import last_repair_order
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
+from winback.customers.service import last_repair_order
 from winback.cycles.models import (
     Band,
     CycleStage,
@@ -31,6 +31,7 @@ from winback.cycles.models import (
     Target,
 )
 from winback.errors import InvalidInput, NotFound
+from winback.evaluation import holdout
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -46,9 +47,7 @@ def months_between(earlier: date, later: date) -> int:
     return analytics.whole_months(earlier, later)
 
 
-def start_cycle(
-    *, session: Session, store: Store, month: str, actor: Actor
-) -> tuple[MonthlyCycle, bool]:
+def start_cycle(*, session: Session, store: Store, month: str, actor: Actor) -> tuple[MonthlyCycle, bool]:
     """Open the store's cycle for ``month`` (or return the open one). Returns (cycle, created)."""
     parse_month(month)
     cycle = session.scalar(
@@ -68,8 +67,13 @@ def start_cycle(
     session.add(cycle)
     session.flush()
     audit_service.record(
-        session=session, actor=actor, action="cycle.started", entity_type="cycle",
-        entity_id=cycle.id, store_id=store.id, cycle_id=cycle.id,
+        session=session,
+        actor=actor,
+        action="cycle.started",
+        entity_type="cycle",
+        entity_id=cycle.id,
+        store_id=store.id,
+        cycle_id=cycle.id,
         changes={"month": month, "settings": cycle.settings, "as_of": cycle.as_of},
     )
     return cycle, True
@@ -99,7 +103,11 @@ def list_cycles(*, session: Session, store_ids: list[int], limit: int = 50) -> l
 
 
 def cycles_page(
-    *, session: Session, store_ids: list[int], search: str | None = None, page: int = 1,
+    *,
+    session: Session,
+    store_ids: list[int],
+    search: str | None = None,
+    page: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> Page[MonthlyCycle]:
     """The cycles list, newest month first; ``search`` matches the month ("2026-1", "11")."""
@@ -111,17 +119,20 @@ def cycles_page(
     return paginate(session, stmt, page=page, page_size=page_size, filtered=bool(words(search)))
 
 
-def advance(
-    *, session: Session, cycle: MonthlyCycle, to: CycleStage, actor: Actor, **facts: Any
-) -> bool:
+def advance(*, session: Session, cycle: MonthlyCycle, to: CycleStage, actor: Actor, **facts: Any) -> bool:
     """Move the cycle forward to ``to``; never backwards, so re-running a stage is harmless."""
     if cycle.stage.order >= to.order:
         return False
     before = cycle.stage
     cycle.stage = to
     audit_service.record(
-        session=session, actor=actor, action="cycle.stage_changed", entity_type="cycle",
-        entity_id=cycle.id, store_id=cycle.store_id, cycle_id=cycle.id,
+        session=session,
+        actor=actor,
+        action="cycle.stage_changed",
+        entity_type="cycle",
+        entity_id=cycle.id,
+        store_id=cycle.store_id,
+        cycle_id=cycle.id,
         changes={"stage": {"before": before, "after": to}, **facts},
     )
     session.flush()
@@ -156,20 +167,33 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     # The per-vehicle totals (first/last visit, count, spend) are grouped once, by the model's
     # scoring; the red lines and the model's picks are applied to those arrays in Python.
     scores = analytics.score_store(session=session, store_id=cycle.store_id, as_of=as_of, rules=rules)
-    likely = set(analytics.likely_lost(scores=scores, as_of=as_of, rules=rules)) if rules.screen_likely_lost else set()
+    likely = (
+        set(analytics.likely_lost(scores=scores, as_of=as_of, rules=rules))
+        if rules.screen_likely_lost
+        else set()
+    )
     candidates = {
-        int(v): i for i, (v, last) in enumerate(zip(scores.vehicle_id.tolist(), scores.last_visit))
+        int(v): i
+        for i, (v, last) in enumerate(zip(scores.vehicle_id.tolist(), scores.last_visit))
         if last <= at_risk_before or v in likely
     }
     if not candidates:
         rows: list[dict[str, Any]] = []
     else:
         rows = _target_rows(
-            session=session, cycle=cycle, candidates=candidates, scores=scores, priority=scores.priority,
-            as_of=as_of, at_risk_before=at_risk_before, lost_before=lost_before,
+            session=session,
+            cycle=cycle,
+            candidates=candidates,
+            scores=scores,
+            priority=scores.priority,
+            as_of=as_of,
+            at_risk_before=at_risk_before,
+            lost_before=lost_before,
         )
     held = holdout.draw(
-        rows, share_pct=float(rules.holdout_pct), seed=f"{cycle.store_id}:{cycle.month}",
+        rows,
+        share_pct=float(rules.holdout_pct),
+        seed=f"{cycle.store_id}:{cycle.month}",
         segment_key=rules.holdout_segment,
     )
     for r in rows:
@@ -179,17 +203,36 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     counts = Counter(r["band"].value for r in rows)
     total = session.scalar(select(func.count()).where(Target.cycle_id == cycle.id)) or 0
     advance(
-        session=session, cycle=cycle, to=CycleStage.screened, actor=actor,
-        targets=total, at_risk=counts.get("at_risk", 0), lost=counts.get("lost", 0),
-        likely_lost=counts.get("likely_lost", 0), holdout=len(held),
+        session=session,
+        cycle=cycle,
+        to=CycleStage.screened,
+        actor=actor,
+        targets=total,
+        at_risk=counts.get("at_risk", 0),
+        lost=counts.get("lost", 0),
+        likely_lost=counts.get("likely_lost", 0),
+        holdout=len(held),
     )
-    return {"added": len(rows), "total": int(total), "at_risk": counts["at_risk"], "lost": counts["lost"],
-            "likely_lost": counts["likely_lost"], "holdout": len(held)}
+    return {
+        "added": len(rows),
+        "total": int(total),
+        "at_risk": counts["at_risk"],
+        "lost": counts["lost"],
+        "likely_lost": counts["likely_lost"],
+        "holdout": len(held),
+    }
 
 
 def _target_rows(
-    *, session: Session, cycle: MonthlyCycle, candidates: dict[int, int], scores: analytics.Scores,
-    priority: Any, as_of: date, at_risk_before: date, lost_before: date,
+    *,
+    session: Session,
+    cycle: MonthlyCycle,
+    candidates: dict[int, int],
+    scores: analytics.Scores,
+    priority: Any,
+    as_of: date,
+    at_risk_before: date,
+    lost_before: date,
 ) -> list[dict[str, Any]]:
     """The target rows of ``candidates`` (vehicle id -> index into ``scores``), set-based.
 
@@ -214,9 +257,18 @@ def _target_rows(
     already = select(Target.vehicle_id).where(Target.cycle_id == cycle.id)
     base = (
         select(
-            Vehicle.id, Vehicle.customer_id, Vehicle.model, Vehicle.grade, Vehicle.warranty_end,
-            Vehicle.plate, Customer.district, Customer.customer_type, Customer.gender,
-            Customer.birth_date, Customer.occupation, last_ro_id.label("last_ro_id"),
+            Vehicle.id,
+            Vehicle.customer_id,
+            Vehicle.model,
+            Vehicle.grade,
+            Vehicle.warranty_end,
+            Vehicle.plate,
+            Customer.district,
+            Customer.customer_type,
+            Customer.gender,
+            Customer.birth_date,
+            Customer.occupation,
+            last_ro_id.label("last_ro_id"),
         )
         .join(Customer, Customer.id == Vehicle.customer_id)
         .where(
@@ -229,10 +281,16 @@ def _target_rows(
         .subquery()
     )
     ro = ServiceVisit.__table__.alias("last_visit_ro")
-    stmt = select(
-        *(c for c in base.c if c.name != "last_ro_id"),
-        ro.c.category, ro.c["items"].label("last_items"), ro.c.advisor_id,
-    ).select_from(base).join(ro, ro.c.id == base.c.last_ro_id)
+    stmt = (
+        select(
+            *(c for c in base.c if c.name != "last_ro_id"),
+            ro.c.category,
+            ro.c["items"].label("last_items"),
+            ro.c.advisor_id,
+        )
+        .select_from(base)
+        .join(ro, ro.c.id == base.c.last_ro_id)
+    )
     now = clock.now()
     first_visit, spend, visits = scores.first_visit, scores.spend, scores.visits
     p_alive, expected = scores.p_alive, scores.expected_visits
@@ -304,8 +362,16 @@ def _age_band(age: int | None) -> str:
 
 
 PROFILE_DIMENSIONS = (
-    "band", "model", "grade", "district", "customer_type", "gender", "age_band",
-    "warranty", "last_category", "visits_per_year",
+    "band",
+    "model",
+    "grade",
+    "district",
+    "customer_type",
+    "gender",
+    "age_band",
+    "warranty",
+    "last_category",
+    "visits_per_year",
 )
 
 
@@ -348,7 +414,9 @@ def analyze_profiles(*, session: Session, cycle_id: int, actor: Actor) -> dict[s
                 "targets": c,
                 "share_pct": round(100 * c / n, 1),
                 "base_share_pct": round(100 * base_models.get(m, 0) / base_total, 1),
-                "index": round((c / n) / (base_models.get(m, 0) / base_total), 2) if base_models.get(m) else None,
+                "index": round((c / n) / (base_models.get(m, 0) / base_total), 2)
+                if base_models.get(m)
+                else None,
             }
             for m, c in dist["model"].items()
         ),
@@ -366,12 +434,18 @@ def analyze_profiles(*, session: Session, cycle_id: int, actor: Actor) -> dict[s
 
 
 def holdout_count(*, session: Session, cycle_id: int) -> int:
-    return session.scalar(select(func.count()).where(Target.cycle_id == cycle_id, Target.holdout.is_(True))) or 0
+    return (
+        session.scalar(select(func.count()).where(Target.cycle_id == cycle_id, Target.holdout.is_(True))) or 0
+    )
 
 
 def holdout_targets(*, session: Session, cycle_id: int) -> list[Target]:
     """The cycle's randomized holdout: screened, deliberately not contacted."""
-    stmt = select(Target).where(Target.cycle_id == cycle_id, Target.holdout.is_(True)).order_by(Target.band, Target.id)
+    stmt = (
+        select(Target)
+        .where(Target.cycle_id == cycle_id, Target.holdout.is_(True))
+        .order_by(Target.band, Target.id)
+    )
     return list(session.scalars(stmt))
 
 
@@ -398,7 +472,9 @@ def targets_of(
 TERMINAL = {FlowRunState.completed, FlowRunState.failed, FlowRunState.crashed, FlowRunState.cancelled}
 
 
-def live_flow_run(*, session: Session, launch_key: str, stale_after: timedelta = timedelta(hours=6)) -> FlowRunRecord | None:
+def live_flow_run(
+    *, session: Session, launch_key: str, stale_after: timedelta = timedelta(hours=6)
+) -> FlowRunRecord | None:
     """A run with this key that is still scheduled or running (so we do not start it twice)."""
     stmt = (
         select(FlowRunRecord)
@@ -443,8 +519,12 @@ def record_flow_run(
     now = clock.now()
     if record is None:
         record = FlowRunRecord(
-            flow_name=flow_name, launch_key=launch_key, state=state, started_at=now,
-            store_id=store_id, cycle_id=cycle_id,
+            flow_name=flow_name,
+            launch_key=launch_key,
+            state=state,
+            started_at=now,
+            store_id=store_id,
+            cycle_id=cycle_id,
         )
         session.add(record)
     record.state = state
@@ -478,7 +558,10 @@ def set_flow_run_id(*, session: Session, record_id: int, prefect_flow_run_id: st
 
 
 def flows_running(
-    *, session: Session, store_ids: list[int], cycle_id: int | None = None,
+    *,
+    session: Session,
+    store_ids: list[int],
+    cycle_id: int | None = None,
     stale_after: timedelta = timedelta(hours=6),
 ) -> bool:
     """Whether work is still under way for these stores (and this cycle): a run scheduled or
@@ -488,11 +571,15 @@ def flows_running(
     scope = (FlowRunRecord.store_id.in_(store_ids)) | (FlowRunRecord.store_id.is_(None))
     if cycle_id is not None:
         scope = (FlowRunRecord.cycle_id == cycle_id) | (scope & FlowRunRecord.cycle_id.is_(None))
-    stmt = select(FlowRunRecord.id).where(
-        scope,
-        FlowRunRecord.state.in_([FlowRunState.scheduled, FlowRunState.running]),
-        FlowRunRecord.started_at >= clock.now() - stale_after,
-    ).limit(1)
+    stmt = (
+        select(FlowRunRecord.id)
+        .where(
+            scope,
+            FlowRunRecord.state.in_([FlowRunState.scheduled, FlowRunState.running]),
+            FlowRunRecord.started_at >= clock.now() - stale_after,
+        )
+        .limit(1)
+    )
     return session.scalar(stmt) is not None
 
 
@@ -510,10 +597,14 @@ def flow_runs_of(
 
 # The flow (flows/stages.py) whose run moves a cycle into each stage; "started" is the cycle's creation.
 STAGE_FLOWS: dict[CycleStage, str] = {
-    CycleStage.cleaned: "archive_cleanup", CycleStage.screened: "screen_targets",
-    CycleStage.profiled: "analyze_profiles", CycleStage.surveying: "assign_surveys",
-    CycleStage.tallied: "tally_reasons", CycleStage.planning: "draft_plan",
-    CycleStage.executing: "execute_plan", CycleStage.evaluated: "evaluate_cycle",
+    CycleStage.cleaned: "archive_cleanup",
+    CycleStage.screened: "screen_targets",
+    CycleStage.profiled: "analyze_profiles",
+    CycleStage.surveying: "assign_surveys",
+    CycleStage.tallied: "tally_reasons",
+    CycleStage.planning: "draft_plan",
+    CycleStage.executing: "execute_plan",
+    CycleStage.evaluated: "evaluate_cycle",
 }
 LIVE_RUN_STATES = (FlowRunState.scheduled, FlowRunState.running)
 
@@ -554,10 +645,14 @@ def cycle_progress(*, session: Session, cycle: MonthlyCycle, store_ids: list[int
         else:
             state = "waiting"
         stages.append(StageProgress(stage, state, run))
-    return CycleProgress(stages, runs, flows_running(session=session, store_ids=[cycle.store_id], cycle_id=cycle.id))
+    return CycleProgress(
+        stages, runs, flows_running(session=session, store_ids=[cycle.store_id], cycle_id=cycle.id)
+    )
 
 
-def cycles_in_stage(*, session: Session, stage: CycleStage, store_ids: list[int] | None = None) -> list[MonthlyCycle]:
+def cycles_in_stage(
+    *, session: Session, stage: CycleStage, store_ids: list[int] | None = None
+) -> list[MonthlyCycle]:
     stmt = select(MonthlyCycle).where(MonthlyCycle.stage == stage)
     if store_ids is not None:
         stmt = stmt.where(MonthlyCycle.store_id.in_(store_ids))

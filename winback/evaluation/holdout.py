@@ -5,12 +5,14 @@ allocation by largest remainder so small strata still add up to the overall shar
 reproducible: the random generator is seeded by the store and month, and the candidates are
 taken in vehicle-id order, so screening the same archive again draws the same vehicles.
 """
+
 from __future__ import annotations
 
 import math
 import random
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def stratum(row: dict[str, Any], segment_key: str) -> tuple[str, str]:
@@ -19,7 +21,9 @@ def stratum(row: dict[str, Any], segment_key: str) -> tuple[str, str]:
     return (str(band), str((row.get("profile") or {}).get(segment_key) or "-"))
 
 
-def draw(rows: Iterable[dict[str, Any]], *, share_pct: float, seed: str, segment_key: str = "grade") -> set[int]:
+def draw(
+    rows: Iterable[dict[str, Any]], *, share_pct: float, seed: str, segment_key: str = "grade"
+) -> set[int]:
     """Vehicle ids of the holdout among ``rows`` (dicts with vehicle_id, band, profile)."""
     rows = sorted(rows, key=lambda r: r["vehicle_id"])
     if share_pct <= 0 or not rows:

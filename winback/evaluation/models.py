@@ -1,4 +1,5 @@
 """The three-month evaluation (总结及效果评估) of a cycle."""
+
 from __future__ import annotations
 
 from datetime import datetime

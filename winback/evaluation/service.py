@@ -1,4 +1,5 @@
 """The evaluation three months after execution starts (总结及效果评估)."""
+
 from __future__ import annotations
 
 import math
@@ -15,14 +16,13 @@ from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.customers.models import Customer, ServiceVisit
+from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, Target
 from winback.evaluation.models import Evaluation
+from winback.evaluation.stats import newcombe_diff
 from winback.notifications import service as notifications
 from winback.notifications.messages import Month
-from winback.customers.models import Vehicle, VehicleStatus
-from winback.evaluation.stats import newcombe_diff
 from winback.plans.models import ReturnCallback, Voucher
 from winback.plans.service import current_plan, plan_in_force, redeem_vouchers
 from winback.surveys.models import ContactAttempt, SurveyStatus, SurveyTask, SurveyTaskReason
@@ -48,10 +48,19 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
         .group_by(ContactAttempt.task_id)
         .subquery()
     )
-    customer_of = dict(session.execute(select(Target.id, Target.customer_id).where(Target.cycle_id == cycle.id)).all())
+    customer_of = dict(
+        session.execute(select(Target.id, Target.customer_id).where(Target.cycle_id == cycle.id)).all()
+    )
     tasks = session.execute(
-        select(SurveyTask.id, SurveyTask.target_id, SurveyTask.assignee_id, SurveyTask.status,
-               SurveyTask.closed_at, first_attempt.c.first_at, Target.vehicle_id)
+        select(
+            SurveyTask.id,
+            SurveyTask.target_id,
+            SurveyTask.assignee_id,
+            SurveyTask.status,
+            SurveyTask.closed_at,
+            first_attempt.c.first_at,
+            Target.vehicle_id,
+        )
         .join(Target, Target.id == SurveyTask.target_id)
         .outerjoin(first_attempt, first_attempt.c.task_id == SurveyTask.id)
         .where(SurveyTask.cycle_id == cycle.id)
@@ -80,7 +89,7 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
     contacted = back = entries = 0
     output = Decimal("0")
     returned_tasks: list[int] = []
-    for task_id, target_id, assignee_id, status, closed_at, first_at, vehicle_id in tasks:
+    for _task_id, target_id, assignee_id, status, closed_at, first_at, vehicle_id in tasks:
         per_advisor[assignee_id]  # every advisor with tasks appears, even with none closed
         if status != SurveyStatus.done:
             continue
@@ -101,7 +110,9 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
 
     target_pct = float(rules["winback_target_pct"])
     per_yuan = float(rules["shortfall_yuan_per_customer"])
-    names = dict(session.execute(select(Staff.id, Staff.display_name).where(Staff.store_id == cycle.store_id)).all())
+    names = dict(
+        session.execute(select(Staff.id, Staff.display_name).where(Staff.store_id == cycle.store_id)).all()
+    )
 
     # -- randomized holdout vs contacted (intention to treat: every target given to an advisor,
     #    whether reached or not, against the targets held out), same window for both.
@@ -112,7 +123,8 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
     ).all()
     assignee_of = {target_id: assignee_id for _t, target_id, assignee_id, *_rest in tasks}
     back_itt = {
-        t_id for t_id, vehicle_id, _h in all_targets
+        t_id
+        for t_id, vehicle_id, _h in all_targets
         if any(start_day < d <= today for d, _a in visits_by_vehicle.get(vehicle_id, []))
     }
     held = [t_id for t_id, _v, h in all_targets if h]
@@ -121,8 +133,12 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
     t_back = sum(1 for t in treated if t in back_itt)
     holdout_figures = {
         "window": [start_day.isoformat(), today.isoformat()],
-        "treated": len(treated), "treated_back": t_back, "treated_rate_pct": _pct(t_back, len(treated)),
-        "holdout": len(held), "holdout_back": h_back, "holdout_rate_pct": _pct(h_back, len(held)),
+        "treated": len(treated),
+        "treated_back": t_back,
+        "treated_rate_pct": _pct(t_back, len(treated)),
+        "holdout": len(held),
+        "holdout_back": h_back,
+        "holdout_rate_pct": _pct(h_back, len(held)),
         **_lift(t_back, len(treated), h_back, len(held)),
     }
     assigned: dict[int, list[int]] = defaultdict(list)
@@ -137,22 +153,30 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
         mine_back = sum(1 for t in mine if t in back_itt)
         lift = _lift(mine_back, len(mine), h_back, len(held))
         incremental = round(lift["lift_pct"] * len(mine) / 100, 1) if lift["lift_pct"] is not None else None
-        advisors.append({
-            "advisor_id": sid,
-            "advisor": names.get(sid, str(sid)),
-            "contacted": figures["contacted"],
-            "came_back": figures["came_back"],
-            "rate_pct": round(100 * figures["came_back"] / figures["contacted"], 1) if figures["contacted"] else 0.0,
-            "target_pct": target_pct,
-            "shortfall_customers": shortfall,
-            "shortfall_yuan": round(shortfall * per_yuan, 2),
-            "assigned": len(mine), "assigned_back": mine_back, "assigned_rate_pct": _pct(mine_back, len(mine)),
-            **lift,
-            "incremental_customers": incremental,
-            "incremental_meets_target": lift["lift_pct"] is not None and lift["lift_pct"] >= target_pct,
-        })
+        advisors.append(
+            {
+                "advisor_id": sid,
+                "advisor": names.get(sid, str(sid)),
+                "contacted": figures["contacted"],
+                "came_back": figures["came_back"],
+                "rate_pct": round(100 * figures["came_back"] / figures["contacted"], 1)
+                if figures["contacted"]
+                else 0.0,
+                "target_pct": target_pct,
+                "shortfall_customers": shortfall,
+                "shortfall_yuan": round(shortfall * per_yuan, 2),
+                "assigned": len(mine),
+                "assigned_back": mine_back,
+                "assigned_rate_pct": _pct(mine_back, len(mine)),
+                **lift,
+                "incremental_customers": incremental,
+                "incremental_meets_target": lift["lift_pct"] is not None and lift["lift_pct"] >= target_pct,
+            }
+        )
 
-    plan = plan_in_force(session=session, cycle_id=cycle.id) or current_plan(session=session, cycle_id=cycle.id)
+    plan = plan_in_force(session=session, cycle_id=cycle.id) or current_plan(
+        session=session, cycle_id=cycle.id
+    )
     per_measure = []
     measure_cost = Decimal("0")
     if plan is not None:
@@ -160,52 +184,86 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
             addressed = m.reason_ids
             credited = [t for t in returned_tasks if reasons_of.get(t, set()) & addressed]
             measure_cost += m.estimated_cost or 0
-            per_measure.append({
-                "measure_id": m.id, "title": m.title, "status": m.display_status(today),
-                "reason": m.reason_code.code if m.reason_code else None,
-                "reasons": sorted(r.code for r in m.reasons) or ([m.reason_code.code] if m.reason_code else []),
-                "customers_back": len(credited),
-                "customer_ids": sorted(customer_of[t] for t in credited),
-                "expected_value": str(m.expected_value) if m.expected_value is not None else None,
-                "expected_unit": m.expected_unit,
-                "cost": str(m.estimated_cost) if m.estimated_cost is not None else None,
-            })
+            per_measure.append(
+                {
+                    "measure_id": m.id,
+                    "title": m.title,
+                    "status": m.display_status(today),
+                    "reason": m.reason_code.code if m.reason_code else None,
+                    "reasons": sorted(r.code for r in m.reasons)
+                    or ([m.reason_code.code] if m.reason_code else []),
+                    "customers_back": len(credited),
+                    "customer_ids": sorted(customer_of[t] for t in credited),
+                    "expected_value": str(m.expected_value) if m.expected_value is not None else None,
+                    "expected_unit": m.expected_unit,
+                    "cost": str(m.estimated_cost) if m.estimated_cost is not None else None,
+                }
+            )
 
     redeem_vouchers(session=session, cycle_id=cycle.id, actor=actor)
     voucher_cost = session.scalar(
-        select(func.coalesce(func.sum(Voucher.amount), 0))
-        .where(Voucher.cycle_id == cycle.id, Voucher.redeemed_visit_id.is_not(None))
+        select(func.coalesce(func.sum(Voucher.amount), 0)).where(
+            Voucher.cycle_id == cycle.id, Voucher.redeemed_visit_id.is_not(None)
+        )
     ) or Decimal("0")
     sat_avg, sat_n = session.execute(
-        select(func.avg(ReturnCallback.satisfaction), func.count(ReturnCallback.id))
-        .where(ReturnCallback.cycle_id == cycle.id)
+        select(func.avg(ReturnCallback.satisfaction), func.count(ReturnCallback.id)).where(
+            ReturnCallback.cycle_id == cycle.id
+        )
     ).one()
     kpis = retention_kpis(session=session, store_id=cycle.store_id, settings=rules)
 
     evaluation = Evaluation(
-        store_id=cycle.store_id, cycle_id=cycle.id, computed_at=clock.now(), targets=int(target_count),
-        contacted=contacted, vehicles_back=back, workshop_entries=entries, output_value=output,
-        measure_cost=measure_cost, voucher_cost=Decimal(voucher_cost),
-        satisfaction_avg=round(float(sat_avg), 2) if sat_avg is not None else None, satisfaction_n=int(sat_n),
-        holdout=holdout_figures, churn_rate_pct=kpis["churn_rate_pct"], kpis=kpis,
+        store_id=cycle.store_id,
+        cycle_id=cycle.id,
+        computed_at=clock.now(),
+        targets=int(target_count),
+        contacted=contacted,
+        vehicles_back=back,
+        workshop_entries=entries,
+        output_value=output,
+        measure_cost=measure_cost,
+        voucher_cost=Decimal(voucher_cost),
+        satisfaction_avg=round(float(sat_avg), 2) if sat_avg is not None else None,
+        satisfaction_n=int(sat_n),
+        holdout=holdout_figures,
+        churn_rate_pct=kpis["churn_rate_pct"],
+        kpis=kpis,
         winback_rate_pct=round(100 * back / contacted, 1) if contacted else 0.0,
-        target_pct=target_pct, per_advisor=advisors, per_measure=per_measure,
+        target_pct=target_pct,
+        per_advisor=advisors,
+        per_measure=per_measure,
     )
     session.add(evaluation)
     session.flush()
     cycle.evaluated_at = clock.now()
     audit_service.record(
-        session=session, actor=actor, action="cycle.evaluated", entity_type="cycle", entity_id=cycle.id,
-        store_id=cycle.store_id, cycle_id=cycle.id,
-        changes={"contacted": contacted, "vehicles_back": back, "output_value": output,
-                 "lift_pct": holdout_figures["lift_pct"], "voucher_cost": voucher_cost},
+        session=session,
+        actor=actor,
+        action="cycle.evaluated",
+        entity_type="cycle",
+        entity_id=cycle.id,
+        store_id=cycle.store_id,
+        cycle_id=cycle.id,
+        changes={
+            "contacted": contacted,
+            "vehicles_back": back,
+            "output_value": output,
+            "lift_pct": holdout_figures["lift_pct"],
+            "voucher_cost": voucher_cost,
+        },
     )
     cycles.advance(session=session, cycle=cycle, to=CycleStage.evaluated, actor=actor)
     for manager in staff_with_role(session=session, store_id=cycle.store_id, role=Role.manager):
         notifications.enqueue(
-            session=session, recipient=manager, kind="evaluation_ready",
-            dedupe_key=f"evaluation_ready:{cycle.id}:{manager.id}", month=Month(cycle.month),
-            back=back, contacted=contacted, rate=evaluation.winback_rate_pct,
+            session=session,
+            recipient=manager,
+            kind="evaluation_ready",
+            dedupe_key=f"evaluation_ready:{cycle.id}:{manager.id}",
+            month=Month(cycle.month),
+            back=back,
+            contacted=contacted,
+            rate=evaluation.winback_rate_pct,
         )
     return evaluation
 
@@ -220,7 +278,11 @@ def _lift(s1: int, n1: int, s2: int, n2: int) -> dict[str, float | None]:
     if result is None:
         return {"lift_pct": None, "lift_ci_low_pct": None, "lift_ci_high_pct": None}
     d, low, high = result
-    return {"lift_pct": round(100 * d, 1), "lift_ci_low_pct": round(100 * low, 1), "lift_ci_high_pct": round(100 * high, 1)}
+    return {
+        "lift_pct": round(100 * d, 1),
+        "lift_ci_low_pct": round(100 * low, 1),
+        "lift_ci_high_pct": round(100 * high, 1),
+    }
 
 
 MAINTENANCE = "保养"  # repair-order category of a maintenance visit (首保, 二保...)
@@ -249,8 +311,14 @@ def retention_kpis(*, session: Session, store_id: int, settings: dict[str, Any])
         .subquery()
     )
     rows = session.execute(
-        select(Vehicle.id, Vehicle.purchase_date, Vehicle.grade, Customer.customer_type,
-               per_vehicle.c.last_visit, per_vehicle.c.maint)
+        select(
+            Vehicle.id,
+            Vehicle.purchase_date,
+            Vehicle.grade,
+            Customer.customer_type,
+            per_vehicle.c.last_visit,
+            per_vehicle.c.maint,
+        )
         .join(Customer, Customer.id == Vehicle.customer_id)
         .outerjoin(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
         .where(Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active)
@@ -278,11 +346,17 @@ def retention_kpis(*, session: Session, store_id: int, settings: dict[str, Any])
     return {
         "as_of": today.isoformat(),
         "active_vehicles": len(rows),
-        "first_maintenance_return_pct": _pct(f_ok, f_n), "first_maintenance_due": f_n,
-        "second_maintenance_return_pct": _pct(s_ok, s_n), "second_maintenance_due": s_n,
-        "churn_rate_pct": _pct(lost, len(rows)), "lost_vehicles": lost,
+        "first_maintenance_return_pct": _pct(f_ok, f_n),
+        "first_maintenance_due": f_n,
+        "second_maintenance_return_pct": _pct(s_ok, s_n),
+        "second_maintenance_due": s_n,
+        "churn_rate_pct": _pct(lost, len(rows)),
+        "lost_vehicles": lost,
         "churn_by_segment": {
-            key: {seg: {"vehicles": n, "lost": k, "rate_pct": _pct(k, n)} for seg, (n, k) in sorted(cells.items())}
+            key: {
+                seg: {"vehicles": n, "lost": k, "rate_pct": _pct(k, n)}
+                for seg, (n, k) in sorted(cells.items())
+            }
             for key, cells in churn.items()
         },
     }
@@ -305,10 +379,21 @@ def trend(*, session: Session, store_id: int) -> list[dict[str, Any]]:
     ).all()
     quarters: dict[str, dict[str, Any]] = {}
     for month, ev in rows:
-        q = quarters.setdefault(quarter_of(month), {
-            "quarter": quarter_of(month), "months": [], "contacted": 0, "back": 0,
-            "treated": 0, "treated_back": 0, "holdout": 0, "holdout_back": 0, "churn": [], "shortfall": {},
-        })
+        q = quarters.setdefault(
+            quarter_of(month),
+            {
+                "quarter": quarter_of(month),
+                "months": [],
+                "contacted": 0,
+                "back": 0,
+                "treated": 0,
+                "treated_back": 0,
+                "holdout": 0,
+                "holdout_back": 0,
+                "churn": [],
+                "shortfall": {},
+            },
+        )
         for a in ev.per_advisor or []:
             q["shortfall"][a["advisor"]] = round(q["shortfall"].get(a["advisor"], 0) + a["shortfall_yuan"], 2)
         q["months"].append(month)
@@ -322,12 +407,15 @@ def trend(*, session: Session, store_id: int) -> list[dict[str, Any]]:
     out = []
     for q in quarters.values():
         lift = _lift(q["treated_back"], q["treated"], q["holdout_back"], q["holdout"])
-        out.append({
-            "quarter": q["quarter"], "months": q["months"],
-            "return_rate_pct": _pct(q["back"], q["contacted"]),
-            "churn_rate_pct": round(sum(q["churn"]) / len(q["churn"]), 1) if q["churn"] else None,
-            **lift,
-            # The quarterly shortfall tally (yuan per customer missing from the target), per advisor.
-            "shortfall_yuan": q["shortfall"],
-        })
+        out.append(
+            {
+                "quarter": q["quarter"],
+                "months": q["months"],
+                "return_rate_pct": _pct(q["back"], q["contacted"]),
+                "churn_rate_pct": round(sum(q["churn"]) / len(q["churn"]), 1) if q["churn"] else None,
+                **lift,
+                # The quarterly shortfall tally (yuan per customer missing from the target), per advisor.
+                "shortfall_yuan": q["shortfall"],
+            }
+        )
     return out

@@ -3,6 +3,7 @@
 Written out (a dozen lines) rather than pulling numpy/scipy/statsmodels into a web app for two
 formulas; checked against Newcombe (1998), Statistics in Medicine 17:873, example (56/70 vs 48/80).
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """The notification outbox: every message is recorded, retried and never fails the process."""
+
 from __future__ import annotations
 
 import enum

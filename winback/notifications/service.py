@@ -4,6 +4,7 @@ Queuing in the same transaction means a message is never lost and never sent for
 that rolled back. Delivery (``deliver_pending``) is a separate step that tasks/flows run;
 a failed delivery is retried with back-off and recorded, and never raises.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,12 +25,16 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 # Back-off between attempts: 1 min, 5 min, 30 min, 2 h, 6 h.
-BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6)]
+BACKOFF = [
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+]
 
 
-def enqueue(
-    *, session: Session, recipient: Staff, kind: str, dedupe_key: str, **params
-) -> bool:
+def enqueue(*, session: Session, recipient: Staff, kind: str, dedupe_key: str, **params) -> bool:
     """Queue one message for ``recipient``; a second call with the same key does nothing.
 
     Returns True when a new message was queued.

@@ -1,11 +1,25 @@
 """Rectification plan (整改措施) and its measures."""
+
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Column, Date, LargeBinary, ForeignKey, Integer, Numeric, SmallInteger, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
@@ -85,7 +99,9 @@ class Measure(Base):
     owner = relationship("Staff", foreign_keys=[owner_id], lazy="joined")
     reason_code = relationship("ReasonCode", lazy="joined")
     # Every reason the measure addresses (the evaluation credits returned customers through them).
-    reasons = relationship("ReasonCode", secondary="measure_reasons", lazy="selectin", order_by="ReasonCode.sort_order")
+    reasons = relationship(
+        "ReasonCode", secondary="measure_reasons", lazy="selectin", order_by="ReasonCode.sort_order"
+    )
 
     @property
     def reason_ids(self) -> set[int]:

@@ -1,4 +1,5 @@
 """Reason-survey tasks (流失原因调查) handed to service advisors with a one-week deadline."""
+
 from __future__ import annotations
 
 import enum
@@ -79,8 +80,14 @@ class Disposition(str, enum.Enum):
         return self in _FAILED
 
 
-_REACHED = {Disposition.reached, Disposition.appointment_booked, Disposition.call_back,
-            Disposition.not_interested, Disposition.serviced_elsewhere, Disposition.do_not_call}
+_REACHED = {
+    Disposition.reached,
+    Disposition.appointment_booked,
+    Disposition.call_back,
+    Disposition.not_interested,
+    Disposition.serviced_elsewhere,
+    Disposition.do_not_call,
+}
 _FAILED = {Disposition.left_message, Disposition.no_answer, Disposition.busy}
 
 
@@ -154,9 +161,7 @@ class SurveyTask(Base):
 
     target = relationship("Target", lazy="joined")
     assignee = relationship("Staff", foreign_keys=[assignee_id], lazy="joined")
-    reasons: Mapped[list[SurveyTaskReason]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    reasons: Mapped[list[SurveyTaskReason]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     attempts: Mapped[list[ContactAttempt]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ContactAttempt.at"
     )

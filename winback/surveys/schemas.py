@@ -1,4 +1,5 @@
 """Input of the survey actions, shared by the JSON API and the web forms."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -16,18 +17,24 @@ class SurveyResultIn(BaseModel):
     elsewhere_what: str | None = Field(None, max_length=300)
     elsewhere_where: str | None = Field(None, max_length=300)
     elsewhere_why: str | None = Field(None, max_length=500)
-    elsewhere_kind: ShopKind | None = Field(None, description="independent, other_4s, chain, insurance, other")
+    elsewhere_kind: ShopKind | None = Field(
+        None, description="independent, other_4s, chain, insurance, other"
+    )
     reason_other: str | None = Field(None, max_length=300, description="the 'other' reason in words")
     would_return: bool | None = None
     appointment_on: date | None = None
     voucher_offered: bool | None = None
-    complaint: str | None = Field(None, max_length=4000, description="once saved it cannot be changed, only answered")
+    complaint: str | None = Field(
+        None, max_length=4000, description="once saved it cannot be changed, only answered"
+    )
     notes: str | None = Field(None, max_length=4000)
     unreachable: bool = False
     # The task's version when the form was loaded: a save over someone else's change is refused.
     expected_version: int | None = None
 
-    @field_validator("elsewhere_what", "elsewhere_where", "elsewhere_why", "complaint", "notes", "reason_other")
+    @field_validator(
+        "elsewhere_what", "elsewhere_where", "elsewhere_why", "complaint", "notes", "reason_other"
+    )
     @classmethod
     def _blank_is_none(cls, v: str | None) -> str | None:
         return v.strip() or None if isinstance(v, str) else v

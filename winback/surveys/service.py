@@ -1,4 +1,5 @@
 """Reason surveys: distribution, the advisor's work, reminders, escalation and the tally."""
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,11 @@ def seed_reason_codes(*, session: Session, store_id: int) -> int:
     added = 0
     for order, (code, zh, en, area) in enumerate(DEFAULT_REASONS):
         if code not in have:
-            session.add(ReasonCode(store_id=store_id, code=code, label_zh=zh, label_en=en, area=area, sort_order=order))
+            session.add(
+                ReasonCode(
+                    store_id=store_id, code=code, label_zh=zh, label_en=en, area=area, sort_order=order
+                )
+            )
             added += 1
     session.flush()
     return added
@@ -64,7 +69,9 @@ def reasons_by_code(*, session: Session, store_ids: list[int]) -> dict[str, Reas
     store's (the person's home store's) label wins where stores share a code."""
     out: dict[str, ReasonCode] = {}
     for store_id in reversed(store_ids):
-        out.update({rc.code: rc for rc in reason_codes(session=session, store_id=store_id, active_only=False)})
+        out.update(
+            {rc.code: rc for rc in reason_codes(session=session, store_id=store_id, active_only=False)}
+        )
     return out
 
 
@@ -72,8 +79,15 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
 def save_reason_code(
-    *, session: Session, actor_staff: Staff, label_zh: str, label_en: str, code: str | None = None,
-    reason_id: int | None = None, area: ReasonArea | None = None, active: bool = True,
+    *,
+    session: Session,
+    actor_staff: Staff,
+    label_zh: str,
+    label_en: str,
+    code: str | None = None,
+    reason_id: int | None = None,
+    area: ReasonArea | None = None,
+    active: bool = True,
 ) -> ReasonCode:
     """Add a churn reason to the actor's store or edit one (admin or manager), in both languages.
 
@@ -86,7 +100,9 @@ def save_reason_code(
     store_id = actor_staff.store_id
     label_zh, label_en = (label_zh or "").strip(), (label_en or "").strip()
     if not label_zh or not label_en:
-        raise InvalidInput("a reason needs a Chinese and an English label", field="label_zh" if not label_zh else "label_en")
+        raise InvalidInput(
+            "a reason needs a Chinese and an English label", field="label_zh" if not label_zh else "label_en"
+        )
     if len(label_zh) > 120 or len(label_en) > 120:
         raise InvalidInput("a label has at most 120 characters", field="label_zh")
     if reason_id is not None:
@@ -97,23 +113,45 @@ def save_reason_code(
     else:
         code = (code or "").strip().lower()
         if not _CODE.match(code):
-            raise InvalidInput("a reason code is 2-40 lower-case letters, digits or _, starting with a letter",
-                               field="code")
-        if session.scalar(select(ReasonCode.id).where(ReasonCode.store_id == store_id, ReasonCode.code == code)):
+            raise InvalidInput(
+                "a reason code is 2-40 lower-case letters, digits or _, starting with a letter", field="code"
+            )
+        if session.scalar(
+            select(ReasonCode.id).where(ReasonCode.store_id == store_id, ReasonCode.code == code)
+        ):
             raise InvalidInput("the store already has this reason code", field="code")
         order = session.scalar(select(func.max(ReasonCode.sort_order)).where(ReasonCode.store_id == store_id))
-        rc = ReasonCode(store_id=store_id, code=code, label_zh=label_zh, label_en=label_en,
-                        area=area or ReasonArea.other, active=True, sort_order=(order or 0) + 1)
+        rc = ReasonCode(
+            store_id=store_id,
+            code=code,
+            label_zh=label_zh,
+            label_en=label_en,
+            area=area or ReasonArea.other,
+            active=True,
+            sort_order=(order or 0) + 1,
+        )
         session.add(rc)
         session.flush()
         action = "reason_code.added"
-    changes = audit_service.diff(rc, {"label_zh": label_zh, "label_en": label_en, "area": area or rc.area,
-                                      "active": active if reason_id is not None else True})
+    changes = audit_service.diff(
+        rc,
+        {
+            "label_zh": label_zh,
+            "label_en": label_en,
+            "area": area or rc.area,
+            "active": active if reason_id is not None else True,
+        },
+    )
     session.flush()
     if changes or action == "reason_code.added":
         audit_service.record(
-            session=session, actor=Actor.person(actor_staff), action=action, entity_type="store", entity_id=store_id,
-            store_id=store_id, changes={"reason_code": rc.code, **changes},
+            session=session,
+            actor=Actor.person(actor_staff),
+            action=action,
+            entity_type="store",
+            entity_id=store_id,
+            store_id=store_id,
+            changes={"reason_code": rc.code, **changes},
         )
     return rc
 
@@ -142,7 +180,14 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     for a in advisors:
         load.setdefault(a.id, 0)
     pending = session.execute(
-        select(Target.id, Target.customer_id, Target.profile, Customer.advisor_id, Target.band, Target.total_spend)
+        select(
+            Target.id,
+            Target.customer_id,
+            Target.profile,
+            Customer.advisor_id,
+            Target.band,
+            Target.total_spend,
+        )
         .join(Customer, Customer.id == Target.customer_id)
         .outerjoin(SurveyTask, SurveyTask.target_id == Target.id)
         .where(Target.cycle_id == cycle.id, SurveyTask.id.is_(None), Target.holdout.is_(False))
@@ -164,24 +209,44 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
         per_advisor[assignee] += 1
         rows.append(
             dict(
-                store_id=cycle.store_id, cycle_id=cycle.id, target_id=target_id,
-                customer_id=customer_id, assignee_id=assignee, assigned_at=now, due_at=due,
-                status=SurveyStatus.open.value, version=1, band=band.value, total_spend=total_spend,
+                store_id=cycle.store_id,
+                cycle_id=cycle.id,
+                target_id=target_id,
+                customer_id=customer_id,
+                assignee_id=assignee,
+                assigned_at=now,
+                due_at=due,
+                status=SurveyStatus.open.value,
+                version=1,
+                band=band.value,
+                total_spend=total_spend,
             )
         )
     if rows:
         session.execute(SurveyTask.__table__.insert(), rows)
         audit_service.record(
-            session=session, actor=actor, action="surveys.assigned", entity_type="cycle",
-            entity_id=cycle.id, store_id=cycle.store_id, cycle_id=cycle.id,
-            changes={"tasks": len(rows), "per_advisor": {by_id[a].username: n for a, n in per_advisor.items()},
-                     "due_at": due},
+            session=session,
+            actor=actor,
+            action="surveys.assigned",
+            entity_type="cycle",
+            entity_id=cycle.id,
+            store_id=cycle.store_id,
+            cycle_id=cycle.id,
+            changes={
+                "tasks": len(rows),
+                "per_advisor": {by_id[a].username: n for a, n in per_advisor.items()},
+                "due_at": due,
+            },
         )
         for advisor_id, count in per_advisor.items():
             notifications.enqueue(
-                session=session, recipient=by_id[advisor_id], kind="tasks_assigned",
+                session=session,
+                recipient=by_id[advisor_id],
+                kind="tasks_assigned",
                 dedupe_key=f"tasks_assigned:{cycle.id}:{advisor_id}:{now.isoformat()}",
-                month=Month(cycle.month), count=count, due=due,
+                month=Month(cycle.month),
+                count=count,
+                due=due,
             )
     if cycle.surveys_assigned_at is None and rows:
         cycle.surveys_assigned_at = now
@@ -193,6 +258,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
 
 
 # ---- reading ------------------------------------------------------------------------------
+
 
 def get_task(*, session: Session, task_id: int, viewer: Staff | None = None) -> SurveyTask:
     task = session.get(SurveyTask, task_id)
@@ -220,7 +286,11 @@ LIST_LOADING = (selectinload(SurveyTask.target), selectinload(SurveyTask.assigne
 
 
 def _my_tasks_query(
-    *, advisor_id: int, include_closed: bool = False, search: str | None = None, band: str | None = None,
+    *,
+    advisor_id: int,
+    include_closed: bool = False,
+    search: str | None = None,
+    band: str | None = None,
     overdue_only: bool = False,
 ) -> Select:
     now = clock.now()
@@ -231,7 +301,9 @@ def _my_tasks_query(
         try:
             band = Band(band)
         except ValueError:
-            raise InvalidInput(f"unknown band {band!r}; one of {', '.join(b.value for b in Band)}", field="band") from None
+            raise InvalidInput(
+                f"unknown band {band!r}; one of {', '.join(b.value for b in Band)}", field="band"
+            ) from None
         stmt = stmt.where(SurveyTask.band == band)
     if overdue_only:
         stmt = stmt.where(SurveyTask.status == SurveyStatus.open, SurveyTask.due_at < now)
@@ -255,23 +327,35 @@ def _search_customers(stmt: Select, search: str | None, *, by_phone: bool = True
     if not words(search):
         return stmt
     fields = [Customer.name, Vehicle.plate, Vehicle.vin] + ([Customer.phone] if by_phone else [])
-    return (stmt.join(Target, Target.id == SurveyTask.target_id)
-            .join(Customer, Customer.id == SurveyTask.customer_id).join(Vehicle, Vehicle.id == Target.vehicle_id)
-            .where(matches(search, *fields)))
+    return (
+        stmt.join(Target, Target.id == SurveyTask.target_id)
+        .join(Customer, Customer.id == SurveyTask.customer_id)
+        .join(Vehicle, Vehicle.id == Target.vehicle_id)
+        .where(matches(search, *fields))
+    )
 
 
 def task_of_customer(*, session: Session, advisor_id: int, customer_id: int) -> SurveyTask | None:
     """The advisor's latest task for this customer, open or closed, if any (it unmasks the
     customer's phone for them)."""
     return session.scalar(
-        select(SurveyTask).where(SurveyTask.assignee_id == advisor_id, SurveyTask.customer_id == customer_id)
-        .order_by(SurveyTask.id.desc()).limit(1)
+        select(SurveyTask)
+        .where(SurveyTask.assignee_id == advisor_id, SurveyTask.customer_id == customer_id)
+        .order_by(SurveyTask.id.desc())
+        .limit(1)
     )
 
 
 def my_tasks(
-    *, session: Session, advisor_id: int, include_closed: bool = False, search: str | None = None,
-    band: str | None = None, overdue_only: bool = False, limit: int | None = None, offset: int = 0,
+    *,
+    session: Session,
+    advisor_id: int,
+    include_closed: bool = False,
+    search: str | None = None,
+    band: str | None = None,
+    overdue_only: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
     summaries: bool = False,
 ) -> list[SurveyTask] | list[TaskSummary]:
     """An advisor's tasks in working order: overdue first, then call-backs that are due, then
@@ -281,8 +365,13 @@ def my_tasks(
     ``search`` matches the customer's name or phone or the vehicle's plate or VIN. ``summaries``
     returns ``TaskSummary`` lines instead of the tasks (the API's list).
     """
-    stmt = _my_tasks_query(advisor_id=advisor_id, include_closed=include_closed, search=search, band=band,
-                           overdue_only=overdue_only)
+    stmt = _my_tasks_query(
+        advisor_id=advisor_id,
+        include_closed=include_closed,
+        search=search,
+        band=band,
+        overdue_only=overdue_only,
+    )
     if limit is not None:
         stmt = stmt.offset(offset).limit(limit)
     if summaries:
@@ -320,14 +409,30 @@ def _summaries(session: Session, ids: list[int]) -> list[TaskSummary]:
     if not ids:
         return []
     attempts = (
-        select(func.count()).where(ContactAttempt.task_id == SurveyTask.id).correlate(SurveyTask).scalar_subquery()
+        select(func.count())
+        .where(ContactAttempt.task_id == SurveyTask.id)
+        .correlate(SurveyTask)
+        .scalar_subquery()
     )
     rows = session.execute(
         select(
-            SurveyTask.id, SurveyTask.cycle_id, SurveyTask.status, SurveyTask.band, SurveyTask.assignee_id,
-            SurveyTask.due_at, SurveyTask.follow_up_at, SurveyTask.draft_saved_at, SurveyTask.closed_at,
-            SurveyTask.version, SurveyTask.customer_id, Customer.name, Customer.phone, Vehicle.vin, Vehicle.plate,
-            Vehicle.model, attempts,
+            SurveyTask.id,
+            SurveyTask.cycle_id,
+            SurveyTask.status,
+            SurveyTask.band,
+            SurveyTask.assignee_id,
+            SurveyTask.due_at,
+            SurveyTask.follow_up_at,
+            SurveyTask.draft_saved_at,
+            SurveyTask.closed_at,
+            SurveyTask.version,
+            SurveyTask.customer_id,
+            Customer.name,
+            Customer.phone,
+            Vehicle.vin,
+            Vehicle.plate,
+            Vehicle.model,
+            attempts,
         )
         .join(Target, Target.id == SurveyTask.target_id)
         .join(Customer, Customer.id == SurveyTask.customer_id)
@@ -339,18 +444,41 @@ def _summaries(session: Session, ids: list[int]) -> list[TaskSummary]:
 
 
 def my_tasks_page(
-    *, session: Session, advisor_id: int, page: int = 1, page_size: int = PAGE_SIZE, include_closed: bool = False,
-    search: str | None = None, band: str | None = None, overdue_only: bool = False,
+    *,
+    session: Session,
+    advisor_id: int,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    include_closed: bool = False,
+    search: str | None = None,
+    band: str | None = None,
+    overdue_only: bool = False,
 ) -> Page[SurveyTask]:
     """One page of ``my_tasks`` and how many there are in all (same filters)."""
-    stmt = _my_tasks_query(advisor_id=advisor_id, include_closed=include_closed, search=search, band=band,
-                           overdue_only=overdue_only)
-    return paginate(session, stmt.options(*LIST_LOADING), page=page, page_size=page_size,
-                    filtered=bool(words(search) or band or overdue_only))
+    stmt = _my_tasks_query(
+        advisor_id=advisor_id,
+        include_closed=include_closed,
+        search=search,
+        band=band,
+        overdue_only=overdue_only,
+    )
+    return paginate(
+        session,
+        stmt.options(*LIST_LOADING),
+        page=page,
+        page_size=page_size,
+        filtered=bool(words(search) or band or overdue_only),
+    )
 
 
-def _cycle_tasks_query(*, cycle_id: int, status: SurveyStatus | None = None, assignee_id: int | None = None,
-                       search: str | None = None, by_phone: bool = True) -> Select:
+def _cycle_tasks_query(
+    *,
+    cycle_id: int,
+    status: SurveyStatus | None = None,
+    assignee_id: int | None = None,
+    search: str | None = None,
+    by_phone: bool = True,
+) -> Select:
     stmt = select(SurveyTask).where(SurveyTask.cycle_id == cycle_id)
     if status is not None:
         stmt = stmt.where(SurveyTask.status == status)
@@ -363,8 +491,13 @@ def _cycle_tasks_query(*, cycle_id: int, status: SurveyStatus | None = None, ass
 
 
 def tasks_of_cycle(
-    *, session: Session, cycle_id: int, status: SurveyStatus | None = None,
-    assignee_id: int | None = None, offset: int = 0, limit: int = 100,
+    *,
+    session: Session,
+    cycle_id: int,
+    status: SurveyStatus | None = None,
+    assignee_id: int | None = None,
+    offset: int = 0,
+    limit: int = 100,
 ) -> tuple[list[SurveyTask], int]:
     """The cycle's tasks for the supervisor: overdue first, then open by due date, then closed."""
     stmt = _cycle_tasks_query(cycle_id=cycle_id, status=status, assignee_id=assignee_id)
@@ -373,15 +506,28 @@ def tasks_of_cycle(
 
 
 def cycle_tasks_page(
-    *, session: Session, cycle_id: int, page: int = 1, page_size: int = PAGE_SIZE, search: str | None = None,
-    status: SurveyStatus | None = None, assignee_id: int | None = None, by_phone: bool = True,
+    *,
+    session: Session,
+    cycle_id: int,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    search: str | None = None,
+    status: SurveyStatus | None = None,
+    assignee_id: int | None = None,
+    by_phone: bool = True,
 ) -> Page[SurveyTask]:
     """A page of the cycle's tasks (the cycle page), searched by customer, plate, VIN or (when
     ``by_phone``: the reader sees numbers unmasked) phone."""
-    stmt = _cycle_tasks_query(cycle_id=cycle_id, status=status, assignee_id=assignee_id, search=search,
-                              by_phone=by_phone)
-    return paginate(session, stmt.options(*LIST_LOADING), page=page, page_size=page_size,
-                    filtered=bool(words(search) or status or assignee_id))
+    stmt = _cycle_tasks_query(
+        cycle_id=cycle_id, status=status, assignee_id=assignee_id, search=search, by_phone=by_phone
+    )
+    return paginate(
+        session,
+        stmt.options(*LIST_LOADING),
+        page=page,
+        page_size=page_size,
+        filtered=bool(words(search) or status or assignee_id),
+    )
 
 
 def progress(*, session: Session, cycle_id: int) -> list[dict[str, Any]]:
@@ -392,15 +538,25 @@ def progress(*, session: Session, cycle_id: int) -> list[dict[str, Any]]:
     # board is polled; at 50,000 tasks the joins cost ~110 ms of PostgreSQL per call).
     rows = session.execute(
         select(
-            SurveyTask.assignee_id, SurveyTask.status, func.count(),
-            func.sum(case((and_(SurveyTask.due_at < now, SurveyTask.status == SurveyStatus.open), 1), else_=0)),
+            SurveyTask.assignee_id,
+            SurveyTask.status,
+            func.count(),
+            func.sum(
+                case((and_(SurveyTask.due_at < now, SurveyTask.status == SurveyStatus.open), 1), else_=0)
+            ),
         )
         .where(SurveyTask.cycle_id == cycle_id)
         .group_by(SurveyTask.assignee_id, SurveyTask.status)
     ).all()
-    names = dict(session.execute(
-        select(Staff.id, Staff.display_name).where(Staff.id.in_({r[0] for r in rows}))
-    ).all()) if rows else {}
+    names = (
+        dict(
+            session.execute(
+                select(Staff.id, Staff.display_name).where(Staff.id.in_({r[0] for r in rows}))
+            ).all()
+        )
+        if rows
+        else {}
+    )
     # Reached = closed as done, or not done but with an attempt that reached the customer;
     # the second set starts from the (few) attempts, not from the tasks.
     reached_outcomes = [d.value for d in Disposition if d.reached_customer]
@@ -408,15 +564,28 @@ def progress(*, session: Session, cycle_id: int) -> list[dict[str, Any]]:
         session.execute(
             select(SurveyTask.assignee_id, func.count(func.distinct(SurveyTask.id)))
             .join(ContactAttempt, ContactAttempt.task_id == SurveyTask.id)
-            .where(SurveyTask.cycle_id == cycle_id, SurveyTask.status != SurveyStatus.done,
-                   ContactAttempt.outcome.in_(reached_outcomes))
+            .where(
+                SurveyTask.cycle_id == cycle_id,
+                SurveyTask.status != SurveyStatus.done,
+                ContactAttempt.outcome.in_(reached_outcomes),
+            )
             .group_by(SurveyTask.assignee_id)
         ).all()
     )
     board: dict[int, dict[str, Any]] = {}
     for sid, status, count, overdue in rows:
-        entry = board.setdefault(sid, {"advisor_id": sid, "advisor": names[sid], "open": 0, "done": 0,
-                                       "unreachable": 0, "excluded": 0, "overdue": 0})
+        entry = board.setdefault(
+            sid,
+            {
+                "advisor_id": sid,
+                "advisor": names[sid],
+                "open": 0,
+                "done": 0,
+                "unreachable": 0,
+                "excluded": 0,
+                "overdue": 0,
+            },
+        )
         entry[status.value] += count
         entry["overdue"] += int(overdue or 0)
     for entry in board.values():
@@ -441,6 +610,7 @@ def reasons_so_far(*, session: Session, cycle_id: int) -> list[tuple[ReasonCode,
 
 # ---- the advisor's work -----------------------------------------------------------------
 
+
 def _check_version(task: SurveyTask, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != task.version:
         raise Conflict(
@@ -464,8 +634,15 @@ def _check_open(task: SurveyTask) -> None:
 
 
 def record_attempt(
-    *, session: Session, task_id: int, method: ContactMethod, outcome: Disposition | str, note: str | None,
-    actor_staff: Staff, call_back_at: datetime | None = None, expected_version: int | None = None,
+    *,
+    session: Session,
+    task_id: int,
+    method: ContactMethod,
+    outcome: Disposition | str,
+    note: str | None,
+    actor_staff: Staff,
+    call_back_at: datetime | None = None,
+    expected_version: int | None = None,
 ) -> ContactAttempt:
     """Record one contact attempt with its disposition and apply what it means:
 
@@ -493,8 +670,14 @@ def record_attempt(
     else:
         call_back_at = None
     attempt = ContactAttempt(
-        store_id=task.store_id, task_id=task.id, at=now, by_id=actor_staff.id,
-        method=method, outcome=outcome.value, note=note, call_back_at=call_back_at,
+        store_id=task.store_id,
+        task_id=task.id,
+        at=now,
+        by_id=actor_staff.id,
+        method=method,
+        outcome=outcome.value,
+        note=note,
+        call_back_at=call_back_at,
     )
     task.attempts.append(attempt)
     actor = Actor.person(actor_staff)
@@ -510,13 +693,20 @@ def record_attempt(
         closed_as = task.status
     _flush_or_conflict(session, task.id)
     audit_service.record(
-        session=session, actor=actor, action="task.contact_attempt",
-        entity_type="task", entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id,
+        session=session,
+        actor=actor,
+        action="task.contact_attempt",
+        entity_type="task",
+        entity_id=task.id,
+        store_id=task.store_id,
+        customer_id=task.customer_id,
         cycle_id=task.cycle_id,
         changes={"method": method, "outcome": outcome.value, "note": note, "call_back_at": call_back_at},
     )
     if closed_as is None:
-        outcomes = [Disposition(a.outcome) for a in task.attempts if a.outcome in Disposition._value2member_map_]
+        outcomes = [
+            Disposition(a.outcome) for a in task.attempts if a.outcome in Disposition._value2member_map_
+        ]
         failed = sum(1 for o in outcomes if o.failed or o == Disposition.wrong_number)
         limit = task_setting(session, task, "unreachable_after_attempts")
         if not any(o.reached_customer for o in outcomes) and failed >= limit:
@@ -526,8 +716,14 @@ def record_attempt(
             task.closed_at, task.closed_by_id = now, actor_staff.id
             _flush_or_conflict(session, task.id)
             audit_service.record(
-                session=session, actor=actor, action="task.closed", entity_type="task", entity_id=task.id,
-                store_id=task.store_id, customer_id=task.customer_id, cycle_id=task.cycle_id,
+                session=session,
+                actor=actor,
+                action="task.closed",
+                entity_type="task",
+                entity_id=task.id,
+                store_id=task.store_id,
+                customer_id=task.customer_id,
+                cycle_id=task.cycle_id,
                 changes={"status": task.status, "failed_attempts": failed, "limit": limit},
             )
     return attempt
@@ -542,8 +738,17 @@ def task_setting(session: Session, task: SurveyTask, key: str) -> Any:
 
 
 _RESULT_FIELDS = (
-    "method", "serviced_elsewhere", "elsewhere_kind", "elsewhere_what", "elsewhere_where", "elsewhere_why",
-    "reason_other", "would_return", "appointment_on", "voucher_offered", "notes",
+    "method",
+    "serviced_elsewhere",
+    "elsewhere_kind",
+    "elsewhere_what",
+    "elsewhere_where",
+    "elsewhere_why",
+    "reason_other",
+    "would_return",
+    "appointment_on",
+    "voucher_offered",
+    "notes",
 )
 
 
@@ -555,14 +760,24 @@ def _missing_for_close(values: dict[str, Any], codes: list[str], unreachable: bo
         missing.append(("reasons", "choose at least one reason"))
     if OTHER_REASON in codes and not values.get("reason_other"):
         missing.append(("reason_other", "describe the other reason"))
-    if values.get("serviced_elsewhere") and not (values.get("elsewhere_where") or values.get("elsewhere_kind")):
+    if values.get("serviced_elsewhere") and not (
+        values.get("elsewhere_where") or values.get("elsewhere_kind")
+    ):
         missing.append(("elsewhere_where", "say where the car was serviced"))
     return missing
 
 
 def _write_result(
-    session: Session, task: SurveyTask, *, actor_staff: Staff, codes: list[str], values: dict[str, Any],
-    complaint: str | None, closing: bool, unreachable: bool, expected_version: int | None,
+    session: Session,
+    task: SurveyTask,
+    *,
+    actor_staff: Staff,
+    codes: list[str],
+    values: dict[str, Any],
+    complaint: str | None,
+    closing: bool,
+    unreachable: bool,
+    expected_version: int | None,
 ) -> None:
     if task.assignee_id != actor_staff.id and not actor_staff.has_role(Role.supervisor):
         raise Forbidden("only the assigned advisor (or a supervisor) closes this task")
@@ -586,7 +801,8 @@ def _write_result(
     if task.complaint:
         if complaint and complaint != task.complaint:
             raise InvalidInput(
-                "a recorded complaint cannot be changed or removed; it can only be answered", field="complaint"
+                "a recorded complaint cannot be changed or removed; it can only be answered",
+                field="complaint",
             )
     elif complaint:
         task.complaint = complaint
@@ -610,40 +826,73 @@ def _write_result(
         task.draft_saved_at = now
     _flush_or_conflict(session, task.id)
     actor = Actor.person(actor_staff)
-    common = dict(entity_type="task", entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id,
-                  cycle_id=task.cycle_id)
+    common = dict(
+        entity_type="task",
+        entity_id=task.id,
+        store_id=task.store_id,
+        customer_id=task.customer_id,
+        cycle_id=task.cycle_id,
+    )
     changes = {k: values.get(k) for k in _RESULT_FIELDS if values.get(k) is not None}
     changes.update(reasons=codes, complaint=task.complaint)
     if closing:
         changes["status"] = task.status
-    audit_service.record(session=session, actor=actor, action="task.closed" if closing else "task.draft_saved",
-                         changes=changes, **common)
+    audit_service.record(
+        session=session,
+        actor=actor,
+        action="task.closed" if closing else "task.draft_saved",
+        changes=changes,
+        **common,
+    )
     if new_complaint:
-        audit_service.record(session=session, actor=actor, action="task.complaint_recorded",
-                             changes={"complaint": complaint}, **common)
+        audit_service.record(
+            session=session,
+            actor=actor,
+            action="task.complaint_recorded",
+            changes={"complaint": complaint},
+            **common,
+        )
         customer = task.target.customer.name
         for manager in staff_with_role(session=session, store_id=task.store_id, role=Role.manager):
             notifications.enqueue(
-                session=session, recipient=manager, kind="complaint_raised",
-                dedupe_key=f"complaint_raised:{task.id}:{manager.id}", task_id=task.id, customer=customer,
-                advisor=task.assignee.display_name, complaint=complaint[:200],
+                session=session,
+                recipient=manager,
+                kind="complaint_raised",
+                dedupe_key=f"complaint_raised:{task.id}:{manager.id}",
+                task_id=task.id,
+                customer=customer,
+                advisor=task.assignee.display_name,
+                complaint=complaint[:200],
             )
 
 
-
-
-
 def save_draft(
-    *, session: Session, task_id: int, reason_codes_: list[str], actor_staff: Staff,
-    complaint: str | None = None, unreachable: bool = False, expected_version: int | None = None, **values: Any,
+    *,
+    session: Session,
+    task_id: int,
+    reason_codes_: list[str],
+    actor_staff: Staff,
+    complaint: str | None = None,
+    unreachable: bool = False,
+    expected_version: int | None = None,
+    **values: Any,
 ) -> SurveyTask:
     """Keep a half-finished survey form on the task (it stays open); nothing is required yet."""
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
     unknown = set(values) - set(_RESULT_FIELDS)
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
-    _write_result(session, task, actor_staff=actor_staff, codes=reason_codes_, values=values, complaint=complaint,
-                  closing=False, unreachable=unreachable, expected_version=expected_version)
+    _write_result(
+        session,
+        task,
+        actor_staff=actor_staff,
+        codes=reason_codes_,
+        values=values,
+        complaint=complaint,
+        closing=False,
+        unreachable=unreachable,
+        expected_version=expected_version,
+    )
     return task
 
 
@@ -664,8 +913,14 @@ def answer_complaint(*, session: Session, task_id: int, answer: str, actor_staff
     task.complaint_answered_by_id = actor_staff.id
     _flush_or_conflict(session, task.id)
     audit_service.record(
-        session=session, actor=Actor.person(actor_staff), action="task.complaint_answered", entity_type="task",
-        entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id, cycle_id=task.cycle_id,
+        session=session,
+        actor=Actor.person(actor_staff),
+        action="task.complaint_answered",
+        entity_type="task",
+        entity_id=task.id,
+        store_id=task.store_id,
+        customer_id=task.customer_id,
+        cycle_id=task.cycle_id,
         changes={"complaint": task.complaint, "answer": answer},
     )
     return task
@@ -673,10 +928,17 @@ def answer_complaint(*, session: Session, task_id: int, answer: str, actor_staff
 
 def open_complaints(*, session: Session, store_id: int) -> list[SurveyTask]:
     """Complaints heard on callbacks and not yet answered, oldest first (the manager's list)."""
-    return list(session.scalars(
-        select(SurveyTask).where(SurveyTask.store_id == store_id, SurveyTask.complaint.is_not(None),
-                                 SurveyTask.complaint_answer.is_(None)).order_by(SurveyTask.id)
-    ))
+    return list(
+        session.scalars(
+            select(SurveyTask)
+            .where(
+                SurveyTask.store_id == store_id,
+                SurveyTask.complaint.is_not(None),
+                SurveyTask.complaint_answer.is_(None),
+            )
+            .order_by(SurveyTask.id)
+        )
+    )
 
 
 def close_task(
@@ -709,18 +971,39 @@ def close_task(
     """
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
     values = dict(
-        method=method, serviced_elsewhere=serviced_elsewhere, elsewhere_what=elsewhere_what,
-        elsewhere_where=elsewhere_where, elsewhere_why=elsewhere_why, elsewhere_kind=elsewhere_kind,
-        reason_other=reason_other, would_return=would_return, appointment_on=appointment_on,
-        voucher_offered=voucher_offered, notes=notes,
+        method=method,
+        serviced_elsewhere=serviced_elsewhere,
+        elsewhere_what=elsewhere_what,
+        elsewhere_where=elsewhere_where,
+        elsewhere_why=elsewhere_why,
+        elsewhere_kind=elsewhere_kind,
+        reason_other=reason_other,
+        would_return=would_return,
+        appointment_on=appointment_on,
+        voucher_offered=voucher_offered,
+        notes=notes,
     )
-    _write_result(session, task, actor_staff=actor_staff, codes=reason_codes_, values=values, complaint=complaint,
-                  closing=True, unreachable=unreachable, expected_version=expected_version)
+    _write_result(
+        session,
+        task,
+        actor_staff=actor_staff,
+        codes=reason_codes_,
+        values=values,
+        complaint=complaint,
+        closing=True,
+        unreachable=unreachable,
+        expected_version=expected_version,
+    )
     return task
 
 
 def reassign(
-    *, session: Session, task_id: int, to_staff_id: int, actor_staff: Staff, expected_version: int | None = None,
+    *,
+    session: Session,
+    task_id: int,
+    to_staff_id: int,
+    actor_staff: Staff,
+    expected_version: int | None = None,
 ) -> SurveyTask:
     if not actor_staff.has_role(Role.supervisor):
         raise Forbidden("only the front-desk supervisor reassigns tasks")
@@ -747,20 +1030,34 @@ def _move(session: Session, task: SurveyTask, to: Staff, actor: Actor, why: str 
     if why:
         changes["why"] = why
     audit_service.record(
-        session=session, actor=actor, action="task.reassigned", entity_type="task",
-        entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id, cycle_id=task.cycle_id,
+        session=session,
+        actor=actor,
+        action="task.reassigned",
+        entity_type="task",
+        entity_id=task.id,
+        store_id=task.store_id,
+        customer_id=task.customer_id,
+        cycle_id=task.cycle_id,
         changes=changes,
     )
     customer = task.target.customer.name
     stamp = clock.now().isoformat()
     notifications.enqueue(
-        session=session, recipient=before, kind="task_reassigned",
-        dedupe_key=f"task_reassigned:{task.id}:{before.id}:{stamp}", task_id=task.id, customer=customer,
+        session=session,
+        recipient=before,
+        kind="task_reassigned",
+        dedupe_key=f"task_reassigned:{task.id}:{before.id}:{stamp}",
+        task_id=task.id,
+        customer=customer,
         change=Text("已转交给 {to}", "handed to {to}", to=to.display_name),
     )
     notifications.enqueue(
-        session=session, recipient=to, kind="task_reassigned",
-        dedupe_key=f"task_reassigned:{task.id}:{to.id}:{stamp}", task_id=task.id, customer=customer,
+        session=session,
+        recipient=to,
+        kind="task_reassigned",
+        dedupe_key=f"task_reassigned:{task.id}:{to.id}:{stamp}",
+        task_id=task.id,
+        customer=customer,
         change=Text("由 {before} 转交给您", "handed to you by {before}", before=before.display_name),
     )
 
@@ -792,13 +1089,22 @@ def exclude_task(*, session: Session, task_id: int, reason: str, actor_staff: St
     task.follow_up_at = None
     _flush_or_conflict(session, task.id)
     audit_service.record(
-        session=session, actor=Actor.person(actor_staff), action="task.excluded", entity_type="task",
-        entity_id=task.id, store_id=task.store_id, customer_id=task.customer_id, cycle_id=task.cycle_id,
+        session=session,
+        actor=Actor.person(actor_staff),
+        action="task.excluded",
+        entity_type="task",
+        entity_id=task.id,
+        store_id=task.store_id,
+        customer_id=task.customer_id,
+        cycle_id=task.cycle_id,
         changes={"reason": reason, "assignee": task.assignee.username},
     )
     notifications.enqueue(
-        session=session, recipient=task.assignee, kind="task_reassigned",
-        dedupe_key=f"task_excluded:{task.id}:{task.assignee_id}", task_id=task.id,
+        session=session,
+        recipient=task.assignee,
+        kind="task_reassigned",
+        dedupe_key=f"task_excluded:{task.id}:{task.assignee_id}",
+        task_id=task.id,
         customer=task.target.customer.name,
         change=Text("已排除（{reason}）", "taken off the list ({reason})", reason=reason[:60]),
     )
@@ -806,7 +1112,11 @@ def exclude_task(*, session: Session, task_id: int, reason: str, actor_staff: St
 
 
 def hand_over_advisor(
-    *, session: Session, advisor_id: int, actor_staff: Staff, to_staff_id: int | None = None,
+    *,
+    session: Session,
+    advisor_id: int,
+    actor_staff: Staff,
+    to_staff_id: int | None = None,
 ) -> dict[str, int]:
     """An advisor leaves: in one step deactivate them and hand their open tasks and their
     customers to the remaining advisors (all to ``to_staff_id``, or balanced by open workload).
@@ -816,8 +1126,11 @@ def hand_over_advisor(
     leaving = session.get(Staff, advisor_id)
     if leaving is None or leaving.store_id != actor_staff.store_id:
         raise NotFound(f"no staff member {advisor_id}")
-    others = [a for a in staff_with_role(session=session, store_id=leaving.store_id, role=Role.advisor)
-              if a.id != leaving.id]
+    others = [
+        a
+        for a in staff_with_role(session=session, store_id=leaving.store_id, role=Role.advisor)
+        if a.id != leaving.id
+    ]
     if to_staff_id is not None:
         others = [a for a in others if a.id == to_staff_id]
         if not others:
@@ -826,40 +1139,58 @@ def hand_over_advisor(
         raise InvalidInput("no other active advisor to hand the work to", field="to_staff_id")
     by_id = {a.id: a for a in others}
     load = Counter({a.id: 0 for a in others})
-    load.update(dict(session.execute(
-        select(SurveyTask.assignee_id, func.count())
-        .where(SurveyTask.assignee_id.in_(list(by_id)), SurveyTask.status == SurveyStatus.open)
-        .group_by(SurveyTask.assignee_id)
-    ).all()))
+    load.update(
+        dict(
+            session.execute(
+                select(SurveyTask.assignee_id, func.count())
+                .where(SurveyTask.assignee_id.in_(list(by_id)), SurveyTask.status == SurveyStatus.open)
+                .group_by(SurveyTask.assignee_id)
+            ).all()
+        )
+    )
     actor = Actor.person(actor_staff)
     leaving.active = False
     session.flush()
-    open_tasks = list(session.scalars(
-        select(SurveyTask).where(SurveyTask.assignee_id == leaving.id, SurveyTask.status == SurveyStatus.open)
-        .order_by(SurveyTask.due_at, SurveyTask.id)
-    ))
+    open_tasks = list(
+        session.scalars(
+            select(SurveyTask)
+            .where(SurveyTask.assignee_id == leaving.id, SurveyTask.status == SurveyStatus.open)
+            .order_by(SurveyTask.due_at, SurveyTask.id)
+        )
+    )
     heir_of_customer: dict[int, int] = {}
     for task in open_tasks:
         heir = min(load, key=lambda a: (load[a], a))
         load[heir] += 1
         heir_of_customer[task.customer_id] = heir
         _move(session, task, by_id[heir], actor, why="advisor left")
-    customer_ids = list(session.scalars(select(Customer.id).where(Customer.advisor_id == leaving.id).order_by(Customer.id)))
+    customer_ids = list(
+        session.scalars(select(Customer.id).where(Customer.advisor_id == leaving.id).order_by(Customer.id))
+    )
     per_heir: Counter = Counter()
     for cid in customer_ids:
         heir = heir_of_customer.get(cid) or min(load, key=lambda a: (per_heir[a] + load[a], a))
         per_heir[heir] += 1
         session.execute(update(Customer).where(Customer.id == cid).values(advisor_id=heir))
     audit_service.record(
-        session=session, actor=actor, action="staff.handed_over", entity_type="staff", entity_id=leaving.id,
+        session=session,
+        actor=actor,
+        action="staff.handed_over",
+        entity_type="staff",
+        entity_id=leaving.id,
         store_id=leaving.store_id,
-        changes={"active": False, "tasks": len(open_tasks), "customers": len(customer_ids),
-                 "customers_to": {by_id[h].username: n for h, n in per_heir.items()}},
+        changes={
+            "active": False,
+            "tasks": len(open_tasks),
+            "customers": len(customer_ids),
+            "customers_to": {by_id[h].username: n for h, n in per_heir.items()},
+        },
     )
     return {"tasks": len(open_tasks), "customers": len(customer_ids)}
 
 
 # ---- the watcher's part ------------------------------------------------------------------
+
 
 def remind_due_soon(*, session: Session, store_id: int, actor: Actor) -> int:
     """One reminder per advisor for open tasks due within the reminder window, once per task."""
@@ -877,21 +1208,28 @@ def remind_due_soon(*, session: Session, store_id: int, actor: Actor) -> int:
         )
     )
     due_soon = [
-        t for t in tasks
-        if t.due_at - timedelta(days=_cycle_settings(session, t.cycle_id)["survey_reminder_days_before"]) <= now
+        t
+        for t in tasks
+        if t.due_at - timedelta(days=_cycle_settings(session, t.cycle_id)["survey_reminder_days_before"])
+        <= now
     ]
     by_advisor: dict[int, list[SurveyTask]] = defaultdict(list)
     for t in due_soon:
         by_advisor[t.assignee_id].append(t)
     for advisor_id, items in by_advisor.items():
         notifications.enqueue(
-            session=session, recipient=items[0].assignee, kind="tasks_due_soon",
+            session=session,
+            recipient=items[0].assignee,
+            kind="tasks_due_soon",
             dedupe_key=f"tasks_due_soon:{advisor_id}:{min(t.id for t in items)}:{len(items)}",
-            count=len(items), due=max(t.due_at for t in items),
+            count=len(items),
+            due=max(t.due_at for t in items),
         )
     if due_soon:
         session.execute(
-            update(SurveyTask).where(SurveyTask.id.in_([t.id for t in due_soon])).values(reminded_at=now)
+            update(SurveyTask)
+            .where(SurveyTask.id.in_([t.id for t in due_soon]))
+            .values(reminded_at=now)
             .execution_options(synchronize_session=False)
         )
     return len(due_soon)
@@ -903,12 +1241,14 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
     now = clock.now()
     overdue = list(
         session.scalars(
-            select(SurveyTask).where(
+            select(SurveyTask)
+            .where(
                 SurveyTask.store_id == store_id,
                 SurveyTask.status == SurveyStatus.open,
                 SurveyTask.due_at <= now,
                 SurveyTask.escalated_at.is_(None),
-            ).order_by(SurveyTask.due_at, SurveyTask.id)
+            )
+            .order_by(SurveyTask.due_at, SurveyTask.id)
         )
     )
     if not overdue:
@@ -921,33 +1261,53 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
         by_cycle[t.cycle_id].append(t)
     for advisor_id, items in by_advisor.items():
         notifications.enqueue(
-            session=session, recipient=items[0].assignee, kind="tasks_overdue",
-            dedupe_key=f"tasks_overdue:{advisor_id}:{stamp}", count=len(items),
+            session=session,
+            recipient=items[0].assignee,
+            kind="tasks_overdue",
+            dedupe_key=f"tasks_overdue:{advisor_id}:{stamp}",
+            count=len(items),
         )
     supervisors = staff_with_role(session=session, store_id=store_id, role=Role.supervisor)
     months = sorted({session.get(MonthlyCycle, c).month for c in by_cycle})
     lines: list = [
-        Text("· #{id} {customer}（{advisor}，{due}）", "· #{id} {customer} ({advisor}, due {due})",
-             id=t.id, customer=t.target.customer.name, advisor=t.assignee.display_name, due=t.due_at)
+        Text(
+            "· #{id} {customer}（{advisor}，{due}）",
+            "· #{id} {customer} ({advisor}, due {due})",
+            id=t.id,
+            customer=t.target.customer.name,
+            advisor=t.assignee.display_name,
+            due=t.due_at,
+        )
         for t in overdue[:50]
     ]
     if len(overdue) > 50:
         lines.append(f"… +{len(overdue) - 50}")
     for sup in supervisors:
         notifications.enqueue(
-            session=session, recipient=sup, kind="tasks_escalated",
+            session=session,
+            recipient=sup,
+            kind="tasks_escalated",
             dedupe_key=f"tasks_escalated:{sup.id}:{stamp}",
-            month=[Month(m) for m in months], count=len(overdue),
-            advisors=sorted({t.assignee.display_name for t in overdue}), lines=Lines(lines),
+            month=[Month(m) for m in months],
+            count=len(overdue),
+            advisors=sorted({t.assignee.display_name for t in overdue}),
+            lines=Lines(lines),
         )
     for cycle_id, items in by_cycle.items():
         audit_service.record(
-            session=session, actor=actor, action="surveys.escalated", entity_type="cycle",
-            entity_id=cycle_id, store_id=store_id, cycle_id=cycle_id,
+            session=session,
+            actor=actor,
+            action="surveys.escalated",
+            entity_type="cycle",
+            entity_id=cycle_id,
+            store_id=store_id,
+            cycle_id=cycle_id,
             changes={"tasks": sorted(t.id for t in items), "supervisors": [s.username for s in supervisors]},
         )
     session.execute(
-        update(SurveyTask).where(SurveyTask.id.in_([t.id for t in overdue])).values(escalated_at=now)
+        update(SurveyTask)
+        .where(SurveyTask.id.in_([t.id for t in overdue]))
+        .values(escalated_at=now)
         .execution_options(synchronize_session=False)
     )
     return len(overdue)
@@ -970,12 +1330,16 @@ def survey_window_closed(*, session: Session, cycle: MonthlyCycle) -> bool:
 
 # ---- the tally ---------------------------------------------------------------------------
 
+
 def tally_reasons(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, Any]:
     """Count reasons overall and by model, district, advisor and warranty (结果统计)."""
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
     rows = session.execute(
         select(
-            ReasonCode.code, Target.profile, Target.in_warranty, Staff.display_name,
+            ReasonCode.code,
+            Target.profile,
+            Target.in_warranty,
+            Staff.display_name,
         )
         .select_from(SurveyTaskReason)
         .join(ReasonCode, ReasonCode.id == SurveyTaskReason.reason_code_id)
@@ -985,7 +1349,9 @@ def tally_reasons(*, session: Session, cycle_id: int, actor: Actor) -> dict[str,
         .where(SurveyTask.cycle_id == cycle.id)
     ).all()
     overall: Counter = Counter()
-    segments: dict[str, dict[str, Counter]] = {k: defaultdict(Counter) for k in ("model", "district", "advisor", "warranty")}
+    segments: dict[str, dict[str, Counter]] = {
+        k: defaultdict(Counter) for k in ("model", "district", "advisor", "warranty")
+    }
     for code, profile, in_warranty, advisor in rows:
         overall[code] += 1
         segments["model"][profile.get("model") or "?"][code] += 1
@@ -994,7 +1360,9 @@ def tally_reasons(*, session: Session, cycle_id: int, actor: Actor) -> dict[str,
         segments["warranty"]["in_warranty" if in_warranty else "out_of_warranty"][code] += 1
     statuses = dict(
         session.execute(
-            select(SurveyTask.status, func.count()).where(SurveyTask.cycle_id == cycle.id).group_by(SurveyTask.status)
+            select(SurveyTask.status, func.count())
+            .where(SurveyTask.cycle_id == cycle.id)
+            .group_by(SurveyTask.status)
         ).all()
     )
     elsewhere = session.scalar(
@@ -1020,13 +1388,17 @@ def tally_reasons(*, session: Session, cycle_id: int, actor: Actor) -> dict[str,
     return cycle.tally
 
 
-def require_customer_access(*, session: Session, viewer: Staff, customer_id: int, write: bool = False) -> None:
+def require_customer_access(
+    *, session: Session, viewer: Staff, customer_id: int, write: bool = False
+) -> None:
     """An advisor works on the customers of their own tasks only; auditors read and never write."""
     readers = (Role.admin, Role.supervisor, Role.manager) + (() if write else (Role.auditor,))
     if viewer.has_role(*readers):
         return
     own = session.scalar(
-        select(SurveyTask.id).where(SurveyTask.assignee_id == viewer.id, SurveyTask.customer_id == customer_id).limit(1)
+        select(SurveyTask.id)
+        .where(SurveyTask.assignee_id == viewer.id, SurveyTask.customer_id == customer_id)
+        .limit(1)
     )
     if own is None or not viewer.has_role(Role.advisor):
         raise Forbidden("this customer is not one of yours")

@@ -5,9 +5,9 @@ Revision ID: 0010
 Revises: 0007
 Create Date: 2026-11-29 02:10:00
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0010"
 down_revision = "0007"
@@ -17,8 +17,13 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("survey_tasks", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("band", sa.Enum("at_risk", "lost", "likely_lost", name="band",
-                                                      native_enum=False, length=20), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "band",
+                sa.Enum("at_risk", "lost", "likely_lost", name="band", native_enum=False, length=20),
+                nullable=True,
+            )
+        )
         batch_op.add_column(sa.Column("total_spend", sa.Numeric(precision=14, scale=2), nullable=True))
     op.execute(
         "UPDATE survey_tasks SET band = (SELECT targets.band FROM targets WHERE targets.id = survey_tasks.target_id),"
