@@ -49,7 +49,7 @@ def create_app() -> FastAPI:
         session_cookie="winback_session",
         same_site="lax",
         https_only=settings.https_only,
-        max_age=12 * 3600,
+        max_age=settings.session_max_hours * 3600,
     )
     # Outermost: refuse cross-origin writes before anything runs; add the security headers.
     app.add_middleware(OriginCheck)

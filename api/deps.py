@@ -9,9 +9,9 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from db.session import session_scope
+from winback.accounts import sessions
 from winback.accounts.models import Role, Staff
-from winback.accounts.service import get_staff, staff_for_token
-from winback.errors import NotFound
+from winback.accounts.service import staff_for_token
 
 
 def get_session() -> Iterator[Session]:
@@ -36,14 +36,8 @@ def optional_user(request: Request, session: SessionDep) -> Staff | None:
     if auth[:7].lower() == "bearer " and request.url.path.startswith("/api/"):
         staff = staff_for_token(session=session, token=auth[7:].strip())
     else:
-        staff_id = request.session.get("staff_id")
-        if not staff_id:
-            return None
-        try:
-            staff = get_staff(session=session, staff_id=int(staff_id))
-        except NotFound:
-            return None
-        staff = staff if staff.active else None
+        # ended by log-out elsewhere, a password change, idleness or age: None
+        staff = sessions.resume(session=session, data=request.session)
     # The error handlers answer in this person's language (api/errors.py).
     request.state.user_locale = staff.locale if staff is not None else None
     return staff

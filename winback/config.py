@@ -21,6 +21,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# NIST SP 800-63B: memorized secrets of at least this many characters (spaces count, runs of
+# spaces count once), not the username, not a common password (winback/accounts/passwords.py).
+PASSWORD_MIN_LENGTH = 10
+
 
 class ProcessDefaults(BaseModel):
     """Business rules with their defaults from PROCESS.md (overridable per store)."""
@@ -101,6 +105,19 @@ class Settings(BaseSettings):
     # account or from one address, further attempts are refused until the window passes.
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # ... and from one address (an office behind one NAT address holds many accounts), looser:
+    # one person's typos lock only their own account, a guesser trying many accounts is stopped.
+    login_max_failures_per_address: int = 50
+    # A session ends after this many minutes without a request, and this many hours after the
+    # log-in whatever happens; log-out and a password change end every session of the person.
+    session_idle_minutes: int = Field(120, ge=1)
+    session_max_hours: int = Field(12, ge=1)
+    # The key of the audit trail's hash chain (HMAC-SHA256), kept outside the database. Empty:
+    # a random key in the data directory's file ``audit_key`` (created at first use, mode 0600).
+    audit_key: str = ""
+    # Notification delivery: seconds to connect to a receiver, and again to wait for its answer,
+    # per message, so a receiver that never answers delays the watcher little.
+    notify_timeout_seconds: float = Field(3.0, gt=0, le=60)
     # Send the session cookie over HTTPS only (set to true behind HTTPS).
     https_only: bool = False
     process: ProcessDefaults = ProcessDefaults()

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from api.deps import CurrentUser, SessionDep
 from web.routes.common import client_address
 from winback.accounts import service as accounts
+from winback.accounts import sessions
 
 router = APIRouter()
 
@@ -28,12 +29,16 @@ def login(body: LoginIn, request: Request, session: SessionDep) -> dict[str, Any
         session.commit()  # the failed attempt counts towards the rate limit
         raise HTTPException(status_code=401, detail="wrong username or password")
     request.session.clear()
-    request.session["staff_id"] = staff.id
+    request.session.update(sessions.start(staff))
     return me(staff)
 
 
 @router.post("/auth/logout", tags=["auth"])
-def logout(request: Request) -> dict[str, bool]:
+def logout(request: Request, session: SessionDep) -> dict[str, bool]:
+    """Ends every session of the person logged in by this cookie (all their browsers)."""
+    user = sessions.resume(session=session, data=request.session)
+    if user is not None:
+        sessions.end_all(session=session, staff=user)
     request.session.clear()
     return {"ok": True}
 
@@ -44,10 +49,16 @@ class PasswordChangeIn(BaseModel):
 
 
 @router.post("/auth/password", tags=["auth"])
-def change_password(body: PasswordChangeIn, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+def change_password(
+    body: PasswordChangeIn, user: CurrentUser, session: SessionDep, request: Request
+) -> dict[str, bool]:
+    """Every other session of the person ends; this one goes on (a cookie bearer token
+    request has none to go on)."""
     accounts.change_password(
         session=session, staff=user, old_password=body.old_password, new_password=body.new_password
     )
+    if request.session.get("staff_id") == user.id:
+        request.session.update(sessions.start(user))
     return {"ok": True}
 
 

@@ -13,6 +13,7 @@ from web.routes.common import PAGE, list_url
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
+from winback.accounts import sessions
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
@@ -169,6 +170,7 @@ def password_change(
     except InvalidInput as exc:
         session.rollback()
         return render(request, "account/password.html", user=user, error=exc.message, status_code=422)
+    request.session.update(sessions.start(user))  # the other sessions ended; this one goes on
     flash(request, "Password changed.")
     return _see_other("/")
 

@@ -11,6 +11,7 @@ from web import render
 from web.routes.common import client_address, safe_back
 from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
+from winback.accounts import sessions
 from winback.accounts.models import Role
 
 router = APIRouter(include_in_schema=False)
@@ -59,13 +60,16 @@ def login(
         )
     lang = request.session.get("lang")
     request.session.clear()
-    request.session["staff_id"] = staff.id
+    request.session.update(sessions.start(staff))
     if lang:
         request.session["lang"] = lang
     return _see_other(safe_back(next, "/"))
 
 
 @router.post("/logout")
-def logout(request: Request):
+def logout(request: Request, session: SessionDep):
+    user = sessions.resume(session=session, data=request.session)
+    if user is not None:
+        sessions.end_all(session=session, staff=user)  # every browser of this person
     request.session.clear()
     return _see_other("/login")

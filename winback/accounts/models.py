@@ -44,6 +44,9 @@ class Staff(Base):
     locale: Mapped[str | None] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Moves on at log-out and at a password change: every session cookie issued before it
+    # stops working (winback.accounts.sessions).
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     store: Mapped[Store] = relationship(lazy="joined")
     role_rows: Mapped[list[StaffRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
