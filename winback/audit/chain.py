@@ -1,8 +1,10 @@
 """Tamper evidence for the audit trail: a hash chain per store.
 
 Each event carries ``seq`` (its place in its store's chain, from 1), ``prev_hash`` (the hash
-of the event before it, "" for the first) and ``hash`` = SHA-256 over its content and
-``prev_hash``. The head of each chain (last seq and hash) lives in ``audit_chain_heads``;
+of the event before it, "" for the first) and ``hash`` = HMAC-SHA256 over its content and
+``prev_hash``, keyed with the audit key, which is kept outside the database
+(``winback.audit.key``): whoever changes rows in SQL cannot recompute hashes that verify.
+(Until migration 0016 the hash was a plain SHA-256, which anyone could recompute.) The head of each chain (last seq and hash) lives in ``audit_chain_heads``;
 appending locks that row, so two transactions writing to one store chain one after the other
 (PostgreSQL: SELECT ... FOR UPDATE; SQLite serializes writers anyway).
 
@@ -14,8 +16,9 @@ insertion order (ids swapped, rows re-inserted) break the seq/prev_hash sequence
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 
 from sqlalchemy import select
@@ -23,6 +26,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from winback.audit import key as audit_key
+from winback.audit.key import AuditKey
 from winback.audit.models import AuditChainHead, AuditEvent
 
 NO_STORE = 0  # the chain of events that belong to no store
@@ -32,8 +37,9 @@ def chain_of(store_id: int | None) -> int:
     return store_id if store_id is not None else NO_STORE
 
 
-def content_hash(event: AuditEvent) -> str:
-    """SHA-256 (hex) over the event's content, its place in the chain and the previous hash."""
+def canonical(event: AuditEvent) -> bytes:
+    """The bytes an event's hash is computed over: its content, place in the chain and the
+    previous hash, as canonical JSON."""
     at = event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = {
         "store_id": event.store_id,
@@ -51,7 +57,19 @@ def content_hash(event: AuditEvent) -> str:
         "cycle_id": event.cycle_id,
     }
     raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    return raw.encode("utf-8")
+
+
+def content_hash(event: AuditEvent, key: AuditKey | None = None) -> str:
+    """HMAC-SHA256 (hex) of ``canonical(event)`` with the audit key."""
+    secret = (key or audit_key.current()).secret
+    return hmac.new(secret, canonical(event), hashlib.sha256).hexdigest()
+
+
+def unkeyed_hash(event: AuditEvent) -> str:
+    """The plain SHA-256 the chain used before it was keyed: what someone without the key
+    computes. A stored hash equal to it shows a hash recomputed outside the application."""
+    return hashlib.sha256(canonical(event)).hexdigest()
 
 
 def _locked_head(session: Session, chain: int) -> AuditChainHead:
@@ -90,16 +108,25 @@ class VerifyResult:
     bad_event_id: int | None = None
     store_id: int | None = None
     reason: str = ""
+    key: str = ""  # which key the hashes were checked with (AuditKey.describe())
 
     def line(self) -> str:
+        with_key = f" (HMAC-SHA256, {self.key})" if self.key else ""
         if self.ok:
-            return f"audit trail intact: {self.checked} events checked"
+            return f"audit trail intact: {self.checked} events checked{with_key}"
         where = f"event {self.bad_event_id}" if self.bad_event_id is not None else "end of chain"
-        return f"audit trail BROKEN at {where} (store {self.store_id}): {self.reason}"
+        return f"audit trail BROKEN at {where} (store {self.store_id}): {self.reason}{with_key}"
 
 
 def verify(*, session: Session, store_ids: list[int] | None = None, batch: int = 2000) -> VerifyResult:
-    """Recompute the chains (all stores, or ``store_ids``); the first broken event, if any."""
+    """Recompute the chains (all stores, or ``store_ids``) with the audit key; the first
+    broken event, if any."""
+    key = audit_key.current()
+    result = _verify(session, store_ids, batch, key)
+    return replace(result, key=key.describe())
+
+
+def _verify(session: Session, store_ids: list[int] | None, batch: int, key: AuditKey) -> VerifyResult:
     heads = {h.chain: h for h in session.scalars(select(AuditChainHead))}
     with_events = {chain_of(s) for s in session.scalars(select(AuditEvent.store_id).distinct())}
     chains = sorted(set(heads) | with_events)
@@ -134,8 +161,14 @@ def verify(*, session: Session, store_ids: list[int] | None = None, batch: int =
                     return VerifyResult(False, checked, ev.id, store, reason)
                 if ev.prev_hash != prev_hash:
                     return VerifyResult(False, checked, ev.id, store, "does not follow the event before it")
-                if content_hash(ev) != ev.hash:
-                    return VerifyResult(False, checked, ev.id, store, "content altered (hash mismatch)")
+                if not hmac.compare_digest(content_hash(ev, key), ev.hash):
+                    reason = (
+                        "its hash was recomputed without the audit key (content altered or events "
+                        "removed before it)"
+                        if ev.hash == unkeyed_hash(ev)
+                        else "content altered (hash mismatch), or the chain was sealed with another key"
+                    )
+                    return VerifyResult(False, checked, ev.id, store, reason)
                 expected_seq, prev_hash, last_id = ev.seq + 1, ev.hash, ev.id
         head = heads.get(chain)
         if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
