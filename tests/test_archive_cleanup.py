@@ -233,7 +233,7 @@ def staff_admin(session, archive):
         store_id=archive,
         username="admin9",
         display_name="行政",
-        password="x" * 8,
+        password="x" * 12,
         roles=[Role.admin],
         actor=SYSTEM,
     )

@@ -43,7 +43,7 @@ def store(session) -> int:
         store_id=s.id,
         username="advisor1",
         display_name="李娜",
-        password="x" * 8,
+        password="x" * 12,
         roles=[Role.advisor],
         actor=ADMIN,
     )

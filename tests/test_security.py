@@ -221,9 +221,10 @@ def test_login_rate_limited_per_account_and_per_address(stores):
     assert r.status_code == 429 and r.json()["code"] == "too_many_attempts"
     r = client.post("/login", data={"username": "advisor_s01", "password": PASSWORD})
     assert r.status_code == 429 and 'value="advisor_s01"' in r.text and "登录失败次数过多" in r.text
-    # the same address is also blocked for other accounts; the window passes
+    # the lock is per account: a colleague behind the same address logs in (issue 15; the
+    # looser per-address limit: tests/test_account_rules.py); the window passes
     r = client.post("/api/auth/login", json={"username": "admin_s01", "password": PASSWORD})
-    assert r.status_code == 429
+    assert r.status_code == 200
     clock.set_now("2026-11-02T09:30")
     _login(client, "advisor_s01")
 

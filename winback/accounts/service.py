@@ -9,10 +9,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from winback import clock
+from winback.accounts import passwords
 from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRole, StaffStore, Store
 from winback.actor import Actor
 from winback.audit import service as audit_service
@@ -36,8 +38,11 @@ def set_store_setting(*, session: Session, store: Store, key: str, value: Any, a
     merged = {**(store.settings or {}), key: value}
     try:
         validated = effective_settings(Store(settings=merged))  # type: ignore[call-arg]
+    except ValidationError as exc:  # one line: the first problem, without pydantic's layout
+        problem = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+        raise InvalidInput(f"invalid value for {key}: {problem}", field=key) from None
     except ValueError as exc:
-        raise InvalidInput(f"invalid value for {key}: {exc}") from None
+        raise InvalidInput(f"invalid value for {key}: {' '.join(str(exc).split())}", field=key) from None
     before = (store.settings or {}).get(key)
     store.settings = {**merged, key: getattr(validated, key)}
     audit_service.record(
@@ -97,7 +102,7 @@ def create_staff(
     apprise_url: str | None = None,
     actor: Actor,
 ) -> Staff:
-    _check_password(password)
+    _check_password(password, username=username)
     if session.scalar(select(Staff.id).where(Staff.username == username)):
         raise InvalidInput(f"username {username!r} is taken", field="username")
     staff = Staff(
@@ -130,13 +135,18 @@ class TooManyAttempts(DomainError):
 
 
 def _check_rate_limit(session: Session, username: str, address: str) -> None:
+    """Per account (``login_max_failures``) and, looser, per address
+    (``login_max_failures_per_address``): one person's typos lock only their own account."""
     settings = get_settings()
     since = clock.now() - timedelta(minutes=settings.login_window_minutes)
-    for column, value in ((LoginAttempt.username, username), (LoginAttempt.address, address)):
+    for column, value, limit in (
+        (LoginAttempt.username, username, settings.login_max_failures),
+        (LoginAttempt.address, address, settings.login_max_failures_per_address),
+    ):
         failures = session.scalar(
             select(func.count()).select_from(LoginAttempt).where(column == value, LoginAttempt.at >= since)
         )
-        if failures >= settings.login_max_failures:
+        if failures >= limit:
             raise TooManyAttempts("Too many failed log-ins; please try again later.")
 
 
@@ -151,6 +161,8 @@ def log_in(*, session: Session, username: str, password: str, address: str) -> S
     if staff is None:
         session.add(LoginAttempt(at=clock.now(), username=username, address=address))
         session.flush()
+    else:  # the right password: this account's earlier typos no longer count against it
+        session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
     return staff
 
 
@@ -218,9 +230,8 @@ def staff_page(
 # ---- administration of staff ------------------------------------------------------------
 
 
-def _check_password(password: str) -> None:
-    if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters", field="password")
+def _check_password(password: str, *, username: str | None = None) -> None:
+    passwords.check(password, username=username, field="password")
 
 
 def change_password(*, session: Session, staff: Staff, old_password: str, new_password: str) -> Staff:
@@ -228,8 +239,9 @@ def change_password(*, session: Session, staff: Staff, old_password: str, new_pa
         _hasher.verify(staff.password_hash, old_password)
     except (VerificationError, InvalidHashError):
         raise InvalidInput("the current password is wrong", field="old_password") from None
-    _check_password(new_password)
+    _check_password(new_password, username=staff.username)
     staff.password_hash = hash_password(new_password)
+    staff.session_version += 1  # every session of this person ends (winback.accounts.sessions)
     audit_service.record(
         session=session,
         actor=Actor.person(staff),

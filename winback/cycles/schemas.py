@@ -1,8 +1,19 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from winback.errors import InvalidInput
+from winback.months import parse_month
 
 
 class CycleStartIn(BaseModel):
     month: str = Field(..., pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])
     store_code: str | None = None
+
+    @field_validator("month")
+    @classmethod
+    def _real_month(cls, value: str) -> str:
+        try:
+            return parse_month(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,17 +29,10 @@ from winback.cycles.models import (
     MonthlyCycle,
     Target,
 )
-from winback.errors import InvalidInput, NotFound
+from winback.errors import NotFound
 from winback.evaluation import holdout
+from winback.months import parse_month  # the one month check (callers import it from here too)
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
-
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def parse_month(month: str) -> str:
-    if not _MONTH.match(month or ""):
-        raise InvalidInput(f"month must look like 2026-11, not {month!r}", field="month")
-    return month
 
 
 def months_between(earlier: date, later: date) -> int:
