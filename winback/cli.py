@@ -74,13 +74,15 @@ def cycle_start(
     as_of: AsOf = None,
 ) -> None:
     """Start the monthly cycle: cleanup, screening, profiles, survey tasks."""
+    from winback.months import parse_month
+
+    month = parse_month(month)  # before the heavier imports: a typo is told at once
+    as_of = _set_clock(as_of)
+
     from db.session import session_scope
     from flows.launcher import launch
     from winback.accounts import service as accounts
-    from winback.cycles.service import parse_month
 
-    as_of = _set_clock(as_of)
-    parse_month(month)
     with session_scope() as session:
         stores = (
             [accounts.get_store(session=session, code=store)]
@@ -136,9 +138,10 @@ def _print_status(codes: list[str] | None) -> None:
 @app.command("watch")
 def watch(as_of: AsOf = None, store: Annotated[str | None, typer.Option()] = None) -> None:
     """One pass of the daily deadline watcher."""
+    as_of = _set_clock(as_of)
+
     from flows.launcher import launch
 
-    as_of = _set_clock(as_of)
     launched = launch(
         "watch_deadlines", {"store_codes": [store] if store else None, "as_of": as_of}, wait=True
     )
@@ -359,9 +362,14 @@ def import_inbox(
     as_of: AsOf = None,
 ) -> None:
     """Import the repair orders waiting in the drop folder (<dir>/<STORE CODE>/*.csv|xlsx), now."""
+    from pathlib import Path
+
+    if drop_dir is not None and not Path(drop_dir).is_dir():
+        fail(f"--dir: no such folder: {drop_dir}")
+    as_of = _set_clock(as_of)
+
     from flows.launcher import launch
 
-    as_of = _set_clock(as_of)
     launched = launch("import_visits", {"drop_dir": drop_dir, "store_codes": None, "as_of": as_of}, wait=True)
     typer.echo(f"drop folder imported: flow run {launched.prefect_flow_run_id}")
 
@@ -391,6 +399,8 @@ def demo(
     """Create the database, load the demo store, run this month's cycle, serve the UI."""
     import time
 
+    as_of = _set_clock(as_of)  # before the heavier imports: a typo is told at once
+
     from db.migrate import upgrade
     from db.session import session_scope
     from flows.launcher import launch, quiet_prefect
@@ -398,7 +408,6 @@ def demo(
     from winback.demo import ACCOUNTS, DEMO_PASSWORD, STORE_CODE, load_demo
 
     quiet_prefect()
-    as_of = _set_clock(as_of)
     started = time.monotonic()
     typer.echo("1/3 creating the database (alembic upgrade) ...")
     upgrade()
@@ -424,7 +433,21 @@ def main() -> None:
     from winback.errors import DomainError
 
     try:
-        app()
+        # Not standalone: Click's usage errors come here, to be told in one line like any other.
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("winback: error: aborted", err=True)
+        sys.exit(1)
+    except typer.TyperException as exc:  # Click's errors (typer bundles its own Click)
+        ctx = getattr(exc, "ctx", None)
+        path = ctx.command_path if ctx is not None else "winback"
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `winback`, `winback cycle`: typer showed the help
+            message = f"a command is missing; see {path} --help"
+        else:
+            text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            message = " ".join(text.split()) + (f" (see {path} --help)" if ctx is not None else "")
+        typer.echo(f"winback: error: {message}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
     except DomainError as exc:
         typer.echo(f"winback: error: {exc.message}", err=True)
         sys.exit(2)
@@ -440,8 +463,9 @@ def main() -> None:
                 err=True,
             )
         else:
-            typer.echo(f"winback: error: {type(exc).__name__}: {exc}", err=True)
+            typer.echo(f"winback: error: {type(exc).__name__}: {' '.join(str(exc).split())}", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -66,8 +66,13 @@ def enqueue(*, session: Session, recipient: Staff, kind: str, dedupe_key: str, *
 
 def _send(url: str, title: str, body: str) -> tuple[bool, str | None]:
     notifier = apprise.Apprise()
-    if not notifier.add(url):
+    plugin = apprise.Apprise.instantiate(url)
+    if not plugin or not notifier.add(plugin):
         return False, f"not a valid notification URL: {url.split(':', 1)[0]}://..."
+    # A receiver that never answers costs at most this per message (connect, then the answer),
+    # instead of Apprise's default 4 + 4 s.
+    timeout = get_settings().notify_timeout_seconds
+    plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout
     try:
         ok = notifier.notify(title=title, body=body)
     except Exception as exc:  # a broken plugin must not stop the process

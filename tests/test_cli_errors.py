@@ -1,0 +1,111 @@
+"""Every bad `winback` call prints one line on stderr and exits non-zero, never a traceback
+(INTERFACES.md, issue 15 item 9): usage errors, bad values, missing files and folders, unknown
+stores, through a real subprocess of the installed command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+BAD_CALLS = [
+    [],
+    ["bogus"],
+    ["--version"],
+    ["cycle"],
+    ["cycle", "start"],
+    ["cycle", "start", "--month", "2026-13"],
+    ["cycle", "start", "--month", "0000-01"],
+    ["cycle", "start", "--month", "9003-06"],
+    ["cycle", "start", "--month", "2026-11", "--store", "NOPE"],
+    ["cycle", "start", "--month", "2026-11", "--as-of", "yesterday"],
+    ["cycle", "status", "--store", "NOPE"],
+    ["cycle", "status", "--bogus"],
+    ["watch", "--as-of", "garbage"],
+    ["watch", "--store"],
+    ["store"],
+    ["store", "show"],
+    ["store", "show", "NOPE"],
+    ["store", "set", "S01"],
+    ["store", "set", "S01", "bogus_key", "1"],
+    ["store", "set", "S01", "survey_deadline_days", "abc"],
+    ["store", "set", "S01", "survey_deadline_days", "-5"],
+    ["store", "set", "S01", "at_risk_months", "40"],
+    ["import"],
+    ["import", "customers"],
+    ["import", "furniture", "{tmp}/bad.csv"],
+    ["import", "customers", "{tmp}/missing.csv"],
+    ["import", "customers", "{tmp}/empty.csv"],
+    ["import", "customers", "{tmp}/bad.csv"],
+    ["import", "customers", "{tmp}/bad.csv", "--store", "NOPE"],
+    ["import", "inbox", "--dir", "{tmp}/no-such-folder"],
+    ["import", "inbox", "--dir"],
+    ["audit"],
+    ["audit", "verify", "--store", "NOPE"],
+    ["audit", "verify", "--bogus"],
+    ["restore", "{tmp}/no-backup.db", "--yes"],
+    ["restore"],
+    ["serve", "--port", "abc"],
+    ["demo", "--as-of", "garbage", "--no-serve"],
+    ["db"],
+    ["db", "downgrade"],
+]
+
+
+@pytest.fixture(scope="module")
+def cli_env(_sqlite_template, tmp_path_factory) -> tuple[dict[str, str], Path]:
+    """A migrated SQLite database with one store (S01), its data directory and a few files."""
+    from winback.accounts import service as accounts
+    from winback.actor import Actor
+
+    tmp = tmp_path_factory.mktemp("cli")
+    shutil.copyfile(_sqlite_template, tmp / "winback.db")
+    url = f"sqlite:///{tmp / 'winback.db'}"
+    engine = create_engine(url)
+    with Session(engine) as session:
+        accounts.create_store(session=session, code="S01", name="S01", actor=Actor.system(label="t"))
+        session.commit()
+    engine.dispose()
+    (tmp / "bad.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp / "empty.csv").write_bytes(b"")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(WINBACK_DATABASE_URL=url, WINBACK_DATA_DIR=str(tmp), WINBACK_NOW="2026-11-02T09:00")
+    return env, tmp
+
+
+@pytest.mark.parametrize("args", BAD_CALLS, ids=lambda a: " ".join(a) or "(nothing)")
+def test_a_bad_call_says_one_line_on_stderr_and_fails(cli_env, args):
+    env, tmp = cli_env
+    argv = [a.replace("{tmp}", str(tmp)) for a in args]
+    r = subprocess.run(
+        [sys.executable, "-m", "winback.cli", *argv],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    assert len(lines) == 1 and lines[0].startswith("winback: error: "), r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_a_good_call_still_exits_0(cli_env):
+    env, tmp = cli_env
+    r = subprocess.run(
+        [sys.executable, "-m", "winback.cli", "store", "show", "S01"],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and r.stderr == "" and '"survey_deadline_days": 7' in r.stdout
