@@ -581,6 +581,7 @@ def test_plan_pages_and_the_evaluation_report(session, planning_cycle, staff):
     clock.set_now(cycle.evaluation_due_at + timedelta(hours=1))
     ev = evaluation.evaluate_cycle(session=session, cycle_id=cycle.id, actor=Actor.system())
     session.commit()
+    login("manager")  # three months later: a new log-in (sessions end after idle time)
     page = client.get(f"/cycles/{cycle.id}/report").text
     assert "效果评估报告" in page and "对照组（不联系）" in page and "@media print" in page and "<svg" in page
     assert f"{ev.holdout['holdout_rate_pct']}%" in page

@@ -191,12 +191,14 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
 
     # -- not yet three months: the watcher leaves the cycle alone -----------------------
     clock.set_now(clock.now() + timedelta(days=30))
+    login(client, "admin")  # a month later: yesterday's session has ended (idle timeout)
     client.post("/api/watch")
     assert client.get(f"/api/cycles/{cycle_id}").json()["stage"] == "executing"
     assert client.get(f"/api/cycles/{cycle_id}/evaluation").status_code == 404
 
     # -- three months after execution started: the evaluation ----------------------------
     clock.set_now(clock.now() + timedelta(days=65))
+    login(client, "admin")
     webhook.clear()
     client.post("/api/watch")
     # the measures' due dates passed: owners reminded, the manager gets one escalation digest

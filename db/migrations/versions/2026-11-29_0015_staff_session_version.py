@@ -21,5 +21,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("staff", schema=None) as batch_op:
-        batch_op.drop_column("session_version")
+    # Not a batch (table copy) on SQLite: other tables' foreign keys point at staff, so it
+    # could not be dropped and re-made; ALTER TABLE ... DROP COLUMN (SQLite 3.35+) does it.
+    op.drop_column("staff", "session_version")
