@@ -52,8 +52,8 @@ class PasswordChangeIn(BaseModel):
 def change_password(
     body: PasswordChangeIn, user: CurrentUser, session: SessionDep, request: Request
 ) -> dict[str, bool]:
-    """Every other session of the person ends; this one goes on (a cookie bearer token
-    request has none to go on)."""
+    """Every other session of the person ends; this one goes on (a request made with an API
+    token has no session to go on)."""
     accounts.change_password(
         session=session, staff=user, old_password=body.old_password, new_password=body.new_password
     )
