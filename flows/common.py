@@ -7,7 +7,7 @@ from typing import Any
 
 from db.session import session_scope
 from winback import clock
-from winback.cycles import service as cycles
+from winback.cycles import flow_runs
 from winback.cycles.models import FlowRunState, MonthlyCycle
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def track(flow, flow_run, state) -> None:
                 cycle = session.get(MonthlyCycle, cycle_id)
                 store_id = cycle.store_id if cycle else store_id
                 cycle_id = cycle.id if cycle else None  # a run for a cycle that does not exist
-            cycles.record_flow_run(
+            flow_runs.record_flow_run(
                 session=session,
                 flow_name=flow.name,
                 launch_key=launch_key(flow.name, params),

@@ -18,7 +18,7 @@ from typing import Any
 
 from db.session import session_scope
 from flows.common import launch_key
-from winback.cycles import service as cycles
+from winback.cycles import flow_runs
 from winback.cycles.models import FlowRunState
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,10 @@ def launch(
         raise ValueError(f"unknown flow {flow_name!r}")
     key = launch_key(flow_name, parameters)
     with session_scope() as session:
-        live = cycles.live_flow_run(session=session, launch_key=key)
+        live = flow_runs.live_flow_run(session=session, launch_key=key)
         if live is not None:
             return Launched(live.id, flow_name, live.prefect_flow_run_id, live.state.value, True)
-        record = cycles.record_flow_run(
+        record = flow_runs.record_flow_run(
             session=session,
             flow_name=flow_name,
             launch_key=key,
@@ -106,14 +106,14 @@ def _launch_deployment(flow_name, parameters, key, record_id, wait) -> Launched:
     )
     state = run.state.type.value.lower() if run.state else "scheduled"
     with session_scope() as session:
-        rec = cycles.record_flow_run(
+        rec = flow_runs.record_flow_run(
             session=session,
             flow_name=flow_name,
             launch_key=key,
             state=FlowRunState(state) if state in FlowRunState.__members__ else FlowRunState.scheduled,
             prefect_flow_run_id=str(run.id),
         )
-        cycles.set_flow_run_id(session=session, record_id=record_id, prefect_flow_run_id=str(run.id))
+        flow_runs.set_flow_run_id(session=session, record_id=record_id, prefect_flow_run_id=str(run.id))
     return Launched(record_id, flow_name, str(run.id), rec.state.value, False)
 
 
@@ -127,7 +127,7 @@ def _launch_in_process(flow_name, parameters, key, record_id, wait) -> Launched:
         except Exception as exc:  # the hooks record the failure; make sure the record ends
             log.exception("flow %s failed", flow_name)
             with session_scope() as session:
-                cycles.mark_flow_run_failed(
+                flow_runs.mark_flow_run_failed(
                     session=session, record_id=record_id, message=f"{type(exc).__name__}: {exc}"
                 )
             if wait:

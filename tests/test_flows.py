@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from winback.accounts.models import Store
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
+from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, FlowRunRecord, FlowRunState, MonthlyCycle, Target
 from winback.notifications.models import Notification
@@ -190,10 +191,10 @@ def test_the_pages_know_work_is_under_way_between_two_stages(session, demo_store
     session.flush()
 
     def running() -> bool:
-        return cycles.flows_running(session=session, store_ids=[store.id], cycle_id=cycle.id)
+        return flow_runs.flows_running(session=session, store_ids=[store.id], cycle_id=cycle.id)
 
     def record(key: str, state: FlowRunState, **where) -> FlowRunRecord:
-        return cycles.record_flow_run(session=session, flow_name=key, launch_key=key, state=state, **where)
+        return flow_runs.record_flow_run(session=session, flow_name=key, launch_key=key, state=state, **where)
 
     assert not running()
     stage = record("screen_targets", FlowRunState.running, store_id=store.id, cycle_id=cycle.id)
@@ -202,12 +203,12 @@ def test_the_pages_know_work_is_under_way_between_two_stages(session, demo_store
     assert not running()
     parent = record("monthly_cycle", FlowRunState.running, store_id=store.id)
     assert running()  # ... the store's monthly cycle still runs
-    assert cycles.flows_running(session=session, store_ids=[store.id])  # the cycle list too
+    assert flow_runs.flows_running(session=session, store_ids=[store.id])  # the cycle list too
     parent.state = FlowRunState.completed
     session.flush()
     record("monthly_cycle S99", FlowRunState.running, store_id=other.id)
     assert not running()
-    assert not cycles.flows_running(session=session, store_ids=[store.id])
+    assert not flow_runs.flows_running(session=session, store_ids=[store.id])
     clock.set_now(clock.now() + timedelta(hours=7))  # a run nobody closed: stale after six hours
     record("watch_deadlines", FlowRunState.scheduled)
     assert running()  # a run for every store (no store recorded) counts for this one
