@@ -6,7 +6,8 @@ moment:
 
 * ``start``: its run is recorded running, its work not begun;
 * ``commit``: its work is flushed to the database, just before its transaction commits;
-* ``committed``: just after it committed, before the run is recorded completed.
+* ``committed``: just after it committed, before the run is recorded completed;
+* ``stall``: its run is recorded running, then it sleeps (to stop it with a signal there).
 
 Unset (always, outside those two), nothing is armed and nothing is checked.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import os
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,6 +35,8 @@ def hit(flow_name: str, moment: str) -> None:
     """Die here if this is the armed point."""
     if _armed == (flow_name, moment):
         os.kill(os.getpid(), signal.SIGKILL)
+    if moment == "start" and _armed == (flow_name, "stall"):
+        time.sleep(3600)
 
 
 @contextmanager
@@ -59,8 +63,8 @@ def arm() -> None:
     if not spec or _armed:
         return
     flow_name, _, moment = spec.partition(":")
-    if moment not in ("start", "commit", "committed"):
-        raise ValueError(f"WINBACK_KILL_AT={spec!r}: the moment is start, commit or committed")
+    if moment not in ("start", "commit", "committed", "stall"):
+        raise ValueError(f"WINBACK_KILL_AT={spec!r}: the moment is start, commit, committed or stall")
     _armed = (flow_name, moment)
     from sqlalchemy import event
     from sqlalchemy.orm import Session

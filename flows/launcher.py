@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import winback.models  # noqa: F401  (every mapper, for a process that starts here)
 from db.session import session_scope
 from flows import lease
 from flows.common import launch_key
@@ -83,9 +84,8 @@ class Launched:
 
 
 def quiet_prefect() -> None:
-    """Prefect's server is chatty; staff and CI logs need none of it. Prefect's flow-run
-    heartbeat thread is joined at the end of every flow run (up to a second each): the runs'
-    leases (flows/lease.py) detect crashes instead. Before Prefect is first imported."""
+    """Prefect's server is chatty; staff and CI logs need none of it (before Prefect is first
+    imported)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -207,8 +207,13 @@ def _launch_in_process(flow_name, parameters, record_id, wait) -> Launched:
     fn = flow_function(flow_name)
 
     def run() -> None:
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
         try:
-            fn(**parameters)
+            # Prefect's heartbeat thread is joined at each flow's end (up to a second per flow,
+            # subflows included); the lease (flows/lease.py) detects crashes instead.
+            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                fn(**parameters)
         except Exception as exc:  # the hooks record the failure; make sure the record ends
             log.exception("flow %s failed", flow_name)
             with session_scope() as session:

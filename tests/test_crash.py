@@ -11,6 +11,7 @@ comparison at more points). Its Prefect server is one the test starts and announ
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -180,6 +181,66 @@ def test_a_killed_cli_takes_its_prefect_server_with_it(db_url, tmp_path):
         cli.kill()
         cli.wait()
     _wait_for("the server to stop with its parent", lambda: not flow_runs.pid_alive(server), 30)
+
+
+def test_sigterm_stops_a_run_cleanly(db_url, local_prefect):
+    """SIGTERM (or Ctrl-C) to `winback cycle start`: it exits 130 and leaves no run "running"."""
+    reset_demo(db_url)
+    cli = subprocess.Popen(
+        [str(WINBACK), "cycle", "start", "--month", "2026-11", "--store", "S01"],
+        cwd=ROOT,
+        env=environment(db_url, WINBACK_KILL_AT="screen_targets:stall"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(
+            "screening to run", lambda: ("screen_targets", "running", None) in flow_run_states(db_url), 300
+        )
+        cli.send_signal(signal.SIGTERM)
+        out, err = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode in (1, 130), (cli.returncode, out, err[-2000:])  # not killed by the signal
+    states = flow_run_states(db_url)
+    assert not [r for r in states if r[1] in LIVE], states
+    assert states[0][0] == "monthly_cycle" and states[0][1] in ("cancelled", "crashed"), states
+
+
+def test_five_simultaneous_launches_in_a_fresh_process_all_run(db_url, tmp_path):
+    """Five flows launched at once by a process that has no Prefect server yet: one server
+    start, shared (3 of 5 failed with "Server process did not start")."""
+    reset_demo(db_url)
+    script = (
+        "import sys, threading\n"
+        "from flows.launcher import launch, quiet_prefect\n"
+        "quiet_prefect()\n"
+        "errors = []\n"
+        "def one(i):\n"
+        "    try:\n"
+        "        launch('import_visits', {'drop_dir': f'{sys.argv[1]}/{i}', 'store_codes': None}, wait=True)\n"
+        "    except BaseException as exc:\n"
+        "        errors.append(repr(exc))\n"
+        "threads = [threading.Thread(target=one, args=(i,)) for i in range(5)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(errors)\n"
+        "sys.exit(1 if errors else 0)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=ROOT,
+        env=environment(db_url, WINBACK_DATA_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, _output(r)
+    runs = [s for s in flow_run_states(db_url) if s[0] == "import_visits"]
+    assert [s[1] for s in runs] == ["completed"] * 5, runs
 
 
 @pytest.mark.flow
