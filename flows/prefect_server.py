@@ -79,7 +79,7 @@ class LocalServer:
     def api_url(self) -> str:
         return f"{self.url}/api"
 
-    def start(self, timeout: float = 90) -> LocalServer:
+    def start(self, timeout: float = 300) -> LocalServer:
         env = dict(os.environ)
         for name in ("PREFECT_API_URL", _LOCAL):
             env.pop(name, None)
