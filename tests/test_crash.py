@@ -313,3 +313,27 @@ def test_the_launcher_starts_exactly_the_flows_prefect_yaml_deploys():
         assert f"{d.module.replace('.', '/')}.py:{d.function}" in {x["entrypoint"] for x in deployments}
     for used in ("monthly_cycle", "watch_deadlines", "evaluate_cycle", "execute_plan", "import_visits"):
         assert used in FLOWS
+
+
+def test_the_admins_flow_run_list_links_to_prefects_ui(client, session, monkeypatch):
+    """`winback serve` sets PREFECT_UI_URL to its local server: the flow-run list links there,
+    the run itself and the list of all runs (not a temporary server's, which has no UI)."""
+    from tests.pages import login
+
+    record = flow_runs.record_flow_run(
+        session=session,
+        flow_name="monthly_cycle",
+        launch_key="monthly_cycle:month=2026-11,store_codes=None",
+        state=FlowRunState.completed,
+        prefect_flow_run_id="0b1c2d3e-0000-4000-8000-000000000001",
+    )
+    session.commit()
+    monkeypatch.setenv("PREFECT_UI_URL", "http://127.0.0.1:4200")
+    login(client, "admin")
+    page = client.get("/cycles").text
+    assert f'href="http://127.0.0.1:4200/runs/flow-run/{record.prefect_flow_run_id}"' in page
+    assert 'href="http://127.0.0.1:4200/runs"' in page and "在 Prefect 界面查看全部流程运行" in page
+    monkeypatch.delenv("PREFECT_UI_URL")
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4201/api")
+    monkeypatch.setenv("WINBACK_PREFECT_LOCAL", "1")
+    assert "127.0.0.1:4201" not in client.get("/cycles").text
