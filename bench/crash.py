@@ -192,7 +192,8 @@ def main() -> int:
     db.migrate.upgrade(url)
     load = os.getloadavg()[0]
     print(
-        f"database {create_engine(url).dialect.name}, load average {load:.1f}; starting a Prefect server ..."
+        f"database {create_engine(url).dialect.name}, load average {load:.1f}; starting a Prefect server ...",
+        flush=True,
     )
     server = prefect_server.LocalServer(ui=False).start()
     prefect_server.announce(server)
@@ -206,7 +207,7 @@ def main() -> int:
             return 1
         expected = snapshot(url)
         rows = sum(sum(c.values()) for c in expected.values())
-        print(f"reference run: {time.monotonic() - t:.1f} s, {rows} rows compared")
+        print(f"reference run: {time.monotonic() - t:.1f} s, {rows} rows compared", flush=True)
         print(
             f"{'point':<12} {'killed at':<26} {'exit':>5} {'left live':>9} {'restart':>8} {'crashed':>7}  rows"
         )
@@ -228,7 +229,8 @@ def main() -> int:
                 print(
                     f"{point:<12} {KILL_POINTS[point]:<26} {killed.returncode:>5} {len(live):>9} "
                     f"{took:>7.1f}s {crashed:>7}  {diff or 'same'}"
-                    + ("" if ok else f"  FAILED (restart exit {again.returncode}, live after: {len(still)})")
+                    + ("" if ok else f"  FAILED (restart exit {again.returncode}, live after: {len(still)})"),
+                    flush=True,
                 )
     finally:
         server.stop()
