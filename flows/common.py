@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 from db.session import session_scope
+from flows import faults, lease
 from winback import clock
-from winback.cycles import service as cycles
+from winback.cycles import flow_runs
 from winback.cycles.models import FlowRunState, MonthlyCycle
 
 log = logging.getLogger(__name__)
@@ -15,10 +17,19 @@ log = logging.getLogger(__name__)
 _IGNORED = {"as_of"}
 
 
+KEY_LENGTH = 200  # flow_runs.launch_key is varchar(200)
+
+
 def launch_key(flow_name: str, parameters: dict[str, Any]) -> str:
-    """ "monthly_cycle:month=2026-11,store_codes=['S01']": one live run per key."""
+    """ "monthly_cycle:month=2026-11,store_codes=['S01']": one live run per key. A key that would
+    not fit (a group of many stores) keeps its start readable and ends in a hash of the whole,
+    so its length does not grow with the group."""
     parts = ",".join(f"{k}={parameters[k]}" for k in sorted(parameters) if k not in _IGNORED)
-    return f"{flow_name}:{parts}"
+    key = f"{flow_name}:{parts}"
+    if len(key) <= KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: KEY_LENGTH - len(digest) - 5]}...#{digest}"
 
 
 def apply_as_of(as_of: str | None) -> None:
@@ -41,13 +52,15 @@ def track(flow, flow_run, state) -> None:
     try:
         params = dict(flow_run.parameters or {})
         cycle_id = params.get("cycle_id")
-        with session_scope() as session:
+        with faults.quiet(), session_scope() as session:
             store_id = params.get("store_id")
             if cycle_id:
                 cycle = session.get(MonthlyCycle, cycle_id)
                 store_id = cycle.store_id if cycle else store_id
                 cycle_id = cycle.id if cycle else None  # a run for a cycle that does not exist
-            cycles.record_flow_run(
+            if state.type.value in ("RUNNING", "PENDING"):
+                lease.hold()  # this process runs it (a worker's flow process, too): keep its lease
+            flow_runs.record_flow_run(
                 session=session,
                 flow_name=flow.name,
                 launch_key=launch_key(flow.name, params),
@@ -59,6 +72,8 @@ def track(flow, flow_run, state) -> None:
             )
     except Exception:  # pragma: no cover - tracking must not break the business flow
         log.exception("could not record the state of flow run %s", getattr(flow_run, "id", "?"))
+    if state.type.value == "RUNNING":
+        faults.hit(flow.name, "start")
 
 
 HOOKS = dict(

@@ -13,6 +13,7 @@ from flows.common import HOOKS, apply_as_of
 from flows.stages import analyze_profiles, archive_cleanup, assign_surveys, screen_targets
 from tasks import cycles
 from winback import clock
+from winback.cycles.models import CycleStage
 
 
 @flow(name="cycle_for_store", flow_run_name="monthly cycle {month} store {store_id}", **HOOKS)
@@ -24,6 +25,18 @@ def cycle_for_store(store_id: int, month: str, as_of: str | None = None) -> int:
     analyze_profiles(cycle_id)
     assign_surveys(cycle_id)
     return cycle_id
+
+
+@flow(name="resume_cycle", flow_run_name="resume cycle {cycle_id}", **HOOKS)
+def resume_cycle(cycle_id: int, as_of: str | None = None) -> str:
+    """The stages a cycle still lacks up to the surveys, from where a crashed run left it
+    (the watcher starts it; each stage is idempotent, so the one that was cut off runs whole)."""
+    apply_as_of(as_of)
+    steps = [archive_cleanup, screen_targets, analyze_profiles, assign_surveys]
+    reached = list(cycles.RESUMABLE).index(CycleStage(cycles.stage_of(cycle_id)))
+    for step in steps[reached:]:
+        step(cycle_id)
+    return cycles.stage_of(cycle_id)
 
 
 def _current_month() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.common import HOOKS, apply_as_of
+from flows.monthly_cycle import resume_cycle
 from flows.stages import draft_plan, evaluate_cycle, execute_plan, tally_reasons
 from tasks import analytics, cycles, notify, plans, surveys
 
@@ -30,6 +31,8 @@ def watch_deadlines(store_codes: list[str] | None = None, as_of: str | None = No
         crossed["crossed_at_risk"] += digest["at_risk"]
         crossed["crossed_lost"] += digest["lost"]
     work = cycles.due_work(ids)
+    for cycle_id in work["resume"]:
+        resume_cycle(cycle_id)
     for cycle_id in work["tally"]:
         tally_reasons(cycle_id)
         draft_plan(cycle_id)

@@ -5,8 +5,18 @@ from prefect import task
 from db.session import session_scope
 from tasks.common import flow_actor
 from winback.accounts import service as accounts
+from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage
+
+# Stages a cycle rests in only while the monthly cycle runs (or after it crashed).
+RESUMABLE = (CycleStage.started, CycleStage.cleaned, CycleStage.screened, CycleStage.profiled)
+
+
+@task(name="stage of cycle")
+def stage_of(cycle_id: int) -> str:
+    with session_scope() as session:
+        return cycles.get_cycle(session=session, cycle_id=cycle_id).stage.value
 
 
 @task(name="store ids")
@@ -30,13 +40,20 @@ def open_cycle(store_id: int, month: str) -> int:
 
 @task(name="due work")
 def due_work(store_ids: list[int]) -> dict[str, list[int]]:
-    """Cycles whose next stage is due: tally+plan, execution, evaluation."""
+    """Cycles whose next stage is due: the first stages again (a crashed run), tally+plan,
+    execution, evaluation."""
     from winback import clock
     from winback.plans.service import plan_in_force
     from winback.surveys.service import survey_window_closed
 
-    work: dict[str, list[int]] = {"tally": [], "plan": [], "execute": [], "evaluate": []}
+    work: dict[str, list[int]] = {"resume": [], "tally": [], "plan": [], "execute": [], "evaluate": []}
     with session_scope() as session:
+        # A cycle left between its first stages by a process that died: nobody carries it.
+        flow_runs.reap_dead_runs(session=session, store_ids=store_ids)
+        for stage in RESUMABLE:
+            for c in cycles.cycles_in_stage(session=session, stage=stage, store_ids=store_ids):
+                if not flow_runs.cycle_in_hand(session=session, cycle_id=c.id, store_id=c.store_id):
+                    work["resume"].append(c.id)
         for c in cycles.cycles_in_stage(session=session, stage=CycleStage.surveying, store_ids=store_ids):
             if survey_window_closed(session=session, cycle=c):
                 work["tally"].append(c.id)

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from tests.test_browser import browser, live_server, shot  # noqa: F401  (fixtures)
 from winback.actor import Actor
+from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.models import FlowRunState
 
@@ -58,7 +59,7 @@ def test_progress_updates_without_a_reload_and_without_csp_violations(
     base, cycle_id = live_server
     db = request.node.callspec.id
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
-    cycles.record_flow_run(
+    flow_runs.record_flow_run(
         session=session,
         flow_name="tally_reasons",
         launch_key="tally_reasons:browser",
@@ -78,7 +79,7 @@ def test_progress_updates_without_a_reload_and_without_csp_violations(
     expect(tallied.locator(".state.running")).to_have_text("运行中")
     page.evaluate("window.__still_here = true")
     seen = len(navigations)
-    cycles.record_flow_run(
+    flow_runs.record_flow_run(
         session=session,
         flow_name="tally_reasons",
         launch_key="tally_reasons:browser",

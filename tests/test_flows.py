@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from winback.accounts.models import Store
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
+from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, FlowRunRecord, FlowRunState, MonthlyCycle, Target
 from winback.notifications.models import Notification
@@ -176,10 +177,12 @@ def test_the_pages_know_work_is_under_way_between_two_stages(session, demo_store
     """flows_running, which makes the cycle pages follow the flows: a cycle's own stage run
     counts, and so does its store's run that belongs to no cycle (the monthly cycle or the
     watcher, still running between two stages); another store's, a finished or a stale one
-    does not."""
+    does not, nor one whose process is gone."""
+    import os
     from datetime import timedelta
 
     from winback import clock
+    from winback.config import get_settings
 
     actor = Actor.person(staff("admin"))
     store = session.get(Store, demo_store)
@@ -190,10 +193,13 @@ def test_the_pages_know_work_is_under_way_between_two_stages(session, demo_store
     session.flush()
 
     def running() -> bool:
-        return cycles.flows_running(session=session, store_ids=[store.id], cycle_id=cycle.id)
+        return flow_runs.flows_running(session=session, store_ids=[store.id], cycle_id=cycle.id)
+
+    def cycles_running() -> bool:
+        return flow_runs.flows_running(session=session, store_ids=[store.id])
 
     def record(key: str, state: FlowRunState, **where) -> FlowRunRecord:
-        return cycles.record_flow_run(session=session, flow_name=key, launch_key=key, state=state, **where)
+        return flow_runs.record_flow_run(session=session, flow_name=key, launch_key=key, state=state, **where)
 
     assert not running()
     stage = record("screen_targets", FlowRunState.running, store_id=store.id, cycle_id=cycle.id)
@@ -202,14 +208,34 @@ def test_the_pages_know_work_is_under_way_between_two_stages(session, demo_store
     assert not running()
     parent = record("monthly_cycle", FlowRunState.running, store_id=store.id)
     assert running()  # ... the store's monthly cycle still runs
-    assert cycles.flows_running(session=session, store_ids=[store.id])  # the cycle list too
+    assert flow_runs.flows_running(session=session, store_ids=[store.id])  # the cycle list too
     parent.state = FlowRunState.completed
     session.flush()
     record("monthly_cycle S99", FlowRunState.running, store_id=other.id)
     assert not running()
-    assert not cycles.flows_running(session=session, store_ids=[store.id])
-    clock.set_now(clock.now() + timedelta(hours=7))  # a run nobody closed: stale after six hours
-    record("watch_deadlines", FlowRunState.scheduled)
+    assert not cycles_running()
+    watcher = record("watch_deadlines", FlowRunState.scheduled)
     assert running()  # a run for every store (no store recorded) counts for this one
-    clock.set_now(clock.now() + timedelta(hours=7))
+    # Its process killed (a pid that is gone): it blocks nothing, however recent.
+    watcher.owner_pid = _dead_pid()
     assert not running()
+    # Seen from another host, the heartbeat decides: alive within the lease, dead after it.
+    watcher.owner_host = "another-host"
+    watcher.heartbeat_at = flow_runs.wall_now() - timedelta(seconds=10)
+    assert running()
+    watcher.heartbeat_at = flow_runs.wall_now() - timedelta(seconds=get_settings().flow_run_lease_seconds + 1)
+    assert not running()
+    # Business time is not wall time: a run stays alive however far the clock jumps.
+    watcher.owner_host, watcher.owner_pid = flow_runs.this_process().host, os.getpid()
+    clock.set_now(clock.now() + timedelta(days=90))
+    assert running()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

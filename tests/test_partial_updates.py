@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tests.pages import login
 from winback.actor import Actor
+from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.models import FlowRunState
 from winback.surveys.models import SurveyStatus, SurveyTask
@@ -86,7 +87,7 @@ def test_import_progress_fragment_polls_while_running_and_stops_when_done(client
 
 def test_cycle_progress_fragment_shows_stage_and_flow_run_states(client, session, surveying_cycle):
     cycle = cycles.get_cycle(session=session, cycle_id=surveying_cycle)
-    cycles.record_flow_run(
+    flow_runs.record_flow_run(
         session=session,
         flow_name="tally_reasons",
         launch_key="tally_reasons:matrix",
@@ -119,7 +120,7 @@ def test_cycle_progress_fragment_shows_stage_and_flow_run_states(client, session
     assert "<html" in page.text and 'id="cycle-progress"' in page.text and 'id="task-' in page.text
     assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page.text
 
-    cycles.record_flow_run(
+    flow_runs.record_flow_run(
         session=session,
         flow_name="tally_reasons",
         launch_key="tally_reasons:matrix",

@@ -55,9 +55,12 @@ def flash(request: Request, message: str, kind: str = "ok", **params: Any) -> No
 
 
 def prefect_ui_url() -> str | None:
-    """Where the Prefect UI is, to link flow runs: PREFECT_UI_URL, else PREFECT_API_URL without /api."""
+    """Where the Prefect UI is, to link flow runs: PREFECT_UI_URL, else PREFECT_API_URL without /api
+    (not a temporary local server's, which has no UI: flows/prefect_server.py)."""
     import os
 
+    if os.environ.get("WINBACK_PREFECT_LOCAL") == "1" and not os.environ.get("PREFECT_UI_URL"):
+        return None
     ui = os.environ.get("PREFECT_UI_URL") or os.environ.get("PREFECT_API_URL", "").removesuffix(
         "/"
     ).removesuffix("/api")

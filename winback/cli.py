@@ -70,7 +70,13 @@ def _safe_url(url: str) -> str:
 def cycle_start(
     month: Annotated[str, typer.Option(help="YYYY-MM")],
     store: Annotated[str | None, typer.Option(help="Store code; all stores when left out.")] = None,
-    wait: Annotated[bool, typer.Option(help="Wait for the flow to finish.")] = True,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="Wait for the flow to finish; --no-wait runs it in the background (a process of "
+            "its own, or a Prefect worker) and returns at once."
+        ),
+    ] = True,
     as_of: AsOf = None,
 ) -> None:
     """Start the monthly cycle: cleanup, screening, profiles, survey tasks."""
@@ -92,13 +98,20 @@ def cycle_start(
         if not stores:
             fail("there is no store yet; run `winback demo` or create one")
         codes = [s.code for s in stores]
-    launched = launch("monthly_cycle", {"month": month, "store_codes": codes, "as_of": as_of}, wait=wait)
-    typer.echo(
-        f"monthly cycle {month} for {', '.join(codes)}: flow run {launched.prefect_flow_run_id or '(starting)'}"
-        f"{' (already running)' if launched.reused else ''}"
+    # Without --store the run is for every store (None), so its key does not list the group.
+    launched = launch(
+        "monthly_cycle",
+        {"month": month, "store_codes": [store] if store else None, "as_of": as_of},
+        wait=wait,
+        detach=not wait,
     )
+    who = ", ".join(codes) if len(codes) <= 10 else f"{len(codes)} stores"
+    if launched.reused:
+        typer.echo(f"monthly cycle {month} for {who}: already running as {launched.describe()}")
+        return
+    typer.echo(f"monthly cycle {month} for {who}: {launched.describe()}")
     if wait:
-        _print_status(codes)
+        _print_status([store] if store else None)
 
 
 @cycle_app.command("status")
@@ -145,7 +158,10 @@ def watch(as_of: AsOf = None, store: Annotated[str | None, typer.Option()] = Non
     launched = launch(
         "watch_deadlines", {"store_codes": [store] if store else None, "as_of": as_of}, wait=True
     )
-    typer.echo(f"watcher ran: flow run {launched.prefect_flow_run_id}")
+    if launched.reused:
+        typer.echo(f"the watcher is already running as {launched.describe()}")
+        return
+    typer.echo(f"watcher ran: {launched.describe()}")
     _print_status([store] if store else None)
 
 
@@ -379,13 +395,18 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Default: $PORT or 8000.")] = None,
 ) -> None:
-    """Serve the web UI and the JSON API."""
+    """Serve the web UI and the JSON API (and, on the embedded default, a local Prefect
+    server with its UI that the CLI's commands reuse while this runs)."""
     import uvicorn
 
+    from flows import prefect_server
     from flows.launcher import quiet_prefect
 
     quiet_prefect()
     port = port or int(os.environ.get("PORT", "8000"))
+    ui = prefect_server.serve_local()
+    if ui is not None:
+        typer.echo(f"Prefect server and UI: {ui}")
     typer.echo(f"winback is serving on http://{host}:{port}  (Ctrl+C stops it)")
     uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="warning")
 
@@ -409,6 +430,10 @@ def demo(
 
     quiet_prefect()
     started = time.monotonic()
+    if serve_ui:  # the server the cycle runs on is the one the UI then shows
+        from flows import prefect_server
+
+        prefect_server.serve_local()
     typer.echo("1/3 creating the database (alembic upgrade) ...")
     upgrade()
     typer.echo("2/3 loading the demo store ...")

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     notify_timeout_seconds: float = Field(3.0, gt=0, le=60)
     # Send the session cookie over HTTPS only (set to true behind HTTPS).
     https_only: bool = False
+    # A flow run's lease: the process running it beats every third of this; a run on another
+    # host that has not beaten for this long is taken as crashed (on this host a run whose
+    # process is gone is crashed at once), so a restart is never refused because of it.
+    flow_run_lease_seconds: int = Field(90, ge=10, le=3600)
     process: ProcessDefaults = ProcessDefaults()
 
     def model_post_init(self, _ctx) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from api import serializers as out
 from api.deps import Admin, Reader, SessionDep, store_ids
 from flows import launcher
+from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.schemas import CycleStartIn
 from winback.errors import Forbidden, NotFound
@@ -45,7 +46,7 @@ def get_cycle(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, Any
         "progress": surveys.progress(session=session, cycle_id=c.id),
         "flow_runs": [
             out.flow_run(r)
-            for r in cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=c.id)
+            for r in flow_runs.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=c.id)
         ],
     }
 

@@ -24,7 +24,7 @@ from winback.audit.export import events_xlsx
 from winback.customers import privacy
 from winback.customers import service as customers
 from winback.customers.models import VehicleStatus
-from winback.cycles import service as cycles
+from winback.cycles import flow_runs
 from winback.errors import InvalidInput
 from winback.paging import Page
 from winback.surveys import service as surveys
@@ -174,7 +174,7 @@ def audit_timeline(
     )
     runs = []
     if entity_type == "cycle":
-        runs = cycles.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=entity_id)
+        runs = flow_runs.flow_runs_of(session=session, store_ids=store_ids(user), cycle_id=entity_id)
     return render(
         request,
         "audit/timeline.html",

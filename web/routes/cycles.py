@@ -15,6 +15,7 @@ from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.customers import privacy
+from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage
 from winback.errors import InvalidInput
@@ -51,8 +52,8 @@ def cycle_list(
             cycles=rows,
             q=q,
             this_month=clock.today().strftime("%Y-%m"),
-            runs=cycles.flow_runs_of(session=session, store_ids=store_ids(user), limit=10),
-            running=cycles.flows_running(session=session, store_ids=store_ids(user)),
+            runs=flow_runs.flow_runs_of(session=session, store_ids=store_ids(user), limit=10),
+            running=flow_runs.flows_running(session=session, store_ids=store_ids(user)),
             live=is_htmx(request),
         ),
     )

@@ -140,10 +140,17 @@ class FlowRunRecord(Base):
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
     cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"), index=True)
     flow_name: Mapped[str] = mapped_column(String(80))
-    # The launcher's idempotency key ("monthly_cycle:S01:2026-11"): one live run per key.
+    # The launcher's idempotency key ("monthly_cycle:month=2026-11,store_codes=['S01']"): one
+    # live run per key. Bounded whatever the parameters (a long key ends in a hash of them).
     launch_key: Mapped[str] = mapped_column(String(200), index=True)
     prefect_flow_run_id: Mapped[str | None] = mapped_column(String(64), index=True)
     state: Mapped[FlowRunState] = mapped_column(str_enum(FlowRunState))
     message: Mapped[str | None] = mapped_column(String(1000))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The lease of a live run: the process running it (host and pid) and its last heartbeat
+    # (wall-clock time, not business time). A run whose process is gone, or that has not
+    # beaten for ``flow_run_lease_seconds``, is dead and blocks nothing (winback/cycles/flow_runs.py).
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
