@@ -31,6 +31,7 @@ FLOWS: dict[str, tuple[str, str, str]] = {
     "execute_plan": ("flows.stages", "execute_plan", "execute-plan"),
     "assign_surveys": ("flows.stages", "assign_surveys", "assign-surveys"),
     "import_visits": ("flows.import_visits", "import_visits", "import-visits"),
+    "plan_care": ("flows.plan_care", "plan_care", "plan-care"),
 }
 
 
