@@ -158,19 +158,15 @@ def _item_rows(
         if car.purchase is not None:
             due, onsite = schedules.inspection_due(registered=car.purchase, as_of=today, rules=rules)
             add(car, CareKind.inspection, f"inspection:{due.isoformat()}", due, "rule", {"onsite": onsite})
+        policies: dict[date, list[str]] = {}
         for policy, end in (
             ("compulsory", car.compulsory_insurance_end),
             ("commercial", car.commercial_insurance_end),
         ):
             if end is not None:
-                add(
-                    car,
-                    CareKind.insurance,
-                    f"insurance:{policy}:{end.isoformat()}",
-                    end,
-                    "date",
-                    {"policy": policy},
-                )
+                policies.setdefault(end, []).append(policy)
+        for end, names in policies.items():  # one reminder when both policies end the same day
+            add(car, CareKind.insurance, f"insurance:{end.isoformat()}", end, "date", {"policies": names})
         if car.warranty_end is not None and car.warranty_end >= today:
             due = car.warranty_end - timedelta(days=rules.care_warranty_lead_days)
             add(
@@ -440,9 +436,15 @@ def fulfil(*, session: Session, store_id: int, today: date, rules: ProcessDefaul
     for item_id, day, visit_id in session.execute(visits):
         if item_id not in done:
             done[item_id] = {"id": item_id, "fulfilled_on": day, "fulfilled_visit_id": visit_id}
-    # Insurance: the policy date imported later than the item's: renewed.
+    # Insurance: every policy of the item imported again with a later date: renewed.
     renewed = session.execute(
-        select(CareItem.id, CareItem.key, Vehicle.compulsory_insurance_end, Vehicle.commercial_insurance_end)
+        select(
+            CareItem.id,
+            CareItem.due_on,
+            CareItem.forecast,
+            Vehicle.compulsory_insurance_end,
+            Vehicle.commercial_insurance_end,
+        )
         .join(Vehicle, Vehicle.id == CareItem.vehicle_id)
         .where(
             CareItem.store_id == store_id,
@@ -450,10 +452,10 @@ def fulfil(*, session: Session, store_id: int, today: date, rules: ProcessDefaul
             CareItem.kind == CareKind.insurance,
         )
     ).all()
-    for item_id, key, compulsory, commercial in renewed:
-        _, policy, day = key.split(":")
-        current = compulsory if policy == "compulsory" else commercial
-        if current is not None and current > date.fromisoformat(day):
+    for item_id, due, forecast, compulsory, commercial in renewed:
+        now_ends = {"compulsory": compulsory, "commercial": commercial}
+        names = (forecast or {}).get("policies") or []
+        if names and all(now_ends.get(n) is not None and now_ends[n] > due for n in names):
             done[item_id] = {"id": item_id, "fulfilled_on": today, "fulfilled_visit_id": None}
     if not done:
         return 0
