@@ -108,6 +108,32 @@ class History:
         return float(self.spend) / years
 
 
+def history_statement(*, store_id: int, as_of: date):
+    """One ordered pass over the store's repair orders of active cars.
+
+    The vehicle's store is the filter (a join on the primary key), not service_visits.store_id:
+    with that condition SQLite, without statistics, walks the (store, date) index instead and
+    scans the store's history (issue 17)."""
+    return (
+        select(
+            ServiceVisit.vehicle_id,
+            ServiceVisit.id,
+            ServiceVisit.visit_date,
+            ServiceVisit.mileage,
+            ServiceVisit.category,
+            ServiceVisit.amount,
+            ServiceVisit.advisor_id,
+        )
+        .join(Vehicle, Vehicle.id == ServiceVisit.vehicle_id)
+        .where(
+            Vehicle.store_id == store_id,
+            Vehicle.status == VehicleStatus.active,
+            ServiceVisit.visit_date <= as_of,
+        )
+        .order_by(ServiceVisit.vehicle_id, ServiceVisit.visit_date, ServiceVisit.id)
+    )
+
+
 def store_histories(
     *, session: Session, store_id: int, as_of: date, rules: ProcessDefaults, recent_since: date | None = None
 ) -> tuple[dict[int, History], list[Flag]]:
@@ -150,27 +176,7 @@ def store_histories(
             name=r.name,
             plate=r.plate,
         )
-    # One ordered pass over the store's repair orders. The vehicle's store is the filter (a join
-    # on the primary key), not service_visits.store_id: with that condition SQLite, without
-    # statistics, walks the (store, date) index instead (issue 17).
-    visits = (
-        select(
-            ServiceVisit.vehicle_id,
-            ServiceVisit.id,
-            ServiceVisit.visit_date,
-            ServiceVisit.mileage,
-            ServiceVisit.category,
-            ServiceVisit.amount,
-            ServiceVisit.advisor_id,
-        )
-        .join(Vehicle, Vehicle.id == ServiceVisit.vehicle_id)
-        .where(
-            Vehicle.store_id == store_id,
-            Vehicle.status == VehicleStatus.active,
-            ServiceVisit.visit_date <= as_of,
-        )
-        .order_by(ServiceVisit.vehicle_id, ServiceVisit.visit_date, ServiceVisit.id)
-    )
+    visits = history_statement(store_id=store_id, as_of=as_of)
     service_categories = set(rules.care_maintenance_categories)
     flags: list[Flag] = []
     readings: list[tuple[int, date, int | None]] = []

@@ -33,12 +33,11 @@ WHAT = {
 
 
 def what(number: int | None, target_km: int | None, locale: str = "zh") -> str:
-    """首次保养 / 15,000公里保养: the service by its number or its mileage."""
-    if number in WHAT[locale]:
-        return WHAT[locale][number]
-    if target_km:
-        return f"{target_km:,}公里保养" if locale == "zh" else f"{target_km:,} km service"
-    return "保养" if locale == "zh" else "service"
+    """第二次保养（15,000公里）: the service by its number and its mileage."""
+    name = WHAT[locale].get(number) or ("保养" if locale == "zh" else "service")
+    if not target_km:
+        return name
+    return f"{name}（{target_km:,}公里）" if locale == "zh" else f"{name} ({target_km:,} km)"
 
 
 def fmt_due(day: date, locale: str = "zh") -> str:

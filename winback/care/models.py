@@ -117,6 +117,11 @@ class CareTouch(Base):
     outcome_note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    @property
+    def assignee_id(self) -> int | None:
+        """The advisor whose queue holds the call (sees the customer's phone unmasked)."""
+        return self.advisor_id
+
 
 class CareSchedule(Base):
     """A store's maintenance schedule for one model or one grade (the defaults otherwise)."""

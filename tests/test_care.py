@@ -1,0 +1,550 @@
+"""The care calendar (issue 19): forecasting, the inspection rule, the daily pass (idempotent,
+fulfilment, holdout, win-back exclusion), delivery to a loopback receiver, the bulk-SMS export,
+the retention funnel against a hand count, the pages, the API and the CLI."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select, text
+
+from winback import clock
+from winback.accounts.models import Store
+from winback.actor import Actor
+from winback.care import forecasting, schedules
+from winback.care import service as care
+from winback.care.models import (
+    CallOutcome,
+    CareHoldout,
+    CareItem,
+    CareKind,
+    CareStatus,
+    CareTouch,
+    MileageFlag,
+    TouchChannel,
+    TouchStatus,
+)
+from winback.config import ProcessDefaults
+from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
+
+RULES = ProcessDefaults()
+SYSTEM = Actor.system(label="test")
+
+
+# ---- forecasting and the rules (pure) -------------------------------------------------------
+
+
+def test_forecast_from_two_readings_gives_the_mileage_due_date_or_the_time_one_if_sooner():
+    """5,000 km on day 0 (the first service) and 10,400 km on day 180: 30 km/day, so the
+    15,000 km service falls on day 180 + 4,600 / 30 = day 333.3 -> day 334, before the
+    12-month benchmark (day 365). At 10 km/day the 12-month service comes first."""
+    day0 = date(2026, 1, 10)
+    readings = [(1, day0, 5000), (2, day0 + timedelta(days=180), 10400)]
+    u, flags, by_visit = forecasting.usage(
+        readings, vehicle_id=7, purchase=date(2025, 7, 1), max_km_per_day=400
+    )
+    assert flags == []
+    assert u.source == "own" and u.km_per_day == pytest.approx(30.0)
+    sched = schedules.default_schedule(RULES)
+    due = schedules.maintenance_due(
+        schedule=sched,
+        purchase=date(2025, 7, 1),
+        last_service=day0,
+        last_service_km=by_visit[1],
+        services=1,
+        reading_on=u.last_on,
+        reading_km=u.last_km,
+        km_per_day=u.km_per_day,
+    )
+    assert (due.number, due.target_km) == (2, 15000)
+    assert due.basis == "mileage" and due.due_on == day0 + timedelta(days=334)
+    assert due.time_due == date(2027, 1, 10)
+
+    slow = [(1, day0, 5000), (2, day0 + timedelta(days=180), 6800)]  # 10 km/day
+    u, _, by_visit = forecasting.usage(slow, vehicle_id=7, purchase=None, max_km_per_day=400)
+    due = schedules.maintenance_due(
+        schedule=sched,
+        purchase=None,
+        last_service=day0,
+        last_service_km=5000,
+        services=1,
+        reading_on=u.last_on,
+        reading_km=u.last_km,
+        km_per_day=u.km_per_day,
+    )
+    assert due.basis == "time" and due.due_on == date(2027, 1, 10)
+
+
+def test_a_typo_reading_is_ignored_and_reported():
+    """A reading lower than the one before and an impossible jump are both left out (and
+    flagged); the rate comes from the readings that make sense."""
+    d = date(2026, 1, 1)
+    readings = [
+        (1, d, 5000),
+        (2, d + timedelta(days=60), 700),  # lower: a digit dropped
+        (3, d + timedelta(days=90), 980000),  # 975,000 km in 90 days
+        (4, d + timedelta(days=180), 10400),
+    ]
+    u, flags, by_visit = forecasting.usage(readings, vehicle_id=3, purchase=None, max_km_per_day=400)
+    assert [(f.visit_id, f.reason) for f in flags] == [(2, "lower"), (3, "jump")]
+    assert u.km_per_day == pytest.approx(30.0) and u.readings == 2 and set(by_visit) == {1, 4}
+
+
+@pytest.mark.parametrize(
+    ("years", "months", "expected_years", "expected_months", "onsite"),
+    [
+        (2, 0, 2, 0, False),  # registered exactly 2 years ago: the sticker of year 2, today
+        (2, 1, 4, 0, False),  # just past year 2: the sticker of year 4
+        (6, 0, 6, 0, True),  # year 6: on site
+        (6, 1, 8, 0, False),  # then the sticker of year 8
+        (11, 0, 11, 0, True),  # yearly after year 10
+        (11, 1, 12, 0, True),
+        (16, 0, 16, 0, True),  # every six months after year 15
+        (16, 1, 16, 6, True),
+    ],
+)
+def test_inspection_dates_follow_the_rule(years, months, expected_years, expected_months, onsite):
+    from dateutil.relativedelta import relativedelta
+
+    as_of = date(2026, 11, 2)
+    registered = as_of - relativedelta(years=years, months=months)
+    due, on_site = schedules.inspection_due(registered=registered, as_of=as_of, rules=RULES)
+    assert due == registered + relativedelta(years=expected_years, months=expected_months)
+    assert on_site is onsite
+
+
+def test_the_inspection_rule_is_a_setting():
+    rules = ProcessDefaults(care_inspection_years=[1, 2, 3], care_inspection_onsite_years=[1, 2, 3])
+    due, onsite = schedules.inspection_due(registered=date(2025, 3, 1), as_of=date(2026, 1, 1), rules=rules)
+    assert due == date(2026, 3, 1) and onsite
+
+
+# ---- the daily pass on a database ---------------------------------------------------------
+
+
+def _car(
+    session,
+    store_id: int,
+    *,
+    purchase: date,
+    readings: list[tuple[date, int, str]],
+    phone="13800138000",
+    **kw,
+):
+    """A customer with one car and its repair orders (date, km, category)."""
+    n = session.scalar(select(func.count(Customer.id))) + 1
+    now = clock.now()
+    c = Customer(store_id=store_id, dms_code=f"T{n:05d}", name=f"测试{n}", phone=phone, created_at=now)
+    session.add(c)
+    session.flush()
+    v = Vehicle(
+        store_id=store_id,
+        customer_id=c.id,
+        vin=f"LTEST{n:012d}",
+        plate=f"粤T{n:05d}",
+        model=kw.pop("model", "测试车 Test"),
+        purchase_date=purchase,
+        warranty_end=kw.pop("warranty_end", purchase + timedelta(days=3 * 365)),
+        status=VehicleStatus.active,
+        created_at=now,
+        **kw,
+    )
+    session.add(v)
+    session.flush()
+    for i, (day, km, cat) in enumerate(readings):
+        session.add(
+            ServiceVisit(
+                store_id=store_id,
+                ro_number=f"T{n:05d}-{i}",
+                vehicle_id=v.id,
+                customer_id=c.id,
+                visit_date=day,
+                mileage=km,
+                category=cat,
+                amount=Decimal("300"),
+                created_at=now,
+            )
+        )
+    session.flush()
+    return v
+
+
+@pytest.fixture
+def store(session) -> int:
+    """An empty store (no holdout unless a test asks) on the clock of 2026-11-02."""
+    from winback.accounts import service as accounts
+
+    clock.set_now("2026-11-02T09:00")
+    s = accounts.create_store(session=session, code="C01", name="关怀测试店", actor=SYSTEM)
+    s.settings = {"care_holdout_pct": 0, "care_call_p_alive_below": 0}
+    session.commit()
+    return s.id
+
+
+def _items(session, vehicle_id):
+    return session.scalars(
+        select(CareItem).where(CareItem.vehicle_id == vehicle_id).order_by(CareItem.id)
+    ).all()
+
+
+def test_the_daily_pass_makes_the_forecast_item_and_nothing_the_second_time(session, store):
+    today = clock.today()
+    # 30 km/day; the 15,000 km service falls 20 days from today (inside the 45-day window).
+    last = today - timedelta(days=(15000 - 10400) // 30 - 20 + 1)
+    v = _car(
+        session,
+        store,
+        purchase=today - timedelta(days=700),
+        readings=[(last - timedelta(days=180), 5000, "保养"), (last, 10400, "维修")],
+    )
+    first = care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    items = [i for i in _items(session, v.id) if i.kind == CareKind.maintenance]
+    assert len(items) == 1
+    item = items[0]
+    assert item.key == "maintenance:15000" and item.basis == "mileage"
+    assert item.forecast["km_per_day"] == 30.0 and item.forecast["source"] == "own"
+    assert item.due_on == last + timedelta(days=154)  # ceil(4600 / 30)
+    touches = session.scalars(select(CareTouch).where(CareTouch.item_id == item.id)).all()
+    assert [(t.step, t.channel) for t in touches] == [(30, TouchChannel.export)]
+    assert "第二次保养（15,000公里）" in touches[0].body
+    counts_items = session.scalar(select(func.count(CareItem.id)))
+    counts_touches = session.scalar(select(func.count(CareTouch.id)))
+    assert first["items"] == counts_items and first["touches"] == counts_touches
+
+    second = care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    assert second["items"] == 0 and second["touches"] == 0
+    assert session.scalar(select(func.count(CareItem.id))) == counts_items
+    assert session.scalar(select(func.count(CareTouch.id))) == counts_touches
+
+
+def test_a_repair_order_fulfils_the_item_and_the_next_touch_is_not_sent(session, store):
+    today = clock.today()
+    last = today - timedelta(days=134)  # 30 km/day: the 15,000 km service is due in 20 days
+    v = _car(
+        session,
+        store,
+        purchase=today - timedelta(days=700),
+        readings=[(last - timedelta(days=180), 5000, "保养"), (last, 10400, "维修")],
+    )
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    item = next(i for i in _items(session, v.id) if i.kind == CareKind.maintenance)
+    # The export goes out (the touch is "sent"), then the customer comes in for the service.
+    body, n = care.export_pending(session=session, store_ids=[store], actor=SYSTEM)
+    assert n >= 1
+    session.commit()
+    sent = session.scalar(select(CareTouch).where(CareTouch.item_id == item.id))
+    assert sent.status == TouchStatus.sent
+    visit_day = today + timedelta(days=3)
+    session.add(
+        ServiceVisit(
+            store_id=store,
+            ro_number="RO-CARE-1",
+            vehicle_id=v.id,
+            customer_id=v.customer_id,
+            visit_date=visit_day,
+            mileage=15100,
+            category="保养",
+            amount=Decimal("600"),
+            created_at=clock.now(),
+        )
+    )
+    session.commit()
+    # The day of the 14-day touch comes; the item is fulfilled first and gets no new touch.
+    clock.set_now(f"{visit_day + timedelta(days=1)}T09:00")
+    later = item.due_on - timedelta(days=13)
+    counts = care.plan(session=session, store_id=store, actor=SYSTEM, as_of=max(later, visit_day))
+    session.commit()
+    session.refresh(item)
+    assert counts["fulfilled"] >= 1
+    assert item.status == CareStatus.fulfilled and item.fulfilled_on == visit_day
+    assert item.preceding_touch_id == sent.id
+    assert item.fulfilled_visit_id is not None
+    steps = session.scalars(select(CareTouch.step).where(CareTouch.item_id == item.id)).all()
+    assert steps == [sent.step]
+
+
+def test_a_pending_touch_is_stopped_when_the_car_comes_in(session, store):
+    today = clock.today()
+    # No reading: the store's default 40 km/day reaches 5,000 km 125 days after purchase.
+    v = _car(session, store, purchase=today - timedelta(days=110), readings=[])
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    item = next(i for i in _items(session, v.id) if i.kind == CareKind.maintenance)
+    assert item.key == "maintenance:5000" and item.forecast["number"] == 1
+    touch = session.scalar(select(CareTouch).where(CareTouch.item_id == item.id))
+    assert touch.status == TouchStatus.pending
+    session.add(
+        ServiceVisit(
+            store_id=store,
+            ro_number="RO-FIRST",
+            vehicle_id=v.id,
+            customer_id=v.customer_id,
+            visit_date=today,
+            mileage=4300,
+            category="首保",
+            amount=Decimal("0"),
+            created_at=clock.now(),
+        )
+    )
+    session.commit()
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    session.refresh(touch)
+    session.refresh(item)
+    assert item.status == CareStatus.fulfilled and item.preceding_touch_id is None
+    assert touch.status == TouchStatus.cancelled
+    _body, n = care.export_pending(session=session, store_ids=[store], actor=SYSTEM)
+    assert n == 0  # the cancelled reminder is not exported
+
+
+def test_typos_in_the_archive_are_reported_once(session, store):
+    today = clock.today()
+    v = _car(
+        session,
+        store,
+        purchase=today - timedelta(days=500),
+        readings=[
+            (today - timedelta(days=400), 5000, "保养"),
+            (today - timedelta(days=300), 500, "维修"),
+            (today - timedelta(days=100), 14000, "保养"),
+        ],
+    )
+    first = care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    flags = session.scalars(select(MileageFlag)).all()
+    assert [(f.vehicle_id, f.reason, f.mileage) for f in flags] == [(v.id, "lower", 500)]
+    assert first["mileage_flags"] == 1 and care.mileage_flags(session=session, store_id=store) == 1
+    assert care.plan(session=session, store_id=store, actor=SYSTEM)["mileage_flags"] == 0
+
+
+def test_a_car_with_one_reading_drives_like_the_median_of_its_model(session, store):
+    today = clock.today()
+    for rate in (20, 30, 40):
+        _car(
+            session,
+            store,
+            purchase=today - timedelta(days=900),
+            readings=[
+                (today - timedelta(days=400), 5000, "保养"),
+                (today - timedelta(days=100), 5000 + 300 * rate, "维修"),
+            ],
+            model="轩逸 Sylphy",
+        )
+    single = _car(
+        session,
+        store,
+        purchase=today - timedelta(days=300),
+        readings=[(today - timedelta(days=200), 4000, "保养")],
+        model="轩逸 Sylphy",
+    )
+    cars, _flags = forecasting.store_histories(session=session, store_id=store, as_of=today, rules=RULES)
+    assert cars[single.id].usage.source == "model" and cars[single.id].usage.km_per_day == pytest.approx(30.0)
+
+
+def test_a_holdout_car_gets_nothing_and_the_draw_is_reproducible(session, store):
+    today = clock.today()
+    s = session.get(Store, store)
+    s.settings = {**s.settings, "care_holdout_pct": 50}
+    cars = [
+        _car(session, store, purchase=today - timedelta(days=100 + i), readings=[], grade=None)
+        for i in range(10)
+    ]
+    session.commit()
+    counts = care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    held = set(session.scalars(select(CareHoldout.vehicle_id)))
+    assert counts["holdout_cars"] == len(held) == 5
+    for v in cars:
+        items = _items(session, v.id)
+        assert items, "every car has its first service due"
+        n_touches = session.scalar(
+            select(func.count(CareTouch.id)).where(CareTouch.item_id.in_([i.id for i in items]))
+        )
+        if v.id in held:
+            assert all(i.holdout for i in items) and n_touches == 0
+        else:
+            assert not any(i.holdout for i in items) and n_touches >= 1
+    # Same store, same month, same cars: the same draw.
+    from winback.care import holdout
+
+    again = holdout.draw_holdout.draw(
+        [{"vehicle_id": v.id, "band": "care", "profile": {"grade": None}} for v in cars],
+        share_pct=50,
+        seed=f"care:{store}:{today:%Y-%m}",
+    )
+    assert again == held
+
+
+def test_a_winback_target_gets_no_reminder(session, demo_store, staff):
+    """A car screened into an open win-back cycle is not also reminded."""
+    from winback.cycles import service as cycles
+    from winback.cycles.models import Target
+
+    s = session.get(Store, demo_store)
+    s.settings = {"care_holdout_pct": 0, "care_call_p_alive_below": 0}
+    cycle, _ = cycles.start_cycle(
+        session=session, store=s, month="2026-11", actor=Actor.person(staff("admin"))
+    )
+    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=SYSTEM)
+    session.commit()
+    targets = set(session.scalars(select(Target.vehicle_id).where(Target.cycle_id == cycle.id)))
+    assert targets
+    counts = care.plan(session=session, store_id=demo_store, actor=SYSTEM)
+    session.commit()
+    assert counts["skipped_winback_target"] > 0
+    reminded = set(
+        session.scalars(
+            select(CareItem.vehicle_id)
+            .join(CareTouch, CareTouch.item_id == CareItem.id)
+            .where(CareItem.kind.not_in([CareKind.follow_up_call, CareKind.complaint_recall]))
+        )
+    )
+    assert reminded and not (reminded & targets)
+
+
+def test_messages_reach_the_stores_channel_with_the_phone_put_in(session, store, webhook):
+    today = clock.today()
+    s = session.get(Store, store)
+    s.settings = {**s.settings, "care_apprise_url": webhook.url + "?to={phone}"}
+    _car(session, store, purchase=today - timedelta(days=110), readings=[], phone="13912345678")
+    session.commit()
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    touch = session.scalar(select(CareTouch))
+    assert touch.channel == TouchChannel.message and touch.status == TouchStatus.pending
+    assert care.deliver_messages(session=session, store_id=store) == {"sent": 1, "retry": 0, "failed": 0}
+    session.commit()
+    assert len(webhook.delivered) == 1
+    assert "首次保养" in webhook.delivered[0]["message"]
+    session.refresh(touch)
+    assert touch.status == TouchStatus.sent and touch.sent_at is not None
+    # A refused message is retried on the next pass, then marked failed.
+    webhook.down()
+    other = _car(session, store, purchase=today - timedelta(days=111), readings=[], phone="13987654321")
+    session.commit()
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    outcomes = [care.deliver_messages(session=session, store_id=store) for _ in range(3)]
+    assert [o["failed"] for o in outcomes] == [0, 0, 1]
+    failed = session.scalar(
+        select(CareTouch)
+        .join(CareItem, CareItem.id == CareTouch.item_id)
+        .where(CareItem.vehicle_id == other.id)
+    )
+    assert failed.status == TouchStatus.failed and failed.last_error
+
+
+def test_the_bulk_sms_workbook_has_phone_and_text_and_marks_the_touches_sent(session, store):
+    today = clock.today()
+    _car(session, store, purchase=today - timedelta(days=110), readings=[], phone="13700001111")
+    _car(
+        session,
+        store,
+        purchase=today - timedelta(days=1000),
+        readings=[],
+        phone="13700002222",
+        compulsory_insurance_end=today + timedelta(days=20),
+        commercial_insurance_end=today + timedelta(days=20),
+    )
+    session.commit()
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    body, n = care.export_pending(session=session, store_ids=[store], actor=SYSTEM)
+    session.commit()
+    ws = load_workbook(io.BytesIO(body)).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][:2] == ("手机号码", "短信内容")
+    assert n == len(rows) - 1 >= 2
+    phones = {r[0] for r in rows[1:]}
+    assert {"13700001111", "13700002222"} <= phones
+    assert any("保险" in r[1] for r in rows[1:])  # one insurance reminder for both policies
+    assert sum(1 for r in rows[1:] if r[0] == "13700002222" and "保险" in r[1]) == 1
+    assert care.pending_exports(session=session, store_ids=[store]) == 0
+    assert session.scalar(select(func.count(CareTouch.id)).where(CareTouch.status == TouchStatus.sent)) == n
+
+
+def test_renewed_insurance_fulfils_the_item(session, store):
+    today = clock.today()
+    v = _car(
+        session,
+        store,
+        purchase=today - timedelta(days=1000),
+        readings=[],
+        compulsory_insurance_end=today + timedelta(days=10),
+    )
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    item = next(i for i in _items(session, v.id) if i.kind == CareKind.insurance)
+    v.compulsory_insurance_end = today + timedelta(days=375)  # the renewed policy imported
+    session.commit()
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    session.refresh(item)
+    assert item.status == CareStatus.fulfilled
+
+
+def test_a_follow_up_call_lands_in_the_advisors_queue_and_the_outcome_closes_it(session, demo_store, staff):
+    s = session.get(Store, demo_store)
+    s.settings = {"care_holdout_pct": 0}
+    session.commit()
+    care.plan(session=session, store_id=demo_store, actor=SYSTEM)
+    session.commit()
+    calls = session.scalars(
+        select(CareTouch)
+        .join(CareItem, CareItem.id == CareTouch.item_id)
+        .where(CareItem.kind == CareKind.follow_up_call)
+    ).all()
+    assert calls and all(t.channel == TouchChannel.call for t in calls)
+    advisor = staff("advisor1")
+    mine = [t for t in calls if t.advisor_id == advisor.id]
+    assert mine
+    page = care.calls_page(session=session, store_ids=[demo_store], viewer=advisor)
+    queue = set(
+        session.scalars(
+            select(CareTouch.id).where(
+                CareTouch.channel == TouchChannel.call, CareTouch.advisor_id == advisor.id
+            )
+        )
+    )
+    assert {r.touch.id for r in page.items} == queue >= {t.id for t in mine}
+    care.record_call(
+        session=session, touch_id=mine[0].id, outcome=CallOutcome.done, note="满意", actor_staff=advisor
+    )
+    session.commit()
+    item = session.get(CareItem, mine[0].item_id)
+    assert item.status == CareStatus.fulfilled and item.preceding_touch_id == mine[0].id
+    from winback.errors import Conflict, Forbidden
+
+    with pytest.raises(Conflict):
+        care.record_call(
+            session=session, touch_id=mine[0].id, outcome=CallOutcome.done, note="", actor_staff=advisor
+        )
+    others = [t for t in calls if t.advisor_id not in (None, advisor.id)]
+    if others:
+        with pytest.raises(Forbidden):
+            care.record_call(
+                session=session, touch_id=others[0].id, outcome=CallOutcome.done, note="", actor_staff=advisor
+            )
+
+
+def test_the_plan_reads_the_history_in_one_pass_on_the_vehicle_index(session, store):
+    """On a fresh database (no statistics) the history scan of the daily pass is one pass: on
+    SQLite it walks the per-vehicle index, not the store's (store, date) index, and nothing is
+    a correlated sub-query per car (issue 17); on PostgreSQL no sub-plan either."""
+    stmt = forecasting.history_statement(store_id=store, as_of=date(2026, 11, 2))
+    dialect = session.get_bind().dialect
+    sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    if dialect.name == "sqlite":
+        plan = " | ".join(r[3] for r in session.execute(text("EXPLAIN QUERY PLAN " + sql)))
+        assert "ix_service_visits_vehicle_date" in plan, plan
+        assert "ix_service_visits_store_date" not in plan and "CORRELATED" not in plan, plan
+    else:
+        plan = " | ".join(r[0] for r in session.execute(text("EXPLAIN " + sql)))
+        assert "SubPlan" not in plan and "service_visits" in plan, plan
