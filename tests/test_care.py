@@ -12,10 +12,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, text
 
+from tests.pages import login
 from winback import clock
 from winback.accounts.models import Store
 from winback.actor import Actor
-from winback.care import forecasting, schedules
+from winback.care import forecasting, report, schedules
 from winback.care import service as care
 from winback.care.models import (
     CallOutcome,
@@ -548,3 +549,229 @@ def test_the_plan_reads_the_history_in_one_pass_on_the_vehicle_index(session, st
     else:
         plan = " | ".join(r[0] for r in session.execute(text("EXPLAIN " + sql)))
         assert "SubPlan" not in plan and "service_visits" in plan, plan
+
+
+# ---- the demo, the report, the pages, the API ----------------------------------------------
+
+
+@pytest.fixture
+def planned_demo(session, demo_store) -> int:
+    """The demo store after one care pass (committed)."""
+    care.plan(session=session, store_id=demo_store, actor=SYSTEM)
+    session.commit()
+    return demo_store
+
+
+def test_the_demo_has_a_believable_mix(session, planned_demo):
+    today = clock.today()
+    kinds = dict(session.execute(select(CareItem.kind, func.count()).group_by(CareItem.kind)).all())
+    assert {CareKind.maintenance, CareKind.inspection, CareKind.insurance, CareKind.follow_up_call} <= set(
+        kinds
+    )
+    # new cars before their first service
+    firsts = session.scalars(select(CareItem).where(CareItem.key == "maintenance:5000")).all()
+    assert any(i.forecast["readings"] == 0 for i in firsts)
+    # insurance expiring next month
+    next_month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    expiring = session.scalar(
+        select(func.count(Vehicle.id)).where(
+            Vehicle.compulsory_insurance_end >= next_month,
+            Vehicle.compulsory_insurance_end < (next_month + timedelta(days=32)).replace(day=1),
+        )
+    )
+    assert expiring >= 5
+    # holdout drawn (5 % of the active cars), and a mix of channels
+    assert session.scalar(select(func.count(CareHoldout.id))) == round(
+        0.05 * session.scalar(select(func.count(Vehicle.id)).where(Vehicle.status == VehicleStatus.active))
+    )
+    channels = set(session.scalars(select(CareTouch.channel).distinct()))
+    assert {TouchChannel.call, TouchChannel.export} <= channels
+
+
+def test_the_funnel_matches_a_hand_count_on_the_demo(session, planned_demo):
+    today = clock.today()
+    rep = report.report(session=session, store_id=planned_demo, as_of=today)
+    # the hand count: walk every car and its repair orders
+    by_model: dict[str, list[int]] = {}
+    for v in session.scalars(select(Vehicle).where(Vehicle.store_id == planned_demo)):
+        visits = session.scalars(
+            select(ServiceVisit).where(ServiceVisit.vehicle_id == v.id, ServiceVisit.visit_date <= today)
+        ).all()
+        services = sum(1 for s in visits if s.category in RULES.care_maintenance_categories)
+        ended = v.warranty_end is not None and v.warranty_end < today
+        back = ended and any(s.visit_date > v.warranty_end for s in visits)
+        row = by_model.setdefault(v.model, [0, 0, 0, 0, 0, 0])
+        for i, hit in enumerate((True, services >= 1, services >= 2, services >= 3, ended, back)):
+            row[i] += int(hit)
+    got = {r["key"]: r for r in rep["by_model"]}
+    for model, (cars, first, second, third, ended, back) in by_model.items():
+        r = got[model]
+        assert (
+            r["cars"],
+            r["first"],
+            r["second"],
+            r["third"],
+            r["warranty_ended"],
+            r["out_of_warranty"],
+        ) == (
+            cars,
+            first,
+            second,
+            third,
+            ended,
+            back,
+        )
+    total = got["*"]
+    assert total["cars"] == sum(v[0] for v in by_model.values())
+    assert total["second_pct"] == round(100 * total["second"] / total["first"], 1)
+    assert sum(r["cars"] for r in rep["by_month"] if r["key"] != "*") == total["cars"]
+
+
+def test_lift_against_the_holdout_counts_matured_items(session, store):
+    """Reminded items that came in vs holdout items that came in, with the Newcombe interval."""
+    today = clock.today()
+    now = clock.now()
+    v = _car(session, store, purchase=today - timedelta(days=900), readings=[])
+    rows = []
+    for n, (held, done) in enumerate(
+        [(False, True)] * 6 + [(False, False)] * 4 + [(True, True)] * 2 + [(True, False)] * 3
+    ):
+        rows.append(
+            CareItem(
+                store_id=store,
+                vehicle_id=v.id,
+                customer_id=v.customer_id,
+                kind=CareKind.maintenance,
+                key=f"maintenance:t{n}",
+                due_on=today - timedelta(days=5),
+                basis="time",
+                forecast={},
+                holdout=held,
+                status=CareStatus.fulfilled if done else CareStatus.open,
+                created_on=today - timedelta(days=40),
+                created_at=now,
+            )
+        )
+    session.add_all(rows)
+    session.commit()
+    lift = report.report(session=session, store_id=store, as_of=today)["lift"]
+    assert (lift["reminded"], lift["reminded_fulfilled"], lift["holdout"], lift["holdout_fulfilled"]) == (
+        10,
+        6,
+        5,
+        2,
+    )
+    assert lift["lift_pts"] == 20.0 and lift["low_pts"] < 20.0 < lift["high_pts"]
+    assert lift["caused"] == 2
+
+
+def test_care_pages_for_the_front_desk_the_advisor_and_the_manager(client, session, planned_demo, staff):
+    login(client, "supervisor")
+    for url in (
+        "/care",
+        "/care?view=week",
+        "/care?view=overdue&kind=maintenance",
+        "/care?view=all&kind=insurance",
+    ):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert "关怀日历" in r.text
+    assert "年检" in client.get("/care?view=all&kind=inspection").text
+    assert client.get("/care?kind=nonsense").status_code == 422
+    r = client.post("/care/export")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    rows = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "手机号码" and len(rows) > 1
+    r = client.post("/care/export")  # nothing left: back to the list with a message
+    assert r.status_code == 303
+    assert "没有待导出的短信提醒" in client.get("/care").text
+
+    login(client, "advisor1")
+    r = client.get("/care/calls")
+    assert r.status_code == 200 and "关怀回访" in r.text
+    advisor = staff("advisor1")
+    touch = session.scalar(
+        select(CareTouch).where(CareTouch.advisor_id == advisor.id, CareTouch.status == TouchStatus.pending)
+    )
+    assert f"/care/calls/{touch.id}" in r.text and "tel:" in r.text
+    assert client.post(f"/care/calls/{touch.id}", data={"outcome": "bogus"}).status_code == 422
+    r = client.post(f"/care/calls/{touch.id}", data={"outcome": "appointment", "note": "周六上午"})
+    assert r.status_code == 303
+    session.expire_all()
+    assert session.get(CareTouch, touch.id).outcome == CallOutcome.appointment
+    assert client.get("/care/report").status_code == 403
+    assert client.get("/care/settings").status_code == 403
+
+    login(client, "manager")
+    r = client.get("/care/report")
+    assert r.status_code == 200 and "首保" in r.text and "二保" in r.text
+    r = client.get("/care/report.xlsx")
+    assert r.status_code == 200
+    wb = load_workbook(io.BytesIO(r.content))
+    assert "按车型漏斗" in wb.sheetnames
+    assert client.get("/care/report?lang=en").text.count("First service") >= 1
+    r = client.get("/care/settings?lang=zh")
+    assert r.status_code == 200 and "首保里程" in r.text
+    r = client.post("/care/settings", data={"care_touch_days": "21, 7", "care_follow_up_days": "2"})
+    assert r.status_code == 303
+    session.expire_all()
+    s = session.get(Store, planned_demo)
+    assert s.settings["care_touch_days"] == [21, 7] and s.settings["care_follow_up_days"] == 2
+    assert client.post("/care/settings", data={"care_touch_days": "a, b"}).status_code == 422
+    r = client.post(
+        "/care/schedules",
+        data={
+            "model": "劲客 Kicks",
+            "first_km": 3000,
+            "first_months": 3,
+            "interval_km": 7500,
+            "interval_months": 6,
+        },
+    )
+    assert r.status_code == 303
+    assert "劲客 Kicks" in client.get("/care/settings").text
+    assert client.post("/care/schedules", data={"first_km": 3000}).status_code == 422  # no model nor grade
+
+
+def test_the_customer_page_shows_the_cars_care_calendar(client, session, planned_demo):
+    item = session.scalar(select(CareItem).where(CareItem.kind == CareKind.maintenance).order_by(CareItem.id))
+    login(client, "admin")
+    r = client.get(f"/customers/{item.customer_id}")
+    assert r.status_code == 200
+    assert "关怀日历" in r.text and "保养" in r.text and "公里/天" in r.text and "年检" in r.text
+
+
+def test_api_care_lists_filters_and_scopes(client, session, planned_demo, staff):
+    login(client, "manager")
+    r = client.get("/api/care")
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"items", "total"} and body["total"] == session.scalar(
+        select(func.count(CareItem.id))
+    )
+    first = body["items"][0]
+    assert {"kind", "due_on", "vehicle_id", "customer_id", "status"} <= set(first)
+    assert first["kind"] in {k.value for k in CareKind}
+    r = client.get("/api/care", params={"kind": "insurance", "due_within_days": 30})
+    items = r.json()["items"]
+    assert items and all(i["kind"] == "insurance" and i["status"] == "open" for i in items)
+    assert all(date.fromisoformat(i["due_on"]) <= clock.today() + timedelta(days=30) for i in items)
+    assert client.get("/api/care", params={"kind": "nope"}).status_code == 422
+    assert client.get("/api/care", params={"status": "fulfilled"}).json()["total"] == 0
+    page2 = client.get("/api/care", params={"page": 2}).json()
+    assert page2["total"] == body["total"] and page2["items"][0]["id"] != first["id"]
+
+    login(client, "advisor1")
+    mine = client.get("/api/care").json()
+    advisor = staff("advisor1")
+    own = session.scalar(
+        select(func.count(CareItem.id))
+        .join(Customer, Customer.id == CareItem.customer_id)
+        .where(
+            (Customer.advisor_id == advisor.id)
+            | CareItem.id.in_(select(CareTouch.item_id).where(CareTouch.advisor_id == advisor.id))
+        )
+    )
+    assert 0 < mine["total"] == own < body["total"]
+    login(client, "auditor")
+    assert client.get("/api/care").status_code == 403
