@@ -775,3 +775,57 @@ def test_api_care_lists_filters_and_scopes(client, session, planned_demo, staff)
     assert 0 < mine["total"] == own < body["total"]
     login(client, "auditor")
     assert client.get("/api/care").status_code == 403
+
+
+# ---- the daily flow and the CLI -----------------------------------------------------------
+
+
+@pytest.mark.flow
+def test_the_daily_flow_delivers_once_and_makes_nothing_the_second_time(
+    prefect_harness, session, demo_store, webhook
+):
+    from flows.plan_care import plan_care
+
+    s = session.get(Store, demo_store)
+    s.settings = {"care_apprise_url": webhook.url + "?to={phone}", "care_call_p_alive_below": 0}
+    session.commit()
+    first = plan_care(store_codes=["S01"])
+    session.expire_all()
+    messages = session.scalar(
+        select(func.count(CareTouch.id)).where(
+            CareTouch.channel == TouchChannel.message, CareTouch.status == TouchStatus.sent
+        )
+    )
+    assert first["items"] > 0 and first["touches"] > 0
+    assert first["messages_sent"] == messages == len(webhook.delivered) > 0
+    second = plan_care(store_codes=["S01"])
+    assert second["items"] == 0 and second["touches"] == 0 and second["messages_sent"] == 0
+    assert len(webhook.delivered) == messages
+    from winback.cycles.models import FlowRunRecord
+
+    runs = session.scalars(select(FlowRunRecord).where(FlowRunRecord.flow_name == "plan_care")).all()
+    assert len(runs) == 2 and all(r.state.value == "completed" for r in runs)
+
+
+@pytest.mark.flow
+def test_the_cli_plans_and_lists(prefect_harness, session, demo_store):
+    from typer.testing import CliRunner
+
+    from winback.cli import app as cli
+    from winback.errors import NotFound
+
+    r = CliRunner().invoke(cli, ["care", "plan", "--store", "S01", "--as-of", "2026-11-02T09:00"])
+    assert r.exit_code == 0, r.output
+    assert "touches planned today:" in r.output
+    r = CliRunner().invoke(cli, ["care", "list", "--due-within", "7"])
+    assert r.exit_code == 0, r.output
+    session.expire_all()
+    open_soon = session.scalar(
+        select(func.count(CareItem.id)).where(
+            CareItem.status == CareStatus.open, CareItem.due_on <= clock.today() + timedelta(days=7)
+        )
+    )
+    assert f"{open_soon} open care items due within 7 days" in r.output
+    assert len(r.output.strip().splitlines()) == open_soon + 1
+    r = CliRunner().invoke(cli, ["care", "plan", "--store", "NOPE"])
+    assert r.exit_code != 0 and isinstance(r.exception, NotFound)
