@@ -829,3 +829,25 @@ def test_the_cli_plans_and_lists(prefect_harness, session, demo_store):
     assert len(r.output.strip().splitlines()) == open_soon + 1
     r = CliRunner().invoke(cli, ["care", "plan", "--store", "NOPE"])
     assert r.exit_code != 0 and isinstance(r.exception, NotFound)
+
+
+def test_the_care_migration_goes_down_and_up_with_data(db_url, session, planned_demo):
+    """0011 removes its tables and the insurance columns (the vehicles keep their rows and
+    their repair orders), and comes back."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    import db.migrate
+    import db.session
+
+    vehicles = session.scalar(select(func.count(Vehicle.id)))
+    session.close()
+    cfg = db.migrate.alembic_config(db_url)
+    command.downgrade(cfg, "0010")
+    with db.session.get_engine().connect() as conn:
+        assert "care_items" not in inspect(conn).get_table_names()
+        assert "compulsory_insurance_end" not in {c["name"] for c in inspect(conn).get_columns("vehicles")}
+        assert conn.scalar(text("SELECT count(*) FROM vehicles")) == vehicles
+    command.upgrade(cfg, "head")
+    with db.session.get_engine().connect() as conn:
+        assert {"care_items", "care_touches"} <= set(inspect(conn).get_table_names())

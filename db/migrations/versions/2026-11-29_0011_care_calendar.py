@@ -199,10 +199,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("vehicles", schema=None) as batch_op:
-        batch_op.drop_column("commercial_insurance_end")
-        batch_op.drop_column("compulsory_insurance_end")
-
     with op.batch_alter_table("care_touches", schema=None) as batch_op:
         batch_op.drop_index("ix_care_touches_store_status")
         batch_op.drop_index(batch_op.f("ix_care_touches_item_id"))
@@ -224,3 +220,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_care_schedules_store_id"))
 
     op.drop_table("care_schedules")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch copy of vehicles would drop the
+    # table that repair orders and targets point at.
+    op.drop_column("vehicles", "commercial_insurance_end")
+    op.drop_column("vehicles", "compulsory_insurance_end")
