@@ -323,6 +323,9 @@ def test_typos_in_the_archive_are_reported_once(session, store):
     assert [(f.vehicle_id, f.reason, f.mileage) for f in flags] == [(v.id, "lower", 500)]
     assert first["mileage_flags"] == 1 and care.mileage_flags(session=session, store_id=store) == 1
     assert care.plan(session=session, store_id=store, actor=SYSTEM)["mileage_flags"] == 0
+    from winback.customers import cleanup
+
+    assert cleanup.cleanup_archive(session=session, store_id=store, actor=SYSTEM)["mileage_typos"] == 1
 
 
 def test_a_car_with_one_reading_drives_like_the_median_of_its_model(session, store):
