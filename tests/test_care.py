@@ -854,3 +854,46 @@ def test_the_care_migration_goes_down_and_up_with_data(db_url, session, planned_
     command.upgrade(cfg, "head")
     with db.session.get_engine().connect() as conn:
         assert {"care_items", "care_touches"} <= set(inspect(conn).get_table_names())
+
+
+def test_insurance_dates_come_with_the_vehicle_import_and_a_renewal_updates_them(session, store, tmp_path):
+    """交强险到期日 / 商业险到期日 in the DMS's vehicle export land on the vehicle; a newer
+    export with the renewed dates updates them (and the care item is then fulfilled)."""
+    from winback.customers import imports
+
+    today = clock.today()
+    v = _car(session, store, purchase=today - timedelta(days=1000), readings=[])
+    code = session.get(Customer, v.customer_id).dms_code
+    first = tmp_path / "vehicles.csv"
+    first.write_text(
+        f"客户编号,车架号,车型,购车日期,交强险到期日,商业险到期日\n{code},{v.vin},测试车 Test,"
+        f"{v.purchase_date:%Y/%m/%d},{today + timedelta(days=12):%Y年%m月%d日},{today + timedelta(days=12):%Y-%m-%d}\n",
+        encoding="utf-8",
+    )
+    batch, _ = imports.import_file(
+        session=session, store_id=store, kind="vehicles", source=first, actor=SYSTEM
+    )
+    session.commit()
+    session.refresh(v)
+    assert batch.failed == 0 and batch.updated == 1
+    assert v.compulsory_insurance_end == v.commercial_insurance_end == today + timedelta(days=12)
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    item = next(i for i in _items(session, v.id) if i.kind == CareKind.insurance)
+    assert item.forecast["policies"] == ["compulsory", "commercial"]
+    renewed = tmp_path / "vehicles-renewed.csv"
+    renewed.write_text(
+        first.read_text(encoding="utf-8").replace(
+            f"{today + timedelta(days=12):%Y年%m月%d日},{today + timedelta(days=12):%Y-%m-%d}",
+            f"{today + timedelta(days=377):%Y-%m-%d},{today + timedelta(days=377):%Y-%m-%d}",
+        ),
+        encoding="utf-8",
+    )
+    imports.import_file(session=session, store_id=store, kind="vehicles", source=renewed, actor=SYSTEM)
+    session.commit()
+    care.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    session.refresh(item)
+    assert item.status == CareStatus.fulfilled
+    rep = report.report(session=session, store_id=store, as_of=today + timedelta(days=20))
+    assert rep["insurance"] == {"due": 1, "renewed": 1, "pct": 100.0}
