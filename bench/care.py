@@ -67,7 +67,7 @@ def visits_of(rng: random.Random) -> int:
         return rng.randint(100, 200)  # a fleet car
     if r < 0.33:
         return 1
-    return min(80, 2 + int(rng.expovariate(1 / 16)))
+    return min(80, 2 + int(rng.expovariate(1 / 22)))
 
 
 def generate(url: str, cars: int, seed: int = 19) -> int:

@@ -76,6 +76,8 @@ def plan(*, session: Session, store_id: int, actor: Actor, as_of: date | None = 
     )
     rows = _item_rows(session, store, cars, held, today, rules)
     counts["items"] = _insert_items(session, rows)
+    # an item made today for a car already in today (or since it was due): closed before any touch
+    counts["fulfilled"] += fulfil(session=session, store_id=store_id, today=today, rules=rules)
     counts.update(_make_touches(session, store, cars, today, rules))
     counts["holdout_cars"] = len(held)
     if any(v for k, v in counts.items() if k != "holdout_cars"):
@@ -232,18 +234,28 @@ def _complaint_rows(session, store_id, cars, held, today, rules, now) -> list[di
 
 
 def _insert_items(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert the items not there yet. The keys already made are read in one query and left
+    out (the daily pass mostly finds its items made); ON CONFLICT DO NOTHING keeps two passes
+    running at once from doubling one."""
     if not rows:
         return 0
-    before = (
-        session.scalar(select(func.count(CareItem.id)).where(CareItem.store_id == rows[0]["store_id"])) or 0
-    )
-    stmt = _insert(session)(CareItem).on_conflict_do_nothing(index_elements=["vehicle_id", "kind", "key"])
-    for i in range(0, len(rows), 2000):
-        session.execute(stmt, rows[i : i + 2000])
-    after = (
-        session.scalar(select(func.count(CareItem.id)).where(CareItem.store_id == rows[0]["store_id"])) or 0
-    )
-    return after - before
+    store_id = rows[0]["store_id"]
+    oldest = min(r["due_on"] for r in rows)
+    known = {
+        (v, getattr(k, "value", k), key)
+        for v, k, key in session.execute(
+            select(CareItem.vehicle_id, CareItem.kind, CareItem.key).where(
+                CareItem.store_id == store_id, CareItem.due_on >= oldest
+            )
+        )
+    }
+    new = [r for r in rows if (r["vehicle_id"], r["kind"], r["key"]) not in known]
+    table = CareItem.__table__
+    stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["vehicle_id", "kind", "key"])
+    made = 0
+    for i in range(0, len(new), 2000):
+        made += len(session.execute(stmt.returning(table.c.id), new[i : i + 2000]).all())
+    return made
 
 
 def _record_flags(session: Session, store_id: int, flags: list[forecasting.Flag], today: date) -> int:
@@ -381,13 +393,19 @@ def _make_touches(
         )
     made = 0
     if rows:
-        before = session.scalar(select(func.count(CareTouch.id)).where(CareTouch.store_id == store.id)) or 0
-        stmt = _insert(session)(CareTouch).on_conflict_do_nothing(index_elements=["item_id", "step"])
+        open_items = select(CareItem.id).where(
+            CareItem.store_id == store.id, CareItem.status == CareStatus.open
+        )
+        known = set(
+            session.execute(
+                select(CareTouch.item_id, CareTouch.step).where(CareTouch.item_id.in_(open_items))
+            ).all()
+        )
+        rows = [r for r in rows if (r["item_id"], r["step"]) not in known]
+        table = CareTouch.__table__
+        stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["item_id", "step"])
         for i in range(0, len(rows), 2000):
-            session.execute(stmt, rows[i : i + 2000])
-        made = (
-            session.scalar(select(func.count(CareTouch.id)).where(CareTouch.store_id == store.id)) or 0
-        ) - before
+            made += len(session.execute(stmt.returning(table.c.id), rows[i : i + 2000]).all())
     return {
         "touches": made,
         "skipped_winback_target": skipped["winback_target"],
