@@ -224,6 +224,22 @@ RULES: dict[str, tuple[tuple, object]] = {
     # live progress fragments (issue 10): the page's readers, the full page without HX-Request
     "GET /cycles/{cycle}/progress": (READ_CYCLE, None),
     "GET /archive/imports/{batch_id}/progress": (("ok", 403, 403, 403, "ok", "ok", 404, "in"), None),
+    # the care calendar (issue 19)
+    "GET /api/care": (("ok", "ok", "ok", "ok", "ok", 403, "ok", "in"), None),
+    "GET /care": (("ok",) * 7 + ("in",), None),
+    "POST /care/export": (("ok", "ok", 403, 403, 403, 403, "ok", "in"), None),
+    "GET /care/calls": (("ok", "ok", "ok", "ok", "ok", 403, "ok", "in"), None),
+    "POST /care/calls/{touch_id}": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:outcome=done"),
+    "GET /care/report": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /care/report.xlsx": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /care/settings": (("ok", 403, 403, 403, "ok", 403, "ok", "in"), None),
+    "POST /care/settings": (("ok", 403, 403, 403, "ok", 403, "ok", "in"), "form:"),
+    "POST /care/schedules": (
+        ("ok", 403, 403, 403, "ok", 403, "ok", "in"),
+        "form:model=m_{who}&first_km=5000&first_months=6&interval_km=10000&interval_months=12",
+    ),
+    # the admin removes it first: the manager then finds it gone
+    "POST /care/schedules/{schedule_id}/delete": (("ok", 403, 403, 403, 404, 403, 404, "in"), None),
 }
 # Framework routes: the docs and the schema are public and read-only.
 PUBLIC = {"GET /openapi.json", "GET /api/docs", "GET /docs/oauth2-redirect"}
@@ -299,9 +315,31 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
     )
     session.add(proposal)
     batch = _import_batch(session, task.store_id, admin)
+    from winback.care import service as care
+    from winback.care.models import CareTouch, TouchChannel
+
+    care.plan(session=session, store_id=task.store_id, actor=Actor.system())
+    care_touch = session.scalar(
+        select(CareTouch.id)
+        .where(CareTouch.channel == TouchChannel.call, CareTouch.advisor_id == staff("advisor1").id)
+        .limit(1)
+    )
+    schedule = care.save_schedule(
+        session=session,
+        store_id=task.store_id,
+        model="matrix",
+        grade=None,
+        first_km=5000,
+        first_months=6,
+        interval_km=10000,
+        interval_months=12,
+        actor=Actor.system(),
+    )
     session.commit()
     return {
         "batch_id": batch.id,
+        "touch_id": care_touch,
+        "schedule_id": schedule.id,
         "proposal_id": proposal.id,
         "vehicle": task.target.vehicle_id,
         "target_id": task.target_id,

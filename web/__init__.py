@@ -114,6 +114,7 @@ LISTS = {
     "audit": ("/audit", "Audit"),
     "admin": ("/admin/staff", "Staff"),
     "analytics": ("/analytics", "Churn outlook"),
+    "care": ("/care", "Care calendar"),
 }
 
 

@@ -27,6 +27,8 @@ import_app = typer.Typer(
 app.add_typer(import_app, name="import")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 app.add_typer(audit_app, name="audit")
+care_app = typer.Typer(no_args_is_help=True, help="The care calendar (reminders before the red line).")
+app.add_typer(care_app, name="care")
 
 AsOf = Annotated[
     str | None, typer.Option("--as-of", help="Business time, e.g. 2027-02-15T09:00 (also WINBACK_NOW).")
@@ -390,6 +392,76 @@ def import_inbox(
     typer.echo(f"drop folder imported: flow run {launched.prefect_flow_run_id}")
 
 
+@care_app.command("plan")
+def care_plan(
+    as_of: AsOf = None, store: Annotated[str | None, typer.Option(help="Store code.")] = None
+) -> None:
+    """One pass of the daily care flow (items, reminders, calls, fulfilment)."""
+    from flows.launcher import launch
+
+    as_of = _set_clock(as_of)
+    if store:
+        _store_id(store)
+    launched = launch("plan_care", {"store_codes": [store] if store else None, "as_of": as_of}, wait=True)
+    typer.echo(f"care planned: flow run {launched.prefect_flow_run_id}")
+    _print_care(store, due_within=None)
+
+
+@care_app.command("list")
+def care_list(
+    due_within: Annotated[int, typer.Option("--due-within", min=0, max=3650, help="Days ahead.")] = 7,
+    store: Annotated[str | None, typer.Option(help="Store code.")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """The open care items due within DAYS (overdue included), soonest first."""
+    _set_clock(as_of)
+    _print_care(store, due_within=due_within)
+
+
+def _store_id(code: str) -> int:
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+
+    with session_scope() as session:
+        return accounts.get_store(session=session, code=code).id
+
+
+def _print_care(store: str | None, due_within: int | None) -> None:
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+    from winback.care import service as care
+    from winback.care.models import CareStatus
+
+    with session_scope() as session:
+        stores = (
+            [accounts.get_store(session=session, code=store)]
+            if store
+            else accounts.list_stores(session=session)
+        )
+        ids = [s.id for s in stores]
+        if due_within is None:
+            pg = care.items_page(session=session, store_ids=ids, view="today", page_size=10_000)
+            typer.echo(
+                f"touches planned today: {pg.total}, exports waiting: {care.pending_exports(session=session, store_ids=ids)}"
+            )
+            return
+        pg = care.items_page(
+            session=session,
+            store_ids=ids,
+            status=CareStatus.open,
+            due_within_days=due_within,
+            page_size=10_000,
+        )
+        for r in pg.items:
+            touch = f"{r.touch.channel.value}/{r.touch.status.value}" if r.touch else "-"
+            holdout = " holdout" if r.item.holdout else ""
+            typer.echo(
+                f"{r.item.due_on}  {r.item.kind.value:<16} {r.vehicle.plate or r.vehicle.vin:<10} "
+                f"{r.customer.name:<8} basis={r.item.basis:<8} touch={touch}{holdout}"
+            )
+        typer.echo(f"{pg.total} open care items due within {due_within} days")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -445,6 +517,8 @@ def demo(
     )
     launch("monthly_cycle", {"month": month, "store_codes": [STORE_CODE], "as_of": as_of}, wait=True)
     _print_status([STORE_CODE])
+    launch("plan_care", {"store_codes": [STORE_CODE], "as_of": as_of}, wait=True)
+    _print_care(STORE_CODE, due_within=None)
     typer.echo(f"ready in {time.monotonic() - started:.0f} s\n")
     typer.echo(f"demo accounts (password for all: {DEMO_PASSWORD}):")
     for acc in ACCOUNTS:

@@ -77,6 +77,49 @@ class ProcessDefaults(BaseModel):
     # Default value of a win-back voucher (回厂工时券), yuan.
     voucher_default_yuan: float = Field(500.0, ge=0)
 
+    # ---- The care calendar (prevention, winback/care): reminders before the red line. ----
+    # Maintenance (whichever comes first, time or mileage): first service at this many km or
+    # months after purchase, then every interval. A store's page overrides these per model/grade.
+    care_first_service_km: int = Field(5000, ge=500, le=50000)
+    care_first_service_months: int = Field(6, ge=1, le=36)
+    care_service_interval_km: int = Field(10000, ge=1000, le=100000)
+    care_service_interval_months: int = Field(12, ge=1, le=36)
+    # Annual inspection of private small passenger cars (rule of 2022, a setting since rules
+    # change): inspection-free sticker in years 2, 4 and 8, on-site inspection in years 6 and
+    # 10, yearly after year 10, every six months after year 15 (years since registration).
+    care_inspection_years: list[int] = [2, 4, 6, 8, 10]
+    care_inspection_onsite_years: list[int] = [6, 10]
+    care_inspection_yearly_after: int = Field(10, ge=1, le=30)
+    care_inspection_half_yearly_after: int = Field(15, ge=1, le=40)
+    # Warranty end: the last service before the warranty runs out, due this many days before it.
+    care_warranty_lead_days: int = Field(30, ge=0, le=180)
+    # The follow-up call (回访) N days after each repair order; the re-call after a resolved
+    # complaint within this many days.
+    care_follow_up_days: int = Field(3, ge=1, le=30)
+    care_complaint_recall_days: int = Field(7, ge=1, le=30)
+    # Touch sequence: a reminder this many days before the due date (each kind).
+    care_touch_days: list[int] = [30, 14, 3]
+    # Items are made when their due date enters this window (days ahead).
+    care_lookahead_days: int = Field(45, ge=1, le=365)
+    # An open item this many days past its due date without the visit counts as missed.
+    care_missed_after_days: int = Field(60, ge=1, le=365)
+    # Randomized care holdout (percent of the active cars each month): no touch at all.
+    care_holdout_pct: float = Field(5.0, ge=0, le=50)
+    # A car worth a call (not a message): yearly spend at least this (yuan), or the churn
+    # model's P(alive) below this (the customer is drifting away).
+    care_call_min_spend_per_year: float = Field(6000.0, ge=0)
+    care_call_p_alive_below: float = Field(0.5, ge=0, le=1)
+    # The store's message channel: an Apprise URL with {phone} where the customer's number goes
+    # (an SMS gateway, e.g. json://sms.example/send?to={phone}). Empty: an XLSX for bulk SMS.
+    care_apprise_url: str = ""
+    # Mileage readings: a jump faster than this (km per day since the last reading) is a typo;
+    # cars with fewer than two readings use their model's median, else this.
+    care_max_km_per_day: float = Field(400.0, gt=0)
+    care_default_km_per_day: float = Field(40.0, gt=0)
+    # Repair-order categories (维修类别) that fulfil a maintenance / an inspection item.
+    care_maintenance_categories: list[str] = ["保养", "首保", "定保", "maintenance"]
+    care_inspection_categories: list[str] = ["年检", "年审", "inspection"]
+
     @model_validator(mode="after")
     def _red_lines_in_order(self) -> ProcessDefaults:
         if self.at_risk_months >= self.lost_months:

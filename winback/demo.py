@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -102,6 +103,7 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
     serving = [staff["advisor1"], staff["advisor2"], staff["advisor3"], staff["zhaolei"]]
     today = clock.today()
     now = clock.now()
+    vehicles: list[Vehicle] = []
     for i in range(customers):
         model, grade, _w, churn = _weighted(rng, MODELS)
         district = _weighted(rng, DISTRICTS)[0]
@@ -146,6 +148,7 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
             v.status, v.status_note = VehicleStatus.sold, "客户告知已卖车"
         session.add(v)
         session.flush()
+        vehicles.append(v)
         advisor = serving[i % len(serving)]
         # Visits every ~3-5 months from purchase; a churner stops 6-24 months before today.
         stop = today
@@ -191,4 +194,44 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
                 )
             )
     session.flush()
+    _care_mix(session, store, vehicles, today, random.Random(seed + 19))
+    session.flush()
     return store
+
+
+def _care_mix(
+    session: Session, store: Store, vehicles: list[Vehicle], today: date, rng: random.Random
+) -> None:
+    """What the care calendar needs on top of the story (its own random stream, so the story's
+    figures stay as they were): insurance policies imported with most cars (renewed on the
+    purchase anniversary, so about one car in twelve expires next month), and a few customers'
+    second cars bought in the last months that have not had their first service yet."""
+    for v in vehicles:
+        if v.purchase_date is None or rng.random() > 0.75:
+            continue
+        end = v.purchase_date + relativedelta(years=today.year - v.purchase_date.year)
+        if end <= today:
+            end += relativedelta(years=1)
+        v.compulsory_insurance_end = end
+        if rng.random() < 0.8:
+            v.commercial_insurance_end = end
+    for v in vehicles[::16]:
+        if v.status != VehicleStatus.active:
+            continue
+        bought = today - timedelta(days=rng.randint(20, 170))
+        session.add(
+            Vehicle(
+                store_id=store.id,
+                customer_id=v.customer_id,
+                vin="LGB" + "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14)),
+                plate=f"粤B{rng.randint(10000, 99999)}",
+                model=rng.choice(MODELS)[0],
+                grade=v.grade,
+                purchase_date=bought,
+                warranty_end=bought + timedelta(days=3 * 365),
+                compulsory_insurance_end=bought + relativedelta(years=1),
+                commercial_insurance_end=bought + relativedelta(years=1),
+                status=VehicleStatus.active,
+                created_at=clock.now(),
+            )
+        )

@@ -5,8 +5,8 @@ One module per area; add a module and include its router here.
 
 from fastapi import APIRouter
 
-from api.routes import archive, audit, auth, cycles, plans, surveys
+from api.routes import archive, audit, auth, care, cycles, plans, surveys
 
 router = APIRouter()
-for module in (auth, cycles, surveys, plans, archive, audit):
+for module in (auth, cycles, surveys, plans, archive, audit, care):
     router.include_router(module.router)

@@ -11,6 +11,7 @@ from web.routes import (
     archive,
     audit,
     auth,
+    care,
     cycles,
     plans,
     reasons,
@@ -18,5 +19,5 @@ from web.routes import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons):
+for module in (auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons, care):
     router.include_router(module.router)

@@ -13,6 +13,7 @@ from api.deps import CurrentUser, SessionDep, store_ids
 from web import render
 from web.i18n import pick_locale
 from web.routes.archive import notes_context
+from web.routes.care import care_context
 from web.routes.common import PAGE
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
@@ -49,6 +50,7 @@ def customer_page(request: Request, customer_id: int, user: CurrentUser, session
         task=task,
         visits=customers.visits_of(session=session, customer_id=customer.id),
         statuses=list(VehicleStatus),
+        **care_context(session, customer.id),
         **notes_context(request, session, customer.id, f"/customers/{customer.id}"),
         events=audit.timeline(
             session=session, store_ids=store_ids(user), entity_type="customer", entity_id=customer.id

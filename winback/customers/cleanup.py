@@ -182,6 +182,8 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
         "merges_proposed": proposed,
         "merges_pending": quality["duplicates_pending"],
         "vehicles_excluded": quality["vehicles_excluded"],
+        # repair orders whose mileage the care forecast ignores (lower than before, or a jump)
+        "mileage_typos": _mileage_typos(session, store_id),
     }
     if fixes or vfixes or proposed:
         audit_service.record(
@@ -195,6 +197,12 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
         )
     session.flush()
     return summary
+
+
+def _mileage_typos(session: Session, store_id: int) -> int:
+    from winback.care.models import MileageFlag
+
+    return session.scalar(select(func.count(MileageFlag.id)).where(MileageFlag.store_id == store_id)) or 0
 
 
 # ---- duplicates --------------------------------------------------------------------------

@@ -92,6 +92,18 @@ HEADERS: dict[ImportKind, dict[str, list[str]]] = {
         "model": ["车型", "车型名称", "车系", "model", "vehicle model"],
         "purchase_date": ["购车日期", "购买日期", "销售日期", "开票日期", "purchase date", "sale date"],
         "warranty_end": ["保修截止日期", "保修到期", "保修截止", "warranty end"],
+        "compulsory_insurance_end": [
+            "交强险到期日",
+            "交强险到期日期",
+            "交强险到期",
+            "compulsory insurance end",
+        ],
+        "commercial_insurance_end": [
+            "商业险到期日",
+            "商业险到期日期",
+            "商业险到期",
+            "commercial insurance end",
+        ],
         "customer_code": ["客户编号", "客户代码", "客户ID", "customer code", "customer id"],
         "name": ["客户姓名", "姓名", "车主", "车主姓名", "name", "customer name", "owner"],
         "phone": ["手机", "手机号", "联系电话", "电话", "mobile", "phone"],
@@ -141,6 +153,8 @@ FIELD_LABELS = {
     "model": "车型",
     "purchase_date": "购车日期",
     "warranty_end": "保修截止日期",
+    "compulsory_insurance_end": "交强险到期日",
+    "commercial_insurance_end": "商业险到期日",
     "customer_code": "客户编号",
     "ro_number": "工单号",
     "visit_date": "进厂日期",
@@ -755,6 +769,8 @@ _VEHICLE_SPEC = {
     "model": _limited(80),
     "purchase_date": parse_date,
     "warranty_end": parse_date,
+    "compulsory_insurance_end": parse_date,
+    "commercial_insurance_end": parse_date,
     "customer_code": _bounded(40),
     "name": _name,
     "phone": _phone,
@@ -832,7 +848,17 @@ def _write_vehicles(ctx: _Ctx, chunk) -> None:
             )
             continue
         values = {
-            k: row[k] for k in ("vin", "plate", "model", "purchase_date", "warranty_end") if k in ctx.cols
+            k: row[k]
+            for k in (
+                "vin",
+                "plate",
+                "model",
+                "purchase_date",
+                "warranty_end",
+                "compulsory_insurance_end",
+                "commercial_insurance_end",
+            )
+            if k in ctx.cols
         }
         values["customer_id"] = cid
         if "purchase_date" in values and "warranty_end" not in ctx.cols and values["purchase_date"]:

@@ -104,6 +104,9 @@ class Vehicle(Base):
     grade: Mapped[VehicleGrade | None] = mapped_column(str_enum(VehicleGrade))
     purchase_date: Mapped[date | None] = mapped_column(Date)
     warranty_end: Mapped[date | None] = mapped_column(Date)
+    # Insurance expiry imported with the vehicle (交强险到期日 / 商业险到期日): the care calendar.
+    compulsory_insurance_end: Mapped[date | None] = mapped_column(Date)
+    commercial_insurance_end: Mapped[date | None] = mapped_column(Date)
     status: Mapped[VehicleStatus] = mapped_column(str_enum(VehicleStatus), default=VehicleStatus.active)
     status_note: Mapped[str | None] = mapped_column(String(300))
     # Who flagged it sold / scrapped / moved / deceased owner, and when (excluded from screening).
