@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from dateutil.relativedelta import relativedelta
 from scipy import stats
-from sqlalchemy import Date, and_, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -26,8 +26,8 @@ from winback.actor import Actor
 from winback.analytics import bgnbd
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults
+from winback.customers import visits as vehicle_visits
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
-from winback.customers.service import last_repair_order
 from winback.notifications import service as notifications
 from winback.notifications.messages import Text
 from winback.notifications.models import Notification
@@ -80,19 +80,14 @@ def score_store(
     """Fit MBG/NBD on the store's visit histories up to ``as_of`` and score every active vehicle."""
     rules = rules or effective_settings(session.get(Store, store_id))
     stmt = (
-        select(
+        vehicle_visits.store_visits(store_id=store_id, as_of=as_of, active_only=True)
+        .add_columns(
             Vehicle.id,
             Vehicle.customer_id,
             func.min(ServiceVisit.visit_date),
             func.max(ServiceVisit.visit_date),
             func.count(),
             func.coalesce(func.sum(ServiceVisit.amount), 0),
-        )
-        .join(ServiceVisit, ServiceVisit.vehicle_id == Vehicle.id)
-        .where(
-            Vehicle.store_id == store_id,
-            Vehicle.status == VehicleStatus.active,
-            ServiceVisit.visit_date <= as_of,
         )
         .group_by(Vehicle.id, Vehicle.customer_id)
     )
@@ -235,25 +230,9 @@ def churn_alarm(*, session: Session, store_id: int, as_of: date | None = None) -
     visit_from = first_month - relativedelta(months=k)
     visit_to = as_of - relativedelta(months=k)
 
-    nxt = func.lead(ServiceVisit.visit_date, type_=Date).over(
-        partition_by=ServiceVisit.vehicle_id, order_by=(ServiceVisit.visit_date, ServiceVisit.id)
-    )
-    visits = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"),
-            ServiceVisit.visit_date.label("visit_date"),
-            ServiceVisit.advisor_id.label("advisor_id"),
-            nxt.label("next_visit"),
-        )
-        # The next visit after one in the window is itself in the window: no need to walk
-        # the store's whole history.
-        .where(
-            ServiceVisit.store_id == store_id,
-            ServiceVisit.visit_date >= visit_from,
-            ServiceVisit.visit_date <= as_of,
-        )
-        .subquery()
-    )
+    # The next visit after one in the window is itself in the window: no need to walk
+    # the store's whole history.
+    visits = vehicle_visits.visits_with_next(store_id=store_id, since=visit_from, as_of=as_of)
     stmt = (
         select(
             visits.c.visit_date,
@@ -349,14 +328,7 @@ def redline_crossings(
     At risk on day d: last visit <= d - at_risk_months; lost: last visit < d - lost_months.
     """
     rules = effective_settings(session.get(Store, store_id))
-    last = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"), func.max(ServiceVisit.visit_date).label("last_visit")
-        )
-        .where(ServiceVisit.store_id == store_id, ServiceVisit.visit_date <= until)
-        .group_by(ServiceVisit.vehicle_id)
-        .subquery()
-    )
+    last = vehicle_visits.last_visit_dates(store_id=store_id, as_of=until)
     windows = {
         "at_risk": (
             since - relativedelta(months=rules.at_risk_months),
@@ -521,21 +493,10 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
 
     cycle = session.get(MonthlyCycle, cycle_id)
     as_of = cycle.as_of
-    per_vehicle = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"),
-            func.min(ServiceVisit.visit_date).label("first_visit"),
-            func.max(ServiceVisit.visit_date).label("last_visit"),
-            func.count().label("visits"),
-            func.coalesce(func.sum(ServiceVisit.amount), 0).label("spend"),
-        )
-        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
-        .group_by(ServiceVisit.vehicle_id)
-        .subquery()
-    )
-    # The last repair order's category: one seek on the (vehicle_id, visit_date) index per
-    # vehicle (latest date, then highest id), so the grouped totals are computed only once.
-    last_category = last_repair_order(ServiceVisit.category, store_id=cycle.store_id, as_of=as_of)
+    per_vehicle = vehicle_visits.totals(store_id=cycle.store_id, as_of=as_of)
+    # The last repair order's category: grouped once, joined once (customers/visits.py).
+    last = vehicle_visits.last_visits(store_id=cycle.store_id, as_of=as_of)
+    last_ro = ServiceVisit.__table__.alias("last_ro")
     stmt = (
         select(
             Vehicle.model,
@@ -549,10 +510,12 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
             per_vehicle.c.last_visit,
             per_vehicle.c.visits,
             per_vehicle.c.spend,
-            last_category,
+            last_ro.c.category,
             Target.band,
         )
         .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
+        .join(last, last.c.vehicle_id == Vehicle.id)
+        .join(last_ro, last_ro.c.id == last.c.visit_id)
         .join(Customer, Customer.id == Vehicle.customer_id)
         .outerjoin(Target, and_(Target.vehicle_id == Vehicle.id, Target.cycle_id == cycle.id))
         .where(Vehicle.store_id == cycle.store_id, Vehicle.status == VehicleStatus.active)

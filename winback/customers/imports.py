@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from db.session import refresh_statistics
 from winback import clock
 from winback.accounts.models import Staff
 from winback.actor import Actor
@@ -469,6 +470,7 @@ def run_import(
         return _finish_failed(session, batch, "the file has a header but no data rows", actor)
     batch.status = ImportStatus.done
     batch.finished_at = clock.now()
+    refresh_statistics(session)  # a bulk change: the planner's statistics follow it
     if batch.kind == ImportKind.visits:
         batch.returned_targets = _returned_targets(session, batch)
     batch.quality = cleanup.data_quality(session=session, store_id=batch.store_id)
