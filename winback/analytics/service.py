@@ -56,6 +56,12 @@ class Scores:
     # per-vehicle totals once instead of grouping the repair orders again.
     first_visit: list[date] | None = None
     spend: list[Any] | None = None
+    # Which rule scored the vehicles: "model" (the MBG/NBD fit) or "overdue" (the fit was not
+    # sound: ``problems`` says why, and ``overdue`` is each vehicle's time since its last visit
+    # in units of its own usual interval, 2.0 = twice as long as usual).
+    rule: str = "model"
+    problems: tuple[str, ...] = ()
+    overdue: np.ndarray | None = None
 
     @property
     def priority(self) -> np.ndarray:
@@ -105,16 +111,46 @@ def score_store(
     x = visits - 1
     years = np.maximum(T * WEEK / 365.25, 1.0)
     spend_per_year = spend / years
-    if n < 10:
-        return Scores(None, vid, cid, last, visits, spend_per_year, np.ones(n), np.zeros(n), first, spend_raw)
-    # Four parameters need no 30,000 histories: fit on a fixed random sample (whole weeks, so
-    # identical histories collapse), score everyone. Same data, same sample, same scores.
-    sample = np.random.default_rng(store_id).choice(n, size=min(n, FIT_SAMPLE), replace=False)
-    fitted = bgnbd.fit(x[sample], np.floor(t_x[sample]), np.floor(T[sample]), "mbg")
     horizon = rules.forecast_months * 365.25 / 12 / WEEK
-    pa = bgnbd.p_alive(fitted.params, x, t_x, T, "mbg")
-    ev = bgnbd.expected_visits(fitted.params, horizon, x, t_x, T, "mbg")
-    return Scores(fitted, vid, cid, last, visits, spend_per_year, pa, ev, first, spend_raw)
+    fitted = None
+    if n >= 10:
+        # Four parameters need no 30,000 histories: fit on a fixed random sample (whole weeks,
+        # so identical histories collapse), score everyone. Same data, same sample, same scores.
+        sample = np.random.default_rng(store_id).choice(n, size=min(n, FIT_SAMPLE), replace=False)
+        fitted = bgnbd.fit(x[sample], np.floor(t_x[sample]), np.floor(T[sample]), "mbg")
+        problems = bgnbd.diagnose(fitted, x[sample], min_repeaters=rules.churn_model_min_repeaters)
+    else:
+        problems = bgnbd.diagnose(None, x, min_repeaters=rules.churn_model_min_repeaters)
+    if not problems:
+        pa = bgnbd.p_alive(fitted.params, x, t_x, T, "mbg")
+        ev = bgnbd.expected_visits(fitted.params, horizon, x, t_x, T, "mbg")
+        return Scores(fitted, vid, cid, last, visits, spend_per_year, pa, ev, first, spend_raw)
+    # The fit is not sound: the rule staff understand. Each vehicle's usual interval is the
+    # mean gap between its visits; a vehicle seen once gets the store's expected interval.
+    # Floored at half the expected interval, so a fleet's same-week repair orders do not make
+    # a car "overdue" a month later.
+    expected_weeks = rules.expected_visit_interval_months * 365.25 / 12 / WEEK
+    usual = np.where(x > 0, t_x / np.maximum(x, 1), expected_weeks)
+    usual = np.maximum(usual, expected_weeks / 2)
+    overdue = (T - t_x) / usual
+    # Shown where the model's P(alive) is: 1 within the usual interval, 1/2 at twice it...
+    pa = np.minimum(1.0, 1.0 / np.maximum(overdue, 1e-9))
+    ev = pa * horizon / usual
+    return Scores(
+        fitted,
+        vid,
+        cid,
+        last,
+        visits,
+        spend_per_year,
+        pa,
+        ev,
+        first,
+        spend_raw,
+        rule="overdue",
+        problems=tuple(problems),
+        overdue=overdue,
+    )
 
 
 def likely_lost(*, scores: Scores, as_of: date, rules: ProcessDefaults) -> list[int]:
@@ -122,11 +158,11 @@ def likely_lost(*, scores: Scores, as_of: date, rules: ProcessDefaults) -> list[
     highest value x risk first (预测流失: likely lost, not yet past the red line)."""
     line = as_of - relativedelta(months=rules.at_risk_months)
     pr = scores.priority
-    picks = [
-        i
-        for i, last in enumerate(scores.last_visit)
-        if last > line and scores.p_alive[i] < rules.likely_lost_p_alive_below
-    ]
+    if scores.rule == "overdue":  # the model is not sound: away for N times the usual interval
+        gone = scores.overdue >= rules.likely_lost_overdue_factor
+    else:
+        gone = scores.p_alive < rules.likely_lost_p_alive_below
+    picks = [i for i, last in enumerate(scores.last_visit) if last > line and gone[i]]
     picks.sort(key=lambda i: -pr[i])
     return [int(scores.vehicle_id[i]) for i in picks]
 
@@ -180,6 +216,8 @@ def store_outlook(
                     "last_visit": scores.last_visit[i].isoformat(),
                     "visits": int(scores.visits[i]),
                     "p_alive": round(float(scores.p_alive[i]), 3),
+                    # under the overdue rule: away for this many times the usual interval
+                    "overdue": None if scores.overdue is None else round(float(scores.overdue[i]), 1),
                     "expected_visits": round(float(scores.expected_visits[i]), 2),
                     "spend_per_year": round(float(scores.spend_per_year[i]), 0),
                     "priority": round(float(pr[i]), 0),
@@ -195,8 +233,13 @@ def store_outlook(
             **{k: round(v, 4) for k, v in scores.fit.params.as_dict().items()},
             "log_likelihood": round(scores.fit.log_likelihood, 1),
         },
+        # Which rule lists the likely lost: "model" (MBG/NBD) or "overdue" (the fit was not
+        # sound; ``problems``: why, as bgnbd.diagnose codes). The page says it in words.
+        "rule": scores.rule,
+        "problems": list(scores.problems),
         "likely_lost": likely_lost_count,
         "threshold": rules.likely_lost_p_alive_below,
+        "overdue_factor": rules.likely_lost_overdue_factor,
         "top": Page(top, shown.total, shown.page, shown.page_size, shown.filtered),
     }
 
