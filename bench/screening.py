@@ -44,13 +44,16 @@ DISTRICTS = [f"D{i:02d}" for i in range(12)]
 
 
 def reset(url: str) -> None:
+    if db.session.is_configured():  # an earlier run in this process: let go of the old file
+        db.session.get_engine().dispose()
     engine = create_engine(url)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
     else:
-        Path(engine.url.database).unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{engine.url.database}{suffix}").unlink(missing_ok=True)
     engine.dispose()
     db.migrate.upgrade(url)
 
