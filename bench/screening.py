@@ -1,6 +1,7 @@
 """Benchmark: screening, profile analysis and the churn analytics at dealer scale.
 
-    .venv/bin/python bench/screening.py --url sqlite:////tmp/bench.db
+    .venv/bin/python bench/screening.py --url sqlite:////tmp/bench.db            # both shapes
+    .venv/bin/python bench/screening.py --url sqlite:////tmp/bench.db --shape realistic
     .venv/bin/python bench/screening.py --url postgresql+psycopg://postgres@127.0.0.1:5432/wb_bench
     .venv/bin/python bench/screening.py --url ... --customers 1000000 --visits 10000000 --stores 30
 
@@ -43,13 +44,16 @@ DISTRICTS = [f"D{i:02d}" for i in range(12)]
 
 
 def reset(url: str) -> None:
+    if db.session.is_configured():  # an earlier run in this process: let go of the old file
+        db.session.get_engine().dispose()
     engine = create_engine(url)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
     else:
-        Path(engine.url.database).unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{engine.url.database}{suffix}").unlink(missing_ok=True)
     engine.dispose()
     db.migrate.upgrade(url)
 
@@ -83,7 +87,7 @@ def generate(url: str, customers: int, visits: int, stores: int, seed: int = 1) 
                     "store_id": store,
                     "dms_code": f"C{c}",
                     "name": f"客户{c}",
-                    "phone": "13800000000",
+                    "phone": f"138{c % 100_000_000:08d}",  # one number each (duplicates: realistic.py)
                     "phone_valid": True,
                     "district": rng.choice(DISTRICTS),
                     "customer_type": "private",
@@ -223,6 +227,12 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=30_000)
     ap.add_argument("--visits", type=int, default=400_000)
     ap.add_argument("--stores", type=int, default=1)
+    ap.add_argument(
+        "--shape",
+        choices=("uniform", "realistic", "both"),
+        default="both",
+        help="the archive: uniform (every car alike), realistic (bench/realistic.py) or both in turn",
+    )
     ap.add_argument("--keep", action="store_true", help="reuse the data already in the database")
     ap.add_argument(
         "--memory",
@@ -233,12 +243,21 @@ def main() -> None:
     import os
 
     os.environ["WINBACK_DATABASE_URL"] = a.url
-    if not a.keep:
+    if a.keep:
+        run(a.url, a.stores, a.memory)
+        return
+    for shape in ("uniform", "realistic") if a.shape == "both" else (a.shape,):
         t0 = time.perf_counter()
         reset(a.url)
-        generate(a.url, a.customers, a.visits, a.stores)
-        print(f"data ready in {time.perf_counter() - t0:.0f} s", flush=True)
-    run(a.url, a.stores, a.memory)
+        if shape == "uniform":
+            generate(a.url, a.customers, a.visits, a.stores)
+        else:
+            from bench import realistic
+
+            counts = realistic.generate(a.url, a.customers, a.stores)
+            print(f"generated (realistic) {counts}", flush=True)
+        print(f"{shape}: data ready in {time.perf_counter() - t0:.0f} s (no statistics gathered)", flush=True)
+        run(a.url, a.stores, a.memory)
 
 
 if __name__ == "__main__":

@@ -28,3 +28,14 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+    # A schema change (a new index, a rebuilt table) deserves fresh statistics.
+    from sqlalchemy import create_engine
+
+    from db.session import refresh_statistics
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            refresh_statistics(conn)
+    finally:
+        engine.dispose()

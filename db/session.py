@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 _engine: Engine | None = None
@@ -77,3 +77,22 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# SQLite samples this many rows per index when analysing: statistics for a store-scale archive
+# in a fraction of a second instead of reading every row (PostgreSQL samples by itself).
+SQLITE_ANALYSIS_LIMIT = 1000
+
+
+def refresh_statistics(bind: Session | Connection) -> None:
+    """Bring the query planner's statistics up to date after the data changed in bulk (an
+    import, a migration). SQLite never gathers statistics by itself and PostgreSQL's
+    autovacuum only some time after a bulk load. Sampled, so cheap at any size. The queries
+    on the repair orders are written to plan well without statistics too
+    (``winback/customers/visits.py``); this keeps every other query honest."""
+    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    if dialect == "sqlite":
+        bind.execute(text(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}"))
+        bind.execute(text("ANALYZE"))
+    elif dialect == "postgresql":
+        bind.execute(text("ANALYZE"))

@@ -73,6 +73,70 @@ def test_mbgnbd_recovers_simulated_parameters():
     assert p.a / (p.a + p.b) == pytest.approx(truth.a / (truth.a + truth.b), rel=0.15)
 
 
+def test_a_sound_fit_passes_the_checks_and_a_degenerate_one_does_not():
+    """CDNOW's fit is sound. Visits as regular as a maintenance schedule (every 13 weeks, no
+    spread between customers) drive the visit-rate shape r to the bound: the fit is set aside.
+    So is any fit on a sample where too few customers came back."""
+    x, t_x, T = _cdnow()
+    assert bgnbd.diagnose(bgnbd.fit(x, t_x, T, "mbg"), x, min_repeaters=50) == []
+    n = 300
+    T_reg = np.full(n, 104.0)
+    x_reg = np.floor(T_reg / 13.0) - 1
+    t_reg = x_reg * 13.0
+    regular = bgnbd.fit(x_reg, t_reg, T_reg, "mbg")
+    problems = bgnbd.diagnose(regular, x_reg, min_repeaters=50)
+    assert {"at_bounds", "implausible"} & set(problems)
+    once = np.zeros(n)
+    once[:20] = 1
+    few = bgnbd.fit(once, np.where(once > 0, 10.0, 0.0), np.full(n, 52.0), "mbg")
+    assert "few_repeaters" in bgnbd.diagnose(few, once, min_repeaters=50)
+    assert bgnbd.diagnose(None, [], min_repeaters=50) == ["too_few"]
+
+
+def test_the_overdue_rule_scores_a_store_whose_fit_is_degenerate(session):
+    """A store whose cars all come like clockwork gets no model scores but the rule: the car
+    away for three of its usual intervals is likely lost, the one within its rhythm is not."""
+    clock.set_now("2026-11-02T09:00")
+    store = accounts.create_store(session=session, code="S06", name="Rule", actor=Actor.system())
+    session.flush()
+    today = clock.today()
+    for n in range(60):
+        # every 90 days for four years, up to 30 days ago (car 0: up to 270 days ago)
+        last = today - timedelta(days=270 if n == 0 else 30)
+        _car(session, store, n, [last - timedelta(days=90 * k) for k in range(16)][::-1])
+    # one more: every 40 days, last seen 130 days ago (over 3 usual intervals, not at risk yet)
+    drifting = _car(session, store, 99, [today - timedelta(days=130 + 40 * k) for k in range(12)][::-1])
+    session.flush()
+    rules = accounts.effective_settings(store)
+    scores = analytics.score_store(session=session, store_id=store.id, as_of=today, rules=rules)
+    assert scores.rule == "overdue" and scores.problems
+    assert analytics.likely_lost(scores=scores, as_of=today, rules=rules) == [drifting.id]
+
+
+def _car(session, store, n, dates):
+    now = clock.now()
+    c = Customer(store_id=store.id, dms_code=f"R{n}", name=f"客户{n}", created_at=now)
+    session.add(c)
+    session.flush()
+    v = Vehicle(store_id=store.id, customer_id=c.id, vin=f"LSVRU{n:012d}", model="Sagitar", created_at=now)
+    session.add(v)
+    session.flush()
+    for i, d in enumerate(dates):
+        session.add(
+            ServiceVisit(
+                store_id=store.id,
+                ro_number=f"R{n}-{i}",
+                vehicle_id=v.id,
+                customer_id=c.id,
+                visit_date=d,
+                category="保养",
+                amount=Decimal("400"),
+                created_at=now,
+            )
+        )
+    return v
+
+
 def test_bad_histories_are_refused():
     with pytest.raises(ValueError, match="t_x <= T"):
         bgnbd.fit([1] * 10, [5.0] * 10, [4.0] * 10)

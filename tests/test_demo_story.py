@@ -51,3 +51,25 @@ def test_departed_advisor_gets_no_task_and_his_customers_are_handed_over(session
     assert heirs and all(staff_id != zhaolei.id for staff_id in heirs)
     active = {staff(u).id for u in ("advisor1", "advisor2", "advisor3")}
     assert heirs <= active
+
+
+def test_the_churn_alarm_flags_the_kicks_and_the_likely_lost_are_listed(session, demo_store):
+    """The demo's MBG/NBD fit is degenerate (regular maintenance visits drive the visit-rate
+    shape to infinity): the overdue rule takes over and still finds the Kicks drifting away,
+    while the alarm flags the Kicks' wave crossing the red line in the demo month."""
+    from winback import clock
+    from winback.accounts.models import Store
+    from winback.accounts.service import effective_settings
+    from winback.analytics import service as analytics
+
+    alarms = analytics.churn_alarm(session=session, store_id=demo_store)
+    flagged = {(a["segment"], a["value"]) for a in alarms if a["flagged"]}
+    assert ("model", "劲客 Kicks") in flagged
+    rules = effective_settings(session.get(Store, demo_store))
+    scores = analytics.score_store(session=session, store_id=demo_store, as_of=clock.today(), rules=rules)
+    assert scores.rule == "overdue" and scores.problems
+    outlook = analytics.store_outlook(session=session, store_id=demo_store)
+    assert outlook["rule"] == "overdue" and outlook["likely_lost"] >= 3
+    listed = list(outlook["top"])
+    assert listed and all(t["overdue"] >= rules.likely_lost_overdue_factor for t in listed)
+    assert sum(t["model"] == "劲客 Kicks" for t in listed) > len(listed) / 2

@@ -77,4 +77,15 @@ def test_churn_outlook_dashboard(client):
     _login(client, "manager")
     r = client.get("/analytics")
     assert r.status_code == 200
-    assert "本月异常流失" in r.text and "预测流失" in r.text and "MBG/NBD" in r.text
+    assert "本月异常流失" in r.text and "预测流失" in r.text
+    # The demo's fit is degenerate: the rule in force is said in words; the model's raw
+    # parameters only behind the 详情 toggle.
+    page = r.text
+    rule = page[page.index('id="churn-rule"') :]
+    assert "流失预测模型与本店的维修记录不相符" in rule[: rule.index("</p>")]
+    details = page[
+        page.index('<details id="churn-model">') : page.index("</details>", page.index('id="churn-model"'))
+    ]
+    assert "详情" in details and "MBG/NBD" in details and "模型参数大得不合常理" in details
+    assert "MBG/NBD" not in page.replace(details, "") and "α=" not in page.replace(details, "")
+    assert "劲客 Kicks" in page[page.index('id="likely-lost"') :]

@@ -53,6 +53,13 @@ class ProcessDefaults(BaseModel):
     # Churn predicted before the red line (MBG/NBD model): a vehicle not yet at risk whose
     # probability of still being active is below this is "likely lost" (预测流失).
     likely_lost_p_alive_below: float = Field(0.3, gt=0, lt=1)
+    # The model is only trusted when at least this many vehicles came back at least once
+    # (otherwise nothing tells how customers drop out) and its fit is sound (winback/analytics/
+    # bgnbd.py ``diagnose``). When it is not, a rule staff can check takes over: a vehicle is
+    # likely lost when it has been away this many times its own usual interval between visits
+    # (vehicles seen once: expected_visit_interval_months).
+    churn_model_min_repeaters: int = Field(50, ge=10)
+    likely_lost_overdue_factor: float = Field(2.0, gt=1, le=10)
     # Screen the likely-lost vehicles into the cycle as their own target group (opt-in).
     screen_likely_lost: bool = False
     # Horizon of the expected-visits forecast, in months.

@@ -77,12 +77,64 @@ def _weighted(rng: random.Random, items):
     return rng.choices(items, weights=[i[-2] if len(i) == 4 else i[-1] for i in items])[0]
 
 
+KICKS = "劲客 Kicks"
+# Share of the Kicks owners who left that left in the wave of six months ago (so they cross
+# the at-risk red line in the demo month: the abnormal-churn alarm's story), and share of the
+# Kicks owners still coming whose frequent visits have just stopped (overdue against their own
+# rhythm, not yet at the red line: the likely-lost list's story).
+KICKS_WAVE_SHARE = 0.6
+KICKS_DRIFT_SHARE = 0.5
+
+
+def _kicks_wave(
+    wave: random.Random, visits: list[ServiceVisit], *, churned: bool, today: date
+) -> list[ServiceVisit]:
+    """Reshape one Kicks history for the demo's story (see KICKS_WAVE_SHARE)."""
+    if not visits:
+        return visits
+    last = visits[-1]
+    if churned and wave.random() < KICKS_WAVE_SHARE:
+        # The last visit six months (and 0..today.day-1 days) ago: the red line is crossed
+        # this month, up to today.
+        on = today - relativedelta(months=6) - timedelta(days=wave.randint(0, today.day - 1))
+        kept = [v for v in visits if v.visit_date < on - timedelta(days=60)]
+        return [*kept, _again(last, on, len(kept) + 1)]
+    if not churned and wave.random() < KICKS_DRIFT_SHARE:
+        # A busy car (ride-hailing, long commutes): in every 40-65 days, until 110-170 days ago.
+        stop = today - timedelta(days=wave.randint(110, 170))
+        d, out = visits[0].visit_date, []
+        while d <= stop:
+            out.append(_again(last, d, len(out) + 1))
+            d += timedelta(days=wave.randint(40, 65))
+        return out or visits
+    return visits
+
+
+def _again(like: ServiceVisit, on: date, n: int) -> ServiceVisit:
+    """A repair order like ``like`` on another day (the ``n``-th of the vehicle)."""
+    return ServiceVisit(
+        store_id=like.store_id,
+        ro_number=f"{like.ro_number.rsplit('-', 1)[0]}-{n:03d}",
+        vehicle_id=like.vehicle_id,
+        customer_id=like.customer_id,
+        visit_date=on,
+        mileage=5000 * n + 1000,
+        category=like.category,
+        items=like.items,
+        amount=like.amount,
+        advisor_id=like.advisor_id,
+        created_at=like.created_at,
+    )
+
+
 def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -> Store:
     """Create the demo store, its staff and archive. Does nothing if the store exists."""
     existing = session.scalar(select(Store).where(Store.code == STORE_CODE))
     if existing is not None:
         return existing
     rng = random.Random(seed)
+    # The Kicks' recent wave draws from its own generator: the rest of the demo stays the same.
+    wave = random.Random(seed + 1)
     system = Actor.system(label="demo")
     store = accounts.create_store(
         session=session, code=STORE_CODE, name="示范日产4S店 Demo Nissan", actor=system
@@ -158,10 +210,11 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
             stop = today - timedelta(days=rng.randint(100, 170))
         d = purchase + timedelta(days=rng.randint(60, 120))
         n = 0
+        visits = []
         while d <= stop:
             cat, items, base = rng.choice(CATEGORIES)
             n += 1
-            session.add(
+            visits.append(
                 ServiceVisit(
                     store_id=store.id,
                     ro_number=f"RO{i + 1:05d}-{n:03d}",
@@ -177,6 +230,10 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
                 )
             )
             d += timedelta(days=rng.randint(85, 150))
+        if model == KICKS:
+            visits = _kicks_wave(wave, visits, churned=stop < today - timedelta(days=180), today=today)
+        n = len(visits)
+        session.add_all(visits)
         if n == 0:  # everyone in the archive came at least once
             session.add(
                 ServiceVisit(

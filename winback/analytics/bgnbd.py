@@ -31,6 +31,9 @@ from scipy.special import betaln, gammaln, hyp2f1
 
 Variant = Literal["bg", "mbg"]
 
+# The optimiser works on log-parameters bounded to +-LOG_BOUND (e^-9..e^9).
+LOG_BOUND = 9.0
+
 
 @dataclass(frozen=True)
 class Params:
@@ -50,6 +53,42 @@ class Fit:
     log_likelihood: float
     n: int
     converged: bool
+    # A parameter ended on the optimiser's bound (e^-9 or e^9 in the fitting units): the
+    # likelihood kept improving towards a degenerate model (e.g. r -> infinity: every vehicle
+    # visits at the same rate, which is what regular maintenance looks like, not a fit).
+    at_bounds: bool = False
+
+
+# Magnitudes no visit history supports: r (shape of the visit rates) and a, b (of the dropout
+# chance) beyond these mean the data pinned nothing down (CDNOW: r 0.24, a 0.79, b 2.4).
+IMPLAUSIBLE_ABOVE = {"r": 1000.0, "a": 1000.0, "b": 1000.0}
+
+# Why a fit is not used, as codes (the page words them): in this order of precedence.
+PROBLEMS = ("too_few", "few_repeaters", "not_converged", "at_bounds", "implausible")
+
+
+def diagnose(fit: Fit | None, x, *, min_repeaters: int) -> list[str]:
+    """Why ``fit`` should not score anyone (empty: the fit is usable).
+
+    ``too_few``: no fit (too few histories); ``few_repeaters``: fewer than ``min_repeaters``
+    histories with a repeat visit (the dropout process is then unidentified); ``not_converged``:
+    the optimiser stopped without converging; ``at_bounds``: a parameter sits on the bound;
+    ``implausible``: an absurd magnitude (see ``IMPLAUSIBLE_ABOVE``).
+    """
+    if fit is None:
+        return ["too_few"]
+    x = np.asarray(x, dtype=float)
+    found = []
+    if int(np.sum(x > 0)) < min_repeaters:
+        found.append("few_repeaters")
+    if not fit.converged:
+        found.append("not_converged")
+    if fit.at_bounds:
+        found.append("at_bounds")
+    p = fit.params.as_dict()
+    if any(p[k] > limit for k, limit in IMPLAUSIBLE_ABOVE.items()):
+        found.append("implausible")
+    return found
 
 
 def _arrays(x, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,7 +149,7 @@ def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit
         nll,
         theta0,
         method="L-BFGS-B",
-        bounds=[(-9, 9)] * 4,
+        bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
         options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 2000},
     )
     if not best.success:  # a rough surface: the simplex does not need gradients
@@ -118,7 +157,7 @@ def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit
             nll,
             best.x,
             method="Nelder-Mead",
-            bounds=[(-9, 9)] * 4,
+            bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
             options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 2000},
         )
         best = simplex if simplex.fun <= best.fun else best
@@ -127,7 +166,15 @@ def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit
     # per customer when time is rescaled; report it in the caller's units.
     params = Params(float(r), float(alpha * scale), float(a), float(b))
     ll = float(np.sum(log_likelihood(params, x, t_x, T, variant)))
-    return Fit(variant=variant, params=params, log_likelihood=ll, n=int(len(x)), converged=bool(best.success))
+    at_bounds = bool(np.any(np.abs(best.x) > LOG_BOUND - 0.05))
+    return Fit(
+        variant=variant,
+        params=params,
+        log_likelihood=ll,
+        n=int(len(x)),
+        converged=bool(best.success),
+        at_bounds=at_bounds,
+    )
 
 
 def p_alive(params: Params, x, t_x, T, variant: Variant = "mbg") -> np.ndarray:

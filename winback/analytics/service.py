@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from dateutil.relativedelta import relativedelta
 from scipy import stats
-from sqlalchemy import Date, and_, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -26,8 +26,8 @@ from winback.actor import Actor
 from winback.analytics import bgnbd
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults
+from winback.customers import visits as vehicle_visits
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
-from winback.customers.service import last_repair_order
 from winback.notifications import service as notifications
 from winback.notifications.messages import Text
 from winback.notifications.models import Notification
@@ -56,6 +56,12 @@ class Scores:
     # per-vehicle totals once instead of grouping the repair orders again.
     first_visit: list[date] | None = None
     spend: list[Any] | None = None
+    # Which rule scored the vehicles: "model" (the MBG/NBD fit) or "overdue" (the fit was not
+    # sound: ``problems`` says why, and ``overdue`` is each vehicle's time since its last visit
+    # in units of its own usual interval, 2.0 = twice as long as usual).
+    rule: str = "model"
+    problems: tuple[str, ...] = ()
+    overdue: np.ndarray | None = None
 
     @property
     def priority(self) -> np.ndarray:
@@ -80,19 +86,14 @@ def score_store(
     """Fit MBG/NBD on the store's visit histories up to ``as_of`` and score every active vehicle."""
     rules = rules or effective_settings(session.get(Store, store_id))
     stmt = (
-        select(
+        vehicle_visits.store_visits(store_id=store_id, as_of=as_of, active_only=True)
+        .add_columns(
             Vehicle.id,
             Vehicle.customer_id,
             func.min(ServiceVisit.visit_date),
             func.max(ServiceVisit.visit_date),
             func.count(),
             func.coalesce(func.sum(ServiceVisit.amount), 0),
-        )
-        .join(ServiceVisit, ServiceVisit.vehicle_id == Vehicle.id)
-        .where(
-            Vehicle.store_id == store_id,
-            Vehicle.status == VehicleStatus.active,
-            ServiceVisit.visit_date <= as_of,
         )
         .group_by(Vehicle.id, Vehicle.customer_id)
     )
@@ -110,16 +111,46 @@ def score_store(
     x = visits - 1
     years = np.maximum(T * WEEK / 365.25, 1.0)
     spend_per_year = spend / years
-    if n < 10:
-        return Scores(None, vid, cid, last, visits, spend_per_year, np.ones(n), np.zeros(n), first, spend_raw)
-    # Four parameters need no 30,000 histories: fit on a fixed random sample (whole weeks, so
-    # identical histories collapse), score everyone. Same data, same sample, same scores.
-    sample = np.random.default_rng(store_id).choice(n, size=min(n, FIT_SAMPLE), replace=False)
-    fitted = bgnbd.fit(x[sample], np.floor(t_x[sample]), np.floor(T[sample]), "mbg")
     horizon = rules.forecast_months * 365.25 / 12 / WEEK
-    pa = bgnbd.p_alive(fitted.params, x, t_x, T, "mbg")
-    ev = bgnbd.expected_visits(fitted.params, horizon, x, t_x, T, "mbg")
-    return Scores(fitted, vid, cid, last, visits, spend_per_year, pa, ev, first, spend_raw)
+    fitted = None
+    if n >= 10:
+        # Four parameters need no 30,000 histories: fit on a fixed random sample (whole weeks,
+        # so identical histories collapse), score everyone. Same data, same sample, same scores.
+        sample = np.random.default_rng(store_id).choice(n, size=min(n, FIT_SAMPLE), replace=False)
+        fitted = bgnbd.fit(x[sample], np.floor(t_x[sample]), np.floor(T[sample]), "mbg")
+        problems = bgnbd.diagnose(fitted, x[sample], min_repeaters=rules.churn_model_min_repeaters)
+    else:
+        problems = bgnbd.diagnose(None, x, min_repeaters=rules.churn_model_min_repeaters)
+    if not problems:
+        pa = bgnbd.p_alive(fitted.params, x, t_x, T, "mbg")
+        ev = bgnbd.expected_visits(fitted.params, horizon, x, t_x, T, "mbg")
+        return Scores(fitted, vid, cid, last, visits, spend_per_year, pa, ev, first, spend_raw)
+    # The fit is not sound: the rule staff understand. Each vehicle's usual interval is the
+    # mean gap between its visits; a vehicle seen once gets the store's expected interval.
+    # Floored at half the expected interval, so a fleet's same-week repair orders do not make
+    # a car "overdue" a month later.
+    expected_weeks = rules.expected_visit_interval_months * 365.25 / 12 / WEEK
+    usual = np.where(x > 0, t_x / np.maximum(x, 1), expected_weeks)
+    usual = np.maximum(usual, expected_weeks / 2)
+    overdue = (T - t_x) / usual
+    # Shown where the model's P(alive) is: 1 within the usual interval, 1/2 at twice it...
+    pa = np.minimum(1.0, 1.0 / np.maximum(overdue, 1e-9))
+    ev = pa * horizon / usual
+    return Scores(
+        fitted,
+        vid,
+        cid,
+        last,
+        visits,
+        spend_per_year,
+        pa,
+        ev,
+        first,
+        spend_raw,
+        rule="overdue",
+        problems=tuple(problems),
+        overdue=overdue,
+    )
 
 
 def likely_lost(*, scores: Scores, as_of: date, rules: ProcessDefaults) -> list[int]:
@@ -127,11 +158,11 @@ def likely_lost(*, scores: Scores, as_of: date, rules: ProcessDefaults) -> list[
     highest value x risk first (预测流失: likely lost, not yet past the red line)."""
     line = as_of - relativedelta(months=rules.at_risk_months)
     pr = scores.priority
-    picks = [
-        i
-        for i, last in enumerate(scores.last_visit)
-        if last > line and scores.p_alive[i] < rules.likely_lost_p_alive_below
-    ]
+    if scores.rule == "overdue":  # the model is not sound: away for N times the usual interval
+        gone = scores.overdue >= rules.likely_lost_overdue_factor
+    else:
+        gone = scores.p_alive < rules.likely_lost_p_alive_below
+    picks = [i for i, last in enumerate(scores.last_visit) if last > line and gone[i]]
     picks.sort(key=lambda i: -pr[i])
     return [int(scores.vehicle_id[i]) for i in picks]
 
@@ -185,6 +216,8 @@ def store_outlook(
                     "last_visit": scores.last_visit[i].isoformat(),
                     "visits": int(scores.visits[i]),
                     "p_alive": round(float(scores.p_alive[i]), 3),
+                    # under the overdue rule: away for this many times the usual interval
+                    "overdue": None if scores.overdue is None else round(float(scores.overdue[i]), 1),
                     "expected_visits": round(float(scores.expected_visits[i]), 2),
                     "spend_per_year": round(float(scores.spend_per_year[i]), 0),
                     "priority": round(float(pr[i]), 0),
@@ -200,8 +233,13 @@ def store_outlook(
             **{k: round(v, 4) for k, v in scores.fit.params.as_dict().items()},
             "log_likelihood": round(scores.fit.log_likelihood, 1),
         },
+        # Which rule lists the likely lost: "model" (MBG/NBD) or "overdue" (the fit was not
+        # sound; ``problems``: why, as bgnbd.diagnose codes). The page says it in words.
+        "rule": scores.rule,
+        "problems": list(scores.problems),
         "likely_lost": likely_lost_count,
         "threshold": rules.likely_lost_p_alive_below,
+        "overdue_factor": rules.likely_lost_overdue_factor,
         "top": Page(top, shown.total, shown.page, shown.page_size, shown.filtered),
     }
 
@@ -235,25 +273,9 @@ def churn_alarm(*, session: Session, store_id: int, as_of: date | None = None) -
     visit_from = first_month - relativedelta(months=k)
     visit_to = as_of - relativedelta(months=k)
 
-    nxt = func.lead(ServiceVisit.visit_date, type_=Date).over(
-        partition_by=ServiceVisit.vehicle_id, order_by=(ServiceVisit.visit_date, ServiceVisit.id)
-    )
-    visits = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"),
-            ServiceVisit.visit_date.label("visit_date"),
-            ServiceVisit.advisor_id.label("advisor_id"),
-            nxt.label("next_visit"),
-        )
-        # The next visit after one in the window is itself in the window: no need to walk
-        # the store's whole history.
-        .where(
-            ServiceVisit.store_id == store_id,
-            ServiceVisit.visit_date >= visit_from,
-            ServiceVisit.visit_date <= as_of,
-        )
-        .subquery()
-    )
+    # The next visit after one in the window is itself in the window: no need to walk
+    # the store's whole history.
+    visits = vehicle_visits.visits_with_next(store_id=store_id, since=visit_from, as_of=as_of)
     stmt = (
         select(
             visits.c.visit_date,
@@ -349,14 +371,7 @@ def redline_crossings(
     At risk on day d: last visit <= d - at_risk_months; lost: last visit < d - lost_months.
     """
     rules = effective_settings(session.get(Store, store_id))
-    last = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"), func.max(ServiceVisit.visit_date).label("last_visit")
-        )
-        .where(ServiceVisit.store_id == store_id, ServiceVisit.visit_date <= until)
-        .group_by(ServiceVisit.vehicle_id)
-        .subquery()
-    )
+    last = vehicle_visits.last_visit_dates(store_id=store_id, as_of=until)
     windows = {
         "at_risk": (
             since - relativedelta(months=rules.at_risk_months),
@@ -521,21 +536,10 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
 
     cycle = session.get(MonthlyCycle, cycle_id)
     as_of = cycle.as_of
-    per_vehicle = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"),
-            func.min(ServiceVisit.visit_date).label("first_visit"),
-            func.max(ServiceVisit.visit_date).label("last_visit"),
-            func.count().label("visits"),
-            func.coalesce(func.sum(ServiceVisit.amount), 0).label("spend"),
-        )
-        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
-        .group_by(ServiceVisit.vehicle_id)
-        .subquery()
-    )
-    # The last repair order's category: one seek on the (vehicle_id, visit_date) index per
-    # vehicle (latest date, then highest id), so the grouped totals are computed only once.
-    last_category = last_repair_order(ServiceVisit.category, store_id=cycle.store_id, as_of=as_of)
+    per_vehicle = vehicle_visits.totals(store_id=cycle.store_id, as_of=as_of)
+    # The last repair order's category: grouped once, joined once (customers/visits.py).
+    last = vehicle_visits.last_visits(store_id=cycle.store_id, as_of=as_of)
+    last_ro = ServiceVisit.__table__.alias("last_ro")
     stmt = (
         select(
             Vehicle.model,
@@ -549,10 +553,12 @@ def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
             per_vehicle.c.last_visit,
             per_vehicle.c.visits,
             per_vehicle.c.spend,
-            last_category,
+            last_ro.c.category,
             Target.band,
         )
         .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
+        .join(last, last.c.vehicle_id == Vehicle.id)
+        .join(last_ro, last_ro.c.id == last.c.visit_id)
         .join(Customer, Customer.id == Vehicle.customer_id)
         .outerjoin(Target, and_(Target.vehicle_id == Vehicle.id, Target.cycle_id == cycle.id))
         .where(Vehicle.store_id == cycle.store_id, Vehicle.status == VehicleStatus.active)

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from db.session import refresh_statistics
 from winback import clock
 from winback.accounts.models import Staff
 from winback.actor import Actor
@@ -483,6 +484,11 @@ def run_import(
         return _finish_failed(session, batch, "the file has a header but no data rows", actor)
     batch.status = ImportStatus.done
     batch.finished_at = clock.now()
+    if session.get_bind().dialect.name == "sqlite":
+        # A bulk change, and SQLite never gathers statistics by itself. (PostgreSQL's
+        # autovacuum does; an ANALYZE here would hold its lock until the import commits and
+        # queue a second store's import behind it.)
+        refresh_statistics(session)
     if batch.kind == ImportKind.visits:
         batch.returned_targets = _returned_targets(session, batch)
     batch.quality = cleanup.data_quality(session=session, store_id=batch.store_id)

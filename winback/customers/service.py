@@ -175,23 +175,3 @@ def set_do_not_call(*, session: Session, customer_id: int, actor: Actor, note: s
             changes={"do_not_call": True, "note": note},
         )
     return customer
-
-
-def last_repair_order(column, *, store_id: int, as_of: date):
-    """``column`` of each vehicle's last repair order up to ``as_of``, as a correlated scalar.
-
-    One seek on the ``(vehicle_id, visit_date)`` index per vehicle: the latest date, then the
-    highest id on that date. Screening and the profile analysis both stand on it.
-    """
-    return (
-        select(column)
-        .where(
-            ServiceVisit.vehicle_id == Vehicle.id,
-            ServiceVisit.store_id == store_id,
-            ServiceVisit.visit_date <= as_of,
-        )
-        .order_by(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
-        .limit(1)
-        .correlate(Vehicle)
-        .scalar_subquery()
-    )

@@ -20,7 +20,7 @@ from winback.analytics import service as analytics
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults, get_settings
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
-from winback.customers.service import last_repair_order
+from winback.customers.visits import last_visits
 from winback.cycles.flow_runs import flow_runs_of, flows_running
 from winback.cycles.models import (
     Band,
@@ -233,9 +233,9 @@ def _target_rows(
     exclusions (no calls, already a target here, a target of another open cycle) are
     uncorrelated ``NOT IN`` sets evaluated once, not sub-queries re-run for every vehicle.
     """
-    # The last repair order of each vehicle: one seek on the (vehicle_id, visit_date) index per
-    # vehicle (latest date, then the highest id on that date).
-    last_ro_id = last_repair_order(ServiceVisit.id, store_id=cycle.store_id, as_of=as_of)
+    # The last repair order of each vehicle, grouped once over the per-vehicle index and
+    # joined once (customers/visits.py: a plan linear in the store's history).
+    last = last_visits(store_id=cycle.store_id, as_of=as_of)
     # A customer already being surveyed in another open cycle is not called twice.
     open_elsewhere = (
         select(Target.customer_id)
@@ -261,9 +261,10 @@ def _target_rows(
             Customer.gender,
             Customer.birth_date,
             Customer.occupation,
-            last_ro_id.label("last_ro_id"),
+            last.c.visit_id.label("last_ro_id"),
         )
         .join(Customer, Customer.id == Vehicle.customer_id)
+        .join(last, last.c.vehicle_id == Vehicle.id)
         .where(
             Vehicle.store_id == cycle.store_id,
             Vehicle.status == VehicleStatus.active,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -16,6 +16,7 @@ from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
+from winback.customers import visits as vehicle_visits
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, Target
@@ -300,16 +301,7 @@ def retention_kpis(*, session: Session, store_id: int, settings: dict[str, Any])
     today = clock.today()
     interval = float(settings.get("expected_visit_interval_months", 3.0))
     lost_before = today - relativedelta(months=int(settings["lost_months"]))
-    per_vehicle = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"),
-            func.max(ServiceVisit.visit_date).label("last_visit"),
-            func.sum(case((ServiceVisit.category == MAINTENANCE, 1), else_=0)).label("maint"),
-        )
-        .where(ServiceVisit.store_id == store_id, ServiceVisit.visit_date <= today)
-        .group_by(ServiceVisit.vehicle_id)
-        .subquery()
-    )
+    per_vehicle = vehicle_visits.totals(store_id=store_id, as_of=today, maintenance=MAINTENANCE)
     rows = session.execute(
         select(
             Vehicle.id,
@@ -317,7 +309,7 @@ def retention_kpis(*, session: Session, store_id: int, settings: dict[str, Any])
             Vehicle.grade,
             Customer.customer_type,
             per_vehicle.c.last_visit,
-            per_vehicle.c.maint,
+            per_vehicle.c.maintenance_visits,
         )
         .join(Customer, Customer.id == Vehicle.customer_id)
         .outerjoin(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)

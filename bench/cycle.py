@@ -1,0 +1,235 @@
+"""Benchmark: the monthly cycle through assignment at store scale, from a FRESH SQLite database.
+
+    .venv/bin/python bench/cycle.py                         # realistic, 30k customers, SQLite
+    .venv/bin/python bench/cycle.py --shape uniform
+    .venv/bin/python bench/cycle.py --skip-cli              # without the CLI run (no Prefect)
+
+Generates the archive once into a template file (no statistics gathered: as fresh as a
+first import without ``ANALYZE``), then times three runs, each on its own fresh copy:
+
+1. ``winback cycle start --month 2026-11 --store S01`` as a subprocess (Prefect in-process:
+   the flows, the tasks, the service functions), wall time;
+2. the same four stages called as service functions in one process (cleanup, screening,
+   profile analysis, assignment), each timed;
+3. the bare SQL of the same stages: a phone check, one ``INSERT INTO targets SELECT`` from the
+   grouped repair orders, one grouped profile query, one ``INSERT INTO survey_tasks SELECT``
+   dealing the targets round-robin to the active advisors.
+
+and prints each against the bare SQL (ratio), with the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+AS_OF = "2026-11-02"
+MONTH = "2026-11"
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def make_template(path: Path, shape: str, customers: int) -> dict:
+    from bench import realistic, screening
+
+    url = f"sqlite:///{path}"
+    path.unlink(missing_ok=True)
+    screening.reset(url)
+    if shape == "realistic":
+        counts = realistic.generate(url, customers)
+    else:
+        screening.generate(url, customers, int(customers * 13.3), 1)
+        _uniform_advisors(url)
+        counts = {"customers": customers}
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        # migrations analyse (db.migrate), but the tables were empty then: drop what they left
+        has = conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")).scalar()
+        if has:
+            conn.execute(text("DELETE FROM sqlite_stat1"))
+        counts["visits"] = conn.execute(text("SELECT count(*) FROM service_visits")).scalar()
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return counts
+
+
+def _uniform_advisors(url: str) -> None:
+    """The uniform generator makes no staff: give its store eight advisors."""
+    from datetime import UTC, datetime
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for a in range(1, 9):
+            conn.execute(
+                text(
+                    "INSERT INTO staff (id, store_id, username, display_name, password_hash, active, created_at)"
+                    " VALUES (:i, 1, :u, :u, '!', 1, :t)"
+                ),
+                {"i": a, "u": f"advisor{a}", "t": datetime(2026, 11, 1, tzinfo=UTC)},
+            )
+            conn.execute(text("INSERT INTO staff_roles (staff_id, role) VALUES (:i, 'advisor')"), {"i": a})
+    engine.dispose()
+
+
+def fresh_copy(template: Path, name: str) -> Path:
+    dest = template.with_name(f"{template.stem}-{name}.db")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{dest}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(template, dest)
+    return dest
+
+
+def run_cli(path: Path, data_dir: Path) -> float:
+    env = {
+        **os.environ,
+        "WINBACK_DATABASE_URL": f"sqlite:///{path}",
+        "WINBACK_DATA_DIR": str(data_dir),
+    }
+    env.pop("PREFECT_API_URL", None)  # Prefect in-process, as on the embedded default
+    t0 = time.perf_counter()
+    subprocess.run(
+        [Path(sys.executable).with_name("winback"), "cycle", "start", "--month", MONTH, "--store", "S01"]
+        + ["--as-of", f"{AS_OF}T09:00"],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - t0
+
+
+def run_services(path: Path) -> dict[str, float]:
+    import db.session
+    import winback.models  # noqa: F401
+    from winback import clock
+    from winback.accounts.models import Store
+    from winback.actor import Actor
+    from winback.cycles import service as cycles
+    from winback.surveys import service as surveys
+
+    db.session.configure(f"sqlite:///{path}")
+    clock.set_now(f"{AS_OF}T09:00")
+    actor = Actor.system(label="bench")
+    out: dict[str, float] = {}
+    with db.session.session_scope() as s:
+        store = s.get(Store, 1)
+        cycle, _ = cycles.start_cycle(session=s, store=store, month=MONTH, actor=actor)
+        for name, fn in (
+            ("cleanup", lambda: cycles.clean_archive(session=s, cycle_id=cycle.id, actor=actor)),
+            ("screening", lambda: cycles.screen_targets(session=s, cycle_id=cycle.id, actor=actor)),
+            ("profile", lambda: cycles.analyze_profiles(session=s, cycle_id=cycle.id, actor=actor)),
+            ("assignment", lambda: surveys.assign_surveys(session=s, cycle_id=cycle.id, actor=actor)),
+        ):
+            t0 = time.perf_counter()
+            fn()
+            s.flush()
+            out[name] = time.perf_counter() - t0
+        out["targets"] = s.execute(text("SELECT count(*) FROM targets")).scalar()
+        out["tasks"] = s.execute(text("SELECT count(*) FROM survey_tasks")).scalar()
+    db.session.get_engine().dispose()
+    return out
+
+
+BARE = {
+    "cleanup": [
+        "UPDATE customers SET phone_valid = (length(phone) = 11 AND substr(phone, 1, 1) = '1') WHERE store_id = 1"
+    ],
+    "screening": [
+        "INSERT INTO cycles (id, store_id, month, stage, settings, as_of, started_at)"
+        " VALUES (1, 1, :month, 'started', '{}', :as_of, '2026-11-02 01:00:00.000000')",
+        "INSERT INTO targets (store_id, cycle_id, customer_id, vehicle_id, band, last_visit_date,"
+        " months_since_visit, in_warranty, visit_count, total_spend, profile, holdout, created_at)"
+        " SELECT 1, 1, v.customer_id, v.id,"
+        "  CASE WHEN t.last_visit < date(:as_of, '-12 months') THEN 'lost' ELSE 'at_risk' END,"
+        "  t.last_visit, 0, v.warranty_end >= :as_of, t.n, t.spend, '{}', 0, '2026-11-02 01:00:00.000000'"
+        " FROM vehicles v JOIN (SELECT vehicle_id, max(visit_date) AS last_visit, count(*) AS n,"
+        "  sum(amount) AS spend FROM service_visits WHERE visit_date <= :as_of GROUP BY vehicle_id) t"
+        "  ON t.vehicle_id = v.id"
+        " WHERE v.store_id = 1 AND v.status = 'active' AND t.last_visit <= date(:as_of, '-6 months')",
+    ],
+    "profile": [
+        "SELECT v.model, c.district, c.customer_type, count(*), sum(t.id IS NOT NULL)"
+        " FROM vehicles v JOIN customers c ON c.id = v.customer_id"
+        " LEFT JOIN targets t ON t.vehicle_id = v.id AND t.cycle_id = 1"
+        " WHERE v.store_id = 1 GROUP BY 1, 2, 3"
+    ],
+    "assignment": [
+        "INSERT INTO survey_tasks (store_id, cycle_id, target_id, customer_id, assignee_id, assigned_at,"
+        " due_at, status, band, total_spend, version)"
+        " SELECT 1, 1, t.id, t.customer_id, a.id, '2026-11-02 01:00:00.000000', '2026-11-09 01:00:00.000000',"
+        "  'open', t.band, t.total_spend, 1"
+        " FROM (SELECT id, customer_id, band, total_spend, row_number() OVER (ORDER BY id) AS k FROM targets"
+        "  WHERE cycle_id = 1) t"
+        " JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS j FROM staff WHERE active) a"
+        "  ON a.j = t.k % (SELECT count(*) FROM staff WHERE active)"
+    ],
+}
+
+
+def run_bare(path: Path) -> dict[str, float]:
+    engine = create_engine(f"sqlite:///{path}")
+    out: dict[str, float] = {}
+    with engine.begin() as conn:
+        for stage, statements in BARE.items():
+            t0 = time.perf_counter()
+            for sql in statements:
+                result = conn.execute(text(sql), {"month": MONTH, "as_of": AS_OF})
+                if result.returns_rows:
+                    result.all()
+            out[stage] = time.perf_counter() - t0
+        out["targets"] = conn.execute(text("SELECT count(*) FROM targets")).scalar()
+        out["tasks"] = conn.execute(text("SELECT count(*) FROM survey_tasks")).scalar()
+    engine.dispose()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shape", choices=("realistic", "uniform"), default="realistic")
+    ap.add_argument("--customers", type=int, default=30_000)
+    ap.add_argument("--dir", default="/tmp/winback-bench-cycle", help="where the database files go")
+    ap.add_argument("--keep", action="store_true", help="reuse the template generated before")
+    ap.add_argument("--skip-cli", action="store_true")
+    a = ap.parse_args()
+    work = Path(a.dir)
+    work.mkdir(parents=True, exist_ok=True)
+    template = work / f"{a.shape}.db"
+    if not (a.keep and template.exists()):
+        t0 = time.perf_counter()
+        counts = make_template(template, a.shape, a.customers)
+        print(f"{a.shape}: {counts} generated in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"load average before: {_load()}", flush=True)
+    bare = run_bare(fresh_copy(template, "bare"))
+    services = run_services(fresh_copy(template, "services"))
+    cli = None if a.skip_cli else run_cli(fresh_copy(template, "cli"), work / "data")
+    print(f"load average after: {_load()}")
+    stages = ("cleanup", "screening", "profile", "assignment")
+    print(f"{'stage':12} {'bare SQL s':>10} {'services s':>10} {'ratio':>6}")
+    for st in stages:
+        print(f"{st:12} {bare[st]:>10.2f} {services[st]:>10.2f} {services[st] / max(bare[st], 1e-6):>6.1f}")
+    b, sv = sum(bare[s] for s in stages), sum(services[s] for s in stages)
+    print(f"{'total':12} {b:>10.2f} {sv:>10.2f} {sv / b:>6.1f}")
+    print(
+        f"targets: bare {bare['targets']}, services {services['targets']}; tasks: bare {bare['tasks']}, services {services['tasks']}"
+    )
+    if cli is not None:
+        print(
+            f"winback cycle start (CLI, fresh database, Prefect in-process): {cli:.1f} s = {cli / b:.1f}x bare SQL"
+        )
+
+
+if __name__ == "__main__":
+    main()

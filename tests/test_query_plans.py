@@ -1,0 +1,294 @@
+"""Plans that cannot go quadratic (issue 17): every statement that reads the repair orders
+during screening, profile analysis, assignment, the churn alarm, the red-line digest and the
+evaluation is explained on a fresh database with no statistics (SQLite's ``EXPLAIN QUERY
+PLAN``, PostgreSQL's ``EXPLAIN``), and none may walk the store's history once per car.
+
+A statement fails the check when it
+* reads ``service_visits`` through the store-wide ``(store_id, visit_date)`` index (the plan
+  that made screening quadratic: per car, the store's history back to the car's last visit);
+* evaluates a correlated sub-query over ``service_visits`` once per row;
+* scans ``service_visits`` in full on the inner side of a loop (once per outer row);
+* reads ``service_visits`` other than by primary key without the per-vehicle index
+  ``(vehicle_id, visit_date)`` (SQLite; on PostgreSQL, asked to prefer indexes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import event, select, text
+
+from db.session import refresh_statistics
+from tests.test_imports import _archive, run, store  # noqa: F401  (store: a fixture)
+from winback import clock
+from winback.accounts.models import Store
+from winback.actor import Actor
+from winback.analytics import service as analytics
+from winback.customers import visits as vehicle_visits
+from winback.customers.models import ServiceVisit, Vehicle
+from winback.cycles import service as cycles
+from winback.evaluation import service as evaluation
+from winback.surveys import service as surveys
+
+VEHICLE_INDEX = "ix_service_visits_vehicle_date"
+STORE_INDEX = "ix_service_visits_store_date"
+PRIMARY_KEYS = ("pk_service_visits", "service_visits_pkey")
+
+
+@contextmanager
+def reading_visits(session):
+    """Collect (statement, parameters) of every SELECT that reads ``service_visits``."""
+    seen: list[tuple[str, object]] = []
+    engine = session.get_bind()
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if (
+            not executemany
+            and statement.lstrip().upper().startswith("SELECT")
+            and "service_visits" in statement
+        ):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+# ---- SQLite ------------------------------------------------------------------------------
+
+
+def sqlite_problems(session, statement: str, parameters, *, fresh: bool) -> list[str]:
+    raw = session.connection().connection.dbapi_connection
+    rows = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+    names = {"service_visits", *re.findall(r"service_visits AS (\w+)", statement)}
+    touches = re.compile(r"^(SCAN|SEARCH) (\w+)")
+    children: dict[int, list[tuple[int, str]]] = {}
+    for node, parent, _, detail in rows:
+        children.setdefault(parent, []).append((node, detail))
+
+    def subtree_reads_visits(node: int) -> bool:
+        for child, detail in children.get(node, []):
+            m = touches.match(detail)
+            if (m and m.group(2) in names) or subtree_reads_visits(child):
+                return True
+        return False
+
+    problems = []
+    reads_other_than_by_key = uses_vehicle_index = False
+    for siblings in children.values():
+        loop = 0
+        for node, detail in siblings:
+            m = touches.match(detail)
+            if detail.startswith("CORRELATED") and subtree_reads_visits(node):
+                problems.append(f"per-row sub-query over the repair orders: {detail}")
+            if not m:
+                continue
+            loop += 1
+            if m.group(2) not in names:
+                continue
+            if STORE_INDEX in detail and (fresh or loop > 1):
+                problems.append(f"store-wide index: {detail}")
+            if m.group(1) == "SCAN" and loop > 1:
+                problems.append(f"full scan inside a loop: {detail}")
+            if "INTEGER PRIMARY KEY" not in detail:
+                reads_other_than_by_key = True
+                uses_vehicle_index |= VEHICLE_INDEX in detail
+    if fresh and reads_other_than_by_key and not uses_vehicle_index:
+        problems.append("the repair orders are read without the per-vehicle index")
+    return problems
+
+
+# ---- PostgreSQL --------------------------------------------------------------------------
+
+
+# Nodes that keep their input: rescanned by a loop without new parameters, they replay it
+# instead of running the scan below them again.
+_KEEPS_ITS_INPUT = {"Sort", "Hash", "Materialize"}
+
+
+def _nodes_plain(plan: dict):
+    yield plan
+    for kid in plan.get("Plans", []):
+        yield from _nodes_plain(kid)
+
+
+def _parameterised(plan: dict) -> bool:
+    """Whether the subtree depends on the outer row (a condition naming a relation that is
+    not scanned inside it)."""
+    inside = {n.get("Alias") for n in _nodes_plain(plan)}
+    for node in _nodes_plain(plan):
+        for key in ("Index Cond", "Filter", "Join Filter", "Hash Cond", "Recheck Cond"):
+            for alias in re.findall(r"\b(\w+)\.\w+", node.get(key, "")):
+                if alias not in inside:
+                    return True
+    return False
+
+
+def _nodes(plan: dict, relationship: str = "", inner_of_loop: bool = False):
+    """Every node of the plan with its relationship to its parent and whether it runs once
+    per row of a nested loop's outer side."""
+    yield plan, relationship, inner_of_loop
+    for kid in plan.get("Plans", []):
+        inner = inner_of_loop or (
+            plan["Node Type"] == "Nested Loop" and kid.get("Parent Relationship") == "Inner"
+        )
+        keeps = kid["Node Type"] in _KEEPS_ITS_INPUT or kid.get("Strategy") == "Hashed"
+        if keeps and not _parameterised(kid):
+            inner = False
+        yield from _nodes(kid, kid.get("Parent Relationship", ""), inner)
+
+
+def _reads_visits(plan: dict) -> bool:
+    return any(n.get("Relation Name") == "service_visits" for n in _nodes_plain(plan))
+
+
+def postgres_problems(session, statement: str, parameters) -> list[str]:
+    raw = session.connection().connection.dbapi_connection
+    with raw.cursor() as cur:
+        cur.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
+        plan = cur.fetchone()[0][0]["Plan"]
+        cur.execute("SET LOCAL enable_seqscan = off")
+        try:
+            cur.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            prefer_indexes = cur.fetchone()[0][0]["Plan"]
+        finally:
+            cur.execute("SET LOCAL enable_seqscan = on")
+    if isinstance(plan, str):  # some drivers hand back the JSON text
+        plan, prefer_indexes = json.loads(plan), json.loads(prefer_indexes)
+    problems = []
+    for node, relationship, inner in _nodes(plan):
+        if node.get("Index Name") == STORE_INDEX and inner:
+            problems.append(f"store-wide index: {node['Node Type']}")
+        if (
+            relationship == "SubPlan"
+            and node.get("Subplan Name", "").startswith("SubPlan")
+            and _reads_visits(node)
+        ):
+            problems.append(f"per-row sub-plan over the repair orders: {node.get('Subplan Name')}")
+        if inner and node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "service_visits":
+            problems.append("full scan of the repair orders inside a nested loop")
+    for node, _, _ in _nodes(prefer_indexes):
+        name = node.get("Index Name")
+        if node.get("Relation Name") == "service_visits" and name not in (None, VEHICLE_INDEX, *PRIMARY_KEYS):
+            problems.append(f"indexed by {node['Index Name']}, not per vehicle")
+    return problems
+
+
+def plan_problems(session, statement: str, parameters, *, fresh: bool = True) -> list[str]:
+    """What is wrong with the statement's plan. ``fresh``: on a database without statistics
+    (SQLite) the repair orders must be read per vehicle; with statistics the planner may
+    prefer a range of the store-wide index as the outer loop of a windowed query (linear,
+    one pass), never inside a loop."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sqlite_problems(session, statement, parameters, fresh=fresh)
+    return postgres_problems(session, statement, parameters)
+
+
+def _no_statistics(session) -> None:
+    """SQLite gathers none until ``ANALYZE``; a migrated test database has had none run on
+    data. (PostgreSQL's autovacuum may have analysed the shared test database in an earlier
+    test: its check runs on whatever statistics there are.)"""
+    if session.get_bind().dialect.name == "sqlite":
+        assert not _statistics_of(session, "service_visits") and not _statistics_of(session, "vehicles")
+
+
+# ---- the tests ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("statistics", ["none", "current"])
+def test_every_query_on_the_repair_orders_is_linear(session, demo_store, staff, statistics):
+    if statistics == "none":
+        _no_statistics(session)
+    else:
+        refresh_statistics(session)
+    actor = Actor.person(staff("admin"))
+    store = session.get(Store, demo_store)
+    with reading_visits(session) as seen:
+        cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
+        result = cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+        cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
+        surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
+        analytics.churn_alarm(session=session, store_id=store.id)
+        analytics.redline_crossings(
+            session=session, store_id=store.id, since=clock.today() - timedelta(days=7), until=clock.today()
+        )
+        evaluation.evaluate_cycle(session=session, cycle_id=cycle.id, actor=actor)
+    assert result["total"] > 0
+    statements = dict(seen)
+    # screening's totals and last repair order, the profile, the alarm, the digest, the KPIs
+    assert len(statements) >= 5
+    fresh = statistics == "none"
+    found = {s[:120]: plan_problems(session, s, p, fresh=fresh) for s, p in statements.items()}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_the_check_catches_the_per_car_walk(session, demo_store):
+    """The old shape (a correlated sub-query with the redundant store condition, ordered by
+    date) is what the check exists for: it must be refused, so the test above can fail."""
+    store_id = demo_store
+    old = (
+        select(ServiceVisit.id)
+        .where(
+            ServiceVisit.vehicle_id == Vehicle.id,
+            ServiceVisit.store_id == store_id,
+            ServiceVisit.visit_date <= date(2026, 11, 2),
+        )
+        .order_by(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
+        .limit(1)
+        .correlate(Vehicle)
+        .scalar_subquery()
+    )
+    stmt = select(Vehicle.id, old).where(Vehicle.store_id == store_id)
+    with reading_visits(session) as seen:
+        session.execute(stmt).all()
+    assert seen and plan_problems(session, *seen[0])
+
+
+@pytest.mark.parametrize("with_statistics", [False, True])
+def test_last_visits_match_the_per_car_answer(session, demo_store, with_statistics):
+    """The grouped last repair order is the one ordering each car's history by date, then id."""
+    if with_statistics:
+        refresh_statistics(session)
+    as_of = clock.today()
+    last = vehicle_visits.last_visits(store_id=demo_store, as_of=as_of)
+    grouped = {
+        v: (d, i)
+        for v, d, i in session.execute(select(last.c.vehicle_id, last.c.last_visit, last.c.visit_id))
+    }
+    expected: dict[int, tuple[date, int]] = {}
+    for vehicle_id, visit_date, visit_id in session.execute(
+        select(ServiceVisit.vehicle_id, ServiceVisit.visit_date, ServiceVisit.id)
+        .where(ServiceVisit.store_id == demo_store, ServiceVisit.visit_date <= as_of)
+        .order_by(ServiceVisit.vehicle_id, ServiceVisit.visit_date, ServiceVisit.id)
+    ):
+        expected[vehicle_id] = (visit_date, visit_id)
+    assert grouped == expected and len(grouped) > 100
+
+
+def _statistics_of(session, table: str) -> int:
+    if session.get_bind().dialect.name == "sqlite":
+        if not session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+            return 0
+        return session.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = :t"), {"t": table})
+    return session.scalar(text("SELECT count(*) FROM pg_stats WHERE tablename = :t"), {"t": table})
+
+
+def test_an_import_leaves_the_statistics_current(session, store):
+    """SQLite never gathers statistics by itself: an import of repair orders does. PostgreSQL
+    gathers its own (autovacuum); the migrations analyse it once the schema changed."""
+    if session.get_bind().dialect.name == "sqlite":
+        assert not _statistics_of(session, "service_visits")
+        _archive(session, store)
+        run(session, store, "visits", "visits.csv")
+        assert _statistics_of(session, "service_visits") > 0 and _statistics_of(session, "vehicles") > 0
+    else:
+        analysed = session.scalar(
+            text("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'service_visits'")
+        )
+        assert analysed

@@ -1,0 +1,129 @@
+"""Each vehicle's repair-order history in one pass: its last repair order and its totals.
+
+Every reader of "when did this car last come in, and what was done" (screening and the
+assignment that follows it, the profile analysis, the abnormal-churn alarm, the red-line
+digest, the evaluation's retention figures, the care calendar) builds on these functions, so
+there is one definition and one plan.
+
+The plan is the point. Every statement here starts from the store's vehicles (the index on
+``vehicles.store_id``) and reaches their repair orders through the per-vehicle index
+``(vehicle_id, visit_date)``; the repair orders themselves carry no ``store_id`` condition (a
+vehicle belongs to one store, so it would be redundant). Without statistics SQLite could once
+choose the store-wide ``(store_id, visit_date)`` index for a per-car lookup and walk the
+store's whole history for every car (quadratic: a fresh store-scale database did not finish
+screening in 21 minutes); here that index matches nothing, so the only plan is linear in the
+store's history, whatever the statistics (``db.session.refresh_statistics`` keeps them
+current anyway, after imports and migrations).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, Select, Subquery, case, func, select
+
+from winback.customers.models import ServiceVisit, Vehicle, VehicleStatus
+
+
+def store_visits(
+    *, store_id: int, as_of: date | None = None, since: date | None = None, active_only: bool = False
+) -> Select:
+    """The store's repair orders (dated ``since`` .. ``as_of`` inclusive when given; of active
+    vehicles only with ``active_only``), reached from its vehicles: a ``select`` of no columns
+    yet, to add columns to."""
+    stmt = (
+        select()
+        .select_from(Vehicle)
+        .join(ServiceVisit, ServiceVisit.vehicle_id == Vehicle.id)
+        .where(Vehicle.store_id == store_id)
+    )
+    if active_only:
+        stmt = stmt.where(Vehicle.status == VehicleStatus.active)
+    if as_of is not None:
+        stmt = stmt.where(ServiceVisit.visit_date <= as_of)
+    if since is not None:
+        stmt = stmt.where(ServiceVisit.visit_date >= since)
+    return stmt
+
+
+def totals(*, store_id: int, as_of: date, maintenance: str | None = None) -> Subquery:
+    """Per vehicle of the store with a repair order up to ``as_of``: ``vehicle_id``,
+    ``customer_id``, ``first_visit``, ``last_visit``, ``visits`` (count) and ``spend`` (sum of
+    amounts); with ``maintenance`` (a category) also ``maintenance_visits``. One grouped pass."""
+    columns = [
+        Vehicle.id.label("vehicle_id"),
+        Vehicle.customer_id.label("customer_id"),
+        func.min(ServiceVisit.visit_date).label("first_visit"),
+        func.max(ServiceVisit.visit_date).label("last_visit"),
+        func.count().label("visits"),
+        func.coalesce(func.sum(ServiceVisit.amount), 0).label("spend"),
+    ]
+    if maintenance is not None:
+        is_maintenance = case((ServiceVisit.category == maintenance, 1), else_=0)
+        columns.append(func.sum(is_maintenance).label("maintenance_visits"))
+    return (
+        store_visits(store_id=store_id, as_of=as_of)
+        .add_columns(*columns)
+        .group_by(Vehicle.id, Vehicle.customer_id)
+        .subquery("vehicle_totals")
+    )
+
+
+def last_visit_dates(*, store_id: int, as_of: date) -> Subquery:
+    """Per vehicle of the store with a repair order up to ``as_of``: ``vehicle_id`` and
+    ``last_visit`` (its date). One grouped pass covered by the per-vehicle index."""
+    return (
+        store_visits(store_id=store_id, as_of=as_of)
+        .add_columns(
+            ServiceVisit.vehicle_id.label("vehicle_id"), func.max(ServiceVisit.visit_date).label("last_visit")
+        )
+        .group_by(ServiceVisit.vehicle_id)
+        .subquery("last_visit_dates")
+    )
+
+
+def last_visits(*, store_id: int, as_of: date) -> Subquery:
+    """Per vehicle of the store with a repair order up to ``as_of``: ``vehicle_id``,
+    ``last_visit`` (its date) and ``visit_id``, the id of that repair order (the highest id
+    on the last date: the same tie-break as ordering by date, then id).
+
+    Two grouped passes over the per-vehicle index, both covered by it (no table rows read):
+    the latest date per vehicle, then the highest id on that date. Join ``visit_id`` to
+    ``service_visits.id`` for the repair order's columns (one primary-key seek per vehicle).
+    """
+    latest = last_visit_dates(store_id=store_id, as_of=as_of)
+    on_day = ServiceVisit.__table__.alias("latest_visit")
+    return (
+        select(
+            latest.c.vehicle_id,
+            latest.c.last_visit,
+            func.max(on_day.c.id).label("visit_id"),
+        )
+        .select_from(latest)
+        .join(
+            on_day,
+            (on_day.c.vehicle_id == latest.c.vehicle_id) & (on_day.c.visit_date == latest.c.last_visit),
+        )
+        .group_by(latest.c.vehicle_id, latest.c.last_visit)
+        .subquery("last_visits")
+    )
+
+
+def visits_with_next(*, store_id: int, since: date, as_of: date) -> Subquery:
+    """The store's repair orders dated ``since`` .. ``as_of``, each with ``next_visit``, the
+    date of the same vehicle's next repair order in that window (None: none yet). Columns
+    ``vehicle_id``, ``visit_date``, ``advisor_id``, ``next_visit``: one pass and one window
+    over each vehicle's history (the churn alarm's "no visit for k months after this one")."""
+    nxt = func.lead(ServiceVisit.visit_date, type_=Date).over(
+        partition_by=ServiceVisit.vehicle_id, order_by=(ServiceVisit.visit_date, ServiceVisit.id)
+    )
+    return (
+        store_visits(store_id=store_id, as_of=as_of, since=since)
+        .add_columns(
+            ServiceVisit.vehicle_id.label("vehicle_id"),
+            ServiceVisit.visit_date.label("visit_date"),
+            ServiceVisit.advisor_id.label("advisor_id"),
+            nxt.label("next_visit"),
+        )
+        .subquery("visits_with_next")
+    )
