@@ -11,6 +11,7 @@ from openpyxl import Workbook
 
 from winback import clock
 from winback.audit.models import AuditEvent
+from winback.spreadsheet import neutralise, safe_row
 
 COLUMNS = (
     "id",
@@ -46,13 +47,6 @@ COLUMNS_ZH = {
 META = {"exported by": "导出人", "at": "导出时间", "filters": "筛选条件", "rows": "行数"}
 
 
-def _cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula (=, +, -, @) is kept as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def events_xlsx(
     events: list[AuditEvent], *, exported_by: str, filters: dict[str, Any], locale: str = "zh"
 ) -> bytes:
@@ -79,9 +73,8 @@ def events_xlsx(
     ws.append([_(c, COLUMNS_ZH) for c in COLUMNS])
     for e in events:
         ws.append(
-            [
-                _cell(v)
-                for v in [
+            safe_row(
+                [
                     e.id,
                     e.store_id,
                     clock.local(e.at).strftime("%Y-%m-%d %H:%M:%S"),
@@ -96,8 +89,8 @@ def events_xlsx(
                     e.seq,
                     e.hash,
                 ]
-            ]
+            )
         )
     buf = io.BytesIO()
-    wb.save(buf)
+    neutralise(wb).save(buf)
     return buf.getvalue()

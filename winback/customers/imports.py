@@ -1080,6 +1080,8 @@ def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes
     reader's language (sheet name, headers and reasons; ``locale`` zh or en)."""
     from openpyxl import Workbook
 
+    from winback.spreadsheet import safe_row
+
     sheet, header = WORKBOOK["en" if locale == "en" else "zh"]
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(sheet)
@@ -1089,7 +1091,7 @@ def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes
         .where(ImportRowError.batch_id == batch_id)
         .order_by(ImportRowError.row_number, ImportRowError.id)
     ):
-        ws.append([e.row_number, e.column, describe(e.reason, locale), e.value])
+        ws.append(safe_row([e.row_number, e.column, describe(e.reason, locale), e.value]))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
