@@ -431,9 +431,15 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # a CLI user gets one line; the details go to the log file
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-        if isinstance(exc, OperationalError):
+        if isinstance(exc, SQLAlchemyError) and not isinstance(exc, OperationalError):
+            # its text quotes the SQL and the row's values (names, phone numbers): the log only
+            import logging
+
+            logging.getLogger("winback.cli").error("database error", exc_info=exc)
+            typer.echo("winback: error: the database refused the change; nothing was saved", err=True)
+        elif isinstance(exc, OperationalError):
             typer.echo(
                 f"winback: error: the database is not reachable or not set up ({exc.orig}); "
                 "check WINBACK_DATABASE_URL and run `winback db upgrade`",

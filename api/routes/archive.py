@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from api.deps import Admin, Reader, SessionDep, store_ids
 from api.errors import api_locale
 from winback.actor import Actor
-from winback.customers import cleanup, imports
+from winback.customers import cleanup, import_rows, imports
 from winback.customers import service as customers
 from winback.customers.models import ImportBatch, ImportKind
 from winback.customers.schemas import VisitIn
@@ -71,6 +71,7 @@ def _batch_json(session, batch: ImportBatch, locale: str, already: bool = False)
                 "reason": e.text(locale),
                 "reason_en": e.text("en"),
                 "value": e.value,
+                "warning": import_rows.is_warning(e.reason),
             }
             for e in imports.row_errors(session=session, batch_id=batch.id, limit=1000)
         ],
