@@ -11,6 +11,7 @@ from openpyxl import Workbook
 
 from winback import clock
 from winback.audit.models import AuditEvent
+from winback.customers.contact_masking import changes_for
 from winback.spreadsheet import neutralise, safe_row
 
 COLUMNS = (
@@ -48,9 +49,15 @@ META = {"exported by": "导出人", "at": "导出时间", "filters": "筛选条�
 
 
 def events_xlsx(
-    events: list[AuditEvent], *, exported_by: str, filters: dict[str, Any], locale: str = "zh"
+    events: list[AuditEvent],
+    *,
+    exported_by: str,
+    filters: dict[str, Any],
+    locale: str = "zh",
+    viewer: Any,
 ) -> bytes:
-    """The headers in the exporting person's language; the values stay as recorded."""
+    """The headers in the exporting person's language; the values stay as recorded, contact
+    data masked for a ``viewer`` who sees it masked elsewhere."""
 
     def _(text: str, zh: dict[str, str]) -> str:
         return text if locale == "en" else zh[text]
@@ -82,7 +89,7 @@ def events_xlsx(
                     e.action,
                     e.entity_type,
                     e.entity_id,
-                    json.dumps(e.changes, ensure_ascii=False),
+                    json.dumps(changes_for(e.changes, viewer), ensure_ascii=False),
                     e.flow_run_id,
                     e.customer_id,
                     e.cycle_id,

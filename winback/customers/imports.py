@@ -1091,12 +1091,16 @@ def row_errors(*, session: Session, batch_id: int, limit: int | None = None) -> 
     return list(session.scalars(stmt))
 
 
-def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes:
+def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh", viewer: Any = None) -> bytes:
     """The row errors as a workbook the admin can download, fix and re-import from, in the
-    reader's language (sheet name, headers and reasons; ``locale`` zh or en)."""
+    reader's language (sheet name, headers and reasons; ``locale`` zh or en); a rejected phone
+    or address masked unless ``viewer`` may see contact data (masked when no viewer is given)."""
     from openpyxl import Workbook
 
+    from winback.customers.contact_masking import cell_for
     from winback.spreadsheet import safe_row
+
+    fields = (session.get(ImportBatch, batch_id).columns or {}) if batch_id else {}
 
     sheet, header = WORKBOOK["en" if locale == "en" else "zh"]
     wb = Workbook(write_only=True)
@@ -1107,7 +1111,8 @@ def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes
         .where(ImportRowError.batch_id == batch_id)
         .order_by(ImportRowError.row_number, ImportRowError.id)
     ):
-        ws.append(safe_row([e.row_number, e.column, describe(e.reason, locale), e.value]))
+        value = cell_for(e.value, fields.get(e.column), viewer)
+        ws.append(safe_row([e.row_number, e.column, describe(e.reason, locale), value]))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
