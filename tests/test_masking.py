@@ -120,6 +120,8 @@ def test_contact_data_is_masked_on_every_surface(world, session, staff):
             text = _text(r)
             leaks += [f"{url}: {value}" for value in full if value in text]
         assert not leaks, f"{who} reads full contact data:\n" + "\n".join(leaks)
+        # searching the hidden digits finds nothing (it would unmask the number digit by digit)
+        assert customer.name not in c.get(f"/cycles/{world['cycle']}/followup?q={NEW_PHONE[3:7]}").text
         # the change itself is there, masked
         assert mask_phone(NEW_PHONE) in c.get(f"/audit/customer/{customer.id}").text
         changes = c.get(f"/api/audit/customer/{customer.id}").json()[-1]["changes"]
@@ -127,6 +129,7 @@ def test_contact_data_is_masked_on_every_surface(world, session, staff):
     assert read > 60  # pages, API answers and workbooks were really read
 
     admin = client_for("admin")
+    assert customer.name in admin.get(f"/cycles/{world['cycle']}/followup?q={NEW_PHONE[3:7]}").text
     assert NEW_PHONE in admin.get(f"/customers/{customer.id}").text
     changes = admin.get(f"/api/audit/customer/{customer.id}").json()[-1]["changes"]
     assert changes["phone"] == {"before": old_phone, "after": NEW_PHONE}
