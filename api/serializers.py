@@ -6,7 +6,7 @@ from typing import Any
 
 from winback import clock
 from winback.audit.models import AuditEvent
-from winback.customers import privacy
+from winback.customers import contact_masking, privacy
 from winback.cycles.models import FlowRunRecord, MonthlyCycle, Target
 from winback.evaluation.models import Evaluation
 from winback.plans.models import Measure, RectificationPlan, Voucher
@@ -213,7 +213,9 @@ def voucher(v: Voucher) -> dict[str, Any]:
     }
 
 
-def audit_event(e: AuditEvent) -> dict[str, Any]:
+def audit_event(e: AuditEvent, viewer: Any) -> dict[str, Any]:
+    """The event as ``viewer`` may read it: contact data in its changes masked unless they may
+    see it (winback.customers.contact_masking)."""
     return {
         "id": e.id,
         "at": e.at,
@@ -221,7 +223,7 @@ def audit_event(e: AuditEvent) -> dict[str, Any]:
         "action": e.action,
         "entity_type": e.entity_type,
         "entity_id": e.entity_id,
-        "changes": e.changes,
+        "changes": contact_masking.changes_for(e.changes, viewer),
         "flow_run_id": e.flow_run_id,
         "seq": e.seq,
         "prev_hash": e.prev_hash,

@@ -389,10 +389,89 @@ def _fill(value, ids, who):
     return value
 
 
-def test_role_route_matrix(world, staff):
-    from app import create_app
+def _request(c: TestClient, key: str, body, ids: dict, who: str):
+    """Call ``key`` (RULES' spelling) with ``body`` filled from ``ids`` as the client ``c``."""
+    method, path = key.split(" ", 1)
+    url = str(_fill(path, ids, ""))
+    if key == "GET /audit-lookup":
+        url += f"?entity_type=cycle&entity_id={ids['cycle']}"
+    kwargs = {}
+    if body == "login":
+        kwargs = {
+            "json" if path.startswith("/api") else "data": {
+                "username": who,
+                "password": PASSWORD if who != "anon" else "wrong-pass",
+            }
+        }
+    elif isinstance(body, str) and body.startswith("form:"):
+        pairs = (
+            [p.split("=", 1) for p in _fill(body[5:], ids, who).split("&") if p] if body != "form:" else []
+        )
+        kwargs = {
+            "content": "&".join(f"{k}={v}" for k, v in pairs),
+            "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+        }
+    elif body is not None:
+        kwargs = {"json": _fill(body, ids, who)}
+    elif method != "GET":
+        kwargs = {"json": {}} if path.startswith("/api") else {}
+    return c.request(method, url, **kwargs)
 
-    app = create_app()
+
+# ---- the staff rules (issue 15): nobody locks a store out -------------------------------
+
+
+def _staff_state(session) -> dict[str, tuple[bool, frozenset, int]]:
+    """username -> (active, roles, home store), read afresh from the database."""
+    from winback.accounts.models import Staff
+
+    session.expire_all()
+    return {
+        s.username: (s.active, frozenset(r.value for r in s.roles), s.store_id)
+        for s in session.scalars(select(Staff))
+    }
+
+
+def _broken_staff_rules(before: dict, after: dict, who: str, key: str) -> list[str]:
+    """What a call as ``who`` did against the staff rules: only an admin deactivates; nobody
+    deactivates themself; a store keeps an active admin; the hand-over takes out advisors only."""
+    problems = []
+    caller_roles = before.get(who, (False, frozenset(), 0))[1]
+    for name, (active, roles, _store) in after.items():
+        if before[name][0] and not active:
+            if "admin" not in caller_roles:
+                problems.append(f"{who} (not an admin) deactivated {name}")
+            if name == who:
+                problems.append(f"{who} deactivated themself")
+            if "hand-over" in key and "advisor" not in before[name][1]:
+                problems.append(f"{who} handed over {name}, who is not an advisor")
+    for store in {s for _a, _r, s in before.values()}:
+        had = any(a and "admin" in r and s == store for a, r, s in before.values())
+        has = any(a and "admin" in r and s == store for a, r, s in after.values())
+        if had and not has:
+            problems.append(f"{who} left store {store} without an active admin")
+    return problems
+
+
+def _restore_staff(session, before: dict) -> None:
+    """Put every staff member's active flag and roles back as in ``before``."""
+    from winback.accounts.models import Staff, StaffRole
+
+    changed = False
+    for member in session.scalars(select(Staff)):
+        active, roles, _store = before[member.username]
+        if member.active != active or frozenset(r.value for r in member.roles) != roles:
+            member.active = active
+            have = {r.role.value for r in member.role_rows}
+            member.role_rows = [r for r in member.role_rows if r.role.value in roles] + [
+                StaffRole(role=Role(r)) for r in sorted(roles - have)
+            ]
+            changed = True
+    if changed:
+        session.commit()
+
+
+def _login_clients(app):
     clients: dict[str, TestClient] = {}
 
     def client_for(who: str) -> TestClient:
@@ -404,41 +483,24 @@ def test_role_route_matrix(world, staff):
             clients[who] = c
         return clients[who]
 
+    return client_for, clients
+
+
+def test_role_route_matrix(world, staff, session):
+    """Every route as every role; after every state-changing call the staff rules still hold."""
+    from app import create_app
+
+    client_for, clients = _login_clients(create_app())
     failures = []
     for key, (expected, body) in RULES.items():
         method, path = key.split(" ", 1)
-        # hand-over deactivates the advisor: do it to one nobody else in the matrix needs
-        url = _fill(path, {**world, "staff": world["advisor3"]} if "hand-over" in key else world, "")
-        url = url if isinstance(url, str) else str(url)
-        if key == "GET /audit-lookup":
-            url += f"?entity_type=cycle&entity_id={world['cycle']}"
+        # hand-over takes the advisor's work: do it to one nobody else in the matrix needs
+        ids = {**world, "staff": world["advisor3"]} if "hand-over" in key else world
         for who, want in zip(WHO, expected):
             if want == "L":
                 continue
-            c = client_for(who)
-            kwargs = {}
-            if body == "login":
-                kwargs = {
-                    "json" if path.startswith("/api") else "data": {
-                        "username": who,
-                        "password": PASSWORD if who != "anon" else "wrong-pass",
-                    }
-                }
-            elif isinstance(body, str) and body.startswith("form:"):
-                pairs = (
-                    [p.split("=", 1) for p in _fill(body[5:], world, who).split("&") if p]
-                    if body != "form:"
-                    else []
-                )
-                kwargs = {
-                    "content": "&".join(f"{k}={v}" for k, v in pairs),
-                    "headers": {"Content-Type": "application/x-www-form-urlencoded"},
-                }
-            elif body is not None:
-                kwargs = {"json": _fill(body, world, who)}
-            elif method != "GET":
-                kwargs = {"json": {}} if path.startswith("/api") else {}
-            r = c.request(method, url, **kwargs)
+            before = _staff_state(session) if method != "GET" else None
+            r = _request(client_for(who), key, body, ids, who)
             got = r.status_code
             to_login = got in (302, 303, 307) and r.headers["location"].startswith("/login")
             if want == "any":
@@ -451,6 +513,71 @@ def test_role_route_matrix(world, staff):
                 ok = got == want
             if not ok:
                 failures.append(f"{key} as {who}: expected {want}, got {got} {r.text[:120]!r}")
+            if before is not None:
+                failures += [
+                    f"{key}: {p}" for p in _broken_staff_rules(before, _staff_state(session), who, key)
+                ]
             if key in ("POST /logout", "POST /api/auth/logout") or body == "login":
                 clients.pop(who, None)  # logged out (or in again): a fresh client next time
     assert not failures, "\n".join(failures)
+
+
+VICTIMS = ("self", "admin", "supervisor", "manager", "auditor", "advisor2")
+
+
+def _names_staff(key: str, body) -> bool:
+    """A route that takes a staff member: in its path or its body (a new such route has a RULES
+    entry, hence is probed here)."""
+    text = f"{key} {body!r}"
+    return "{staff}" in text or "{advisor1}" in text or "staff_id" in text
+
+
+def _variants(body):
+    """The body as in RULES and, for a form with a yes/no flag, the flag left out (unticked)."""
+    out = [body]
+    if isinstance(body, str) and "=yes" in body:
+        out.append("&".join(p for p in body.split("&") if not p.endswith("=yes")))
+    return out
+
+
+def test_no_route_breaks_the_staff_rules(world, staff, session):
+    """Every state-changing route that takes a staff member, as every role, aimed at the caller
+    themself and at each role of the store (the admin, the supervisor, the manager, the auditor,
+    an advisor): only an admin deactivates, nobody deactivates themself, the store keeps an
+    active admin, the hand-over takes out advisors only. The state is put back after each call."""
+    from app import create_app
+
+    probes = [
+        (key, variant, expected)
+        for key, (expected, body) in RULES.items()
+        if not key.startswith("GET ") and _names_staff(key, body)
+        for variant in _variants(body)
+    ]
+    assert {
+        "POST /api/staff/{staff}/hand-over",
+        "POST /staff/{staff}/hand-over",
+        "POST /admin/staff/{staff}",
+    } <= {key for key, _b, _e in probes}
+    client_for, clients = _login_clients(create_app())
+    failures, deactivated = [], []
+    for key, body, expected in probes:
+        for who, want in zip(WHO, expected):
+            if want == "L" or who == "anon":
+                continue
+            for victim in VICTIMS:
+                target = staff(who if victim == "self" else victim).id
+                # the staff member in the path; else the one named in the body (an assignee)
+                ids = {**world, "staff": target} if "{staff}" in key else {**world, "advisor1": target}
+                before = _staff_state(session)
+                r = _request(client_for(who), key, body, ids, who)
+                if r.status_code >= 500:
+                    failures.append(f"{key} as {who} on {victim}: {r.status_code}")
+                after = _staff_state(session)
+                failures += [f"{key} on {victim}: {p}" for p in _broken_staff_rules(before, after, who, key)]
+                deactivated += [(key, who, n) for n in after if before[n][0] and not after[n][0]]
+                _restore_staff(session, before)
+    assert not failures, "\n".join(failures)
+    # the rules refuse what they must, not everything: an admin still hands over an advisor
+    # and deactivates staff on the staff page
+    assert ("POST /api/staff/{staff}/hand-over", "admin", "advisor2") in deactivated
+    assert ("POST /admin/staff/{staff}", "admin", "manager") in deactivated

@@ -553,9 +553,27 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # a CLI user gets one line; the details go to the log file
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-        if isinstance(exc, OperationalError):
+        if isinstance(exc, SQLAlchemyError) and not isinstance(exc, OperationalError):
+            # its text quotes the SQL and the row's values (names, phone numbers): a log file only
+            import traceback
+
+            from winback.config import get_settings
+
+            log_file = get_settings().data_dir / "cli-errors.log"
+            try:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                with open(log_file, "a", encoding="utf-8") as fh:
+                    fh.write("".join(traceback.format_exception(exc)))
+            except OSError:
+                log_file = None
+            typer.echo(
+                "winback: error: the database refused the change; nothing was saved"
+                + (f" (details in {log_file})" if log_file else ""),
+                err=True,
+            )
+        elif isinstance(exc, OperationalError):
             typer.echo(
                 f"winback: error: the database is not reachable or not set up ({exc.orig}); "
                 "check WINBACK_DATABASE_URL and run `winback db upgrade`",

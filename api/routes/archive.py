@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from api.deps import Admin, Reader, SessionDep, store_ids
 from api.errors import api_locale
 from winback.actor import Actor
-from winback.customers import cleanup, imports
+from winback.customers import cleanup, contact_masking, import_rows, imports
 from winback.customers import service as customers
 from winback.customers.models import ImportBatch, ImportKind
 from winback.customers.schemas import VisitIn
@@ -43,7 +43,9 @@ def add_visit(body: VisitIn, user: Admin, session: SessionDep) -> dict[str, Any]
     return {"id": visit.id, "vehicle_id": vehicle.id, "customer_id": visit.customer_id}
 
 
-def _batch_json(session, batch: ImportBatch, locale: str, already: bool = False) -> dict[str, Any]:
+def _batch_json(
+    session, batch: ImportBatch, locale: str, viewer: Any, already: bool = False
+) -> dict[str, Any]:
     """The import report; each row error's ``reason`` in the caller's language (English when
     nothing asks, like error details), ``reason_en`` in English and ``code`` its stable key."""
     return {
@@ -70,7 +72,8 @@ def _batch_json(session, batch: ImportBatch, locale: str, already: bool = False)
                 "code": e.code,
                 "reason": e.text(locale),
                 "reason_en": e.text("en"),
-                "value": e.value,
+                "value": contact_masking.cell_for(e.value, (batch.columns or {}).get(e.column), viewer),
+                "warning": import_rows.is_warning(e.reason),
             }
             for e in imports.row_errors(session=session, batch_id=batch.id, limit=1000)
         ],
@@ -101,7 +104,7 @@ def import_file(
         )
     finally:
         tmp_path.unlink(missing_ok=True)
-    return _batch_json(session, batch, api_locale(request), already=not is_new)
+    return _batch_json(session, batch, api_locale(request), user, already=not is_new)
 
 
 @router.get("/imports/{batch_id}", tags=["archive"])
@@ -110,6 +113,7 @@ def get_import(request: Request, batch_id: int, user: Reader, session: SessionDe
         session,
         imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)),
         api_locale(request),
+        user,
     )
 
 
@@ -118,7 +122,7 @@ def get_import_errors(request: Request, batch_id: int, user: Reader, session: Se
     """The row errors as XLSX (row, column, reason, value) in the caller's language."""
     batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
     return Response(
-        imports.errors_xlsx(session=session, batch_id=batch.id, locale=api_locale(request)),
+        imports.errors_xlsx(session=session, batch_id=batch.id, locale=api_locale(request), viewer=user),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.xlsx"'},
     )

@@ -23,4 +23,4 @@ def audit_timeline(
     events = audit.timeline(
         session=session, store_ids=store_ids(user), entity_type=entity_type, entity_id=entity_id
     )
-    return [out.audit_event(e) for e in events]
+    return [out.audit_event(e, user) for e in events]

@@ -132,7 +132,9 @@ def answer_complaint(
 
 
 @router.post("/staff/{staff_id}/hand-over", tags=["surveys"])
-def hand_over(staff_id: int, body: HandOverIn, user: CurrentUser, session: SessionDep) -> dict[str, int]:
+def hand_over(
+    staff_id: int, body: HandOverIn, user: CurrentUser, session: SessionDep
+) -> dict[str, int | bool]:
     return surveys.hand_over_advisor(
         session=session, advisor_id=staff_id, to_staff_id=body.to_staff_id, actor_staff=user
     )

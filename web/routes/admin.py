@@ -17,7 +17,7 @@ from winback.accounts import sessions
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
-from winback.errors import InvalidInput
+from winback.errors import Conflict, InvalidInput
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,7 +101,7 @@ async def staff_update(request: Request, staff_id: int, user: CurrentUser, sessi
         accounts.set_active(
             session=session, staff_id=staff_id, active=form.get("active") == "yes", actor_staff=user
         )
-    except (InvalidInput, ValueError) as exc:
+    except (InvalidInput, Conflict, ValueError) as exc:
         session.rollback()
         return _staff_page(request, user, session, error=getattr(exc, "message", str(exc)), status_code=422)
     flash(request, "Saved.")

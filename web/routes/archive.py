@@ -246,7 +246,9 @@ def import_errors(request: Request, batch_id: int, user: CurrentUser, session: S
     _need(user, Role.admin, Role.manager, Role.auditor)
     batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
     return Response(
-        imports.errors_xlsx(session=session, batch_id=batch.id, locale=pick_locale(request, user.locale)),
+        imports.errors_xlsx(
+            session=session, batch_id=batch.id, locale=pick_locale(request, user.locale), viewer=user
+        ),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.xlsx"'},
     )

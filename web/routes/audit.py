@@ -130,7 +130,11 @@ def audit_export(
         rows=len(events),
     )
     body = events_xlsx(
-        events, exported_by=user.username, filters=plain, locale=pick_locale(request, user.locale)
+        events,
+        exported_by=user.username,
+        filters=plain,
+        locale=pick_locale(request, user.locale),
+        viewer=user,
     )
     name = f"audit-{clock.today().isoformat()}.xlsx"
     return Response(

@@ -19,6 +19,7 @@ from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
+from winback.customers import privacy
 from winback.cycles import service as cycles
 from winback.errors import Conflict, InvalidInput, NotFound
 from winback.evaluation import service as evaluation
@@ -384,6 +385,7 @@ def followup_page(
         search=q,
         page=page,
         page_size=PAGE,
+        by_phone=mine_only or privacy.may_see_contact(user),
     )
     return render(
         request,

@@ -324,11 +324,19 @@ def staff_hand_over(
 ):
     try:
         result = surveys.hand_over_advisor(session=session, advisor_id=staff_id, actor_staff=user)
-    except InvalidInput as exc:
+    except (InvalidInput, Conflict) as exc:
         session.rollback()
         flash(request, exc.message, "error")
         return _see_other(safe_back(back, "/cycles"))
-    flash(request, f"Handed over: {result['tasks']} / {result['customers']}")
+    counts = {"tasks": result["tasks"], "customers": result["customers"]}
+    if result["deactivated"]:
+        flash(request, "Handed over and deactivated: {tasks} tasks, {customers} customers.", **counts)
+    else:
+        flash(
+            request,
+            "Work handed over: {tasks} tasks, {customers} customers. An admin deactivates the account.",
+            **counts,
+        )
     return _see_other(safe_back(back, "/cycles"))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from winback import clock
-from winback.accounts import passwords
+from winback.accounts import passwords, staff_rules
 from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRole, StaffStore, Store
 from winback.actor import Actor
 from winback.audit import service as audit_service
@@ -290,8 +290,8 @@ def _managed_staff(session: Session, staff_id: int, actor_staff: Staff) -> Staff
 
 def set_active(*, session: Session, staff_id: int, active: bool, actor_staff: Staff) -> Staff:
     staff = _managed_staff(session, staff_id, actor_staff)
-    if staff.id == actor_staff.id and not active:
-        raise InvalidInput("you cannot deactivate yourself")
+    if not active:
+        staff_rules.check_deactivation(session=session, staff=staff, actor_staff=actor_staff)
     changes = audit_service.diff(staff, {"active": active})
     if changes:
         audit_service.record(
@@ -313,6 +313,8 @@ def set_roles(*, session: Session, staff_id: int, roles: list[Role], actor_staff
         raise InvalidInput("give at least one role", field="roles")
     if staff.id == actor_staff.id and Role.admin not in wanted:
         raise InvalidInput("you cannot take the admin role from yourself", field="roles")
+    if staff.active and Role.admin in staff.roles and Role.admin not in wanted:
+        staff_rules.check_last_admin(session=session, staff=staff)
     before = sorted(r.value for r in staff.roles)
     staff.role_rows = [r for r in staff.role_rows if r.role in wanted] + [
         StaffRole(role=r) for r in sorted(wanted - staff.roles, key=lambda r: r.value)

@@ -673,6 +673,8 @@ def profile_workbook(*, report: dict[str, Any], tally: dict[str, Any] | None, tr
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
 
+    from winback.spreadsheet import neutralise
+
     _ = translate
     wb = Workbook()
     summary = wb.active
@@ -718,5 +720,5 @@ def profile_workbook(*, report: dict[str, Any], tally: dict[str, Any] | None, tr
             for value, reasons in by.items():
                 ws.append([_(value)] + [f"{_(k)}: {v}" for k, v in reasons.items()])
     out = BytesIO()
-    wb.save(out)
+    neutralise(wb).save(out)
     return out.getvalue()

@@ -11,6 +11,8 @@ from openpyxl import Workbook
 
 from winback import clock
 from winback.audit.models import AuditEvent
+from winback.customers.contact_masking import changes_for
+from winback.spreadsheet import neutralise, safe_row
 
 COLUMNS = (
     "id",
@@ -46,17 +48,16 @@ COLUMNS_ZH = {
 META = {"exported by": "导出人", "at": "导出时间", "filters": "筛选条件", "rows": "行数"}
 
 
-def _cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula (=, +, -, @) is kept as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def events_xlsx(
-    events: list[AuditEvent], *, exported_by: str, filters: dict[str, Any], locale: str = "zh"
+    events: list[AuditEvent],
+    *,
+    exported_by: str,
+    filters: dict[str, Any],
+    locale: str = "zh",
+    viewer: Any,
 ) -> bytes:
-    """The headers in the exporting person's language; the values stay as recorded."""
+    """The headers in the exporting person's language; the values stay as recorded, contact
+    data masked for a ``viewer`` who sees it masked elsewhere."""
 
     def _(text: str, zh: dict[str, str]) -> str:
         return text if locale == "en" else zh[text]
@@ -79,9 +80,8 @@ def events_xlsx(
     ws.append([_(c, COLUMNS_ZH) for c in COLUMNS])
     for e in events:
         ws.append(
-            [
-                _cell(v)
-                for v in [
+            safe_row(
+                [
                     e.id,
                     e.store_id,
                     clock.local(e.at).strftime("%Y-%m-%d %H:%M:%S"),
@@ -89,15 +89,15 @@ def events_xlsx(
                     e.action,
                     e.entity_type,
                     e.entity_id,
-                    json.dumps(e.changes, ensure_ascii=False),
+                    json.dumps(changes_for(e.changes, viewer), ensure_ascii=False),
                     e.flow_run_id,
                     e.customer_id,
                     e.cycle_id,
                     e.seq,
                     e.hash,
                 ]
-            ]
+            )
         )
     buf = io.BytesIO()
-    wb.save(buf)
+    neutralise(wb).save(buf)
     return buf.getvalue()

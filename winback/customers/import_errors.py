@@ -53,7 +53,14 @@ ROW_ERRORS: dict[str, tuple[str, str]] = {
     "negative_amount": ("金额为负数", "amount is negative"),
     "future_date": ("进厂日期在将来", "visit date is in the future"),
     "bad_value": ("无效的值（{detail}）", "invalid value ({detail})"),
+    "field_too_large": ("内容超过 {kib} KiB，未导入该行", "longer than {kib} KiB; the row is not imported"),
+    "db_refused": (
+        "数据库未能保存该行（详情已记入服务器日志）",
+        "the database could not store this row (details in the server log)",
+    ),
 }
+# A warning: the row was imported and this cell left empty (or at its default).
+KEPT_EMPTY = ("；已留空导入该行", "; the row is imported with this cell empty")
 
 # The errors workbook: sheet name and headers.
 WORKBOOK = {
@@ -126,7 +133,10 @@ def describe(reason: str | None, locale: str = "zh") -> str:
     code, params = decode(reason)
     if code is None:
         return params["text"]
-    return render(code, params, locale)
+    text = render(code, params, locale)
+    if params.get("kept_empty"):
+        text += KEPT_EMPTY[1 if locale == "en" else 0]
+    return text
 
 
 def lang_from_env(environ: dict[str, str]) -> str:

@@ -34,7 +34,7 @@ from winback.accounts.models import Staff
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import get_settings
-from winback.customers import cleanup
+from winback.customers import cleanup, import_rows
 from winback.customers.import_errors import WORKBOOK, RowProblem, describe, encode
 from winback.customers.models import (
     ColumnMapping,
@@ -438,6 +438,7 @@ def run_import(
     if batch is None:
         raise NotFound(f"no import {batch_id}")
     saved = get_column_mapping(session=session, store_id=batch.store_id, kind=batch.kind)
+    import_rows.allow_long_csv_fields()
     try:
         table = read_table(Path(batch.stored_path), batch.filename, _score(batch.kind, saved))
         cols = _columns(table.header, batch.kind, saved)
@@ -536,10 +537,10 @@ def _finish_failed(session: Session, batch: ImportBatch, message: str, actor: Ac
 
 
 def _flush_chunk(ctx: _Ctx, writer, chunk, on_chunk) -> None:
-    writer(ctx, chunk)
+    import_rows.write_rows(ctx, writer, chunk, encode("db_refused"))
     if ctx.errors:
         ctx.session.execute(insert(ImportRowError), [{"batch_id": ctx.batch.id, **e} for e in ctx.errors])
-        ctx.batch.failed += len({e["row_number"] for e in ctx.errors})
+        ctx.batch.failed += import_rows.failed_rows(ctx.errors)
         ctx.errors.clear()
     ctx.batch.rows_done += len(chunk)
     ctx.batch.rows_total = max(ctx.batch.rows_total, ctx.batch.rows_done)
@@ -554,7 +555,7 @@ def _cell(ctx: _Ctx, cells: list[Any], field: str) -> Any:
         return None
     v = cells[i]
     if isinstance(v, str):
-        v = v.strip()
+        v = v.replace("\x00", "").strip()  # a NUL byte: PostgreSQL refuses it in text
         return v or None
     return v
 
@@ -568,15 +569,28 @@ def _parse(
 ) -> dict[str, Any] | None:
     """Parse one row; on errors record them (all of them) and return None."""
     out: dict[str, Any] = {}
-    errors = []
+    errors, warnings = [], []
     for field, parser in spec.items():
         if field not in ctx.cols:
             continue
         raw = _cell(ctx, cells, field)
+        if import_rows.too_large(raw):
+            errors.append(
+                (
+                    field,
+                    encode("field_too_large", kib=import_rows.FIELD_MAX_BYTES // 1024),
+                    import_rows.shown(raw),
+                )
+            )
+            continue
         try:
             out[field] = parser(raw)
         except RowProblem as exc:
-            errors.append((field, encode(exc.code, **exc.params), raw))
+            if field in import_rows.SOFT_FIELDS:  # not a key: imported empty, with a warning
+                out[field] = None
+                warnings.append((field, encode(exc.code, **exc.params, kept_empty=True), raw))
+            else:
+                errors.append((field, encode(exc.code, **exc.params), raw))
         except (ValueError, ArithmeticError) as exc:  # not foreseen: keep what Python says
             errors.append((field, encode("bad_value", detail=str(exc)[:300]), raw))
     for need in required:
@@ -585,7 +599,7 @@ def _parse(
             e[0] in options for e in errors
         ):
             errors.append((options[0], encode("required"), None))
-    for field, reason, raw in errors:
+    for field, reason, raw in errors or warnings:
         column = next((h for h, f in ctx.batch.columns.items() if f == field), FIELD_LABELS.get(field, field))
         ctx.errors.append(
             {
@@ -746,6 +760,8 @@ def _write_customers(ctx: _Ctx, chunk) -> None:
     new = []
     for _number, row in parsed:
         values = {k: v for k, v in row.items() if k in ctx.cols or k in ("dms_code", "birth_date")}
+        if values.get("customer_type", "") is None:  # empty or unknown: the default, or the value kept
+            del values["customer_type"]
         if "phone" in values:
             values["phone_valid"] = cleanup.phone_is_valid(values["phone"])
         c = existing.get(row["dms_code"])
@@ -1107,10 +1123,16 @@ def row_errors(*, session: Session, batch_id: int, limit: int | None = None) -> 
     return list(session.scalars(stmt))
 
 
-def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes:
+def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh", viewer: Any = None) -> bytes:
     """The row errors as a workbook the admin can download, fix and re-import from, in the
-    reader's language (sheet name, headers and reasons; ``locale`` zh or en)."""
+    reader's language (sheet name, headers and reasons; ``locale`` zh or en); a rejected phone
+    or address masked unless ``viewer`` may see contact data (masked when no viewer is given)."""
     from openpyxl import Workbook
+
+    from winback.customers.contact_masking import cell_for
+    from winback.spreadsheet import safe_row
+
+    fields = (session.get(ImportBatch, batch_id).columns or {}) if batch_id else {}
 
     sheet, header = WORKBOOK["en" if locale == "en" else "zh"]
     wb = Workbook(write_only=True)
@@ -1121,7 +1143,8 @@ def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes
         .where(ImportRowError.batch_id == batch_id)
         .order_by(ImportRowError.row_number, ImportRowError.id)
     ):
-        ws.append([e.row_number, e.column, describe(e.reason, locale), e.value])
+        value = cell_for(e.value, fields.get(e.column), viewer)
+        ws.append(safe_row([e.row_number, e.column, describe(e.reason, locale), value]))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

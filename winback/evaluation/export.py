@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from winback.evaluation.models import Evaluation
+from winback.spreadsheet import neutralise
 
 
 def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list[Any]]) -> None:
@@ -196,5 +197,5 @@ def evaluation_xlsx(
         [[q["quarter"], name, yuan] for q in trend for name, yuan in (q.get("shortfall_yuan") or {}).items()],
     )
     buf = BytesIO()
-    wb.save(buf)
+    neutralise(wb).save(buf)
     return buf.getvalue()

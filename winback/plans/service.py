@@ -1076,11 +1076,13 @@ def followups_page(
     search: str | None = None,
     page: int = 1,
     page_size: int = PAGE_SIZE,
+    by_phone: bool = True,
 ) -> Page[dict]:
-    """A page of ``followups``, searched by customer name or phone or advisor."""
+    """A page of ``followups``, searched by customer name or advisor, and by phone when
+    ``by_phone`` (a reader who sees numbers masked: searching digits would unmask them)."""
     rows = [
         r
         for r in followups(session=session, cycle_id=cycle_id, assignee_id=assignee_id)
-        if text_matches(search, r["customer"], r["phone"], r["advisor"])
+        if text_matches(search, r["customer"], r["phone"] if by_phone else None, r["advisor"])
     ]
     return paginate_list(rows, page=page, page_size=page_size, filtered=bool(words(search)))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from winback import clock
+from winback.accounts import staff_rules
 from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
 from winback.actor import Actor
@@ -1117,15 +1118,17 @@ def hand_over_advisor(
     advisor_id: int,
     actor_staff: Staff,
     to_staff_id: int | None = None,
-) -> dict[str, int]:
-    """An advisor leaves: in one step deactivate them and hand their open tasks and their
-    customers to the remaining advisors (all to ``to_staff_id``, or balanced by open workload).
+) -> dict[str, int | bool]:
+    """An advisor leaves: in one step hand their open tasks and their customers to the
+    remaining advisors (all to ``to_staff_id``, or balanced by open workload) and, when an admin
+    does it, deactivate them (the rules: ``winback.accounts.staff_rules``).
     Nothing is orphaned; every move is audited and both sides are told."""
     if not actor_staff.has_role(Role.supervisor, Role.admin):
         raise Forbidden("only the supervisor or the administration hands over an advisor's work")
     leaving = session.get(Staff, advisor_id)
     if leaving is None or leaving.store_id != actor_staff.store_id:
         raise NotFound(f"no staff member {advisor_id}")
+    deactivate = staff_rules.check_hand_over(session=session, leaving=leaving, actor_staff=actor_staff)
     others = [
         a
         for a in staff_with_role(session=session, store_id=leaving.store_id, role=Role.advisor)
@@ -1149,7 +1152,8 @@ def hand_over_advisor(
         )
     )
     actor = Actor.person(actor_staff)
-    leaving.active = False
+    if deactivate:
+        leaving.active = False
     session.flush()
     open_tasks = list(
         session.scalars(
@@ -1180,13 +1184,13 @@ def hand_over_advisor(
         entity_id=leaving.id,
         store_id=leaving.store_id,
         changes={
-            "active": False,
+            "active": leaving.active,
             "tasks": len(open_tasks),
             "customers": len(customer_ids),
             "customers_to": {by_id[h].username: n for h, n in per_heir.items()},
         },
     )
-    return {"tasks": len(open_tasks), "customers": len(customer_ids)}
+    return {"tasks": len(open_tasks), "customers": len(customer_ids), "deactivated": deactivate}
 
 
 # ---- the watcher's part ------------------------------------------------------------------
