@@ -2,7 +2,7 @@
 session cookie issued before (issue 15: sessions survived log-out for up to 12 hours).
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0012
 Create Date: 2026-11-29 17:30:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,16 +1,16 @@
 """Flow-run records carry a lease (owner host and pid, heartbeat), so a run whose process
 died no longer blocks a restart (issue 15: "already running" for six hours after a kill -9).
 
-Revision ID: 0011_flow_run_lease
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-29 17:20:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_flow_run_lease"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
