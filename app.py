@@ -13,11 +13,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from api.deps import NotLoggedIn
 from api.errors import error_body
 from api.routes import router as api_router
 from db.session import configure, is_configured
+from edge.users import NotLoggedIn
 from web import render_error
+from web.i18n import ZH
 from web.routes import router as web_router
 from web.routes.common import is_htmx
 from web.security import OriginCheck, SecurityHeaders
@@ -29,6 +30,12 @@ log = logging.getLogger("winback.app")
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+def _error(request: Request, message: str, **kwargs) -> dict:
+    """The API's error body, translated with the pages' catalog (handed over here, where both
+    edges meet, so that the API does not import the pages)."""
+    return error_body(request, message, catalog=ZH, **kwargs)
 
 
 def create_app() -> FastAPI:
@@ -61,7 +68,7 @@ def create_app() -> FastAPI:
     @app.exception_handler(NotLoggedIn)
     async def _not_logged_in(request: Request, _exc: NotLoggedIn):
         if _wants_json(request):
-            return JSONResponse(error_body(request, "log in first", code="not_logged_in"), status_code=401)
+            return JSONResponse(_error(request, "log in first", code="not_logged_in"), status_code=401)
         if is_htmx(request):
             # A partial update (a polling fragment) after the session ended: the whole page goes
             # to the log-in, and back to the page afterwards, not to the fragment.
@@ -73,7 +80,7 @@ def create_app() -> FastAPI:
     async def _domain_error(request: Request, exc: DomainError):
         if _wants_json(request):
             return JSONResponse(
-                error_body(request, exc.message, code=exc.code, field=exc.field), status_code=exc.status
+                _error(request, exc.message, code=exc.code, field=exc.field), status_code=exc.status
             )
         return render_error(request, exc.status, exc.message)
 
@@ -81,7 +88,7 @@ def create_app() -> FastAPI:
     async def _http_error(request: Request, exc: HTTPException):
         if _wants_json(request):
             return JSONResponse(
-                error_body(request, exc.detail, status=exc.status_code),
+                _error(request, exc.detail, status=exc.status_code),
                 status_code=exc.status_code,
                 headers=exc.headers,
             )
@@ -94,7 +101,7 @@ def create_app() -> FastAPI:
         ]
         if _wants_json(request):
             return JSONResponse(
-                error_body(request, "invalid input", code="invalid", errors=errors), status_code=422
+                _error(request, "invalid input", code="invalid", errors=errors), status_code=422
             )
         return render_error(request, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
@@ -106,7 +113,7 @@ def create_app() -> FastAPI:
         # e.g. /api/cycles/99999999999999: an id no column can hold (found by schemathesis)
         message = "a value is out of range"
         if _wants_json(request):
-            return JSONResponse(error_body(request, message, code="invalid"), status_code=422)
+            return JSONResponse(_error(request, message, code="invalid"), status_code=422)
         return render_error(request, 422, message)
 
     @app.exception_handler(OperationalError)
@@ -114,7 +121,7 @@ def create_app() -> FastAPI:
         log.warning("database error on %s: %s", request.url.path, exc)
         message = "the database is not reachable right now; please try again in a moment"
         if _wants_json(request):
-            return JSONResponse(error_body(request, message, code="db_unavailable"), status_code=503)
+            return JSONResponse(_error(request, message, code="db_unavailable"), status_code=503)
         return render_error(request, 503, message)
 
     return app

@@ -8,7 +8,8 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, SessionDep
-from web.routes.common import client_address
+from api.schemas import MeOut, OkOut
+from edge import users
 from winback.accounts import service as accounts
 
 router = APIRouter()
@@ -19,22 +20,17 @@ class LoginIn(BaseModel):
     password: str
 
 
-@router.post("/auth/login", tags=["auth"])
+@router.post("/auth/login", response_model=MeOut, tags=["auth"])
 def login(body: LoginIn, request: Request, session: SessionDep) -> dict[str, Any]:
-    staff = accounts.log_in(
-        session=session, username=body.username, password=body.password, address=client_address(request)
-    )
+    staff = users.log_in(request, session, username=body.username, password=body.password)
     if staff is None:
-        session.commit()  # the failed attempt counts towards the rate limit
         raise HTTPException(status_code=401, detail="wrong username or password")
-    request.session.clear()
-    request.session["staff_id"] = staff.id
     return me(staff)
 
 
-@router.post("/auth/logout", tags=["auth"])
+@router.post("/auth/logout", response_model=OkOut, tags=["auth"])
 def logout(request: Request) -> dict[str, bool]:
-    request.session.clear()
+    users.log_out(request)
     return {"ok": True}
 
 
@@ -43,7 +39,7 @@ class PasswordChangeIn(BaseModel):
     new_password: str
 
 
-@router.post("/auth/password", tags=["auth"])
+@router.post("/auth/password", response_model=OkOut, tags=["auth"])
 def change_password(body: PasswordChangeIn, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
     accounts.change_password(
         session=session, staff=user, old_password=body.old_password, new_password=body.new_password
@@ -51,7 +47,7 @@ def change_password(body: PasswordChangeIn, user: CurrentUser, session: SessionD
     return {"ok": True}
 
 
-@router.get("/me", tags=["auth"])
+@router.get("/me", response_model=MeOut, tags=["auth"])
 def me(user: CurrentUser) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -69,7 +65,7 @@ class MeIn(BaseModel):
     locale: str | None = None
 
 
-@router.patch("/me", tags=["auth"])
+@router.patch("/me", response_model=MeOut, tags=["auth"])
 def me_update(body: MeIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """One's own language: pages, notifications, exports and API errors follow it."""
     accounts.set_language(session=session, staff=user, locale=body.locale)

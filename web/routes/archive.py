@@ -3,18 +3,17 @@ data quality; vehicle flags and advisors' notes on the customer page."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
 
-from api.deps import CurrentUser, SessionDep, store_ids
 from db.session import new_session
+from edge import actions
+from edge.locale import page_locale
+from edge.session import SessionDep
+from edge.uploads import saved_upload
+from edge.users import CurrentUser, store_ids
 from web import flash, render
-from web.i18n import pick_locale
 from web.routes.common import PAGE, fragment_or_page, is_htmx, list_url, safe_back
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
@@ -181,11 +180,8 @@ def upload(
     if kind not in {k.value for k in ImportKind} or file is None or not file.filename:
         flash(request, "Choose what the file holds and the file to import.", "error")
         return _see_other("/archive")
-    with tempfile.NamedTemporaryFile(suffix=Path(file.filename).suffix[:10], delete=False) as tmp:
-        shutil.copyfileobj(file.file, tmp, 1 << 20)
-        tmp_path = Path(tmp.name)
-    try:
-        if tmp_path.stat().st_size > MAX_UPLOAD:
+    with saved_upload(file) as path:
+        if path.stat().st_size > MAX_UPLOAD:
             flash(request, "The file is larger than 512 MB; split it by year.", "error")
             return _see_other("/archive")
         actor = Actor.person(user)
@@ -193,12 +189,10 @@ def upload(
             session=session,
             store_id=user.store_id,
             kind=kind,
-            source=tmp_path,
+            source=path,
             filename=file.filename,
             actor=actor,
         )
-    finally:
-        tmp_path.unlink(missing_ok=True)
     if not is_new:
         flash(request, "This file was imported before; nothing changed.")
         return _see_other(f"/archive/imports/{batch.id}")
@@ -244,11 +238,8 @@ def _import_report(request: Request, batch_id: int, user, session, template: str
 def import_errors(request: Request, batch_id: int, user: CurrentUser, session: SessionDep):
     """The row errors as XLSX in the reader's language."""
     _need(user, Role.admin, Role.manager, Role.auditor)
-    batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
-    return Response(
-        imports.errors_xlsx(session=session, batch_id=batch.id, locale=pick_locale(request, user.locale)),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.xlsx"'},
+    return actions.import_errors_workbook(
+        session=session, batch_id=batch_id, store_ids=store_ids(user), locale=page_locale(request, user)
     )
 
 

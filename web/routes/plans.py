@@ -7,13 +7,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.deps import CurrentUser, SessionDep, store_ids
-from flows import launcher
+from edge import actions
+from edge.locale import page_locale
+from edge.session import SessionDep
+from edge.users import CurrentUser, store_ids
 from web import flash, render
-from web.i18n import pick_locale
 from web.routes.common import PAGE, list_url, safe_back
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
@@ -22,13 +22,10 @@ from winback.accounts.models import Role
 from winback.cycles import service as cycles
 from winback.errors import Conflict, InvalidInput, NotFound
 from winback.evaluation import service as evaluation
-from winback.evaluation.export import evaluation_xlsx
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
 from winback.plans.schemas import MeasureReport, MeasureUpdate
 from winback.surveys import service as surveys
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 router = APIRouter(include_in_schema=False)
 
@@ -123,15 +120,13 @@ def plan_decide(
     comment: Annotated[str, Form()] = "",
 ):
     try:
-        plan = plans.decide_plan(
+        plan = actions.decide_plan(
             session=session, plan_id=plan_id, approve=decision == "approve", comment=comment, actor_staff=user
         )
     except InvalidInput as exc:
         session.rollback()
         return plan_page(request, plan_id, user, session, error=exc.message)
-    session.commit()
     if plan.status.value == "approved":
-        launcher.start_execution(cycle_id=plan.cycle_id, store_id=plan.store_id)
         flash(request, "Plan approved.")
     else:
         flash(request, "Plan rejected.")
@@ -249,24 +244,9 @@ def report_page(request: Request, cycle_id: int, user: CurrentUser, session: Ses
 
 @router.get("/cycles/{cycle_id}/report.xlsx")
 def report_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
-    cycle, ev, trend = _report_context(session, user, cycle_id)
-    locale = pick_locale(request, user.locale)
-    body = evaluation_xlsx(
-        ev,
-        month=cycle.month,
-        trend=trend,
-        locale=locale,
-        reason_labels={
-            r.code: r.label(locale)
-            for r in surveys.reason_codes(session=session, store_id=cycle.store_id, active_only=False)
-        },
-    )
-    return Response(
-        body,
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": f'attachment; filename="evaluation-{cycle.store.code}-{cycle.month}.xlsx"'
-        },
+    _need(user, Role.manager, Role.admin, Role.supervisor, Role.auditor)
+    return actions.evaluation_workbook(
+        session=session, cycle_id=cycle_id, store_ids=store_ids(user), locale=page_locale(request, user)
     )
 
 

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from api.deps import CurrentUser, SessionDep
+from edge.session import SessionDep
+from edge.users import CurrentUser
 from web import flash, render
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other

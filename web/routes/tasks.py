@@ -8,7 +8,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.deps import CurrentUser, SessionDep
+from edge.session import SessionDep
+from edge.users import CurrentUser
 from web import flash, render
 from web.routes.archive import notes_context
 from web.routes.common import PAGE, is_htmx, safe_back
