@@ -308,6 +308,19 @@ class EvaluationOut(Out):
     kpis: Json | None
 
 
+class TrendOut(Out):
+    """A quarter of the store's evaluations."""
+
+    quarter: str
+    months: list[str]
+    return_rate_pct: float | None
+    churn_rate_pct: float | None
+    lift_pct: float | None
+    lift_ci_low_pct: float | None
+    lift_ci_high_pct: float | None
+    shortfall_yuan: dict[str, Any]
+
+
 class VoucherOut(Out):
     id: int
     cycle_id: int

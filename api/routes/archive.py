@@ -109,7 +109,9 @@ def get_import(request: Request, batch_id: int, user: Reader, session: SessionDe
     )
 
 
-@router.get("/imports/{batch_id}/errors.xlsx", tags=["archive"], responses=XLSX_RESPONSES)
+@router.get(
+    "/imports/{batch_id}/errors.xlsx", tags=["archive"], responses=XLSX_RESPONSES, response_class=Response
+)
 def get_import_errors(request: Request, batch_id: int, user: Reader, session: SessionDep) -> Response:
     """The row errors as XLSX (row, column, reason, value) in the caller's language."""
     return actions.import_errors_workbook(

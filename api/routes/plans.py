@@ -9,7 +9,15 @@ from fastapi.responses import Response
 
 from api import serializers as out
 from api.deps import CurrentUser, Manager, Reader, SessionDep, store_ids
-from api.schemas import CallbackOut, Json, MeasureOut, MeasureTemplateOut, PlanCompareOut, PlanOut, VoucherOut
+from api.schemas import (
+    CallbackOut,
+    MeasureOut,
+    MeasureTemplateOut,
+    PlanCompareOut,
+    PlanOut,
+    TrendOut,
+    VoucherOut,
+)
 from edge import actions
 from edge.locale import api_locale
 from edge.xlsx import XLSX_RESPONSES
@@ -134,14 +142,19 @@ def record_callback(
     }
 
 
-@router.get("/cycles/{cycle_id}/evaluation.xlsx", tags=["evaluation"], responses=XLSX_RESPONSES)
+@router.get(
+    "/cycles/{cycle_id}/evaluation.xlsx",
+    tags=["evaluation"],
+    responses=XLSX_RESPONSES,
+    response_class=Response,
+)
 def evaluation_xlsx(request: Request, cycle_id: int, user: Reader, session: SessionDep) -> Response:
     return actions.evaluation_workbook(
         session=session, cycle_id=cycle_id, store_ids=store_ids(user), locale=api_locale(request)
     )
 
 
-@router.get("/evaluation/trend", response_model=list[Json], tags=["evaluation"])
+@router.get("/evaluation/trend", response_model=list[TrendOut], tags=["evaluation"])
 def evaluation_trend(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     """Return rate, churn rate and lift over the holdout per quarter, for the user's store."""
     return evaluation.trend(session=session, store_id=user.store_id)
