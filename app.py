@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -18,6 +19,7 @@ from api.routes import router as api_router
 from db.session import configure, is_configured
 from edge.users import NotLoggedIn
 from web import render_error
+from web.forms import FormError, error_text, shown_again
 from web.i18n import ZH
 from web.routes import router as web_router
 from web.routes.common import is_htmx
@@ -82,7 +84,15 @@ def create_app() -> FastAPI:
             return JSONResponse(
                 _error(request, exc.message, code=exc.code, field=exc.field), status_code=exc.status
             )
-        return render_error(request, exc.status, exc.message)
+        return await shown_again(request, exc) or render_error(request, exc.status, exc.message)
+
+    @app.exception_handler(FormError)
+    @app.exception_handler(ValidationError)
+    async def _refused_form(request: Request, exc: Exception):
+        # A page's form refused (web/forms.py): shown again with the input and the message.
+        if _wants_json(request):
+            return JSONResponse(_error(request, error_text(exc), code="invalid"), status_code=422)
+        return await shown_again(request, exc) or render_error(request, 422, error_text(exc))
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
@@ -103,6 +113,9 @@ def create_app() -> FastAPI:
             return JSONResponse(
                 _error(request, "invalid input", code="invalid", errors=errors), status_code=422
             )
+        shown = await shown_again(request, exc)
+        if shown is not None:
+            return shown
         return render_error(request, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
     from sqlalchemy.exc import DataError, OperationalError

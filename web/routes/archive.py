@@ -13,7 +13,7 @@ from edge.locale import page_locale
 from edge.session import SessionDep
 from edge.uploads import saved_upload
 from edge.users import CurrentUser, store_ids
-from web import flash, render
+from web import flash, forms, render
 from web.routes.common import PAGE, fragment_or_page, is_htmx, list_url, safe_back
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
@@ -23,7 +23,7 @@ from winback.customers import cleanup, imports
 from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
-from winback.errors import DomainError, InvalidInput
+from winback.errors import InvalidInput
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -127,7 +127,15 @@ def _archive_page(
     )
 
 
+def _mapping_again(request, user, session, *, error, status, form, **_params):
+    kind, mapping = form.get("kind", ""), form.get("mapping", "")
+    return _archive_page(
+        request, user, session, mapping_form={kind: mapping}, status_code=422, mapping_error=error
+    )
+
+
 @router.post("/archive/mappings")
+@forms.form(_mapping_again)
 def save_mapping(
     request: Request,
     user: CurrentUser,
@@ -137,32 +145,23 @@ def save_mapping(
 ):
     """Lines like ``档案号 = dms_code``: this store's own column headers for a kind of file."""
     _need(user, Role.admin)
-    try:
-        parsed: dict[str, str] = {}
-        for number, line in enumerate(mapping.splitlines(), start=1):
-            if not line.strip():
-                continue
-            header, sep, field = line.partition("=")
-            if not sep or not header.strip() or not field.strip():
-                raise InvalidInput(f"line {number}: write it as 列名 = field", field="mapping")
-            parsed[header.strip()] = field.strip()
-        imports.save_column_mapping(
-            session=session,
-            store_id=user.store_id,
-            kind=ImportKind(kind),
-            mapping=parsed,
-            actor=Actor.person(user),
-        )
-    except (InvalidInput, ValueError) as exc:
-        session.rollback()
-        return _archive_page(
-            request,
-            user,
-            session,
-            mapping_form={kind: mapping},
-            status_code=422,
-            mapping_error=getattr(exc, "message", "choose what the file holds"),
-        )
+    if kind not in ImportKind.__members__:
+        raise forms.FormError("choose what the file holds")
+    parsed: dict[str, str] = {}
+    for number, line in enumerate(mapping.splitlines(), start=1):
+        if not line.strip():
+            continue
+        header, sep, field = line.partition("=")
+        if not sep or not header.strip() or not field.strip():
+            raise InvalidInput(f"line {number}: write it as 列名 = field", field="mapping")
+        parsed[header.strip()] = field.strip()
+    imports.save_column_mapping(
+        session=session,
+        store_id=user.store_id,
+        kind=ImportKind(kind),
+        mapping=parsed,
+        actor=Actor.person(user),
+    )
     flash(request, "Column mapping saved.")
     return _see_other("/archive")
 
@@ -303,7 +302,13 @@ def decide_merge(
     return _see_other("/archive/merges")
 
 
+def _vehicle_again(request, user, session, *, error, status, form, **_params):
+    flash(request, error, "error")
+    return _see_other(safe_back(form.get("back"), "/archive"))
+
+
 @router.post("/vehicles/{vehicle_id}/status")
+@forms.form(_vehicle_again)
 def vehicle_status(
     request: Request,
     vehicle_id: int,
@@ -316,23 +321,28 @@ def vehicle_status(
     _need(user, Role.admin, Role.advisor, Role.supervisor)
     vehicle = customers.get_vehicle(session=session, vehicle_id=vehicle_id, store_ids=store_ids(user))
     surveys.require_customer_access(session=session, viewer=user, customer_id=vehicle.customer_id, write=True)
-    try:
-        v = cleanup.set_vehicle_status(
-            session=session,
-            vehicle_id=vehicle_id,
-            status=VehicleStatus(status),
-            note=note,
-            actor=Actor.person(user),
-            store_ids=store_ids(user),
-        )
-    except (DomainError, ValueError) as exc:
-        flash(request, getattr(exc, "message", "Choose a status."), "error")
-        return _see_other(safe_back(back, "/archive"))
+    if status not in VehicleStatus.__members__:
+        raise forms.FormError("Choose a status.")
+    v = cleanup.set_vehicle_status(
+        session=session,
+        vehicle_id=vehicle_id,
+        status=VehicleStatus(status),
+        note=note,
+        actor=Actor.person(user),
+        store_ids=store_ids(user),
+    )
     flash(request, "Saved.")
     return _see_other(safe_back(back, f"/customers/{v.customer_id}"))
 
 
+def _note_again(request, user, session, *, error, status, form, customer_id):
+    flash(request, error, "error")
+    request.session["note_draft"] = {"kind": form.get("kind", "other"), "text": form.get("text", "")}
+    return _see_other(safe_back(form.get("back"), f"/customers/{int(customer_id)}"))
+
+
 @router.post("/customers/{customer_id}/notes")
+@forms.form(_note_again)
 def add_note(
     request: Request,
     customer_id: int,
@@ -344,22 +354,16 @@ def add_note(
 ):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
     surveys.require_customer_access(session=session, viewer=user, customer_id=customer.id, write=True)
-    target = safe_back(back, f"/customers/{customer.id}")
-    try:
-        cleanup.add_note(
-            session=session,
-            customer_id=customer.id,
-            kind=kind,
-            text=text,
-            actor=Actor.person(user),
-            store_ids=store_ids(user),
-        )
-    except InvalidInput as exc:
-        flash(request, exc.message, "error")
-        request.session["note_draft"] = {"kind": kind, "text": text}
-        return _see_other(target)
+    cleanup.add_note(
+        session=session,
+        customer_id=customer.id,
+        kind=kind,
+        text=text,
+        actor=Actor.person(user),
+        store_ids=store_ids(user),
+    )
     flash(request, "Saved to the customer's archive.")
-    return _see_other(target)
+    return _see_other(safe_back(back, f"/customers/{customer.id}"))
 
 
 NOTE_KINDS = list(NoteKind)

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from pydantic import ValidationError
 
 from edge import actions
 from edge.locale import page_locale
 from edge.session import SessionDep
 from edge.users import CurrentUser, store_ids
-from web import flash, render
+from web import flash, forms, render
 from web.routes.common import PAGE, list_url, safe_back
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.cycles import service as cycles
-from winback.errors import Conflict, InvalidInput, NotFound
+from winback.errors import NotFound
 from winback.evaluation import service as evaluation
 from winback.plans import service as plans
-from winback.plans.models import MeasureStatus
-from winback.plans.schemas import MeasureReport, MeasureUpdate
+from winback.plans.models import MeasureStatus, PlanStatus
+from winback.plans.schemas import (
+    CallbackIn,
+    MeasureReport,
+    MeasureTemplateIn,
+    MeasureUpdate,
+    PlanAmend,
+    PlanDecision,
+    VoucherOffer,
+)
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +64,23 @@ def plan_page(
     )
 
 
+def _plan_again(request, user, session, *, error, status, form, plan_id=None, **_params):
+    # the plan page answers 200 with the message, as it always did
+    return plan_page(request, int(plan_id or form.get("plan_id")), user, session, error=error)
+
+
+def _number(text: str) -> Decimal | None:
+    """A number field of a form: blank is none; anything else must be a number."""
+    if not text.strip():
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise forms.FormError("The input is not valid") from None
+
+
 @router.post("/measures/{measure_id}")
+@forms.form(_plan_again)
 def measure_update(
     request: Request,
     measure_id: int,
@@ -74,78 +96,66 @@ def measure_update(
     expected_unit: Annotated[str, Form()] = "",
     reasons: Annotated[list[str] | None, Form()] = None,
 ):
-    try:
-        body = MeasureUpdate.model_validate(
-            {
-                "expected_value": Decimal(expected_value) if expected_value.strip() else None,
-                "expected_unit": expected_unit,
-                "reasons": reasons,
-                "title": title or None,
-                "owner_id": int(owner_id) if owner_id else None,
-                "due_date": date.fromisoformat(due_date) if due_date else None,
-                "expected_effect": expected_effect,
-                "estimated_cost": Decimal(estimated_cost) if estimated_cost.strip() else None,
-            }
-        )
-        plans.update_measure(session=session, measure_id=measure_id, actor_staff=user, **body.model_dump())
-    except (ValueError, InvalidOperation, ValidationError) as exc:
-        session.rollback()
-        msg = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
-        return plan_page(request, plan_id, user, session, error=msg or "The input is not valid")
-    except InvalidInput as exc:
-        session.rollback()
-        return plan_page(request, plan_id, user, session, error=exc.message)
+    # Not a form model: a blank text field clears the value here ("" is not "unchanged").
+    body = MeasureUpdate.model_validate(
+        {
+            "expected_value": _number(expected_value),
+            "expected_unit": expected_unit,
+            "reasons": reasons,
+            "title": title or None,
+            "owner_id": owner_id or None,
+            "due_date": due_date or None,
+            "expected_effect": expected_effect,
+            "estimated_cost": _number(estimated_cost),
+        }
+    )
+    plans.update_measure(session=session, measure_id=measure_id, actor_staff=user, **body.model_dump())
     flash(request, "Saved.")
     return _see_other(f"/plans/{plan_id}")
 
 
 @router.post("/plans/{plan_id}/submit")
+@forms.form(_plan_again)
 def plan_submit(request: Request, plan_id: int, user: CurrentUser, session: SessionDep):
-    try:
-        plans.submit_plan(session=session, plan_id=plan_id, actor_staff=user)
-    except InvalidInput as exc:
-        session.rollback()
-        return plan_page(request, plan_id, user, session, error=exc.message)
+    plans.submit_plan(session=session, plan_id=plan_id, actor_staff=user)
     flash(request, "Plan submitted.")
     return _see_other(f"/plans/{plan_id}")
 
 
+class PlanDecisionForm(PlanDecision):
+    decision: str  # "approve"; anything else rejects
+
+
 @router.post("/plans/{plan_id}/decide")
+@forms.form(_plan_again)
 def plan_decide(
     request: Request,
     plan_id: int,
     user: CurrentUser,
     session: SessionDep,
-    decision: Annotated[str, Form()],
-    comment: Annotated[str, Form()] = "",
+    body: Annotated[PlanDecisionForm, Form()],
 ):
-    try:
-        plan = actions.decide_plan(
-            session=session, plan_id=plan_id, approve=decision == "approve", comment=comment, actor_staff=user
-        )
-    except InvalidInput as exc:
-        session.rollback()
-        return plan_page(request, plan_id, user, session, error=exc.message)
-    if plan.status.value == "approved":
-        flash(request, "Plan approved.")
-    else:
-        flash(request, "Plan rejected.")
+    plan = actions.decide_plan(
+        session=session,
+        plan_id=plan_id,
+        approve=body.decision == "approve",
+        comment=body.comment,
+        actor_staff=user,
+    )
+    flash(request, "Plan approved." if plan.status == PlanStatus.approved else "Plan rejected.")
     return _see_other(f"/plans/{plan_id}")
 
 
 @router.post("/plans/{plan_id}/amend")
+@forms.form(_plan_again)
 def plan_amend(
     request: Request,
     plan_id: int,
     user: CurrentUser,
     session: SessionDep,
-    reason: Annotated[str, Form()] = "",
+    body: Annotated[PlanAmend, Form()],
 ):
-    try:
-        new = plans.amend_plan(session=session, plan_id=plan_id, actor_staff=user, reason=reason)
-    except Conflict as exc:
-        session.rollback()
-        return plan_page(request, plan_id, user, session, error=exc.message)
+    new = plans.amend_plan(session=session, plan_id=plan_id, actor_staff=user, reason=body.reason)
     flash(request, "A new version was drafted; the approved one stays in force until it is approved.")
     return _see_other(f"/plans/{new.id}")
 
@@ -184,7 +194,12 @@ def my_measures(
     )
 
 
+def _measures_again(request, user, session, *, error, status, form, **_params):
+    return my_measures(request, user, session, error=error)
+
+
 @router.post("/measures/{measure_id}/status")
+@forms.form(_measures_again)
 async def measure_report(
     request: Request,
     measure_id: int,
@@ -196,22 +211,15 @@ async def measure_report(
     back: Annotated[str, Form()] = "/measures",
 ):
     data = await attachment.read() if attachment is not None and attachment.filename else None
-    try:
-        body = MeasureReport.model_validate({"status": status, "evidence": evidence or None})
-        plans.set_measure_status(
-            session=session,
-            measure_id=measure_id,
-            status=MeasureStatus(body.status),
-            evidence=body.evidence,
-            actor_staff=user,
-            attachment=(attachment.filename, data) if data is not None else None,
-        )
-    except ValidationError as exc:
-        session.rollback()
-        return my_measures(request, user, session, error="; ".join(e["msg"] for e in exc.errors()))
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        return my_measures(request, user, session, error=exc.message)
+    body = MeasureReport.model_validate({"status": status, "evidence": evidence or None})
+    plans.set_measure_status(
+        session=session,
+        measure_id=measure_id,
+        status=MeasureStatus(body.status),
+        evidence=body.evidence,
+        actor_staff=user,
+        attachment=(attachment.filename, data) if data is not None else None,
+    )
     flash(request, "Saved.")
     return _see_other(safe_back(back, "/measures"))
 
@@ -281,7 +289,14 @@ def library_page(
     )
 
 
+def _library_again(request, user, session, *, error, status, form, **_params):
+    fields = ("reason_code", "title", "title_en", "expected_effect", "expected_value", "expected_unit")
+    shown = {k: form.get(k, "") for k in (*fields, "estimated_cost")}
+    return library_page(request, user, session, error=error, form=shown)
+
+
 @router.post("/measure-library")
+@forms.form(_library_again)
 def library_save(
     request: Request,
     user: CurrentUser,
@@ -296,48 +311,24 @@ def library_save(
     estimated_cost: Annotated[str, Form()] = "",
     active: Annotated[str, Form()] = "",
 ):
-    from winback.plans.schemas import MeasureTemplateIn
-
     _need(user, Role.manager)
-    form = {
-        "reason_code": reason_code,
-        "title": title,
-        "title_en": title_en,
-        "expected_effect": expected_effect,
-        "expected_value": expected_value,
-        "expected_unit": expected_unit,
-        "estimated_cost": estimated_cost,
-    }
     try:
-        body = MeasureTemplateIn.model_validate(
-            {
-                "reason_code": reason_code,
-                "title": title,
-                "title_en": title_en,
-                "expected_effect": expected_effect or None,
-                "expected_value": Decimal(expected_value) if expected_value.strip() else None,
-                "expected_unit": expected_unit or None,
-                "estimated_cost": Decimal(estimated_cost) if estimated_cost.strip() else None,
-                "active": bool(active) if template_id else True,
-            }
-        )
-        plans.save_template(
-            session=session,
-            actor_staff=user,
-            template_id=int(template_id) if template_id else None,
-            **body.model_dump(),
-        )
-    except (ValueError, InvalidOperation, ValidationError) as exc:
-        session.rollback()
-        msg = (
-            "; ".join(e["msg"] for e in exc.errors())
-            if isinstance(exc, ValidationError)
-            else "The input is not valid"
-        )
-        return library_page(request, user, session, error=msg, form=form)
-    except InvalidInput as exc:
-        session.rollback()
-        return library_page(request, user, session, error=exc.message, form=form)
+        template = int(template_id) if template_id else None
+    except ValueError:
+        raise forms.FormError("The input is not valid") from None
+    body = MeasureTemplateIn.model_validate(
+        {
+            "reason_code": reason_code,
+            "title": title,
+            "title_en": title_en,
+            "expected_effect": expected_effect or None,
+            "expected_value": _number(expected_value),
+            "expected_unit": expected_unit or None,
+            "estimated_cost": _number(estimated_cost),
+            "active": bool(active) if template_id else True,
+        }
+    )
+    plans.save_template(session=session, actor_staff=user, template_id=template, **body.model_dump())
     flash(request, "Saved.")
     return _see_other("/measure-library")
 
@@ -378,7 +369,13 @@ def followup_page(
     )
 
 
+def _followup_again(request, user, session, *, error, status, form, **_params):
+    # the follow-up page answers 200 with the message, as it always did
+    return followup_page(request, int(form.get("cycle_id")), user, session, error=error)
+
+
 @router.post("/targets/{target_id}/vouchers")
+@forms.form(_followup_again)
 def voucher_offer(
     request: Request,
     target_id: int,
@@ -388,48 +385,31 @@ def voucher_offer(
     amount: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "工时券",
 ):
-    from winback.plans.schemas import VoucherOffer
-
     try:
-        body = VoucherOffer.model_validate(
-            {"amount": Decimal(amount) if amount.strip() else None, "kind": kind}
-        )
-        plans.offer_voucher(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
-    except (InvalidOperation, ValidationError) as exc:
-        session.rollback()
-        msg = (
-            "; ".join(e["msg"] for e in exc.errors())
-            if isinstance(exc, ValidationError)
-            else "The amount is not a number"
-        )
-        return followup_page(request, cycle_id, user, session, error=msg)
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        return followup_page(request, cycle_id, user, session, error=exc.message)
+        value = Decimal(amount) if amount.strip() else None
+    except InvalidOperation:
+        raise forms.FormError("The amount is not a number") from None
+    body = VoucherOffer.model_validate({"amount": value, "kind": kind})
+    plans.offer_voucher(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
     flash(request, "Saved.")
     return _see_other(f"/cycles/{cycle_id}/followup")
 
 
+class CallbackForm(CallbackIn):
+    cycle_id: int
+
+
 @router.post("/targets/{target_id}/callback")
+@forms.form(_followup_again, messages={"satisfaction": "satisfaction is a score from 1 to 5"})
 def callback_record(
     request: Request,
     target_id: int,
     user: CurrentUser,
     session: SessionDep,
-    cycle_id: Annotated[int, Form()],
-    satisfaction: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
+    body: Annotated[CallbackForm, Form()],
 ):
-    from winback.plans.schemas import CallbackIn
-
-    try:
-        body = CallbackIn.model_validate({"satisfaction": satisfaction, "note": note or None})
-        plans.record_callback(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
-    except ValidationError:
-        session.rollback()
-        return followup_page(request, cycle_id, user, session, error="satisfaction is a score from 1 to 5")
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        return followup_page(request, cycle_id, user, session, error=exc.message)
+    plans.record_callback(
+        session=session, target_id=target_id, actor_staff=user, satisfaction=body.satisfaction, note=body.note
+    )
     flash(request, "Saved.")
-    return _see_other(f"/cycles/{cycle_id}/followup")
+    return _see_other(f"/cycles/{body.cycle_id}/followup")
