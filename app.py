@@ -34,6 +34,12 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/api"
 
 
+async def _form_or_error_page(request: Request, exc: Exception, status: int, message: str | None):
+    """A page's refused form shown again (web/forms.py), else the error page."""
+    shown = await shown_again(request, exc)
+    return shown if shown is not None else render_error(request, status, message)
+
+
 def _error(request: Request, message: str, **kwargs) -> dict:
     """The API's error body, translated with the pages' catalog (handed over here, where both
     edges meet, so that the API does not import the pages)."""
@@ -84,7 +90,7 @@ def create_app() -> FastAPI:
             return JSONResponse(
                 _error(request, exc.message, code=exc.code, field=exc.field), status_code=exc.status
             )
-        return await shown_again(request, exc) or render_error(request, exc.status, exc.message)
+        return await _form_or_error_page(request, exc, exc.status, exc.message)
 
     @app.exception_handler(FormError)
     @app.exception_handler(ValidationError)
@@ -92,7 +98,7 @@ def create_app() -> FastAPI:
         # A page's form refused (web/forms.py): shown again with the input and the message.
         if _wants_json(request):
             return JSONResponse(_error(request, error_text(exc), code="invalid"), status_code=422)
-        return await shown_again(request, exc) or render_error(request, 422, error_text(exc))
+        return await _form_or_error_page(request, exc, 422, error_text(exc))
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
@@ -113,10 +119,9 @@ def create_app() -> FastAPI:
             return JSONResponse(
                 _error(request, "invalid input", code="invalid", errors=errors), status_code=422
             )
-        shown = await shown_again(request, exc)
-        if shown is not None:
-            return shown
-        return render_error(request, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        return await _form_or_error_page(
+            request, exc, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        )
 
     from sqlalchemy.exc import DataError, OperationalError
 

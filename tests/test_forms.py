@@ -38,3 +38,24 @@ def test_a_form_that_does_not_parse_is_shown_again_not_an_error_page(client, lan
     r = client.post("/admin/tokens", data={"staff_id": "not-a-number", "name": "x"})
     assert r.status_code == 422 and 'role="alert"' in r.text
     assert 'action="/admin/tokens"' in r.text  # the staff page with its forms, not the error page
+
+
+def test_a_form_model_speaks_the_services_words_and_keeps_the_input(client, session, surveying_cycle, staff):
+    """The exclusion form parses into the API's ExcludeIn: a blank reason is refused before the
+    route runs, in the same words as the service, and a too-long one is refused too."""
+    from sqlalchemy import select
+
+    from winback.surveys.models import SurveyStatus, SurveyTask
+
+    task = session.scalar(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).limit(1))
+    login(client, "supervisor")
+    r = client.post(f"/tasks/{task.id}/exclude", data={"reason": ""})
+    assert r.status_code == 422 and "请填写排除原因" in r.text
+    r = client.post(f"/tasks/{task.id}/exclude", data={"reason": "太" * 301})
+    assert r.status_code == 422 and 'role="alert"' in r.text and 'value="' + "太" * 301 + '"' in r.text
+    session.expire_all()
+    assert session.get(SurveyTask, task.id).status == SurveyStatus.open
+    r = client.post(f"/tasks/{task.id}/exclude", data={"reason": "客户已搬家"})
+    assert r.status_code == 303
+    session.expire_all()
+    assert session.get(SurveyTask, task.id).excluded_reason == "客户已搬家"

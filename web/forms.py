@@ -47,8 +47,9 @@ def form(
     messages: Mapping[str, str] | None = None,
 ):
     """Route decorator: how the route's form is shown again when its input is refused.
-    Domain errors with a status in ``passthrough`` stay error pages; ``messages`` words the
-    error of a field that does not parse (its name → the message) instead of pydantic's."""
+    Domain errors with a status in ``passthrough`` stay error pages; ``messages`` words a
+    field's error instead of pydantic: ``"field"`` any error of it, ``"field.missing"`` (the
+    pydantic error type after the dot) only that one."""
 
     def mark(route):
         route.__form__ = (show_again, frozenset(passthrough), dict(messages or {}))
@@ -65,7 +66,8 @@ def error_text(exc: BaseException, messages: Mapping[str, str] | None = None) ->
         texts: list[str] = []
         for e in exc.errors():
             field = str(e["loc"][-1]) if e.get("loc") else ""
-            text = (messages or {}).get(field, e["msg"])
+            words = messages or {}
+            text = words.get(f"{field}.{e['type']}") or words.get(field) or e["msg"]
             if text not in texts:
                 texts.append(text)
         return "; ".join(texts)

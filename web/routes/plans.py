@@ -142,7 +142,10 @@ def plan_decide(
         comment=body.comment,
         actor_staff=user,
     )
-    flash(request, "Plan approved." if plan.status == PlanStatus.approved else "Plan rejected.")
+    if plan.status == PlanStatus.approved:
+        flash(request, "Plan approved.")
+    else:
+        flash(request, "Plan rejected.")
     return _see_other(f"/plans/{plan_id}")
 
 
@@ -374,25 +377,23 @@ def _followup_again(request, user, session, *, error, status, form, **_params):
     return followup_page(request, int(form.get("cycle_id")), user, session, error=error)
 
 
+class VoucherForm(VoucherOffer):
+    cycle_id: int  # the follow-up page it was posted from
+
+
 @router.post("/targets/{target_id}/vouchers")
-@forms.form(_followup_again)
+@forms.form(_followup_again, messages={"amount.decimal_parsing": "The amount is not a number"})
 def voucher_offer(
     request: Request,
     target_id: int,
     user: CurrentUser,
     session: SessionDep,
-    cycle_id: Annotated[int, Form()],
-    amount: Annotated[str, Form()] = "",
-    kind: Annotated[str, Form()] = "工时券",
+    body: Annotated[VoucherForm, Form()],
 ):
-    try:
-        value = Decimal(amount) if amount.strip() else None
-    except InvalidOperation:
-        raise forms.FormError("The amount is not a number") from None
-    body = VoucherOffer.model_validate({"amount": value, "kind": kind})
-    plans.offer_voucher(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
+    offer = body.model_dump(exclude={"cycle_id"})
+    plans.offer_voucher(session=session, target_id=target_id, actor_staff=user, **offer)
     flash(request, "Saved.")
-    return _see_other(f"/cycles/{cycle_id}/followup")
+    return _see_other(f"/cycles/{body.cycle_id}/followup")
 
 
 class CallbackForm(CallbackIn):

@@ -20,7 +20,7 @@ from winback.customers import service as customers
 from winback.cycles import service as cycles
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, Disposition, ShopKind, SurveyStatus
-from winback.surveys.schemas import ContactAttemptIn, SurveyResultIn
+from winback.surveys.schemas import ComplaintAnswerIn, ContactAttemptIn, ExcludeIn, ReassignIn, SurveyResultIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -230,15 +230,15 @@ def _answer_again(request, user, session, *, error, status, form, task_id):
 
 
 @router.post("/tasks/{task_id}/answer")
-@forms.form(_answer_again)
+@forms.form(_answer_again, messages={"answer.missing": "write the answer"})
 def task_answer(
     request: Request,
     task_id: int,
     user: CurrentUser,
     session: SessionDep,
-    answer: Annotated[str, Form()] = "",
+    body: Annotated[ComplaintAnswerIn, Form()],
 ):
-    surveys.answer_complaint(session=session, task_id=task_id, answer=answer, actor_staff=user)
+    surveys.answer_complaint(session=session, task_id=task_id, answer=body.answer, actor_staff=user)
     flash(request, "Saved.")
     return _see_other(f"/tasks/{task_id}")
 
@@ -249,15 +249,15 @@ def _exclude_again(request, user, session, *, error, status, form, task_id):
 
 
 @router.post("/tasks/{task_id}/exclude")
-@forms.form(_exclude_again)
+@forms.form(_exclude_again, messages={"reason.missing": "say why the target is excluded"})
 def task_exclude(
     request: Request,
     task_id: int,
     user: CurrentUser,
     session: SessionDep,
-    reason: Annotated[str, Form()] = "",
+    body: Annotated[ExcludeIn, Form()],
 ):
-    task = surveys.exclude_task(session=session, task_id=task_id, reason=reason, actor_staff=user)
+    task = surveys.exclude_task(session=session, task_id=task_id, reason=body.reason, actor_staff=user)
     flash(request, "Saved.")
     return _see_other(f"/cycles/{task.cycle_id}")
 
@@ -309,6 +309,10 @@ def _reassign_again(request, user, session, *, error, status, form, task_id):
     return _see_other(back or f"/tasks/{task_id}")
 
 
+class ReassignForm(ReassignIn):
+    back: str = ""  # the page the form was posted from
+
+
 @router.post("/tasks/{task_id}/reassign")
 @forms.form(_reassign_again)
 def task_reassign(
@@ -316,11 +320,16 @@ def task_reassign(
     task_id: int,
     user: CurrentUser,
     session: SessionDep,
-    assignee_id: Annotated[int, Form()],
-    back: Annotated[str, Form()] = "",
+    body: Annotated[ReassignForm, Form()],
 ):
-    back = safe_back(back, "")
-    task = surveys.reassign(session=session, task_id=task_id, to_staff_id=assignee_id, actor_staff=user)
+    back = safe_back(body.back, "")
+    task = surveys.reassign(
+        session=session,
+        task_id=task_id,
+        to_staff_id=body.assignee_id,
+        expected_version=body.expected_version,
+        actor_staff=user,
+    )
     flash(request, "Task reassigned.")
     if is_htmx(request):
         return _cycle_row(request, user, session, task.id, back)
