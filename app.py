@@ -10,14 +10,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from api.deps import NotLoggedIn
 from api.errors import error_body
 from api.routes import router as api_router
 from db.session import configure, is_configured
+from edge.users import NotLoggedIn
 from web import render_error
+from web.forms import FormError, error_text, shown_again
+from web.i18n import ZH
 from web.routes import router as web_router
 from web.routes.common import is_htmx
 from web.security import OriginCheck, SecurityHeaders
@@ -29,6 +32,18 @@ log = logging.getLogger("winback.app")
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+async def _form_or_error_page(request: Request, exc: Exception, status: int, message: str | None):
+    """A page's refused form shown again (web/forms.py), else the error page."""
+    shown = await shown_again(request, exc)
+    return shown if shown is not None else render_error(request, status, message)
+
+
+def _error(request: Request, message: str, **kwargs) -> dict:
+    """The API's error body, translated with the pages' catalog (handed over here, where both
+    edges meet, so that the API does not import the pages)."""
+    return error_body(request, message, catalog=ZH, **kwargs)
 
 
 def create_app() -> FastAPI:
@@ -61,7 +76,7 @@ def create_app() -> FastAPI:
     @app.exception_handler(NotLoggedIn)
     async def _not_logged_in(request: Request, _exc: NotLoggedIn):
         if _wants_json(request):
-            return JSONResponse(error_body(request, "log in first", code="not_logged_in"), status_code=401)
+            return JSONResponse(_error(request, "log in first", code="not_logged_in"), status_code=401)
         if is_htmx(request):
             # A partial update (a polling fragment) after the session ended: the whole page goes
             # to the log-in, and back to the page afterwards, not to the fragment.
@@ -73,15 +88,23 @@ def create_app() -> FastAPI:
     async def _domain_error(request: Request, exc: DomainError):
         if _wants_json(request):
             return JSONResponse(
-                error_body(request, exc.message, code=exc.code, field=exc.field), status_code=exc.status
+                _error(request, exc.message, code=exc.code, field=exc.field), status_code=exc.status
             )
-        return render_error(request, exc.status, exc.message)
+        return await _form_or_error_page(request, exc, exc.status, exc.message)
+
+    @app.exception_handler(FormError)
+    @app.exception_handler(ValidationError)
+    async def _refused_form(request: Request, exc: Exception):
+        # A page's form refused (web/forms.py): shown again with the input and the message.
+        if _wants_json(request):
+            return JSONResponse(_error(request, error_text(exc), code="invalid"), status_code=422)
+        return await _form_or_error_page(request, exc, 422, error_text(exc))
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
         if _wants_json(request):
             return JSONResponse(
-                error_body(request, exc.detail, status=exc.status_code),
+                _error(request, exc.detail, status=exc.status_code),
                 status_code=exc.status_code,
                 headers=exc.headers,
             )
@@ -94,9 +117,11 @@ def create_app() -> FastAPI:
         ]
         if _wants_json(request):
             return JSONResponse(
-                error_body(request, "invalid input", code="invalid", errors=errors), status_code=422
+                _error(request, "invalid input", code="invalid", errors=errors), status_code=422
             )
-        return render_error(request, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        return await _form_or_error_page(
+            request, exc, 422, "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        )
 
     from sqlalchemy.exc import DataError, OperationalError
 
@@ -106,7 +131,7 @@ def create_app() -> FastAPI:
         # e.g. /api/cycles/99999999999999: an id no column can hold (found by schemathesis)
         message = "a value is out of range"
         if _wants_json(request):
-            return JSONResponse(error_body(request, message, code="invalid"), status_code=422)
+            return JSONResponse(_error(request, message, code="invalid"), status_code=422)
         return render_error(request, 422, message)
 
     @app.exception_handler(OperationalError)
@@ -114,7 +139,7 @@ def create_app() -> FastAPI:
         log.warning("database error on %s: %s", request.url.path, exc)
         message = "the database is not reachable right now; please try again in a moment"
         if _wants_json(request):
-            return JSONResponse(error_body(request, message, code="db_unavailable"), status_code=503)
+            return JSONResponse(_error(request, message, code="db_unavailable"), status_code=503)
         return render_error(request, 503, message)
 
     return app

@@ -10,11 +10,12 @@ stays the stable, untranslated key; ``detail_en`` carries the English when ``det
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
 
-from web.i18n import ZH, pick_locale
+from edge.locale import api_locale
 
 # Generic Chinese text per error code, for messages that carry ids or names.
 CODE_ZH = {
@@ -29,24 +30,28 @@ CODE_ZH = {
 STATUS_CODE = {401: "not_logged_in", 403: "forbidden", 404: "not_found", 409: "conflict", 422: "invalid"}
 
 
-def api_locale(request: Request) -> str:
-    return pick_locale(request, getattr(request.state, "user_locale", None), default="en")
-
-
-def translate_detail(message: str, code: str | None, locale: str) -> str:
+def translate_detail(message: str, code: str | None, locale: str, catalog: Mapping[str, str]) -> str:
     if locale != "zh" or not isinstance(message, str):
         return message
-    if message in ZH:
-        return ZH[message]
+    if message in catalog:
+        return catalog[message]
     generic = CODE_ZH.get(code or "")
     return f"{generic}（{message}）" if generic else message
 
 
 def error_body(
-    request: Request, message: str, *, code: str | None = None, status: int = 400, **extra: Any
+    request: Request,
+    message: str,
+    *,
+    catalog: Mapping[str, str],
+    code: str | None = None,
+    status: int = 400,
+    **extra: Any,
 ) -> dict[str, Any]:
+    """``catalog``: the Chinese texts by English message (the app hands over the pages' catalog,
+    so that the API does not import the pages)."""
     code = code or STATUS_CODE.get(status)
-    detail = translate_detail(message, code, api_locale(request))
+    detail = translate_detail(message, code, api_locale(request), catalog)
     body: dict[str, Any] = {"detail": detail}
     if code:
         body["code"] = code

@@ -1,5 +1,7 @@
 """schemathesis against /openapi.json, logged in as a person holding every role in the demo
-store (so every check is passed and the handlers run): whatever the input, no 500.
+store (so every check is passed and the handlers run): whatever the input, no 500, and every
+answer is one the OpenAPI declares: its status code, its content type and its body's schema
+(the routes' response models and the ErrorOut of the error answers).
 
 Bounded: a few generated examples per operation (FUZZ_EXAMPLES). The operations that start
 Prefect flows (starting a cycle, the watcher, approving a plan) are left out: the flow tests
@@ -10,12 +12,19 @@ from __future__ import annotations
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
 
 FUZZ_EXAMPLES = 6
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 STARTS_FLOWS = {("POST", "/api/cycles"), ("POST", "/api/watch"), ("POST", "/api/plans/{plan_id}/approve")}
 
 
@@ -41,6 +50,7 @@ def test_no_input_makes_the_api_fail(session, surveying_cycle):
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []
     statuses: set[int] = set()
+    checked: set[int] = set()
     operations = [r.ok() for r in schema.get_all_operations()]
     assert len(operations) > 20
     for op in operations:
@@ -60,11 +70,16 @@ def test_no_input_makes_the_api_fail(session, surveying_cycle):
             response = case.call(headers=headers, cookies=cookie)
             if not op.path.startswith("/api/auth/"):  # log-in answers 401/429 to made-up credentials
                 statuses.add(response.status_code)
-            if response.status_code >= 500:
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except Exception as exc:  # schemathesis' FailureGroup: every check that failed, said
                 failures.append(
-                    f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}"
+                    f"{case.method} {case.formatted_path} -> {response.status_code}: "
+                    f"{str(exc)[:400]} {response.text[:200]}"
                 )
+            checked.add(response.status_code)
 
         run()
     assert not failures, "\n".join(failures[:20])
     assert 200 in statuses and 401 not in statuses  # the calls ran logged in, and some got through
+    assert {404, 422} <= checked  # error answers were checked against their schema too

@@ -9,7 +9,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
-from web.i18n import fmt_date, fmt_money, fmt_number, pick_locale, translator
+from edge.locale import page_locale
+from web.i18n import fmt_date, fmt_money, fmt_number, translator
 from winback import clock
 from winback.customers import contact_masking, privacy
 
@@ -75,10 +76,8 @@ templates.env.globals["prefect_ui_url"] = prefect_ui_url
 
 def render(request: Request, template: str, user=None, status_code: int = 200, **context: Any):
     # The person's stored language; an error page has no user, but the request may have
-    # loaded them before the error (api.deps keeps their setting on request.state).
-    locale = pick_locale(
-        request, getattr(user, "locale", None) or getattr(request.state, "user_locale", None)
-    )
+    # loaded them before the error (edge.locale finds their setting then).
+    locale = page_locale(request, user)
     _ = translator(locale)
     messages = request.session.pop("flash", [])
     # {{ reason_label(code) }}: the store's own label of a churn reason in the page's language

@@ -18,9 +18,9 @@ from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
-from fastapi import Request
 
-SUPPORTED = ("zh", "en")
+# The language of a request is negotiated by the shared edge (pages and API alike).
+from edge.locale import SUPPORTED, pick_locale  # noqa: F401  (imported from here by the pages)
 
 CATALOG_DIR = Path(__file__).parent / "locale"
 EXTRACT_MAP = [("templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
@@ -61,30 +61,6 @@ def _merge_area_catalogs() -> None:
 
 
 _merge_area_catalogs()
-
-
-def pick_locale(request: Request, user_locale: str | None = None, default: str = "zh") -> str:
-    """?lang= (remembered in the session), then the person's setting, then Accept-Language.
-
-    The person's setting is their stored preference (account page); a ``?lang=`` switch in
-    the session is a deliberate choice for this session and goes first; saving the
-    preference clears it."""
-    asked = request.query_params.get("lang")
-    if asked in SUPPORTED:
-        request.session["lang"] = asked
-        return asked
-    if request.session.get("lang") in SUPPORTED:
-        return request.session["lang"]
-    if user_locale in SUPPORTED:
-        return user_locale
-    header = request.headers.get("accept-language", "")
-    for part in header.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("en"):
-            return "en"
-        if tag.startswith("zh"):
-            return "zh"
-    return default
 
 
 def translator(locale: str):

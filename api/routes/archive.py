@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from api.deps import Admin, Reader, SessionDep, store_ids
-from api.errors import api_locale
+from api.schemas import ImportBatchOut, QualityOut, VisitCreatedOut
+from edge import actions
+from edge.locale import api_locale
+from edge.uploads import saved_upload
+from edge.xlsx import XLSX_RESPONSES
 from winback.actor import Actor
 from winback.customers import cleanup, contact_masking, import_rows, imports
 from winback.customers import service as customers
@@ -24,7 +25,7 @@ router = APIRouter()
 # ---- archive ----------------------------------------------------------------------------
 
 
-@router.post("/visits", status_code=201, tags=["archive"])
+@router.post("/visits", response_model=VisitCreatedOut, status_code=201, tags=["archive"])
 def add_visit(body: VisitIn, user: Admin, session: SessionDep) -> dict[str, Any]:
     """Record a repair order (e.g. pushed by the DMS). The same RO number twice is one visit."""
     vehicle = customers.vehicle_by_vin(session=session, store_id=store_ids(user)[0], vin=body.vin)
@@ -80,7 +81,7 @@ def _batch_json(
     }
 
 
-@router.post("/imports", tags=["archive"])
+@router.post("/imports", response_model=ImportBatchOut, tags=["archive"])
 def import_file(
     request: Request,
     user: Admin,
@@ -90,24 +91,19 @@ def import_file(
 ) -> dict[str, Any]:
     """Import a DMS export (XLSX/XLS/CSV) of customers, vehicles or visits; answers the report
     (``status`` failed with one ``message`` when the file is not a usable table)."""
-    with tempfile.NamedTemporaryFile(suffix=Path(file.filename or "").suffix[:10], delete=False) as tmp:
-        shutil.copyfileobj(file.file, tmp, 1 << 20)
-        tmp_path = Path(tmp.name)
-    try:
+    with saved_upload(file) as path:
         batch, is_new = imports.import_file(
             session=session,
             store_id=user.store_id,
             kind=kind,
-            source=tmp_path,
+            source=path,
             filename=file.filename or "upload",
             actor=Actor.person(user),
         )
-    finally:
-        tmp_path.unlink(missing_ok=True)
     return _batch_json(session, batch, api_locale(request), user, already=not is_new)
 
 
-@router.get("/imports/{batch_id}", tags=["archive"])
+@router.get("/imports/{batch_id}", response_model=ImportBatchOut, tags=["archive"])
 def get_import(request: Request, batch_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
     return _batch_json(
         session,
@@ -117,18 +113,17 @@ def get_import(request: Request, batch_id: int, user: Reader, session: SessionDe
     )
 
 
-@router.get("/imports/{batch_id}/errors.xlsx", tags=["archive"])
+@router.get(
+    "/imports/{batch_id}/errors.xlsx", tags=["archive"], responses=XLSX_RESPONSES, response_class=Response
+)
 def get_import_errors(request: Request, batch_id: int, user: Reader, session: SessionDep) -> Response:
     """The row errors as XLSX (row, column, reason, value) in the caller's language."""
-    batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
-    return Response(
-        imports.errors_xlsx(session=session, batch_id=batch.id, locale=api_locale(request), viewer=user),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.xlsx"'},
+    return actions.import_errors_workbook(
+        session=session, batch_id=batch_id, store_ids=store_ids(user), locale=api_locale(request), viewer=user
     )
 
 
-@router.get("/archive/quality", tags=["archive"])
+@router.get("/archive/quality", response_model=QualityOut, tags=["archive"])
 def quality(user: Reader, session: SessionDep) -> dict[str, Any]:
     """Completeness of each field, invalid counts, duplicates pending."""
     return cleanup.data_quality(session=session, store_id=user.store_id)

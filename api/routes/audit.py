@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api import serializers as out
 from api.deps import Reader, SessionDep, store_ids
+from api.schemas import AuditEventOut
 from winback.audit import service as audit
 
 router = APIRouter()
@@ -16,7 +17,7 @@ router = APIRouter()
 # ---- audit ------------------------------------------------------------------------------
 
 
-@router.get("/audit/{entity_type}/{entity_id}", tags=["audit"])
+@router.get("/audit/{entity_type}/{entity_id}", response_model=list[AuditEventOut], tags=["audit"])
 def audit_timeline(
     entity_type: str, entity_id: int, user: Reader, session: SessionDep
 ) -> list[dict[str, Any]]:

@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, SessionDep
-from web.routes.common import client_address
+from api.schemas import MeOut, OkOut
+from edge import users
 from winback.accounts import service as accounts
-from winback.accounts import sessions
 
 router = APIRouter()
 
@@ -20,26 +20,18 @@ class LoginIn(BaseModel):
     password: str
 
 
-@router.post("/auth/login", tags=["auth"])
+@router.post("/auth/login", response_model=MeOut, tags=["auth"])
 def login(body: LoginIn, request: Request, session: SessionDep) -> dict[str, Any]:
-    staff = accounts.log_in(
-        session=session, username=body.username, password=body.password, address=client_address(request)
-    )
+    staff = users.log_in(request, session, username=body.username, password=body.password)
     if staff is None:
-        session.commit()  # the failed attempt counts towards the rate limit
         raise HTTPException(status_code=401, detail="wrong username or password")
-    request.session.clear()
-    request.session.update(sessions.start(staff))
     return me(staff)
 
 
-@router.post("/auth/logout", tags=["auth"])
+@router.post("/auth/logout", response_model=OkOut, tags=["auth"])
 def logout(request: Request, session: SessionDep) -> dict[str, bool]:
     """Ends every session of the person logged in by this cookie (all their browsers)."""
-    user = sessions.resume(session=session, data=request.session)
-    if user is not None:
-        sessions.end_all(session=session, staff=user)
-    request.session.clear()
+    users.log_out(request, session)
     return {"ok": True}
 
 
@@ -48,7 +40,7 @@ class PasswordChangeIn(BaseModel):
     new_password: str
 
 
-@router.post("/auth/password", tags=["auth"])
+@router.post("/auth/password", response_model=OkOut, tags=["auth"])
 def change_password(
     body: PasswordChangeIn, user: CurrentUser, session: SessionDep, request: Request
 ) -> dict[str, bool]:
@@ -57,12 +49,11 @@ def change_password(
     accounts.change_password(
         session=session, staff=user, old_password=body.old_password, new_password=body.new_password
     )
-    if request.session.get("staff_id") == user.id:
-        request.session.update(sessions.start(user))
+    users.keep_session_after_password_change(request, user)
     return {"ok": True}
 
 
-@router.get("/me", tags=["auth"])
+@router.get("/me", response_model=MeOut, tags=["auth"])
 def me(user: CurrentUser) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -80,7 +71,7 @@ class MeIn(BaseModel):
     locale: str | None = None
 
 
-@router.patch("/me", tags=["auth"])
+@router.patch("/me", response_model=MeOut, tags=["auth"])
 def me_update(body: MeIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """One's own language: pages, notifications, exports and API errors follow it."""
     accounts.set_language(session=session, staff=user, locale=body.locale)

@@ -8,6 +8,15 @@ from fastapi import APIRouter, Query
 
 from api import serializers as out
 from api.deps import Admin, Reader, SessionDep, store_ids
+from api.schemas import (
+    CycleDetailOut,
+    CycleOut,
+    EvaluationOut,
+    PlanOut,
+    StartedOut,
+    TargetPageOut,
+    TaskPageOut,
+)
 from flows import launcher
 from winback.cycles import flow_runs
 from winback.cycles import service as cycles
@@ -23,12 +32,12 @@ router = APIRouter()
 # ---- cycles -----------------------------------------------------------------------------
 
 
-@router.get("/cycles", tags=["cycles"])
+@router.get("/cycles", response_model=list[CycleOut], tags=["cycles"])
 def list_cycles(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     return [out.cycle(c) for c in cycles.list_cycles(session=session, store_ids=store_ids(user))]
 
 
-@router.post("/cycles", status_code=202, tags=["cycles"])
+@router.post("/cycles", response_model=StartedOut, status_code=202, tags=["cycles"])
 def start_cycle(body: CycleStartIn, user: Admin) -> dict[str, Any]:
     """Start the monthly cycle of the admin's store (runs as a Prefect flow)."""
     code = body.store_code or user.store.code
@@ -38,7 +47,7 @@ def start_cycle(body: CycleStartIn, user: Admin) -> dict[str, Any]:
     return {"flow_run": run.__dict__}
 
 
-@router.get("/cycles/{cycle_id}", tags=["cycles"])
+@router.get("/cycles/{cycle_id}", response_model=CycleDetailOut, tags=["cycles"])
 def get_cycle(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     return {
@@ -51,7 +60,7 @@ def get_cycle(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, Any
     }
 
 
-@router.get("/cycles/{cycle_id}/targets", tags=["cycles"])
+@router.get("/cycles/{cycle_id}/targets", response_model=TargetPageOut, tags=["cycles"])
 def cycle_targets(
     cycle_id: int,
     user: Reader,
@@ -64,7 +73,7 @@ def cycle_targets(
     return {"total": total, "offset": offset, "items": [out.target(t) for t in rows]}
 
 
-@router.get("/cycles/{cycle_id}/tasks", tags=["surveys"])
+@router.get("/cycles/{cycle_id}/tasks", response_model=TaskPageOut, tags=["surveys"])
 def cycle_tasks(
     cycle_id: int,
     user: Reader,
@@ -77,7 +86,7 @@ def cycle_tasks(
     return {"total": total, "offset": offset, "items": [out.task(t, user) for t in rows]}
 
 
-@router.get("/cycles/{cycle_id}/plan", tags=["plans"])
+@router.get("/cycles/{cycle_id}/plan", response_model=PlanOut, tags=["plans"])
 def cycle_plan(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     plan = plans.current_plan(session=session, cycle_id=c.id)
@@ -86,7 +95,7 @@ def cycle_plan(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, An
     return out.plan(plan)
 
 
-@router.get("/cycles/{cycle_id}/evaluation", tags=["evaluation"])
+@router.get("/cycles/{cycle_id}/evaluation", response_model=EvaluationOut, tags=["evaluation"])
 def cycle_evaluation(cycle_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     ev = evaluation.get_evaluation(session=session, cycle_id=c.id)
@@ -95,7 +104,7 @@ def cycle_evaluation(cycle_id: int, user: Reader, session: SessionDep) -> dict[s
     return out.evaluation(ev)
 
 
-@router.post("/watch", status_code=202, tags=["cycles"])
+@router.post("/watch", response_model=StartedOut, status_code=202, tags=["cycles"])
 def run_watcher(user: Admin) -> dict[str, Any]:
     """Run the deadline watcher now (it also runs daily on its schedule)."""
     run = launcher.launch("watch_deadlines", {"store_codes": [user.store.code]}, store_id=user.store_id)

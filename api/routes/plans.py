@@ -9,11 +9,19 @@ from fastapi.responses import Response
 
 from api import serializers as out
 from api.deps import CurrentUser, Manager, Reader, SessionDep, store_ids
-from api.errors import api_locale
-from flows import launcher
+from api.schemas import (
+    CallbackOut,
+    MeasureOut,
+    MeasureTemplateOut,
+    PlanCompareOut,
+    PlanOut,
+    TrendOut,
+    VoucherOut,
+)
+from edge import actions
+from edge.locale import api_locale
+from edge.xlsx import XLSX_RESPONSES
 from winback.cycles import service as cycles
-from winback.errors import NotFound
-from winback.evaluation import export
 from winback.evaluation import service as evaluation
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
@@ -26,16 +34,14 @@ from winback.plans.schemas import (
     PlanDecision,
     VoucherOffer,
 )
-from winback.surveys import service as surveys
 
 router = APIRouter()
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # ---- plans ------------------------------------------------------------------------------
 
 
-@router.patch("/measures/{measure_id}", tags=["plans"])
+@router.patch("/measures/{measure_id}", response_model=MeasureOut, tags=["plans"])
 def update_measure(
     measure_id: int, body: MeasureUpdate, user: Manager, session: SessionDep
 ) -> dict[str, Any]:
@@ -43,22 +49,20 @@ def update_measure(
     return out.measure(m)
 
 
-@router.post("/plans/{plan_id}/submit", tags=["plans"])
+@router.post("/plans/{plan_id}/submit", response_model=PlanOut, tags=["plans"])
 def submit_plan(plan_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return out.plan(plans.submit_plan(session=session, plan_id=plan_id, actor_staff=user))
 
 
-@router.post("/plans/{plan_id}/approve", tags=["plans"])
+@router.post("/plans/{plan_id}/approve", response_model=PlanOut, tags=["plans"])
 def approve_plan(plan_id: int, body: PlanDecision, user: Manager, session: SessionDep) -> dict[str, Any]:
-    plan = plans.decide_plan(
+    plan = actions.decide_plan(
         session=session, plan_id=plan_id, approve=True, comment=body.comment, actor_staff=user
     )
-    session.commit()  # the execution flow reads the approval from the database
-    launcher.start_execution(cycle_id=plan.cycle_id, store_id=plan.store_id)
     return out.plan(plan)
 
 
-@router.post("/plans/{plan_id}/reject", tags=["plans"])
+@router.post("/plans/{plan_id}/reject", response_model=PlanOut, tags=["plans"])
 def reject_plan(plan_id: int, body: PlanDecision, user: Manager, session: SessionDep) -> dict[str, Any]:
     return out.plan(
         plans.decide_plan(
@@ -67,29 +71,29 @@ def reject_plan(plan_id: int, body: PlanDecision, user: Manager, session: Sessio
     )
 
 
-@router.post("/plans/{plan_id}/amend", status_code=201, tags=["plans"])
+@router.post("/plans/{plan_id}/amend", response_model=PlanOut, status_code=201, tags=["plans"])
 def amend_plan(plan_id: int, body: PlanAmend, user: Manager, session: SessionDep) -> dict[str, Any]:
     """A new draft version of an approved plan; the approved one stays in force until this is approved."""
     return out.plan(plans.amend_plan(session=session, plan_id=plan_id, actor_staff=user, reason=body.reason))
 
 
-@router.get("/cycles/{cycle_id}/plans", tags=["plans"])
+@router.get("/cycles/{cycle_id}/plans", response_model=list[PlanOut], tags=["plans"])
 def plan_versions(cycle_id: int, user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     return [out.plan(p) for p in plans.plan_versions(session=session, cycle_id=c.id)]
 
 
-@router.get("/plans/{old_id}/compare/{new_id}", tags=["plans"])
+@router.get("/plans/{old_id}/compare/{new_id}", response_model=PlanCompareOut, tags=["plans"])
 def compare_plans(old_id: int, new_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
     return plans.compare_versions(session=session, old_id=old_id, new_id=new_id, store_ids=store_ids(user))
 
 
-@router.get("/measures/mine", tags=["plans"])
+@router.get("/measures/mine", response_model=list[MeasureOut], tags=["plans"])
 def my_measures(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
     return [out.measure(m) for m in plans.measures_owned_by(session=session, staff_id=user.id)]
 
 
-@router.post("/measures/{measure_id}/status", tags=["plans"])
+@router.post("/measures/{measure_id}/status", response_model=MeasureOut, tags=["plans"])
 def report_measure(
     measure_id: int, body: MeasureReport, user: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
@@ -103,7 +107,7 @@ def report_measure(
     return out.measure(m)
 
 
-@router.post("/targets/{target_id}/vouchers", status_code=201, tags=["plans"])
+@router.post("/targets/{target_id}/vouchers", response_model=VoucherOut, status_code=201, tags=["plans"])
 def offer_voucher(
     target_id: int, body: VoucherOffer, user: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
@@ -113,13 +117,15 @@ def offer_voucher(
     )
 
 
-@router.get("/cycles/{cycle_id}/vouchers", tags=["plans"])
+@router.get("/cycles/{cycle_id}/vouchers", response_model=list[VoucherOut], tags=["plans"])
 def cycle_vouchers(cycle_id: int, user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     return [out.voucher(v) for v in plans.vouchers_of(session=session, cycle_id=c.id)]
 
 
-@router.post("/targets/{target_id}/callback", status_code=201, tags=["evaluation"])
+@router.post(
+    "/targets/{target_id}/callback", response_model=CallbackOut, status_code=201, tags=["evaluation"]
+)
 def record_callback(
     target_id: int, body: CallbackIn, user: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
@@ -139,33 +145,16 @@ def record_callback(
 @router.get(
     "/cycles/{cycle_id}/evaluation.xlsx",
     tags=["evaluation"],
-    responses={200: {"content": {XLSX: {}}, "description": "the evaluation report as XLSX"}},
+    responses=XLSX_RESPONSES,
+    response_class=Response,
 )
 def evaluation_xlsx(request: Request, cycle_id: int, user: Reader, session: SessionDep) -> Response:
-    c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
-    ev = evaluation.get_evaluation(session=session, cycle_id=c.id)
-    if ev is None:
-        raise NotFound("this cycle has not been evaluated yet")
-    locale = api_locale(request)
-    labels = {
-        r.code: r.label(locale)
-        for r in surveys.reason_codes(session=session, store_id=c.store_id, active_only=False)
-    }
-    body = export.evaluation_xlsx(
-        ev,
-        month=c.month,
-        trend=evaluation.trend(session=session, store_id=c.store_id),
-        locale=locale,
-        reason_labels=labels,
-    )
-    return Response(
-        body,
-        media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="evaluation-{c.store.code}-{c.month}.xlsx"'},
+    return actions.evaluation_workbook(
+        session=session, cycle_id=cycle_id, store_ids=store_ids(user), locale=api_locale(request)
     )
 
 
-@router.get("/evaluation/trend", tags=["evaluation"])
+@router.get("/evaluation/trend", response_model=list[TrendOut], tags=["evaluation"])
 def evaluation_trend(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     """Return rate, churn rate and lift over the holdout per quarter, for the user's store."""
     return evaluation.trend(session=session, store_id=user.store_id)
@@ -186,7 +175,7 @@ def _template(t) -> dict[str, Any]:
     }
 
 
-@router.get("/measure-library", tags=["plans"])
+@router.get("/measure-library", response_model=list[MeasureTemplateOut], tags=["plans"])
 def measure_library(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     """The store's typical measures per reason (seeded from PROCESS.md, editable per store)."""
     plans.seed_measure_library(session=session, store_id=user.store_id)
@@ -196,12 +185,12 @@ def measure_library(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/measure-library", status_code=201, tags=["plans"])
+@router.post("/measure-library", response_model=MeasureTemplateOut, status_code=201, tags=["plans"])
 def add_template(body: MeasureTemplateIn, user: Manager, session: SessionDep) -> dict[str, Any]:
     return _template(plans.save_template(session=session, actor_staff=user, **body.model_dump()))
 
 
-@router.put("/measure-library/{template_id}", tags=["plans"])
+@router.put("/measure-library/{template_id}", response_model=MeasureTemplateOut, tags=["plans"])
 def edit_template(
     template_id: int, body: MeasureTemplateIn, user: Manager, session: SessionDep
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from api import serializers as out
 from api.deps import CurrentUser, SessionDep, Supervisor, store_ids
+from api.schemas import HandOverOut, ReasonCodeOut, ReassignedOut, TaskOut, TaskSummaryOut
 from winback.surveys import service as surveys
 from winback.surveys.schemas import (
     ComplaintAnswerIn,
@@ -25,7 +26,7 @@ router = APIRouter()
 # ---- survey tasks -----------------------------------------------------------------------
 
 
-@router.get("/tasks/mine", tags=["surveys"])
+@router.get("/tasks/mine", response_model=list[TaskSummaryOut], tags=["surveys"])
 def my_tasks(
     user: CurrentUser,
     session: SessionDep,
@@ -52,7 +53,7 @@ def my_tasks(
     return [out.task_summary(t, user) for t in rows]
 
 
-@router.post("/tasks/reassign", tags=["surveys"])
+@router.post("/tasks/reassign", response_model=ReassignedOut, tags=["surveys"])
 def reassign_many(body: ReassignManyIn, user: Supervisor, session: SessionDep) -> dict[str, int]:
     return {
         "reassigned": surveys.reassign_many(
@@ -61,12 +62,12 @@ def reassign_many(body: ReassignManyIn, user: Supervisor, session: SessionDep) -
     }
 
 
-@router.get("/tasks/{task_id}", tags=["surveys"])
+@router.get("/tasks/{task_id}", response_model=TaskOut, tags=["surveys"])
 def get_task(task_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user), user)
 
 
-@router.post("/tasks/{task_id}/attempts", status_code=201, tags=["surveys"])
+@router.post("/tasks/{task_id}/attempts", response_model=TaskOut, status_code=201, tags=["surveys"])
 def add_attempt(
     task_id: int, body: ContactAttemptIn, user: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def add_attempt(
     return out.task(surveys.get_task(session=session, task_id=task_id, viewer=user), user)
 
 
-@router.post("/tasks/{task_id}/close", tags=["surveys"])
+@router.post("/tasks/{task_id}/close", response_model=TaskOut, tags=["surveys"])
 def close_task(task_id: int, body: SurveyResultIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     data = body.model_dump()
     task = surveys.close_task(
@@ -92,16 +93,16 @@ def close_task(task_id: int, body: SurveyResultIn, user: CurrentUser, session: S
     return out.task(task, user)
 
 
-@router.put("/tasks/{task_id}/draft", tags=["surveys"])
+@router.put("/tasks/{task_id}/draft", response_model=TaskOut, tags=["surveys"])
 def save_draft(task_id: int, body: SurveyResultIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     data = body.model_dump()
     task = surveys.save_draft(
         session=session, task_id=task_id, reason_codes_=data.pop("reasons"), actor_staff=user, **data
     )
-    return out.task(task)
+    return out.task(task, user)
 
 
-@router.post("/tasks/{task_id}/reassign", tags=["surveys"])
+@router.post("/tasks/{task_id}/reassign", response_model=TaskOut, tags=["surveys"])
 def reassign_task(task_id: int, body: ReassignIn, user: Supervisor, session: SessionDep) -> dict[str, Any]:
     return out.task(
         surveys.reassign(
@@ -115,14 +116,14 @@ def reassign_task(task_id: int, body: ReassignIn, user: Supervisor, session: Ses
     )
 
 
-@router.post("/tasks/{task_id}/exclude", tags=["surveys"])
+@router.post("/tasks/{task_id}/exclude", response_model=TaskOut, tags=["surveys"])
 def exclude_task(task_id: int, body: ExcludeIn, user: Supervisor, session: SessionDep) -> dict[str, Any]:
     return out.task(
         surveys.exclude_task(session=session, task_id=task_id, reason=body.reason, actor_staff=user), user
     )
 
 
-@router.post("/tasks/{task_id}/complaint-answer", tags=["surveys"])
+@router.post("/tasks/{task_id}/complaint-answer", response_model=TaskOut, tags=["surveys"])
 def answer_complaint(
     task_id: int, body: ComplaintAnswerIn, user: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
@@ -131,7 +132,7 @@ def answer_complaint(
     )
 
 
-@router.post("/staff/{staff_id}/hand-over", tags=["surveys"])
+@router.post("/staff/{staff_id}/hand-over", response_model=HandOverOut, tags=["surveys"])
 def hand_over(
     staff_id: int, body: HandOverIn, user: CurrentUser, session: SessionDep
 ) -> dict[str, int | bool]:
@@ -140,7 +141,7 @@ def hand_over(
     )
 
 
-@router.get("/reason-codes", tags=["surveys"])
+@router.get("/reason-codes", response_model=list[ReasonCodeOut], tags=["surveys"])
 def reason_codes(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
     return [
         {"code": r.code, "label_zh": r.label_zh, "label_en": r.label_en, "area": r.area.value}

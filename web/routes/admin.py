@@ -7,17 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 
-from api.deps import CurrentUser, SessionDep, store_ids
-from web import flash, render
+from edge import users
+from edge.session import SessionDep
+from edge.users import CurrentUser, store_ids
+from web import flash, forms, render
 from web.routes.common import PAGE, list_url
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
-from winback.accounts import sessions
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
-from winback.errors import Conflict, InvalidInput
+from winback.errors import InvalidInput
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,61 +55,70 @@ def staff_page(
     return _staff_page(request, user, session, q=q, page=page)
 
 
+def _staff_form(posted) -> dict:
+    return {
+        "username": str(posted.get("username", "")).strip(),
+        "display_name": str(posted.get("display_name", "")).strip(),
+        "roles": posted.getlist("roles"),
+    }
+
+
+def _staff_again(request, user, session, *, error, status, form, **_params):
+    return _staff_page(request, user, session, error=error, form=_staff_form(form), status_code=status)
+
+
+def _roles(values) -> list[Role]:
+    try:
+        return [Role(r) for r in values]
+    except ValueError:
+        raise forms.FormError("give at least one role") from None
+
+
 @router.post("/admin/staff")
+@forms.form(_staff_again)
 async def staff_create(request: Request, user: CurrentUser, session: SessionDep):
     _need(user, Role.admin)
-    form = await request.form()
-    data = {
-        "username": str(form.get("username", "")).strip(),
-        "display_name": str(form.get("display_name", "")).strip(),
-        "roles": form.getlist("roles"),
-    }
-    try:
-        if not data["username"] or not data["display_name"]:
-            raise InvalidInput("give a username and a name")
-        roles = [Role(r) for r in data["roles"]]
-        if not roles:
-            raise InvalidInput("give at least one role")
-        accounts.create_staff(
-            session=session,
-            store_id=store_ids(user)[0],
-            username=data["username"],
-            display_name=data["display_name"],
-            password=str(form.get("password", "")),
-            roles=roles,
-            actor=Actor.person(user),
-        )
-    except (InvalidInput, ValueError) as exc:
-        session.rollback()
-        return _staff_page(
-            request, user, session, error=getattr(exc, "message", str(exc)), form=data, status_code=422
-        )
+    posted = await request.form()
+    data = _staff_form(posted)
+    if not data["username"] or not data["display_name"]:
+        raise InvalidInput("give a username and a name")
+    roles = _roles(data["roles"])
+    if not roles:
+        raise InvalidInput("give at least one role")
+    accounts.create_staff(
+        session=session,
+        store_id=store_ids(user)[0],
+        username=data["username"],
+        display_name=data["display_name"],
+        password=str(posted.get("password", "")),
+        roles=roles,
+        actor=Actor.person(user),
+    )
     flash(request, "Saved.")
     return _see_other("/admin/staff")
 
 
+def _staff_list_again(request, user, session, *, error, status, form, **_params):
+    return _staff_page(request, user, session, error=error, status_code=status)
+
+
 @router.post("/admin/staff/{staff_id}")
+@forms.form(_staff_list_again)
 async def staff_update(request: Request, staff_id: int, user: CurrentUser, session: SessionDep):
     _need(user, Role.admin)
-    form = await request.form()
-    try:
-        accounts.set_roles(
-            session=session,
-            staff_id=staff_id,
-            roles=[Role(r) for r in form.getlist("roles")],
-            actor_staff=user,
-        )
-        accounts.set_active(
-            session=session, staff_id=staff_id, active=form.get("active") == "yes", actor_staff=user
-        )
-    except (InvalidInput, Conflict, ValueError) as exc:
-        session.rollback()
-        return _staff_page(request, user, session, error=getattr(exc, "message", str(exc)), status_code=422)
+    posted = await request.form()
+    accounts.set_roles(
+        session=session, staff_id=staff_id, roles=_roles(posted.getlist("roles")), actor_staff=user
+    )
+    accounts.set_active(
+        session=session, staff_id=staff_id, active=posted.get("active") == "yes", actor_staff=user
+    )
     flash(request, "Saved.")
     return _see_other("/admin/staff")
 
 
 @router.post("/admin/tokens")
+@forms.form(_staff_list_again)
 def token_create(
     request: Request,
     user: CurrentUser,
@@ -117,13 +127,7 @@ def token_create(
     name: Annotated[str, Form()] = "",
 ):
     _need(user, Role.admin)
-    try:
-        _row, token = accounts.create_api_token(
-            session=session, staff_id=staff_id, name=name, actor_staff=user
-        )
-    except InvalidInput as exc:
-        session.rollback()
-        return _staff_page(request, user, session, error=exc.message, status_code=422)
+    _row, token = accounts.create_api_token(session=session, staff_id=staff_id, name=name, actor_staff=user)
     return _staff_page(request, user, session, new_token=token)  # shown once, never stored
 
 
@@ -140,22 +144,24 @@ def password_form(request: Request, user: CurrentUser):
     return render(request, "account/password.html", user=user, error=None)
 
 
+def _account_again(request, user, session, *, error, status, form, **_params):
+    return render(request, "account/password.html", user=user, error=error, status_code=status)
+
+
 @router.post("/account/language")
+@forms.form(_account_again)
 def language_change(
     request: Request, user: CurrentUser, session: SessionDep, locale: Annotated[str, Form()] = ""
 ):
     """The person's stored language; it wins over the browser's, so the session's choice is dropped."""
-    try:
-        accounts.set_language(session=session, staff=user, locale=locale)
-    except InvalidInput as exc:
-        session.rollback()
-        return render(request, "account/password.html", user=user, error=exc.message, status_code=422)
+    accounts.set_language(session=session, staff=user, locale=locale)
     request.session.pop("lang", None)
     flash(request, "Language saved.")
     return _see_other("/account/password")
 
 
 @router.post("/account/password")
+@forms.form(_account_again)
 def password_change(
     request: Request,
     user: CurrentUser,
@@ -163,14 +169,10 @@ def password_change(
     old_password: Annotated[str, Form()] = "",
     new_password: Annotated[str, Form()] = "",
 ):
-    try:
-        accounts.change_password(
-            session=session, staff=user, old_password=old_password, new_password=new_password
-        )
-    except InvalidInput as exc:
-        session.rollback()
-        return render(request, "account/password.html", user=user, error=exc.message, status_code=422)
-    request.session.update(sessions.start(user))  # the other sessions ended; this one goes on
+    accounts.change_password(
+        session=session, staff=user, old_password=old_password, new_password=new_password
+    )
+    users.keep_session_after_password_change(request, user)
     flash(request, "Password changed.")
     return _see_other("/")
 

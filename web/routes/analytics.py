@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
 
-from api.deps import CurrentUser, SessionDep, store_ids
+from edge.locale import page_locale
+from edge.session import SessionDep
+from edge.users import CurrentUser, store_ids
+from edge.xlsx import xlsx_response
 from web import render
-from web.i18n import pick_locale, translator
+from web.i18n import translator
 from web.routes.common import PAGE
 from web.routes.common import need as _need
 from winback.accounts.models import Role
@@ -43,7 +45,7 @@ def profile_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: Se
     _need(user, *_VIEWERS)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     report = analytics.profile_report(session=session, cycle_id=cycle.id)
-    locale = pick_locale(request, getattr(user, "locale", None))
+    locale = page_locale(request, user)
     base, by_code = translator(locale), surveys.reasons_by_code(session=session, store_ids=[cycle.store_id])
 
     def translate(text: str) -> str:  # the store's reason labels, then the catalog
@@ -52,12 +54,7 @@ def profile_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: Se
     body = analytics.profile_workbook(
         report=report, tally=analytics.tally_report(tally=cycle.tally), translate=translate
     )
-    name = f"profile-{cycle.store.code}-{cycle.month}.xlsx"
-    return Response(
-        body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return xlsx_response(body, f"profile-{cycle.store.code}-{cycle.month}.xlsx")
 
 
 @router.get("/analytics")

@@ -3,18 +3,17 @@ data quality; vehicle flags and advisors' notes on the customer page."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
 
-from api.deps import CurrentUser, SessionDep, store_ids
 from db.session import new_session
-from web import flash, render
-from web.i18n import pick_locale
+from edge import actions
+from edge.locale import page_locale
+from edge.session import SessionDep
+from edge.uploads import saved_upload
+from edge.users import CurrentUser, store_ids
+from web import flash, forms, render
 from web.routes.common import PAGE, fragment_or_page, is_htmx, list_url, safe_back
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
@@ -24,7 +23,7 @@ from winback.customers import cleanup, imports
 from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
-from winback.errors import DomainError, InvalidInput
+from winback.errors import InvalidInput
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -128,7 +127,15 @@ def _archive_page(
     )
 
 
+def _mapping_again(request, user, session, *, error, status, form, **_params):
+    kind, mapping = form.get("kind", ""), form.get("mapping", "")
+    return _archive_page(
+        request, user, session, mapping_form={kind: mapping}, status_code=422, mapping_error=error
+    )
+
+
 @router.post("/archive/mappings")
+@forms.form(_mapping_again)
 def save_mapping(
     request: Request,
     user: CurrentUser,
@@ -138,32 +145,23 @@ def save_mapping(
 ):
     """Lines like ``档案号 = dms_code``: this store's own column headers for a kind of file."""
     _need(user, Role.admin)
-    try:
-        parsed: dict[str, str] = {}
-        for number, line in enumerate(mapping.splitlines(), start=1):
-            if not line.strip():
-                continue
-            header, sep, field = line.partition("=")
-            if not sep or not header.strip() or not field.strip():
-                raise InvalidInput(f"line {number}: write it as 列名 = field", field="mapping")
-            parsed[header.strip()] = field.strip()
-        imports.save_column_mapping(
-            session=session,
-            store_id=user.store_id,
-            kind=ImportKind(kind),
-            mapping=parsed,
-            actor=Actor.person(user),
-        )
-    except (InvalidInput, ValueError) as exc:
-        session.rollback()
-        return _archive_page(
-            request,
-            user,
-            session,
-            mapping_form={kind: mapping},
-            status_code=422,
-            mapping_error=getattr(exc, "message", "choose what the file holds"),
-        )
+    if kind not in ImportKind.__members__:
+        raise forms.FormError("choose what the file holds")
+    parsed: dict[str, str] = {}
+    for number, line in enumerate(mapping.splitlines(), start=1):
+        if not line.strip():
+            continue
+        header, sep, field = line.partition("=")
+        if not sep or not header.strip() or not field.strip():
+            raise InvalidInput(f"line {number}: write it as 列名 = field", field="mapping")
+        parsed[header.strip()] = field.strip()
+    imports.save_column_mapping(
+        session=session,
+        store_id=user.store_id,
+        kind=ImportKind(kind),
+        mapping=parsed,
+        actor=Actor.person(user),
+    )
     flash(request, "Column mapping saved.")
     return _see_other("/archive")
 
@@ -181,11 +179,8 @@ def upload(
     if kind not in {k.value for k in ImportKind} or file is None or not file.filename:
         flash(request, "Choose what the file holds and the file to import.", "error")
         return _see_other("/archive")
-    with tempfile.NamedTemporaryFile(suffix=Path(file.filename).suffix[:10], delete=False) as tmp:
-        shutil.copyfileobj(file.file, tmp, 1 << 20)
-        tmp_path = Path(tmp.name)
-    try:
-        if tmp_path.stat().st_size > MAX_UPLOAD:
+    with saved_upload(file) as path:
+        if path.stat().st_size > MAX_UPLOAD:
             flash(request, "The file is larger than 512 MB; split it by year.", "error")
             return _see_other("/archive")
         actor = Actor.person(user)
@@ -193,12 +188,10 @@ def upload(
             session=session,
             store_id=user.store_id,
             kind=kind,
-            source=tmp_path,
+            source=path,
             filename=file.filename,
             actor=actor,
         )
-    finally:
-        tmp_path.unlink(missing_ok=True)
     if not is_new:
         flash(request, "This file was imported before; nothing changed.")
         return _see_other(f"/archive/imports/{batch.id}")
@@ -244,13 +237,12 @@ def _import_report(request: Request, batch_id: int, user, session, template: str
 def import_errors(request: Request, batch_id: int, user: CurrentUser, session: SessionDep):
     """The row errors as XLSX in the reader's language."""
     _need(user, Role.admin, Role.manager, Role.auditor)
-    batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
-    return Response(
-        imports.errors_xlsx(
-            session=session, batch_id=batch.id, locale=pick_locale(request, user.locale), viewer=user
-        ),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.xlsx"'},
+    return actions.import_errors_workbook(
+        session=session,
+        batch_id=batch_id,
+        store_ids=store_ids(user),
+        locale=page_locale(request, user),
+        viewer=user,
     )
 
 
@@ -314,7 +306,13 @@ def decide_merge(
     return _see_other("/archive/merges")
 
 
+def _vehicle_again(request, user, session, *, error, status, form, **_params):
+    flash(request, error, "error")
+    return _see_other(safe_back(form.get("back"), "/archive"))
+
+
 @router.post("/vehicles/{vehicle_id}/status")
+@forms.form(_vehicle_again)
 def vehicle_status(
     request: Request,
     vehicle_id: int,
@@ -327,23 +325,28 @@ def vehicle_status(
     _need(user, Role.admin, Role.advisor, Role.supervisor)
     vehicle = customers.get_vehicle(session=session, vehicle_id=vehicle_id, store_ids=store_ids(user))
     surveys.require_customer_access(session=session, viewer=user, customer_id=vehicle.customer_id, write=True)
-    try:
-        v = cleanup.set_vehicle_status(
-            session=session,
-            vehicle_id=vehicle_id,
-            status=VehicleStatus(status),
-            note=note,
-            actor=Actor.person(user),
-            store_ids=store_ids(user),
-        )
-    except (DomainError, ValueError) as exc:
-        flash(request, getattr(exc, "message", "Choose a status."), "error")
-        return _see_other(safe_back(back, "/archive"))
+    if status not in VehicleStatus.__members__:
+        raise forms.FormError("Choose a status.")
+    v = cleanup.set_vehicle_status(
+        session=session,
+        vehicle_id=vehicle_id,
+        status=VehicleStatus(status),
+        note=note,
+        actor=Actor.person(user),
+        store_ids=store_ids(user),
+    )
     flash(request, "Saved.")
     return _see_other(safe_back(back, f"/customers/{v.customer_id}"))
 
 
+def _note_again(request, user, session, *, error, status, form, customer_id):
+    flash(request, error, "error")
+    request.session["note_draft"] = {"kind": form.get("kind", "other"), "text": form.get("text", "")}
+    return _see_other(safe_back(form.get("back"), f"/customers/{int(customer_id)}"))
+
+
 @router.post("/customers/{customer_id}/notes")
+@forms.form(_note_again)
 def add_note(
     request: Request,
     customer_id: int,
@@ -355,22 +358,16 @@ def add_note(
 ):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
     surveys.require_customer_access(session=session, viewer=user, customer_id=customer.id, write=True)
-    target = safe_back(back, f"/customers/{customer.id}")
-    try:
-        cleanup.add_note(
-            session=session,
-            customer_id=customer.id,
-            kind=kind,
-            text=text,
-            actor=Actor.person(user),
-            store_ids=store_ids(user),
-        )
-    except InvalidInput as exc:
-        flash(request, exc.message, "error")
-        request.session["note_draft"] = {"kind": kind, "text": text}
-        return _see_other(target)
+    cleanup.add_note(
+        session=session,
+        customer_id=customer.id,
+        kind=kind,
+        text=text,
+        actor=Actor.person(user),
+        store_ids=store_ids(user),
+    )
     flash(request, "Saved to the customer's archive.")
-    return _see_other(target)
+    return _see_other(safe_back(back, f"/customers/{customer.id}"))
 
 
 NOTE_KINDS = list(NoteKind)

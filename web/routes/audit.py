@@ -7,11 +7,12 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
 
-from api.deps import CurrentUser, SessionDep, store_ids
+from edge.locale import page_locale
+from edge.session import SessionDep
+from edge.users import CurrentUser, store_ids
+from edge.xlsx import xlsx_response
 from web import render
-from web.i18n import pick_locale
 from web.routes.archive import notes_context
 from web.routes.care import care_context
 from web.routes.common import PAGE
@@ -130,18 +131,9 @@ def audit_export(
         rows=len(events),
     )
     body = events_xlsx(
-        events,
-        exported_by=user.username,
-        filters=plain,
-        locale=pick_locale(request, user.locale),
-        viewer=user,
+        events, exported_by=user.username, filters=plain, locale=page_locale(request, user), viewer=user
     )
-    name = f"audit-{clock.today().isoformat()}.xlsx"
-    return Response(
-        body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return xlsx_response(body, f"audit-{clock.today().isoformat()}.xlsx")
 
 
 @router.get("/audit/complaints")

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from api.deps import SessionDep, optional_user
+from edge import users
+from edge.session import SessionDep
 from web import render
-from web.routes.common import client_address, safe_back
+from web.routes.common import safe_back
 from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
-from winback.accounts import sessions
 from winback.accounts.models import Role
 
 router = APIRouter(include_in_schema=False)
@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def home(request: Request, session: SessionDep):
-    user = optional_user(request, session)
+    user = users.optional_user(request, session)
     if user is None:
         return _see_other("/login")
     if user.has_role(Role.advisor) and not user.has_role(Role.admin, Role.supervisor, Role.manager):
@@ -43,13 +43,10 @@ def login(
     next: Annotated[str, Form()] = "/",
 ):
     try:
-        staff = accounts.log_in(
-            session=session, username=username.strip(), password=password, address=client_address(request)
-        )
+        staff = users.log_in(request, session, username=username.strip(), password=password)
     except accounts.TooManyAttempts as exc:
         return render(request, "login.html", status_code=429, next=next, username=username, error=exc.message)
     if staff is None:
-        session.commit()  # the failed attempt counts towards the rate limit
         return render(
             request,
             "login.html",
@@ -58,18 +55,10 @@ def login(
             username=username,
             error="Wrong username or password.",
         )
-    lang = request.session.get("lang")
-    request.session.clear()
-    request.session.update(sessions.start(staff))
-    if lang:
-        request.session["lang"] = lang
     return _see_other(safe_back(next, "/"))
 
 
 @router.post("/logout")
 def logout(request: Request, session: SessionDep):
-    user = sessions.resume(session=session, data=request.session)
-    if user is not None:
-        sessions.end_all(session=session, staff=user)  # every browser of this person
-    request.session.clear()
+    users.log_out(request, session)  # every browser of this person
     return _see_other("/login")

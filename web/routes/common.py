@@ -14,11 +14,6 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def client_address(request) -> str:
-    """The client's address (behind a proxy, run uvicorn with --proxy-headers)."""
-    return request.client.host if request.client else "unknown"
-
-
 def list_url(request, url: str) -> str | None:
     """The list's own address when a POST re-renders the list page (a form error), so its search
     box and page links do not point at the POST route; None on a GET (the links keep the query)."""

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 
-from api.deps import CurrentUser, SessionDep, store_ids
+from edge.session import SessionDep
+from edge.users import CurrentUser, store_ids
 from flows import launcher
 from web import flash, render
 from web.routes.common import PAGE, fragment_or_page, is_htmx

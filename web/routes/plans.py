@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
-from pydantic import ValidationError
 
-from api.deps import CurrentUser, SessionDep, store_ids
-from flows import launcher
-from web import flash, render
-from web.i18n import pick_locale
+from edge import actions
+from edge.locale import page_locale
+from edge.session import SessionDep
+from edge.users import CurrentUser, store_ids
+from web import flash, forms, render
 from web.routes.common import PAGE, list_url, safe_back
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
@@ -21,15 +19,20 @@ from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.customers import privacy
 from winback.cycles import service as cycles
-from winback.errors import Conflict, InvalidInput, NotFound
+from winback.errors import NotFound
 from winback.evaluation import service as evaluation
-from winback.evaluation.export import evaluation_xlsx
 from winback.plans import service as plans
-from winback.plans.models import MeasureStatus
-from winback.plans.schemas import MeasureReport, MeasureUpdate
+from winback.plans.models import MeasureStatus, PlanStatus
+from winback.plans.schemas import (
+    CallbackIn,
+    MeasureReport,
+    MeasureTemplateIn,
+    MeasureUpdate,
+    PlanAmend,
+    PlanDecision,
+    VoucherOffer,
+)
 from winback.surveys import service as surveys
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,7 +65,23 @@ def plan_page(
     )
 
 
+def _plan_again(request, user, session, *, error, status, form, plan_id=None, **_params):
+    # the plan page answers 200 with the message, as it always did
+    return plan_page(request, int(plan_id or form.get("plan_id")), user, session, error=error)
+
+
+def _number(text: str) -> Decimal | None:
+    """A number field of a form: blank is none; anything else must be a number."""
+    if not text.strip():
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise forms.FormError("The input is not valid") from None
+
+
 @router.post("/measures/{measure_id}")
+@forms.form(_plan_again)
 def measure_update(
     request: Request,
     measure_id: int,
@@ -78,61 +97,53 @@ def measure_update(
     expected_unit: Annotated[str, Form()] = "",
     reasons: Annotated[list[str] | None, Form()] = None,
 ):
-    try:
-        body = MeasureUpdate.model_validate(
-            {
-                "expected_value": Decimal(expected_value) if expected_value.strip() else None,
-                "expected_unit": expected_unit,
-                "reasons": reasons,
-                "title": title or None,
-                "owner_id": int(owner_id) if owner_id else None,
-                "due_date": date.fromisoformat(due_date) if due_date else None,
-                "expected_effect": expected_effect,
-                "estimated_cost": Decimal(estimated_cost) if estimated_cost.strip() else None,
-            }
-        )
-        plans.update_measure(session=session, measure_id=measure_id, actor_staff=user, **body.model_dump())
-    except (ValueError, InvalidOperation, ValidationError) as exc:
-        session.rollback()
-        msg = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
-        return plan_page(request, plan_id, user, session, error=msg or "The input is not valid")
-    except InvalidInput as exc:
-        session.rollback()
-        return plan_page(request, plan_id, user, session, error=exc.message)
+    # Not a form model: a blank text field clears the value here ("" is not "unchanged").
+    body = MeasureUpdate.model_validate(
+        {
+            "expected_value": _number(expected_value),
+            "expected_unit": expected_unit,
+            "reasons": reasons,
+            "title": title or None,
+            "owner_id": owner_id or None,
+            "due_date": due_date or None,
+            "expected_effect": expected_effect,
+            "estimated_cost": _number(estimated_cost),
+        }
+    )
+    plans.update_measure(session=session, measure_id=measure_id, actor_staff=user, **body.model_dump())
     flash(request, "Saved.")
     return _see_other(f"/plans/{plan_id}")
 
 
 @router.post("/plans/{plan_id}/submit")
+@forms.form(_plan_again)
 def plan_submit(request: Request, plan_id: int, user: CurrentUser, session: SessionDep):
-    try:
-        plans.submit_plan(session=session, plan_id=plan_id, actor_staff=user)
-    except InvalidInput as exc:
-        session.rollback()
-        return plan_page(request, plan_id, user, session, error=exc.message)
+    plans.submit_plan(session=session, plan_id=plan_id, actor_staff=user)
     flash(request, "Plan submitted.")
     return _see_other(f"/plans/{plan_id}")
 
 
+class PlanDecisionForm(PlanDecision):
+    decision: str  # "approve"; anything else rejects
+
+
 @router.post("/plans/{plan_id}/decide")
+@forms.form(_plan_again)
 def plan_decide(
     request: Request,
     plan_id: int,
     user: CurrentUser,
     session: SessionDep,
-    decision: Annotated[str, Form()],
-    comment: Annotated[str, Form()] = "",
+    body: Annotated[PlanDecisionForm, Form()],
 ):
-    try:
-        plan = plans.decide_plan(
-            session=session, plan_id=plan_id, approve=decision == "approve", comment=comment, actor_staff=user
-        )
-    except InvalidInput as exc:
-        session.rollback()
-        return plan_page(request, plan_id, user, session, error=exc.message)
-    session.commit()
-    if plan.status.value == "approved":
-        launcher.start_execution(cycle_id=plan.cycle_id, store_id=plan.store_id)
+    plan = actions.decide_plan(
+        session=session,
+        plan_id=plan_id,
+        approve=body.decision == "approve",
+        comment=body.comment,
+        actor_staff=user,
+    )
+    if plan.status == PlanStatus.approved:
         flash(request, "Plan approved.")
     else:
         flash(request, "Plan rejected.")
@@ -140,18 +151,15 @@ def plan_decide(
 
 
 @router.post("/plans/{plan_id}/amend")
+@forms.form(_plan_again)
 def plan_amend(
     request: Request,
     plan_id: int,
     user: CurrentUser,
     session: SessionDep,
-    reason: Annotated[str, Form()] = "",
+    body: Annotated[PlanAmend, Form()],
 ):
-    try:
-        new = plans.amend_plan(session=session, plan_id=plan_id, actor_staff=user, reason=reason)
-    except Conflict as exc:
-        session.rollback()
-        return plan_page(request, plan_id, user, session, error=exc.message)
+    new = plans.amend_plan(session=session, plan_id=plan_id, actor_staff=user, reason=body.reason)
     flash(request, "A new version was drafted; the approved one stays in force until it is approved.")
     return _see_other(f"/plans/{new.id}")
 
@@ -190,7 +198,12 @@ def my_measures(
     )
 
 
+def _measures_again(request, user, session, *, error, status, form, **_params):
+    return my_measures(request, user, session, error=error)
+
+
 @router.post("/measures/{measure_id}/status")
+@forms.form(_measures_again)
 async def measure_report(
     request: Request,
     measure_id: int,
@@ -202,22 +215,15 @@ async def measure_report(
     back: Annotated[str, Form()] = "/measures",
 ):
     data = await attachment.read() if attachment is not None and attachment.filename else None
-    try:
-        body = MeasureReport.model_validate({"status": status, "evidence": evidence or None})
-        plans.set_measure_status(
-            session=session,
-            measure_id=measure_id,
-            status=MeasureStatus(body.status),
-            evidence=body.evidence,
-            actor_staff=user,
-            attachment=(attachment.filename, data) if data is not None else None,
-        )
-    except ValidationError as exc:
-        session.rollback()
-        return my_measures(request, user, session, error="; ".join(e["msg"] for e in exc.errors()))
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        return my_measures(request, user, session, error=exc.message)
+    body = MeasureReport.model_validate({"status": status, "evidence": evidence or None})
+    plans.set_measure_status(
+        session=session,
+        measure_id=measure_id,
+        status=MeasureStatus(body.status),
+        evidence=body.evidence,
+        actor_staff=user,
+        attachment=(attachment.filename, data) if data is not None else None,
+    )
     flash(request, "Saved.")
     return _see_other(safe_back(back, "/measures"))
 
@@ -250,24 +256,9 @@ def report_page(request: Request, cycle_id: int, user: CurrentUser, session: Ses
 
 @router.get("/cycles/{cycle_id}/report.xlsx")
 def report_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
-    cycle, ev, trend = _report_context(session, user, cycle_id)
-    locale = pick_locale(request, user.locale)
-    body = evaluation_xlsx(
-        ev,
-        month=cycle.month,
-        trend=trend,
-        locale=locale,
-        reason_labels={
-            r.code: r.label(locale)
-            for r in surveys.reason_codes(session=session, store_id=cycle.store_id, active_only=False)
-        },
-    )
-    return Response(
-        body,
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": f'attachment; filename="evaluation-{cycle.store.code}-{cycle.month}.xlsx"'
-        },
+    _need(user, Role.manager, Role.admin, Role.supervisor, Role.auditor)
+    return actions.evaluation_workbook(
+        session=session, cycle_id=cycle_id, store_ids=store_ids(user), locale=page_locale(request, user)
     )
 
 
@@ -302,7 +293,14 @@ def library_page(
     )
 
 
+def _library_again(request, user, session, *, error, status, form, **_params):
+    fields = ("reason_code", "title", "title_en", "expected_effect", "expected_value", "expected_unit")
+    shown = {k: form.get(k, "") for k in (*fields, "estimated_cost")}
+    return library_page(request, user, session, error=error, form=shown)
+
+
 @router.post("/measure-library")
+@forms.form(_library_again)
 def library_save(
     request: Request,
     user: CurrentUser,
@@ -317,48 +315,24 @@ def library_save(
     estimated_cost: Annotated[str, Form()] = "",
     active: Annotated[str, Form()] = "",
 ):
-    from winback.plans.schemas import MeasureTemplateIn
-
     _need(user, Role.manager)
-    form = {
-        "reason_code": reason_code,
-        "title": title,
-        "title_en": title_en,
-        "expected_effect": expected_effect,
-        "expected_value": expected_value,
-        "expected_unit": expected_unit,
-        "estimated_cost": estimated_cost,
-    }
     try:
-        body = MeasureTemplateIn.model_validate(
-            {
-                "reason_code": reason_code,
-                "title": title,
-                "title_en": title_en,
-                "expected_effect": expected_effect or None,
-                "expected_value": Decimal(expected_value) if expected_value.strip() else None,
-                "expected_unit": expected_unit or None,
-                "estimated_cost": Decimal(estimated_cost) if estimated_cost.strip() else None,
-                "active": bool(active) if template_id else True,
-            }
-        )
-        plans.save_template(
-            session=session,
-            actor_staff=user,
-            template_id=int(template_id) if template_id else None,
-            **body.model_dump(),
-        )
-    except (ValueError, InvalidOperation, ValidationError) as exc:
-        session.rollback()
-        msg = (
-            "; ".join(e["msg"] for e in exc.errors())
-            if isinstance(exc, ValidationError)
-            else "The input is not valid"
-        )
-        return library_page(request, user, session, error=msg, form=form)
-    except InvalidInput as exc:
-        session.rollback()
-        return library_page(request, user, session, error=exc.message, form=form)
+        template = int(template_id) if template_id else None
+    except ValueError:
+        raise forms.FormError("The input is not valid") from None
+    body = MeasureTemplateIn.model_validate(
+        {
+            "reason_code": reason_code,
+            "title": title,
+            "title_en": title_en,
+            "expected_effect": expected_effect or None,
+            "expected_value": _number(expected_value),
+            "expected_unit": expected_unit or None,
+            "estimated_cost": _number(estimated_cost),
+            "active": bool(active) if template_id else True,
+        }
+    )
+    plans.save_template(session=session, actor_staff=user, template_id=template, **body.model_dump())
     flash(request, "Saved.")
     return _see_other("/measure-library")
 
@@ -400,58 +374,45 @@ def followup_page(
     )
 
 
+def _followup_again(request, user, session, *, error, status, form, **_params):
+    # the follow-up page answers 200 with the message, as it always did
+    return followup_page(request, int(form.get("cycle_id")), user, session, error=error)
+
+
+class VoucherForm(VoucherOffer):
+    cycle_id: int  # the follow-up page it was posted from
+
+
 @router.post("/targets/{target_id}/vouchers")
+@forms.form(_followup_again, messages={"amount.decimal_parsing": "The amount is not a number"})
 def voucher_offer(
     request: Request,
     target_id: int,
     user: CurrentUser,
     session: SessionDep,
-    cycle_id: Annotated[int, Form()],
-    amount: Annotated[str, Form()] = "",
-    kind: Annotated[str, Form()] = "工时券",
+    body: Annotated[VoucherForm, Form()],
 ):
-    from winback.plans.schemas import VoucherOffer
-
-    try:
-        body = VoucherOffer.model_validate(
-            {"amount": Decimal(amount) if amount.strip() else None, "kind": kind}
-        )
-        plans.offer_voucher(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
-    except (InvalidOperation, ValidationError) as exc:
-        session.rollback()
-        msg = (
-            "; ".join(e["msg"] for e in exc.errors())
-            if isinstance(exc, ValidationError)
-            else "The amount is not a number"
-        )
-        return followup_page(request, cycle_id, user, session, error=msg)
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        return followup_page(request, cycle_id, user, session, error=exc.message)
+    offer = body.model_dump(exclude={"cycle_id"})
+    plans.offer_voucher(session=session, target_id=target_id, actor_staff=user, **offer)
     flash(request, "Saved.")
-    return _see_other(f"/cycles/{cycle_id}/followup")
+    return _see_other(f"/cycles/{body.cycle_id}/followup")
+
+
+class CallbackForm(CallbackIn):
+    cycle_id: int
 
 
 @router.post("/targets/{target_id}/callback")
+@forms.form(_followup_again, messages={"satisfaction": "satisfaction is a score from 1 to 5"})
 def callback_record(
     request: Request,
     target_id: int,
     user: CurrentUser,
     session: SessionDep,
-    cycle_id: Annotated[int, Form()],
-    satisfaction: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
+    body: Annotated[CallbackForm, Form()],
 ):
-    from winback.plans.schemas import CallbackIn
-
-    try:
-        body = CallbackIn.model_validate({"satisfaction": satisfaction, "note": note or None})
-        plans.record_callback(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
-    except ValidationError:
-        session.rollback()
-        return followup_page(request, cycle_id, user, session, error="satisfaction is a score from 1 to 5")
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        return followup_page(request, cycle_id, user, session, error=exc.message)
+    plans.record_callback(
+        session=session, target_id=target_id, actor_staff=user, satisfaction=body.satisfaction, note=body.note
+    )
     flash(request, "Saved.")
-    return _see_other(f"/cycles/{cycle_id}/followup")
+    return _see_other(f"/cycles/{body.cycle_id}/followup")

@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from api.deps import CurrentUser, SessionDep
-from web import flash, render
+from edge.session import SessionDep
+from edge.users import CurrentUser
+from web import flash, forms, render
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts.models import Role
-from winback.errors import InvalidInput, NotFound
 from winback.surveys import service as surveys
 from winback.surveys.models import ReasonArea
 
@@ -42,7 +42,13 @@ def reasons_page(request: Request, user: CurrentUser, session: SessionDep):
     return _page(request, user, session)
 
 
+def _reasons_again(request, user, session, *, error, status, form, **_params):
+    shown = {k: form.get(k, "") for k in ("code", "label_zh", "label_en", "area")}
+    return _page(request, user, session, error=error, form=shown, status_code=status)
+
+
 @router.post("/reason-codes")
+@forms.form(_reasons_again, passthrough=(403,))  # an unknown reason: the list again, with the message
 def reason_save(
     request: Request,
     user: CurrentUser,
@@ -55,20 +61,15 @@ def reason_save(
     active: Annotated[str, Form()] = "",
 ):
     _need(user, Role.admin, Role.manager)
-    form = {"code": code, "label_zh": label_zh, "label_en": label_en, "area": area}
-    try:
-        surveys.save_reason_code(
-            session=session,
-            actor_staff=user,
-            label_zh=label_zh,
-            label_en=label_en,
-            code=code or None,
-            reason_id=int(reason_id) if reason_id.strip().isdigit() else None,
-            area=ReasonArea(area) if area in ReasonArea.__members__ else None,
-            active=bool(active) if reason_id else True,
-        )
-    except (InvalidInput, NotFound) as exc:
-        session.rollback()
-        return _page(request, user, session, error=exc.message, form=form, status_code=exc.status)
+    surveys.save_reason_code(
+        session=session,
+        actor_staff=user,
+        label_zh=label_zh,
+        label_en=label_en,
+        code=code or None,
+        reason_id=int(reason_id) if reason_id.strip().isdigit() else None,
+        area=ReasonArea(area) if area in ReasonArea.__members__ else None,
+        active=bool(active) if reason_id else True,
+    )
     flash(request, "Saved.")
     return _see_other("/reason-codes")

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from api.deps import CurrentUser, SessionDep
-from web import flash, render
+from edge.session import SessionDep
+from edge.users import CurrentUser
+from web import flash, forms, render
 from web.routes.archive import notes_context
 from web.routes.common import PAGE, is_htmx, safe_back
 from web.routes.common import see_other as _see_other
@@ -18,10 +18,9 @@ from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.customers import service as customers
 from winback.cycles import service as cycles
-from winback.errors import Conflict, DomainError, InvalidInput
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, Disposition, ShopKind, SurveyStatus
-from winback.surveys.schemas import ContactAttemptIn, SurveyResultIn
+from winback.surveys.schemas import ComplaintAnswerIn, ContactAttemptIn, ExcludeIn, ReassignIn, SurveyResultIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,62 +107,62 @@ def _yes_no(value):
     return {"yes": True, "no": False}.get(value or "")
 
 
+def _survey_input(posted) -> dict:
+    """The survey form's fields as SurveyResultIn reads them (and as the form shows them again)."""
+    return {
+        "method": posted.get("method") or "phone",
+        "reasons": posted.getlist("reasons"),
+        "reason_other": posted.get("reason_other"),
+        "serviced_elsewhere": posted.get("serviced_elsewhere") == "yes",
+        "elsewhere_kind": posted.get("elsewhere_kind") or None,
+        "elsewhere_what": posted.get("elsewhere_what"),
+        "elsewhere_where": posted.get("elsewhere_where"),
+        "elsewhere_why": posted.get("elsewhere_why"),
+        "complaint": posted.get("complaint"),
+        "would_return": _yes_no(posted.get("would_return")),
+        "appointment_on": posted.get("appointment_on") or None,
+        "voucher_offered": posted.get("voucher_offered") == "yes",
+        "notes": posted.get("notes"),
+        "unreachable": posted.get("unreachable") == "yes",
+        "expected_version": posted.get("version") or None,
+    }
+
+
+def _survey_again(request, user, session, *, error, status, form, task_id):
+    return _task_page(
+        request, user, session, int(task_id), form=_survey_input(form), error=error, status_code=status
+    )
+
+
 @router.post("/tasks/{task_id}/close")
+@forms.form(_survey_again)
 async def task_close(request: Request, task_id: int, user: CurrentUser, session: SessionDep):
     """One form, two buttons: "save" keeps a half-finished survey, "close" validates and closes."""
-    form = await request.form()
-    data = {
-        "method": form.get("method") or "phone",
-        "reasons": form.getlist("reasons"),
-        "reason_other": form.get("reason_other"),
-        "serviced_elsewhere": form.get("serviced_elsewhere") == "yes",
-        "elsewhere_kind": form.get("elsewhere_kind") or None,
-        "elsewhere_what": form.get("elsewhere_what"),
-        "elsewhere_where": form.get("elsewhere_where"),
-        "elsewhere_why": form.get("elsewhere_why"),
-        "complaint": form.get("complaint"),
-        "would_return": _yes_no(form.get("would_return")),
-        "appointment_on": form.get("appointment_on") or None,
-        "voucher_offered": form.get("voucher_offered") == "yes",
-        "notes": form.get("notes"),
-        "unreachable": form.get("unreachable") == "yes",
-        "expected_version": form.get("version") or None,
-    }
-    draft = form.get("action") == "save"
-    try:
-        body = SurveyResultIn.model_validate(data)
-        payload = body.model_dump()
-        codes = payload.pop("reasons")
-        if draft:
-            surveys.save_draft(
-                session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload
-            )
-            flash(request, "Draft saved.")
-            return _see_other(f"/tasks/{task_id}")
-        surveys.close_task(session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload)
-    except ValidationError as exc:
-        session.rollback()
-        return _task_page(
-            request,
-            user,
-            session,
-            task_id,
-            form=data,
-            status_code=422,
-            error="; ".join(e["msg"] for e in exc.errors()),
-        )
-    except (InvalidInput, DomainError) as exc:
-        session.rollback()
-        if exc.status in (403, 404):
-            raise
-        return _task_page(
-            request, user, session, task_id, form=data, error=exc.message, status_code=exc.status
-        )
+    posted = await request.form()
+    payload = SurveyResultIn.model_validate(_survey_input(posted)).model_dump()
+    codes = payload.pop("reasons")
+    if posted.get("action") == "save":
+        surveys.save_draft(session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload)
+        flash(request, "Draft saved.")
+        return _see_other(f"/tasks/{task_id}")
+    surveys.close_task(session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload)
     flash(request, "Task closed.")
     return _see_other("/tasks")
 
 
+def _attempt_again(request, user, session, *, error, status, form, task_id):
+    shown = {
+        "att_method": form.get("method", "phone"),
+        "att_outcome": form.get("outcome", ""),
+        "att_note": form.get("note", ""),
+        "call_back_at": form.get("call_back_at", ""),
+    }
+    page = _attempts_section if is_htmx(request) else _task_page
+    return page(request, user, session, int(task_id), form=shown, error=error, status_code=status)
+
+
 @router.post("/tasks/{task_id}/attempts")
+@forms.form(_attempt_again)
 def task_attempt(
     request: Request,
     task_id: int,
@@ -175,44 +174,25 @@ def task_attempt(
     call_back_at: Annotated[str, Form()] = "",
     version: Annotated[str, Form()] = "",
 ):
-    raw = {
-        "method": method,
-        "outcome": outcome,
-        "note": note or None,
-        "call_back_at": call_back_at or None,
-        "expected_version": version or None,
-    }
-    form = {"att_method": method, "att_outcome": outcome, "att_note": note, "call_back_at": call_back_at}
-    try:
-        body = ContactAttemptIn.model_validate(raw)
-        surveys.record_attempt(
-            session=session,
-            task_id=task_id,
-            method=body.method,
-            outcome=body.outcome,
-            note=body.note,
-            call_back_at=body.call_back_at,
-            expected_version=body.expected_version,
-            actor_staff=user,
-        )
-    except ValidationError as exc:
-        session.rollback()
-        page = _attempts_section if is_htmx(request) else _task_page
-        return page(
-            request,
-            user,
-            session,
-            task_id,
-            form=form,
-            status_code=422,
-            error="; ".join(e["msg"] for e in exc.errors()),
-        )
-    except DomainError as exc:
-        session.rollback()
-        if exc.status in (403, 404):
-            raise
-        page = _attempts_section if is_htmx(request) else _task_page
-        return page(request, user, session, task_id, form=form, error=exc.message, status_code=exc.status)
+    body = ContactAttemptIn.model_validate(
+        {
+            "method": method,
+            "outcome": outcome,
+            "note": note or None,
+            "call_back_at": call_back_at or None,
+            "expected_version": version or None,
+        }
+    )
+    surveys.record_attempt(
+        session=session,
+        task_id=task_id,
+        method=body.method,
+        outcome=body.outcome,
+        note=body.note,
+        call_back_at=body.call_back_at,
+        expected_version=body.expected_version,
+        actor_staff=user,
+    )
     flash(request, "Saved.")
     if is_htmx(request):
         task = surveys.get_task(session=session, task_id=task_id, viewer=user)
@@ -244,77 +224,71 @@ def _attempts_section(
     )
 
 
+def _answer_again(request, user, session, *, error, status, form, task_id):
+    shown = {"answer": form.get("answer", "")}
+    return _task_page(request, user, session, int(task_id), form=shown, error=error, status_code=status)
+
+
 @router.post("/tasks/{task_id}/answer")
+@forms.form(_answer_again, messages={"answer.missing": "write the answer"})
 def task_answer(
     request: Request,
     task_id: int,
     user: CurrentUser,
     session: SessionDep,
-    answer: Annotated[str, Form()] = "",
+    body: Annotated[ComplaintAnswerIn, Form()],
 ):
-    try:
-        surveys.answer_complaint(session=session, task_id=task_id, answer=answer, actor_staff=user)
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        return _task_page(
-            request,
-            user,
-            session,
-            task_id,
-            form={"answer": answer},
-            error=exc.message,
-            status_code=exc.status,
-        )
+    surveys.answer_complaint(session=session, task_id=task_id, answer=body.answer, actor_staff=user)
     flash(request, "Saved.")
     return _see_other(f"/tasks/{task_id}")
 
 
+def _exclude_again(request, user, session, *, error, status, form, task_id):
+    shown = {"exclude_reason": form.get("reason", "")}
+    return _task_page(request, user, session, int(task_id), form=shown, error=error, status_code=status)
+
+
 @router.post("/tasks/{task_id}/exclude")
+@forms.form(_exclude_again, messages={"reason.missing": "say why the target is excluded"})
 def task_exclude(
     request: Request,
     task_id: int,
     user: CurrentUser,
     session: SessionDep,
-    reason: Annotated[str, Form()] = "",
+    body: Annotated[ExcludeIn, Form()],
 ):
-    try:
-        task = surveys.exclude_task(session=session, task_id=task_id, reason=reason, actor_staff=user)
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        return _task_page(
-            request,
-            user,
-            session,
-            task_id,
-            form={"exclude_reason": reason},
-            error=exc.message,
-            status_code=exc.status,
-        )
+    task = surveys.exclude_task(session=session, task_id=task_id, reason=body.reason, actor_staff=user)
     flash(request, "Saved.")
     return _see_other(f"/cycles/{task.cycle_id}")
 
 
+def _back_with_message(default: str):
+    """For a list's inline form: the message on the list it was posted from."""
+
+    def back(request, user, session, *, error, status, form, **_params):
+        flash(request, error, "error")
+        return _see_other(safe_back(form.get("back"), default))
+
+    return back
+
+
 @router.post("/tasks/reassign")
+@forms.form(_back_with_message("/cycles"))
 async def tasks_reassign_many(request: Request, user: CurrentUser, session: SessionDep):
     form = await request.form()
     back = form.get("back") or "/cycles"
     try:
         ids = [int(i) for i in form.getlist("task_ids")]
-        surveys.reassign_many(
-            session=session, task_ids=ids, to_staff_id=int(form.get("assignee_id") or 0), actor_staff=user
-        )
+        to_staff_id = int(form.get("assignee_id") or 0)
     except ValueError:
-        flash(request, "choose at least one task", "error")
-        return _see_other(safe_back(back, "/cycles"))
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        flash(request, exc.message, "error")
-        return _see_other(safe_back(back, "/cycles"))
+        raise forms.FormError("choose at least one task") from None
+    surveys.reassign_many(session=session, task_ids=ids, to_staff_id=to_staff_id, actor_staff=user)
     flash(request, "Task reassigned.")
     return _see_other(safe_back(back, "/cycles"))
 
 
 @router.post("/staff/{staff_id}/hand-over")
+@forms.form(_back_with_message("/cycles"))
 def staff_hand_over(
     request: Request,
     staff_id: int,
@@ -322,12 +296,7 @@ def staff_hand_over(
     session: SessionDep,
     back: Annotated[str, Form()] = "/cycles",
 ):
-    try:
-        result = surveys.hand_over_advisor(session=session, advisor_id=staff_id, actor_staff=user)
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        flash(request, exc.message, "error")
-        return _see_other(safe_back(back, "/cycles"))
+    result = surveys.hand_over_advisor(session=session, advisor_id=staff_id, actor_staff=user)
     counts = {"tasks": result["tasks"], "customers": result["customers"]}
     if result["deactivated"]:
         flash(request, "Handed over and deactivated: {tasks} tasks, {customers} customers.", **counts)
@@ -340,24 +309,35 @@ def staff_hand_over(
     return _see_other(safe_back(back, "/cycles"))
 
 
+def _reassign_again(request, user, session, *, error, status, form, task_id):
+    flash(request, error, "error")
+    back = safe_back(form.get("back"), "")
+    if is_htmx(request):
+        return _cycle_row(request, user, session, int(task_id), back, status_code=status)
+    return _see_other(back or f"/tasks/{task_id}")
+
+
+class ReassignForm(ReassignIn):
+    back: str = ""  # the page the form was posted from
+
+
 @router.post("/tasks/{task_id}/reassign")
+@forms.form(_reassign_again)
 def task_reassign(
     request: Request,
     task_id: int,
     user: CurrentUser,
     session: SessionDep,
-    assignee_id: Annotated[int, Form()],
-    back: Annotated[str, Form()] = "",
+    body: Annotated[ReassignForm, Form()],
 ):
-    back = safe_back(back, "")
-    try:
-        task = surveys.reassign(session=session, task_id=task_id, to_staff_id=assignee_id, actor_staff=user)
-    except (InvalidInput, Conflict) as exc:
-        session.rollback()
-        flash(request, exc.message, "error")
-        if is_htmx(request):
-            return _cycle_row(request, user, session, task_id, back, status_code=exc.status)
-        return _see_other(back or f"/tasks/{task_id}")
+    back = safe_back(body.back, "")
+    task = surveys.reassign(
+        session=session,
+        task_id=task_id,
+        to_staff_id=body.assignee_id,
+        expected_version=body.expected_version,
+        actor_staff=user,
+    )
     flash(request, "Task reassigned.")
     if is_htmx(request):
         return _cycle_row(request, user, session, task.id, back)
