@@ -12,6 +12,7 @@ from edge.session import SessionDep
 from winback.accounts import service as accounts
 from winback.accounts import sessions
 from winback.accounts.models import Role, Staff
+from winback.errors import Forbidden
 
 
 class NotLoggedIn(Exception):
@@ -49,6 +50,12 @@ def require(*roles: Role):
         return user
 
     return Depends(check)
+
+
+def need(user: Staff, *roles: Role) -> None:
+    """Inside a route: the person holds one of ``roles`` (403 otherwise)."""
+    if not user.has_role(*roles):
+        raise Forbidden("you may not do this")
 
 
 def store_ids(user: Staff) -> list[int]:

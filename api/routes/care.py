@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, SessionDep, store_ids
-from web.routes.common import need
+from edge.users import need
 from winback.accounts.models import Role
 from winback.care import service as care
 from winback.care.models import CareKind, CareStatus

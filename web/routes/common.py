@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi.responses import RedirectResponse
 
-from winback.accounts.models import Role, Staff
-from winback.errors import Forbidden
+from edge.users import need  # noqa: F401  (the page modules' name for the role check)
 
 PAGE = 50  # rows per page in long lists
 
@@ -18,11 +17,6 @@ def list_url(request, url: str) -> str | None:
     """The list's own address when a POST re-renders the list page (a form error), so its search
     box and page links do not point at the POST route; None on a GET (the links keep the query)."""
     return None if request.method == "GET" else url
-
-
-def need(user: Staff, *roles: Role) -> None:
-    if not user.has_role(*roles):
-        raise Forbidden("you may not do this")
 
 
 def is_htmx(request) -> bool:
