@@ -20,7 +20,7 @@ def test_last_admin_stays_and_a_second_admin_may_go(session, demo_store, staff):
         store_id=other.id,
         username="group-admin",
         display_name="group admin",
-        password="group-admin-pw",
+        password="Qz7-lantern-orbit",
         roles=[Role.admin],
         actor=Actor.system(),
     )
@@ -39,7 +39,7 @@ def test_last_admin_stays_and_a_second_admin_may_go(session, demo_store, staff):
         store_id=demo_store,
         username="admin2",
         display_name="admin 2",
-        password="second-admin-pw",
+        password="Qz7-harbour-violet",
         roles=[Role.admin],
         actor=Actor.system(),
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import Response
 
-from api.deps import CurrentUser, SessionDep, store_ids
+from edge.session import SessionDep
+from edge.users import CurrentUser, store_ids
+from edge.xlsx import xlsx_response
 from web import flash, render
 from web.i18n import pick_locale, translator
 from web.routes.common import need, safe_back, see_other
@@ -140,12 +141,7 @@ def care_export(request: Request, user: CurrentUser, session: SessionDep):
     if n == 0:
         flash(request, "No reminders are waiting for the SMS export.", "error")
         return see_other("/care")
-    name = f"care-sms-{user.store.code}.xlsx"
-    return Response(
-        body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return xlsx_response(body, f"care-sms-{user.store.code}.xlsx")
 
 
 @router.get("/care/calls")
@@ -191,11 +187,7 @@ def care_report_xlsx(request: Request, user: CurrentUser, session: SessionDep):
     t = translator(pick_locale(request, getattr(user, "locale", None)))
     labels = {**KIND_LABELS, **CHANNEL_LABELS}
     body = care_report.workbook(rep, translate=t, label=lambda code: t(labels.get(code, code)))
-    return Response(
-        body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="care-report-{user.store.code}.xlsx"'},
-    )
+    return xlsx_response(body, f"care-report-{user.store.code}.xlsx")
 
 
 # ---- settings (the manager) -------------------------------------------------------------
