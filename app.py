@@ -23,6 +23,7 @@ from web.routes.common import is_htmx
 from web.security import OriginCheck, SecurityHeaders
 from winback.config import get_settings
 from winback.errors import DomainError
+from winback.i18n import N_
 
 log = logging.getLogger("winback.app")
 
@@ -104,7 +105,7 @@ def create_app() -> FastAPI:
     @app.exception_handler(OverflowError)
     async def _out_of_range(request: Request, exc: Exception):
         # e.g. /api/cycles/99999999999999: an id no column can hold (found by schemathesis)
-        message = "a value is out of range"
+        message = N_("a value is out of range")
         if _wants_json(request):
             return JSONResponse(error_body(request, message, code="invalid"), status_code=422)
         return render_error(request, 422, message)

@@ -33,6 +33,19 @@ AsOf = Annotated[
 ]
 
 
+def cli_locale() -> str:
+    """The language of the command's messages: ``--lang en``, else LC_ALL/LC_MESSAGES/LANG, else Chinese."""
+    from winback.i18n import locale_from_env
+
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg.startswith("--lang="):
+            return "en" if arg.split("=", 1)[1] == "en" else "zh"
+        if arg == "--lang" and i + 1 < len(argv):
+            return "en" if argv[i + 1] == "en" else "zh"
+    return locale_from_env()
+
+
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"winback: error: {message}", err=True)
     raise typer.Exit(code)
@@ -216,14 +229,12 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
     from winback.accounts import service as accounts
     from winback.actor import Actor
     from winback.customers import imports
-    from winback.customers.import_errors import lang_from_env
     from winback.customers.models import ImportStatus
+    from winback.i18n import translator
 
     _set_clock(as_of)
-    locale = lang if lang in ("zh", "en") else lang_from_env(dict(os.environ))
-
-    def say(zh: str, en: str, **params) -> str:
-        return (en if locale == "en" else zh).format(**params)
+    locale = lang if lang in ("zh", "en") else cli_locale()
+    _ = translator(locale)
 
     path = Path(file)
     if not path.is_file():
@@ -249,8 +260,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
         )
         if not is_new:
             typer.echo(
-                say(
-                    "{name}：已于 {day} 作为导入 #{id} 导入过，没有任何变化",
+                _(
                     "{name}: already imported as import #{id} on {day}; nothing changed",
                     name=path.name,
                     id=batch.id,
@@ -275,34 +285,26 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                 "back": batch.returned_targets,
             }
             typer.echo(
-                say(
-                    "导入 #{id} {kind} {name}（{fmt}）：{rows} 行：新增 {new}，更新 {updated}，未变 {unchanged}，"
-                    "有错误 {failed}",
+                _(
                     "import #{id} {kind} {name} ({fmt}): {rows} rows: {new} new, {updated} updated, "
                     "{unchanged} unchanged, {failed} with errors",
                     **counts,
                 )
-                + (
-                    say("；{back} 位调查对象已回厂", "; {back} survey targets came back", **counts)
-                    if batch.returned_targets
-                    else ""
-                )
+                + (_("; {back} survey targets came back", **counts) if batch.returned_targets else "")
             )
             for e in imports.row_errors(session=session, batch_id=batch.id, limit=20):
                 typer.echo(
-                    say(
-                        "  第 {row} 行，{column}：{reason}",
+                    _(
                         "  row {row}, {column}: {reason}",
                         row=e.row_number,
                         column=e.column,
                         reason=e.text(locale),
                     )
-                    + (say("（{value}）", " ({value})", value=e.value) if e.value else "")
+                    + (_(" ({value})", value=e.value) if e.value else "")
                 )
             if batch.failed > 20:
                 typer.echo(
-                    say(
-                        "  ……还有更多；完整列表见导入页面（/archive/imports/{id}）",
+                    _(
                         "  ... and more; the full list is on the import page (/archive/imports/{id})",
                         id=batch.id,
                     )
@@ -425,8 +427,8 @@ def main() -> None:
 
     try:
         app()
-    except DomainError as exc:
-        typer.echo(f"winback: error: {exc.message}", err=True)
+    except DomainError as exc:  # in the command's language (Chinese unless --lang en or LANG=en...)
+        typer.echo(f"winback: error: {exc.message.translate(cli_locale())}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from api.deps import CurrentUser, SessionDep
 from web.routes.common import client_address
 from winback.accounts import service as accounts
+from winback.i18n import N_
 
 router = APIRouter()
 
@@ -26,7 +27,7 @@ def login(body: LoginIn, request: Request, session: SessionDep) -> dict[str, Any
     )
     if staff is None:
         session.commit()  # the failed attempt counts towards the rate limit
-        raise HTTPException(status_code=401, detail="wrong username or password")
+        raise HTTPException(status_code=401, detail=N_("wrong username or password"))
     request.session.clear()
     request.session["staff_id"] = staff.id
     return me(staff)

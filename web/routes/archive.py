@@ -25,6 +25,7 @@ from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
 from winback.errors import DomainError, InvalidInput
+from winback.i18n import N_
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -117,7 +118,7 @@ def _archive_page(
         mappings=mappings,
         mapping_error=mapping_error,
         fields=imports.HEADERS,
-        labels={**imports.FIELD_LABELS, "vin_check_digit": "车架号校验位"},
+        labels={**imports.FIELD_LABELS, "vin_check_digit": N_("VIN check digit")},
         quality=cleanup.data_quality(session=session, store_id=user.store_id),
         trend=cleanup.quality_trend(session=session, store_id=user.store_id),
         q=q,
@@ -145,7 +146,9 @@ def save_mapping(
                 continue
             header, sep, field = line.partition("=")
             if not sep or not header.strip() or not field.strip():
-                raise InvalidInput(f"line {number}: write it as 列名 = field", field="mapping")
+                raise InvalidInput(
+                    "line {number}: write it as column name = field", number=number, field="mapping"
+                )
             parsed[header.strip()] = field.strip()
         imports.save_column_mapping(
             session=session,
@@ -162,7 +165,7 @@ def save_mapping(
             session,
             mapping_form={kind: mapping},
             status_code=422,
-            mapping_error=getattr(exc, "message", "choose what the file holds"),
+            mapping_error=getattr(exc, "message", N_("choose what the file holds")),
         )
     flash(request, "Column mapping saved.")
     return _see_other("/archive")
@@ -335,7 +338,7 @@ def vehicle_status(
             store_ids=store_ids(user),
         )
     except (DomainError, ValueError) as exc:
-        flash(request, getattr(exc, "message", "Choose a status."), "error")
+        flash(request, getattr(exc, "message", N_("Choose a status.")), "error")
         return _see_other(safe_back(back, "/archive"))
     flash(request, "Saved.")
     return _see_other(safe_back(back, f"/customers/{v.customer_id}"))

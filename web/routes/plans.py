@@ -23,6 +23,7 @@ from winback.cycles import service as cycles
 from winback.errors import Conflict, InvalidInput, NotFound
 from winback.evaluation import service as evaluation
 from winback.evaluation.export import evaluation_xlsx
+from winback.i18n import N_
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
 from winback.plans.schemas import MeasureReport, MeasureUpdate
@@ -420,7 +421,7 @@ def voucher_offer(
         msg = (
             "; ".join(e["msg"] for e in exc.errors())
             if isinstance(exc, ValidationError)
-            else "The amount is not a number"
+            else N_("The amount is not a number")
         )
         return followup_page(request, cycle_id, user, session, error=msg)
     except (InvalidInput, Conflict) as exc:
@@ -447,7 +448,9 @@ def callback_record(
         plans.record_callback(session=session, target_id=target_id, actor_staff=user, **body.model_dump())
     except ValidationError:
         session.rollback()
-        return followup_page(request, cycle_id, user, session, error="satisfaction is a score from 1 to 5")
+        return followup_page(
+            request, cycle_id, user, session, error=N_("satisfaction is a score from 1 to 5")
+        )
     except (InvalidInput, Conflict) as exc:
         session.rollback()
         return followup_page(request, cycle_id, user, session, error=exc.message)

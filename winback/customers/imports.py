@@ -34,7 +34,7 @@ from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import get_settings
 from winback.customers import cleanup
-from winback.customers.import_errors import WORKBOOK, RowProblem, describe, encode
+from winback.customers.import_errors import RowProblem, describe, encode, workbook_titles
 from winback.customers.models import (
     ColumnMapping,
     Customer,
@@ -290,7 +290,10 @@ def save_column_mapping(
             continue
         if field not in fields:
             raise InvalidInput(
-                f"unknown field {field!r} for {kind.value}; one of: {', '.join(sorted(fields))}",
+                "unknown field '{name}' for {kind}; one of: {fields}",
+                name=field,
+                kind=kind.value,
+                fields=", ".join(sorted(fields)),
                 field="mapping",
             )
         clean[header] = field
@@ -421,7 +424,7 @@ def run_import(
     batch as ``failed`` with one message (no rows written)."""
     batch = session.get(ImportBatch, batch_id)
     if batch is None:
-        raise NotFound(f"no import {batch_id}")
+        raise NotFound("no import {batch_id}", batch_id=batch_id)
     saved = get_column_mapping(session=session, store_id=batch.store_id, kind=batch.kind)
     try:
         table = read_table(Path(batch.stored_path), batch.filename, _score(batch.kind, saved))
@@ -429,8 +432,9 @@ def run_import(
         missing = _missing(batch.kind, cols)
         if missing:
             raise NotATable(
-                f"required column(s) missing: {'; '.join(missing)}. Found: {', '.join(h for h in table.header if h) or 'none'}. "
-                "Rename the column or save a column mapping for this store."
+                "required column(s) missing: {missing}. Found: {found}. Rename the column or save a column mapping for this store.",
+                missing="; ".join(missing),
+                found=", ".join(h for h in table.header if h) or "none",
             )
     except NotATable as exc:
         return _finish_failed(session, batch, exc.message, actor)
@@ -1032,7 +1036,7 @@ def _returned_targets(session: Session, batch: ImportBatch) -> int:
 def get_batch(*, session: Session, batch_id: int, store_ids: list[int]) -> ImportBatch:
     batch = session.get(ImportBatch, batch_id)
     if batch is None or batch.store_id not in store_ids:
-        raise NotFound(f"no import {batch_id}")
+        raise NotFound("no import {batch_id}", batch_id=batch_id)
     return batch
 
 
@@ -1080,7 +1084,7 @@ def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh") -> bytes
     reader's language (sheet name, headers and reasons; ``locale`` zh or en)."""
     from openpyxl import Workbook
 
-    sheet, header = WORKBOOK["en" if locale == "en" else "zh"]
+    sheet, header = workbook_titles(locale)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(sheet)
     ws.append(header)

@@ -39,7 +39,7 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 def parse_month(month: str) -> str:
     if not _MONTH.match(month or ""):
-        raise InvalidInput(f"month must look like 2026-11, not {month!r}", field="month")
+        raise InvalidInput("month must look like 2026-11, not '{month}'", month=month, field="month")
     return month
 
 
@@ -82,7 +82,7 @@ def start_cycle(*, session: Session, store: Store, month: str, actor: Actor) -> 
 def get_cycle(*, session: Session, cycle_id: int, store_ids: list[int] | None = None) -> MonthlyCycle:
     cycle = session.get(MonthlyCycle, cycle_id)
     if cycle is None or (store_ids is not None and cycle.store_id not in store_ids):
-        raise NotFound(f"no cycle {cycle_id}")
+        raise NotFound("no cycle {cycle_id}", cycle_id=cycle_id)
     return cycle
 
 
