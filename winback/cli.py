@@ -46,9 +46,27 @@ def cli_locale() -> str:
     return locale_from_env()
 
 
+def say(msgid: str, **params) -> str:
+    """A line of the command in its language, from the one catalog (``winback.i18n``)."""
+    from winback.i18n import translate
+
+    return translate(msgid, cli_locale(), **params)
+
+
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"winback: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@app.callback()
+def _options(
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="zh or en: the language of the messages (default: LANG, else zh)."),
+    ] = None,
+) -> None:
+    # --lang before the command (winback --lang en cycle status) is read by cli_locale()
+    return None
 
 
 def _set_clock(as_of: str | None) -> str | None:
@@ -58,7 +76,12 @@ def _set_clock(as_of: str | None) -> str | None:
         try:
             clock.set_now(as_of)
         except ValueError:
-            fail(f"--as-of must be an ISO date or date-time such as 2027-02-15T09:00, not {as_of!r}")
+            fail(
+                say(
+                    "--as-of must be an ISO date or date-time such as 2027-02-15T09:00, not '{as_of}'",
+                    as_of=as_of,
+                )
+            )
         os.environ["WINBACK_NOW"] = as_of
     return as_of or os.environ.get("WINBACK_NOW") or None
 
@@ -70,7 +93,7 @@ def db_upgrade() -> None:
     from winback.config import get_settings
 
     upgrade()
-    typer.echo(f"database is up to date: {_safe_url(get_settings().database_url)}")
+    typer.echo(say("database is up to date: {url}", url=_safe_url(get_settings().database_url)))
 
 
 def _safe_url(url: str) -> str:
@@ -101,12 +124,17 @@ def cycle_start(
             else accounts.list_stores(session=session)
         )
         if not stores:
-            fail("there is no store yet; run `winback demo` or create one")
+            fail(say("there is no store yet; run `winback demo` or create one"))
         codes = [s.code for s in stores]
     launched = launch("monthly_cycle", {"month": month, "store_codes": codes, "as_of": as_of}, wait=wait)
     typer.echo(
-        f"monthly cycle {month} for {', '.join(codes)}: flow run {launched.prefect_flow_run_id or '(starting)'}"
-        f"{' (already running)' if launched.reused else ''}"
+        say(
+            "monthly cycle {month} for {stores}: flow run {run}",
+            month=month,
+            stores=", ".join(codes),
+            run=launched.prefect_flow_run_id or say("(starting)"),
+        )
+        + (say(" (already running)") if launched.reused else "")
     )
     if wait:
         _print_status(codes)
@@ -122,6 +150,7 @@ def _print_status(codes: list[str] | None) -> None:
     from db.session import session_scope
     from winback.accounts import service as accounts
     from winback.cycles import service as cycles
+    from winback.i18n import Message
     from winback.plans.service import current_plan
     from winback.surveys import service as surveys
 
@@ -133,7 +162,7 @@ def _print_status(codes: list[str] | None) -> None:
         )
         rows = cycles.list_cycles(session=session, store_ids=[s.id for s in stores])
         if not rows:
-            typer.echo("no cycles yet")
+            typer.echo(say("no cycles yet"))
         for c in rows:
             board = surveys.progress(session=session, cycle_id=c.id)
             open_ = sum(b["open"] for b in board)
@@ -141,8 +170,16 @@ def _print_status(codes: list[str] | None) -> None:
             overdue = sum(b["overdue"] for b in board)
             plan = current_plan(session=session, cycle_id=c.id)
             typer.echo(
-                f"{c.store.code} {c.month}  stage={c.stage.value:<10} tasks open={open_} closed={closed} "
-                f"overdue={overdue}  plan={plan.status.value if plan else '-'}"
+                say(
+                    "{store} {month}  stage={stage} tasks open={open} closed={closed} overdue={overdue}  plan={plan}",
+                    store=c.store.code,
+                    month=c.month,
+                    stage=Message(c.stage.value),
+                    open=open_,
+                    closed=closed,
+                    overdue=overdue,
+                    plan=Message(plan.status.value) if plan else "-",
+                )
             )
 
 
@@ -155,7 +192,7 @@ def watch(as_of: AsOf = None, store: Annotated[str | None, typer.Option()] = Non
     launched = launch(
         "watch_deadlines", {"store_codes": [store] if store else None, "as_of": as_of}, wait=True
     )
-    typer.echo(f"watcher ran: flow run {launched.prefect_flow_run_id}")
+    typer.echo(say("watcher ran: flow run {run}", run=launched.prefect_flow_run_id))
     _print_status([store] if store else None)
 
 
@@ -205,7 +242,7 @@ def backup_cmd(
         Path(to) if to else backup.default_target(settings.database_url, settings.data_dir, datetime.now())
     )
     done = backup.backup(url=settings.database_url, target=target)
-    typer.echo(f"backup written: {done} ({done.stat().st_size // 1024} KiB)")
+    typer.echo(say("backup written: {file} ({size} KiB)", file=done, size=done.stat().st_size // 1024))
 
 
 @app.command("restore")
@@ -216,10 +253,10 @@ def restore_cmd(source: str, yes: Annotated[bool, typer.Option("--yes", help="Do
     from winback import backup
     from winback.config import get_settings
 
-    if not yes and not typer.confirm("This replaces every row of the database with the backup. Go on?"):
+    if not yes and not typer.confirm(say("This replaces every row of the database with the backup. Go on?")):
         raise typer.Exit(1)
     backup.restore(url=get_settings().database_url, source=Path(source))
-    typer.echo(f"restored from {source}")
+    typer.echo(say("restored from {source}", source=source))
 
 
 def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: str | None = None) -> None:
@@ -238,7 +275,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
 
     path = Path(file)
     if not path.is_file():
-        fail(f"no such file: {file}")
+        fail(say("no such file: {file}", file=file))
     with session_scope() as session:
         if store:
             target = accounts.get_store(session=session, code=store)
@@ -246,9 +283,9 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
             stores = accounts.list_stores(session=session)
             if len(stores) != 1:
                 fail(
-                    "say which store with --store CODE"
+                    say("say which store with --store CODE")
                     if stores
-                    else "there is no store yet; run `winback demo` first"
+                    else say("there is no store yet; run `winback demo` first")
                 )
             target = stores[0]
         batch, is_new = imports.import_file(
@@ -365,7 +402,7 @@ def import_inbox(
 
     as_of = _set_clock(as_of)
     launched = launch("import_visits", {"drop_dir": drop_dir, "store_codes": None, "as_of": as_of}, wait=True)
-    typer.echo(f"drop folder imported: flow run {launched.prefect_flow_run_id}")
+    typer.echo(say("drop folder imported: flow run {run}", run=launched.prefect_flow_run_id))
 
 
 @app.command("serve")
@@ -380,7 +417,7 @@ def serve(
 
     quiet_prefect()
     port = port or int(os.environ.get("PORT", "8000"))
-    typer.echo(f"winback is serving on http://{host}:{port}  (Ctrl+C stops it)")
+    typer.echo(say("winback is serving on {url}  (Ctrl+C stops it)", url=f"http://{host}:{port}"))
     uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="warning")
 
 
@@ -402,19 +439,22 @@ def demo(
     quiet_prefect()
     as_of = _set_clock(as_of)
     started = time.monotonic()
-    typer.echo("1/3 creating the database (alembic upgrade) ...")
+    typer.echo(say("1/3 creating the database (alembic upgrade) ..."))
     upgrade()
-    typer.echo("2/3 loading the demo store ...")
+    typer.echo(say("2/3 loading the demo store ..."))
     with session_scope() as session:
         load_demo(session=session)
     month = clock.today().strftime("%Y-%m")
     typer.echo(
-        f"3/3 running the {month} monthly cycle through Prefect (cleanup, screening, profiles, survey tasks) ..."
+        say(
+            "3/3 running the {month} monthly cycle through Prefect (cleanup, screening, profiles, survey tasks) ...",
+            month=month,
+        )
     )
     launch("monthly_cycle", {"month": month, "store_codes": [STORE_CODE], "as_of": as_of}, wait=True)
     _print_status([STORE_CODE])
-    typer.echo(f"ready in {time.monotonic() - started:.0f} s\n")
-    typer.echo(f"demo accounts (password for all: {DEMO_PASSWORD}):")
+    typer.echo(say("ready in {seconds} s", seconds=f"{time.monotonic() - started:.0f}") + "\n")
+    typer.echo(say("demo accounts (password for all: {password}):", password=DEMO_PASSWORD))
     for acc in ACCOUNTS:
         if acc.active:
             typer.echo(f"  {acc.username:<11} {', '.join(r.value for r in acc.roles):<11} {acc.name}")
@@ -437,8 +477,12 @@ def main() -> None:
 
         if isinstance(exc, OperationalError):
             typer.echo(
-                f"winback: error: the database is not reachable or not set up ({exc.orig}); "
-                "check WINBACK_DATABASE_URL and run `winback db upgrade`",
+                "winback: error: "
+                + say(
+                    "the database is not reachable or not set up ({error}); "
+                    "check WINBACK_DATABASE_URL and run `winback db upgrade`",
+                    error=exc.orig,
+                ),
                 err=True,
             )
         else:

@@ -48,6 +48,7 @@ from winback.customers.models import (
 )
 from winback.customers.tables import NotATable, read_table
 from winback.errors import InvalidInput, NotFound
+from winback.i18n import Message
 from winback.paging import PAGE_SIZE, Page, matches, paginate
 from winback.paging import words as search_words
 
@@ -292,7 +293,7 @@ def save_column_mapping(
             raise InvalidInput(
                 "unknown field '{name}' for {kind}; one of: {fields}",
                 name=field,
-                kind=kind.value,
+                kind=Message(kind.value),
                 fields=", ".join(sorted(fields)),
                 field="mapping",
             )
