@@ -315,7 +315,9 @@ def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
     bad = cli("import", "visits", str(CORPUS / "binary_renamed.xlsx"), "--store", "T01")
     assert bad.returncode != 0
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("winback: error:")
-    assert "is named like an Excel file but is not one" in bad.stderr
+    assert "的文件名像 Excel 文件，但内容不是" in bad.stderr  # the command's language: Chinese by default
+    bad_en = cli("import", "visits", str(CORPUS / "binary_renamed.xlsx"), "--store", "T01", "--lang", "en")
+    assert bad_en.returncode != 0 and "is named like an Excel file but is not one" in bad_en.stderr
     assert "Traceback" not in bad.stderr + bad.stdout
 
 

@@ -306,7 +306,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
             )
             return
         if batch.status == ImportStatus.failed:
-            message = f"{path.name}: {batch.message}"
+            message = f"{path.name}: {batch.message_text(locale)}"
         else:
             fmt = f"{batch.file_format}{', ' + batch.encoding if batch.encoding else ''}"
             counts = {

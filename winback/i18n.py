@@ -23,6 +23,7 @@ The domain imports neither FastAPI nor Prefect, so this module is usable anywher
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, datetime
 from decimal import Decimal
@@ -140,8 +141,26 @@ class Message(str):
     def translate(self, locale: str | None) -> str:
         return translate(self, locale)
 
+    def stored(self) -> str:
+        """The form kept in a text column (an import's failure): JSON of the id and parameters."""
+        params = {k: v if isinstance(v, (int, float)) else str(v) for k, v in self.params.items()}
+        return json.dumps({"msgid": self.msgid, "params": params}, ensure_ascii=False)
+
     def __reduce__(self):  # pickles (Prefect results, sessions) keep the parameters
         return (_message, (self.msgid, self.params, self.context))
+
+
+def stored_text(stored: str | None, locale: str | None) -> str | None:
+    """A text kept with ``Message.stored()`` in ``locale``; one kept as plain text (older rows)
+    as it was."""
+    if stored and stored.startswith('{"msgid"'):
+        try:
+            data = json.loads(stored)
+            msgid, params = data["msgid"], data.get("params", {})
+            return translate(msgid, locale, **params)
+        except (ValueError, KeyError, TypeError):
+            pass
+    return stored
 
 
 def _message(msgid: str, params: dict[str, Any], context: str | None = None) -> Message:

@@ -25,7 +25,7 @@ from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
 from winback.errors import DomainError, InvalidInput
-from winback.i18n import N_
+from winback.i18n import N_, Message
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +48,7 @@ def run_import_in_background(batch_id: int, actor: Actor) -> None:
         if batch is not None and batch.status == ImportStatus.running:
             batch.status, batch.message = (
                 ImportStatus.failed,
-                "the import stopped on an unexpected error; see the log",
+                Message("the import stopped on an unexpected error; see the log").stored(),
             )
             session.commit()
         raise

@@ -464,14 +464,18 @@ def run_import(
         return _finish_failed(
             session,
             batch,
-            f"the file cannot be read past row {batch.rows_done + len(chunk) + 1}: {exc}",
+            Message(
+                "the file cannot be read past row {row}: {error}",
+                row=batch.rows_done + len(chunk) + 1,
+                error=exc,
+            ),
             actor,
         )
     if chunk:
         _flush_chunk(ctx, writer, chunk, on_chunk)
     batch.rows_total = batch.rows_done  # the rows counted, not the estimate (blank lines are skipped)
     if batch.rows_total == 0:
-        return _finish_failed(session, batch, "the file has a header but no data rows", actor)
+        return _finish_failed(session, batch, Message("the file has a header but no data rows"), actor)
     batch.status = ImportStatus.done
     batch.finished_at = clock.now()
     if batch.kind == ImportKind.visits:
@@ -501,11 +505,12 @@ def run_import(
     return batch
 
 
-def _finish_failed(session: Session, batch: ImportBatch, message: str, actor: Actor) -> ImportBatch:
+def _finish_failed(session: Session, batch: ImportBatch, message: Message, actor: Actor) -> ImportBatch:
     # Rows of earlier chunks (a CSV that breaks half-way) stay: they are valid and counted.
+    # The message is kept as its id and parameters, read in each reader's language.
     batch.rows_total = batch.rows_done
     batch.status = ImportStatus.failed
-    batch.message = message
+    batch.message = message.stored()
     batch.finished_at = clock.now()
     audit_service.record(
         session=session,
@@ -514,7 +519,7 @@ def _finish_failed(session: Session, batch: ImportBatch, message: str, actor: Ac
         entity_type="import",
         entity_id=batch.id,
         store_id=batch.store_id,
-        changes={"kind": batch.kind.value, "file": batch.filename, "message": message},
+        changes={"kind": batch.kind.value, "file": batch.filename, "message": str(message)},
     )
     session.flush()
     return batch
