@@ -27,6 +27,13 @@ class DomainError(Exception):
             self.code = code
         self.field = field
 
+    def __reduce__(self):  # pickled (a flow's failure): the message keeps its id and parameters
+        return (_rebuild, (type(self), self.message, self.code, self.field))
+
+
+def _rebuild(cls: type[DomainError], message: Message, code: str, field: str | None) -> DomainError:
+    return cls(message, code=code, field=field)
+
 
 class NotFound(DomainError):
     status = 404

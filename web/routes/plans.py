@@ -95,7 +95,7 @@ def measure_update(
     except (ValueError, InvalidOperation, ValidationError) as exc:
         session.rollback()
         msg = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
-        return plan_page(request, plan_id, user, session, error=msg or "The input is not valid")
+        return plan_page(request, plan_id, user, session, error=msg or N_("The input is not valid"))
     except InvalidInput as exc:
         session.rollback()
         return plan_page(request, plan_id, user, session, error=exc.message)
