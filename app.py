@@ -20,12 +20,12 @@ from db.session import configure, is_configured
 from edge.users import NotLoggedIn
 from web import render_error
 from web.forms import FormError, error_text, shown_again
-from web.i18n import ZH
 from web.routes import router as web_router
 from web.routes.common import is_htmx
 from web.security import OriginCheck, SecurityHeaders
 from winback.config import get_settings
 from winback.errors import DomainError
+from winback.i18n import N_
 
 log = logging.getLogger("winback.app")
 
@@ -41,9 +41,8 @@ async def _form_or_error_page(request: Request, exc: Exception, status: int, mes
 
 
 def _error(request: Request, message: str, **kwargs) -> dict:
-    """The API's error body, translated with the pages' catalog (handed over here, where both
-    edges meet, so that the API does not import the pages)."""
-    return error_body(request, message, catalog=ZH, **kwargs)
+    """The API's error body in the caller's language (winback.i18n's one catalog)."""
+    return error_body(request, message, **kwargs)
 
 
 def create_app() -> FastAPI:
@@ -129,7 +128,7 @@ def create_app() -> FastAPI:
     @app.exception_handler(OverflowError)
     async def _out_of_range(request: Request, exc: Exception):
         # e.g. /api/cycles/99999999999999: an id no column can hold (found by schemathesis)
-        message = "a value is out of range"
+        message = N_("a value is out of range")
         if _wants_json(request):
             return JSONResponse(_error(request, message, code="invalid"), status_code=422)
         return render_error(request, 422, message)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-SUPPORTED = ("zh", "en")
+from winback.i18n import SUPPORTED
 
 
 def pick_locale(request: Request, user_locale: str | None = None, default: str = "zh") -> str:

@@ -9,15 +9,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from web.i18n import ZH
 from winback import clock
 from winback.actor import Actor
-from winback.notifications.messages import MESSAGES, Lines, Month, Text, render
+from winback.i18n import translations
+from winback.notifications.messages import MESSAGES, Lines, Message, Month, pmessage, render
 from winback.notifications.models import Notification
 from winback.plans import service as plans
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, SurveyTask
 
+ZH = translations("zh")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 SAMPLE = {
@@ -26,16 +27,26 @@ SAMPLE = {
     "due": datetime(2026, 11, 9, 1, 0, tzinfo=UTC),
     "task_id": 1234,
     "customer": "王伟",
-    "change": Text("已转交给 {to}", "handed to {to}", to="张伟"),
+    "change": Message("handed to {to}", to="张伟"),
     "advisors": ["张伟", "刘洋"],
-    "lines": Lines([Text("· #{id}（{due}）", "· #{id} (due {due})", id=7, due=date(2026, 11, 9))]),
+    "lines": Lines(
+        [
+            Message(
+                "· #{id} {customer} ({advisor}, due {due})",
+                id=7,
+                customer="王伟",
+                advisor="张伟",
+                due=date(2026, 11, 9),
+            )
+        ]
+    ),
     "advisor": "张伟",
     "complaint": "太贵",
     "version": 2,
-    "decision": Text("被驳回", "rejected"),
+    "decision": pmessage("plan decision", "rejected"),
     "comment": "",
     "title": "价格透明",
-    "measures": [Text("{t}（{d}）", "{t} ({d})", t="价格透明", d=date(2026, 12, 1))],
+    "measures": [Message("{title} ({owner}, {due})", title="价格透明", owner="张伟", due=date(2026, 12, 1))],
     "back": 12,
     "contacted": 40,
     "rate": 30.0,
@@ -238,10 +249,13 @@ def test_api_errors_speak_the_callers_language(client, staff):
         and r.json()["detail"] == "无权执行此操作"
         and r.json()["detail_en"] == "forbidden"
     )
-    # a domain message with an id: the generic Chinese text of its code, and the English message
+    # a domain message with an id: translated with its parameters, the English kept
     r = client.get("/api/tasks/999999", headers={"Accept-Language": "en"})
     assert r.status_code == 404 and r.json()["code"] == "not_found"
-    assert r.json()["detail"].startswith("找不到该记录（") and r.json()["detail_en"] in r.json()["detail"]
+    assert r.json()["detail"] == "找不到回访任务 999999" and r.json()["detail_en"] == "no survey task 999999"
+    # a text the catalog does not know (the framework's): the generic words of its code, the text kept
+    r = client.get("/api/no-such-route", headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 404 and r.json()["detail"] == "找不到该地址"
     client.patch("/api/me", json={"locale": "en"})
     r = client.get("/api/tasks/999999", headers={"Accept-Language": "zh-CN"})
     assert r.status_code == 404 and "detail_en" not in r.json() and not CJK.search(r.json()["detail"])

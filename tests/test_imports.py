@@ -254,7 +254,8 @@ def test_formulas_and_merged_cells_are_reported(session, store):
 def test_files_that_are_not_tables_get_one_message(session, store, name, kind, message):
     batch, _ = run(session, store, kind, name)
     assert batch.status == ImportStatus.failed
-    assert message in batch.message
+    assert message in batch.message_text("en")  # kept as an id and parameters, read per language
+    assert batch.message_text("zh") != batch.message_text("en")
     assert session.scalar(select(func.count()).where(ImportRowError.batch_id == batch.id)) == 0
     assert session.scalar(select(func.count()).where(Customer.store_id == store)) == 0
 
@@ -319,7 +320,9 @@ def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
     bad = cli("import", "visits", str(CORPUS / "binary_renamed.xlsx"), "--store", "T01")
     assert bad.returncode != 0
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("winback: error:")
-    assert "is named like an Excel file but is not one" in bad.stderr
+    assert "的文件名像 Excel 文件，但内容不是" in bad.stderr  # the command's language: Chinese by default
+    bad_en = cli("import", "visits", str(CORPUS / "binary_renamed.xlsx"), "--store", "T01", "--lang", "en")
+    assert bad_en.returncode != 0 and "is named like an Excel file but is not one" in bad_en.stderr
     assert "Traceback" not in bad.stderr + bad.stdout
 
 

@@ -29,8 +29,9 @@ from sqlalchemy import select
 
 import db.session
 from tests.test_browser import ARTIFACTS, browser, fresh_server  # noqa: F401  (fixtures)
-from web.i18n import ZH
+from winback.i18n import translations
 
+ZH = translations("zh")
 AXE = Axe()
 AXE_OPTIONS = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},

@@ -61,7 +61,7 @@ def test_advisor_closes_a_task_and_errors_keep_input(client, cycle_id):
     assert f'href="/tasks/{task}"' not in r.text  # closed tasks leave the list
     # a second close is refused with a message, not a crash
     r = client.post(f"/tasks/{task}/close", data={"method": "phone", "reasons": ["other"]})
-    assert r.status_code == 409 and "already closed" in r.text
+    assert r.status_code == 409 and "已经关闭" in r.text  # the conflict, in the page's language
     # another advisor cannot open it
     login(client, "advisor2")
     assert client.get(f"/tasks/{task}").status_code == 403

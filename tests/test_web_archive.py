@@ -105,7 +105,7 @@ def test_vehicle_flag_and_advisor_note_from_the_task_page(client, session, surve
         data={"kind": "best_time", "text": "", "back": f"/tasks/{task.id}"},
     )
     assert r.status_code == 303 and r.headers["location"] == f"/tasks/{task.id}"
-    assert "the note is empty" in client.get(f"/tasks/{task.id}").text
+    assert "备注为空" in client.get(f"/tasks/{task.id}").text  # the domain error, in the page's language
     client.post(
         f"/customers/{task.customer_id}/notes",
         data={"kind": "reason_left", "text": "嫌保养贵，去了路边店", "back": f"/tasks/{task.id}"},
@@ -141,7 +141,7 @@ def test_column_mapping_form_saves_and_reshows_errors(client):
         "/archive/mappings", data={"kind": "customers", "mapping": "档案号 = dms_code\n称呼 = nonsense"}
     )
     assert bad.status_code == 422
-    assert "unknown field" in bad.text and "称呼 = nonsense" in bad.text  # the input comes back
+    assert "没有字段“nonsense”" in bad.text and "称呼 = nonsense" in bad.text  # the input comes back
     ok = client.post(
         "/archive/mappings", data={"kind": "customers", "mapping": "档案号 = dms_code\n称呼 = name"}
     )

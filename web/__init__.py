@@ -10,9 +10,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from edge.locale import page_locale
-from web.i18n import fmt_date, fmt_money, fmt_number, translator
+from web.i18n import fmt_date, fmt_money, fmt_number
 from winback import clock
 from winback.customers import contact_masking, privacy
+from winback.i18n import N_, Message, localize, translator
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -54,7 +55,12 @@ templates.env.filters["cell_for"] = contact_masking.cell_for
 
 def flash(request: Request, message: str, kind: str = "ok", **params: Any) -> None:
     """One way to tell what happened: shown once on the next page, translated there;
-    ``{name}`` placeholders are filled from ``params`` after translation."""
+    ``{name}`` placeholders are filled from ``params`` after translation. A domain error's
+    message brings its own parameters (kept in the session cookie as plain values)."""
+    if isinstance(message, Message):
+        params = {**message.params, **params}
+        message = message.msgid
+    params = {k: v if isinstance(v, (int, float, str)) else localize(v, "en") for k, v in params.items()}
     request.session.setdefault("flash", []).append([kind, message, params])
 
 
@@ -106,17 +112,17 @@ def render(request: Request, template: str, user=None, status_code: int = 200, *
 
 # The list a missing or forbidden page belongs to (first part of the path), for the error page's link back.
 LISTS = {
-    "cycles": ("/cycles", "Cycles"),
-    "plans": ("/cycles", "Cycles"),
-    "tasks": ("/tasks", "My tasks"),
-    "measures": ("/measures", "My measures"),
-    "measure-library": ("/measure-library", "Measure library"),
-    "customers": ("/archive/customers", "Customer list"),
-    "archive": ("/archive", "Customer archive"),
-    "audit": ("/audit", "Audit"),
-    "admin": ("/admin/staff", "Staff"),
-    "analytics": ("/analytics", "Churn outlook"),
-    "care": ("/care", "Care calendar"),
+    "cycles": ("/cycles", N_("Cycles")),
+    "plans": ("/cycles", N_("Cycles")),
+    "tasks": ("/tasks", N_("My tasks")),
+    "measures": ("/measures", N_("My measures")),
+    "measure-library": ("/measure-library", N_("Measure library")),
+    "customers": ("/archive/customers", N_("Customer list")),
+    "archive": ("/archive", N_("Customer archive")),
+    "audit": ("/audit", N_("Audit")),
+    "admin": ("/admin/staff", N_("Staff")),
+    "analytics": ("/analytics", N_("Churn outlook")),
+    "care": ("/care", N_("Care calendar")),
 }
 
 

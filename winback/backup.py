@@ -33,7 +33,7 @@ def backup(*, url: str, target: Path) -> Path:
     if url.startswith("sqlite"):
         source = _sqlite_path(url)
         if not source.exists():
-            raise InvalidInput(f"no database file at {source}")
+            raise InvalidInput("no database file at {source}", source=source)
         with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
             src.backup(dst)  # online: readers and writers may go on meanwhile
         return target
@@ -53,7 +53,8 @@ def backup(*, url: str, target: Path) -> Path:
     )
     if result.returncode != 0:
         raise InvalidInput(
-            f"pg_dump failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}"
+            "pg_dump failed: {error}",
+            error=result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode,
         )
     return target
 
@@ -61,13 +62,13 @@ def backup(*, url: str, target: Path) -> Path:
 def restore(*, url: str, source: Path) -> None:
     """Replace the database's content with the backup ``source`` (stop the app first)."""
     if not source.exists():
-        raise InvalidInput(f"no backup file at {source}")
+        raise InvalidInput("no backup file at {source}", source=source)
     if url.startswith("sqlite"):
         try:
             with sqlite3.connect(source) as check:
                 check.execute("PRAGMA schema_version").fetchone()
         except sqlite3.DatabaseError:
-            raise InvalidInput(f"{source} is not a SQLite backup") from None
+            raise InvalidInput("{source} is not a SQLite backup", source=source) from None
         with sqlite3.connect(source) as src, sqlite3.connect(_sqlite_path(url)) as dst:
             src.backup(dst)
         return
@@ -89,5 +90,6 @@ def restore(*, url: str, source: Path) -> None:
     )
     if result.returncode != 0:
         raise InvalidInput(
-            f"pg_restore failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}"
+            "pg_restore failed: {error}",
+            error=result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode,
         )

@@ -35,9 +35,50 @@ AsOf = Annotated[
 ]
 
 
+def cli_locale() -> str:
+    """The language of the command's messages: ``--lang en``, else LC_ALL/LC_MESSAGES/LANG, else Chinese."""
+    from winback.i18n import locale_from_env
+
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg.startswith("--lang="):
+            return "en" if arg.split("=", 1)[1] == "en" else "zh"
+        if arg == "--lang" and i + 1 < len(argv):
+            return "en" if argv[i + 1] == "en" else "zh"
+    return locale_from_env()
+
+
+def _describe(launched) -> str:
+    """A launched flow run in the command's language: its record, Prefect's id, its process."""
+    text = say("flow run #{record}", record=launched.record_id)
+    if launched.prefect_flow_run_id:
+        text += " (Prefect " + launched.prefect_flow_run_id + ")"
+    if launched.owner:  # technical detail: "process 1234 on host"
+        text += ", " + launched.owner
+    return text
+
+
+def say(msgid: str, **params) -> str:
+    """A line of the command in its language, from the one catalog (``winback.i18n``)."""
+    from winback.i18n import translate
+
+    return translate(msgid, cli_locale(), **params)
+
+
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"winback: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@app.callback()
+def _options(
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="zh or en: the language of the messages (default: LANG, else zh)."),
+    ] = None,
+) -> None:
+    # --lang before the command (winback --lang en cycle status) is read by cli_locale()
+    return None
 
 
 def _set_clock(as_of: str | None) -> str | None:
@@ -47,7 +88,12 @@ def _set_clock(as_of: str | None) -> str | None:
         try:
             clock.set_now(as_of)
         except ValueError:
-            fail(f"--as-of must be an ISO date or date-time such as 2027-02-15T09:00, not {as_of!r}")
+            fail(
+                say(
+                    "--as-of must be an ISO date or date-time such as 2027-02-15T09:00, not '{as_of}'",
+                    as_of=as_of,
+                )
+            )
         os.environ["WINBACK_NOW"] = as_of
     return as_of or os.environ.get("WINBACK_NOW") or None
 
@@ -59,7 +105,7 @@ def db_upgrade() -> None:
     from winback.config import get_settings
 
     upgrade()
-    typer.echo(f"database is up to date: {_safe_url(get_settings().database_url)}")
+    typer.echo(say("database is up to date: {url}", url=_safe_url(get_settings().database_url)))
 
 
 def _safe_url(url: str) -> str:
@@ -98,7 +144,7 @@ def cycle_start(
             else accounts.list_stores(session=session)
         )
         if not stores:
-            fail("there is no store yet; run `winback demo` or create one")
+            fail(say("there is no store yet; run `winback demo` or create one"))
         codes = [s.code for s in stores]
     # Without --store the run is for every store (None), so its key does not list the group.
     launched = launch(
@@ -107,11 +153,20 @@ def cycle_start(
         wait=wait,
         detach=not wait,
     )
-    who = ", ".join(codes) if len(codes) <= 10 else f"{len(codes)} stores"
+    who = ", ".join(codes) if len(codes) <= 10 else say("{n} stores", n=len(codes))
     if launched.reused:
-        typer.echo(f"monthly cycle {month} for {who}: already running as {launched.describe()}")
+        typer.echo(
+            say(
+                "monthly cycle {month} for {stores}: already running as {run}",
+                month=month,
+                stores=who,
+                run=_describe(launched),
+            )
+        )
         return
-    typer.echo(f"monthly cycle {month} for {who}: {launched.describe()}")
+    typer.echo(
+        say("monthly cycle {month} for {stores}: {run}", month=month, stores=who, run=_describe(launched))
+    )
     if wait:
         _print_status([store] if store else None)
 
@@ -126,6 +181,7 @@ def _print_status(codes: list[str] | None) -> None:
     from db.session import session_scope
     from winback.accounts import service as accounts
     from winback.cycles import service as cycles
+    from winback.i18n import Message
     from winback.plans.service import current_plan
     from winback.surveys import service as surveys
 
@@ -137,7 +193,7 @@ def _print_status(codes: list[str] | None) -> None:
         )
         rows = cycles.list_cycles(session=session, store_ids=[s.id for s in stores])
         if not rows:
-            typer.echo("no cycles yet")
+            typer.echo(say("no cycles yet"))
         for c in rows:
             board = surveys.progress(session=session, cycle_id=c.id)
             open_ = sum(b["open"] for b in board)
@@ -145,8 +201,16 @@ def _print_status(codes: list[str] | None) -> None:
             overdue = sum(b["overdue"] for b in board)
             plan = current_plan(session=session, cycle_id=c.id)
             typer.echo(
-                f"{c.store.code} {c.month}  stage={c.stage.value:<10} tasks open={open_} closed={closed} "
-                f"overdue={overdue}  plan={plan.status.value if plan else '-'}"
+                say(
+                    "{store} {month}  stage={stage} tasks open={open} closed={closed} overdue={overdue}  plan={plan}",
+                    store=c.store.code,
+                    month=c.month,
+                    stage=Message(c.stage.value),
+                    open=open_,
+                    closed=closed,
+                    overdue=overdue,
+                    plan=Message(plan.status.value) if plan else "-",
+                )
             )
 
 
@@ -161,9 +225,9 @@ def watch(as_of: AsOf = None, store: Annotated[str | None, typer.Option()] = Non
         "watch_deadlines", {"store_codes": [store] if store else None, "as_of": as_of}, wait=True
     )
     if launched.reused:
-        typer.echo(f"the watcher is already running as {launched.describe()}")
+        typer.echo(say("the watcher is already running as {run}", run=_describe(launched)))
         return
-    typer.echo(f"watcher ran: {launched.describe()}")
+    typer.echo(say("watcher ran: {run}", run=_describe(launched)))
     _print_status([store] if store else None)
 
 
@@ -213,7 +277,7 @@ def backup_cmd(
         Path(to) if to else backup.default_target(settings.database_url, settings.data_dir, datetime.now())
     )
     done = backup.backup(url=settings.database_url, target=target)
-    typer.echo(f"backup written: {done} ({done.stat().st_size // 1024} KiB)")
+    typer.echo(say("backup written: {file} ({size} KiB)", file=done, size=done.stat().st_size // 1024))
 
 
 @app.command("restore")
@@ -224,10 +288,10 @@ def restore_cmd(source: str, yes: Annotated[bool, typer.Option("--yes", help="Do
     from winback import backup
     from winback.config import get_settings
 
-    if not yes and not typer.confirm("This replaces every row of the database with the backup. Go on?"):
+    if not yes and not typer.confirm(say("This replaces every row of the database with the backup. Go on?")):
         raise typer.Exit(1)
     backup.restore(url=get_settings().database_url, source=Path(source))
-    typer.echo(f"restored from {source}")
+    typer.echo(say("restored from {source}", source=source))
 
 
 def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: str | None = None) -> None:
@@ -237,18 +301,16 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
     from winback.accounts import service as accounts
     from winback.actor import Actor
     from winback.customers import imports
-    from winback.customers.import_errors import lang_from_env
     from winback.customers.models import ImportStatus
+    from winback.i18n import translator
 
     _set_clock(as_of)
-    locale = lang if lang in ("zh", "en") else lang_from_env(dict(os.environ))
-
-    def say(zh: str, en: str, **params) -> str:
-        return (en if locale == "en" else zh).format(**params)
+    locale = lang if lang in ("zh", "en") else cli_locale()
+    _ = translator(locale)
 
     path = Path(file)
     if not path.is_file():
-        fail(f"no such file: {file}")
+        fail(say("no such file: {file}", file=file))
     with session_scope() as session:
         if store:
             target = accounts.get_store(session=session, code=store)
@@ -256,9 +318,9 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
             stores = accounts.list_stores(session=session)
             if len(stores) != 1:
                 fail(
-                    "say which store with --store CODE"
+                    say("say which store with --store CODE")
                     if stores
-                    else "there is no store yet; run `winback demo` first"
+                    else say("there is no store yet; run `winback demo` first")
                 )
             target = stores[0]
         batch, is_new = imports.import_file(
@@ -270,8 +332,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
         )
         if not is_new:
             typer.echo(
-                say(
-                    "{name}：已于 {day} 作为导入 #{id} 导入过，没有任何变化",
+                _(
                     "{name}: already imported as import #{id} on {day}; nothing changed",
                     name=path.name,
                     id=batch.id,
@@ -280,7 +341,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
             )
             return
         if batch.status == ImportStatus.failed:
-            message = f"{path.name}: {batch.message}"
+            message = f"{path.name}: {batch.message_text(locale)}"
         else:
             fmt = f"{batch.file_format}{', ' + batch.encoding if batch.encoding else ''}"
             counts = {
@@ -296,34 +357,26 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                 "back": batch.returned_targets,
             }
             typer.echo(
-                say(
-                    "导入 #{id} {kind} {name}（{fmt}）：{rows} 行：新增 {new}，更新 {updated}，未变 {unchanged}，"
-                    "有错误 {failed}",
+                _(
                     "import #{id} {kind} {name} ({fmt}): {rows} rows: {new} new, {updated} updated, "
                     "{unchanged} unchanged, {failed} with errors",
                     **counts,
                 )
-                + (
-                    say("；{back} 位调查对象已回厂", "; {back} survey targets came back", **counts)
-                    if batch.returned_targets
-                    else ""
-                )
+                + (_("; {back} survey targets came back", **counts) if batch.returned_targets else "")
             )
             for e in imports.row_errors(session=session, batch_id=batch.id, limit=20):
                 typer.echo(
-                    say(
-                        "  第 {row} 行，{column}：{reason}",
+                    _(
                         "  row {row}, {column}: {reason}",
                         row=e.row_number,
                         column=e.column,
                         reason=e.text(locale),
                     )
-                    + (say("（{value}）", " ({value})", value=e.value) if e.value else "")
+                    + (_(" ({value})", value=e.value) if e.value else "")
                 )
             if batch.failed > 20:
                 typer.echo(
-                    say(
-                        "  ……还有更多；完整列表见导入页面（/archive/imports/{id}）",
+                    _(
                         "  ... and more; the full list is on the import page (/archive/imports/{id})",
                         id=batch.id,
                     )
@@ -383,13 +436,13 @@ def import_inbox(
     from pathlib import Path
 
     if drop_dir is not None and not Path(drop_dir).is_dir():
-        fail(f"--dir: no such folder: {drop_dir}")
+        fail(say("--dir: no such folder: {path}", path=drop_dir))
     as_of = _set_clock(as_of)
 
     from flows.launcher import launch
 
     launched = launch("import_visits", {"drop_dir": drop_dir, "store_codes": None, "as_of": as_of}, wait=True)
-    typer.echo(f"drop folder imported: flow run {launched.prefect_flow_run_id}")
+    typer.echo(say("drop folder imported: {run}", run=_describe(launched)))
 
 
 @care_app.command("plan")
@@ -403,7 +456,7 @@ def care_plan(
     if store:
         _store_id(store)
     launched = launch("plan_care", {"store_codes": [store] if store else None, "as_of": as_of}, wait=True)
-    typer.echo(f"care planned: flow run {launched.prefect_flow_run_id}")
+    typer.echo(say("care planned: {run}", run=_describe(launched)))
     _print_care(store, due_within=None)
 
 
@@ -441,8 +494,9 @@ def _print_care(store: str | None, due_within: int | None) -> None:
         ids = [s.id for s in stores]
         if due_within is None:
             pg = care.items_page(session=session, store_ids=ids, view="today", page_size=10_000)
+            waiting = care.pending_exports(session=session, store_ids=ids)
             typer.echo(
-                f"touches planned today: {pg.total}, exports waiting: {care.pending_exports(session=session, store_ids=ids)}"
+                say("touches planned today: {n}, exports waiting: {waiting}", n=pg.total, waiting=waiting)
             )
             return
         pg = care.items_page(
@@ -459,7 +513,7 @@ def _print_care(store: str | None, due_within: int | None) -> None:
                 f"{r.item.due_on}  {r.item.kind.value:<16} {r.vehicle.plate or r.vehicle.vin:<10} "
                 f"{r.customer.name:<8} basis={r.item.basis:<8} touch={touch}{holdout}"
             )
-        typer.echo(f"{pg.total} open care items due within {due_within} days")
+        typer.echo(say("{n} open care items due within {days} days", n=pg.total, days=due_within))
 
 
 @app.command("serve")
@@ -478,8 +532,8 @@ def serve(
     port = port or int(os.environ.get("PORT", "8000"))
     ui = prefect_server.serve_local()
     if ui is not None:
-        typer.echo(f"Prefect server and UI: {ui}")
-    typer.echo(f"winback is serving on http://{host}:{port}  (Ctrl+C stops it)")
+        typer.echo(say("Prefect server and UI: {url}", url=ui))
+    typer.echo(say("winback is serving on {url}  (Ctrl+C stops it)", url=f"http://{host}:{port}"))
     uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="warning")
 
 
@@ -506,21 +560,24 @@ def demo(
         from flows import prefect_server
 
         prefect_server.serve_local()
-    typer.echo("1/3 creating the database (alembic upgrade) ...")
+    typer.echo(say("1/3 creating the database (alembic upgrade) ..."))
     upgrade()
-    typer.echo("2/3 loading the demo store ...")
+    typer.echo(say("2/3 loading the demo store ..."))
     with session_scope() as session:
         load_demo(session=session)
     month = clock.today().strftime("%Y-%m")
     typer.echo(
-        f"3/3 running the {month} monthly cycle through Prefect (cleanup, screening, profiles, survey tasks) ..."
+        say(
+            "3/3 running the {month} monthly cycle through Prefect (cleanup, screening, profiles, survey tasks) ...",
+            month=month,
+        )
     )
     launch("monthly_cycle", {"month": month, "store_codes": [STORE_CODE], "as_of": as_of}, wait=True)
     _print_status([STORE_CODE])
     launch("plan_care", {"store_codes": [STORE_CODE], "as_of": as_of}, wait=True)
     _print_care(STORE_CODE, due_within=None)
-    typer.echo(f"ready in {time.monotonic() - started:.0f} s\n")
-    typer.echo(f"demo accounts (password for all: {DEMO_PASSWORD}):")
+    typer.echo(say("ready in {seconds} s", seconds=f"{time.monotonic() - started:.0f}") + "\n")
+    typer.echo(say("demo accounts (password for all: {password}):", password=DEMO_PASSWORD))
     for acc in ACCOUNTS:
         if acc.active:
             typer.echo(f"  {acc.username:<11} {', '.join(r.value for r in acc.roles):<11} {acc.name}")
@@ -535,20 +592,22 @@ def main() -> None:
         # Not standalone: Click's usage errors come here, to be told in one line like any other.
         code = app(standalone_mode=False)
     except typer.Abort:
-        typer.echo("winback: error: aborted", err=True)
+        typer.echo("winback: error: " + say("aborted"), err=True)
         sys.exit(1)
     except typer.TyperException as exc:  # Click's errors (typer bundles its own Click)
         ctx = getattr(exc, "ctx", None)
         path = ctx.command_path if ctx is not None else "winback"
         if type(exc).__name__ == "NoArgsIsHelpError":  # `winback`, `winback cycle`: typer showed the help
-            message = f"a command is missing; see {path} --help"
+            message = say("a command is missing; see {path} --help", path=path)
         else:
             text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-            message = " ".join(text.split()) + (f" (see {path} --help)" if ctx is not None else "")
+            message = " ".join(text.split()) + (
+                say(" (see {path} --help)", path=path) if ctx is not None else ""
+            )
         typer.echo(f"winback: error: {message}", err=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     except DomainError as exc:
-        typer.echo(f"winback: error: {exc.message}", err=True)
+        typer.echo(f"winback: error: {exc.message.translate(cli_locale())}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -575,8 +634,12 @@ def main() -> None:
             )
         elif isinstance(exc, OperationalError):
             typer.echo(
-                f"winback: error: the database is not reachable or not set up ({exc.orig}); "
-                "check WINBACK_DATABASE_URL and run `winback db upgrade`",
+                "winback: error: "
+                + say(
+                    "the database is not reachable or not set up ({error}); "
+                    "check WINBACK_DATABASE_URL and run `winback db upgrade`",
+                    error=exc.orig,
+                ),
                 err=True,
             )
         else:

@@ -11,6 +11,7 @@ from api.deps import CurrentUser, SessionDep
 from api.schemas import MeOut, OkOut
 from edge import users
 from winback.accounts import service as accounts
+from winback.i18n import N_
 
 router = APIRouter()
 
@@ -24,7 +25,7 @@ class LoginIn(BaseModel):
 def login(body: LoginIn, request: Request, session: SessionDep) -> dict[str, Any]:
     staff = users.log_in(request, session, username=body.username, password=body.password)
     if staff is None:
-        raise HTTPException(status_code=401, detail="wrong username or password")
+        raise HTTPException(status_code=401, detail=N_("wrong username or password"))
     return me(staff)
 
 

@@ -24,6 +24,7 @@ from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
 from winback.errors import InvalidInput
+from winback.i18n import N_, Message
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +47,7 @@ def run_import_in_background(batch_id: int, actor: Actor) -> None:
         if batch is not None and batch.status == ImportStatus.running:
             batch.status, batch.message = (
                 ImportStatus.failed,
-                "the import stopped on an unexpected error; see the log",
+                Message("the import stopped on an unexpected error; see the log").stored(),
             )
             session.commit()
         raise
@@ -116,7 +117,7 @@ def _archive_page(
         mappings=mappings,
         mapping_error=mapping_error,
         fields=imports.HEADERS,
-        labels={**imports.FIELD_LABELS, "vin_check_digit": "车架号校验位"},
+        labels={**imports.FIELD_LABELS, "vin_check_digit": N_("VIN check digit")},
         quality=cleanup.data_quality(session=session, store_id=user.store_id),
         trend=cleanup.quality_trend(session=session, store_id=user.store_id),
         q=q,
@@ -153,7 +154,9 @@ def save_mapping(
             continue
         header, sep, field = line.partition("=")
         if not sep or not header.strip() or not field.strip():
-            raise InvalidInput(f"line {number}: write it as 列名 = field", field="mapping")
+            raise InvalidInput(
+                "line {number}: write it as column name = field", number=number, field="mapping"
+            )
         parsed[header.strip()] = field.strip()
     imports.save_column_mapping(
         session=session,

@@ -67,7 +67,9 @@ def _filters(actor: str, action: str, since: str, until: str) -> dict:
             try:
                 out[key] = date.fromisoformat(value.strip())
             except ValueError:
-                raise InvalidInput(f"{key}: not a date (YYYY-MM-DD): {value!r}", field=key) from None
+                raise InvalidInput(
+                    "{key}: not a date (YYYY-MM-DD): '{value}'", key=key, value=value, field=key
+                ) from None
     return out
 
 

@@ -13,6 +13,7 @@ from web.routes.common import safe_back
 from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
+from winback.i18n import N_
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,7 +54,7 @@ def login(
             status_code=401,
             next=next,
             username=username,
-            error="Wrong username or password.",
+            error=N_("Wrong username or password."),
         )
     return _see_other(safe_back(next, "/"))
 

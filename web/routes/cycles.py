@@ -129,7 +129,7 @@ def _cycle_page(request: Request, cycle_id: int, user, session, page: int, q: st
     try:
         wanted = SurveyStatus(status) if status else None
     except ValueError:
-        raise InvalidInput(f"unknown status {status!r}", field="status") from None
+        raise InvalidInput("unknown status '{status}'", status=status, field="status") from None
     tasks = surveys.cycle_tasks_page(
         session=session,
         cycle_id=cycle.id,

@@ -34,15 +34,19 @@ def effective_settings(store: Store) -> ProcessDefaults:
 
 def set_store_setting(*, session: Session, store: Store, key: str, value: Any, actor: Actor) -> Store:
     if key not in ProcessDefaults.model_fields:
-        raise InvalidInput(f"unknown setting {key!r}; known: {', '.join(ProcessDefaults.model_fields)}")
+        raise InvalidInput(
+            "unknown setting '{key}'; known: {known}", key=key, known=", ".join(ProcessDefaults.model_fields)
+        )
     merged = {**(store.settings or {}), key: value}
     try:
         validated = effective_settings(Store(settings=merged))  # type: ignore[call-arg]
     except ValidationError as exc:  # one line: the first problem, without pydantic's layout
         problem = exc.errors()[0]["msg"] if exc.errors() else str(exc)
-        raise InvalidInput(f"invalid value for {key}: {problem}", field=key) from None
+        raise InvalidInput("invalid value for {key}: {exc}", key=key, exc=problem, field=key) from None
     except ValueError as exc:
-        raise InvalidInput(f"invalid value for {key}: {' '.join(str(exc).split())}", field=key) from None
+        raise InvalidInput(
+            "invalid value for {key}: {exc}", key=key, exc=" ".join(str(exc).split())
+        ) from None
     before = (store.settings or {}).get(key)
     store.settings = {**merged, key: getattr(validated, key)}
     audit_service.record(
@@ -79,7 +83,7 @@ def create_store(*, session: Session, code: str, name: str, actor: Actor) -> Sto
 def get_store(*, session: Session, code: str) -> Store:
     store = session.scalar(select(Store).where(Store.code == code))
     if store is None:
-        raise NotFound(f"no store with code {code!r}")
+        raise NotFound("no store with code '{store_code}'", store_code=code)
     return store
 
 
@@ -104,7 +108,7 @@ def create_staff(
 ) -> Staff:
     _check_password(password, username=username)
     if session.scalar(select(Staff.id).where(Staff.username == username)):
-        raise InvalidInput(f"username {username!r} is taken", field="username")
+        raise InvalidInput("username '{username}' is taken", username=username, field="username")
     staff = Staff(
         store_id=store_id,
         username=username,
@@ -183,7 +187,7 @@ def get_staff(*, session: Session, staff_id: int) -> Staff:
     # instead of one more round trip each.
     staff = session.get(Staff, staff_id, options=[joinedload(Staff.role_rows), joinedload(Staff.store_rows)])
     if staff is None:
-        raise NotFound(f"no staff member {staff_id}")
+        raise NotFound("no staff member {staff_id}", staff_id=staff_id)
     return staff
 
 
@@ -282,7 +286,7 @@ def set_language(*, session: Session, staff: Staff, locale: str | None) -> Staff
 def _managed_staff(session: Session, staff_id: int, actor_staff: Staff) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None or staff.store_id not in actor_staff.all_store_ids:
-        raise NotFound(f"no staff member {staff_id}")
+        raise NotFound("no staff member {staff_id}", staff_id=staff_id)
     if not actor_staff.has_role(Role.admin):
         raise Forbidden("only an admin manages staff")
     return staff
@@ -338,7 +342,7 @@ def add_store_access(*, session: Session, staff_id: int, store_id: int, actor: A
     """Let a person work in a further store of the group (an area manager, a group auditor)."""
     staff = get_staff(session=session, staff_id=staff_id)
     if session.get(Store, store_id) is None:
-        raise NotFound(f"no store {store_id}")
+        raise NotFound("no store {store_id}", store_id=store_id)
     if store_id not in staff.all_store_ids:
         staff.store_rows.append(StaffStore(store_id=store_id))
         session.flush()
@@ -399,7 +403,7 @@ def create_api_token(
 def revoke_api_token(*, session: Session, token_id: int, actor_staff: Staff) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.store_id not in actor_staff.all_store_ids:
-        raise NotFound(f"no API token {token_id}")
+        raise NotFound("no API token {token_id}", token_id=token_id)
     if not actor_staff.has_role(Role.admin):
         raise Forbidden("only an admin manages API tokens")
     if row.revoked_at is None:

@@ -29,7 +29,7 @@ from winback.config import ProcessDefaults
 from winback.customers import visits as vehicle_visits
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 from winback.notifications import service as notifications
-from winback.notifications.messages import Text
+from winback.notifications.messages import Message
 from winback.notifications.models import Notification
 from winback.paging import Page, matches, paginate_list, words
 
@@ -431,8 +431,7 @@ def queue_redline_digest(*, session: Session, store_id: int, actor: Actor) -> di
     queued = 0
     if n_risk or n_lost:
         names = [
-            Text(
-                "{customer}（{vehicle}）",
+            Message(
                 "{customer} ({vehicle})",
                 customer=c["customer"],
                 vehicle=c["plate"] or c["model"],
@@ -675,7 +674,7 @@ def profile_workbook(*, report: dict[str, Any], tally: dict[str, Any] | None, tr
 
     from winback.spreadsheet import neutralise
 
-    _ = translate
+    _ = label = translate  # label(): a value's code (a dimension's value, a reason) to its words
     wb = Workbook()
     summary = wb.active
     summary.title = _("Summary")[:31]
@@ -692,7 +691,7 @@ def profile_workbook(*, report: dict[str, Any], tally: dict[str, Any] | None, tr
             c.font = Font(bold=True)
         for r in rows:
             ws.append(
-                [_(r["value"]), r["targets"], r["share_pct"], r["base"], r["base_share_pct"], r["index"]]
+                [label(r["value"]), r["targets"], r["share_pct"], r["base"], r["base_share_pct"], r["index"]]
             )
         if rows:
             chart = BarChart()
@@ -710,7 +709,7 @@ def profile_workbook(*, report: dict[str, Any], tally: dict[str, Any] | None, tr
         ws = wb.create_sheet(_("Tally")[:31])
         ws.append([_("Reason"), _("Count"), "%"])
         for r in tally["reason_rows"]:
-            ws.append([_(r["value"]), r["count"], r["pct"]])
+            ws.append([label(r["value"]), r["count"], r["pct"]])
         ws.append([])
         ws.append([_("unreachable"), tally.get("unreachable"), tally["unreachable_pct"]])
         ws.append([_("Serviced elsewhere"), tally.get("serviced_elsewhere"), tally["elsewhere_pct"]])

@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from winback import clock
 from winback.audit.models import AuditEvent
 from winback.customers.contact_masking import changes_for
+from winback.i18n import N_, gettext, pgettext
 from winback.spreadsheet import neutralise, safe_row
 
 COLUMNS = (
@@ -29,23 +30,22 @@ COLUMNS = (
     "seq",
     "hash",
 )
-# The headers in Chinese (the column keys above are the English headers).
-COLUMNS_ZH = {
-    "id": "编号",
-    "store_id": "门店",
-    "at": "时间",
-    "actor": "操作人",
-    "action": "操作",
-    "entity_type": "对象类型",
-    "entity_id": "对象编号",
-    "changes": "变更内容",
-    "flow_run_id": "流程运行",
-    "customer_id": "客户编号",
-    "cycle_id": "周期编号",
-    "seq": "序号",
-    "hash": "哈希",
+# The headers in the exporting person's language (the column keys above are the English headers).
+TITLES = {
+    "id": N_("id"),
+    "store_id": N_("store_id"),
+    "at": N_("at"),
+    "actor": N_("actor"),
+    "action": N_("action"),
+    "entity_type": N_("entity_type"),
+    "entity_id": N_("entity_id"),
+    "changes": N_("changes"),
+    "flow_run_id": N_("flow_run_id"),
+    "customer_id": N_("customer_id"),
+    "cycle_id": N_("cycle_id"),
+    "seq": N_("seq"),
+    "hash": N_("hash"),
 }
-META = {"exported by": "导出人", "at": "导出时间", "filters": "筛选条件", "rows": "行数"}
 
 
 def events_xlsx(
@@ -59,25 +59,22 @@ def events_xlsx(
     """The headers in the exporting person's language; the values stay as recorded, contact
     data masked for a ``viewer`` who sees it masked elsewhere."""
 
-    def _(text: str, zh: dict[str, str]) -> str:
-        return text if locale == "en" else zh[text]
-
     wb = Workbook()
     ws = wb.active
-    ws.title = "audit" if locale == "en" else "审计记录"
+    ws.title = gettext("audit", locale)
     ws.append(
         [
-            _("exported by", META),
+            pgettext("audit export", "exported by", locale),
             exported_by,
-            _("at", META),
+            pgettext("audit export", "at", locale),
             clock.local(clock.now()).strftime("%Y-%m-%d %H:%M:%S"),
-            _("filters", META),
+            pgettext("audit export", "filters", locale),
             json.dumps(filters, ensure_ascii=False),
-            _("rows", META),
+            pgettext("audit export", "rows", locale),
             len(events),
         ]
     )
-    ws.append([_(c, COLUMNS_ZH) for c in COLUMNS])
+    ws.append([gettext(TITLES[c], locale) for c in COLUMNS])
     for e in events:
         ws.append(
             safe_row(

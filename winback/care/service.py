@@ -61,7 +61,7 @@ def plan(*, session: Session, store_id: int, actor: Actor, as_of: date | None = 
     enter the look-ahead window, and the touches due today. Returns counts."""
     store = session.get(Store, store_id)
     if store is None:
-        raise NotFound(f"no store {store_id}")
+        raise NotFound("no store {store_id}", store_id=store_id)
     rules = effective_settings(store)
     today = as_of or clock.today()
     counts = {"fulfilled": fulfil(session=session, store_id=store_id, today=today, rules=rules)}
@@ -618,12 +618,12 @@ def record_call(
     for the report's tally of reasons."""
     touch = session.get(CareTouch, touch_id)
     if touch is None or touch.store_id not in actor_staff.all_store_ids or touch.channel != TouchChannel.call:
-        raise NotFound(f"no care call {touch_id}")
+        raise NotFound("no care call {touch_id}", touch_id=touch_id)
     mine = touch.advisor_id == actor_staff.id
     if not mine and not actor_staff.has_role(Role.supervisor, Role.manager, Role.admin):
         raise Forbidden("this call is in another advisor's queue")
     if touch.status != TouchStatus.pending:
-        raise Conflict(f"care call {touch_id} is already closed", code="closed")
+        raise Conflict("care call {touch_id} is already closed", touch_id=touch_id, code="closed")
     note = (note or "").strip()[:500] or None
     item = session.get(CareItem, touch.item_id)
     touch.outcome, touch.outcome_note = outcome, note
@@ -896,7 +896,9 @@ def save_schedule(
         ("interval_months", interval_months, 1, 36),
     ):
         if not low <= value <= high:
-            raise InvalidInput(f"{name} must lie between {low} and {high}", field=name)
+            raise InvalidInput(
+                "{name} must lie between {low} and {high}", name=name, low=low, high=high, field=name
+            )
     row = session.scalar(
         select(CareSchedule).where(
             CareSchedule.store_id == store_id,
@@ -932,7 +934,7 @@ def save_schedule(
 def delete_schedule(*, session: Session, store_id: int, schedule_id: int, actor: Actor) -> None:
     row = session.get(CareSchedule, schedule_id)
     if row is None or row.store_id != store_id:
-        raise NotFound(f"no schedule {schedule_id}")
+        raise NotFound("no schedule {schedule_id}", schedule_id=schedule_id)
     audit_service.record(
         session=session,
         actor=actor,

@@ -32,6 +32,7 @@ from winback.customers.models import (
     VehicleStatus,
 )
 from winback.errors import Conflict, InvalidInput, NotFound
+from winback.i18n import Message
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 # ---- phone numbers -----------------------------------------------------------------------
@@ -309,9 +310,9 @@ def merges_page(
 def _proposal(session: Session, proposal_id: int, store_ids: list[int]) -> MergeProposal:
     p = session.get(MergeProposal, proposal_id)
     if p is None or p.store_id not in store_ids:
-        raise NotFound(f"no merge proposal {proposal_id}")
+        raise NotFound("no merge proposal {proposal_id}", proposal_id=proposal_id)
     if p.status != MergeStatus.pending:
-        raise Conflict(f"this merge proposal is already {p.status.value}")
+        raise Conflict("this merge proposal is already {status}", status=Message(p.status.value))
     return p
 
 
@@ -405,7 +406,7 @@ def set_vehicle_status(
     or active again; who and why are kept on the vehicle and in the audit trail."""
     vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None or (store_ids is not None and vehicle.store_id not in store_ids):
-        raise NotFound(f"no vehicle {vehicle_id}")
+        raise NotFound("no vehicle {vehicle_id}", vehicle_id=vehicle_id)
     status = VehicleStatus(status)
     if status != VehicleStatus.active and not (note or "").strip():
         raise InvalidInput("say why (e.g. who told you the car was sold)", field="note")
@@ -434,7 +435,7 @@ def add_note(
 ) -> CustomerNote:
     customer = session.get(Customer, customer_id)
     if customer is None or customer.store_id not in store_ids:
-        raise NotFound(f"no customer {customer_id}")
+        raise NotFound("no customer {customer_id}", customer_id=customer_id)
     text = (text or "").strip()
     if not text:
         raise InvalidInput("the note is empty", field="text")
@@ -443,7 +444,7 @@ def add_note(
     try:
         kind = NoteKind(kind)
     except ValueError:
-        raise InvalidInput(f"unknown kind of note {kind!r}", field="kind") from None
+        raise InvalidInput("unknown kind of note '{kind}'", kind=kind, field="kind") from None
     note = CustomerNote(
         store_id=customer.store_id,
         customer_id=customer.id,

@@ -35,7 +35,7 @@ from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import get_settings
 from winback.customers import cleanup, import_rows
-from winback.customers.import_errors import WORKBOOK, RowProblem, describe, encode
+from winback.customers.import_errors import RowProblem, describe, encode, workbook_titles
 from winback.customers.models import (
     ColumnMapping,
     Customer,
@@ -49,6 +49,7 @@ from winback.customers.models import (
 )
 from winback.customers.tables import NotATable, read_table
 from winback.errors import InvalidInput, NotFound
+from winback.i18n import Message
 from winback.paging import PAGE_SIZE, Page, matches, paginate
 from winback.paging import words as search_words
 
@@ -305,7 +306,10 @@ def save_column_mapping(
             continue
         if field not in fields:
             raise InvalidInput(
-                f"unknown field {field!r} for {kind.value}; one of: {', '.join(sorted(fields))}",
+                "unknown field '{name}' for {kind}; one of: {fields}",
+                name=field,
+                kind=Message(kind.value),
+                fields=", ".join(sorted(fields)),
                 field="mapping",
             )
         clean[header] = field
@@ -436,7 +440,7 @@ def run_import(
     batch as ``failed`` with one message (no rows written)."""
     batch = session.get(ImportBatch, batch_id)
     if batch is None:
-        raise NotFound(f"no import {batch_id}")
+        raise NotFound("no import {batch_id}", batch_id=batch_id)
     saved = get_column_mapping(session=session, store_id=batch.store_id, kind=batch.kind)
     import_rows.allow_long_csv_fields()
     try:
@@ -445,8 +449,9 @@ def run_import(
         missing = _missing(batch.kind, cols)
         if missing:
             raise NotATable(
-                f"required column(s) missing: {'; '.join(missing)}. Found: {', '.join(h for h in table.header if h) or 'none'}. "
-                "Rename the column or save a column mapping for this store."
+                "required column(s) missing: {missing}. Found: {found}. Rename the column or save a column mapping for this store.",
+                missing="; ".join(missing),
+                found=", ".join(h for h in table.header if h) or "none",
             )
     except NotATable as exc:
         return _finish_failed(session, batch, exc.message, actor)
@@ -475,14 +480,18 @@ def run_import(
         return _finish_failed(
             session,
             batch,
-            f"the file cannot be read past row {batch.rows_done + len(chunk) + 1}: {exc}",
+            Message(
+                "the file cannot be read past row {row}: {error}",
+                row=batch.rows_done + len(chunk) + 1,
+                error=exc,
+            ),
             actor,
         )
     if chunk:
         _flush_chunk(ctx, writer, chunk, on_chunk)
     batch.rows_total = batch.rows_done  # the rows counted, not the estimate (blank lines are skipped)
     if batch.rows_total == 0:
-        return _finish_failed(session, batch, "the file has a header but no data rows", actor)
+        return _finish_failed(session, batch, Message("the file has a header but no data rows"), actor)
     batch.status = ImportStatus.done
     batch.finished_at = clock.now()
     if session.get_bind().dialect.name == "sqlite":
@@ -517,11 +526,12 @@ def run_import(
     return batch
 
 
-def _finish_failed(session: Session, batch: ImportBatch, message: str, actor: Actor) -> ImportBatch:
+def _finish_failed(session: Session, batch: ImportBatch, message: Message, actor: Actor) -> ImportBatch:
     # Rows of earlier chunks (a CSV that breaks half-way) stay: they are valid and counted.
+    # The message is kept as its id and parameters, read in each reader's language.
     batch.rows_total = batch.rows_done
     batch.status = ImportStatus.failed
-    batch.message = message
+    batch.message = message.stored()
     batch.finished_at = clock.now()
     audit_service.record(
         session=session,
@@ -530,7 +540,7 @@ def _finish_failed(session: Session, batch: ImportBatch, message: str, actor: Ac
         entity_type="import",
         entity_id=batch.id,
         store_id=batch.store_id,
-        changes={"kind": batch.kind.value, "file": batch.filename, "message": message},
+        changes={"kind": batch.kind.value, "file": batch.filename, "message": str(message)},
     )
     session.flush()
     return batch
@@ -1080,7 +1090,7 @@ def _returned_targets(session: Session, batch: ImportBatch) -> int:
 def get_batch(*, session: Session, batch_id: int, store_ids: list[int]) -> ImportBatch:
     batch = session.get(ImportBatch, batch_id)
     if batch is None or batch.store_id not in store_ids:
-        raise NotFound(f"no import {batch_id}")
+        raise NotFound("no import {batch_id}", batch_id=batch_id)
     return batch
 
 
@@ -1134,7 +1144,7 @@ def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh", viewer: 
 
     fields = (session.get(ImportBatch, batch_id).columns or {}) if batch_id else {}
 
-    sheet, header = WORKBOOK["en" if locale == "en" else "zh"]
+    sheet, header = workbook_titles(locale)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(sheet)
     ws.append(header)

@@ -198,6 +198,12 @@ class ImportBatch(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    def message_text(self, locale: str = "zh") -> str | None:
+        """Why the import failed, in ``locale`` (kept as a message id and its parameters)."""
+        from winback.i18n import stored_text
+
+        return stored_text(self.message, locale)
+
 
 class ImportRowError(Base):
     """A row that was not imported: its number in the file (1 = header row), column and reason."""

@@ -42,7 +42,7 @@ def add_visit(
     """Record one repair order (the DMS import and the API use this)."""
     vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None or vehicle.store_id != store_id:
-        raise NotFound(f"no vehicle {vehicle_id} in this store")
+        raise NotFound("no vehicle {vehicle_id} in this store", vehicle_id=vehicle_id)
     if amount < 0:
         raise InvalidInput("amount must not be negative", field="amount")
     existing = session.scalar(
@@ -81,14 +81,14 @@ def add_visit(
 def get_vehicle(*, session: Session, vehicle_id: int, store_ids: list[int]) -> Vehicle:
     vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None or vehicle.store_id not in store_ids:
-        raise NotFound(f"no vehicle {vehicle_id}")
+        raise NotFound("no vehicle {vehicle_id}", vehicle_id=vehicle_id)
     return vehicle
 
 
 def get_customer(*, session: Session, customer_id: int, store_ids: list[int]) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None or customer.store_id not in store_ids:
-        raise NotFound(f"no customer {customer_id}")
+        raise NotFound("no customer {customer_id}", customer_id=customer_id)
     return customer
 
 
@@ -128,7 +128,7 @@ def vehicle_by_vin(*, session: Session, store_id: int, vin: str) -> Vehicle:
         select(Vehicle).where(Vehicle.store_id == store_id, Vehicle.vin == vin.strip().upper())
     )
     if vehicle is None:
-        raise NotFound(f"no vehicle with VIN {vin} in this store")
+        raise NotFound("no vehicle with VIN {vin} in this store", vin=vin)
     return vehicle
 
 
@@ -138,7 +138,7 @@ def report_wrong_number(
     """An advisor dialled the archive's number and it was wrong or dead: flag it for cleanup."""
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise NotFound(f"no customer {customer_id}")
+        raise NotFound("no customer {customer_id}", customer_id=customer_id)
     if customer.phone_reported_wrong_at is None or customer.phone_valid:
         customer.phone_valid = False
         customer.phone_reported_wrong_at = clock.now()
@@ -160,7 +160,7 @@ def set_do_not_call(*, session: Session, customer_id: int, actor: Actor, note: s
     """The customer asked never to be called again; screening skips them in every later cycle."""
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise NotFound(f"no customer {customer_id}")
+        raise NotFound("no customer {customer_id}", customer_id=customer_id)
     if not customer.do_not_call:
         customer.do_not_call = True
         session.flush()

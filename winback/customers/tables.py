@@ -74,7 +74,10 @@ def read_table(path: Path, filename: str, header_score) -> Table:
     if head.startswith(_ZIP) or head.startswith(_OLE):
         return _read_workbook(path, "xlsx" if head.startswith(_ZIP) else "xls", header_score)
     if filename.lower().endswith((".xlsx", ".xls", ".xlsm")):
-        raise NotATable(f"{filename} is named like an Excel file but is not one (damaged or another format)")
+        raise NotATable(
+            "{filename} is named like an Excel file but is not one (damaged or another format)",
+            filename=filename,
+        )
     return _read_csv(path, header_score)
 
 
@@ -85,7 +88,7 @@ def _read_workbook(path: Path, fmt: str, header_score) -> Table:
         wb = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for broken files
         raise NotATable(
-            f"the Excel file cannot be opened ({type(exc).__name__}); save it again from Excel"
+            "the Excel file cannot be opened ({error}); save it again from Excel", error=type(exc).__name__
         ) from exc
     for name in wb.sheet_names:
         try:

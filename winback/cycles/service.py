@@ -75,7 +75,7 @@ def start_cycle(*, session: Session, store: Store, month: str, actor: Actor) -> 
 def get_cycle(*, session: Session, cycle_id: int, store_ids: list[int] | None = None) -> MonthlyCycle:
     cycle = session.get(MonthlyCycle, cycle_id)
     if cycle is None or (store_ids is not None and cycle.store_id not in store_ids):
-        raise NotFound(f"no cycle {cycle_id}")
+        raise NotFound("no cycle {cycle_id}", cycle_id=cycle_id)
     return cycle
 
 

@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from winback.evaluation.models import Evaluation
+from winback.i18n import N_, localize, pgettext, translator
 from winback.spreadsheet import neutralise
 
 
@@ -24,12 +25,12 @@ def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list[Any]]) -
 
 
 MEASURE_STATUS = {
-    "todo": ("待办", "to do"),
-    "in_progress": ("进行中", "in progress"),
-    "done": ("已完成", "done"),
-    "overdue": ("已逾期", "overdue"),
+    "todo": N_("to do"),
+    "in_progress": N_("in progress"),
+    "done": N_("done"),
+    "overdue": N_("overdue"),
 }
-SEGMENT = {"grade": ("车辆级别", "grade"), "customer_type": ("客户类型", "customer type")}
+SEGMENT = {"grade": N_("grade"), "customer_type": N_("customer type")}
 
 
 def evaluation_xlsx(
@@ -44,8 +45,8 @@ def evaluation_xlsx(
     measure statuses and reasons; ``reason_labels`` maps the store's reason codes to its
     labels in that language)."""
 
-    def _(zh: str, en: str) -> str:
-        return en if locale == "en" else zh
+    _ = translator(locale)
+    status_label = {code: _(text) for code, text in MEASURE_STATUS.items()}
 
     labels = reason_labels or {}
     wb = Workbook()
@@ -53,50 +54,50 @@ def evaluation_xlsx(
     h = ev.holdout or {}
     _sheet(
         wb,
-        _("汇总", "Summary"),
-        [_("指标", "Figure"), _("值", "Value")],
+        pgettext("evaluation workbook", "Summary", locale),
+        [_("Figure"), _("Value")],
         [
-            [_("月份", "Month"), month],
-            [_("调查对象", "Targets"), ev.targets],
-            [_("已回访", "Contacted"), ev.contacted],
-            [_("回厂车辆数", "Vehicles back"), ev.vehicles_back],
-            [_("进厂台次", "Workshop entries"), ev.workshop_entries],
-            [_("产值（¥）", "Output value (¥)"), float(ev.output_value)],
-            [_("回厂率 %", "Win-back rate %"), ev.winback_rate_pct],
-            [_("目标 %", "Target %"), ev.target_pct],
-            [_("措施成本（¥）", "Measure cost (¥)"), float(ev.measure_cost)],
-            [_("优惠券成本（¥）", "Voucher cost (¥)"), float(ev.voucher_cost)],
-            [_("满意度（1-5）", "Satisfaction (1-5)"), ev.satisfaction_avg],
-            [_("满意度回访数", "Callbacks"), ev.satisfaction_n],
-            [_("联系组", "Contacted group"), h.get("treated")],
-            [_("联系组回厂", "Contacted group back"), h.get("treated_back")],
-            [_("联系组回厂率 %", "Contacted group rate %"), h.get("treated_rate_pct")],
-            [_("对照组", "Holdout"), h.get("holdout")],
-            [_("对照组回厂", "Holdout back"), h.get("holdout_back")],
-            [_("对照组回厂率 %", "Holdout rate %"), h.get("holdout_rate_pct")],
-            [_("提升（百分点）", "Lift (pp)"), h.get("lift_pct")],
-            [_("95% 区间下限", "95% CI low"), h.get("lift_ci_low_pct")],
-            [_("95% 区间上限", "95% CI high"), h.get("lift_ci_high_pct")],
-            [_("流失率 %", "Churn rate %"), ev.churn_rate_pct],
+            [_("Month"), month],
+            [_("Targets"), ev.targets],
+            [pgettext("evaluation workbook", "Contacted", locale), ev.contacted],
+            [_("Vehicles back"), ev.vehicles_back],
+            [_("Workshop entries"), ev.workshop_entries],
+            [_("Output value (¥)"), float(ev.output_value)],
+            [_("Win-back rate %"), ev.winback_rate_pct],
+            [_("Target %"), ev.target_pct],
+            [_("Measure cost (¥)"), float(ev.measure_cost)],
+            [_("Voucher cost (¥)"), float(ev.voucher_cost)],
+            [_("Satisfaction (1-5)"), ev.satisfaction_avg],
+            [_("Callbacks"), ev.satisfaction_n],
+            [_("Contacted group"), h.get("treated")],
+            [_("Contacted group back"), h.get("treated_back")],
+            [_("Contacted group rate %"), h.get("treated_rate_pct")],
+            [_("Holdout"), h.get("holdout")],
+            [_("Holdout back"), h.get("holdout_back")],
+            [_("Holdout rate %"), h.get("holdout_rate_pct")],
+            [_("Lift (pp)"), h.get("lift_pct")],
+            [_("95% CI low"), h.get("lift_ci_low_pct")],
+            [_("95% CI high"), h.get("lift_ci_high_pct")],
+            [_("Churn rate %"), ev.churn_rate_pct],
         ],
     )
     _sheet(
         wb,
-        _("顾问", "Advisors"),
+        pgettext("evaluation workbook", "Advisors", locale),
         [
-            _("顾问", "Advisor"),
-            _("已回访", "Contacted"),
-            _("回厂", "Came back"),
-            _("回厂率 %", "Rate %"),
-            _("目标 %", "Target %"),
-            _("差额人数", "Shortfall"),
-            _("差额金额 ¥", "Shortfall ¥"),
-            _("分配", "Assigned"),
-            _("分配回厂", "Assigned back"),
-            _("提升（百分点）", "Lift (pp)"),
-            _("区间下限", "CI low"),
-            _("区间上限", "CI high"),
-            _("增量客户", "Incremental"),
+            pgettext("evaluation workbook", "Advisor", locale),
+            pgettext("evaluation workbook", "Contacted", locale),
+            pgettext("evaluation workbook", "Came back", locale),
+            _("Rate %"),
+            _("Target %"),
+            pgettext("evaluation workbook", "Shortfall", locale),
+            _("Shortfall ¥"),
+            _("Assigned"),
+            _("Assigned back"),
+            _("Lift (pp)"),
+            _("CI low"),
+            _("CI high"),
+            _("Incremental"),
         ],
         [
             [
@@ -119,21 +120,21 @@ def evaluation_xlsx(
     )
     _sheet(
         wb,
-        _("措施", "Measures"),
+        pgettext("evaluation workbook", "Measures", locale),
         [
-            _("措施", "Measure"),
-            _("状态", "Status"),
-            _("原因", "Reasons"),
-            _("回厂客户", "Customers back"),
-            _("预期", "Expected"),
-            _("单位", "Unit"),
-            _("成本", "Cost"),
+            _("Measure"),
+            _("Status"),
+            pgettext("evaluation workbook", "Reasons", locale),
+            _("Customers back"),
+            _("Expected"),
+            _("Unit"),
+            _("Cost"),
         ],
         [
             [
                 m["title"],
-                _(*MEASURE_STATUS[m["status"]]) if m["status"] in MEASURE_STATUS else m["status"],
-                _("、", ", ").join(labels.get(code, code) for code in m.get("reasons") or []),
+                status_label.get(m["status"], m["status"]),
+                localize([labels.get(code, code) for code in m.get("reasons") or []], locale),
                 m["customers_back"],
                 m.get("expected_value"),
                 m.get("expected_unit"),
@@ -145,38 +146,38 @@ def evaluation_xlsx(
     k = ev.kpis or {}
     kpi_rows = [
         [
-            _("首保回厂率 %", "First maintenance return %"),
+            _("First maintenance return %"),
             k.get("first_maintenance_return_pct"),
             k.get("first_maintenance_due"),
         ],
         [
-            _("二保回厂率 %", "Second maintenance return %"),
+            _("Second maintenance return %"),
             k.get("second_maintenance_return_pct"),
             k.get("second_maintenance_due"),
         ],
-        [_("流失率 %", "Churn rate %"), k.get("churn_rate_pct"), k.get("active_vehicles")],
+        [_("Churn rate %"), k.get("churn_rate_pct"), k.get("active_vehicles")],
     ]
     for key, cells in (k.get("churn_by_segment") or {}).items():
-        name = _(*SEGMENT[key]) if key in SEGMENT else key
+        name = _(SEGMENT[key]) if key in SEGMENT else key
         for seg, c in cells.items():
             kpi_rows.append(
                 [
-                    _("流失率 %（{k}={s}）", "Churn rate % ({k}={s})").format(k=name, s=seg),
+                    _("Churn rate % ({k}={s})", k=name, s=seg),
                     c["rate_pct"],
                     c["vehicles"],
                 ]
             )
-    _sheet(wb, _("留存指标", "KPIs"), [_("指标", "KPI"), "%", _("基数", "Base")], kpi_rows)
+    _sheet(wb, _("KPIs"), [_("KPI"), "%", _("Base")], kpi_rows)
     _sheet(
         wb,
-        _("趋势", "Trend"),
+        _("Trend"),
         [
-            _("季度", "Quarter"),
-            _("回厂率 %", "Return rate %"),
-            _("流失率 %", "Churn rate %"),
-            _("提升（百分点）", "Lift (pp)"),
-            _("区间下限", "CI low"),
-            _("区间上限", "CI high"),
+            _("Quarter"),
+            _("Return rate %"),
+            _("Churn rate %"),
+            _("Lift (pp)"),
+            _("CI low"),
+            _("CI high"),
         ],
         [
             [
@@ -192,8 +193,8 @@ def evaluation_xlsx(
     )
     _sheet(
         wb,
-        _("季度差额", "Shortfall"),
-        [_("季度", "Quarter"), _("顾问", "Advisor"), _("差额金额 ¥", "Shortfall ¥")],
+        pgettext("evaluation workbook sheet", "Shortfall", locale),
+        [_("Quarter"), pgettext("evaluation workbook", "Advisor", locale), _("Shortfall ¥")],
         [[q["quarter"], name, yuan] for q in trend for name, yuan in (q.get("shortfall_yuan") or {}).items()],
     )
     buf = BytesIO()

@@ -19,7 +19,7 @@ from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, MonthlyCycle
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
-from winback.notifications.messages import Month, Text
+from winback.notifications.messages import Label, Message, Month, pmessage
 from winback.paging import PAGE_SIZE, Page, matches, paginate, paginate_list, text_matches, words
 from winback.plans.library import EXPECTED_VALUE, MEASURE_LIBRARY
 from winback.plans.models import (
@@ -125,7 +125,9 @@ def amend_plan(
         raise Conflict("only an approved plan is amended; edit the draft instead", code="plan_not_approved")
     latest = current_plan(session=session, cycle_id=plan.cycle_id)
     if latest is not None and latest.id != plan.id:
-        raise Conflict(f"version {latest.version} already amends this plan", code="plan_amendment_open")
+        raise Conflict(
+            "version {version} already amends this plan", version=latest.version, code="plan_amendment_open"
+        )
     new = RectificationPlan(
         store_id=plan.store_id,
         cycle_id=plan.cycle_id,
@@ -177,7 +179,7 @@ def amend_plan(
 def get_plan(*, session: Session, plan_id: int, store_ids: list[int] | None = None) -> RectificationPlan:
     plan = session.get(RectificationPlan, plan_id)
     if plan is None or (store_ids is not None and plan.store_id not in store_ids):
-        raise NotFound(f"no plan {plan_id}")
+        raise NotFound("no plan {plan_id}", plan_id=plan_id)
     return plan
 
 
@@ -272,13 +274,15 @@ def save_template(
     if template_id is not None:
         existing = session.get(MeasureTemplate, template_id)
         if existing is None or existing.store_id != store_id:
-            raise NotFound(f"no measure template {template_id}")
+            raise NotFound("no measure template {template_id}", template_id=template_id)
     seed_measure_library(session=session, store_id=store_id)
     rc = session.scalar(
         select(ReasonCode).where(ReasonCode.store_id == store_id, ReasonCode.code == reason_code)
     )
     if rc is None:
-        raise InvalidInput(f"unknown reason code {reason_code!r}", field="reason_code")
+        raise InvalidInput(
+            "unknown reason code '{reason_code}'", reason_code=reason_code, field="reason_code"
+        )
     if not (title or "").strip():
         raise InvalidInput("a measure needs a title", field="title")
     if estimated_cost is not None and estimated_cost < 0:
@@ -301,7 +305,7 @@ def save_template(
     else:
         t = session.get(MeasureTemplate, template_id)
         if t is None or t.store_id != store_id:
-            raise NotFound(f"no measure template {template_id}")
+            raise NotFound("no measure template {template_id}", template_id=template_id)
         before = {"title": t.title, "active": t.active}
     changes = audit_service.diff(
         t,
@@ -407,7 +411,11 @@ def _require_manager(staff: Staff) -> None:
 
 def _editable(plan: RectificationPlan) -> None:
     if plan.status not in EDITABLE:
-        raise Conflict(f"the plan is {plan.status.value} and can no longer be edited", code="plan_locked")
+        raise Conflict(
+            "the plan is {status} and can no longer be edited",
+            status=Message(plan.status.value),
+            code="plan_locked",
+        )
 
 
 def update_measure(
@@ -427,7 +435,7 @@ def update_measure(
     _require_manager(actor_staff)
     measure = session.get(Measure, measure_id)
     if measure is None or measure.store_id not in actor_staff.all_store_ids:
-        raise NotFound(f"no measure {measure_id}")
+        raise NotFound("no measure {measure_id}", measure_id=measure_id)
     _editable(measure.plan)
     values: dict = {}
     if title is not None:
@@ -486,7 +494,7 @@ def _reason_codes(session: Session, store_id: int, codes: list[str]) -> list[Rea
     )
     unknown = sorted(set(codes) - {r.code for r in found})
     if unknown:
-        raise InvalidInput(f"unknown reason code {', '.join(unknown)}", field="reasons")
+        raise InvalidInput("unknown reason code {unknown}", unknown=", ".join(unknown), field="reasons")
     return found
 
 
@@ -511,7 +519,9 @@ def add_measure(
             select(ReasonCode.id).where(ReasonCode.store_id == plan.store_id, ReasonCode.code == reason_code)
         )
         if rc_id is None:
-            raise InvalidInput(f"unknown reason code {reason_code!r}", field="reason_code")
+            raise InvalidInput(
+                "unknown reason code '{reason_code}'", reason_code=reason_code, field="reason_code"
+            )
     measure = Measure(
         store_id=plan.store_id,
         area=area,
@@ -545,7 +555,9 @@ def submit_plan(*, session: Session, plan_id: int, actor_staff: Staff) -> Rectif
     if not plan.measures:
         raise InvalidInput("the plan has no measures")
     if missing:
-        raise InvalidInput(f"every measure needs an owner and a due date: {', '.join(missing)}")
+        raise InvalidInput(
+            "every measure needs an owner and a due date: {missing}", missing=", ".join(missing)
+        )
     before = plan.status
     plan.status = PlanStatus.submitted
     plan.submitted_at = clock.now()
@@ -581,7 +593,11 @@ def decide_plan(
     _require_manager(actor_staff)
     plan = get_plan(session=session, plan_id=plan_id, store_ids=actor_staff.all_store_ids)
     if plan.status != PlanStatus.submitted:
-        raise Conflict(f"the plan is {plan.status.value}, not awaiting approval", code="plan_not_submitted")
+        raise Conflict(
+            "the plan is {status}, not awaiting approval",
+            status=Message(plan.status.value),
+            code="plan_not_submitted",
+        )
     comment = (comment or "").strip() or None
     if not approve and not comment:
         raise InvalidInput("say why the plan is rejected", field="comment")
@@ -622,7 +638,9 @@ def decide_plan(
             dedupe_key=f"plan_decided:{plan.id}:{plan.decided_at.isoformat()}",
             month=Month(cycle.month),
             comment=comment or "",
-            decision=Text("已批准", "approved") if approve else Text("被驳回", "rejected"),
+            decision=(
+                pmessage("plan decision", "approved") if approve else pmessage("plan decision", "rejected")
+            ),
         )
     return plan
 
@@ -652,7 +670,7 @@ def execute_plan(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, 
                 recipient=m.owner,
                 kind="measure_assigned",
                 dedupe_key=f"measure_assigned:{m.id}",
-                title=Text(m.title, titles_en.get(m.title, m.title)),
+                title=Label(m.title, en=titles_en.get(m.title)),
                 due=m.due_date,
             )
             m.notified_at = clock.now()
@@ -678,7 +696,7 @@ def set_measure_status(
 ) -> Measure:
     measure = session.get(Measure, measure_id)
     if measure is None or measure.store_id not in actor_staff.all_store_ids:
-        raise NotFound(f"no measure {measure_id}")
+        raise NotFound("no measure {measure_id}", measure_id=measure_id)
     if measure.owner_id != actor_staff.id and not actor_staff.has_role(Role.manager):
         raise Forbidden("only the measure's owner or a manager reports on it")
     if measure.plan.status != PlanStatus.approved:
@@ -811,7 +829,7 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
                 recipient=m.owner,
                 kind="measure_overdue" if overdue else "measure_due_soon",
                 dedupe_key=f"measure_reminder:{m.id}:{today.isoformat()}",
-                title=Text(m.title, titles_en.get(m.title, m.title)),
+                title=Label(m.title, en=titles_en.get(m.title)),
                 due=m.due_date,
             )
             m.last_reminder_at = now
@@ -823,11 +841,10 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
             escalated += 1
     if overdue_for_managers:
         lines = [
-            Text(
-                "{title}（{owner}，{due}）",
+            Message(
                 "{title} ({owner}, {due})",
                 owner=m.owner.display_name,
-                title=Text(m.title, titles_en.get(m.title, m.title)),
+                title=Label(m.title, en=titles_en.get(m.title)),
                 due=m.due_date,
             )
             for m in overdue_for_managers
@@ -880,7 +897,7 @@ def offer_voucher(
 
     target = session.get(Target, target_id)
     if target is None or target.store_id not in actor_staff.all_store_ids:
-        raise NotFound(f"no target {target_id}")
+        raise NotFound("no target {target_id}", target_id=target_id)
     if target.holdout:
         raise Conflict("this customer is in the holdout and is not contacted", code="holdout")
     # the customer's own advisor, the supervisor or a manager; never an auditor
@@ -974,7 +991,7 @@ def record_callback(
 
     target = session.get(Target, target_id)
     if target is None or target.store_id not in actor_staff.all_store_ids:
-        raise NotFound(f"no target {target_id}")
+        raise NotFound("no target {target_id}", target_id=target_id)
     # the customer's own advisor, the supervisor or a manager; never an auditor
     require_customer_access(session=session, viewer=actor_staff, customer_id=target.customer_id, write=True)
     if not 1 <= int(satisfaction) <= 5:

@@ -23,8 +23,9 @@ from winback.customers.models import Customer, Vehicle
 from winback.cycles import service as cycles
 from winback.cycles.models import Band, CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
+from winback.i18n import N_
 from winback.notifications import service as notifications
-from winback.notifications.messages import Lines, Month, Text
+from winback.notifications.messages import Lines, Message, Month
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 from winback.surveys.models import (
     ContactAttempt,
@@ -109,7 +110,7 @@ def save_reason_code(
     if reason_id is not None:
         rc = session.get(ReasonCode, reason_id)
         if rc is None or rc.store_id != store_id:
-            raise NotFound(f"no reason {reason_id}")
+            raise NotFound("no reason {reason_id}", reason_id=reason_id)
         action = "reason_code.updated"
     else:
         code = (code or "").strip().lower()
@@ -264,7 +265,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
 def get_task(*, session: Session, task_id: int, viewer: Staff | None = None) -> SurveyTask:
     task = session.get(SurveyTask, task_id)
     if task is None:
-        raise NotFound(f"no survey task {task_id}")
+        raise NotFound("no survey task {task_id}", task_id=task_id)
     if viewer is not None:
         _check_can_see(viewer, task)
     return task
@@ -272,7 +273,7 @@ def get_task(*, session: Session, task_id: int, viewer: Staff | None = None) -> 
 
 def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
     if task.store_id not in viewer.all_store_ids:
-        raise NotFound(f"no survey task {task.id}")
+        raise NotFound("no survey task {id}", id=task.id)
     if viewer.has_role(Role.supervisor, Role.manager, Role.auditor, Role.admin):
         return
     if task.assignee_id != viewer.id:
@@ -303,7 +304,10 @@ def _my_tasks_query(
             band = Band(band)
         except ValueError:
             raise InvalidInput(
-                f"unknown band {band!r}; one of {', '.join(b.value for b in Band)}", field="band"
+                "unknown band '{band}'; one of {bands}",
+                band=band,
+                bands=", ".join(b.value for b in Band),
+                field="band",
             ) from None
         stmt = stmt.where(SurveyTask.band == band)
     if overdue_only:
@@ -631,7 +635,7 @@ def _flush_or_conflict(session: Session, task_id: int) -> None:
 
 def _check_open(task: SurveyTask) -> None:
     if task.status != SurveyStatus.open:
-        raise Conflict(f"task {task.id} was already closed", code="task_closed")
+        raise Conflict("task {id} was already closed", id=task.id, code="task_closed")
 
 
 def record_attempt(
@@ -661,7 +665,7 @@ def record_attempt(
     try:
         outcome = Disposition(outcome)
     except ValueError:
-        raise InvalidInput(f"unknown outcome: {outcome}", field="outcome") from None
+        raise InvalidInput("unknown outcome: {outcome}", outcome=outcome, field="outcome") from None
     now = clock.now()
     if outcome == Disposition.call_back:
         if call_back_at is None:
@@ -758,13 +762,13 @@ def _missing_for_close(values: dict[str, Any], codes: list[str], unreachable: bo
     if unreachable:
         return missing
     if not codes:
-        missing.append(("reasons", "choose at least one reason"))
+        missing.append(("reasons", N_("choose at least one reason")))
     if OTHER_REASON in codes and not values.get("reason_other"):
-        missing.append(("reason_other", "describe the other reason"))
+        missing.append(("reason_other", N_("describe the other reason")))
     if values.get("serviced_elsewhere") and not (
         values.get("elsewhere_where") or values.get("elsewhere_kind")
     ):
-        missing.append(("elsewhere_where", "say where the car was serviced"))
+        missing.append(("elsewhere_where", N_("say where the car was serviced")))
     return missing
 
 
@@ -791,11 +795,12 @@ def _write_result(
     known = {rc.code: rc for rc in reason_codes(session=session, store_id=task.store_id)}
     unknown = [c for c in codes if c not in known]
     if unknown:
-        raise InvalidInput(f"unknown reason code(s): {', '.join(unknown)}", field="reasons")
+        raise InvalidInput("unknown reason code(s): {unknown}", unknown=", ".join(unknown), field="reasons")
     if closing:
         missing = _missing_for_close(values, codes, unreachable)
         if missing:
-            raise InvalidInput("; ".join(m for _, m in missing), field=missing[0][0])
+            problems = "; ".join(m for _, m in missing)  # each part a catalog text
+            raise InvalidInput(problems, field=missing[0][0])
     # A complaint once recorded stays: it may be answered, never edited or removed.
     complaint = (complaint or "").strip() or None
     new_complaint = False
@@ -882,7 +887,7 @@ def save_draft(
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
     unknown = set(values) - set(_RESULT_FIELDS)
     if unknown:
-        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise InvalidInput("unknown field(s): {unknown}", unknown=", ".join(sorted(unknown)))
     _write_result(
         session,
         task,
@@ -908,7 +913,7 @@ def answer_complaint(*, session: Session, task_id: int, answer: str, actor_staff
     if not answer:
         raise InvalidInput("write the answer", field="answer")
     if task.complaint_answer:
-        raise Conflict(f"the complaint of task {task.id} was already answered", code="answered")
+        raise Conflict("the complaint of task {id} was already answered", id=task.id, code="answered")
     task.complaint_answer = answer
     task.complaint_answered_at = clock.now()
     task.complaint_answered_by_id = actor_staff.id
@@ -1010,7 +1015,7 @@ def reassign(
         raise Forbidden("only the front-desk supervisor reassigns tasks")
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
     if task.status != SurveyStatus.open:
-        raise Conflict(f"task {task.id} is closed and cannot be reassigned", code="task_closed")
+        raise Conflict("task {id} is closed and cannot be reassigned", id=task.id, code="task_closed")
     _check_version(task, expected_version)
     advisors = {a.id: a for a in staff_with_role(session=session, store_id=task.store_id, role=Role.advisor)}
     if to_staff_id not in advisors:
@@ -1050,7 +1055,7 @@ def _move(session: Session, task: SurveyTask, to: Staff, actor: Actor, why: str 
         dedupe_key=f"task_reassigned:{task.id}:{before.id}:{stamp}",
         task_id=task.id,
         customer=customer,
-        change=Text("已转交给 {to}", "handed to {to}", to=to.display_name),
+        change=Message("handed to {to}", to=to.display_name),
     )
     notifications.enqueue(
         session=session,
@@ -1059,7 +1064,7 @@ def _move(session: Session, task: SurveyTask, to: Staff, actor: Actor, why: str 
         dedupe_key=f"task_reassigned:{task.id}:{to.id}:{stamp}",
         task_id=task.id,
         customer=customer,
-        change=Text("由 {before} 转交给您", "handed to you by {before}", before=before.display_name),
+        change=Message("handed to you by {before}", before=before.display_name),
     )
 
 
@@ -1107,7 +1112,7 @@ def exclude_task(*, session: Session, task_id: int, reason: str, actor_staff: St
         dedupe_key=f"task_excluded:{task.id}:{task.assignee_id}",
         task_id=task.id,
         customer=task.target.customer.name,
-        change=Text("已排除（{reason}）", "taken off the list ({reason})", reason=reason[:60]),
+        change=Message("taken off the list ({reason})", reason=reason[:60]),
     )
     return task
 
@@ -1127,7 +1132,7 @@ def hand_over_advisor(
         raise Forbidden("only the supervisor or the administration hands over an advisor's work")
     leaving = session.get(Staff, advisor_id)
     if leaving is None or leaving.store_id != actor_staff.store_id:
-        raise NotFound(f"no staff member {advisor_id}")
+        raise NotFound("no staff member {advisor_id}", advisor_id=advisor_id)
     deactivate = staff_rules.check_hand_over(session=session, leaving=leaving, actor_staff=actor_staff)
     others = [
         a
@@ -1274,8 +1279,7 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
     supervisors = staff_with_role(session=session, store_id=store_id, role=Role.supervisor)
     months = sorted({session.get(MonthlyCycle, c).month for c in by_cycle})
     lines: list = [
-        Text(
-            "· #{id} {customer}（{advisor}，{due}）",
+        Message(
             "· #{id} {customer} ({advisor}, due {due})",
             id=t.id,
             customer=t.target.customer.name,
