@@ -336,15 +336,16 @@ def test_archive_lists(client, session, demo_store, staff, small_pages):
 
 def test_audit_staff_and_outlook_lists(client, session, surveying_cycle, staff, small_pages):
     login(client, "admin")
-    assert "目前没有正在流失的客户" in client.get("/analytics").text
+    # the demo's model fit is degenerate: its overdue rule lists the few drifting Kicks owners
+    assert "目前没有正在流失的客户" not in client.get("/analytics").text
     from winback.accounts import service as accounts
 
     store = session.get(Store, staff("admin").store_id)  # a store that gives up on customers sooner
     accounts.set_store_setting(
         session=session,
         store=store,
-        key="likely_lost_p_alive_below",
-        value=0.9999999,
+        key="likely_lost_overdue_factor",
+        value=1.01,
         actor=Actor.person(staff("admin")),
     )
     session.commit()
@@ -370,9 +371,9 @@ def test_audit_staff_and_outlook_lists(client, session, surveying_cycle, staff, 
     r = client.get("/admin/staff", params={"q": "advisor1"})
     assert r.text.count('<option value="') >= len(everyone) - 1  # the token form still offers everyone active
 
-    small_pages(50)
+    small_pages(10)
     callback = r"<tr><td>([^<]+)</td><td>[^<]*</td><td>[^<]*</td><td>[^<]*\d{4}[^<]*</td>"  # the last visit, in the page's date format
-    names = walk(client, "/analytics", callback, 50)
+    names = walk(client, "/analytics", callback, 10)
     found = searched(client, "/analytics", callback, {"q": names[-1]})
     assert names[-1] in found and all(names[-1] in n for n in found) and len(found) < len(names)
     no_match(client, "/analytics", {"q": "没有这个人"})
