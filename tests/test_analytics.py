@@ -13,13 +13,14 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
-from winback import clock
+from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.analytics import bgnbd
 from winback.analytics import service as analytics
 from winback.customers.models import Customer, CustomerType, ServiceVisit, Vehicle, VehicleStatus
+from winback.cycles import screening
 from winback.cycles import service as cycles
 from winback.cycles.models import Band, Target
 from winback.notifications.models import Notification
@@ -85,7 +86,7 @@ def test_bad_histories_are_refused():
 
 def _store(session, code="T01"):
     actor = Actor.system()
-    store = accounts.create_store(session=session, code=code, name="Test", actor=actor)
+    store = stores.create_store(session=session, code=code, name="Test", actor=actor)
     admin = accounts.create_staff(
         session=session,
         store_id=store.id,
@@ -190,7 +191,7 @@ def test_bands_at_the_exact_boundaries(session, staff, as_of):
 
     actor = Actor.person(admin)
     cycle, _ = cycles.start_cycle(session=session, store=store, month=as_of.strftime("%Y-%m"), actor=actor)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     bands = {t.vehicle_id: t.band for t in session.scalars(select(Target).where(Target.cycle_id == cycle.id))}
     for name, (_, band) in cases.items():
         assert bands.get(vehicles[name].id) == band, name
@@ -204,12 +205,12 @@ def test_customer_in_another_open_cycle_is_not_screened_again(session):
     first = _vehicle(session, store, [date(2025, 1, 5)])
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-10", actor=actor)
     cycle.as_of = date(2026, 10, 1)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     # the same customer's second car lapses later: the customer is still being surveyed
     second = _vehicle(session, store, [date(2026, 4, 10)], customer=first.customer)
     other = _vehicle(session, store, [date(2026, 4, 10)])
     nov, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    cycles.screen_targets(session=session, cycle_id=nov.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=nov.id, actor=actor)
     screened = {t.vehicle_id for t in session.scalars(select(Target).where(Target.cycle_id == nov.id))}
     assert other.id in screened
     assert second.id not in screened and first.id not in screened
@@ -247,7 +248,7 @@ def test_likely_lost_group_and_value_times_risk(session):
         session=session, store=store, key="screen_likely_lost", value=True, actor=actor
     )
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    result = cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    result = screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     targets = {t.vehicle_id: t for t in session.scalars(select(Target).where(Target.cycle_id == cycle.id))}
     assert targets[gone.id].band == Band.likely_lost
     assert result["likely_lost"] >= 1

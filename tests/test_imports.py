@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from winback import clock
+from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
@@ -29,6 +29,7 @@ from winback.customers.models import (
     ServiceVisit,
     Vehicle,
 )
+from winback.cycles import returns
 
 CORPUS = Path(__file__).parent / "data" / "imports"
 ADMIN = Actor.system(label="test import")
@@ -37,7 +38,7 @@ ADMIN = Actor.system(label="test import")
 @pytest.fixture
 def store(session) -> int:
     clock.set_now("2026-11-02T09:00")
-    s = accounts.create_store(session=session, code="T01", name="测试店", actor=ADMIN)
+    s = stores.create_store(session=session, code="T01", name="测试店", actor=ADMIN)
     accounts.create_staff(
         session=session,
         store_id=s.id,
@@ -285,7 +286,7 @@ def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
     from db.session import session_scope
 
     with session_scope() as s:
-        accounts.create_store(session=s, code="T01", name="测试店", actor=ADMIN)
+        stores.create_store(session=s, code="T01", name="测试店", actor=ADMIN)
 
     def cli(*args, **extra_env):
         return subprocess.run(
@@ -334,7 +335,7 @@ def test_repair_orders_after_the_cycle_started_mark_targets_who_came_back(sessio
         f"OLD-1,{targets[1].vehicle.vin},2025-01-10,保养,300\n",  # before the cycle: not a return
         encoding="utf-8",
     )
-    batch, _ = imports.import_file(
+    batch, _ = returns.import_file(
         session=session, store_id=cycle.store_id, kind="visits", source=path, actor=ADMIN
     )
     assert (batch.inserted, batch.returned_targets) == (2, 1)

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 import db.session
-from winback import clock
+from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
@@ -30,7 +30,7 @@ def stores(session) -> dict[str, int]:
     system = Actor.system(label="test")
     ids = {}
     for code in ("S01", "S02"):
-        store = accounts.create_store(session=session, code=code, name=code, actor=system)
+        store = stores.create_store(session=session, code=code, name=code, actor=system)
         ids[code] = store.id
         for role in ("admin", "advisor", "manager", "auditor"):
             accounts.create_staff(

@@ -105,19 +105,20 @@ def test_dispositions_and_what_they_do(session, surveying_cycle, staff):
 
 def test_do_not_call_is_respected_by_later_screening(session, demo_store, staff):
     from winback.accounts.models import Store
+    from winback.cycles import screening
     from winback.cycles import service as cycles
     from winback.cycles.models import Target
 
     actor = Actor.person(staff("admin"))
     store = session.get(Store, demo_store)
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     targets = list(session.scalars(select(Target.customer_id).where(Target.cycle_id == cycle.id)))
     session.rollback()
     refuser = targets[0]
     customers.set_do_not_call(session=session, customer_id=refuser, actor=actor)
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     again = set(session.scalars(select(Target.customer_id).where(Target.cycle_id == cycle.id)))
     assert refuser not in again and set(targets) - {refuser} <= again
 

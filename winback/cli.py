@@ -218,6 +218,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
     from winback.customers import imports
     from winback.customers.import_errors import lang_from_env
     from winback.customers.models import ImportStatus
+    from winback.cycles import returns
 
     _set_clock(as_of)
     locale = lang if lang in ("zh", "en") else lang_from_env(dict(os.environ))
@@ -240,7 +241,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                     else "there is no store yet; run `winback demo` first"
                 )
             target = stores[0]
-        batch, is_new = imports.import_file(
+        batch, is_new = returns.import_file(
             session=session,
             store_id=target.id,
             kind=kind,

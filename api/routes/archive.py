@@ -17,6 +17,7 @@ from winback.customers import cleanup, imports
 from winback.customers import service as customers
 from winback.customers.models import ImportBatch, ImportKind
 from winback.customers.schemas import VisitIn
+from winback.cycles import returns
 
 router = APIRouter()
 
@@ -91,7 +92,7 @@ def import_file(
         shutil.copyfileobj(file.file, tmp, 1 << 20)
         tmp_path = Path(tmp.name)
     try:
-        batch, is_new = imports.import_file(
+        batch, is_new = returns.import_file(
             session=session,
             store_id=user.store_id,
             kind=kind,

@@ -15,6 +15,7 @@ from winback.cycles import service as cycles
 from winback.errors import NotFound
 from winback.evaluation import export
 from winback.evaluation import service as evaluation
+from winback.plans import seeding
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
 from winback.plans.schemas import (
@@ -189,7 +190,7 @@ def _template(t) -> dict[str, Any]:
 @router.get("/measure-library", tags=["plans"])
 def measure_library(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     """The store's typical measures per reason (seeded from PROCESS.md, editable per store)."""
-    plans.seed_measure_library(session=session, store_id=user.store_id)
+    seeding.seed_measure_library(session=session, store_id=user.store_id)
     return [
         _template(t)
         for t in plans.measure_library(session=session, store_id=user.store_id, active_only=False)

@@ -14,6 +14,7 @@ from web.routes.common import PAGE
 from web.routes.common import need as _need
 from winback.accounts.models import Role
 from winback.analytics import service as analytics
+from winback.cycles import profiles
 from winback.cycles import service as cycles
 from winback.surveys import service as surveys
 
@@ -26,7 +27,7 @@ _VIEWERS = (Role.admin, Role.supervisor, Role.manager, Role.auditor)
 def profile_page(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
     _need(user, *_VIEWERS)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
-    report = analytics.profile_report(session=session, cycle_id=cycle.id)
+    report = profiles.profile_analysis(session=session, cycle_id=cycle.id)
     return render(
         request,
         "analytics/profile.html",
@@ -42,7 +43,7 @@ def profile_page(request: Request, cycle_id: int, user: CurrentUser, session: Se
 def profile_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
     _need(user, *_VIEWERS)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
-    report = analytics.profile_report(session=session, cycle_id=cycle.id)
+    report = profiles.profile_analysis(session=session, cycle_id=cycle.id)
     locale = pick_locale(request, getattr(user, "locale", None))
     base, by_code = translator(locale), surveys.reasons_by_code(session=session, store_ids=[cycle.store_id])
 

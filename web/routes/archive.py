@@ -24,6 +24,7 @@ from winback.customers import cleanup, imports
 from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
+from winback.cycles import returns
 from winback.errors import DomainError, InvalidInput
 from winback.surveys import service as surveys
 
@@ -35,7 +36,7 @@ def run_import_in_background(batch_id: int, actor: Actor) -> None:
     """After the response: import in chunks, committing each so the report page shows progress."""
     session = new_session()
     try:
-        imports.run_import(
+        returns.run_import(
             session=session, batch_id=batch_id, actor=actor, on_chunk=lambda _b: session.commit()
         )
         session.commit()

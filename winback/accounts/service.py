@@ -16,7 +16,7 @@ from winback import clock
 from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRole, StaffStore, Store
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.config import ProcessDefaults, get_settings
+from winback.config import ProcessDefaults, get_settings, rules_over_defaults
 from winback.errors import DomainError, Forbidden, InvalidInput, NotFound
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
@@ -25,9 +25,7 @@ _hasher = PasswordHasher()
 
 def effective_settings(store: Store) -> ProcessDefaults:
     """The store's business rules: the defaults of winback.config, overridden per store."""
-    base = get_settings().process.model_dump()
-    base.update(store.settings or {})
-    return ProcessDefaults.model_validate(base)
+    return rules_over_defaults(store.settings)
 
 
 def set_store_setting(*, session: Session, store: Store, key: str, value: Any, actor: Actor) -> Store:
@@ -53,12 +51,10 @@ def set_store_setting(*, session: Session, store: Store, key: str, value: Any, a
 
 
 def create_store(*, session: Session, code: str, name: str, actor: Actor) -> Store:
-    from winback.surveys.service import seed_reason_codes
-
+    """The store record alone; ``winback.stores.create_store`` also gives it its seeds."""
     store = Store(code=code, name=name, settings={}, created_at=clock.now())
     session.add(store)
     session.flush()
-    seed_reason_codes(session=session, store_id=store.id)
     audit_service.record(
         session=session,
         actor=actor,

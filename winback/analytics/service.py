@@ -7,7 +7,6 @@ daily red-line digest.
 
 from __future__ import annotations
 
-from calendar import monthrange
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -27,7 +26,6 @@ from winback.analytics import bgnbd
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
-from winback.customers.service import last_repair_order
 from winback.notifications import service as notifications
 from winback.notifications.messages import Text
 from winback.notifications.models import Notification
@@ -453,182 +451,6 @@ def queue_redline_digest(*, session: Session, store_id: int, actor: Actor) -> di
 
 
 # ---- profile analysis (分析调研对象) -----------------------------------------------------
-
-PROFILE_DIMENSIONS = (
-    "band",
-    "model",
-    "grade",
-    "age_band",
-    "gender",
-    "district",
-    "customer_type",
-    "warranty",
-    "visits_per_year",
-    "spend_per_year",
-    "last_category",
-    "last_visit",
-)
-
-
-def whole_months(earlier: date, later: date) -> int:
-    """``relativedelta(later, earlier)`` in months (years * 12 + months), without building one.
-
-    Screening and the profile count months and ages for every vehicle of a store; this is the
-    same calendar rule (a month is whole once the day is reached, clipped to the month's last
-    day: 31 Jan -> 28 Feb is one month) at a fraction of the cost.
-    """
-    if later < earlier:
-        delta = relativedelta(later, earlier)
-        return delta.years * 12 + delta.months
-    months = (later.year - earlier.year) * 12 + later.month - earlier.month
-    if later.day < min(earlier.day, monthrange(later.year, later.month)[1]):
-        months -= 1
-    return months
-
-
-def age_years(birth: date, as_of: date) -> int:
-    """``relativedelta(as_of, birth).years``: whole years of age on ``as_of``."""
-    months = whole_months(birth, as_of)
-    return months // 12 if months >= 0 else -((-months) // 12)
-
-
-def _bucket_age(birth: date | None, as_of: date) -> str:
-    if birth is None:
-        return "?"
-    age = age_years(birth, as_of)
-    for upper, label in ((30, "<30"), (40, "30-39"), (50, "40-49"), (60, "50-59")):
-        if age < upper:
-            return label
-    return "60+"
-
-
-def _bucket(value: float, edges: tuple[float, ...], labels: tuple[str, ...]) -> str:
-    for edge, label in zip(edges, labels):
-        if value < edge:
-            return label
-    return labels[-1]
-
-
-def profile_report(*, session: Session, cycle_id: int) -> dict[str, Any]:
-    """The targets of a cycle against the store's whole active base, dimension by dimension.
-
-    One query reads every active vehicle of the store with its owner, its repair-order totals,
-    its last repair order's category and whether it is a target of the cycle; the buckets are
-    counted in one pass. ``index`` = target share / base share: above 1.5 a group is
-    over-represented among the targets (the model with unusually many lost customers).
-    """
-    from winback.cycles.models import MonthlyCycle, Target  # cycles imports this module
-
-    cycle = session.get(MonthlyCycle, cycle_id)
-    as_of = cycle.as_of
-    per_vehicle = (
-        select(
-            ServiceVisit.vehicle_id.label("vehicle_id"),
-            func.min(ServiceVisit.visit_date).label("first_visit"),
-            func.max(ServiceVisit.visit_date).label("last_visit"),
-            func.count().label("visits"),
-            func.coalesce(func.sum(ServiceVisit.amount), 0).label("spend"),
-        )
-        .where(ServiceVisit.store_id == cycle.store_id, ServiceVisit.visit_date <= as_of)
-        .group_by(ServiceVisit.vehicle_id)
-        .subquery()
-    )
-    # The last repair order's category: one seek on the (vehicle_id, visit_date) index per
-    # vehicle (latest date, then highest id), so the grouped totals are computed only once.
-    last_category = last_repair_order(ServiceVisit.category, store_id=cycle.store_id, as_of=as_of)
-    stmt = (
-        select(
-            Vehicle.model,
-            Vehicle.grade,
-            Vehicle.warranty_end,
-            Customer.birth_date,
-            Customer.gender,
-            Customer.district,
-            Customer.customer_type,
-            per_vehicle.c.first_visit,
-            per_vehicle.c.last_visit,
-            per_vehicle.c.visits,
-            per_vehicle.c.spend,
-            last_category,
-            Target.band,
-        )
-        .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
-        .join(Customer, Customer.id == Vehicle.customer_id)
-        .outerjoin(Target, and_(Target.vehicle_id == Vehicle.id, Target.cycle_id == cycle.id))
-        .where(Vehicle.store_id == cycle.store_id, Vehicle.status == VehicleStatus.active)
-    )
-    targets: dict[str, dict[str, int]] = {d: defaultdict(int) for d in PROFILE_DIMENSIONS}
-    base: dict[str, dict[str, int]] = {d: defaultdict(int) for d in PROFILE_DIMENSIONS}
-    n_targets = n_base = 0
-    for (
-        model,
-        grade,
-        warranty_end,
-        birth,
-        gender,
-        district,
-        ctype,
-        first,
-        last,
-        visits,
-        spend,
-        category,
-        band,
-    ) in session.execute(stmt):
-        years = max((as_of - first).days / 365.25, 1.0)
-        months_since = (as_of.year - last.year) * 12 + as_of.month - last.month
-        keys = {
-            "band": band.value if band is not None else "active",
-            "model": model or "?",
-            "grade": grade.value if grade else "?",
-            "age_band": _bucket_age(birth, as_of),
-            "gender": gender or "?",
-            "district": district or "?",
-            "customer_type": ctype.value if ctype else "?",
-            "warranty": "in_warranty" if warranty_end and warranty_end >= as_of else "out_of_warranty",
-            "visits_per_year": _bucket(visits / years, (1, 2, 4), ("<1", "1-2", "2-4", "4+")),
-            "spend_per_year": _bucket(
-                float(spend) / years, (1000, 3000, 6000), ("<1000", "1000-3000", "3000-6000", "6000+")
-            ),
-            "last_category": category or "?",
-            "last_visit": _bucket(months_since, (6, 12, 24), ("<6m", "6-12m", "12-24m", "24m+")),
-        }
-        n_base += 1
-        for d, k in keys.items():
-            base[d][k] += 1
-        if band is not None:
-            n_targets += 1
-            for d, k in keys.items():
-                targets[d][k] += 1
-    dims = {}
-    for d in PROFILE_DIMENSIONS:
-        rows = []
-        for k, b in base[d].items():
-            t = targets[d].get(k, 0)
-            share = 100 * t / n_targets if n_targets else 0.0
-            base_share = 100 * b / n_base if n_base else 0.0
-            rows.append(
-                {
-                    "value": k,
-                    "targets": t,
-                    "base": b,
-                    "share_pct": round(share, 1),
-                    "base_share_pct": round(base_share, 1),
-                    "index": round(share / base_share, 2) if base_share and n_targets else None,
-                }
-            )
-        if d == "band":
-            rows = [r for r in rows if r["value"] != "active"]
-        rows.sort(key=lambda r: (-r["targets"], -r["base"], r["value"]))
-        dims[d] = rows
-    return {
-        "cycle_id": cycle.id,
-        "month": cycle.month,
-        "as_of": as_of.isoformat(),
-        "targets": n_targets,
-        "base": n_base,
-        "dimensions": dims,
-    }
 
 
 def tally_report(*, tally: dict[str, Any] | None) -> dict[str, Any] | None:

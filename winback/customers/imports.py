@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -469,8 +469,6 @@ def run_import(
         return _finish_failed(session, batch, "the file has a header but no data rows", actor)
     batch.status = ImportStatus.done
     batch.finished_at = clock.now()
-    if batch.kind == ImportKind.visits:
-        batch.returned_targets = _returned_targets(session, batch)
     batch.quality = cleanup.data_quality(session=session, store_id=batch.store_id)
     audit_service.record(
         session=session,
@@ -1010,20 +1008,6 @@ def _uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _col(ctx: _Ctx, field: str) -> str:
     return next((h for h, f in ctx.batch.columns.items() if f == field), field)
-
-
-def _returned_targets(session: Session, batch: ImportBatch) -> int:
-    """Targets of cycles already started whose vehicle has a repair order of this file dated
-    after the cycle's screening: they came back (the evaluation counts them)."""
-    from winback.cycles.models import MonthlyCycle, Target
-
-    stmt = (
-        select(func.count(func.distinct(Target.id)))
-        .join(MonthlyCycle, MonthlyCycle.id == Target.cycle_id)
-        .join(ServiceVisit, ServiceVisit.vehicle_id == Target.vehicle_id)
-        .where(ServiceVisit.import_batch_id == batch.id, ServiceVisit.visit_date > MonthlyCycle.as_of)
-    )
-    return int(session.scalar(stmt) or 0)
 
 
 # ---- reading back ------------------------------------------------------------------------

@@ -16,11 +16,13 @@ from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
+from winback.config import ProcessDefaults
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 from winback.cycles import service as cycles
-from winback.cycles.models import CycleStage, Target
+from winback.cycles.models import CycleStage, MonthlyCycle, Target
 from winback.evaluation.models import Evaluation
 from winback.evaluation.stats import newcombe_diff
+from winback.months import quarter_of
 from winback.notifications import service as notifications
 from winback.notifications.messages import Month
 from winback.plans.models import ReturnCallback, Voucher
@@ -42,7 +44,7 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
     existing = get_evaluation(session=session, cycle_id=cycle.id)
     if existing is not None:
         return existing
-    rules = cycle.settings
+    rules = cycle.rules
     first_attempt = (
         select(ContactAttempt.task_id, func.min(ContactAttempt.at).label("first_at"))
         .group_by(ContactAttempt.task_id)
@@ -108,8 +110,8 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
                 update(Target).where(Target.id == target_id).values(came_back_on=min(d for d, _ in after))
             )
 
-    target_pct = float(rules["winback_target_pct"])
-    per_yuan = float(rules["shortfall_yuan_per_customer"])
+    target_pct = float(rules.winback_target_pct)
+    per_yuan = float(rules.shortfall_yuan_per_customer)
     names = dict(
         session.execute(select(Staff.id, Staff.display_name).where(Staff.store_id == cycle.store_id)).all()
     )
@@ -211,7 +213,7 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
             ReturnCallback.cycle_id == cycle.id
         )
     ).one()
-    kpis = retention_kpis(session=session, store_id=cycle.store_id, settings=rules)
+    kpis = retention_kpis(session=session, store_id=cycle.store_id, rules=rules)
 
     evaluation = Evaluation(
         store_id=cycle.store_id,
@@ -288,7 +290,7 @@ def _lift(s1: int, n1: int, s2: int, n2: int) -> dict[str, float | None]:
 MAINTENANCE = "保养"  # repair-order category of a maintenance visit (首保, 二保...)
 
 
-def retention_kpis(*, session: Session, store_id: int, settings: dict[str, Any]) -> dict[str, Any]:
+def retention_kpis(*, session: Session, store_id: int, rules: ProcessDefaults) -> dict[str, Any]:
     """Retention KPIs dealers lack (PROCESS.md), on today's archive of active vehicles.
 
     * first / second maintenance return rate (首保/二保回厂率): of the vehicles old enough to be
@@ -298,8 +300,8 @@ def retention_kpis(*, session: Session, store_id: int, settings: dict[str, Any])
       overall and by segment (grade, customer type).
     """
     today = clock.today()
-    interval = float(settings.get("expected_visit_interval_months", 3.0))
-    lost_before = today - relativedelta(months=int(settings["lost_months"]))
+    interval = float(rules.expected_visit_interval_months)
+    lost_before = today - relativedelta(months=rules.lost_months)
     per_vehicle = (
         select(
             ServiceVisit.vehicle_id.label("vehicle_id"),
@@ -362,15 +364,8 @@ def retention_kpis(*, session: Session, store_id: int, settings: dict[str, Any])
     }
 
 
-def quarter_of(month: str) -> str:
-    year, m = month.split("-")
-    return f"{year}-Q{(int(m) - 1) // 3 + 1}"
-
-
 def trend(*, session: Session, store_id: int) -> list[dict[str, Any]]:
     """Return rate, churn rate, lift and the shortfall tally per quarter over the store's evaluated cycles."""
-    from winback.cycles.models import MonthlyCycle
-
     rows = session.execute(
         select(MonthlyCycle.month, Evaluation)
         .join(Evaluation, Evaluation.cycle_id == MonthlyCycle.id)

@@ -18,6 +18,8 @@ from typing import Any
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 
+from winback import clock
+
 BABEL_LOCALE = {"zh": "zh_Hans_CN", "en": "en_GB"}
 
 MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
@@ -140,8 +142,6 @@ def localize(value: Any, locale: str) -> str:
         year, month = value.split("-")
         return babel_dates.format_skeleton("yMMM", date(int(year), int(month), 1), locale=babel_locale)
     if isinstance(value, datetime):
-        from winback import clock
-
         return babel_dates.format_datetime(clock.local(value), "short", locale=babel_locale)
     if isinstance(value, date):
         return babel_dates.format_date(value, "medium", locale=babel_locale)

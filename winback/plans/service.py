@@ -15,13 +15,13 @@ from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
+from winback.customers.models import Customer, ServiceVisit
 from winback.cycles import service as cycles
-from winback.cycles.models import CycleStage, MonthlyCycle
+from winback.cycles.models import CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
 from winback.notifications.messages import Month, Text
 from winback.paging import PAGE_SIZE, Page, matches, paginate, paginate_list, text_matches, words
-from winback.plans.library import EXPECTED_VALUE, MEASURE_LIBRARY
 from winback.plans.models import (
     Measure,
     MeasureAttachment,
@@ -32,7 +32,9 @@ from winback.plans.models import (
     ReturnCallback,
     Voucher,
 )
-from winback.surveys.models import ReasonArea, ReasonCode
+from winback.plans.seeding import seed_measure_library
+from winback.surveys.models import ReasonArea, ReasonCode, SurveyStatus, SurveyTask
+from winback.surveys.service import require_customer_access
 
 EDITABLE = {PlanStatus.draft, PlanStatus.rejected}
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
@@ -184,29 +186,6 @@ def get_plan(*, session: Session, plan_id: int, store_ids: list[int] | None = No
 # ---- the store's library of typical measures -----------------------------------------------
 
 
-def seed_measure_library(*, session: Session, store_id: int) -> int:
-    """Give a store the typical measures of PROCESS.md once (a store that has any keeps its own)."""
-    if session.scalar(select(func.count()).where(MeasureTemplate.store_id == store_id)):
-        return 0
-    for code, (area, zh, en, effect) in MEASURE_LIBRARY.items():
-        value, unit = EXPECTED_VALUE.get(code, (None, None))
-        session.add(
-            MeasureTemplate(
-                store_id=store_id,
-                reason_code=code,
-                area=area,
-                title=zh,
-                title_en=en,
-                expected_effect=effect,
-                expected_value=Decimal(value) if value else None,
-                expected_unit=unit,
-                active=True,
-            )
-        )
-    session.flush()
-    return len(MEASURE_LIBRARY)
-
-
 def measure_library(*, session: Session, store_id: int, active_only: bool = True) -> list[MeasureTemplate]:
     stmt = select(MeasureTemplate).where(MeasureTemplate.store_id == store_id)
     if active_only:
@@ -343,7 +322,7 @@ def draft_plan(*, session: Session, cycle_id: int, actor: Actor) -> Rectificatio
         return existing
     managers = staff_with_role(session=session, store_id=cycle.store_id, role=Role.manager)
     owner_id = managers[0].id if managers else None
-    due = clock.today() + timedelta(days=cycle.settings["measure_due_days"])
+    due = clock.today() + timedelta(days=cycle.rules.measure_due_days)
     codes = {
         rc.code: rc for rc in session.scalars(select(ReasonCode).where(ReasonCode.store_id == cycle.store_id))
     }
@@ -640,7 +619,7 @@ def execute_plan(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, 
     if cycle.execution_started_at is None:
         cycle.execution_started_at = clock.now()
         cycle.evaluation_due_at = cycle.execution_started_at + relativedelta(
-            months=cycle.settings["evaluation_delay_months"]
+            months=cycle.rules.evaluation_delay_months
         )
         started = 1
     notified = 0
@@ -798,9 +777,7 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
     overdue_for_managers: list[Measure] = []
     titles_en = english_titles(session=session, store_ids=[store_id])
     for m in session.scalars(stmt):
-        days_before = int(
-            session.get(MonthlyCycle, m.plan.cycle_id).settings.get("measure_reminder_days_before", 3)
-        )
+        days_before = int(session.get(MonthlyCycle, m.plan.cycle_id).rules.measure_reminder_days_before)
         overdue = m.due_date < today
         due_soon = not overdue and (m.due_date - today).days <= days_before
         if (overdue or due_soon) and (
@@ -875,9 +852,6 @@ def offer_voucher(
     expires_on: date | None = None,
 ) -> Voucher:
     """Record a voucher offered to a target's customer (e.g. 500 yuan of labour)."""
-    from winback.cycles.models import Target
-    from winback.surveys.service import require_customer_access
-
     target = session.get(Target, target_id)
     if target is None or target.store_id not in actor_staff.all_store_ids:
         raise NotFound(f"no target {target_id}")
@@ -887,7 +861,7 @@ def offer_voucher(
     require_customer_access(session=session, viewer=actor_staff, customer_id=target.customer_id, write=True)
     cycle = session.get(MonthlyCycle, target.cycle_id)
     if amount is None:
-        amount = Decimal(str(cycle.settings.get("voucher_default_yuan", 500)))
+        amount = Decimal(str(cycle.rules.voucher_default_yuan))
     if amount <= 0:
         raise InvalidInput("the voucher's amount must be positive", field="amount")
     if measure_id is not None:
@@ -924,9 +898,6 @@ def offer_voucher(
 
 def redeem_vouchers(*, session: Session, cycle_id: int, actor: Actor) -> int:
     """Match open vouchers to the first repair order of the vehicle after the offer (before expiry)."""
-    from winback.customers.models import ServiceVisit
-    from winback.cycles.models import Target
-
     count = 0
     open_vouchers = session.execute(
         select(Voucher, Target.vehicle_id)
@@ -969,9 +940,6 @@ def record_callback(
     *, session: Session, target_id: int, satisfaction: int, note: str | None, actor_staff: Staff
 ) -> ReturnCallback:
     """The follow-up call after a returned customer's visit: satisfaction 1 (poor) to 5 (very good)."""
-    from winback.cycles.models import Target
-    from winback.surveys.service import require_customer_access
-
     target = session.get(Target, target_id)
     if target is None or target.store_id not in actor_staff.all_store_ids:
         raise NotFound(f"no target {target_id}")
@@ -1010,10 +978,6 @@ def record_callback(
 def followups(*, session: Session, cycle_id: int, assignee_id: int | None = None) -> list[dict]:
     """The surveyed customers of a cycle with what happened since: the first repair order after
     the survey, vouchers offered/redeemed, the satisfaction callback (one page for advisors)."""
-    from winback.customers.models import Customer, ServiceVisit
-    from winback.cycles.models import Target
-    from winback.surveys.models import SurveyStatus, SurveyTask
-
     stmt = (
         select(
             SurveyTask.target_id,

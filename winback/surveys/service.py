@@ -17,6 +17,7 @@ from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
+from winback.config import ProcessDefaults
 from winback.customers import service as customers
 from winback.customers.models import Customer, Vehicle
 from winback.cycles import service as cycles
@@ -36,25 +37,8 @@ from winback.surveys.models import (
     SurveyTask,
     SurveyTaskReason,
 )
-from winback.surveys.reasons import DEFAULT_REASONS
 
 OTHER_REASON = "other"
-
-
-def seed_reason_codes(*, session: Session, store_id: int) -> int:
-    """Give a store the default reasons it lacks; returns how many were added."""
-    have = set(session.scalars(select(ReasonCode.code).where(ReasonCode.store_id == store_id)))
-    added = 0
-    for order, (code, zh, en, area) in enumerate(DEFAULT_REASONS):
-        if code not in have:
-            session.add(
-                ReasonCode(
-                    store_id=store_id, code=code, label_zh=zh, label_en=en, area=area, sort_order=order
-                )
-            )
-            added += 1
-    session.flush()
-    return added
 
 
 def reason_codes(*, session: Session, store_id: int, active_only: bool = True) -> list[ReasonCode]:
@@ -194,7 +178,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
         .order_by(Target.band.desc(), Target.total_spend.desc(), Target.id)
     ).all()
     now = clock.now()
-    due = now + timedelta(days=cycle.settings["survey_deadline_days"])
+    due = now + timedelta(days=cycle.rules.survey_deadline_days)
     rows = []
     per_advisor: Counter = Counter()
     for target_id, customer_id, profile, own_advisor, band, total_spend in pending:
@@ -708,7 +692,7 @@ def record_attempt(
             Disposition(a.outcome) for a in task.attempts if a.outcome in Disposition._value2member_map_
         ]
         failed = sum(1 for o in outcomes if o.failed or o == Disposition.wrong_number)
-        limit = task_setting(session, task, "unreachable_after_attempts")
+        limit = _cycle_rules(session, task.cycle_id).unreachable_after_attempts
         if not any(o.reached_customer for o in outcomes) and failed >= limit:
             task.status = SurveyStatus.unreachable
             task.method = method
@@ -727,14 +711,6 @@ def record_attempt(
                 changes={"status": task.status, "failed_attempts": failed, "limit": limit},
             )
     return attempt
-
-
-def task_setting(session: Session, task: SurveyTask, key: str) -> Any:
-    """A business rule as the task's cycle snapshotted it (the current default if it predates it)."""
-    from winback.config import ProcessDefaults
-
-    settings = _cycle_settings(session, task.cycle_id) or {}
-    return settings.get(key, getattr(ProcessDefaults(), key))
 
 
 _RESULT_FIELDS = (
@@ -1210,8 +1186,7 @@ def remind_due_soon(*, session: Session, store_id: int, actor: Actor) -> int:
     due_soon = [
         t
         for t in tasks
-        if t.due_at - timedelta(days=_cycle_settings(session, t.cycle_id)["survey_reminder_days_before"])
-        <= now
+        if t.due_at - timedelta(days=_cycle_rules(session, t.cycle_id).survey_reminder_days_before) <= now
     ]
     by_advisor: dict[int, list[SurveyTask]] = defaultdict(list)
     for t in due_soon:
@@ -1313,8 +1288,8 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
     return len(overdue)
 
 
-def _cycle_settings(session: Session, cycle_id: int) -> dict[str, Any]:
-    return session.get(MonthlyCycle, cycle_id).settings
+def _cycle_rules(session: Session, cycle_id: int) -> ProcessDefaults:
+    return session.get(MonthlyCycle, cycle_id).rules
 
 
 def survey_window_closed(*, session: Session, cycle: MonthlyCycle) -> bool:
