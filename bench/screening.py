@@ -32,9 +32,9 @@ from db.base import Base
 from winback import clock
 from winback.accounts.models import Store
 from winback.actor import Actor
-from winback.analytics import service as analytics
+from winback.analytics import alarm
 from winback.customers.models import Customer, ServiceVisit, Vehicle
-from winback.cycles import screening
+from winback.cycles import profiles, screening
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, Target
 
@@ -196,8 +196,8 @@ def run(url: str, stores: int, memory: bool = False) -> None:
             res, t_screen, m1 = timed(
                 lambda: screening.screen_targets(session=s, cycle_id=cycle.id, actor=actor), memory
             )
-            _, t_prof, m2 = timed(lambda: analytics.profile_report(session=s, cycle_id=cycle.id), memory)
-            _, t_alarm, m3 = timed(lambda: analytics.churn_alarm(session=s, store_id=store_id), memory)
+            _, t_prof, m2 = timed(lambda: profiles.profile_analysis(session=s, cycle_id=cycle.id), memory)
+            _, t_alarm, m3 = timed(lambda: alarm.churn_alarm(session=s, store_id=store_id), memory)
             # Rolled back, so the stages can be timed again on the same data (--keep).
             s.rollback()
         total["screen"] += t_screen

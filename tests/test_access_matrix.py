@@ -308,7 +308,11 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
         "old_id": plan.id,
         "new_id": plan.id,
         "other_id": plan.id,
-        "template_id": plans.measure_library(session=session, store_id=task.store_id)[0].id,
+        "template_id": plans.measure_library_page(
+            session=session, store_id=task.store_id, page_size=None, active_only=True
+        )
+        .items[0]
+        .id,
         "cycle": surveying_cycle,
         "task": task.id,
         "customer": task.customer_id,

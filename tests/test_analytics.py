@@ -17,8 +17,7 @@ from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
-from winback.analytics import bgnbd
-from winback.analytics import service as analytics
+from winback.analytics import alarm, bgnbd, redline
 from winback.customers.models import Customer, CustomerType, ServiceVisit, Vehicle, VehicleStatus
 from winback.cycles import screening
 from winback.cycles import service as cycles
@@ -270,17 +269,17 @@ def test_redline_digest_one_message_per_day_for_who_crossed_since_yesterday(sess
     _vehicle(session, store, [date(2026, 5, 3)])  # crosses tomorrow
     _vehicle(session, store, [date(2026, 5, 2)], status=VehicleStatus.scrapped)
     actor = Actor.system()
-    got = analytics.queue_redline_digest(session=session, store_id=store.id, actor=actor)
+    got = redline.queue_redline_digest(session=session, store_id=store.id, actor=actor)
     assert (got["at_risk"], got["lost"], got["queued"]) == (1, 1, 1)
     notes = list(session.scalars(select(Notification).where(Notification.kind == "redline_digest")))
     assert len(notes) == 1 and notes[0].recipient_id == admin.id
     assert crossing_risk.customer.name in notes[0].body and crossing_lost.customer.name in notes[0].body
     # the watcher running again the same day sends nothing more
-    assert analytics.queue_redline_digest(session=session, store_id=store.id, actor=actor)["queued"] == 0
+    assert redline.queue_redline_digest(session=session, store_id=store.id, actor=actor)["queued"] == 0
     # two days later (a day missed): the window starts at the last digest, nothing falls through
     clock.set_now("2026-11-04T09:00")
     late = _vehicle(session, store, [date(2026, 5, 4)])
-    got = analytics.queue_redline_digest(session=session, store_id=store.id, actor=actor)
+    got = redline.queue_redline_digest(session=session, store_id=store.id, actor=actor)
     assert (got["at_risk"], got["lost"], got["queued"]) == (2, 0, 1)  # 2026-05-03 and 2026-05-04
     body = (
         session.scalars(
@@ -315,11 +314,11 @@ def test_churn_alarm_fires_on_a_spike_and_not_on_noise(session):
     # a vehicle that came back in time is no churn
     _vehicle(session, store, [date(2026, 4, 10), date(2026, 9, 1)], model="Bora")
 
-    rows = {(r["segment"], r["value"]): r for r in analytics.churn_alarm(session=session, store_id=store.id)}
+    rows = {(r["segment"], r["value"]): r for r in alarm.churn_alarm(session=session, store_id=store.id)}
     bora, lavida = rows[("model", "Bora")], rows[("model", "Lavida")]
     assert bora["current"] == 15 and bora["history"] == series["Bora"][:12]
     assert bora["flagged"] and bora["p_value"] < 0.001 and bora["ratio"] > 4
     assert lavida["current"] == 8 and not lavida["flagged"]
     assert rows[("district", "Bora-district")]["flagged"]
     # flagged segments come first, so the dashboard shows them on top
-    assert analytics.churn_alarm(session=session, store_id=store.id)[0]["flagged"]
+    assert alarm.churn_alarm(session=session, store_id=store.id)[0]["flagged"]

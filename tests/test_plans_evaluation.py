@@ -76,10 +76,17 @@ def test_newcombe_interval_matches_the_published_example():
 
 def test_draft_follows_the_stores_edited_measure_library(session, surveying_cycle, staff):
     manager = staff("manager")
-    library = plans.measure_library(session=session, store_id=manager.store_id)
+    library = plans.measure_library_page(
+        session=session, store_id=manager.store_id, page_size=None, active_only=True
+    ).items
     assert library  # seeded with the store (plans/seeding.py); seeding again adds nothing
     assert seeding.seed_measure_library(session=session, store_id=manager.store_id) == 0
-    library = {t.reason_code: t for t in plans.measure_library(session=session, store_id=manager.store_id)}
+    library = {
+        t.reason_code: t
+        for t in plans.measure_library_page(
+            session=session, store_id=manager.store_id, page_size=None, active_only=True
+        ).items
+    }
     assert library["high_price"].expected_value == Decimal("30")
     with pytest.raises(InvalidInput):
         plans.save_template(session=session, actor_staff=manager, reason_code="nope", title="x")

@@ -21,7 +21,7 @@ from winback import clock, months, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
-from winback.analytics import service as analytics
+from winback.analytics import reports
 from winback.customers.models import (
     Customer,
     CustomerType,
@@ -216,7 +216,7 @@ def test_profile_counted_by_hand(session, profiled):
     assert cycle.profile == report and cycle.stage == CycleStage.profiled
     # The same analysis read again (the page) and written out (the workbook).
     assert profiles.profile_analysis(session=session, cycle_id=cycle.id) == report
-    book = load_workbook(BytesIO(analytics.profile_workbook(report=report, tally=None)))
+    book = load_workbook(BytesIO(reports.profile_workbook(report=report, tally=None)))
     sheet = {row[0]: row[1:4] for row in book["last_visit"].iter_rows(min_row=2, values_only=True)}
     assert sheet == {"12-24m": (2, 66.7, 2), "6-12m": (1, 33.3, 1), "<6m": (0, 0.0, 2)}
 

@@ -12,12 +12,13 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 import db.session
-from winback import clock, stores
+from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
 from winback.audit.models import AuditEvent
+from winback.stores import create_store
 
 PASSWORD = "secret-pass-1"
 ORIGIN = {"Origin": "http://testserver"}
@@ -30,7 +31,7 @@ def stores(session) -> dict[str, int]:
     system = Actor.system(label="test")
     ids = {}
     for code in ("S01", "S02"):
-        store = stores.create_store(session=session, code=code, name=code, actor=system)
+        store = create_store(session=session, code=code, name=code, actor=system)
         ids[code] = store.id
         for role in ("admin", "advisor", "manager", "auditor"):
             accounts.create_staff(

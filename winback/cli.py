@@ -118,7 +118,7 @@ def _print_status(codes: list[str] | None) -> None:
             if codes
             else accounts.list_stores(session=session)
         )
-        rows = cycles.list_cycles(session=session, store_ids=[s.id for s in stores])
+        rows = cycles.cycles_page(session=session, store_ids=[s.id for s in stores]).items
         if not rows:
             typer.echo("no cycles yet")
         for c in rows:
@@ -215,7 +215,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
     from db.session import session_scope
     from winback.accounts import service as accounts
     from winback.actor import Actor
-    from winback.customers import imports
+    from winback.customers import import_reports
     from winback.customers.import_errors import lang_from_env
     from winback.customers.models import ImportStatus
     from winback.cycles import returns
@@ -289,7 +289,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                     else ""
                 )
             )
-            for e in imports.row_errors(session=session, batch_id=batch.id, limit=20):
+            for e in import_reports.row_errors(session=session, batch_id=batch.id, limit=20):
                 typer.echo(
                     say(
                         "  第 {row} 行，{column}：{reason}",

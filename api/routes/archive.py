@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from api.deps import Admin, Reader, SessionDep, store_ids
 from api.errors import api_locale
 from winback.actor import Actor
-from winback.customers import cleanup, imports
+from winback.customers import cleanup, import_reports
 from winback.customers import service as customers
 from winback.customers.models import ImportBatch, ImportKind
 from winback.customers.schemas import VisitIn
@@ -73,7 +73,7 @@ def _batch_json(session, batch: ImportBatch, locale: str, already: bool = False)
                 "reason_en": e.text("en"),
                 "value": e.value,
             }
-            for e in imports.row_errors(session=session, batch_id=batch.id, limit=1000)
+            for e in import_reports.row_errors(session=session, batch_id=batch.id, limit=1000)
         ],
     }
 
@@ -109,7 +109,7 @@ def import_file(
 def get_import(request: Request, batch_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
     return _batch_json(
         session,
-        imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)),
+        import_reports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)),
         api_locale(request),
     )
 
@@ -117,9 +117,9 @@ def get_import(request: Request, batch_id: int, user: Reader, session: SessionDe
 @router.get("/imports/{batch_id}/errors.xlsx", tags=["archive"])
 def get_import_errors(request: Request, batch_id: int, user: Reader, session: SessionDep) -> Response:
     """The row errors as XLSX (row, column, reason, value) in the caller's language."""
-    batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
+    batch = import_reports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
     return Response(
-        imports.errors_xlsx(session=session, batch_id=batch.id, locale=api_locale(request)),
+        import_reports.errors_xlsx(session=session, batch_id=batch.id, locale=api_locale(request)),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.xlsx"'},
     )

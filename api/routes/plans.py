@@ -87,7 +87,10 @@ def compare_plans(old_id: int, new_id: int, user: Reader, session: SessionDep) -
 
 @router.get("/measures/mine", tags=["plans"])
 def my_measures(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
-    return [out.measure(m) for m in plans.measures_owned_by(session=session, staff_id=user.id)]
+    return [
+        out.measure(m)
+        for m in plans.measures_owned_page(session=session, staff_id=user.id, page_size=None).items
+    ]
 
 
 @router.post("/measures/{measure_id}/status", tags=["plans"])
@@ -193,7 +196,7 @@ def measure_library(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     seeding.seed_measure_library(session=session, store_id=user.store_id)
     return [
         _template(t)
-        for t in plans.measure_library(session=session, store_id=user.store_id, active_only=False)
+        for t in plans.measure_library_page(session=session, store_id=user.store_id, page_size=None).items
     ]
 
 

@@ -13,6 +13,7 @@ from web.i18n import pick_locale, translator
 from web.routes.common import PAGE
 from web.routes.common import need as _need
 from winback.accounts.models import Role
+from winback.analytics import alarm, reports
 from winback.analytics import service as analytics
 from winback.cycles import profiles
 from winback.cycles import service as cycles
@@ -34,7 +35,7 @@ def profile_page(request: Request, cycle_id: int, user: CurrentUser, session: Se
         user=user,
         cycle=cycle,
         report=report,
-        tally=analytics.tally_report(tally=cycle.tally),
+        tally=reports.tally_report(tally=cycle.tally),
         reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]),
     )
 
@@ -50,8 +51,8 @@ def profile_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: Se
     def translate(text: str) -> str:  # the store's reason labels, then the catalog
         return by_code[text].label(locale) if text in by_code else base(text)
 
-    body = analytics.profile_workbook(
-        report=report, tally=analytics.tally_report(tally=cycle.tally), translate=translate
+    body = reports.profile_workbook(
+        report=report, tally=reports.tally_report(tally=cycle.tally), translate=translate
     )
     name = f"profile-{cycle.store.code}-{cycle.month}.xlsx"
     return Response(
@@ -71,7 +72,7 @@ def dashboard(
 ):
     """Churn seen before the red line: segment alarms and the likely-lost callbacks (paged, searchable)."""
     _need(user, *_VIEWERS)
-    alarms = analytics.churn_alarm(session=session, store_id=user.store_id)
+    alarms = alarm.churn_alarm(session=session, store_id=user.store_id)
     outlook = analytics.store_outlook(
         session=session, store_id=user.store_id, search=q, page=page, page_size=PAGE
     )

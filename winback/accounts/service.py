@@ -200,7 +200,7 @@ def staff_page(
     store_ids: list[int],
     search: str | None = None,
     page: int = 1,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = PAGE_SIZE,
 ) -> Page[Staff]:
     """``staff_of_stores`` a page at a time; ``search`` matches the name or the username."""
     stmt = (

@@ -160,7 +160,7 @@ def search_page(
     since: date | None = None,
     until: date | None = None,
     page: int = 1,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = PAGE_SIZE,
 ) -> Page[AuditEvent]:
     """``search`` a page at a time (the audit page)."""
     stmt = _search_query(store_ids=store_ids, actor=actor, action=action, since=since, until=until)

@@ -113,10 +113,21 @@ def _target_rows(
     at_risk_before: date,
     lost_before: date,
 ) -> list[dict[str, Any]]:
-    """The target rows of ``candidates`` (vehicle id -> index into ``scores``), set-based.
+    """The target rows of ``candidates`` (vehicle id -> index into ``scores``), set-based."""
+    now = clock.now()
+    rows = []
+    for r in session.execute(_screenable(cycle, as_of)):
+        i = candidates.get(r.id)
+        if i is not None:
+            rows.append(_target_row(r, i, cycle, scores, priority, as_of, at_risk_before, lost_before, now))
+    rows.sort(key=lambda row: row["vehicle_id"])
+    return rows
 
-    One query reads the store's active vehicles with their owner and last repair order; the
-    exclusions (no calls, already a target here, a target of another open cycle) are
+
+def _screenable(cycle: MonthlyCycle, as_of: date):
+    """The store's screenable vehicles with their owner and last repair order, in one query.
+
+    The exclusions (no calls, already a target here, a target of another open cycle) are
     uncorrelated ``NOT IN`` sets evaluated once, not sub-queries re-run for every vehicle.
     """
     # The last repair order of each vehicle: one seek on the (vehicle_id, visit_date) index per
@@ -160,7 +171,7 @@ def _target_rows(
         .subquery()
     )
     ro = ServiceVisit.__table__.alias("last_visit_ro")
-    stmt = (
+    return (
         select(
             *(c for c in base.c if c.name != "last_ro_id"),
             ro.c.category,
@@ -170,57 +181,49 @@ def _target_rows(
         .select_from(base)
         .join(ro, ro.c.id == base.c.last_ro_id)
     )
-    now = clock.now()
-    first_visit, spend, visits = scores.first_visit, scores.spend, scores.visits
-    p_alive, expected = scores.p_alive, scores.expected_visits
-    rows = []
-    for r in session.execute(stmt):
-        i = candidates.get(r.id)
-        if i is None:
-            continue
-        last, first, n = scores.last_visit[i], first_visit[i], int(visits[i])
-        # Lost is *more than* lost_months without a visit; exactly 12 months is still at risk.
-        if last > at_risk_before:
-            band = Band.likely_lost
-        else:
-            band = Band.lost if last < lost_before else Band.at_risk
-        years = rate_years(first, as_of)
-        total = Decimal(spend[i])
-        rows.append(
-            dict(
-                store_id=cycle.store_id,
-                cycle_id=cycle.id,
-                customer_id=r.customer_id,
-                vehicle_id=r.id,
-                band=band,
-                last_visit_date=last,
-                months_since_visit=whole_months(last, as_of),
-                in_warranty=bool(r.warranty_end and r.warranty_end >= as_of),
-                visit_count=n,
-                total_spend=total,
-                p_alive=round(float(p_alive[i]), 4),
-                expected_visits=round(float(expected[i]), 2),
-                priority=round(float(priority[i]), 2),
-                profile={
-                    "model": r.model,
-                    "grade": r.grade.value if r.grade else None,
-                    "plate": r.plate,
-                    "district": r.district,
-                    "customer_type": r.customer_type.value if r.customer_type else None,
-                    "gender": r.gender,
-                    "age": _age(r.birth_date, as_of),
-                    "occupation": r.occupation,
-                    "visits_per_year": round(n / years, 2),
-                    "spend_per_year": round(float(total) / years, 2),
-                    "last_category": r.category,
-                    "last_items": r.last_items,
-                    "last_advisor_id": r.advisor_id,
-                },
-                created_at=now,
-            )
-        )
-    rows.sort(key=lambda row: row["vehicle_id"])
-    return rows
+
+
+def _target_row(r, i, cycle, scores, priority, as_of, at_risk_before, lost_before, now) -> dict[str, Any]:
+    """One target: its band by the red lines, the model's figures and the profile snapshot."""
+    last, first, n = scores.last_visit[i], scores.first_visit[i], int(scores.visits[i])
+    # Lost is *more than* lost_months without a visit; exactly 12 months is still at risk.
+    if last > at_risk_before:
+        band = Band.likely_lost
+    else:
+        band = Band.lost if last < lost_before else Band.at_risk
+    years = rate_years(first, as_of)
+    total = Decimal(scores.spend[i])
+    return dict(
+        store_id=cycle.store_id,
+        cycle_id=cycle.id,
+        customer_id=r.customer_id,
+        vehicle_id=r.id,
+        band=band,
+        last_visit_date=last,
+        months_since_visit=whole_months(last, as_of),
+        in_warranty=bool(r.warranty_end and r.warranty_end >= as_of),
+        visit_count=n,
+        total_spend=total,
+        p_alive=round(float(scores.p_alive[i]), 4),
+        expected_visits=round(float(scores.expected_visits[i]), 2),
+        priority=round(float(priority[i]), 2),
+        profile={
+            "model": r.model,
+            "grade": r.grade.value if r.grade else None,
+            "plate": r.plate,
+            "district": r.district,
+            "customer_type": r.customer_type.value if r.customer_type else None,
+            "gender": r.gender,
+            "age": _age(r.birth_date, as_of),
+            "occupation": r.occupation,
+            "visits_per_year": round(n / years, 2),
+            "spend_per_year": round(float(total) / years, 2),
+            "last_category": r.category,
+            "last_items": r.last_items,
+            "last_advisor_id": r.advisor_id,
+        },
+        created_at=now,
+    )
 
 
 def _enum_values(row: dict[str, Any]) -> dict[str, Any]:

@@ -74,23 +74,13 @@ def find_cycle(*, session: Session, store_id: int, month: str) -> MonthlyCycle |
     )
 
 
-def list_cycles(*, session: Session, store_ids: list[int], limit: int = 50) -> list[MonthlyCycle]:
-    stmt = (
-        select(MonthlyCycle)
-        .where(MonthlyCycle.store_id.in_(store_ids))
-        .order_by(MonthlyCycle.month.desc(), MonthlyCycle.store_id)
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
 def cycles_page(
     *,
     session: Session,
     store_ids: list[int],
     search: str | None = None,
     page: int = 1,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = PAGE_SIZE,
 ) -> Page[MonthlyCycle]:
     """The cycles list, newest month first; ``search`` matches the month ("2026-1", "11")."""
     stmt = (

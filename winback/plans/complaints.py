@@ -62,7 +62,7 @@ def complaints_page(
     store_ids: list[int],
     search: str | None = None,
     page: int = 1,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = PAGE_SIZE,
     by_phone: bool = True,
 ) -> Page[dict[str, Any]]:
     """Complaints recorded in surveys, newest first, a page at a time, with what happened to
