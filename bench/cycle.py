@@ -30,6 +30,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from winback.cycles import profiles
+from winback.cycles import screening as cycle_screening
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -129,8 +132,8 @@ def run_services(path: Path) -> dict[str, float]:
         cycle, _ = cycles.start_cycle(session=s, store=store, month=MONTH, actor=actor)
         for name, fn in (
             ("cleanup", lambda: cycles.clean_archive(session=s, cycle_id=cycle.id, actor=actor)),
-            ("screening", lambda: cycles.screen_targets(session=s, cycle_id=cycle.id, actor=actor)),
-            ("profile", lambda: cycles.analyze_profiles(session=s, cycle_id=cycle.id, actor=actor)),
+            ("screening", lambda: cycle_screening.screen_targets(session=s, cycle_id=cycle.id, actor=actor)),
+            ("profile", lambda: profiles.analyze_profiles(session=s, cycle_id=cycle.id, actor=actor)),
             ("assignment", lambda: surveys.assign_surveys(session=s, cycle_id=cycle.id, actor=actor)),
         ):
             t0 = time.perf_counter()

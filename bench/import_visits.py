@@ -36,11 +36,10 @@ def main() -> None:
 
     import db.migrate
     import db.session
-    from winback import clock
-    from winback.accounts import service as accounts
+    from winback import clock, stores
     from winback.actor import Actor
-    from winback.customers import imports
     from winback.customers.models import Customer, Vehicle
+    from winback.cycles import returns
 
     clock.set_now("2026-11-02T09:00")
     db.migrate.upgrade(url)
@@ -48,7 +47,7 @@ def main() -> None:
     actor = Actor.system(label="bench")
     rng = random.Random(1)
     with db.session.session_scope() as s:
-        store = accounts.create_store(session=s, code=f"B{rng.randint(100, 999)}", name="bench", actor=actor)
+        store = stores.create_store(session=s, code=f"B{rng.randint(100, 999)}", name="bench", actor=actor)
         s.flush()
         now = clock.now()
         s.execute(
@@ -114,7 +113,7 @@ def main() -> None:
     )
     started = time.perf_counter()
     with db.session.session_scope() as s:
-        batch, _ = imports.import_file(
+        batch, _ = returns.import_file(
             session=s,
             store_id=store_id,
             kind="visits",

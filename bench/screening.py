@@ -33,8 +33,9 @@ from db.base import Base
 from winback import clock
 from winback.accounts.models import Store
 from winback.actor import Actor
-from winback.analytics import service as analytics
+from winback.analytics import alarm
 from winback.customers.models import Customer, ServiceVisit, Vehicle
+from winback.cycles import profiles, screening
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, Target
 
@@ -197,10 +198,10 @@ def run(url: str, stores: int, memory: bool = False) -> None:
                 s.flush()
             sql = bare_sql(s, store_id)
             res, t_screen, m1 = timed(
-                lambda: cycles.screen_targets(session=s, cycle_id=cycle.id, actor=actor), memory
+                lambda: screening.screen_targets(session=s, cycle_id=cycle.id, actor=actor), memory
             )
-            _, t_prof, m2 = timed(lambda: analytics.profile_report(session=s, cycle_id=cycle.id), memory)
-            _, t_alarm, m3 = timed(lambda: analytics.churn_alarm(session=s, store_id=store_id), memory)
+            _, t_prof, m2 = timed(lambda: profiles.profile_analysis(session=s, cycle_id=cycle.id), memory)
+            _, t_alarm, m3 = timed(lambda: alarm.churn_alarm(session=s, store_id=store_id), memory)
             # Rolled back, so the stages can be timed again on the same data (--keep).
             s.rollback()
         total["screen"] += t_screen

@@ -48,7 +48,7 @@ def prepare(url: str, open_tasks: int, advisors: int) -> dict:
     """A fresh database with one store, its staff and ``open_tasks`` open survey tasks."""
     from db import session as dbs
     from db.migrate import upgrade
-    from winback import clock
+    from winback import clock, stores
     from winback.accounts import service as accounts
     from winback.accounts.models import Role
     from winback.actor import Actor
@@ -68,7 +68,7 @@ def prepare(url: str, open_tasks: int, advisors: int) -> dict:
     now = datetime.now(UTC)
     system = Actor.system(label="soak")
     with dbs.session_scope() as s:
-        store = accounts.create_store(session=s, code="B01", name="soak store", actor=system)
+        store = stores.create_store(session=s, code="B01", name="soak store", actor=system)
         names = {
             "advisor": [f"adv{i:02d}" for i in range(advisors)],
             "supervisor": ["sup1", "sup2"],

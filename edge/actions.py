@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from edge.xlsx import xlsx_response
 from flows import launcher
 from winback.accounts.models import Staff
-from winback.customers import imports
+from winback.customers import import_reports
 from winback.cycles import service as cycles
 from winback.errors import NotFound
 from winback.evaluation import export
@@ -57,6 +57,6 @@ def import_errors_workbook(
     *, session: Session, batch_id: int, store_ids: list[int], locale: str, viewer: Staff
 ) -> Response:
     """An import's row errors as XLSX (row, column, reason, value) in ``locale``."""
-    batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids)
-    body = imports.errors_xlsx(session=session, batch_id=batch.id, locale=locale, viewer=viewer)
+    batch = import_reports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids)
+    body = import_reports.errors_xlsx(session=session, batch_id=batch.id, locale=locale, viewer=viewer)
     return xlsx_response(body, f"import-{batch.id}-errors.xlsx")

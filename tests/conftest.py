@@ -316,6 +316,7 @@ def surveying_cycle(session, demo_store, staff) -> int:
     """
     from winback.accounts.models import Store
     from winback.actor import Actor
+    from winback.cycles import profiles, screening
     from winback.cycles import service as cycles
     from winback.surveys import service as surveys
 
@@ -323,8 +324,8 @@ def surveying_cycle(session, demo_store, staff) -> int:
     store = session.get(Store, demo_store)
     cycle, created = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
     assert created
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
-    cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    profiles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
     surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
     session.commit()
     return cycle.id

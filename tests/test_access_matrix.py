@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from winback import clock
+from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
@@ -297,7 +297,7 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
         )
     admin = staff("admin")
     token, _ = accounts.create_api_token(session=session, staff_id=admin.id, name="matrix", actor_staff=admin)
-    other = accounts.create_store(session=session, code="S99", name="another store", actor=Actor.system())
+    other = stores.create_store(session=session, code="S99", name="another store", actor=Actor.system())
     accounts.create_staff(
         session=session,
         store_id=other.id,
@@ -346,7 +346,11 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
         "old_id": plan.id,
         "new_id": plan.id,
         "other_id": plan.id,
-        "template_id": plans.measure_library(session=session, store_id=task.store_id)[0].id,
+        "template_id": plans.measure_library_page(
+            session=session, store_id=task.store_id, page_size=None, active_only=True
+        )
+        .items[0]
+        .id,
         "cycle": surveying_cycle,
         "task": task.id,
         "customer": task.customer_id,

@@ -13,13 +13,14 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
-from winback import clock
+from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
-from winback.analytics import bgnbd
+from winback.analytics import alarm, bgnbd, redline
 from winback.analytics import service as analytics
 from winback.customers.models import Customer, CustomerType, ServiceVisit, Vehicle, VehicleStatus
+from winback.cycles import screening
 from winback.cycles import service as cycles
 from winback.cycles.models import Band, Target
 from winback.notifications.models import Notification
@@ -149,7 +150,7 @@ def test_bad_histories_are_refused():
 
 def _store(session, code="T01"):
     actor = Actor.system()
-    store = accounts.create_store(session=session, code=code, name="Test", actor=actor)
+    store = stores.create_store(session=session, code=code, name="Test", actor=actor)
     admin = accounts.create_staff(
         session=session,
         store_id=store.id,
@@ -254,7 +255,7 @@ def test_bands_at_the_exact_boundaries(session, staff, as_of):
 
     actor = Actor.person(admin)
     cycle, _ = cycles.start_cycle(session=session, store=store, month=as_of.strftime("%Y-%m"), actor=actor)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     bands = {t.vehicle_id: t.band for t in session.scalars(select(Target).where(Target.cycle_id == cycle.id))}
     for name, (_, band) in cases.items():
         assert bands.get(vehicles[name].id) == band, name
@@ -268,12 +269,12 @@ def test_customer_in_another_open_cycle_is_not_screened_again(session):
     first = _vehicle(session, store, [date(2025, 1, 5)])
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-10", actor=actor)
     cycle.as_of = date(2026, 10, 1)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     # the same customer's second car lapses later: the customer is still being surveyed
     second = _vehicle(session, store, [date(2026, 4, 10)], customer=first.customer)
     other = _vehicle(session, store, [date(2026, 4, 10)])
     nov, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    cycles.screen_targets(session=session, cycle_id=nov.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=nov.id, actor=actor)
     screened = {t.vehicle_id for t in session.scalars(select(Target).where(Target.cycle_id == nov.id))}
     assert other.id in screened
     assert second.id not in screened and first.id not in screened
@@ -311,7 +312,7 @@ def test_likely_lost_group_and_value_times_risk(session):
         session=session, store=store, key="screen_likely_lost", value=True, actor=actor
     )
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    result = cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    result = screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     targets = {t.vehicle_id: t for t in session.scalars(select(Target).where(Target.cycle_id == cycle.id))}
     assert targets[gone.id].band == Band.likely_lost
     assert result["likely_lost"] >= 1
@@ -333,17 +334,17 @@ def test_redline_digest_one_message_per_day_for_who_crossed_since_yesterday(sess
     _vehicle(session, store, [date(2026, 5, 3)])  # crosses tomorrow
     _vehicle(session, store, [date(2026, 5, 2)], status=VehicleStatus.scrapped)
     actor = Actor.system()
-    got = analytics.queue_redline_digest(session=session, store_id=store.id, actor=actor)
+    got = redline.queue_redline_digest(session=session, store_id=store.id, actor=actor)
     assert (got["at_risk"], got["lost"], got["queued"]) == (1, 1, 1)
     notes = list(session.scalars(select(Notification).where(Notification.kind == "redline_digest")))
     assert len(notes) == 1 and notes[0].recipient_id == admin.id
     assert crossing_risk.customer.name in notes[0].body and crossing_lost.customer.name in notes[0].body
     # the watcher running again the same day sends nothing more
-    assert analytics.queue_redline_digest(session=session, store_id=store.id, actor=actor)["queued"] == 0
+    assert redline.queue_redline_digest(session=session, store_id=store.id, actor=actor)["queued"] == 0
     # two days later (a day missed): the window starts at the last digest, nothing falls through
     clock.set_now("2026-11-04T09:00")
     late = _vehicle(session, store, [date(2026, 5, 4)])
-    got = analytics.queue_redline_digest(session=session, store_id=store.id, actor=actor)
+    got = redline.queue_redline_digest(session=session, store_id=store.id, actor=actor)
     assert (got["at_risk"], got["lost"], got["queued"]) == (2, 0, 1)  # 2026-05-03 and 2026-05-04
     body = (
         session.scalars(
@@ -378,11 +379,11 @@ def test_churn_alarm_fires_on_a_spike_and_not_on_noise(session):
     # a vehicle that came back in time is no churn
     _vehicle(session, store, [date(2026, 4, 10), date(2026, 9, 1)], model="Bora")
 
-    rows = {(r["segment"], r["value"]): r for r in analytics.churn_alarm(session=session, store_id=store.id)}
+    rows = {(r["segment"], r["value"]): r for r in alarm.churn_alarm(session=session, store_id=store.id)}
     bora, lavida = rows[("model", "Bora")], rows[("model", "Lavida")]
     assert bora["current"] == 15 and bora["history"] == series["Bora"][:12]
     assert bora["flagged"] and bora["p_value"] < 0.001 and bora["ratio"] > 4
     assert lavida["current"] == 8 and not lavida["flagged"]
     assert rows[("district", "Bora-district")]["flagged"]
     # flagged segments come first, so the dashboard shows them on top
-    assert analytics.churn_alarm(session=session, store_id=store.id)[0]["flagged"]
+    assert alarm.churn_alarm(session=session, store_id=store.id)[0]["flagged"]

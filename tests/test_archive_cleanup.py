@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from winback import clock
+from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
@@ -81,7 +81,7 @@ def test_plates(plate, valid):
 @pytest.fixture
 def archive(session) -> int:
     clock.set_now("2026-11-02T09:00")
-    s = accounts.create_store(session=session, code="T01", name="测试店", actor=SYSTEM)
+    s = stores.create_store(session=session, code="T01", name="测试店", actor=SYSTEM)
     session.flush()
     for kind, name in (
         ("customers", "customers_utf8.csv"),

@@ -31,6 +31,7 @@ from winback.care.models import (
 )
 from winback.config import ProcessDefaults
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
+from winback.cycles import screening
 
 RULES = ProcessDefaults()
 SYSTEM = Actor.system(label="test")
@@ -396,7 +397,7 @@ def test_a_winback_target_gets_no_reminder(session, demo_store, staff):
     cycle, _ = cycles.start_cycle(
         session=session, store=s, month="2026-11", actor=Actor.person(staff("admin"))
     )
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=SYSTEM)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=SYSTEM)
     session.commit()
     targets = set(session.scalars(select(Target.vehicle_id).where(Target.cycle_id == cycle.id)))
     assert targets

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from winback.analytics.service import profile_report
 from winback.cycles.models import MonthlyCycle, Target
+from winback.cycles.profiles import profile_analysis
 from winback.surveys.models import SurveyTask
 
 
@@ -17,7 +17,7 @@ def _dimension(report, name):
 
 
 def test_profile_analysis_finds_the_kicks_and_the_far_district(session, surveying_cycle):
-    report = profile_report(session=session, cycle_id=surveying_cycle)
+    report = profile_analysis(session=session, cycle_id=surveying_cycle)
     models = _dimension(report, "model")
     kicks = models["劲客 Kicks"]
     others = [r for m, r in models.items() if m != "劲客 Kicks"]
@@ -30,9 +30,9 @@ def test_profile_analysis_finds_the_kicks_and_the_far_district(session, surveyin
     assert all(
         far["index"] > r["index"] for d, r in districts.items() if d != "远郊新区" and r["index"] is not None
     )
-    # The cycle's own profile (shown on the cycle page) ranks the Kicks first against the base.
+    # The cycle's own profile (shown on the cycle page) is the same analysis.
     cycle = session.get(MonthlyCycle, surveying_cycle)
-    assert cycle.profile["model_vs_base"][0]["model"] == "劲客 Kicks"
+    assert cycle.profile["dimensions"]["model"] == report["dimensions"]["model"]
 
 
 def test_departed_advisor_gets_no_task_and_his_customers_are_handed_over(session, surveying_cycle, staff):
@@ -60,9 +60,10 @@ def test_the_churn_alarm_flags_the_kicks_and_the_likely_lost_are_listed(session,
     from winback import clock
     from winback.accounts.models import Store
     from winback.accounts.service import effective_settings
+    from winback.analytics import alarm
     from winback.analytics import service as analytics
 
-    alarms = analytics.churn_alarm(session=session, store_id=demo_store)
+    alarms = alarm.churn_alarm(session=session, store_id=demo_store)
     flagged = {(a["segment"], a["value"]) for a in alarms if a["flagged"]}
     assert ("model", "劲客 Kicks") in flagged
     rules = effective_settings(session.get(Store, demo_store))

@@ -127,6 +127,7 @@ def test_a_worker_killed_in_the_middle_of_assign_surveys_loses_nothing(db_url, s
 
     from winback.accounts.models import Store
     from winback.actor import Actor
+    from winback.cycles import screening
     from winback.cycles import service as cycles
     from winback.cycles.models import Target
     from winback.surveys import service as surveys
@@ -136,7 +137,7 @@ def test_a_worker_killed_in_the_middle_of_assign_surveys_loses_nothing(db_url, s
     cycle, _ = cycles.start_cycle(
         session=session, store=session.get(Store, demo_store), month="2026-11", actor=actor
     )
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     session.commit()
     worker = subprocess.Popen(
         [

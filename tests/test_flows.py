@@ -186,9 +186,9 @@ def test_the_pages_know_work_is_under_way_between_two_stages(session, demo_store
 
     actor = Actor.person(staff("admin"))
     store = session.get(Store, demo_store)
-    from winback.accounts import service as accounts
+    from winback import stores
 
-    other = accounts.create_store(session=session, code="S99", name="other store", actor=actor)
+    other = stores.create_store(session=session, code="S99", name="other store", actor=actor)
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
     session.flush()
 

@@ -12,6 +12,7 @@ import sys
 from sqlalchemy import insert, select
 
 from tests.pages import login
+from winback.customers import import_rows
 from winback.customers.models import Customer, CustomerType
 
 HUGE = "长" * (140 * 1024 // 3 + 10)  # over 128 KiB in UTF-8
@@ -126,8 +127,8 @@ def test_a_row_the_database_refuses_is_a_row_error_and_the_others_stay(session, 
     from winback import clock
     from winback.actor import Actor
     from winback.customers import imports
+    from winback.customers.import_cells import write_rows
     from winback.customers.import_errors import describe, encode
-    from winback.customers.import_rows import write_rows
 
     path = tmp_path / "c.csv"
     path.write_text("客户编号,客户姓名\nR1,甲\n", encoding="utf-8")
@@ -135,7 +136,7 @@ def test_a_row_the_database_refuses_is_a_row_error_and_the_others_stay(session, 
     batch, _ = imports.start_import(
         session=session, store_id=demo_store, kind="customers", source=path, filename="c.csv", actor=actor
     )
-    ctx = imports._Ctx(session, batch, {}, actor, clock.now(), {}, [])
+    ctx = import_rows.ImportContext(session, batch, {}, actor, clock.now(), {}, [])
 
     def writer(ctx, rows):  # NULL in a NOT NULL column: the database itself refuses row 3
         for number, (code, ctype) in rows:

@@ -15,12 +15,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from winback import clock
+from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
-from winback.customers import imports
+from winback.customers import import_columns, import_reports, imports
 from winback.customers.models import (
     Customer,
     ImportKind,
@@ -29,6 +29,7 @@ from winback.customers.models import (
     ServiceVisit,
     Vehicle,
 )
+from winback.cycles import returns
 
 CORPUS = Path(__file__).parent / "data" / "imports"
 ADMIN = Actor.system(label="test import")
@@ -37,7 +38,7 @@ ADMIN = Actor.system(label="test import")
 @pytest.fixture
 def store(session) -> int:
     clock.set_now("2026-11-02T09:00")
-    s = accounts.create_store(session=session, code="T01", name="测试店", actor=ADMIN)
+    s = stores.create_store(session=session, code="T01", name="测试店", actor=ADMIN)
     accounts.create_staff(
         session=session,
         store_id=s.id,
@@ -59,7 +60,8 @@ def run(session, store_id: int, kind: str, name: str | Path):
 
 def errors(session, batch) -> list[tuple[int, str, str]]:
     return [
-        (e.row_number, e.column, e.text("en")) for e in imports.row_errors(session=session, batch_id=batch.id)
+        (e.row_number, e.column, e.text("en"))
+        for e in import_reports.row_errors(session=session, batch_id=batch.id)
     ]
 
 
@@ -127,19 +129,21 @@ def test_bad_rows_are_reported_with_row_column_and_reason(session, store):
     assert any(r == 4 and col == "出生日期" for r, col, _ in found)
     assert (5, "客户编号", "duplicate of row 2 in this file; skipped") in found
     # Stored as a code and its parameters, read in either language.
-    stored = {(e.row_number, e.column): e for e in imports.row_errors(session=session, batch_id=batch.id)}
+    stored = {
+        (e.row_number, e.column): e for e in import_reports.row_errors(session=session, batch_id=batch.id)
+    }
     assert stored[(5, "客户编号")].code == "duplicate" and '"first":2' in stored[(5, "客户编号")].reason
     assert stored[(5, "客户编号")].text("zh") == "与本文件第 2 行重复，已跳过"
     assert (
         stored[(4, "性别")].text() == "性别应为 男 或 女；已留空导入该行"
     )  # Chinese unless English is asked for
-    wb = load_workbook(BytesIO(imports.errors_xlsx(session=session, batch_id=batch.id)))
+    wb = load_workbook(BytesIO(import_reports.errors_xlsx(session=session, batch_id=batch.id)))
     rows = list(wb.active.iter_rows(values_only=True))
     assert wb.active.title == "未导入的行"
     assert rows[0] == ("行号", "列", "原因", "值") and len(rows) == 1 + len(found)
     assert rows[1][:3] == (3, "客户姓名", "不能为空")
     assert (5, "客户编号", "与本文件第 2 行重复，已跳过") in [r[:3] for r in rows]
-    wb = load_workbook(BytesIO(imports.errors_xlsx(session=session, batch_id=batch.id, locale="en")))
+    wb = load_workbook(BytesIO(import_reports.errors_xlsx(session=session, batch_id=batch.id, locale="en")))
     rows = list(wb.active.iter_rows(values_only=True))
     assert wb.active.title == "Rows not imported"
     assert rows[0] == ("Row", "Column", "Reason", "Value")
@@ -159,7 +163,7 @@ def test_row_errors_stored_as_english_sentences_still_read_in_both_languages(ses
     ):
         session.add(ImportRowError(batch_id=batch.id, row_number=99, column="x", reason=reason))
     session.flush()
-    old = [e for e in imports.row_errors(session=session, batch_id=batch.id) if e.row_number == 99]
+    old = [e for e in import_reports.row_errors(session=session, batch_id=batch.id) if e.row_number == 99]
     assert [e.text("zh") for e in old] == [
         "与本文件第 7 行重复，已跳过",
         "车架号应为 17 位，此值有 19 位",
@@ -266,7 +270,7 @@ def test_saved_column_mapping_reads_unknown_headers(session, store, tmp_path):
     try:
         failed, _ = run(session, store, "customers", path)
         assert failed.status == ImportStatus.failed and "客户姓名" in failed.message
-        imports.save_column_mapping(
+        import_columns.save_column_mapping(
             session=session,
             store_id=store,
             kind=ImportKind.customers,
@@ -279,7 +283,7 @@ def test_saved_column_mapping_reads_unknown_headers(session, store, tmp_path):
     finally:
         path.unlink()
     with pytest.raises(Exception, match="unknown field"):
-        imports.save_column_mapping(
+        import_columns.save_column_mapping(
             session=session, store_id=store, kind=ImportKind.customers, mapping={"x": "nonsense"}, actor=ADMIN
         )
 
@@ -290,7 +294,7 @@ def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
     from db.session import session_scope
 
     with session_scope() as s:
-        accounts.create_store(session=s, code="T01", name="测试店", actor=ADMIN)
+        stores.create_store(session=s, code="T01", name="测试店", actor=ADMIN)
 
     def cli(*args, **extra_env):
         return subprocess.run(
@@ -341,7 +345,7 @@ def test_repair_orders_after_the_cycle_started_mark_targets_who_came_back(sessio
         f"OLD-1,{targets[1].vehicle.vin},2025-01-10,保养,300\n",  # before the cycle: not a return
         encoding="utf-8",
     )
-    batch, _ = imports.import_file(
+    batch, _ = returns.import_file(
         session=session, store_id=cycle.store_id, kind="visits", source=path, actor=ADMIN
     )
     assert (batch.inserted, batch.returned_targets) == (2, 1)
@@ -452,6 +456,6 @@ def test_a_date_that_does_not_exist_is_a_bad_date_in_both_languages(session, sto
     path = tmp_path / "ro.csv"
     path.write_text(f"工单号,车架号,进厂日期\nRO-X1,{vin},2024/13/5\n", encoding="utf-8")
     batch, _ = imports.import_file(session=session, store_id=store, kind="visits", source=path, actor=ADMIN)
-    (e,) = imports.row_errors(session=session, batch_id=batch.id)
+    (e,) = import_reports.row_errors(session=session, batch_id=batch.id)
     assert (e.row_number, e.column, e.code, e.value) == (2, "进厂日期", "bad_date", "2024/13/5")
     assert e.text("en") == "not a date" and e.text("zh").startswith("不是有效的日期")

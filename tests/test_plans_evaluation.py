@@ -14,12 +14,13 @@ from winback import clock
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
 from winback.customers import service as customers
+from winback.cycles import holdout
 from winback.cycles.models import CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, InvalidInput
-from winback.evaluation import holdout
 from winback.evaluation import service as evaluation
 from winback.evaluation.stats import newcombe_diff, wilson
 from winback.notifications.models import Notification
+from winback.plans import seeding
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus, PlanStatus
 from winback.surveys import service as surveys
@@ -75,10 +76,17 @@ def test_newcombe_interval_matches_the_published_example():
 
 def test_draft_follows_the_stores_edited_measure_library(session, surveying_cycle, staff):
     manager = staff("manager")
-    library = plans.measure_library(session=session, store_id=manager.store_id)
-    assert library == []  # seeded on first use
-    plans.seed_measure_library(session=session, store_id=manager.store_id)
-    library = {t.reason_code: t for t in plans.measure_library(session=session, store_id=manager.store_id)}
+    library = plans.measure_library_page(
+        session=session, store_id=manager.store_id, page_size=None, active_only=True
+    ).items
+    assert library  # seeded with the store (plans/seeding.py); seeding again adds nothing
+    assert seeding.seed_measure_library(session=session, store_id=manager.store_id) == 0
+    library = {
+        t.reason_code: t
+        for t in plans.measure_library_page(
+            session=session, store_id=manager.store_id, page_size=None, active_only=True
+        ).items
+    }
     assert library["high_price"].expected_value == Decimal("30")
     with pytest.raises(InvalidInput):
         plans.save_template(session=session, actor_staff=manager, reason_code="nope", title="x")

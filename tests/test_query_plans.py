@@ -27,9 +27,10 @@ from tests.test_imports import _archive, run, store  # noqa: F401  (store: a fix
 from winback import clock
 from winback.accounts.models import Store
 from winback.actor import Actor
-from winback.analytics import service as analytics
+from winback.analytics import alarm, redline
 from winback.customers import visits as vehicle_visits
 from winback.customers.models import ServiceVisit, Vehicle
+from winback.cycles import profiles, screening
 from winback.cycles import service as cycles
 from winback.evaluation import service as evaluation
 from winback.surveys import service as surveys
@@ -211,11 +212,11 @@ def test_every_query_on_the_repair_orders_is_linear(session, demo_store, staff, 
     store = session.get(Store, demo_store)
     with reading_visits(session) as seen:
         cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-        result = cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
-        cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
+        result = screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+        profiles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
         surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
-        analytics.churn_alarm(session=session, store_id=store.id)
-        analytics.redline_crossings(
+        alarm.churn_alarm(session=session, store_id=store.id)
+        redline.redline_crossings(
             session=session, store_id=store.id, since=clock.today() - timedelta(days=7), until=clock.today()
         )
         evaluation.evaluate_cycle(session=session, cycle_id=cycle.id, actor=actor)

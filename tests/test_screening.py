@@ -15,6 +15,7 @@ from winback.accounts.models import Store
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
+from winback.cycles import profiles, screening
 from winback.cycles import service as cycles
 from winback.cycles.models import Band, CycleStage, MonthlyCycle, Target
 from winback.errors import InvalidInput
@@ -69,7 +70,7 @@ def test_screening_applies_the_red_lines(session, demo_store, staff):
     assert cycle.stage == CycleStage.started
     assert cycle.settings["at_risk_months"] == 6 and cycle.settings["lost_months"] == 12
 
-    result = cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    result = screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     targets = list(session.scalars(select(Target).where(Target.cycle_id == cycle.id)))
 
     expected = {v for v, d in last.items() if d <= at_risk_line and status[v] == VehicleStatus.active}
@@ -94,18 +95,20 @@ def test_screening_applies_the_red_lines(session, demo_store, staff):
     assert (result["lost"], result["at_risk"]) == (lost, len(targets) - lost)
 
     # Profile analysis: distributions over exactly these targets.
-    profile = cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
+    profile = profiles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
     assert profile["targets"] == len(targets)
-    for dimension, counts in profile["distributions"].items():
-        assert sum(counts.values()) == len(targets), dimension
-    assert profile["distributions"]["band"] == {
+    assert len(profile["dimensions"]) == 12
+    for dimension, rows in profile["dimensions"].items():
+        assert sum(r["targets"] for r in rows) == len(targets), dimension
+    assert {r["value"]: r["targets"] for r in profile["dimensions"]["band"]} == {
         k: v for k, v in (("lost", lost), ("at_risk", len(targets) - lost)) if v
     }
     assert Decimal(profile["total_spend"]) == sum((t.total_spend for t in targets), Decimal("0"))
     assert cycle.stage == CycleStage.profiled
     # The demo's story: the Kicks is over-represented among the targets.
-    top = profile["model_vs_base"][0]
-    assert top["model"] == "劲客 Kicks" and top["index"] > 1.5
+    top = max(profile["dimensions"]["model"], key=lambda r: r["index"] or 0)
+    assert top["value"] == "劲客 Kicks" and top["index"] > 1.5
+    assert cycle.profile == profile
 
 
 def test_red_line_boundaries(session, demo_store, staff):
@@ -144,7 +147,7 @@ def test_red_line_boundaries(session, demo_store, staff):
     session.flush()
     actor = _admin(staff)
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     bands = dict(
         session.execute(
             select(Target.vehicle_id, Target.band).where(
@@ -165,8 +168,8 @@ def test_screening_and_assignment_are_idempotent(session, demo_store, staff):
     store = session.get(Store, demo_store)
     actor = _admin(staff)
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    first = cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
-    cycles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
+    first = screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    profiles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
     assigned = surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
     session.commit()
     n_targets = _count(session, Target, Target.cycle_id == cycle.id)
@@ -184,7 +187,7 @@ def test_screening_and_assignment_are_idempotent(session, demo_store, staff):
     # Starting the same month again returns the open cycle.
     again, created = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
     assert (again.id, created) == (cycle.id, False)
-    second = cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    second = screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     reassigned = surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
     session.commit()
     assert second["added"] == 0 and second["total"] == n_targets
@@ -230,7 +233,7 @@ def test_store_setting_changes_the_deadline_of_new_cycles(session, demo_store, s
     assert accounts.effective_settings(store).survey_deadline_days == 10
 
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     result = surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
     session.commit()
     assert cycle.settings["survey_deadline_days"] == 10

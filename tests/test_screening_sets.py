@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from winback import clock
+from winback import clock, months, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
-from winback.analytics import service as analytics
 from winback.customers.models import Customer, CustomerType, ServiceVisit, Vehicle
+from winback.cycles import profiles, screening
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage, Target
 
@@ -26,21 +26,20 @@ _dates = st.dates(min_value=date(1930, 1, 1), max_value=date(2060, 12, 31))
 @given(_dates, _dates)
 def test_whole_months_and_age_match_relativedelta(a, b):
     delta = relativedelta(b, a)
-    assert analytics.whole_months(a, b) == delta.years * 12 + delta.months
-    assert cycles.months_between(a, b) == delta.years * 12 + delta.months
-    assert analytics.age_years(a, b) == delta.years
+    assert months.whole_months(a, b) == delta.years * 12 + delta.months
+    assert months.age_years(a, b) == delta.years
 
 
 def test_month_ends_and_leap_days():
-    assert analytics.whole_months(date(2026, 1, 31), date(2026, 2, 28)) == 1
-    assert analytics.whole_months(date(2026, 1, 31), date(2026, 2, 27)) == 0
-    assert analytics.age_years(date(2000, 2, 29), date(2026, 2, 28)) == 26
-    assert analytics.age_years(date(2000, 2, 29), date(2024, 2, 28)) == 23
+    assert months.whole_months(date(2026, 1, 31), date(2026, 2, 28)) == 1
+    assert months.whole_months(date(2026, 1, 31), date(2026, 2, 27)) == 0
+    assert months.age_years(date(2000, 2, 29), date(2026, 2, 28)) == 26
+    assert months.age_years(date(2000, 2, 29), date(2024, 2, 28)) == 23
 
 
 def _store(session):
     actor = Actor.system()
-    store = accounts.create_store(session=session, code="S11", name="Sets", actor=actor)
+    store = stores.create_store(session=session, code="S11", name="Sets", actor=actor)
     admin = accounts.create_staff(
         session=session,
         store_id=store.id,
@@ -122,7 +121,7 @@ def test_last_repair_order_exclusions_and_totals(session):
     recent = _vehicle(session, store, 4, [(date(2026, 10, 1), "repair", None, None)])
 
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    result = cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    result = screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     targets = {t.vehicle_id: t for t in session.scalars(select(Target).where(Target.cycle_id == cycle.id))}
     assert set(targets) == {tie.id, later.id} and result["added"] == 2
     assert quiet.id not in targets and recent.id not in targets
@@ -137,21 +136,21 @@ def test_last_repair_order_exclusions_and_totals(session):
     assert t.p_alive is not None and t.priority is not None
     assert targets[later.id].profile["last_category"] == "repair" and targets[later.id].visit_count == 1
 
-    report = analytics.profile_report(session=session, cycle_id=cycle.id)
+    report = profiles.profile_analysis(session=session, cycle_id=cycle.id)
     cats = {r["value"]: (r["targets"], r["base"]) for r in report["dimensions"]["last_category"]}
     assert cats == {"accident": (1, 1), "repair": (1, 3)}
     assert report["targets"] == 2 and report["base"] == 4
 
     # Screening again adds nothing; once this cycle is evaluated its customers can be
     # screened by the next cycle, while a customer of a still-open cycle cannot.
-    assert cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)["added"] == 0
+    assert screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)["added"] == 0
     dec, _ = cycles.start_cycle(session=session, store=store, month="2026-12", actor=actor)
-    assert cycles.screen_targets(session=session, cycle_id=dec.id, actor=actor)["added"] == 0
+    assert screening.screen_targets(session=session, cycle_id=dec.id, actor=actor)["added"] == 0
     cycle.stage = CycleStage.evaluated
     session.flush()
     jan, _ = cycles.start_cycle(session=session, store=store, month="2027-01", actor=actor)
     added = {t.vehicle_id for t in session.scalars(select(Target).where(Target.cycle_id == jan.id))}
     assert added == set()
-    cycles.screen_targets(session=session, cycle_id=jan.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=jan.id, actor=actor)
     added = {t.vehicle_id for t in session.scalars(select(Target).where(Target.cycle_id == jan.id))}
     assert added == {tie.id, later.id}

@@ -18,6 +18,7 @@ from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
 from winback.audit.models import AuditEvent
+from winback.stores import create_store
 
 PASSWORD = "secret-pass-1"
 ORIGIN = {"Origin": "http://testserver"}
@@ -30,7 +31,7 @@ def stores(session) -> dict[str, int]:
     system = Actor.system(label="test")
     ids = {}
     for code in ("S01", "S02"):
-        store = accounts.create_store(session=session, code=code, name=code, actor=system)
+        store = create_store(session=session, code=code, name=code, actor=system)
         ids[code] = store.id
         for role in ("admin", "advisor", "manager", "auditor"):
             accounts.create_staff(

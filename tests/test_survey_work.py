@@ -62,10 +62,12 @@ def test_dispositions_and_what_they_do(session, surveying_cycle, staff):
     _attempt(session, first, advisor, "call_back", call_back_at=later)
     session.commit()
     assert session.get(SurveyTask, first.id).follow_up_at == later
-    mine = surveys.my_tasks(session=session, advisor_id=advisor.id)
+    mine = surveys.my_tasks_page(session=session, advisor_id=advisor.id, page_size=None).items
     assert mine[-1].id == first.id and mine[0].id != first.id
     clock.set_now(later + timedelta(minutes=1))  # the call-back is due: back on top
-    assert surveys.my_tasks(session=session, advisor_id=advisor.id)[0].id == first.id
+    assert (
+        surveys.my_tasks_page(session=session, advisor_id=advisor.id, page_size=None).items[0].id == first.id
+    )
 
     # Wrong number: the archive's phone is flagged, and the cleanup keeps it flagged.
     _attempt(session, second, advisor, "wrong_number", note="空号")
@@ -86,7 +88,9 @@ def test_dispositions_and_what_they_do(session, surveying_cycle, staff):
     task = session.get(SurveyTask, third.id)
     assert task.status == SurveyStatus.excluded and task.excluded_reason == "do_not_call"
     assert session.get(Customer, third.customer_id).do_not_call is True
-    assert third.id not in [t.id for t in surveys.my_tasks(session=session, advisor_id=advisor.id)]
+    assert third.id not in [
+        t.id for t in surveys.my_tasks_page(session=session, advisor_id=advisor.id, page_size=None).items
+    ]
 
     # N attempts that reach nobody close the task as unreachable (3 by default), counted in the tally.
     for outcome in ("no_answer", "busy"):
@@ -105,19 +109,20 @@ def test_dispositions_and_what_they_do(session, surveying_cycle, staff):
 
 def test_do_not_call_is_respected_by_later_screening(session, demo_store, staff):
     from winback.accounts.models import Store
+    from winback.cycles import screening
     from winback.cycles import service as cycles
     from winback.cycles.models import Target
 
     actor = Actor.person(staff("admin"))
     store = session.get(Store, demo_store)
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     targets = list(session.scalars(select(Target.customer_id).where(Target.cycle_id == cycle.id)))
     session.rollback()
     refuser = targets[0]
     customers.set_do_not_call(session=session, customer_id=refuser, actor=actor)
     cycle, _ = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    cycles.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
     again = set(session.scalars(select(Target.customer_id).where(Target.cycle_id == cycle.id)))
     assert refuser not in again and set(targets) - {refuser} <= again
 
@@ -385,7 +390,7 @@ def test_the_api_list_is_summaries_in_working_order(session, surveying_cycle, st
 
     lines = client.get("/api/tasks/mine").json()
     assert [t["id"] for t in lines] == [
-        t.id for t in surveys.my_tasks(session=session, advisor_id=advisor.id)
+        t.id for t in surveys.my_tasks_page(session=session, advisor_id=advisor.id, page_size=None).items
     ]
     assert "attempts" in lines[0] and "reasons" not in lines[0]  # a summary, not the whole task
     for line in lines[:5] + [t for t in lines if t["id"] == first.id]:

@@ -322,6 +322,7 @@ def test_a_month_without_targets_does_not_wait_for_ever(session, surveying_cycle
     """December, with November's targets still open: nobody to survey, so the survey stage is over."""
     from winback.accounts.models import Store
     from winback.actor import Actor
+    from winback.cycles import screening
     from winback.cycles import service as cycles
     from winback.cycles.models import CycleStage
     from winback.surveys import service as surveys
@@ -331,7 +332,7 @@ def test_a_month_without_targets_does_not_wait_for_ever(session, surveying_cycle
     december, _ = cycles.start_cycle(
         session=session, store=session.get(Store, november.store_id), month="2026-12", actor=actor
     )
-    assert cycles.screen_targets(session=session, cycle_id=december.id, actor=actor)["total"] == 0
+    assert screening.screen_targets(session=session, cycle_id=december.id, actor=actor)["total"] == 0
     assert surveys.assign_surveys(session=session, cycle_id=december.id, actor=actor) == {
         "assigned": 0,
         "total": 0,

@@ -191,7 +191,7 @@ def _print_status(codes: list[str] | None) -> None:
             if codes
             else accounts.list_stores(session=session)
         )
-        rows = cycles.list_cycles(session=session, store_ids=[s.id for s in stores])
+        rows = cycles.cycles_page(session=session, store_ids=[s.id for s in stores]).items
         if not rows:
             typer.echo(say("no cycles yet"))
         for c in rows:
@@ -300,8 +300,9 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
     from db.session import session_scope
     from winback.accounts import service as accounts
     from winback.actor import Actor
-    from winback.customers import imports
+    from winback.customers import import_reports
     from winback.customers.models import ImportStatus
+    from winback.cycles import returns
     from winback.i18n import translator
 
     _set_clock(as_of)
@@ -323,7 +324,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                     else say("there is no store yet; run `winback demo` first")
                 )
             target = stores[0]
-        batch, is_new = imports.import_file(
+        batch, is_new = returns.import_file(
             session=session,
             store_id=target.id,
             kind=kind,
@@ -364,7 +365,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                 )
                 + (_("; {back} survey targets came back", **counts) if batch.returned_targets else "")
             )
-            for e in imports.row_errors(session=session, batch_id=batch.id, limit=20):
+            for e in import_reports.row_errors(session=session, batch_id=batch.id, limit=20):
                 typer.echo(
                     _(
                         "  row {row}, {column}: {reason}",

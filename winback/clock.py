@@ -10,12 +10,12 @@ import os
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from winback.config import get_settings
+
 _override: datetime | None = None
 
 
 def business_tz() -> ZoneInfo:
-    from winback.config import get_settings
-
     return ZoneInfo(get_settings().timezone)
 
 

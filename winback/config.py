@@ -7,7 +7,8 @@ Two kinds:
 * ``ProcessDefaults`` - the business rules of PROCESS.md (red lines, the one-week survey
   deadline, the three-month evaluation, the 20% win-back target). These are the defaults;
   each store may override any of them in the database (``stores.settings``), see
-  ``winback.accounts.service.effective_settings``. A cycle snapshots the values it used.
+  ``winback.accounts.service.effective_settings``. A cycle snapshots the values it used and
+  reads them back as ``MonthlyCycle.rules``; both go through ``rules_over_defaults``.
 
 To change the one-week deadline for every store, change ``survey_deadline_days`` below;
 for one store, ``winback store set S01 survey_deadline_days 10``.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -200,3 +202,9 @@ def _secret_for(data_dir: Path) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def rules_over_defaults(overrides: dict[str, Any] | None) -> ProcessDefaults:
+    """Business rules: ``overrides`` (a store's settings, a cycle's snapshot) over the defaults
+    above. A snapshot taken before a setting existed lacks it: the default fills in."""
+    return ProcessDefaults.model_validate({**get_settings().process.model_dump(), **(overrides or {})})

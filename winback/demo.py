@@ -17,7 +17,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from winback import clock
+from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role, Staff, Store
 from winback.actor import Actor
@@ -136,7 +136,7 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
     # The Kicks' recent wave draws from its own generator: the rest of the demo stays the same.
     wave = random.Random(seed + 1)
     system = Actor.system(label="demo")
-    store = accounts.create_store(
+    store = stores.create_store(
         session=session, code=STORE_CODE, name="示范日产4S店 Demo Nissan", actor=system
     )
     staff: dict[str, Staff] = {}

@@ -1,22 +1,94 @@
-"""The one check of a month given by a person (CLI, JSON API, page): ``YYYY-MM``, a real month
-between 2000-01 and 2100-12 (``0000-01`` or ``9003-06`` are typos, not cycles)."""
+"""Calendar arithmetic shared by every area: whole months, ages, per-year rates, "2026-11" months.
+
+One calendar rule everywhere (the rule of ``dateutil.relativedelta``): a month is whole once its
+day is reached, clipped to the month's last day, so 31 Jan -> 28 Feb is one month.
+"""
 
 from __future__ import annotations
 
 import re
+from calendar import monthrange
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
 
 from winback.errors import InvalidInput
+from winback.i18n import N_
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+DAYS_PER_YEAR = 365.25
+# A per-year rate is taken over at least this many years (one month), so a customer first seen
+# a week ago does not count as 52 visits a year.
+MIN_RATE_YEARS = 1 / 12
+
 
 FIRST, LAST = "2000-01", "2100-12"
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-# English message id; its Chinese text is in web/locale/zh/LC_MESSAGES/messages.po.
-INVALID = f"the month must be a real month between {FIRST} and {LAST}, written like 2026-11"
+# The one check of a month given by a person (CLI, JSON API, page): "0000-01" or "9003-06" are
+# typos, not cycles.
+INVALID = N_("the month must be a real month between 2000-01 and 2100-12, written like 2026-11")
 
 
 def parse_month(month: str) -> str:
-    """``month`` stripped, or InvalidInput (field ``month``)."""
+    """``month`` stripped (``YYYY-MM``, a real month between 2000-01 and 2100-12), or
+    InvalidInput (field ``month``)."""
     text = (month or "").strip() if isinstance(month, str) else ""
     if not _MONTH.match(text) or not FIRST <= text <= LAST:
         raise InvalidInput(INVALID, field="month")
     return text
+
+
+def month_parts(month: str) -> tuple[int, int]:
+    """``"2026-11"`` -> ``(2026, 11)``."""
+    year, m = parse_month(month).split("-")
+    return int(year), int(m)
+
+
+def quarter_of(month: str) -> str:
+    """``"2026-11"`` -> ``"2026-Q4"``."""
+    year, m = month_parts(month)
+    return f"{year}-Q{(m - 1) // 3 + 1}"
+
+
+def whole_months(earlier: date, later: date) -> int:
+    """``relativedelta(later, earlier)`` in months (years * 12 + months), without building one.
+
+    Screening and the profile count months and ages for every vehicle of a store; this is the
+    same calendar rule at a fraction of the cost.
+    """
+    if later < earlier:
+        delta = relativedelta(later, earlier)
+        return delta.years * 12 + delta.months
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    if later.day < min(earlier.day, monthrange(later.year, later.month)[1]):
+        months -= 1
+    return months
+
+
+def age_years(birth: date, as_of: date) -> int:
+    """``relativedelta(as_of, birth).years``: whole years of age on ``as_of``."""
+    months = whole_months(birth, as_of)
+    return months // 12 if months >= 0 else -((-months) // 12)
+
+
+def latest_with_months(later: date, months: int) -> date:
+    """The latest date ``d`` with ``whole_months(d, later) >= months`` (``months`` >= 0).
+
+    ``whole_months(d, later) >= months`` holds exactly for ``d <= latest_with_months(later,
+    months)``, so a bucket by whole months (or years of age) is a comparison of a date column
+    with a constant, which SQL evaluates the same way on every database.
+    """
+    if later.day == monthrange(later.year, later.month)[1]:
+        # At a month's end every day of the month ``months`` back is a whole month away.
+        first = later.replace(day=1) - relativedelta(months=months)
+        return first.replace(day=monthrange(first.year, first.month)[1])
+    return later - relativedelta(months=months)
+
+
+def rate_years(first: date, as_of: date) -> float:
+    """The years a per-year rate is taken over: first visit to ``as_of``, at least a month."""
+    return max((as_of - first).days / DAYS_PER_YEAR, MIN_RATE_YEARS)
+
+
+def per_year(amount: float, first: date, as_of: date) -> float:
+    """``amount`` (visits, yuan) per year between the first visit and ``as_of``."""
+    return amount / rate_years(first, as_of)

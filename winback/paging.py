@@ -1,8 +1,9 @@
 """Long lists, one way: a page of items with the total, and a word search over columns.
 
 Every list service returns a ``Page`` (``paginate`` for a SELECT, ``paginate_list`` for rows
-computed in Python); the pages render it with the same pager and empty state, so the page
-arithmetic lives here once.
+computed in Python), one function per list; the pages render it with the same pager and empty
+state, so the page arithmetic lives here once. A caller that wants every row asks for it:
+``page_size=None``.
 """
 
 from __future__ import annotations
@@ -69,23 +70,36 @@ def paginate(
     session: Session,
     stmt: Select,
     *,
-    page: int,
-    page_size: int = PAGE_SIZE,
+    page: int = 1,
+    page_size: int | None = PAGE_SIZE,
     filtered: bool = False,
     scalars: bool = True,
+    offset: int | None = None,
 ) -> Page:
-    """One page of ``stmt`` (ordered by the caller) and the count of the same filtered set."""
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    page = _clamp(page, page_size, total)
-    stmt = stmt.offset((page - 1) * page_size).limit(page_size)
+    """One page of ``stmt`` (ordered by the caller) and the count of the same filtered set.
+
+    ``page_size=None`` asks for every row, on one page; ``offset`` starts at that row instead of
+    at page ``page`` (the JSON API's ``offset``/``limit``)."""
+    total = int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+    if page_size is None:
+        items = list(session.scalars(stmt)) if scalars else list(session.execute(stmt).all())
+        return Page(items, total, 1, max(total, 1), filtered)
+    if offset is None:
+        page = _clamp(page, page_size, total)
+        offset = (page - 1) * page_size
+    else:
+        page = offset // page_size + 1
+    stmt = stmt.offset(offset).limit(page_size)
     items = list(session.scalars(stmt)) if scalars else list(session.execute(stmt).all())
-    return Page(items, int(total), page, page_size, filtered)
+    return Page(items, total, page, page_size, filtered)
 
 
 def paginate_list(
-    rows: Sequence[T], *, page: int, page_size: int = PAGE_SIZE, filtered: bool = False
+    rows: Sequence[T], *, page: int = 1, page_size: int | None = PAGE_SIZE, filtered: bool = False
 ) -> Page[T]:
     """The same for rows already in memory (reports computed in Python)."""
+    if page_size is None:
+        return Page(list(rows), len(rows), 1, max(len(rows), 1), filtered)
     page = _clamp(page, page_size, len(rows))
     return Page(list(rows[(page - 1) * page_size : page * page_size]), len(rows), page, page_size, filtered)
 

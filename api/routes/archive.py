@@ -14,10 +14,11 @@ from edge.locale import api_locale
 from edge.uploads import saved_upload
 from edge.xlsx import XLSX_RESPONSES
 from winback.actor import Actor
-from winback.customers import cleanup, contact_masking, import_rows, imports
+from winback.customers import cleanup, contact_masking, import_cells, import_reports
 from winback.customers import service as customers
 from winback.customers.models import ImportBatch, ImportKind
 from winback.customers.schemas import VisitIn
+from winback.cycles import returns
 
 router = APIRouter()
 
@@ -75,9 +76,9 @@ def _batch_json(
                 "reason": e.text(locale),
                 "reason_en": e.text("en"),
                 "value": contact_masking.cell_for(e.value, (batch.columns or {}).get(e.column), viewer),
-                "warning": import_rows.is_warning(e.reason),
+                "warning": import_cells.is_warning(e.reason),
             }
-            for e in imports.row_errors(session=session, batch_id=batch.id, limit=1000)
+            for e in import_reports.row_errors(session=session, batch_id=batch.id, limit=1000)
         ],
     }
 
@@ -93,7 +94,7 @@ def import_file(
     """Import a DMS export (XLSX/XLS/CSV) of customers, vehicles or visits; answers the report
     (``status`` failed with one ``message`` when the file is not a usable table)."""
     with saved_upload(file) as path:
-        batch, is_new = imports.import_file(
+        batch, is_new = returns.import_file(
             session=session,
             store_id=user.store_id,
             kind=kind,
@@ -108,7 +109,7 @@ def import_file(
 def get_import(request: Request, batch_id: int, user: Reader, session: SessionDep) -> dict[str, Any]:
     return _batch_json(
         session,
-        imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)),
+        import_reports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user)),
         api_locale(request),
         user,
     )

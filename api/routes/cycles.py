@@ -34,7 +34,7 @@ router = APIRouter()
 
 @router.get("/cycles", response_model=list[CycleOut], tags=["cycles"])
 def list_cycles(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
-    return [out.cycle(c) for c in cycles.list_cycles(session=session, store_ids=store_ids(user))]
+    return [out.cycle(c) for c in cycles.cycles_page(session=session, store_ids=store_ids(user)).items]
 
 
 @router.post("/cycles", response_model=StartedOut, status_code=202, tags=["cycles"])
@@ -82,7 +82,8 @@ def cycle_tasks(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     c = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
-    rows, total = surveys.tasks_of_cycle(session=session, cycle_id=c.id, offset=offset, limit=limit)
+    page = surveys.cycle_tasks_page(session=session, cycle_id=c.id, offset=offset, page_size=limit)
+    rows, total = page.items, page.total
     return {"total": total, "offset": offset, "items": [out.task(t, user) for t in rows]}
 
 

@@ -23,6 +23,7 @@ from edge.locale import api_locale
 from edge.xlsx import XLSX_RESPONSES
 from winback.cycles import service as cycles
 from winback.evaluation import service as evaluation
+from winback.plans import seeding
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
 from winback.plans.schemas import (
@@ -90,7 +91,10 @@ def compare_plans(old_id: int, new_id: int, user: Reader, session: SessionDep) -
 
 @router.get("/measures/mine", response_model=list[MeasureOut], tags=["plans"])
 def my_measures(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
-    return [out.measure(m) for m in plans.measures_owned_by(session=session, staff_id=user.id)]
+    return [
+        out.measure(m)
+        for m in plans.measures_owned_page(session=session, staff_id=user.id, page_size=None).items
+    ]
 
 
 @router.post("/measures/{measure_id}/status", response_model=MeasureOut, tags=["plans"])
@@ -178,10 +182,10 @@ def _template(t) -> dict[str, Any]:
 @router.get("/measure-library", response_model=list[MeasureTemplateOut], tags=["plans"])
 def measure_library(user: Reader, session: SessionDep) -> list[dict[str, Any]]:
     """The store's typical measures per reason (seeded from PROCESS.md, editable per store)."""
-    plans.seed_measure_library(session=session, store_id=user.store_id)
+    seeding.seed_measure_library(session=session, store_id=user.store_id)
     return [
         _template(t)
-        for t in plans.measure_library(session=session, store_id=user.store_id, active_only=False)
+        for t in plans.measure_library_page(session=session, store_id=user.store_id, page_size=None).items
     ]
 
 

@@ -39,7 +39,7 @@ def my_tasks(
 ) -> list[dict[str, Any]]:
     """The advisor's tasks in working order, one summary line each (the whole task, with
     its attempts and answers: ``GET /api/tasks/{id}``)."""
-    rows = surveys.my_tasks(
+    rows = surveys.my_tasks_page(
         session=session,
         advisor_id=user.id,
         include_closed=closed,
@@ -47,9 +47,9 @@ def my_tasks(
         band=band,
         overdue_only=overdue,
         offset=offset,
-        limit=limit,
+        page_size=limit,
         summaries=True,
-    )
+    ).items
     return [out.task_summary(t, user) for t in rows]
 
 

@@ -15,7 +15,9 @@ from web.i18n import translator
 from web.routes.common import PAGE
 from web.routes.common import need as _need
 from winback.accounts.models import Role
+from winback.analytics import alarm, reports
 from winback.analytics import service as analytics
+from winback.cycles import profiles
 from winback.cycles import service as cycles
 from winback.surveys import service as surveys
 
@@ -28,14 +30,14 @@ _VIEWERS = (Role.admin, Role.supervisor, Role.manager, Role.auditor)
 def profile_page(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
     _need(user, *_VIEWERS)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
-    report = analytics.profile_report(session=session, cycle_id=cycle.id)
+    report = profiles.profile_analysis(session=session, cycle_id=cycle.id)
     return render(
         request,
         "analytics/profile.html",
         user=user,
         cycle=cycle,
         report=report,
-        tally=analytics.tally_report(tally=cycle.tally),
+        tally=reports.tally_report(tally=cycle.tally),
         reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]),
     )
 
@@ -44,15 +46,15 @@ def profile_page(request: Request, cycle_id: int, user: CurrentUser, session: Se
 def profile_xlsx(request: Request, cycle_id: int, user: CurrentUser, session: SessionDep):
     _need(user, *_VIEWERS)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
-    report = analytics.profile_report(session=session, cycle_id=cycle.id)
+    report = profiles.profile_analysis(session=session, cycle_id=cycle.id)
     locale = page_locale(request, user)
     base, by_code = translator(locale), surveys.reasons_by_code(session=session, store_ids=[cycle.store_id])
 
     def translate(text: str) -> str:  # the store's reason labels, then the catalog
         return by_code[text].label(locale) if text in by_code else base(text)
 
-    body = analytics.profile_workbook(
-        report=report, tally=analytics.tally_report(tally=cycle.tally), translate=translate
+    body = reports.profile_workbook(
+        report=report, tally=reports.tally_report(tally=cycle.tally), translate=translate
     )
     return xlsx_response(body, f"profile-{cycle.store.code}-{cycle.month}.xlsx")
 
@@ -67,7 +69,7 @@ def dashboard(
 ):
     """Churn seen before the red line: segment alarms and the likely-lost callbacks (paged, searchable)."""
     _need(user, *_VIEWERS)
-    alarms = analytics.churn_alarm(session=session, store_id=user.store_id)
+    alarms = alarm.churn_alarm(session=session, store_id=user.store_id)
     outlook = analytics.store_outlook(
         session=session, store_id=user.store_id, search=q, page=page, page_size=PAGE
     )

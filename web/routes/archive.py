@@ -19,10 +19,11 @@ from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts.models import Role
 from winback.actor import Actor
-from winback.customers import cleanup, imports
+from winback.customers import cleanup, import_columns, import_reports, imports
 from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
+from winback.cycles import returns
 from winback.errors import InvalidInput
 from winback.i18n import N_, Message
 from winback.surveys import service as surveys
@@ -35,7 +36,7 @@ def run_import_in_background(batch_id: int, actor: Actor) -> None:
     """After the response: import in chunks, committing each so the report page shows progress."""
     session = new_session()
     try:
-        imports.run_import(
+        returns.run_import(
             session=session, batch_id=batch_id, actor=actor, on_chunk=lambda _b: session.commit()
         )
         session.commit()
@@ -103,7 +104,9 @@ def _archive_page(
 ):
     _need(user, Role.admin, Role.manager, Role.auditor)
     mappings = {
-        k.value: _mapping_text(imports.get_column_mapping(session=session, store_id=user.store_id, kind=k))
+        k.value: _mapping_text(
+            import_columns.get_column_mapping(session=session, store_id=user.store_id, kind=k)
+        )
         for k in ImportKind
     }
     if mapping_form:
@@ -116,13 +119,13 @@ def _archive_page(
         status_code=status_code,
         mappings=mappings,
         mapping_error=mapping_error,
-        fields=imports.HEADERS,
-        labels={**imports.FIELD_LABELS, "vin_check_digit": N_("VIN check digit")},
+        fields=import_columns.HEADERS,
+        labels={**import_columns.FIELD_LABELS, "vin_check_digit": N_("VIN check digit")},
         quality=cleanup.data_quality(session=session, store_id=user.store_id),
         trend=cleanup.quality_trend(session=session, store_id=user.store_id),
         q=q,
         list_url=list_url(request, "/archive"),
-        batches=imports.batches_page(
+        batches=import_reports.batches_page(
             session=session, store_id=user.store_id, search=q, page=page, page_size=PAGE
         ),
     )
@@ -158,7 +161,7 @@ def save_mapping(
                 "line {number}: write it as column name = field", number=number, field="mapping"
             )
         parsed[header.strip()] = field.strip()
-    imports.save_column_mapping(
+    import_columns.save_column_mapping(
         session=session,
         store_id=user.store_id,
         kind=ImportKind(kind),
@@ -224,7 +227,7 @@ def import_progress(request: Request, batch_id: int, user: CurrentUser, session:
 
 def _import_report(request: Request, batch_id: int, user, session, template: str, fragment: bool = False):
     _need(user, Role.admin, Role.manager, Role.auditor)
-    batch = imports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
+    batch = import_reports.get_batch(session=session, batch_id=batch_id, store_ids=store_ids(user))
     return render(
         request,
         template,
@@ -232,7 +235,7 @@ def _import_report(request: Request, batch_id: int, user, session, template: str
         batch=batch,
         Status=ImportStatus,
         fragment=fragment,
-        errors=imports.row_errors(session=session, batch_id=batch.id, limit=200),
+        errors=import_reports.row_errors(session=session, batch_id=batch.id, limit=200),
     )
 
 

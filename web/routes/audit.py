@@ -29,6 +29,7 @@ from winback.customers.models import VehicleStatus
 from winback.cycles import flow_runs
 from winback.errors import InvalidInput
 from winback.paging import Page
+from winback.plans import complaints
 from winback.surveys import service as surveys
 
 router = APIRouter(include_in_schema=False)
@@ -152,7 +153,7 @@ def audit_complaints(
         "audit/complaints.html",
         user=user,
         q=q,
-        rows=audit.complaints_page(
+        rows=complaints.complaints_page(
             session=session,
             store_ids=store_ids(user),
             search=q,

@@ -21,6 +21,7 @@ from winback.customers import privacy
 from winback.cycles import service as cycles
 from winback.errors import NotFound
 from winback.evaluation import service as evaluation
+from winback.plans import seeding
 from winback.plans import service as plans
 from winback.plans.models import MeasureStatus, PlanStatus
 from winback.plans.schemas import (
@@ -277,7 +278,7 @@ def library_page(
 ):
     _need(user, Role.manager, Role.admin, Role.supervisor, Role.auditor)
     if user.has_role(Role.manager):
-        plans.seed_measure_library(session=session, store_id=user.store_id)
+        seeding.seed_measure_library(session=session, store_id=user.store_id)
     return render(
         request,
         "plans/library.html",
@@ -370,7 +371,7 @@ def followup_page(
         error=error,
         q=q,
         list_url=list_url(request, f"/cycles/{cycle.id}/followup"),
-        default_voucher=cycle.settings.get("voucher_default_yuan", 500),
+        default_voucher=cycle.rules.voucher_default_yuan,
     )
 
 

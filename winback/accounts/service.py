@@ -18,7 +18,7 @@ from winback.accounts import passwords, staff_rules
 from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRole, StaffStore, Store
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.config import ProcessDefaults, get_settings
+from winback.config import ProcessDefaults, get_settings, rules_over_defaults
 from winback.errors import DomainError, Forbidden, InvalidInput, NotFound
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
@@ -27,9 +27,7 @@ _hasher = PasswordHasher()
 
 def effective_settings(store: Store) -> ProcessDefaults:
     """The store's business rules: the defaults of winback.config, overridden per store."""
-    base = get_settings().process.model_dump()
-    base.update(store.settings or {})
-    return ProcessDefaults.model_validate(base)
+    return rules_over_defaults(store.settings)
 
 
 def set_store_setting(*, session: Session, store: Store, key: str, value: Any, actor: Actor) -> Store:
@@ -62,12 +60,10 @@ def set_store_setting(*, session: Session, store: Store, key: str, value: Any, a
 
 
 def create_store(*, session: Session, code: str, name: str, actor: Actor) -> Store:
-    from winback.surveys.service import seed_reason_codes
-
+    """The store record alone; ``winback.stores.create_store`` also gives it its seeds."""
     store = Store(code=code, name=name, settings={}, created_at=clock.now())
     session.add(store)
     session.flush()
-    seed_reason_codes(session=session, store_id=store.id)
     audit_service.record(
         session=session,
         actor=actor,
@@ -220,7 +216,7 @@ def staff_page(
     store_ids: list[int],
     search: str | None = None,
     page: int = 1,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = PAGE_SIZE,
 ) -> Page[Staff]:
     """``staff_of_stores`` a page at a time; ``search`` matches the name or the username."""
     stmt = (

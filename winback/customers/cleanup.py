@@ -288,7 +288,7 @@ def merges_page(
     store_id: int,
     search: str | None = None,
     page: int = 1,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = PAGE_SIZE,
 ) -> Page[MergeProposal]:
     """Pending merge proposals a page at a time; ``search`` matches either customer's name,
     phone or DMS code."""

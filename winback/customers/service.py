@@ -99,7 +99,7 @@ def customers_page(
     search: str | None = None,
     by_phone: bool = False,
     page: int = 1,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = PAGE_SIZE,
 ) -> Page[Customer]:
     """The archive's customers (merged duplicates left out), by name; every word of ``search``
     must be in the name, the DMS code, or a vehicle's plate or VIN, and in the phone number too

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
+from winback.config import ProcessDefaults, rules_over_defaults
 
 
 class CycleStage(str, enum.Enum):
@@ -78,6 +79,13 @@ class MonthlyCycle(Base):
     cleanup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     store = relationship("Store", lazy="joined")
+
+    @property
+    def rules(self) -> ProcessDefaults:
+        """The business rules this cycle runs by: its snapshot over the defaults of config.py.
+
+        Every reader of a cycle's rules uses this (``cycle.rules.survey_deadline_days``)."""
+        return rules_over_defaults(self.settings)
 
 
 class Target(Base):

@@ -1,7 +1,7 @@
 """The churn reasons every store starts with (PROCESS.md §4). Stores may edit and add their own.
 
-To add a reason for every new store, add a line here; for an existing store, use the
-reason-code admin (``winback reason add``) or the API.
+To add a reason for every new store, add a line here (``plans/seeding.py`` seeds them); for
+an existing store, the page ``/reason-codes`` (admin or manager) adds, renames or retires one.
 """
 
 from winback.surveys.models import ReasonArea

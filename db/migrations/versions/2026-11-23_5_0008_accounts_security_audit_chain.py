@@ -6,6 +6,10 @@ Revises: 0004
 Create Date: 2026-11-23 18:15:42.905340
 """
 
+import hashlib
+import json
+from datetime import UTC
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -89,11 +93,25 @@ def upgrade() -> None:
         batch_op.alter_column("hash", server_default=None)
 
 
+def _content_hash(event: dict) -> str:
+    """SHA-256 (hex) over an event's content, its place in the chain and the previous hash:
+    the audit chain's hash as this revision introduced it, copied here (a migration does not
+    import application code, which moves on while the migration must not)."""
+    at = event["at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    keys = ("store_id", "seq", "prev_hash", "actor_id", "actor_label", "action", "entity_type", "entity_id")
+    body = {k: event[k] for k in keys}
+    body.update(
+        at=at,
+        changes=event["changes"],
+        flow_run_id=event["flow_run_id"],
+        customer_id=event["customer_id"],
+        cycle_id=event["cycle_id"],
+    )
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
 def _chain_existing_events() -> None:
-    from types import SimpleNamespace
-
-    from winback.audit.chain import chain_of, content_hash
-
     events = sa.table(
         "audit_events",
         sa.column("id", sa.Integer),
@@ -121,10 +139,9 @@ def _chain_existing_events() -> None:
     conn = op.get_bind()
     state: dict[int, tuple[int, str]] = {}
     for row in conn.execute(sa.select(events).order_by(events.c.id)).mappings().all():
-        chain = chain_of(row["store_id"])
+        chain = row["store_id"] if row["store_id"] is not None else 0  # 0: events of no store
         seq, prev = state.get(chain, (0, ""))
-        ev = SimpleNamespace(**{**row, "seq": seq + 1, "prev_hash": prev})
-        digest = content_hash(ev)
+        digest = _content_hash({**row, "seq": seq + 1, "prev_hash": prev})
         conn.execute(
             events.update().where(events.c.id == row["id"]).values(seq=seq + 1, prev_hash=prev, hash=digest)
         )

@@ -1,0 +1,164 @@
+"""Submitting, approving or rejecting (审批) a plan, and starting its execution (措施执行)."""
+
+from __future__ import annotations
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import Session
+
+from winback import clock
+from winback.accounts.models import Role, Staff
+from winback.accounts.service import staff_with_role
+from winback.actor import Actor
+from winback.audit import service as audit_service
+from winback.cycles import service as cycles
+from winback.cycles.models import CycleStage, MonthlyCycle
+from winback.errors import Conflict, Forbidden, InvalidInput
+from winback.notifications import service as notifications
+from winback.notifications.messages import Label, Message, Month, pmessage
+from winback.plans.guards import editable, require_manager
+from winback.plans.measure_library import english_titles
+from winback.plans.models import (
+    PlanStatus,
+    RectificationPlan,
+)
+from winback.plans.versions import get_plan, plan_in_force
+
+
+def submit_plan(*, session: Session, plan_id: int, actor_staff: Staff) -> RectificationPlan:
+    """Send the plan for the manager's approval (a rejected plan may be submitted again)."""
+    plan = get_plan(session=session, plan_id=plan_id, store_ids=actor_staff.all_store_ids)
+    if not actor_staff.has_role(Role.manager, Role.supervisor, Role.admin):
+        raise Forbidden("you may not submit plans")
+    editable(plan)
+    missing = [m.title for m in plan.measures if m.owner_id is None or m.due_date is None]
+    if not plan.measures:
+        raise InvalidInput("the plan has no measures")
+    if missing:
+        raise InvalidInput(
+            "every measure needs an owner and a due date: {missing}", missing=", ".join(missing)
+        )
+    before = plan.status
+    plan.status = PlanStatus.submitted
+    plan.submitted_at = clock.now()
+    plan.submitted_by_id = actor_staff.id
+    session.flush()
+    cycle = session.get(MonthlyCycle, plan.cycle_id)
+    audit_service.record(
+        session=session,
+        actor=Actor.person(actor_staff),
+        action="plan.submitted",
+        entity_type="plan",
+        entity_id=plan.id,
+        store_id=plan.store_id,
+        cycle_id=plan.cycle_id,
+        changes={"status": {"before": before, "after": plan.status}},
+    )
+    for manager in staff_with_role(session=session, store_id=plan.store_id, role=Role.manager):
+        notifications.enqueue(
+            session=session,
+            recipient=manager,
+            kind="plan_submitted",
+            dedupe_key=f"plan_submitted:{plan.id}:{manager.id}:{plan.submitted_at.isoformat()}",
+            month=Month(cycle.month),
+            version=plan.version,
+        )
+    return plan
+
+
+def decide_plan(
+    *, session: Session, plan_id: int, approve: bool, comment: str | None, actor_staff: Staff
+) -> RectificationPlan:
+    """The manager's decision (审批): approve, or reject with a comment (required)."""
+    require_manager(actor_staff)
+    plan = get_plan(session=session, plan_id=plan_id, store_ids=actor_staff.all_store_ids)
+    if plan.status != PlanStatus.submitted:
+        raise Conflict(
+            "the plan is {status}, not awaiting approval",
+            status=Message(plan.status.value),
+            code="plan_not_submitted",
+        )
+    comment = (comment or "").strip() or None
+    if not approve and not comment:
+        raise InvalidInput("say why the plan is rejected", field="comment")
+    before = plan.status
+    plan.status = PlanStatus.approved if approve else PlanStatus.rejected
+    plan.decided_at = clock.now()
+    plan.decided_by_id = actor_staff.id
+    plan.decision_comment = comment
+    superseded = None
+    if approve and plan.amends_id:
+        previous = session.get(RectificationPlan, plan.amends_id)
+        if previous is not None and previous.status == PlanStatus.approved:
+            previous.status = PlanStatus.superseded
+            superseded = previous.id
+    session.flush()
+    audit_service.record(
+        session=session,
+        actor=Actor.person(actor_staff),
+        action="plan.approved" if approve else "plan.rejected",
+        entity_type="plan",
+        entity_id=plan.id,
+        store_id=plan.store_id,
+        cycle_id=plan.cycle_id,
+        changes={
+            "status": {"before": before, "after": plan.status},
+            "comment": comment,
+            "version": plan.version,
+            **({"supersedes": superseded} if superseded else {}),
+        },
+    )
+    cycle = session.get(MonthlyCycle, plan.cycle_id)
+    if plan.submitted_by_id and plan.submitted_by_id != actor_staff.id:
+        submitter = session.get(Staff, plan.submitted_by_id)
+        notifications.enqueue(
+            session=session,
+            recipient=submitter,
+            kind="plan_decided",
+            dedupe_key=f"plan_decided:{plan.id}:{plan.decided_at.isoformat()}",
+            month=Month(cycle.month),
+            comment=comment or "",
+            decision=(
+                pmessage("plan decision", "approved") if approve else pmessage("plan decision", "rejected")
+            ),
+        )
+    return plan
+
+
+def execute_plan(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
+    """Start execution (措施执行) of an approved plan: notify owners, set the evaluation date.
+
+    Idempotent: owners already notified are not notified again.
+    """
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
+    plan = plan_in_force(session=session, cycle_id=cycle.id)
+    if plan is None:
+        return {"notified": 0, "started": 0}
+    started = 0
+    if cycle.execution_started_at is None:
+        cycle.execution_started_at = clock.now()
+        cycle.evaluation_due_at = cycle.execution_started_at + relativedelta(
+            months=cycle.rules.evaluation_delay_months
+        )
+        started = 1
+    notified = 0
+    titles_en = english_titles(session=session, store_ids=[plan.store_id])
+    for m in plan.measures:
+        if m.notified_at is None and m.owner is not None:
+            notifications.enqueue(
+                session=session,
+                recipient=m.owner,
+                kind="measure_assigned",
+                dedupe_key=f"measure_assigned:{m.id}",
+                title=Label(m.title, en=titles_en.get(m.title)),
+                due=m.due_date,
+            )
+            m.notified_at = clock.now()
+            notified += 1
+    cycles.advance(
+        session=session,
+        cycle=cycle,
+        to=CycleStage.executing,
+        actor=actor,
+        evaluation_due_at=cycle.evaluation_due_at,
+    )
+    return {"notified": notified, "started": started}

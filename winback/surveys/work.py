@@ -1,0 +1,342 @@
+"""The advisor's work on a task: contact attempts, the draft, closing with the survey's result."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from winback import clock
+from winback.accounts.models import Role, Staff
+from winback.accounts.service import staff_with_role
+from winback.actor import Actor
+from winback.audit import service as audit_service
+from winback.customers import service as customers
+from winback.errors import Forbidden, InvalidInput
+from winback.i18n import N_
+from winback.notifications import service as notifications
+from winback.surveys.guards import check_open, check_version, cycle_rules, flush_or_conflict
+from winback.surveys.lists import get_task
+from winback.surveys.models import (
+    ContactAttempt,
+    ContactMethod,
+    Disposition,
+    ShopKind,
+    SurveyStatus,
+    SurveyTask,
+    SurveyTaskReason,
+)
+from winback.surveys.reason_codes import OTHER_REASON, reason_codes
+
+
+def record_attempt(
+    *,
+    session: Session,
+    task_id: int,
+    method: ContactMethod,
+    outcome: Disposition | str,
+    note: str | None,
+    actor_staff: Staff,
+    call_back_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> ContactAttempt:
+    """Record one contact attempt with its disposition and apply what it means:
+
+    * ``call_back``: the task sleeps until ``call_back_at`` (a snooze) and then resurfaces;
+    * ``wrong_number``: the archive's phone is flagged invalid for the cleanup;
+    * ``do_not_call``: the customer is flagged and the task is taken off the list;
+    * the ``unreachable_after_attempts``-th failed attempt (no answer, busy, message, wrong
+      number) without the customer ever reached closes the task as unreachable.
+    """
+    task = get_task(session=session, task_id=task_id, viewer=actor_staff)
+    if task.assignee_id != actor_staff.id:
+        raise Forbidden("only the assigned advisor records contacts")
+    check_open(task)
+    check_version(task, expected_version)
+    try:
+        outcome = Disposition(outcome)
+    except ValueError:
+        raise InvalidInput("unknown outcome: {outcome}", outcome=outcome, field="outcome") from None
+    now = clock.now()
+    if outcome == Disposition.call_back:
+        if call_back_at is None:
+            raise InvalidInput("say when to call back", field="call_back_at")
+        if call_back_at <= now:
+            raise InvalidInput("the call-back time must lie in the future", field="call_back_at")
+    else:
+        call_back_at = None
+    attempt = ContactAttempt(
+        store_id=task.store_id,
+        task_id=task.id,
+        at=now,
+        by_id=actor_staff.id,
+        method=method,
+        outcome=outcome.value,
+        note=note,
+        call_back_at=call_back_at,
+    )
+    task.attempts.append(attempt)
+    actor = Actor.person(actor_staff)
+    task.follow_up_at = call_back_at
+    closed_as = None
+    if outcome == Disposition.wrong_number:
+        customers.report_wrong_number(session=session, customer_id=task.customer_id, actor=actor, note=note)
+    if outcome == Disposition.do_not_call:
+        customers.set_do_not_call(session=session, customer_id=task.customer_id, actor=actor, note=note)
+        task.status = SurveyStatus.excluded
+        task.excluded_reason = "do_not_call"
+        task.closed_at, task.closed_by_id = now, actor_staff.id
+        closed_as = task.status
+    flush_or_conflict(session, task.id)
+    audit_service.record(
+        session=session,
+        actor=actor,
+        action="task.contact_attempt",
+        entity_type="task",
+        entity_id=task.id,
+        store_id=task.store_id,
+        customer_id=task.customer_id,
+        cycle_id=task.cycle_id,
+        changes={"method": method, "outcome": outcome.value, "note": note, "call_back_at": call_back_at},
+    )
+    if closed_as is None:
+        outcomes = [
+            Disposition(a.outcome) for a in task.attempts if a.outcome in Disposition._value2member_map_
+        ]
+        failed = sum(1 for o in outcomes if o.failed or o == Disposition.wrong_number)
+        limit = cycle_rules(session, task.cycle_id).unreachable_after_attempts
+        if not any(o.reached_customer for o in outcomes) and failed >= limit:
+            task.status = SurveyStatus.unreachable
+            task.method = method
+            task.follow_up_at = None
+            task.closed_at, task.closed_by_id = now, actor_staff.id
+            flush_or_conflict(session, task.id)
+            audit_service.record(
+                session=session,
+                actor=actor,
+                action="task.closed",
+                entity_type="task",
+                entity_id=task.id,
+                store_id=task.store_id,
+                customer_id=task.customer_id,
+                cycle_id=task.cycle_id,
+                changes={"status": task.status, "failed_attempts": failed, "limit": limit},
+            )
+    return attempt
+
+
+_RESULT_FIELDS = (
+    "method",
+    "serviced_elsewhere",
+    "elsewhere_kind",
+    "elsewhere_what",
+    "elsewhere_where",
+    "elsewhere_why",
+    "reason_other",
+    "would_return",
+    "appointment_on",
+    "voucher_offered",
+    "notes",
+)
+
+
+def _missing_for_close(values: dict[str, Any], codes: list[str], unreachable: bool) -> list[tuple[str, str]]:
+    missing = []
+    if unreachable:
+        return missing
+    if not codes:
+        missing.append(("reasons", N_("choose at least one reason")))
+    if OTHER_REASON in codes and not values.get("reason_other"):
+        missing.append(("reason_other", N_("describe the other reason")))
+    if values.get("serviced_elsewhere") and not (
+        values.get("elsewhere_where") or values.get("elsewhere_kind")
+    ):
+        missing.append(("elsewhere_where", N_("say where the car was serviced")))
+    return missing
+
+
+def _write_result(
+    session: Session,
+    task: SurveyTask,
+    *,
+    actor_staff: Staff,
+    codes: list[str],
+    values: dict[str, Any],
+    complaint: str | None,
+    closing: bool,
+    unreachable: bool,
+    expected_version: int | None,
+) -> None:
+    if task.assignee_id != actor_staff.id and not actor_staff.has_role(Role.supervisor):
+        raise Forbidden("only the assigned advisor (or a supervisor) closes this task")
+    check_open(task)
+    check_version(task, expected_version)
+    codes = list(dict.fromkeys(codes))
+    values = {k: (v.strip() or None) if type(v) is str and k != "method" else v for k, v in values.items()}
+    if values.get("method") is not None:
+        values["method"] = ContactMethod(values["method"])
+    known = {rc.code: rc for rc in reason_codes(session=session, store_id=task.store_id)}
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise InvalidInput("unknown reason code(s): {unknown}", unknown=", ".join(unknown), field="reasons")
+    if closing:
+        missing = _missing_for_close(values, codes, unreachable)
+        if missing:
+            problems = "; ".join(m for _, m in missing)  # each part a catalog text
+            raise InvalidInput(problems, field=missing[0][0])
+    # A complaint once recorded stays: it may be answered, never edited or removed.
+    complaint = (complaint or "").strip() or None
+    new_complaint = False
+    if task.complaint:
+        if complaint and complaint != task.complaint:
+            raise InvalidInput(
+                "a recorded complaint cannot be changed or removed; it can only be answered",
+                field="complaint",
+            )
+    elif complaint:
+        task.complaint = complaint
+        new_complaint = True
+    for key in _RESULT_FIELDS:
+        if key in values:
+            setattr(task, key, values[key])
+    if values.get("elsewhere_kind") is not None:
+        task.elsewhere_kind = ShopKind(values["elsewhere_kind"])
+    # Keep the rows of reasons still chosen (a re-insert would collide with the unique key).
+    wanted = [known[c].id for c in codes]
+    kept = {r.reason_code_id: r for r in task.reasons if r.reason_code_id in wanted}
+    task.reasons = [kept.get(i) or SurveyTaskReason(store_id=task.store_id, reason_code_id=i) for i in wanted]
+    now = clock.now()
+    if closing:
+        task.status = SurveyStatus.unreachable if unreachable else SurveyStatus.done
+        task.closed_at, task.closed_by_id = now, actor_staff.id
+        task.follow_up_at = None
+    else:
+        # Always a write (the version moves), so a racing close of the same task is detected.
+        task.draft_saved_at = now
+    flush_or_conflict(session, task.id)
+    actor = Actor.person(actor_staff)
+    common = dict(
+        entity_type="task",
+        entity_id=task.id,
+        store_id=task.store_id,
+        customer_id=task.customer_id,
+        cycle_id=task.cycle_id,
+    )
+    changes = {k: values.get(k) for k in _RESULT_FIELDS if values.get(k) is not None}
+    changes.update(reasons=codes, complaint=task.complaint)
+    if closing:
+        changes["status"] = task.status
+    audit_service.record(
+        session=session,
+        actor=actor,
+        action="task.closed" if closing else "task.draft_saved",
+        changes=changes,
+        **common,
+    )
+    if new_complaint:
+        audit_service.record(
+            session=session,
+            actor=actor,
+            action="task.complaint_recorded",
+            changes={"complaint": complaint},
+            **common,
+        )
+        customer = task.target.customer.name
+        for manager in staff_with_role(session=session, store_id=task.store_id, role=Role.manager):
+            notifications.enqueue(
+                session=session,
+                recipient=manager,
+                kind="complaint_raised",
+                dedupe_key=f"complaint_raised:{task.id}:{manager.id}",
+                task_id=task.id,
+                customer=customer,
+                advisor=task.assignee.display_name,
+                complaint=complaint[:200],
+            )
+
+
+def save_draft(
+    *,
+    session: Session,
+    task_id: int,
+    reason_codes_: list[str],
+    actor_staff: Staff,
+    complaint: str | None = None,
+    unreachable: bool = False,
+    expected_version: int | None = None,
+    **values: Any,
+) -> SurveyTask:
+    """Keep a half-finished survey form on the task (it stays open); nothing is required yet."""
+    task = get_task(session=session, task_id=task_id, viewer=actor_staff)
+    unknown = set(values) - set(_RESULT_FIELDS)
+    if unknown:
+        raise InvalidInput("unknown field(s): {unknown}", unknown=", ".join(sorted(unknown)))
+    _write_result(
+        session,
+        task,
+        actor_staff=actor_staff,
+        codes=reason_codes_,
+        values=values,
+        complaint=complaint,
+        closing=False,
+        unreachable=unreachable,
+        expected_version=expected_version,
+    )
+    return task
+
+
+def close_task(
+    *,
+    session: Session,
+    task_id: int,
+    method: ContactMethod,
+    reason_codes_: list[str],
+    serviced_elsewhere: bool,
+    elsewhere_what: str | None = None,
+    elsewhere_where: str | None = None,
+    elsewhere_why: str | None = None,
+    elsewhere_kind: ShopKind | str | None = None,
+    reason_other: str | None = None,
+    would_return: bool | None = None,
+    appointment_on: date | None = None,
+    voucher_offered: bool | None = None,
+    complaint: str | None = None,
+    notes: str | None = None,
+    unreachable: bool = False,
+    expected_version: int | None = None,
+    actor_staff: Staff,
+) -> SurveyTask:
+    """Record the survey result and close the task (调查结果).
+
+    Validation names everything that is missing at once. Of two people saving the same task
+    at once, the first wins; the second gets Conflict (the version column), nothing of theirs
+    is written. ``expected_version`` (the version the form was loaded with) catches the same
+    race across a page load.
+    """
+    task = get_task(session=session, task_id=task_id, viewer=actor_staff)
+    values = dict(
+        method=method,
+        serviced_elsewhere=serviced_elsewhere,
+        elsewhere_what=elsewhere_what,
+        elsewhere_where=elsewhere_where,
+        elsewhere_why=elsewhere_why,
+        elsewhere_kind=elsewhere_kind,
+        reason_other=reason_other,
+        would_return=would_return,
+        appointment_on=appointment_on,
+        voucher_offered=voucher_offered,
+        notes=notes,
+    )
+    _write_result(
+        session,
+        task,
+        actor_staff=actor_staff,
+        codes=reason_codes_,
+        values=values,
+        complaint=complaint,
+        closing=True,
+        unreachable=unreachable,
+        expected_version=expected_version,
+    )
+    return task
