@@ -25,12 +25,11 @@ from winback.care.models import (
     CareKind,
     CareStatus,
     CareTouch,
-    MileageFlag,
     TouchChannel,
     TouchStatus,
 )
 from winback.config import ProcessDefaults
-from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
+from winback.customers.models import Customer, MileageFlag, ServiceVisit, Vehicle, VehicleStatus
 from winback.cycles import screening
 
 RULES = ProcessDefaults()

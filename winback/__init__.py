@@ -5,7 +5,7 @@ sits on a layer and imports only from layers below it, at module level (no impor
 function to dodge a circle). ``tests/test_layers.py`` parses every module and fails on an
 import that points up or sideways. Bottom to top:
 
-    i18n  labels  config  errors  clock  actor         the words (one gettext catalog), settings, errors, the clock
+    config  clock  i18n  labels  errors  actor         settings, the clock, the words (one gettext catalog), errors
     paging  months  spreadsheet                       lists, calendar arithmetic, safe workbook cells
     audit                                             the audit trail every write records
     accounts                                          stores, staff, roles, log-in
@@ -28,11 +28,11 @@ measures) are ``plans/seeding.py``; complaints with the measures answering them 
 
 # Bottom to top; an area may import only from areas earlier in this tuple.
 LAYERS: tuple[str, ...] = (
+    "config",
+    "clock",
     "i18n",
     "labels",
-    "config",
     "errors",
-    "clock",
     "actor",
     "paging",
     "months",

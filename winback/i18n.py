@@ -35,6 +35,8 @@ from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from babel.messages.pofile import read_po
 
+from winback import clock
+
 SUPPORTED = ("zh", "en")
 DEFAULT = "zh"
 CATALOG_DIR = Path(__file__).parent / "locale"
@@ -214,8 +216,6 @@ def localize(value: Any, locale: str) -> str:
     if isinstance(value, (list, tuple)):
         return gettext(", ", locale).join(localize(v, locale) for v in value)
     if isinstance(value, datetime):
-        from winback import clock
-
         return babel_dates.format_datetime(clock.local(value), "short", locale=babel_locale)
     if isinstance(value, date):
         return babel_dates.format_date(value, "medium", locale=babel_locale)

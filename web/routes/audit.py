@@ -23,7 +23,7 @@ from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
 from winback.audit.export import events_xlsx
-from winback.customers import privacy
+from winback.customers import contact_masking, privacy
 from winback.customers import service as customers
 from winback.customers.models import VehicleStatus
 from winback.cycles import flow_runs
@@ -134,7 +134,11 @@ def audit_export(
         rows=len(events),
     )
     body = events_xlsx(
-        events, exported_by=user.username, filters=plain, locale=page_locale(request, user), viewer=user
+        events,
+        exported_by=user.username,
+        filters=plain,
+        locale=page_locale(request, user),
+        shown_changes=lambda changes: contact_masking.changes_for(changes, user),
     )
     return xlsx_response(body, f"audit-{clock.today().isoformat()}.xlsx")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from winback.spreadsheet import neutralise
+
 
 def tally_report(*, tally: dict[str, Any] | None) -> dict[str, Any] | None:
     """The tally (结果统计) with shares: reasons overall, serviced elsewhere, unreachable."""
@@ -41,8 +43,6 @@ def profile_workbook(*, report: dict[str, Any], tally: dict[str, Any] | None, tr
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
-
-    from winback.spreadsheet import neutralise
 
     _ = label = translate  # label(): a value's code (a dimension's value, a reason) to its words
     wb = Workbook()

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from winback.config import get_settings
+
 FILE_NAME = "audit_key"
 
 
@@ -44,8 +46,6 @@ class AuditKey:
 
 
 def current() -> AuditKey:
-    from winback.config import get_settings
-
     settings = get_settings()
     return load(settings.audit_key, settings.data_dir.resolve())
 

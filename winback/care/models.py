@@ -149,18 +149,3 @@ class CareHoldout(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     month: Mapped[str] = mapped_column(String(7))
     vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"))
-
-
-class MileageFlag(Base):
-    """A repair order's mileage the forecast ignored (lower than before, or an impossible jump):
-    reported with the archive cleanup's findings."""
-
-    __tablename__ = "care_mileage_flags"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
-    visit_id: Mapped[int] = mapped_column(ForeignKey("service_visits.id"), unique=True)
-    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"))
-    reason: Mapped[str] = mapped_column(String(20))  # lower / jump
-    mileage: Mapped[int] = mapped_column(Integer)
-    found_on: Mapped[date] = mapped_column(Date)

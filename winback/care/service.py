@@ -23,6 +23,7 @@ from winback import clock
 from winback.accounts.models import Role, Staff, StaffRole, Store
 from winback.accounts.service import effective_settings
 from winback.actor import Actor
+from winback.analytics import service as analytics
 from winback.audit import service as audit_service
 from winback.care import forecasting, holdout, messages, schedules
 from winback.care.models import (
@@ -33,15 +34,15 @@ from winback.care.models import (
     CareSchedule,
     CareStatus,
     CareTouch,
-    MileageFlag,
     TouchChannel,
     TouchStatus,
 )
 from winback.config import ProcessDefaults
-from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
+from winback.customers.models import Customer, MileageFlag, ServiceVisit, Vehicle, VehicleStatus
 from winback.cycles.models import CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.paging import Page, paginate
+from winback.surveys.models import SurveyTask
 
 # Messages through the store's channel are tried this many times (one pass a day each).
 MAX_SEND_ATTEMPTS = 3
@@ -196,8 +197,6 @@ def _item_rows(
 
 def _complaint_rows(session, store_id, cars, held, today, rules, now) -> list[dict[str, Any]]:
     """A complaint answered on a survey task: call the customer again within N days."""
-    from winback.surveys.models import SurveyTask
-
     since = clock.now() - timedelta(days=rules.care_complaint_recall_days + FOLLOW_UP_LOOKBACK_DAYS)
     stmt = (
         select(SurveyTask.id, SurveyTask.complaint_answered_at, Target.vehicle_id, Target.customer_id)
@@ -415,8 +414,6 @@ def _make_touches(
 
 def _p_alive(session: Session, store_id: int, today: date, rules: ProcessDefaults) -> dict[int, float]:
     """The churn model's P(alive) per car (the store's MBG/NBD fit, as screening uses)."""
-    from winback.analytics import service as analytics
-
     scores = analytics.score_store(session=session, store_id=store_id, as_of=today, rules=rules)
     if scores.fit is None:  # too few histories to fit: nobody is called "drifting"
         return {}

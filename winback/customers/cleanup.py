@@ -26,6 +26,7 @@ from winback.customers.models import (
     ImportStatus,
     MergeProposal,
     MergeStatus,
+    MileageFlag,
     NoteKind,
     ServiceVisit,
     Vehicle,
@@ -201,8 +202,6 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
 
 
 def _mileage_typos(session: Session, store_id: int) -> int:
-    from winback.care.models import MileageFlag
-
     return session.scalar(select(func.count(MileageFlag.id)).where(MileageFlag.store_id == store_id)) or 0
 
 

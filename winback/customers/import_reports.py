@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from winback.customers.contact_masking import cell_for
 from winback.customers.import_errors import describe, workbook_titles
 from winback.customers.models import (
     ImportBatch,
@@ -16,6 +17,7 @@ from winback.customers.models import (
 from winback.errors import NotFound
 from winback.paging import PAGE_SIZE, Page, matches, paginate
 from winback.paging import words as search_words
+from winback.spreadsheet import safe_row
 
 
 def get_batch(*, session: Session, batch_id: int, store_ids: list[int]) -> ImportBatch:
@@ -58,9 +60,6 @@ def errors_xlsx(*, session: Session, batch_id: int, locale: str = "zh", viewer: 
     reader's language (sheet name, headers and reasons; ``locale`` zh or en); a rejected phone
     or address masked unless ``viewer`` may see contact data (masked when no viewer is given)."""
     from openpyxl import Workbook
-
-    from winback.customers.contact_masking import cell_for
-    from winback.spreadsheet import safe_row
 
     fields = (session.get(ImportBatch, batch_id).columns or {}) if batch_id else {}
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
+from winback.i18n import stored_text
 
 
 class CustomerType(str, enum.Enum):
@@ -200,8 +201,6 @@ class ImportBatch(Base):
 
     def message_text(self, locale: str = "zh") -> str | None:
         """Why the import failed, in ``locale`` (kept as a message id and its parameters)."""
-        from winback.i18n import stored_text
-
         return stored_text(self.message, locale)
 
 
@@ -292,3 +291,18 @@ class CustomerNote(Base):
     text: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MileageFlag(Base):
+    """A repair order's mileage the forecast ignored (lower than before, or an impossible jump):
+    reported with the archive cleanup's findings (the care area finds them)."""
+
+    __tablename__ = "care_mileage_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("service_visits.id"), unique=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"))
+    reason: Mapped[str] = mapped_column(String(20))  # lower / jump
+    mileage: Mapped[int] = mapped_column(Integer)
+    found_on: Mapped[date] = mapped_column(Date)

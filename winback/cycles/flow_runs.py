@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from winback import clock
+from winback.config import get_settings
 from winback.cycles.models import FlowRunRecord, FlowRunState
 
 TERMINAL = {FlowRunState.completed, FlowRunState.failed, FlowRunState.crashed, FlowRunState.cancelled}
@@ -46,8 +47,6 @@ def wall_now() -> datetime:
 
 
 def lease_length() -> timedelta:
-    from winback.config import get_settings
-
     return timedelta(seconds=get_settings().flow_run_lease_seconds)
 
 

@@ -14,6 +14,11 @@ Create Date: 2026-11-29 17:45:00
 
 import hashlib
 import hmac
+import json
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -25,13 +30,58 @@ branch_labels = None
 depends_on = None
 
 
-def _reseal(rekey) -> None:
-    from winback.audit.chain import canonical
-    from winback.audit.models import AuditChainHead, AuditEvent
+# A migration is a snapshot: it carries its own copy of the hash's input and of the key's
+# place (winback/audit/chain.py canonical, winback/audit/key.py load) instead of importing
+# the application, whose code moves on.
 
+
+def canonical(event) -> bytes:
+    at = event.at if isinstance(event.at, datetime) else datetime.fromisoformat(str(event.at))
+    if at.tzinfo is None:  # the application stores UTC (db/base.py UTCDateTime)
+        at = at.replace(tzinfo=UTC)
+    at = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = {
+        "store_id": event.store_id,
+        "seq": event.seq,
+        "prev_hash": event.prev_hash,
+        "at": at,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "changes": event.changes,
+        "flow_run_id": event.flow_run_id,
+        "customer_id": event.customer_id,
+        "cycle_id": event.cycle_id,
+    }
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return raw.encode("utf-8")
+
+
+def _secret() -> bytes:
+    """WINBACK_AUDIT_KEY, else the data directory's ``audit_key`` file (created, mode 0600)."""
+    from_env = os.environ.get("WINBACK_AUDIT_KEY", "")
+    if from_env:
+        return from_env.encode("utf-8")
+    data_dir = Path(os.environ.get("WINBACK_DATA_DIR", ".winback")).resolve()
+    path = data_dir / "audit_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+        except FileExistsError:
+            pass
+    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+
+
+def _reseal(rekey) -> None:
     bind = op.get_bind()
-    events = AuditEvent.__table__
-    heads = AuditChainHead.__table__
+    meta = sa.MetaData()
+    events = sa.Table("audit_events", meta, autoload_with=bind)
+    heads = sa.Table("audit_chain_heads", meta, autoload_with=bind)
     chains = [row[0] for row in bind.execute(sa.select(events.c.store_id).distinct())]
     for store_id in chains:
         cond = events.c.store_id.is_(None) if store_id is None else events.c.store_id == store_id
@@ -64,10 +114,7 @@ def _reseal(rekey) -> None:
 
 
 def upgrade() -> None:
-    from winback.audit.chain import canonical
-    from winback.audit.key import current
-
-    secret = current().secret
+    secret = _secret()
 
     def rekey(ev, keyed):
         if keyed is None:  # the old, unkeyed hash
@@ -78,10 +125,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from winback.audit.chain import canonical
-    from winback.audit.key import current
-
-    secret = current().secret
+    secret = _secret()
 
     def unkey(ev, plain):
         if plain is None:  # the keyed hash being undone
