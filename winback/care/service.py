@@ -41,6 +41,7 @@ from winback.config import ProcessDefaults
 from winback.customers.models import Customer, MileageFlag, ServiceVisit, Vehicle, VehicleStatus
 from winback.cycles.models import CycleStage, MonthlyCycle, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
+from winback.i18n import gettext
 from winback.paging import Page, paginate
 from winback.surveys.models import SurveyTask
 
@@ -554,15 +555,8 @@ def deliver_messages(*, session: Session, store_id: int) -> dict[str, int]:
     return counts
 
 
+# The columns bulk-SMS platforms take (their own format, in Chinese whatever the reader's language).
 SMS_HEADERS = ("手机号码", "短信内容", "客户姓名", "车牌号", "提醒类型", "到期日")
-KIND_ZH = {
-    "maintenance": "保养",
-    "inspection": "年检",
-    "insurance": "保险到期",
-    "warranty_end": "质保到期",
-    "follow_up_call": "维修回访",
-    "complaint_recall": "投诉再回访",
-}
 
 
 def export_pending(*, session: Session, store_ids: list[int], actor: Actor) -> tuple[bytes, int]:
@@ -588,7 +582,16 @@ def export_pending(*, session: Session, store_ids: list[int], actor: Actor) -> t
     ws.append(SMS_HEADERS)
     now = clock.now()
     for touch, item, name, plate in rows:
-        ws.append([touch.phone, touch.body, name, plate, KIND_ZH[item.kind.value], item.due_on])
+        ws.append(
+            [
+                touch.phone,
+                touch.body,
+                name,
+                plate,
+                gettext(messages.KIND_NAMES[item.kind.value], "zh"),
+                item.due_on,
+            ]
+        )
         touch.status, touch.sent_at = TouchStatus.sent, now
     for col, width in zip("ABCDEF", (16, 80, 12, 12, 10, 12)):
         ws.column_dimensions[col].width = width
