@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from winback.care.models import CareHoldout
 from winback.config import ProcessDefaults
-from winback.evaluation import holdout as draw_holdout
+from winback.cycles import holdout as draw_holdout
 
 
 def for_month(*, session: Session, store_id: int, month: str, cars: dict, rules: ProcessDefaults) -> set[int]:
