@@ -99,6 +99,7 @@ class FlowRunOut(Out):
     started_at: Timestamp
     finished_at: Timestamp | None
     message: str | None
+    owner: str | None = None  # the process carrying the run ("process 1234 on host")
 
 
 class CycleDetailOut(CycleOut):
@@ -112,6 +113,7 @@ class LaunchedOut(Out):
     prefect_flow_run_id: str | None
     state: str
     reused: bool
+    owner: str | None = None  # the process carrying the run ("process 1234 on host")
 
 
 class StartedOut(Out):
@@ -382,6 +384,7 @@ class ImportBatchOut(Out):
     sha256: str
     status: str
     message: str | None
+    message_en: str | None = None  # the message in English when ``message`` is not
     already_imported: bool
     format: str | None
     encoding: str | None

@@ -819,7 +819,7 @@ def test_the_cli_plans_and_lists(prefect_harness, session, demo_store):
 
     r = CliRunner().invoke(cli, ["care", "plan", "--store", "S01", "--as-of", "2026-11-02T09:00"])
     assert r.exit_code == 0, r.output
-    assert "touches planned today:" in r.output
+    assert "今日计划触达" in r.output  # Chinese unless --lang en
     r = CliRunner().invoke(cli, ["care", "list", "--due-within", "7"])
     assert r.exit_code == 0, r.output
     session.expire_all()

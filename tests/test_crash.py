@@ -121,7 +121,7 @@ def test_already_running_is_said_only_of_a_live_run_and_no_wait_runs_in_the_back
         # Its process lives: refused, with the run's id and process.
         r = cycle_start(db_url)
         assert r.returncode == 0, _output(r)
-        assert f"already running as flow run #{first_id}" in r.stdout, r.stdout
+        assert f"已在运行：流程运行 #{first_id}" in r.stdout, r.stdout  # Chinese by default
         assert f"process {sleeper.pid}" in r.stdout
     finally:
         sleeper.kill()
@@ -129,7 +129,7 @@ def test_already_running_is_said_only_of_a_live_run_and_no_wait_runs_in_the_back
     # Its process gone: not refused. --no-wait returns at once and a detached process runs it.
     r = cycle_start(db_url, "--no-wait")
     assert r.returncode == 0, _output(r)
-    assert "already running" not in r.stdout and "log " in r.stdout, r.stdout
+    assert "已在运行" not in r.stdout and "log " in r.stdout, r.stdout
     with db.session.session_scope() as session:
         runs = list(session.scalars(select(FlowRunRecord).order_by(FlowRunRecord.id)))
         assert runs[0].state == FlowRunState.crashed and "is gone" in runs[0].message

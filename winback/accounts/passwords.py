@@ -14,14 +14,15 @@ from pathlib import Path
 
 from winback.config import PASSWORD_MIN_LENGTH
 from winback.errors import InvalidInput
+from winback.i18n import N_
 
 COMMON_LIST = Path(__file__).with_name("common_passwords.txt")
 
-# English message ids; their Chinese texts are in web/locale/zh/LC_MESSAGES/messages.po.
-BLANK = "the password must not be blank"
-TOO_SHORT = f"the password must have at least {PASSWORD_MIN_LENGTH} characters"
-HAS_USERNAME = "the password must not be or contain the username"
-TOO_COMMON = "this password is one of the most common ones; choose another"
+# English message ids; their Chinese texts are in the one catalog (winback/i18n.py).
+BLANK = N_("the password must not be blank")
+TOO_SHORT = N_("the password must have at least {count} characters")
+HAS_USERNAME = N_("the password must not be or contain the username")
+TOO_COMMON = N_("this password is one of the most common ones; choose another")
 
 
 @cache
@@ -36,7 +37,7 @@ def check(password: str, *, username: str | None = None, field: str = "password"
     if not collapsed:
         raise InvalidInput(BLANK, field=field)
     if len(collapsed) < PASSWORD_MIN_LENGTH:
-        raise InvalidInput(TOO_SHORT, field=field)
+        raise InvalidInput(TOO_SHORT, count=PASSWORD_MIN_LENGTH, field=field)
     name = (username or "").strip().lower()
     if name and name in collapsed.lower():
         raise InvalidInput(HAS_USERNAME, field=field)
