@@ -828,7 +828,7 @@ def test_the_cli_plans_and_lists(prefect_harness, session, demo_store):
             CareItem.status == CareStatus.open, CareItem.due_on <= clock.today() + timedelta(days=7)
         )
     )
-    assert f"{open_soon} open care items due within 7 days" in r.output
+    assert f"7 天内到期的未完成关怀事项：{open_soon} 项" in r.output
     assert len(r.output.strip().splitlines()) == open_soon + 1
     r = CliRunner().invoke(cli, ["care", "plan", "--store", "NOPE"])
     assert r.exit_code != 0 and isinstance(r.exception, NotFound)
