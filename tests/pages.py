@@ -11,3 +11,25 @@ def login(client, username: str) -> None:
     client.cookies.clear()
     r = client.post("/login", data={"username": username, "password": PASSWORD})
     assert r.status_code == 303, r.text
+
+
+def store_with_staff(session, people: dict, *, password: str, code: str = "S01") -> int:
+    """A new store on the demo's day with ``people`` (username -> role), committed; its id."""
+    from winback import clock
+    from winback.accounts import service as accounts
+    from winback.actor import Actor
+
+    clock.set_now("2026-11-02T09:00")
+    store = accounts.create_store(session=session, code=code, name=code, actor=Actor.system(label="t"))
+    for name, role in people.items():
+        accounts.create_staff(
+            session=session,
+            store_id=store.id,
+            username=name,
+            display_name=name,
+            password=password,
+            roles=[role],
+            actor=Actor.system(label="t"),
+        )
+    session.commit()
+    return store.id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.pages import store_with_staff
 from winback import clock
 from winback.accounts import passwords
 from winback.accounts import service as accounts
@@ -59,20 +60,9 @@ def test_the_shipped_list_is_a_few_thousand_common_passwords():
 
 @pytest.fixture
 def people(session) -> int:
-    clock.set_now("2026-11-02T09:00")
-    store = accounts.create_store(session=session, code="S01", name="S01", actor=Actor.system(label="t"))
-    for name, role in (("advisor_s01", Role.advisor), ("admin_s01", Role.admin)):
-        accounts.create_staff(
-            session=session,
-            store_id=store.id,
-            username=name,
-            display_name=name,
-            password=PASSWORD,
-            roles=[role],
-            actor=Actor.system(label="t"),
-        )
-    session.commit()
-    return store.id
+    return store_with_staff(
+        session, {"advisor_s01": Role.advisor, "admin_s01": Role.admin}, password=PASSWORD
+    )
 
 
 def _client() -> TestClient:

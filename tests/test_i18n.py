@@ -137,7 +137,6 @@ ALLOWED_FILES = {
     "winback/demo.py": "the demo store's people, customers and places",
     "winback/customers/import_columns.py": "the DMS files' Chinese column headers (header synonyms)",
     "winback/customers/import_values.py": "the Chinese values DMS columns hold (男/女, 私家车...)",
-    "winback/care/service.py": "the bulk-SMS platforms' own Chinese column headers (their file format)",
     "winback/customers/cleanup.py": "licence-plate provinces and name honorifics (patterns)",
     "winback/surveys/reasons.py": "the churn reasons each new store is seeded with (editable per store)",
     "winback/plans/library.py": "the measures each new store's library is seeded with (editable per store)",
@@ -153,6 +152,10 @@ ALLOWED_LITERALS = {
     "年检": "a DMS repair-order category (annual inspection)",
     "年审": "a DMS repair-order category (annual inspection, another spelling)",
     "其他": "the DMS repair-order category stored when the file has none",
+    **dict.fromkeys(
+        ("短信", "手机号码", "短信内容", "客户姓名", "车牌号", "提醒类型", "到期日"),
+        "a bulk-SMS platform's own sheet and column headers (its file format, whatever the reader's language)",
+    ),
     "，": "a full-width comma a person may type between list items (parsed, not shown)",
     "、": "the Chinese enumeration comma a person may type between list items (parsed, not shown)",
 }

@@ -8,10 +8,9 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.pages import store_with_staff
 from winback import clock
-from winback.accounts import service as accounts
 from winback.accounts.models import Role
-from winback.actor import Actor
 from winback.config import get_settings
 
 PASSWORD = "secret-pass-1"
@@ -20,19 +19,7 @@ ORIGIN = {"Origin": "http://testserver"}
 
 @pytest.fixture
 def people(session) -> None:
-    clock.set_now("2026-11-02T09:00")
-    store = accounts.create_store(session=session, code="S01", name="S01", actor=Actor.system(label="t"))
-    for name, role in (("advisor_a", Role.advisor), ("admin_a", Role.admin)):
-        accounts.create_staff(
-            session=session,
-            store_id=store.id,
-            username=name,
-            display_name=name,
-            password=PASSWORD,
-            roles=[role],
-            actor=Actor.system(label="t"),
-        )
-    session.commit()
+    store_with_staff(session, {"advisor_a": Role.advisor, "admin_a": Role.admin}, password=PASSWORD)
 
 
 def _client() -> TestClient:

@@ -556,6 +556,7 @@ def deliver_messages(*, session: Session, store_id: int) -> dict[str, int]:
 
 
 # The columns bulk-SMS platforms take (their own format, in Chinese whatever the reader's language).
+SMS_SHEET = "短信"
 SMS_HEADERS = ("手机号码", "短信内容", "客户姓名", "车牌号", "提醒类型", "到期日")
 
 
@@ -578,7 +579,7 @@ def export_pending(*, session: Session, store_ids: list[int], actor: Actor) -> t
     ).all()
     wb = Workbook()
     ws = wb.active
-    ws.title = "短信"
+    ws.title = SMS_SHEET
     ws.append(SMS_HEADERS)
     now = clock.now()
     for touch, item, name, plate in rows:
