@@ -395,7 +395,18 @@ class ImportBatchOut(Out):
     unchanged: int
     failed: int
     returned_targets: int
+    # A repair-order file without an RO-number column: keys derived from vehicle, date, amount, category.
+    key_derived: bool = False
+    key_derived_note: str | None = None  # saying so, in the caller's language
     errors: list[ImportRowErrorOut]
+
+
+class ValueMappingsOut(Out):
+    """A store's own words for closed-list values: field -> {word: value}; ``fields`` the
+    fields that take them, each with its values."""
+
+    mappings: dict[str, dict[str, str]]
+    fields: dict[str, list[str]]
 
 
 class QualityOut(Out):

@@ -324,7 +324,9 @@ def test_cli_imports_and_reports_bad_files_in_one_line(db_url):
     assert "4 rows: 0 new, 0 updated, 2 unchanged, 2 with errors" in en.stdout
     assert "row 5, 客户编号: duplicate of row 2 in this file; skipped" in en.stdout
     # Only a file whose every row landed is answered "already imported".
-    again = cli("import", "customers", str(CORPUS / "customers_gbk.csv"), "--store", "T01", LANG="en_US.UTF-8")
+    again = cli(
+        "import", "customers", str(CORPUS / "customers_gbk.csv"), "--store", "T01", LANG="en_US.UTF-8"
+    )
     assert "already imported as import #" in again.stdout
     bad = cli("import", "visits", str(CORPUS / "binary_renamed.xlsx"), "--store", "T01")
     assert bad.returncode != 0

@@ -347,7 +347,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
             fmt = f"{batch.file_format}{', ' + batch.encoding if batch.encoding else ''}"
             counts = {
                 "id": batch.id,
-                "kind": kind,
+                "kind": _(kind),
                 "name": path.name,
                 "fmt": fmt,
                 "rows": batch.rows_total,
@@ -365,7 +365,10 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                 )
                 + (_("; {back} survey targets came back", **counts) if batch.returned_targets else "")
             )
-            for e in import_reports.row_errors(session=session, batch_id=batch.id, limit=20):
+            if batch.key_derived:
+                typer.echo(_(import_reports.KEY_DERIVED))
+            shown = import_reports.row_errors(session=session, batch_id=batch.id, limit=21)
+            for e in shown[:20]:
                 typer.echo(
                     _(
                         "  row {row}, {column}: {reason}",
@@ -375,7 +378,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                     )
                     + (_(" ({value})", value=e.value) if e.value else "")
                 )
-            if batch.failed > 20:
+            if len(shown) > 20:
                 typer.echo(
                     _(
                         "  ... and more; the full list is on the import page (/archive/imports/{id})",
