@@ -71,7 +71,7 @@ _VALIDATION = {
     "greater_than_equal": N_("must be at least {ge}"),
     "less_than": N_("must be less than {lt}"),
     "less_than_equal": N_("must be at most {le}"),
-    "list_type": N_("must be a list, such as [1, 2]"),
+    "list_type": N_("must be a list"),
     "string_type": N_("must be text"),
     "missing": N_("a value is required"),
 }
