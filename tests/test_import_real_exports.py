@@ -432,3 +432,60 @@ def test_cli_reports_derived_keys_and_every_error_in_chinese(db_url, tmp_path):
     bad = cli("import", "visits", str(_file(tmp_path, "bad.csv", "a,b\n1,2\n")), "--store", "T01")
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1
     assert "缺少必需的列" in bad.stderr and "required" not in bad.stderr and " or " not in bad.stderr
+
+
+def test_a_repair_order_the_database_refuses_is_a_row_error_and_the_chunk_stays(
+    session, store, tmp_path, monkeypatch
+):
+    """The bulk insert (COPY on PostgreSQL, executemany elsewhere) refused for one row, e.g. an RO
+    number written meanwhile by another import: that row is reported, the other rows land."""
+    from sqlalchemy import insert
+
+    from winback.customers import import_rows
+
+    _archive(session, store, tmp_path)
+    vehicle = session.scalar(select(Vehicle).where(Vehicle.vin == "LGBH52E02HY000001"))
+    real = import_rows.bulk_insert
+
+    def meanwhile(session_, table, rows):  # RO2 written by someone else between the look-up and the insert
+        if not any(r["ro_number"] == "RO2" for r in rows):
+            return real(session_, table, rows)
+        session_.execute(
+            insert(ServiceVisit.__table__),
+            [
+                {
+                    "store_id": store,
+                    "ro_number": "RO2",
+                    "vehicle_id": vehicle.id,
+                    "customer_id": vehicle.customer_id,
+                    "visit_date": clock.today(),
+                    "category": "保养",
+                    "amount": 1,
+                    "created_at": clock.now(),
+                }
+            ],
+        )
+        return real(session_, table, rows)
+
+    monkeypatch.setattr(import_rows, "bulk_insert", meanwhile)
+    path = _file(
+        tmp_path,
+        "ro.csv",
+        "工单号,车架号,进厂日期,金额\n"
+        "RO1,LGBH52E02HY000001,2024-03-05,100\n"
+        "RO2,LGBH52E04HY000002,2024-04-05,200\n"
+        "RO3,LGBH52E06HY000003,2024-05-05,300\n",
+    )
+    batch, _ = _import(session, store, "visits", path)
+    assert (batch.status, batch.inserted, batch.failed) == (ImportStatus.done, 2, 1), (
+        _report(session, batch),
+        batch.updated,
+        batch.unchanged,
+        batch.rows_total,
+    )
+    assert _report(session, batch) == [
+        (3, None, "the database could not store this row (details in the server log)")
+    ]
+    landed = dict(session.execute(select(ServiceVisit.ro_number, ServiceVisit.amount)).all())
+    # the other writer's RO2 went with the refused attempts (savepoints); RO1 and RO3 stay
+    assert {k: str(v) for k, v in landed.items()} == {"RO1": "100.00", "RO3": "300.00"}

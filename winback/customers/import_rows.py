@@ -10,14 +10,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from winback import clock
 from winback.accounts.models import Staff
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.customers import cleanup, import_cells, import_value_map
+from winback.customers import cleanup, import_cells
 from winback.customers.import_columns import FIELD_LABELS, REQUIRED
 from winback.customers.import_errors import RowProblem, encode
 from winback.customers.import_values import (
@@ -35,6 +36,7 @@ from winback.customers.import_values import (
     parse_gender,
     parse_grade,
     parse_int,
+    value_key,
 )
 from winback.customers.models import (
     Customer,
@@ -60,17 +62,20 @@ class ImportContext:
     errors: list[dict[str, Any]]
     # field -> {normalised word: value}: the store's own words for closed-list values.
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    plans: dict[int, list[tuple]] = field(default_factory=dict)  # ``_plan`` per spec
 
 
-def _cell(ctx: ImportContext, cells: list[Any], field: str) -> Any:
-    i = ctx.cols.get(field)
-    if i is None or i >= len(cells):
-        return None
-    v = cells[i]
-    if isinstance(v, str):
-        v = v.replace("\x00", "").strip()  # a NUL byte: PostgreSQL refuses it in text
-        return v or None
-    return v
+def _plan(ctx: ImportContext, spec: dict[str, Callable[[Any], Any]]) -> list[tuple]:
+    """The spec's fields the file has: (field, column index, parser, the store's words or None),
+    worked out once per import rather than once per cell."""
+    plan = ctx.plans.get(id(spec))
+    if plan is None:
+        plan = ctx.plans[id(spec)] = [
+            (name, ctx.cols[name], parser, ctx.values.get(name) or None)
+            for name, parser in spec.items()
+            if name in ctx.cols
+        ]
+    return plan
 
 
 def _parse(
@@ -85,21 +90,26 @@ def _parse(
     the caller may still check and report the values that did parse)."""
     out: dict[str, Any] = {}
     errors, warnings = [], []
-    for name, parser in spec.items():
-        if name not in ctx.cols:
-            continue
-        raw = _cell(ctx, cells, name)
-        if import_cells.too_large(raw):
-            errors.append(
-                (
-                    name,
-                    encode("field_too_large", kib=import_cells.FIELD_MAX_BYTES // 1024),
-                    import_cells.shown(raw),
+    width = len(cells)
+    for name, i, parser, words in _plan(ctx, spec):
+        raw = cells[i] if i < width else None
+        if isinstance(raw, str):
+            raw = raw.replace("\x00", "").strip() or None  # a NUL byte: PostgreSQL refuses it in text
+            if (
+                raw is not None
+                and len(raw) * 4 > import_cells.FIELD_MAX_BYTES
+                and import_cells.too_large(raw)
+            ):
+                errors.append(
+                    (
+                        name,
+                        encode("field_too_large", kib=import_cells.FIELD_MAX_BYTES // 1024),
+                        import_cells.shown(raw),
+                    )
                 )
-            )
-            continue
+                continue
         try:
-            out[name] = parser(import_value_map.apply(ctx.values, name, raw))
+            out[name] = parser(raw if words is None or raw is None else words.get(value_key(raw), raw))
         except RowProblem as exc:
             if name in import_cells.SOFT_FIELDS:  # not a key: imported empty, with a warning
                 out[name] = None
@@ -477,7 +487,7 @@ def write_visits(ctx: ImportContext, chunk) -> None:
         else:
             _apply(ctx, v, values, "visit", cid)
     if new:
-        s.execute(insert(ServiceVisit.__table__), _uniform(new))
+        bulk_insert(s, ServiceVisit.__table__, _uniform(new))
         ctx.batch.inserted += len(new)
 
 
@@ -494,6 +504,24 @@ def derived_ro_number(row: dict[str, Any]) -> str:
         row.get("category") or "",
     ]
     return DERIVED_PREFIX + hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys): PostgreSQL's ``COPY`` through psycopg (the fastest
+    way in, issue 20), elsewhere one ``executemany``. A row the database refuses raises a
+    ``DBAPIError`` either way, so the caller's savepoint and row-by-row retry work the same."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    cols = list(rows[0])
+    raw = session.connection().connection.driver_connection
+    names = ", ".join(f'"{c}"' for c in cols)
+    try:
+        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in cols])
+    except raw.Error as exc:  # psycopg's own error: told as SQLAlchemy tells the others
+        raise DBAPIError(f"COPY {table.name}", None, exc) from exc
 
 
 def _uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

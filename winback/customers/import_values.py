@@ -175,7 +175,7 @@ VALUE_WORDS: dict[str, dict[Any, tuple[str, ...]]] = {
 
 def value_key(v: Any) -> str:
     """How a cell is compared with the words above and with a store's mapping."""
-    return re.sub(r"\s+", "", str(v)).lower()
+    return "".join(str(v).split()).lower()
 
 
 def _lookup(words: dict[Any, tuple[str, ...]]) -> dict[str, Any]:
@@ -224,10 +224,10 @@ def parse_grade(v: Any) -> VehicleGrade | None:
 
 def cell_category(v: Any) -> str | None:
     """The store's own category word; a usual spelling of a known one reads as it (常规保养 → 保养)."""
-    s = limited(40)(v)
+    s = cell_text(v)
     if s is None:
         return None
-    return _CATEGORIES.get(value_key(s), s)
+    return _CATEGORIES.get(value_key(s), s[:40])
 
 
 def cell_vin(v: Any) -> str | None:
