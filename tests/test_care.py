@@ -896,3 +896,80 @@ def test_insurance_dates_come_with_the_vehicle_import_and_a_renewal_updates_them
     assert item.status == CareStatus.fulfilled
     rep = report.report(session=session, store_id=store, as_of=today + timedelta(days=20))
     assert rep["insurance"] == {"due": 1, "renewed": 1, "pct": 100.0}
+
+
+def test_the_inspection_counts_from_the_registration_date_and_a_stale_validity_falls_back():
+    as_of = date(2026, 6, 1)
+    bought, registered = date(2020, 1, 10), date(2024, 6, 20)  # a used car, registered later
+    due = schedules.next_inspection(
+        registered_on=registered, purchase=bought, valid_until=None, as_of=as_of, rules=RULES
+    )
+    assert (due.due_on, due.basis, due.detail) == (
+        date(2026, 6, 20),
+        "rule",
+        {"onsite": False, "source": "registered"},
+    )
+    by_purchase = schedules.next_inspection(
+        registered_on=None, purchase=bought, valid_until=None, as_of=as_of, rules=RULES
+    )
+    assert by_purchase.due_on == date(2028, 1, 10) and by_purchase.detail["source"] == "purchase"
+    licence = schedules.next_inspection(
+        registered_on=registered, purchase=bought, valid_until=date(2026, 7, 31), as_of=as_of, rules=RULES
+    )
+    assert (licence.due_on, licence.basis) == (date(2026, 7, 31), "date")
+    stale = date(2021, 1, 31)  # inspected since, never imported: the rule decides
+    assert schedules.next_inspection(
+        registered_on=registered, purchase=bought, valid_until=stale, as_of=as_of, rules=RULES
+    ).due_on == date(2026, 6, 20)
+    assert (
+        schedules.next_inspection(
+            registered_on=None, purchase=None, valid_until=None, as_of=as_of, rules=RULES
+        )
+        is None
+    )
+
+
+def test_registration_and_inspection_validity_come_with_the_vehicle_import_and_a_renewal_fulfils(
+    session, store, tmp_path
+):
+    """初次登记日期 / 检验有效期至 in the vehicle export land on the vehicle; the inspection item is
+    due on the imported validity; a newer export with the renewed validity fulfils it."""
+    from winback.customers import imports
+
+    today = clock.today()
+    v = _car(session, store, purchase=today - timedelta(days=3000), readings=[])
+    code = session.get(Customer, v.customer_id).dms_code
+    registered, valid = today - timedelta(days=2900), today + timedelta(days=25)
+    first = tmp_path / "vehicles.csv"
+    first.write_text(
+        f"客户编号,车架号,车型,初次登记日期,检验有效期至\n{code},{v.vin},测试车 Test,"
+        f"{registered:%Y/%m/%d},{valid:%Y年%m月%d日}\n",
+        encoding="utf-8",
+    )
+    batch, _ = imports.import_file(
+        session=session, store_id=store, kind="vehicles", source=first, actor=SYSTEM
+    )
+    session.commit()
+    session.refresh(v)
+    assert batch.failed == 0 and batch.updated == 1
+    assert (v.registered_on, v.inspection_valid_until) == (registered, valid)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    item = next(i for i in _items(session, v.id) if i.kind == CareKind.inspection)
+    assert (item.due_on, item.basis) == (valid, "date")
+    renewed = tmp_path / "vehicles-renewed.csv"
+    renewed.write_text(
+        first.read_text(encoding="utf-8").replace(
+            f"{valid:%Y年%m月%d日}", f"{valid + timedelta(days=365):%Y-%m-%d}"
+        ),
+        encoding="utf-8",
+    )
+    imports.import_file(session=session, store_id=store, kind="vehicles", source=renewed, actor=SYSTEM)
+    session.commit()
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    session.refresh(item)
+    assert item.status == CareStatus.fulfilled
+    cal = lists.calendar(session=session, customer_id=v.customer_id)[v.id]
+    nxt = next(e for e in cal if e.kind == "inspection")
+    assert (nxt.due_on, nxt.basis) == (valid + timedelta(days=365), "date")

@@ -74,6 +74,19 @@ def fulfil(*, session: Session, store_id: int, today: date, rules: ProcessDefaul
         names = (forecast or {}).get("policies") or []
         if names and all(now_ends.get(n) is not None and now_ends[n] > due for n in names):
             done[item_id] = {"id": item_id, "fulfilled_on": today, "fulfilled_visit_id": None}
+    # Inspection: a validity date (检验有效期至) imported later than the item's due date.
+    inspected = session.execute(
+        select(CareItem.id)
+        .join(Vehicle, Vehicle.id == CareItem.vehicle_id)
+        .where(
+            CareItem.store_id == store_id,
+            CareItem.status == CareStatus.open,
+            CareItem.kind == CareKind.inspection,
+            Vehicle.inspection_valid_until > CareItem.due_on,
+        )
+    ).scalars()
+    for item_id in inspected:
+        done.setdefault(item_id, {"id": item_id, "fulfilled_on": today, "fulfilled_visit_id": None})
     if not done:
         return 0
     touches = session.execute(

@@ -211,9 +211,17 @@ def calendar(*, session: Session, customer_id: int) -> dict[int, list[CalendarEn
                     },
                 )
             )
-        if v.purchase_date:
-            due, onsite = schedules.inspection_due(registered=v.purchase_date, as_of=today, rules=rules)
-            entries.append(CalendarEntry("inspection", due, "rule", {"onsite": onsite}))
+        inspection = schedules.next_inspection(
+            registered_on=v.registered_on,
+            purchase=v.purchase_date,
+            valid_until=v.inspection_valid_until,
+            as_of=today,
+            rules=rules,
+        )
+        if inspection is not None:
+            entries.append(
+                CalendarEntry("inspection", inspection.due_on, inspection.basis, inspection.detail)
+            )
         for policy, end in (
             ("compulsory", v.compulsory_insurance_end),
             ("commercial", v.commercial_insurance_end),

@@ -140,9 +140,23 @@ def _item_rows(
                     "km_due": m.km_due.isoformat() if m.km_due else None,
                 },
             )
-        if car.purchase is not None:
-            due, onsite = schedules.inspection_due(registered=car.purchase, as_of=today, rules=rules)
-            add(car, CareKind.inspection, f"inspection:{due.isoformat()}", due, "rule", {"onsite": onsite})
+        inspection = schedules.next_inspection(
+            registered_on=car.registered_on,
+            purchase=car.purchase,
+            valid_until=car.inspection_valid_until,
+            as_of=today,
+            rules=rules,
+        )
+        if inspection is not None:
+            due = inspection.due_on
+            add(
+                car,
+                CareKind.inspection,
+                f"inspection:{due.isoformat()}",
+                due,
+                inspection.basis,
+                inspection.detail,
+            )
         policies: dict[date, list[str]] = {}
         for policy, end in (
             ("compulsory", car.compulsory_insurance_end),

@@ -239,6 +239,8 @@ _VEHICLE_SPEC = {
     "warranty_end": parse_date,
     "compulsory_insurance_end": parse_date,
     "commercial_insurance_end": parse_date,
+    "registered_on": parse_date,
+    "inspection_valid_until": parse_date,
     "customer_code": bounded(40),
     "name": cell_name,
     "phone": cell_phone,
@@ -325,6 +327,8 @@ def write_vehicles(ctx: ImportContext, chunk) -> None:
                 "warranty_end",
                 "compulsory_insurance_end",
                 "commercial_insurance_end",
+                "registered_on",
+                "inspection_valid_until",
             )
             if k in ctx.cols
         }
