@@ -973,3 +973,59 @@ def test_registration_and_inspection_validity_come_with_the_vehicle_import_and_a
     cal = lists.calendar(session=session, customer_id=v.customer_id)[v.id]
     nxt = next(e for e in cal if e.kind == "inspection")
     assert (nxt.due_on, nxt.basis) == (valid + timedelta(days=365), "date")
+
+
+def test_care_call_outcomes_go_into_the_cycles_tally(session, surveying_cycle, staff):
+    """What active customers said on care calls while the surveys ran is counted in the cycle's
+    tally beside the survey reasons; a call recorded after the tally leaves it unchanged."""
+    from winback.cycles.models import MonthlyCycle
+    from winback.surveys import service as surveys
+
+    cycle = session.get(MonthlyCycle, surveying_cycle)
+    s = session.get(Store, cycle.store_id)
+    s.settings = {**(s.settings or {}), "care_holdout_pct": 0}
+    session.commit()
+    planning.plan(session=session, store_id=cycle.store_id, actor=SYSTEM)
+    session.commit()
+    pending = session.scalars(
+        select(CareTouch)
+        .where(CareTouch.channel == TouchChannel.call, CareTouch.status == TouchStatus.pending)
+        .order_by(CareTouch.id)
+    ).all()
+    assert len(pending) >= 4
+    supervisor = staff("supervisor")
+    for touch, outcome in zip(
+        pending,
+        (CallOutcome.serviced_elsewhere, CallOutcome.serviced_elsewhere, CallOutcome.not_interested),
+    ):
+        calls.record_call(
+            session=session, touch_id=touch.id, outcome=outcome, note=None, actor_staff=supervisor
+        )
+    calls.record_call(
+        session=session,
+        touch_id=pending[3].id,
+        outcome=CallOutcome.unreachable,
+        note=None,
+        actor_staff=supervisor,
+    )
+    session.commit()
+    surveys.tally_reasons(session=session, cycle_id=cycle.id, actor=SYSTEM)
+    counts = calls.add_to_tally(session=session, cycle_id=cycle.id)
+    session.commit()
+    expected = {"appointment": 0, "not_interested": 1, "serviced_elsewhere": 2, "done": 0}
+    assert counts == expected
+    session.refresh(cycle)
+    assert cycle.tally["care_calls"] == expected and "reasons" in cycle.tally
+    later = session.scalars(
+        select(CareTouch).where(
+            CareTouch.channel == TouchChannel.call, CareTouch.status == TouchStatus.pending
+        )
+    ).first()
+    calls.record_call(
+        session=session,
+        touch_id=later.id,
+        outcome=CallOutcome.not_interested,
+        note=None,
+        actor_staff=supervisor,
+    )
+    assert calls.add_to_tally(session=session, cycle_id=cycle.id) == expected

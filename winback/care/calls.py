@@ -1,7 +1,9 @@
-"""Care calls: the advisor records how a call went, like a survey attempt."""
+"""Care calls: the advisor records how a call went, like a survey attempt; what the calls heard
+while a cycle's surveys ran goes into that cycle's tally (结果统计) beside the survey reasons."""
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -17,6 +19,7 @@ from winback.care.models import (
     TouchChannel,
     TouchStatus,
 )
+from winback.cycles.models import MonthlyCycle
 from winback.errors import Conflict, Forbidden, NotFound
 
 # ---- calls --------------------------------------------------------------------------------
@@ -27,7 +30,7 @@ def record_call(
 ) -> CareTouch:
     """The advisor records how a care call went, like a survey attempt. A follow-up call or a
     complaint re-call made fulfils its item; "serviced elsewhere" and "not interested" are kept
-    for the report's tally of reasons."""
+    for the cycle's tally of reasons (``add_to_tally``)."""
     touch = session.get(CareTouch, touch_id)
     if touch is None or touch.store_id not in actor_staff.all_store_ids or touch.channel != TouchChannel.call:
         raise NotFound("no care call {touch_id}", touch_id=touch_id)
@@ -57,3 +60,36 @@ def record_call(
     )
     session.flush()
     return touch
+
+
+# ---- into the cycle's tally ---------------------------------------------------------------
+
+
+def add_to_tally(*, session: Session, cycle_id: int) -> dict[str, int] | None:
+    """Count the care calls answered in the cycle's store while its surveys ran (from the cycle's
+    start to its tally) by outcome, and keep the counts in the tally as ``care_calls``: active
+    customers who say they were serviced elsewhere or are not interested are the early form of
+    the reasons the survey asks lost ones. Once set, the counts stay (like the tally itself)."""
+    cycle = session.get(MonthlyCycle, cycle_id)
+    if cycle is None or cycle.tally is None:
+        return None
+    if "care_calls" in cycle.tally:
+        return cycle.tally["care_calls"]
+    until = cycle.tallied_at or clock.now()
+    rows = session.execute(
+        select(CareTouch.outcome, func.count())
+        .where(
+            CareTouch.store_id == cycle.store_id,
+            CareTouch.channel == TouchChannel.call,
+            CareTouch.outcome.is_not(None),
+            CareTouch.outcome != CallOutcome.unreachable,
+            CareTouch.sent_at >= cycle.started_at,
+            CareTouch.sent_at <= until,
+        )
+        .group_by(CareTouch.outcome)
+    ).all()
+    counts = {o.value: 0 for o in CallOutcome if o != CallOutcome.unreachable}
+    counts.update({outcome.value: int(n) for outcome, n in rows})
+    cycle.tally = {**cycle.tally, "care_calls": counts}  # a new dict: the JSON column sees the change
+    session.flush()
+    return counts
