@@ -239,3 +239,31 @@ def staff_admin(session, archive):
     )
     session.flush()
     return Actor.person(s)
+
+
+def test_a_shared_number_pairs_only_the_same_name_and_each_only_once(session, archive):
+    """A switchboard or placeholder number held by many customers is no duplicate by itself:
+    only the same (normalized) name is proposed there, each later record against the first, so
+    the work grows with the group, not with its square; a small group still compares every pair."""
+    now = clock.now()
+    shared = "13900000000"
+    names = [f"客户{i}号" for i in range(1500)] + ["李 娜", "李娜先生", "李娜"]
+    session.add_all(
+        Customer(
+            store_id=archive, dms_code=f"S{i:05d}", name=n, phone=shared, phone_valid=True, created_at=now
+        )
+        for i, n in enumerate(names)
+    )
+    session.flush()
+    ids = {
+        c.dms_code: c.id
+        for c in session.scalars(
+            select(Customer).where(Customer.store_id == archive, Customer.phone == shared)
+        )
+    }
+    found = [p for p in merges.find_duplicates(session=session, store_id=archive) if p[0] in ids.values()]
+    first = ids["S01500"]
+    assert sorted((k, m, rule) for k, m, rule, _score in found) == [
+        (first, ids["S01501"], "similar_name_phone"),
+        (first, ids["S01502"], "similar_name_phone"),
+    ]
