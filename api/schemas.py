@@ -89,6 +89,11 @@ class CycleOut(Out):
     tally: Json | None
     profile: Json | None
     cleanup: Json | None
+    # Cancelled before its surveys started (stage "cancelled"): when and why.
+    cancelled_at: Timestamp | None = None
+    cancel_reason: str | None = None
+    # Completed with "no action" (无需整改): the manager's reason.
+    no_action_reason: str | None = None
 
 
 class FlowRunOut(Out):

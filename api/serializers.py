@@ -28,6 +28,9 @@ def cycle(c: MonthlyCycle) -> dict[str, Any]:
         "tally": c.tally,
         "profile": c.profile,
         "cleanup": c.cleanup,
+        "cancelled_at": c.cancelled_at,
+        "cancel_reason": c.cancel_reason,
+        "no_action_reason": c.no_action_reason,
     }
 
 

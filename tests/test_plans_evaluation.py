@@ -115,6 +115,7 @@ def test_draft_follows_the_stores_edited_measure_library(session, surveying_cycl
     )
     for t, code in zip(tasks, ["too_far", "too_far", "high_price"]):
         surveys.close_task(
+            contact_outcome="reached",
             session=session,
             task_id=t.id,
             method=ContactMethod.phone,
@@ -150,6 +151,7 @@ def planning_cycle(session, surveying_cycle, staff) -> int:
     )
     for i, t in enumerate(tasks[:12]):
         surveys.close_task(
+            contact_outcome="reached",
             session=session,
             task_id=t.id,
             method=ContactMethod.phone,

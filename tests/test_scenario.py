@@ -84,6 +84,7 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
                 f"/api/tasks/{task['id']}/close",
                 json={
                     "method": "phone",
+                    "contact_outcome": "reached",
                     "reasons": [reason],
                     "serviced_elsewhere": reason == "high_price",
                     "elsewhere_where": "路边快修店" if reason == "high_price" else None,

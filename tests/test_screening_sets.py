@@ -148,6 +148,7 @@ def test_last_repair_order_exclusions_and_totals(session):
     assert screening.screen_targets(session=session, cycle_id=dec.id, actor=actor)["added"] == 0
     cycle.stage = CycleStage.evaluated
     session.flush()
+    clock.set_now("2026-12-01T09:00")  # January may be started from December on (one month ahead)
     jan, _ = cycles.start_cycle(session=session, store=store, month="2027-01", actor=actor)
     added = {t.vehicle_id for t in session.scalars(select(Target).where(Target.cycle_id == jan.id))}
     assert added == set()
