@@ -103,7 +103,7 @@ def test_close_task_validates_input(session, surveying_cycle, staff, kwargs, fie
 
 
 def test_unreachable_is_not_a_shortcut(session, surveying_cycle, staff):
-    """"Could not be reached" with no attempt behind it is refused (the attempt policy, in
+    """ "Could not be reached" with no attempt behind it is refused (the attempt policy, in
     tests/test_honest_numbers.py): the task stays open."""
     task = _first_task_of(session, surveying_cycle, staff, "advisor2")
     with pytest.raises(InvalidInput) as err:
