@@ -108,6 +108,11 @@ def record_attempt(
             task.status = SurveyStatus.unreachable
             task.method = method
             task.follow_up_at = None
+            # Nobody answered: a draft's answers are not the customer's (the notes stay).
+            for key in _RESULT_FIELDS:
+                if key not in ("method", "notes"):
+                    setattr(task, key, None)
+            task.reasons = []
             task.closed_at, task.closed_by_id = now, actor_staff.id
             flush_or_conflict(session, task.id)
             audit_service.record(
