@@ -200,6 +200,8 @@ class TaskOut(Out):
     draft_saved_at: Timestamp | None
     version: int
     attempts: list[AttemptOut]
+    # The customer's earlier task this one carries on (closed as carried_over), if any.
+    carried_from_id: int | None = None
 
 
 class TaskPageOut(Out):

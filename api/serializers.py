@@ -105,6 +105,7 @@ def task(t: SurveyTask, viewer: Any = None) -> dict[str, Any]:
         "excluded_reason": t.excluded_reason,
         "draft_saved_at": t.draft_saved_at,
         "version": t.version,
+        "carried_from_id": t.carried_from_id,
         "attempts": [
             {
                 "at": a.at,

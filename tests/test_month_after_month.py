@@ -118,6 +118,7 @@ def test_two_months_in_a_row_carry_left_over_tasks(session, surveying_cycle, sta
     assert page.status_code == 200
     assert 'id="carried-history"' in page.text and "从以往周期结转" in page.text
     assert f"周末再打 {tried.id}" in page.text and "无人接听" in page.text
+    assert client.get(f"/api/tasks/{new.id}").json()["carried_from_id"] == tried.id
     # The old task says in words what happened to it.
     login(client, tried.assignee.username)
     old_page = client.get(f"/tasks/{tried.id}")
