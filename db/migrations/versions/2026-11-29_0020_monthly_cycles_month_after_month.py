@@ -3,7 +3,7 @@ completed with "no action" (无需整改); a survey task still open when its cyc
 as carried over and the customer's next task points back at it.
 
 Revision ID: 0020_monthly
-Revises: 0016
+Revises: 0019
 Create Date: 2026-11-29 20:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_monthly"
-down_revision = "0016"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
