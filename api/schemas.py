@@ -89,6 +89,11 @@ class CycleOut(Out):
     tally: Json | None
     profile: Json | None
     cleanup: Json | None
+    # Cancelled before its surveys started (stage "cancelled"): when and why.
+    cancelled_at: Timestamp | None = None
+    cancel_reason: str | None = None
+    # Completed with "no action" (无需整改): the manager's reason.
+    no_action_reason: str | None = None
 
 
 class FlowRunOut(Out):
@@ -195,6 +200,8 @@ class TaskOut(Out):
     draft_saved_at: Timestamp | None
     version: int
     attempts: list[AttemptOut]
+    # The customer's earlier task this one carries on (closed as carried_over), if any.
+    carried_from_id: int | None = None
 
 
 class TaskPageOut(Out):

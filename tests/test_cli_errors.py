@@ -25,6 +25,9 @@ BAD_CALLS = [
     ["cycle", "start", "--month", "0000-01"],
     ["cycle", "start", "--month", "9003-06"],
     ["cycle", "start", "--month", "2026-11", "--store", "NOPE"],
+    ["cycle", "start", "--month", "2099-01", "--store", "S01"],  # years ahead (issue 17)
+    ["cycle", "cancel", "--month", "2026-11", "--store", "S01"],  # no reason
+    ["cycle", "cancel", "--month", "2026-11", "--store", "S01", "--reason", "x"],  # no such cycle
     ["cycle", "start", "--month", "2026-11", "--as-of", "yesterday"],
     ["cycle", "status", "--store", "NOPE"],
     ["cycle", "status", "--bogus"],

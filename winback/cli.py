@@ -140,6 +140,7 @@ def cycle_start(
     from db.session import session_scope
     from flows.launcher import launch
     from winback.accounts import service as accounts
+    from winback.cycles import service as cycles
 
     with session_scope() as session:
         stores = (
@@ -150,6 +151,8 @@ def cycle_start(
         if not stores:
             fail(say("there is no store yet; run `winback demo` or create one"))
         codes = [s.code for s in stores]
+        for s in stores:  # a month far ahead or long past is told here, not by a failed flow
+            cycles.check_month(session=session, store=s, month=month)
     # Without --store the run is for every store (None), so its key does not list the group.
     launched = launch(
         "monthly_cycle",
@@ -173,6 +176,35 @@ def cycle_start(
     )
     if wait:
         _print_status([store] if store else None)
+
+
+@cycle_app.command("cancel")
+def cycle_cancel(
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    store: Annotated[str, typer.Option(help="Store code.")],
+    reason: Annotated[str, typer.Option(help="Why the cycle is cancelled (kept in the audit trail).")],
+    as_of: AsOf = None,
+) -> None:
+    """Cancel a store's cycle before its surveys start (audited, with the reason)."""
+    from winback.months import parse_month
+
+    month = parse_month(month)
+    _set_clock(as_of)
+
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+    from winback.actor import Actor
+    from winback.cycles import service as cycles
+
+    with session_scope() as session:
+        the_store = accounts.get_store(session=session, code=store)
+        cycle = cycles.find_cycle(session=session, store_id=the_store.id, month=month)
+        if cycle is None:
+            fail(say("store {store} has no cycle for {month}", store=store, month=month))
+        cycles.cancel_cycle(
+            session=session, cycle_id=cycle.id, reason=reason, actor=Actor.system(label="cli")
+        )
+    typer.echo(say("cycle {month} of {store} cancelled", month=month, store=store))
 
 
 @cycle_app.command("status")
