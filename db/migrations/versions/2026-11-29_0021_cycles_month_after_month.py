@@ -2,16 +2,16 @@
 completed with "no action" (无需整改); a survey task still open when its cycle ends is closed
 as carried over and the customer's next task points back at it.
 
-Revision ID: 0020_monthly
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-11-29 20:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_monthly"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

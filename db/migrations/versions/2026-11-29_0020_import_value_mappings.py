@@ -2,7 +2,7 @@
 (customer type, gender, grade, category), and whether a repair-order file's keys were derived
 (a file without an RO-number column).
 
-Revision ID: 0020_imports
+Revision ID: 0020
 Revises: 0019
 Create Date: 2026-11-29 20:30:00
 """
@@ -10,7 +10,7 @@ Create Date: 2026-11-29 20:30:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_imports"
+revision = "0020"
 down_revision = "0019"
 branch_labels = None
 depends_on = None
