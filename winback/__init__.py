@@ -8,6 +8,7 @@ import that points up or sideways. Bottom to top:
     config  clock  i18n  labels  errors  actor         settings, the clock, the words (one gettext catalog), errors
     paging  months  spreadsheet                       lists, calendar arithmetic, safe workbook cells
     audit                                             the audit trail every write records
+    democlock                                         moving business time for a demo (every process)
     accounts                                          stores, staff, roles, log-in
     notifications                                     queued messages to staff
     customers                                         the archive: customers, vehicles, repair orders, imports
@@ -18,6 +19,7 @@ import that points up or sideways. Bottom to top:
     evaluation                                        the evaluation three months later
     care                                              prevention: the care calendar beside the cycle
     stores                                            creating a store with its seeds
+    roster                                            a store's staff list from a spreadsheet
     demo  backup  cli  models                         entry points and the all-models import
 
 Where something belongs to two areas it lives in the upper one: the count of survey targets a
@@ -38,6 +40,7 @@ LAYERS: tuple[str, ...] = (
     "months",
     "spreadsheet",
     "audit",
+    "democlock",
     "accounts",
     "notifications",
     "customers",
@@ -48,6 +51,7 @@ LAYERS: tuple[str, ...] = (
     "evaluation",
     "care",
     "stores",
+    "roster",
     "demo",
     "backup",
     "cli",
