@@ -100,8 +100,11 @@ def create_staff(
     password: str,
     roles: list[Role],
     apprise_url: str | None = None,
+    must_change_password: bool = False,
     actor: Actor,
 ) -> Staff:
+    """A new account. ``must_change_password``: the password was generated or chosen by
+    someone else, so its owner must choose their own at the first log-in."""
     _check_password(password, username=username)
     if session.scalar(select(Staff.id).where(Staff.username == username)):
         raise InvalidInput("username '{username}' is taken", username=username, field="username")
@@ -112,6 +115,7 @@ def create_staff(
         password_hash=hash_password(password),
         apprise_url=apprise_url,
         active=True,
+        must_change_password=must_change_password,
         created_at=clock.now(),
         role_rows=[StaffRole(role=r) for r in roles],
     )
@@ -240,7 +244,10 @@ def change_password(*, session: Session, staff: Staff, old_password: str, new_pa
     except (VerificationError, InvalidHashError):
         raise InvalidInput("the current password is wrong", field="old_password") from None
     _check_password(new_password, username=staff.username)
+    if new_password == old_password:
+        raise InvalidInput("choose a new password, not the current one", field="new_password")
     staff.password_hash = hash_password(new_password)
+    staff.must_change_password = False
     staff.session_version += 1  # every session of this person ends (winback.accounts.sessions)
     audit_service.record(
         session=session,
