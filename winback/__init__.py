@@ -8,8 +8,8 @@ import that points up or sideways. Bottom to top:
     config  clock  i18n  labels  errors  actor         settings, the clock, the words (one gettext catalog), errors
     paging  months  spreadsheet                       lists, calendar arithmetic, safe workbook cells
     audit                                             the audit trail every write records
-    democlock                                         moving business time for a demo (every process)
     accounts                                          stores, staff, roles, log-in
+    democlock                                         moving business time for a demo (every process)
     notifications                                     queued messages to staff
     customers                                         the archive: customers, vehicles, repair orders, imports
     analytics                                         model scores, churn alarm, red-line crossings
@@ -40,8 +40,8 @@ LAYERS: tuple[str, ...] = (
     "months",
     "spreadsheet",
     "audit",
-    "democlock",
     "accounts",
+    "democlock",
     "notifications",
     "customers",
     "analytics",

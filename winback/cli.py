@@ -84,7 +84,11 @@ def _options(
     ] = None,
 ) -> None:
     # --lang before the command (winback --lang en cycle status) is read by cli_locale()
-    return None
+    import db.session
+
+    # Bound before any command runs, so the demo clock kept in the database (winback.clock)
+    # is the command's business time from its first reading on (creating an engine connects nothing).
+    db.session.configure()
 
 
 def _set_clock(as_of: str | None, persist: bool = True) -> str | None:
@@ -109,7 +113,6 @@ def _set_clock(as_of: str | None, persist: bool = True) -> str | None:
 
 
 def _keep_demo_clock(at) -> None:
-    import winback.models  # noqa: F401  (every mapper, before the first query)
     from db.session import session_scope
     from winback import democlock
     from winback.actor import Actor
@@ -298,7 +301,6 @@ def store_create(
     name: Annotated[str, typer.Option("--name", help="The store's name, e.g. 某某4S店.")],
 ) -> None:
     """Create a store with the default churn reasons and measure library (audited)."""
-    import winback.models  # noqa: F401  (every mapper, before the first query)
     from db.session import session_scope
     from winback import stores
     from winback.actor import Actor
@@ -340,7 +342,6 @@ def staff_add(
     ] = False,
 ) -> None:
     """Add a person to a store (audited)."""
-    import winback.models  # noqa: F401  (every mapper, before the first query)
     from db.session import session_scope
     from winback import roster
     from winback.accounts import service as accounts
@@ -401,7 +402,6 @@ def staff_import(
     import csv
     from pathlib import Path
 
-    import winback.models  # noqa: F401  (every mapper, before the first query)
     from db.session import session_scope
     from winback import roster
     from winback.accounts import service as accounts
@@ -495,7 +495,6 @@ def clock_set(
 @clock_app.command("reset")
 def clock_reset() -> None:
     """Back to real time for every process (removes the demo clock)."""
-    import winback.models  # noqa: F401  (every mapper, before the first query)
     from db.session import session_scope
     from winback import democlock
     from winback.actor import Actor

@@ -10,6 +10,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+# The audit trail's mappers refer to stores and staff.
+import winback.accounts.models  # noqa: F401
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service

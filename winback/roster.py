@@ -28,13 +28,14 @@ from sqlalchemy.orm import Session
 
 from winback.accounts import passwords
 from winback.accounts import service as accounts
-from winback.accounts.models import Role, Staff
+from winback.accounts.models import Role, Staff, Store
 from winback.actor import Actor
 from winback.customers.import_columns import norm_header
 from winback.customers.import_values import cell_phone, cell_text
 from winback.customers.tables import read_table
-from winback.errors import DomainError, InvalidInput
-from winback.i18n import N_, Message
+from winback.errors import Conflict, DomainError, InvalidInput
+from winback.i18n import Message
+from winback.stores import create_store
 
 HEADERS: dict[str, list[str]] = {
     "name": ["姓名", "员工姓名", "名字", "name", "full name", "display name"],
@@ -313,3 +314,33 @@ class _Row:
 
 def _header_names(f: str) -> str:
     return "/".join(HEADERS[f][:3])
+
+
+def first_run(
+    *,
+    session: Session,
+    store_code: str,
+    store_name: str,
+    username: str,
+    display_name: str,
+    password: str,
+    password_again: str,
+) -> tuple[Store, Staff]:
+    """The installation's first store and administrator (the first-run page), both audited.
+    Refused (Conflict) once any administrator exists: the set-up happens once."""
+    if accounts.any_administrator(session=session):
+        raise Conflict("winback is set up already; log in")
+    if password != password_again:
+        raise InvalidInput("the two passwords differ", field="password_again")
+    actor = Actor.system(label="first-run set-up")
+    store = create_store(session=session, code=store_code, name=store_name, actor=actor)
+    staff, _generated = add_staff(
+        session=session,
+        store_id=store.id,
+        username=username,
+        display_name=display_name,
+        roles=[Role.admin],
+        password=password,
+        actor=actor,
+    )
+    return store, staff

@@ -9,6 +9,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+# The seeds' mappers (reasons, measures, cycles) refer to the archive's: load them all.
+import winback.customers.models  # noqa: F401
 from winback.accounts import service as accounts
 from winback.accounts.models import Store
 from winback.actor import Actor
@@ -31,7 +33,9 @@ def create_store(*, session: Session, code: str, name: str, actor: Actor) -> Sto
     if not name or len(name) > 200:
         raise InvalidInput("give the store's name (at most 200 characters)", field="store_name")
     if session.scalar(select(Store.id).where(Store.code == code)) is not None:
-        raise InvalidInput("there is already a store with code '{store_code}'", store_code=code, field="store_code")
+        raise InvalidInput(
+            "there is already a store with code '{store_code}'", store_code=code, field="store_code"
+        )
     store = accounts.create_store(session=session, code=code, name=name, actor=actor)
     seed_store(session=session, store_id=store.id)
     return store

@@ -191,6 +191,18 @@ def get_staff(*, session: Session, staff_id: int) -> Staff:
     return staff
 
 
+def any_administrator(*, session: Session) -> bool:
+    """Whether anyone can administer this installation: an active admin in any store. Until
+    then the pages offer only the first-run set-up (``winback.roster.first_run``)."""
+    stmt = (
+        select(Staff.id)
+        .join(StaffRole, StaffRole.staff_id == Staff.id)
+        .where(StaffRole.role == Role.admin, Staff.active.is_(True))
+        .limit(1)
+    )
+    return session.scalar(stmt) is not None
+
+
 def staff_with_role(*, session: Session, store_id: int, role: Role, active_only: bool = True) -> list[Staff]:
     stmt = (
         select(Staff)
