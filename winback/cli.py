@@ -88,7 +88,8 @@ def _options(
 
     # Bound before any command runs, so the demo clock kept in the database (winback.clock)
     # is the command's business time from its first reading on (creating an engine connects nothing).
-    db.session.configure()
+    if not db.session.is_configured():
+        db.session.configure()
 
 
 def _set_clock(as_of: str | None, persist: bool = True) -> str | None:
@@ -127,7 +128,8 @@ def _stored_as_of() -> str | None:
     import db.session
     from winback import clock
 
-    db.session.configure()
+    if not db.session.is_configured():
+        db.session.configure()
     at = clock.stored()
     return at.isoformat() if at is not None else None
 
