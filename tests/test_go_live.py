@@ -227,7 +227,8 @@ def _winback(env, *args: str) -> str:
 
 
 def _cli_overdue(env) -> int:
-    out = _winback(env, "cycle", "status")
+    out = _winback(env, "--lang", "en", "cycle", "status")
+    assert "overdue=" in out, out
     return sum(int(part.split("=", 1)[1]) for part in out.split() if part.startswith("overdue="))
 
 
