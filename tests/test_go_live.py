@@ -20,6 +20,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+import db.session
+from tests.test_browser import browser  # noqa: F401  (the fixture: Debian's Chromium through Playwright)
 from winback import clock
 from winback.accounts.models import Role, Staff, Store
 from winback.audit.models import AuditEvent
@@ -381,15 +383,16 @@ def test_from_an_empty_database_to_people_reminded(db_url, prefect_harness, rece
     for args in steps:
         r = _cli(args)
         assert r.exit_code == 0, (args, r.output, r.exception)
-        print(r.output)
+        assert "0 行有错误" in r.output or "有错误 0" in r.output or "已创建门店" in r.output, r.output
     r = _cli(
-        ["staff", "add", "boss", "--store", "D01", "--role", "admin", "--name", "张总", "--password-stdin"],
+        ["staff", "add", "boss", "--store", "D01", "--role", "admin", "--name", "张总", "--password-stdin"]
+        + ["--notify", receiver.url("boss")],
         input="Zhang-own-secret-26\n",
     )
     assert r.exit_code == 0, r.output
     r = _cli(["cycle", "start", "--month", "2026-11", "--store", "D01", "--as-of", "2026-11-02T09:00"])
     assert r.exit_code == 0, (r.output, r.exception)
-    print(r.output)
+    assert "调查中" in r.output and "逾期 0" in r.output, r.output
 
     # a week and a day later the watcher reminds the advisors and tells the supervisor
     r = _cli(["watch", "--as-of", "2026-11-10T09:00"])
@@ -402,6 +405,26 @@ def test_from_an_empty_database_to_people_reminded(db_url, prefect_harness, rece
     assert any("逾期" in (b.get("title", "") + b.get("message", "")) for b in advisors), advisors
     escalations = receiver.to("chenjing")
     assert escalations and any("逾期" in (b.get("title", "") + b.get("message", "")) for b in escalations)
+    # in the database: tasks for both advisors, and every reminder to a person with a channel sent
+    from winback.notifications.models import Notification, NotificationStatus
+    from winback.surveys.models import SurveyTask
+
+    session = db.session.new_session()
+    try:
+        owners = set(
+            session.scalars(select(Staff.username).join(SurveyTask, SurveyTask.assignee_id == Staff.id))
+        )
+        assert owners == {"wangfang", "liuyang"}
+        sent = session.execute(
+            select(Staff.username, Notification.kind, Notification.status).join(
+                Staff, Staff.id == Notification.recipient_id
+            )
+        ).all()
+        assert {(u, k) for u, k, _s in sent} >= {("chenjing", "tasks_escalated")}
+        assert {k for u, k, _s in sent if u in owners} >= {"tasks_overdue"}
+        assert all(st == NotificationStatus.sent for _u, _k, st in sent), sent
+    finally:
+        session.close()
 
     # the web server shows the same day, and the created admin logs in
     clock.set_now(None)
@@ -410,3 +433,45 @@ def test_from_an_empty_database_to_people_reminded(db_url, prefect_harness, rece
     assert c.post("/login", data={"username": "boss", "password": "Zhang-own-secret-26"}).status_code == 303
     page = c.get("/cycles")
     assert page.status_code == 200 and "演示时间" in page.text
+
+
+# ---- the first-run page in a real browser --------------------------------------------------
+
+
+def test_the_first_run_page_in_chromium(db_url, session, browser, request):
+    """On an empty database the browser lands on the set-up form whatever it asks for; a refused
+    form keeps what was typed; once set up the admin is in, and the form is gone for good."""
+    from tests.test_browser import serving, shot
+
+    clock.set_now("2026-11-02T09:00")
+    db = request.node.callspec.id
+    with serving() as base:
+        page = browser.new_context(locale="zh-CN").new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(base + "/cycles")
+        page.wait_for_url("**/setup")
+        assert page.title().startswith("设置 winback")
+        page.get_by_label("门店代码（如 S01）").fill("D01")
+        page.get_by_label("门店名称").fill("某某汽车4S店")
+        page.get_by_label("用户名").fill("boss")
+        page.get_by_label("姓名").fill("张总")
+        page.get_by_label("密码", exact=True).fill("Zhang-own-secret-26")
+        page.get_by_label("再次输入密码").fill("Zhang-own-secret-27")
+        page.get_by_role("button", name="完成设置").click()
+        page.get_by_text("两次输入的密码不一致").wait_for()
+        assert page.get_by_label("门店名称").input_value() == "某某汽车4S店"  # kept
+        shot(page, "first-run-refused", db)
+        page.get_by_label("密码", exact=True).fill("Zhang-own-secret-26")
+        page.get_by_label("再次输入密码").fill("Zhang-own-secret-26")
+        page.get_by_role("button", name="完成设置").click()
+        page.wait_for_url("**/cycles")
+        assert "张总" in page.locator("header").inner_text()
+        shot(page, "first-run-done", db)
+        r = page.goto(base + "/setup")
+        assert r.status == 404
+        other = browser.new_context(locale="zh-CN").new_page()
+        other.goto(base + "/")
+        other.wait_for_url("**/login")
+        assert "登录" in other.title()
+        assert not [e for e in errors if "Content Security Policy" in e], errors
