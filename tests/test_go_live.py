@@ -361,7 +361,7 @@ def _exports(tmp: Path, receiver: Receiver) -> dict[str, Path]:
             f"RO-{i:04d}-1,{vin},2025-1{i % 3}-10,{10000 + i * 100},保养,机油机滤,{480 + i}.00,王芳"
         )
         visits.append(
-            f"RO-{i:04d}-2,{vin},2026-0{2 + i % 3}-1{i % 9},{15000 + i * 100},保养,机油机滤,{520 + i}.00,刘洋"
+            f"RO-{i:04d}-2,{vin},2026-0{2 + i % 3}-1{i % 9},{15000 + i * 100},保养,机油机滤,{520 + i}.00,{'王芳' if i % 2 else '刘洋'}"
         )
     for name, rows in (("客户.csv", customers), ("车辆.csv", vehicles), ("维修工单.csv", visits)):
         files[name] = tmp / name
