@@ -108,6 +108,10 @@ class Vehicle(Base):
     # Insurance expiry imported with the vehicle (交强险到期日 / 商业险到期日): the care calendar.
     compulsory_insurance_end: Mapped[date | None] = mapped_column(Date)
     commercial_insurance_end: Mapped[date | None] = mapped_column(Date)
+    # 初次登记日期: the annual inspection counts from it (the purchase date when unknown).
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    # 检验有效期至 (driving licence or inspection record): a later date imported means inspected.
+    inspection_valid_until: Mapped[date | None] = mapped_column(Date)
     status: Mapped[VehicleStatus] = mapped_column(str_enum(VehicleStatus), default=VehicleStatus.active)
     status_note: Mapped[str | None] = mapped_column(String(300))
     # Who flagged it sold / scrapped / moved / deceased owner, and when (excluded from screening).
