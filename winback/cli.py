@@ -300,7 +300,7 @@ def store_set(code: str, key: str, value: str) -> None:
 @store_app.command("create")
 def store_create(
     code: Annotated[str, typer.Argument(help="The store's code, e.g. S01 (letters, digits, - or _).")],
-    name: Annotated[str, typer.Option("--name", help="The store's name, e.g. 某某4S店.")],
+    name: Annotated[str, typer.Option("--name", help="The store's name.")],
 ) -> None:
     """Create a store with the default churn reasons and measure library (audited)."""
     from db.session import session_scope
@@ -316,8 +316,8 @@ RoleOpt = Annotated[
     list[str],
     typer.Option(
         "--role",
-        help="admin, supervisor, advisor, manager, auditor (or 行政/客服, 前台主管, 服务顾问, 服务经理, 审计); "
-        "repeat for several.",
+        help="admin, supervisor, advisor, manager, auditor (or the Chinese role names of a staff "
+        "list); repeat for several.",
     ),
 ]
 
@@ -326,7 +326,7 @@ RoleOpt = Annotated[
 def staff_add(
     username: Annotated[str, typer.Argument(help="The log-in name (letters, digits, . _ @ -).")],
     store: Annotated[str, typer.Option("--store", help="Store code.")],
-    name: Annotated[str, typer.Option("--name", help="The person's name, e.g. 王芳.")],
+    name: Annotated[str, typer.Option("--name", help="The person's name.")],
     role: RoleOpt,
     notify: Annotated[
         str | None,
