@@ -267,3 +267,29 @@ def test_a_shared_number_pairs_only_the_same_name_and_each_only_once(session, ar
         (first, ids["S01501"], "similar_name_phone"),
         (first, ids["S01502"], "similar_name_phone"),
     ]
+
+
+def test_cleanup_checks_only_the_phones_that_changed_since_the_last_run(session, archive):
+    """The first run checks every number; the next one only a number changed since (here one
+    typed over in SQL, as an edit or an import would) or reported wrong by an advisor."""
+    first = cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
+    assert first["phones_checked"] == first["customers"]
+    assert cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)["phones_checked"] == (
+        _without_phone(session, archive)
+    )
+    c2, c3 = _cust(session, "C002"), _cust(session, "C003")
+    c2.phone = "139 1234 5678"
+    c3.phone_reported_wrong_at = clock.now()
+    session.flush()
+    again = cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
+    assert again["phones_checked"] == 2 + _without_phone(session, archive)
+    session.refresh(c2)
+    session.refresh(c3)
+    assert (c2.phone, c2.phone_valid, c2.phone_checked) == ("13912345678", True, "13912345678")
+    assert c3.phone_valid is False
+
+
+def _without_phone(session, store_id) -> int:
+    return session.scalar(
+        select(func.count(Customer.id)).where(Customer.store_id == store_id, Customer.phone.is_(None))
+    )

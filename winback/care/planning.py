@@ -85,110 +85,85 @@ def _item_rows(
     today: date,
     rules: ProcessDefaults,
 ) -> list[dict[str, Any]]:
+    """The rows of every car's care items due within the look-ahead window (or missed lately)."""
     horizon = today + timedelta(days=rules.care_lookahead_days)
     oldest = today - timedelta(days=rules.care_missed_after_days)
     sched = schedules.load(session=session, store_id=store.id, rules=rules)
     now = clock.now()
     rows: list[dict[str, Any]] = []
-
-    def add(car, kind: CareKind, key: str, due: date, basis: str, forecast: dict, source_id=None) -> None:
-        if oldest <= due <= horizon:
-            rows.append(
-                dict(
-                    store_id=store.id,
-                    vehicle_id=car.vehicle_id,
-                    customer_id=car.customer_id,
-                    kind=kind.value,
-                    key=key,
-                    due_on=due,
-                    basis=basis,
-                    forecast=forecast,
-                    holdout=car.vehicle_id in held,
-                    status=CareStatus.open.value,
-                    created_on=today,
-                    source_id=source_id,
-                    created_at=now,
-                )
-            )
-
     for car in cars.values():
-        u = car.usage
-        m = schedules.maintenance_due(
-            schedule=sched.of(car.model, car.grade),
-            purchase=car.purchase,
-            last_service=car.last_service,
-            last_service_km=car.last_service_km,
-            services=car.services,
-            reading_on=u.last_on,
-            reading_km=u.last_km,
-            km_per_day=u.km_per_day,
-        )
-        if m is not None:
-            add(
-                car,
-                CareKind.maintenance,
-                f"maintenance:{m.target_km}",
-                m.due_on,
-                m.basis,
-                {
-                    "number": m.number,
-                    "target_km": m.target_km,
-                    "km_per_day": round(u.km_per_day, 1) if u.km_per_day else None,
-                    "source": u.source,
-                    "readings": u.readings,
-                    "time_due": m.time_due.isoformat(),
-                    "km_due": m.km_due.isoformat() if m.km_due else None,
-                },
-            )
-        inspection = schedules.next_inspection(
-            registered_on=car.registered_on,
-            purchase=car.purchase,
-            valid_until=car.inspection_valid_until,
-            as_of=today,
-            rules=rules,
-        )
-        if inspection is not None:
-            due = inspection.due_on
-            add(
-                car,
-                CareKind.inspection,
-                f"inspection:{due.isoformat()}",
-                due,
-                inspection.basis,
-                inspection.detail,
-            )
-        policies: dict[date, list[str]] = {}
-        for policy, end in (
-            ("compulsory", car.compulsory_insurance_end),
-            ("commercial", car.commercial_insurance_end),
-        ):
-            if end is not None:
-                policies.setdefault(end, []).append(policy)
-        for end, names in policies.items():  # one reminder when both policies end the same day
-            add(car, CareKind.insurance, f"insurance:{end.isoformat()}", end, "date", {"policies": names})
-        if car.warranty_end is not None and car.warranty_end >= today:
-            due = car.warranty_end - timedelta(days=rules.care_warranty_lead_days)
-            add(
-                car,
-                CareKind.warranty_end,
-                f"warranty_end:{car.warranty_end.isoformat()}",
-                max(due, today),
-                "date",
-                {"warranty_end": car.warranty_end.isoformat()},
-            )
-        for visit_id, day, advisor in car.recent_visits:
-            due = day + timedelta(days=rules.care_follow_up_days)
-            add(
-                car,
-                CareKind.follow_up_call,
-                f"follow_up_call:{visit_id}",
-                due,
-                "date",
-                {"visit_on": day.isoformat(), "advisor_id": advisor},
-                source_id=visit_id,
-            )
+        for kind, key, due, basis, forecast, source_id in _due_items(car, sched, today, rules):
+            if oldest <= due <= horizon:
+                rows.append(
+                    dict(store_id=store.id, vehicle_id=car.vehicle_id, customer_id=car.customer_id)
+                    | dict(kind=kind.value, key=key, due_on=due, basis=basis, forecast=forecast)
+                    | dict(holdout=car.vehicle_id in held, status=CareStatus.open.value, created_on=today)
+                    | dict(source_id=source_id, created_at=now)
+                )
     rows += _complaint_rows(session, store.id, cars, held, today, rules, now)
     return rows
+
+
+def _due_items(car: forecasting.History, sched, today: date, rules: ProcessDefaults):
+    """``(kind, key, due, basis, forecast, source_id)`` of each care item of one car: the next
+    maintenance, the inspection, each insurance end, the warranty end and the follow-up calls of
+    its recent repair orders. Pure: the car's history and the rules in, the dates out."""
+    u = car.usage
+    m = schedules.maintenance_due(
+        schedule=sched.of(car.model, car.grade),
+        purchase=car.purchase,
+        last_service=car.last_service,
+        last_service_km=car.last_service_km,
+        services=car.services,
+        reading_on=u.last_on,
+        reading_km=u.last_km,
+        km_per_day=u.km_per_day,
+    )
+    if m is not None:
+        forecast = {
+            "number": m.number,
+            "target_km": m.target_km,
+            "km_per_day": round(u.km_per_day, 1) if u.km_per_day else None,
+            "source": u.source,
+            "readings": u.readings,
+            "time_due": m.time_due.isoformat(),
+            "km_due": m.km_due.isoformat() if m.km_due else None,
+        }
+        yield CareKind.maintenance, f"maintenance:{m.target_km}", m.due_on, m.basis, forecast, None
+    inspection = schedules.next_inspection(
+        registered_on=car.registered_on,
+        purchase=car.purchase,
+        valid_until=car.inspection_valid_until,
+        as_of=today,
+        rules=rules,
+    )
+    if inspection is not None:
+        due = inspection.due_on
+        yield (
+            CareKind.inspection,
+            f"inspection:{due.isoformat()}",
+            due,
+            inspection.basis,
+            inspection.detail,
+            None,
+        )
+    policies: dict[date, list[str]] = {}
+    for policy, end in (
+        ("compulsory", car.compulsory_insurance_end),
+        ("commercial", car.commercial_insurance_end),
+    ):
+        if end is not None:
+            policies.setdefault(end, []).append(policy)
+    for end, names in policies.items():  # one reminder when both policies end the same day
+        yield CareKind.insurance, f"insurance:{end.isoformat()}", end, "date", {"policies": names}, None
+    if car.warranty_end is not None and car.warranty_end >= today:
+        due = max(car.warranty_end - timedelta(days=rules.care_warranty_lead_days), today)
+        end = car.warranty_end.isoformat()
+        yield CareKind.warranty_end, f"warranty_end:{end}", due, "date", {"warranty_end": end}, None
+    for visit_id, day, advisor in car.recent_visits:
+        due = day + timedelta(days=rules.care_follow_up_days)
+        forecast = {"visit_on": day.isoformat(), "advisor_id": advisor}
+        yield CareKind.follow_up_call, f"follow_up_call:{visit_id}", due, "date", forecast, visit_id
 
 
 def _complaint_rows(session, store_id, cars, held, today, rules, now) -> list[dict[str, Any]]:

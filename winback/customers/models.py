@@ -63,6 +63,9 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str | None] = mapped_column(String(40))
     phone_valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The number as the archive cleanup last checked it: a row is checked again only when its
+    # phone differs (changed by an import, an edit or SQL), not on every run (issue 20).
+    phone_checked: Mapped[str | None] = mapped_column(String(40))
     # An advisor reached a wrong/bad number (空号/错号): the phone stays invalid until changed.
     phone_reported_wrong_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The customer asked not to be called again (拒绝回访): no later cycle lists them.
