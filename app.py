@@ -17,11 +17,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from api.errors import error_body
 from api.routes import router as api_router
 from db.session import configure, is_configured
-from edge.users import NotLoggedIn
+from edge.users import MustChangePassword, NotLoggedIn
 from web import render_error
 from web.forms import FormError, error_text, shown_again
 from web.routes import router as web_router
 from web.routes.common import is_htmx
+from web.routes.setup import SetupNeeded
 from web.security import OriginCheck, SecurityHeaders
 from winback.config import get_settings
 from winback.errors import DomainError
@@ -71,6 +72,18 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.include_router(api_router, prefix="/api")
     app.include_router(web_router)
+
+    @app.exception_handler(SetupNeeded)
+    async def _setup_needed(request: Request, _exc: SetupNeeded):
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": "/setup"})
+        return RedirectResponse("/setup", status_code=303)
+
+    @app.exception_handler(MustChangePassword)
+    async def _must_change_password(request: Request, _exc: MustChangePassword):
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": "/account/password"})
+        return RedirectResponse("/account/password", status_code=303)
 
     @app.exception_handler(NotLoggedIn)
     async def _not_logged_in(request: Request, _exc: NotLoggedIn):

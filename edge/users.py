@@ -19,6 +19,15 @@ class NotLoggedIn(Exception):
     """Raised when a page or API call needs a log-in; the app turns it into 401 or a redirect."""
 
 
+class MustChangePassword(Exception):
+    """A person logged in with a first password someone else chose or generated: every page
+    but the password page leads there until they have chosen their own."""
+
+
+# The pages a person with a first password still reaches (the API answers as usual).
+FIRST_PASSWORD_PAGES = frozenset({"/account/password", "/account/language", "/logout", "/login"})
+
+
 def optional_user(request: Request, session: SessionDep) -> Staff | None:
     """The person logged in by the session cookie, or (API only) by a per-store API token."""
     auth = request.headers.get("authorization", "")
@@ -29,6 +38,14 @@ def optional_user(request: Request, session: SessionDep) -> Staff | None:
         staff = sessions.resume(session=session, data=request.session)
     # Errors are answered in this person's language (edge.locale), also before a page has them.
     request.state.user_locale = staff.locale if staff is not None else None
+    path = request.url.path
+    if (
+        staff is not None
+        and staff.must_change_password
+        and path not in FIRST_PASSWORD_PAGES
+        and not path.startswith("/api/")
+    ):
+        raise MustChangePassword()
     return staff
 
 

@@ -59,6 +59,19 @@ BAD_CALLS = [
     ["demo", "--as-of", "garbage", "--no-serve"],
     ["db"],
     ["db", "downgrade"],
+    ["store", "create", "S01", "--name", "again"],
+    ["store", "create", "bad code!", "--name", "x"],
+    ["store", "create", "S02"],
+    ["staff"],
+    ["staff", "add", "u1", "--store", "S01", "--role", "chef", "--name", "x"],
+    ["staff", "add", "bad user", "--store", "S01", "--role", "advisor", "--name", "x"],
+    ["staff", "add", "u1", "--store", "NOPE", "--role", "advisor", "--name", "x"],
+    ["staff", "add", "u1", "--store", "S01", "--role", "advisor", "--name", "x", "--notify", "nope://x"],
+    ["staff", "add", "u1", "--store", "S01", "--role", "advisor", "--name", "x", "--password-stdin"],
+    ["staff", "import", "{tmp}/bad.csv", "--store", "S01"],
+    ["staff", "import", "{tmp}/missing.csv", "--store", "S01"],
+    ["staff", "import", "{tmp}/empty.csv", "--store", "S01"],
+    ["clock", "set", "garbage"],
 ]
 
 

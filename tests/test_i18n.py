@@ -136,6 +136,7 @@ def test_the_update_command_changes_nothing(tmp_path):
 ALLOWED_FILES = {
     "winback/demo.py": "the demo store's people, customers and places",
     "winback/customers/import_columns.py": "the DMS files' Chinese column headers (header synonyms)",
+    "winback/roster.py": "the staff lists' Chinese column headers and role names (synonyms)",
     "winback/customers/import_values.py": "the Chinese values DMS columns hold (男/女, 私家车...)",
     "winback/customers/identifiers.py": "licence-plate provinces and special plate characters (patterns)",
     "winback/customers/merges.py": "name honorifics ignored when comparing names (a pattern)",

@@ -9,6 +9,7 @@ import that points up or sideways. Bottom to top:
     paging  months  spreadsheet                       lists, calendar arithmetic, safe workbook cells
     audit                                             the audit trail every write records
     accounts                                          stores, staff, roles, log-in
+    democlock                                         moving business time for a demo (every process)
     notifications                                     queued messages to staff
     customers                                         the archive: customers, vehicles, repair orders, imports
     analytics                                         model scores, churn alarm, red-line crossings
@@ -18,6 +19,7 @@ import that points up or sideways. Bottom to top:
     evaluation                                        the evaluation three months later
     care                                              prevention: the care calendar beside the cycle
     stores                                            creating a store with its seeds
+    roster                                            a store's staff list from a spreadsheet
     demo  backup  cli  models                         entry points and the all-models import
 
 Where something belongs to two areas it lives in the upper one: the count of survey targets a
@@ -39,6 +41,7 @@ LAYERS: tuple[str, ...] = (
     "spreadsheet",
     "audit",
     "accounts",
+    "democlock",
     "notifications",
     "customers",
     "analytics",
@@ -48,6 +51,7 @@ LAYERS: tuple[str, ...] = (
     "evaluation",
     "care",
     "stores",
+    "roster",
     "demo",
     "backup",
     "cli",

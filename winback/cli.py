@@ -33,6 +33,12 @@ audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 app.add_typer(audit_app, name="audit")
 care_app = typer.Typer(no_args_is_help=True, help="The care calendar (reminders before the red line).")
 app.add_typer(care_app, name="care")
+staff_app = typer.Typer(no_args_is_help=True, help="A store's people: add one, or import the staff list.")
+app.add_typer(staff_app, name="staff")
+clock_app = typer.Typer(
+    no_args_is_help=True, help="The demo clock: business time moved for every process (web server included)."
+)
+app.add_typer(clock_app, name="clock")
 
 AsOf = Annotated[
     str | None, typer.Option("--as-of", help="Business time, e.g. 2027-02-15T09:00 (also WINBACK_NOW).")
@@ -82,10 +88,17 @@ def _options(
     ] = None,
 ) -> None:
     # --lang before the command (winback --lang en cycle status) is read by cli_locale()
-    return None
+    import db.session
+
+    # Bound before any command runs, so the demo clock kept in the database (winback.clock)
+    # is the command's business time from its first reading on (creating an engine connects nothing).
+    if not db.session.is_configured():
+        db.session.configure()
 
 
-def _set_clock(as_of: str | None) -> str | None:
+def _set_clock(as_of: str | None, persist: bool = True) -> str | None:
+    """``--as-of``: this command's business time, and (``persist``) the demo clock every process
+    reads from the database, so a running web server shows the same day (``winback clock``)."""
     from winback import clock
 
     if as_of:
@@ -99,7 +112,30 @@ def _set_clock(as_of: str | None) -> str | None:
                 )
             )
         os.environ["WINBACK_NOW"] = as_of
-    return as_of or os.environ.get("WINBACK_NOW") or None
+        if persist:
+            _keep_demo_clock(clock.now())
+    return as_of or os.environ.get("WINBACK_NOW") or _stored_as_of()
+
+
+def _keep_demo_clock(at) -> None:
+    from db.session import session_scope
+    from winback import democlock
+    from winback.actor import Actor
+
+    with session_scope() as session:
+        democlock.set_demo_clock(session=session, as_of=at, actor=Actor.system(label="cli --as-of"))
+
+
+def _stored_as_of() -> str | None:
+    """The demo clock kept in the database, for the flows this command starts (which may run in
+    another process): None when time runs as it is."""
+    import db.session
+    from winback import clock
+
+    if not db.session.is_configured():
+        db.session.configure()
+    at = clock.stored()
+    return at.isoformat() if at is not None else None
 
 
 @db_app.command("upgrade")
@@ -295,6 +331,215 @@ def store_set(code: str, key: str, value: str) -> None:
             session=session, store=store, key=key, value=parsed, actor=Actor.system(label="cli")
         )
     typer.echo(f"{code}: {key} = {parsed}")
+
+
+@store_app.command("create")
+def store_create(
+    code: Annotated[str, typer.Argument(help="The store's code, e.g. S01 (letters, digits, - or _).")],
+    name: Annotated[str, typer.Option("--name", help="The store's name.")],
+) -> None:
+    """Create a store with the default churn reasons and measure library (audited)."""
+    from db.session import session_scope
+    from winback import stores
+    from winback.actor import Actor
+
+    with session_scope() as session:
+        store = stores.create_store(session=session, code=code, name=name, actor=Actor.system(label="cli"))
+        typer.echo(say("store {code} created: {name}", code=store.code, name=store.name))
+
+
+RoleOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--role",
+        help="admin, supervisor, advisor, manager, auditor (or the Chinese role names of a staff "
+        "list); repeat for several.",
+    ),
+]
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Argument(help="The log-in name (letters, digits, . _ @ -).")],
+    store: Annotated[str, typer.Option("--store", help="Store code.")],
+    name: Annotated[str, typer.Option("--name", help="The person's name.")],
+    role: RoleOpt,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            "--notify", help="Where notifications go: an Apprise URL (mailto://, wecombot://, json://…)."
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of stdin; without it one is generated, "
+            "printed once, and must be changed at the first log-in.",
+        ),
+    ] = False,
+) -> None:
+    """Add a person to a store (audited)."""
+    from db.session import session_scope
+    from winback import roster
+    from winback.accounts import service as accounts
+    from winback.actor import Actor
+
+    roles = []
+    for text in role:
+        roles += [r for r in roster.parse_roles(text) if r not in roles]
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with session_scope() as session:
+        target = accounts.get_store(session=session, code=store)
+        staff, generated = roster.add_staff(
+            session=session,
+            store_id=target.id,
+            username=username,
+            display_name=name,
+            roles=roles,
+            password=password,
+            apprise_url=notify,
+            actor=Actor.system(label="cli"),
+        )
+        typer.echo(
+            say(
+                "{username} ({name}) added to {store} as {roles}",
+                username=staff.username,
+                name=staff.display_name,
+                store=target.code,
+                roles=", ".join(say(r.value) for r in roles),
+            )
+        )
+    if generated:
+        typer.echo(
+            say(
+                "first password (shown once; to be changed at the first log-in): {password}",
+                password=generated,
+            )
+        )
+
+
+@staff_app.command("import")
+def staff_import(
+    file: Annotated[str, typer.Argument(help="The staff list: XLSX, XLS or CSV with a header row.")],
+    store: Annotated[str, typer.Option("--store", help="Store code.")],
+    passwords_file: Annotated[
+        str | None,
+        typer.Option(
+            "--passwords-file",
+            help="Write the generated first passwords to this CSV (a new file, readable by you only) "
+            "instead of printing them.",
+        ),
+    ] = None,
+) -> None:
+    """Create an account for each person of a staff list (姓名, 用户名/工号, 岗位/角色, 手机, 邮箱,
+    企业微信, 通知地址). Good rows land; every problem of the others is listed. Each new account
+    gets a generated first password, shown once, to be changed at the first log-in."""
+    import csv
+    from pathlib import Path
+
+    from db.session import session_scope
+    from winback import roster
+    from winback.accounts import service as accounts
+    from winback.actor import Actor
+
+    path = Path(file)
+    if not path.is_file():
+        fail(say("no such file: {file}", file=file))
+    out = Path(passwords_file) if passwords_file else None
+    if out is not None and out.exists():
+        fail(say("{file} exists already; name a new file for the passwords", file=passwords_file))
+    locale = cli_locale()
+    with session_scope() as session:
+        target = accounts.get_store(session=session, code=store)
+        result = roster.import_roster(
+            session=session,
+            store_id=target.id,
+            source=path,
+            filename=path.name,
+            actor=Actor.system(label="cli"),
+        )
+        if out is not None and result.created:
+            # Before the commit: when the file cannot be written, no account is left without its password.
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(fd, "w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow([say("username"), say("name"), say("first password")])
+                writer.writerows(result.created)
+    typer.echo(
+        say(
+            "staff list {name}: {rows} rows: {new} accounts created, {failed} rows with errors",
+            name=path.name,
+            rows=result.rows,
+            new=len(result.created),
+            failed=result.failed_rows,
+        )
+    )
+    for e in result.errors:
+        typer.echo(
+            say(
+                "  row {row}, {column}: {reason}",
+                row=e.row_number,
+                column=e.column or "-",
+                reason=e.reason.translate(locale),
+            )
+            + (say(" ({value})", value=e.value) if e.value else "")
+        )
+    if result.created and out is None:
+        typer.echo(say("first passwords (shown once; each is changed at the first log-in):"))
+        for username, name, password in result.created:
+            typer.echo(f"  {username:<16} {name:<10} {password}")
+    elif result.created:
+        typer.echo(say("first passwords written to {file}; hand each person their own", file=out))
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@clock_app.command("show")
+def clock_show() -> None:
+    """The business time every process uses now, and whether it is a demo clock."""
+    from winback import clock
+
+    at = clock.stored()
+    if at is None:
+        typer.echo(say("real time: {at}", at=f"{clock.local(clock.now()):%Y-%m-%d %H:%M}"))
+    else:
+        typer.echo(
+            say(
+                "demo time: {at} (winback clock reset returns to real time)",
+                at=f"{clock.local(at):%Y-%m-%d %H:%M}",
+            )
+        )
+
+
+@clock_app.command("set")
+def clock_set(
+    at: Annotated[str, typer.Argument(help="ISO date or date-time, e.g. 2027-02-15T09:00.")],
+) -> None:
+    """Move business time for every process (CLI, web server, flows) to AT, for a demo."""
+    from winback import clock
+
+    _set_clock(at)
+    typer.echo(
+        say(
+            "demo time: {at} (winback clock reset returns to real time)",
+            at=f"{clock.local(clock.now()):%Y-%m-%d %H:%M}",
+        )
+    )
+
+
+@clock_app.command("reset")
+def clock_reset() -> None:
+    """Back to real time for every process (removes the demo clock)."""
+    from db.session import session_scope
+    from winback import democlock
+    from winback.actor import Actor
+
+    with session_scope() as session:
+        democlock.reset_demo_clock(session=session, actor=Actor.system(label="cli"))
+    typer.echo(say("the demo clock is off: every process runs on real time again"))
 
 
 @app.command("backup")
@@ -586,7 +831,8 @@ def demo(
     """Create the database, load the demo store, run this month's cycle, serve the UI."""
     import time
 
-    as_of = _set_clock(as_of)  # before the heavier imports: a typo is told at once
+    # before the heavier imports: a typo is told at once; kept as the demo clock after the upgrade
+    requested, as_of = as_of, _set_clock(as_of, persist=False)
 
     from db.migrate import upgrade
     from db.session import session_scope
@@ -602,6 +848,8 @@ def demo(
         prefect_server.serve_local()
     typer.echo(say("1/3 creating the database (alembic upgrade) ..."))
     upgrade()
+    if requested:
+        _keep_demo_clock(clock.now())
     typer.echo(say("2/3 loading the demo store ..."))
     with session_scope() as session:
         load_demo(session=session)

@@ -3,7 +3,7 @@
 One module per area; add a module and include its router here.
 """
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from web.routes import (
     admin,
@@ -15,9 +15,11 @@ from web.routes import (
     cycles,
     plans,
     reasons,
+    setup,
     tasks,
 )
 
-router = APIRouter(include_in_schema=False)
-for module in (auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons, care):
+# Before the first-run set-up, every page leads to it (web/routes/setup.py).
+router = APIRouter(include_in_schema=False, dependencies=[Depends(setup.gate)])
+for module in (setup, auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons, care):
     router.include_router(module.router)

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
@@ -47,6 +47,9 @@ class Staff(Base):
     # Moves on at log-out and at a password change: every session cookie issued before it
     # stops working (winback.accounts.sessions).
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A password someone else chose or generated (``winback staff add`` without one, a roster
+    # import): the person must choose their own at the first log-in before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     store: Mapped[Store] = relationship(lazy="joined")
     role_rows: Mapped[list[StaffRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")

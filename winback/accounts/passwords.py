@@ -9,6 +9,7 @@ without case.
 
 from __future__ import annotations
 
+import secrets
 from functools import cache
 from pathlib import Path
 
@@ -43,3 +44,12 @@ def check(password: str, *, username: str | None = None, field: str = "password"
         raise InvalidInput(HAS_USERNAME, field=field)
     if collapsed.lower() in common_passwords() or collapsed.lower().replace(" ", "") in common_passwords():
         raise InvalidInput(TOO_COMMON, field=field)
+
+
+# Letters and digits that cannot be mistaken for one another when read aloud or off paper.
+_GENERATED_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def generate(length: int = 14) -> str:
+    """A random first password (about 80 bits), handed out once and changed at the first log-in."""
+    return "".join(secrets.choice(_GENERATED_ALPHABET) for _ in range(max(length, PASSWORD_MIN_LENGTH)))

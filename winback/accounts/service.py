@@ -105,8 +105,11 @@ def create_staff(
     password: str,
     roles: list[Role],
     apprise_url: str | None = None,
+    must_change_password: bool = False,
     actor: Actor,
 ) -> Staff:
+    """A new account. ``must_change_password``: the password was generated or chosen by
+    someone else, so its owner must choose their own at the first log-in."""
     _check_password(password, username=username)
     if session.scalar(select(Staff.id).where(Staff.username == username)):
         raise InvalidInput("username '{username}' is taken", username=username, field="username")
@@ -117,6 +120,7 @@ def create_staff(
         password_hash=hash_password(password),
         apprise_url=apprise_url,
         active=True,
+        must_change_password=must_change_password,
         created_at=clock.now(),
         role_rows=[StaffRole(role=r) for r in roles],
     )
@@ -192,6 +196,18 @@ def get_staff(*, session: Session, staff_id: int) -> Staff:
     return staff
 
 
+def any_administrator(*, session: Session) -> bool:
+    """Whether anyone can administer this installation: an active admin in any store. Until
+    then the pages offer only the first-run set-up (``winback.roster.first_run``)."""
+    stmt = (
+        select(Staff.id)
+        .join(StaffRole, StaffRole.staff_id == Staff.id)
+        .where(StaffRole.role == Role.admin, Staff.active.is_(True))
+        .limit(1)
+    )
+    return session.scalar(stmt) is not None
+
+
 def staff_with_role(*, session: Session, store_id: int, role: Role, active_only: bool = True) -> list[Staff]:
     stmt = (
         select(Staff)
@@ -245,7 +261,10 @@ def change_password(*, session: Session, staff: Staff, old_password: str, new_pa
     except (VerificationError, InvalidHashError):
         raise InvalidInput("the current password is wrong", field="old_password") from None
     _check_password(new_password, username=staff.username)
+    if new_password == old_password:
+        raise InvalidInput("choose a new password, not the current one", field="new_password")
     staff.password_hash = hash_password(new_password)
+    staff.must_change_password = False
     staff.session_version += 1  # every session of this person ends (winback.accounts.sessions)
     audit_service.record(
         session=session,

@@ -160,12 +160,12 @@ FIELD_LABELS = {
 }
 
 
-def _norm_header(text: Any) -> str:
+def norm_header(text: Any) -> str:
     return re.sub(r"[\s*＊:：()（）_\-]", "", str(text or "")).lower()
 
 
 _SYNONYMS = {
-    kind: {_norm_header(h): f for f, hs in fields.items() for h in hs} for kind, fields in HEADERS.items()
+    kind: {norm_header(h): f for f, hs in fields.items() for h in hs} for kind, fields in HEADERS.items()
 }
 
 
@@ -218,10 +218,10 @@ def save_column_mapping(
 
 def find_columns(header: list[str], kind: ImportKind, saved: dict[str, str]) -> dict[str, int]:
     """field -> column index. The store's saved mapping wins over the built-in names."""
-    saved_norm = {_norm_header(h): f for h, f in saved.items()}
+    saved_norm = {norm_header(h): f for h, f in saved.items()}
     found: dict[str, int] = {}
     for i, h in enumerate(header):
-        key = _norm_header(h)
+        key = norm_header(h)
         field = saved_norm.get(key) or _SYNONYMS[kind].get(key)
         if field and field not in found:
             found[field] = i
@@ -229,8 +229,8 @@ def find_columns(header: list[str], kind: ImportKind, saved: dict[str, str]) -> 
 
 
 def header_score(kind: ImportKind, saved: dict[str, str]) -> Callable[[list[Any]], int]:
-    names = set(_SYNONYMS[kind]) | {_norm_header(h) for h in saved}
-    return lambda cells: sum(1 for c in cells if c is not None and _norm_header(c) in names)
+    names = set(_SYNONYMS[kind]) | {norm_header(h) for h in saved}
+    return lambda cells: sum(1 for c in cells if c is not None and norm_header(c) in names)
 
 
 def missing_required(kind: ImportKind, found: dict[str, int]) -> list[str]:
