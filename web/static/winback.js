@@ -13,4 +13,12 @@
       HTMLFormElement.prototype.submit.call(elt);
     }
   });
+  // A "print" button (the evaluation report): no javascript: links, the CSP forbids them.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-print]");
+    if (button) {
+      event.preventDefault();
+      window.print();
+    }
+  });
 })();
