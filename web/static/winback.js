@@ -13,6 +13,14 @@
       HTMLFormElement.prototype.submit.call(elt);
     }
   });
+  // "Select all" (the cycle page's bulk reassignment): ticks every box of that name on the page.
+  document.addEventListener("change", function (event) {
+    var all = event.target;
+    if (all.matches && all.matches("input[data-select-all]")) {
+      var boxes = document.querySelectorAll('input[type=checkbox][name="' + all.dataset.selectAll + '"]');
+      Array.prototype.forEach.call(boxes, function (box) { box.checked = all.checked; });
+    }
+  });
   // A button that destroys something asks first (data-confirm holds the question, translated).
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-confirm]");
