@@ -1,16 +1,16 @@
 """Measures keep the order the manager gives them on the plan page (issue 18: measures could
 not be added, removed or reordered); existing measures keep their order by id.
 
-Revision ID: 0017_plan
-Revises: 0016
+Revision ID: 0020_plan
+Revises: 0019
 Create Date: 2026-11-29 20:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_plan"
-down_revision = "0016"
+revision = "0020_plan"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
