@@ -8,7 +8,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -70,6 +70,13 @@ def create_app() -> FastAPI:
     app.add_middleware(OriginCheck)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    favicon = Path(__file__).parent / "web" / "static" / "favicon.svg"
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def _favicon() -> FileResponse:
+        # Browsers ask for it by themselves on pages without <link rel="icon"> (JSON, files).
+        return FileResponse(favicon, media_type="image/svg+xml")
+
     app.include_router(api_router, prefix="/api")
     app.include_router(web_router)
 

@@ -55,6 +55,14 @@ RULES: dict[str, tuple[tuple, object]] = {
     ),
     "GET /api/reason-codes": (("ok",) * 7 + ("in",), None),
     "PATCH /api/measures/{measure}": ((403, 403, 403, 403, "ok", 403, 404, "in"), {"expected_effect": "x"}),
+    "POST /api/plans/{plan}/measures": (
+        (403, 403, 403, 403, "ok", 403, 404, "in"),
+        {"title": "matrix", "area": "service", "owner_id": "{advisor1}", "due_date": "2030-01-01"},
+    ),
+    "PUT /api/plans/{plan}/measure-order": (
+        (403, 403, 403, 403, "ok", 403, 404, "in"),
+        {"measure_ids": ["{measure}"]},
+    ),
     "POST /api/plans/{plan}/submit": (("ok", "ok", 403, 403, "ok", 403, 404, "in"), None),
     "POST /api/plans/{plan}/approve": ((403, 403, 403, 403, "L", 403, 404, "in"), {}),
     "POST /api/plans/{plan}/reject": ((403, 403, 403, 403, "ok", 403, 404, "in"), {"comment": "no"}),
@@ -90,6 +98,11 @@ RULES: dict[str, tuple[tuple, object]] = {
         "form:plan_id={plan}&expected_effect=y",
     ),
     "POST /plans/{plan}/submit": (("ok", "ok", 403, 403, "ok", 403, 404, "in"), None),
+    # the whole plan in one form: only its manager
+    "POST /plans/{plan}/measures": ((403, 403, 403, 403, "ok", 403, 404, "in"), "form:action=save"),
+    # no file uploaded yet: the plan's readers are told there is none, as is another store
+    "GET /measures/{measure}/attachments/{attachment_id}": ((404,) * 7 + ("in",), None),
+    "GET /favicon.ico": (("any",) * 8, None),
     "POST /plans/{plan}/decide": (
         (403, 403, 403, 403, "ok", 403, 404, "in"),
         "form:decision=reject&comment=no",
@@ -240,6 +253,8 @@ RULES: dict[str, tuple[tuple, object]] = {
     ),
     # the admin removes it first: the manager then finds it gone
     "POST /care/schedules/{schedule_id}/delete": (("ok", 403, 403, 403, 404, 403, 404, "in"), None),
+    # last: the manager takes the measure out of the plan (the intruder then finds nothing either)
+    "DELETE /api/measures/{measure}": ((403, 403, 403, 403, "ok", 403, 404, "in"), None),
 }
 # Framework routes: the docs and the schema are public and read-only.
 PUBLIC = {"GET /openapi.json", "GET /api/docs", "GET /docs/oauth2-redirect"}
@@ -363,6 +378,7 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
         "vin": task.target.vehicle.vin,
         "entity_type": "cycle",
         "entity_id": surveying_cycle,
+        "attachment_id": 999999,
     }
 
 

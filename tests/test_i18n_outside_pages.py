@@ -327,13 +327,13 @@ def test_evaluation_workbook_in_the_requesters_language(locale):
         assert not any(CJK.search(str(n)) for n in names), names
         assert summary["Targets"] == 57 and summary["Vehicles back"] == 5
         assert measure[1:3] == ("in progress", "High price, Too far")
-        assert "Churn rate % (grade=economy)" in kpis
+        assert "Churn rate % (Vehicle grade: Economy)" in kpis
     else:
         assert all(CJK.search(str(n)) or n == "%" for n in names), names
         assert not any(re.search(r"[A-Za-z]{3,}", str(n)) for n in names), names
         assert summary["调查对象"] == 57 and summary["回厂车辆数"] == 5
         assert measure[1:3] == ("进行中", "价格高、距离远")
-        assert "流失率 %（车辆级别=economy）" in kpis
+        assert "流失率 %（车辆级别：经济型）" in kpis
 
 
 def test_audit_export_headers_follow_the_exporters_language(client, session, staff):

@@ -612,7 +612,12 @@ def test_plan_pages_and_the_evaluation_report(session, planning_cycle, staff):
     session.commit()
     login("manager")  # three months later: a new log-in (sessions end after idle time)
     page = client.get(f"/cycles/{cycle.id}/report").text
-    assert "效果评估报告" in page and "对照组（不联系）" in page and "@media print" in page and "<svg" in page
+    assert (
+        "效果评估报告" in page
+        and "对照组（不联系）" in page
+        and "/static/report.css" in page
+        and "<svg" in page
+    )
     assert f"{ev.holdout['holdout_rate_pct']}%" in page
     r = client.get(f"/cycles/{cycle.id}/report.xlsx")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")

@@ -11,7 +11,7 @@ from jinja2 import pass_context
 
 from edge.locale import page_locale
 from web.i18n import fmt_date, fmt_money, fmt_number
-from winback import clock
+from winback import clock, labels
 from winback.customers import contact_masking, privacy
 from winback.i18n import N_, Message, localize, translator
 
@@ -78,6 +78,8 @@ def prefect_ui_url() -> str | None:
 
 
 templates.env.globals["prefect_ui_url"] = prefect_ui_url
+# An audit event's code as what happened (winback.labels.EVENTS); None for a code not worded yet.
+templates.env.filters["event_words"] = labels.EVENTS.get
 
 
 def render(request: Request, template: str, user=None, status_code: int = 200, **context: Any):

@@ -27,6 +27,7 @@ from starlette.datastructures import FormData
 from db.session import session_scope
 from edge.users import optional_user
 from winback.errors import DomainError
+from winback.i18n import N_, Message
 
 ShowAgain = Callable[..., Any]
 
@@ -58,6 +59,37 @@ def form(
     return mark
 
 
+# pydantic's own errors in words of the catalog (its English "String should have at most 500
+# characters" would reach a Chinese page as it is); other types keep pydantic's text.
+PYDANTIC_WORDS = {
+    "string_too_long": N_("The text is too long: at most {max_length} characters"),
+    "string_too_short": N_("The text is too short: at least {min_length} characters"),
+    "too_short": N_("Choose at least {min_length}"),
+    "missing": N_("A required field is empty"),
+    "int_parsing": N_("Enter a whole number"),
+    "decimal_parsing": N_("Enter a number"),
+    "float_parsing": N_("Enter a number"),
+    "date_from_datetime_parsing": N_("Enter a date"),
+    "date_parsing": N_("Enter a date"),
+    "greater_than": N_("The number must be greater than {gt}"),
+    "greater_than_equal": N_("The number must be at least {ge}"),
+    "less_than_equal": N_("The number must be at most {le}"),
+    "enum": N_("Choose one of the listed values"),
+    "literal_error": N_("Choose one of the listed values"),
+}
+
+
+def _pydantic_words(error: Mapping[str, Any]) -> str:
+    msgid = PYDANTIC_WORDS.get(error.get("type", ""))
+    if msgid is None:
+        return error["msg"]
+    ctx = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, (int, float, str))}
+    try:
+        return Message(msgid, **ctx)
+    except (KeyError, IndexError):
+        return error["msg"]
+
+
 def error_text(exc: BaseException, messages: Mapping[str, str] | None = None) -> str:
     """The one wording of a refused input: the domain's message, or the schema's errors joined."""
     if isinstance(exc, (FormError, DomainError)):
@@ -67,10 +99,10 @@ def error_text(exc: BaseException, messages: Mapping[str, str] | None = None) ->
         for e in exc.errors():
             field = str(e["loc"][-1]) if e.get("loc") else ""
             words = messages or {}
-            text = words.get(f"{field}.{e['type']}") or words.get(field) or e["msg"]
+            text = words.get(f"{field}.{e['type']}") or words.get(field) or _pydantic_words(e)
             if text not in texts:
                 texts.append(text)
-        return "; ".join(texts)
+        return texts[0] if len(texts) == 1 else "; ".join(texts)  # one error keeps its Message
     return "The input is not valid"
 
 

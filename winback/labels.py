@@ -33,6 +33,23 @@ FLOW_RUN_STATES = (
 )
 # Task statuses the pages show by code (the others are words used elsewhere as well).
 TASK_STATUSES = (N_("carried_over"),)
+# Flow names (flows/*.py), shown as what the flow does (partials/flow_runs.html: "flow:" + name).
+FLOW_NAMES = (
+    N_("flow:analyze_profiles"),
+    N_("flow:archive_cleanup"),
+    N_("flow:assign_surveys"),
+    N_("flow:cycle_for_store"),
+    N_("flow:draft_plan"),
+    N_("flow:evaluate_cycle"),
+    N_("flow:execute_plan"),
+    N_("flow:import_visits"),
+    N_("flow:monthly_cycle"),
+    N_("flow:plan_care"),
+    N_("flow:resume_cycle"),
+    N_("flow:screen_targets"),
+    N_("flow:tally_reasons"),
+    N_("flow:watch_deadlines"),
+)
 # Target bands (winback.cycles.models.Band), incl. the model's "likely lost".
 BANDS = (N_("at_risk"), N_("lost"), N_("likely_lost"))
 # Survey tasks: contact methods, attempt outcomes, where else the car was serviced.
@@ -124,3 +141,68 @@ CLEANUP_FINDINGS = (
 )
 # The web framework's own error details, shown through the API's and the pages' catalog.
 FRAMEWORK = (N_("Not Found"), N_("Method Not Allowed"))
+
+# Audit events (winback.audit: the ``action`` codes) as what happened, for the timelines; the
+# code itself stays behind the page's 详情 toggle for auditors and IT.
+EVENTS = {
+    "analytics.redline_crossed": N_("A customer crossed the churn red line"),
+    "api_token.created": N_("An API token was created"),
+    "api_token.revoked": N_("An API token was revoked"),
+    "archive.cleaned": N_("The archive was cleaned up"),
+    "audit.exported": N_("The audit trail was exported"),
+    "callback.recorded": N_("The satisfaction callback was recorded"),
+    "care.call_recorded": N_("A care call was recorded"),
+    "care.planned": N_("The care calendar was planned"),
+    "care.schedule_deleted": N_("A maintenance schedule was deleted"),
+    "care.schedule_saved": N_("A maintenance schedule was saved"),
+    "customer.do_not_call": N_("The customer asked not to be called"),
+    "customer.merged": N_("Duplicate customers were merged"),
+    "customer.note_added": N_("A note was added to the customer"),
+    "customer.phone_reported_wrong": N_("The phone number was reported wrong"),
+    "customer.updated_by_import": N_("The customer was updated by an import"),
+    "vehicle.updated_by_import": N_("The vehicle was updated by an import"),
+    "cycle.evaluated": N_("The cycle was evaluated"),
+    "cycle.stage_changed": N_("The cycle moved to its next stage"),
+    "cycle.started": N_("The cycle was started"),
+    "import.completed": N_("An import finished"),
+    "import.failed": N_("An import failed"),
+    "import.mapping_saved": N_("An import's column mapping was saved"),
+    "measure.added": N_("A measure was added to the plan"),
+    "measure.escalated": N_("An overdue measure was escalated to the manager"),
+    "measure.removed": N_("A measure was removed from the plan"),
+    "measure.status_changed": N_("A measure's owner reported on it"),
+    "measure.updated": N_("A measure was edited"),
+    "measure_template.added": N_("A typical measure was added to the library"),
+    "measure_template.updated": N_("A typical measure of the library was edited"),
+    "measures.reordered": N_("The plan's measures were reordered"),
+    "merge.rejected": N_("A proposed merge was rejected"),
+    "plan.amended": N_("An amendment of the approved plan was drafted"),
+    "plan.approved": N_("The plan was approved"),
+    "plan.drafted": N_("The plan was drafted from the tally"),
+    "plan.rejected": N_("The plan was rejected"),
+    "plan.submitted": N_("The plan was submitted for approval"),
+    "staff.activated": N_("The account was activated"),
+    "staff.deactivated": N_("The account was deactivated"),
+    "staff.created": N_("A staff account was created"),
+    "staff.handed_over": N_("An advisor's work was handed over"),
+    "staff.language_changed": N_("The page language was changed"),
+    "staff.logged_out": N_("Logged out"),
+    "staff.password_changed": N_("The password was changed"),
+    "staff.roles_changed": N_("The roles were changed"),
+    "staff.store_added": N_("A store was added to the account"),
+    "store.created": N_("A store was created"),
+    "store.setting_changed": N_("A store setting was changed"),
+    "surveys.assigned": N_("The surveys were assigned to the advisors"),
+    "surveys.escalated": N_("Overdue surveys were escalated"),
+    "task.closed": N_("The survey was closed"),
+    "task.draft_saved": N_("The survey's answers were saved as a draft"),
+    "task.complaint_answered": N_("A complaint was answered"),
+    "task.complaint_recorded": N_("A complaint was recorded"),
+    "task.contact_attempt": N_("A contact attempt was recorded"),
+    "task.excluded": N_("The task was excluded"),
+    "task.reassigned": N_("The task was reassigned"),
+    "vehicle.status_changed": N_("The vehicle's status was changed"),
+    "visit.recorded": N_("A workshop visit was recorded"),
+    "voucher.offered": N_("A voucher was offered"),
+    "voucher.redeemed": N_("A voucher was redeemed"),
+}

@@ -28,6 +28,8 @@ from winback.plans import service as plans
 from winback.plans.models import MeasureStatus
 from winback.plans.schemas import (
     CallbackIn,
+    MeasureNew,
+    MeasureOrder,
     MeasureReport,
     MeasureTemplateIn,
     MeasureUpdate,
@@ -48,6 +50,30 @@ def update_measure(
 ) -> dict[str, Any]:
     m = plans.update_measure(session=session, measure_id=measure_id, actor_staff=user, **body.model_dump())
     return out.measure(m)
+
+
+@router.post("/plans/{plan_id}/measures", response_model=MeasureOut, status_code=201, tags=["plans"])
+def add_measure(plan_id: int, body: MeasureNew, user: Manager, session: SessionDep) -> dict[str, Any]:
+    """A measure of the manager's own (a recall campaign, say), while the plan is a draft or rejected."""
+    return out.measure(
+        plans.add_measure(session=session, plan_id=plan_id, actor_staff=user, **body.model_dump())
+    )
+
+
+@router.delete("/measures/{measure_id}", response_model=PlanOut, tags=["plans"])
+def remove_measure(measure_id: int, user: Manager, session: SessionDep) -> dict[str, Any]:
+    """Take a measure out of a plan still editable; answers the plan as it is now."""
+    return out.plan(plans.remove_measure(session=session, measure_id=measure_id, actor_staff=user))
+
+
+@router.put("/plans/{plan_id}/measure-order", response_model=PlanOut, tags=["plans"])
+def reorder_measures(plan_id: int, body: MeasureOrder, user: Manager, session: SessionDep) -> dict[str, Any]:
+    """Every measure of the plan, once each, in the new order."""
+    return out.plan(
+        plans.reorder_measures(
+            session=session, plan_id=plan_id, measure_ids=body.measure_ids, actor_staff=user
+        )
+    )
 
 
 @router.post("/plans/{plan_id}/submit", response_model=PlanOut, tags=["plans"])

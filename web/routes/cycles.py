@@ -91,8 +91,9 @@ def cycle_page(
     page: Annotated[int, Query(ge=1)] = 1,
     q: str = "",
     status: str = "",
+    assignee: str = "",
 ):
-    return _cycle_page(request, cycle_id, user, session, page, q=q, status=status)
+    return _cycle_page(request, cycle_id, user, session, page, q=q, status=status, assignee=assignee)
 
 
 @router.post("/cycles/{cycle_id}/cancel")
@@ -171,18 +172,32 @@ def cycle_progress(
     )
 
 
-def _cycle_page(request: Request, cycle_id: int, user, session, page: int, q: str = "", status: str = ""):
+def _cycle_page(
+    request: Request,
+    cycle_id: int,
+    user,
+    session,
+    page: int,
+    q: str = "",
+    status: str = "",
+    assignee: str = "",
+):
     _need(user, *READERS)  # an advisor sees their own tasks only (/tasks)
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids(user))
     try:
         wanted = SurveyStatus(status) if status else None
     except ValueError:
         raise InvalidInput("unknown status '{status}'", status=status, field="status") from None
+    try:
+        assignee_id = int(assignee) if assignee.strip() else None
+    except ValueError:
+        raise InvalidInput("The input is not valid", field="assignee") from None
     tasks = surveys.cycle_tasks_page(
         session=session,
         cycle_id=cycle.id,
         search=q,
         status=wanted,
+        assignee_id=assignee_id,
         page=page,
         by_phone=privacy.may_see_contact(user),
         page_size=PAGE,
@@ -197,6 +212,7 @@ def _cycle_page(request: Request, cycle_id: int, user, session, page: int, q: st
         tasks=tasks,
         q=q,
         status=status,
+        assignee=assignee_id,
         statuses=list(SurveyStatus),
         board=surveys.progress(session=session, cycle_id=cycle.id),
         progress=progress,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from edge import actions
 from edge.locale import page_locale
@@ -15,6 +16,7 @@ from web import flash, forms, render
 from web.routes.common import PAGE, list_url, safe_back
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
+from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.customers import privacy
@@ -26,6 +28,7 @@ from winback.plans import service as plans
 from winback.plans.models import MeasureStatus, PlanStatus
 from winback.plans.schemas import (
     CallbackIn,
+    MeasureNew,
     MeasureReport,
     MeasureTemplateIn,
     MeasureUpdate,
@@ -34,6 +37,7 @@ from winback.plans.schemas import (
     VoucherOffer,
 )
 from winback.surveys import service as surveys
+from winback.surveys.models import ReasonArea
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,10 +49,12 @@ router = APIRouter(include_in_schema=False)
 def plan_page(
     request: Request, plan_id: int, user: CurrentUser, session: SessionDep, error: str | None = None
 ):
+    return _plan_view(request, plan_id, user, session, error=error)
+
+
+def _plan_view(request: Request, plan_id: int, user, session, *, error: str | None = None, typed: Any = None):
     plan = plans.get_plan(session=session, plan_id=plan_id, store_ids=store_ids(user))
     cycle = cycles.get_cycle(session=session, cycle_id=plan.cycle_id)
-    from winback import clock
-
     return render(
         request,
         "plans/detail.html",
@@ -63,12 +69,125 @@ def plan_page(
         reason_by_code=surveys.reasons_by_code(session=session, store_ids=[plan.store_id]),
         staff=[s for s in accounts.list_staff(session=session, store_id=plan.store_id) if s.active],
         editable=plan.status.value in ("draft", "rejected") and user.has_role(Role.manager),
+        history=plans.decision_history(session=session, plan_id=plan.id, store_ids=store_ids(user)),
+        attachments=plans.plan_attachments(session=session, plan_id=plan.id, store_ids=store_ids(user)),
+        areas=list(ReasonArea),
+        typed=typed or {},
     )
 
 
 def _plan_again(request, user, session, *, error, status, form, plan_id=None, **_params):
-    # the plan page answers 200 with the message, as it always did
-    return plan_page(request, int(plan_id or form.get("plan_id")), user, session, error=error)
+    # the plan page answers 200 with the message and what was typed, as it always did
+    return _plan_view(request, int(plan_id or form.get("plan_id")), user, session, error=error, typed=form)
+
+
+MEASURE_FIELDS = ("title", "owner_id", "due_date", "expected_effect", "expected_value", "expected_unit")
+
+
+def _measure_update(posted, mid: int) -> MeasureUpdate:
+    """One measure card of the plan form (fields named ``m<id>-<field>``) as the API's schema."""
+    field = {name: (posted.get(f"m{mid}-{name}") or "") for name in (*MEASURE_FIELDS, "estimated_cost")}
+    return MeasureUpdate.model_validate(
+        {
+            "title": field["title"] or None,
+            "owner_id": field["owner_id"] or None,
+            "due_date": field["due_date"] or None,
+            "expected_effect": field["expected_effect"],
+            "expected_value": _number(field["expected_value"]),
+            "expected_unit": field["expected_unit"],
+            "estimated_cost": _number(field["estimated_cost"]),
+            "reasons": posted.getlist(f"m{mid}-reasons"),
+        }
+    )
+
+
+def _new_measure(posted) -> MeasureNew:
+    field = {
+        name: (posted.get(f"new-{name}") or "").strip()
+        for name in (
+            "title",
+            "area",
+            "owner_id",
+            "due_date",
+            "expected_effect",
+            "reason_code",
+            "estimated_cost",
+        )
+    }
+    if not field["title"]:
+        raise forms.FormError("a measure needs a title")
+    if not field["due_date"]:
+        raise forms.FormError("Give the new measure a due date")
+    return MeasureNew.model_validate(
+        {
+            **field,
+            "expected_effect": field["expected_effect"] or None,
+            "reason_code": field["reason_code"] or None,
+            "estimated_cost": _number(field["estimated_cost"]),
+        }
+    )
+
+
+@router.post("/plans/{plan_id}/measures")
+@forms.form(_plan_again)
+async def plan_save(request: Request, plan_id: int, user: CurrentUser, session: SessionDep):
+    """The whole plan in one form: every card is saved, then the button's action (save, submit
+    for approval, add a measure, remove one or move one up or down) is done, in one transaction:
+    a refused field keeps everything typed on the page and nothing half-saved."""
+    posted = await request.form()
+    plan = plans.get_plan(session=session, plan_id=plan_id, store_ids=store_ids(user))
+    _need(user, Role.manager)
+    ours = {m.id for m in plan.measures}
+    for raw in posted.getlist("measure"):
+        try:
+            mid = int(raw)
+        except ValueError:
+            raise forms.FormError("The input is not valid") from None
+        if mid not in ours:
+            raise forms.FormError("The input is not valid")
+        body = _measure_update(posted, mid)
+        plans.update_measure(session=session, measure_id=mid, actor_staff=user, **body.model_dump())
+    action, _, target = (posted.get("action") or "save").partition(":")
+    anchor = ""
+    if action in ("remove", "up", "down"):
+        try:
+            mid = int(target)
+        except ValueError:
+            raise forms.FormError("The input is not valid") from None
+        if mid not in ours:
+            raise forms.FormError("The input is not valid")
+        if action == "remove":
+            plans.remove_measure(session=session, measure_id=mid, actor_staff=user)
+            flash(request, "The measure was removed.")
+        else:
+            plans.move_measure(session=session, measure_id=mid, up=action == "up", actor_staff=user)
+            flash(request, "Saved.")
+            anchor = f"#measure-{mid}"
+    elif action == "add":
+        body = _new_measure(posted)
+        added = plans.add_measure(session=session, plan_id=plan.id, actor_staff=user, **body.model_dump())
+        flash(request, "The measure was added.")
+        anchor = f"#measure-{added.id}"
+    elif action == "submit":
+        plans.submit_plan(session=session, plan_id=plan.id, actor_staff=user)
+        flash(request, "Plan submitted.")
+    else:
+        flash(request, "Saved.")
+    return _see_other(f"/plans/{plan.id}{anchor}")
+
+
+@router.get("/measures/{measure_id}/attachments/{attachment_id}")
+def attachment_download(measure_id: int, attachment_id: int, user: CurrentUser, session: SessionDep):
+    """An evidence file, for whoever may read the measure's plan; always a download (never
+    shown inline: it is what a staff member uploaded)."""
+    a = plans.attachment_file(
+        session=session, measure_id=measure_id, attachment_id=attachment_id, store_ids=store_ids(user)
+    )
+    return Response(
+        a.data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(a.filename)}"},
+    )
 
 
 def _number(text: str) -> Decimal | None:
@@ -182,7 +301,6 @@ def my_measures(
     q: str = "",
     page: Annotated[int, Query(ge=1)] = 1,
 ):
-    from winback import clock
 
     return render(
         request,

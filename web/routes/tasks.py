@@ -323,8 +323,13 @@ def staff_hand_over(
     user: CurrentUser,
     session: SessionDep,
     back: Annotated[str, Form()] = "/cycles",
+    to_staff_id: Annotated[str, Form()] = "",
 ):
-    result = surveys.hand_over_advisor(session=session, advisor_id=staff_id, actor_staff=user)
+    try:
+        to = int(to_staff_id) if to_staff_id.strip() else None
+    except ValueError:
+        raise forms.FormError("The input is not valid") from None
+    result = surveys.hand_over_advisor(session=session, advisor_id=staff_id, actor_staff=user, to_staff_id=to)
     counts = {"tasks": result["tasks"], "customers": result["customers"]}
     if result["deactivated"]:
         flash(request, "Handed over and deactivated: {tasks} tasks, {customers} customers.", **counts)

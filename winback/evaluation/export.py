@@ -164,7 +164,7 @@ def evaluation_xlsx(
         for seg, c in cells.items():
             kpi_rows.append(
                 [
-                    _("Churn rate % ({k}={s})", k=name, s=seg),
+                    _("Churn rate % ({k}: {s})", k=name, s=_(seg)),
                     c["rate_pct"],
                     c["vehicles"],
                 ]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -122,6 +126,45 @@ def decide_plan(
             ),
         )
     return plan
+
+
+@dataclass(frozen=True)
+class DecisionStep:
+    """One step of a plan's way to approval: submitted, approved or rejected, by whom, when."""
+
+    at: datetime
+    step: str  # "submitted" | "approved" | "rejected" (the plan status it led to)
+    by: str
+    comment: str | None
+
+
+def decision_history(*, session: Session, plan_id: int, store_ids: list[int]) -> list[DecisionStep]:
+    """The plan's submissions and decisions from its audit trail, newest first: the page shows
+    the current one on top and the earlier ones (a rejection answered since) below it."""
+    plan = get_plan(session=session, plan_id=plan_id, store_ids=store_ids)
+    steps = {"plan.submitted": "submitted", "plan.approved": "approved", "plan.rejected": "rejected"}
+    events = [
+        e
+        for e in audit_service.timeline(
+            session=session, store_ids=store_ids, entity_type="plan", entity_id=plan.id
+        )
+        if e.action in steps
+    ]
+    ids = {e.actor_id for e in events if e.actor_id}
+    names = (
+        dict(session.execute(select(Staff.id, Staff.display_name).where(Staff.id.in_(ids))).tuples().all())
+        if ids
+        else {}
+    )
+    return [
+        DecisionStep(
+            at=e.at,
+            step=steps[e.action],
+            by=names.get(e.actor_id, e.actor_label),
+            comment=(e.changes or {}).get("comment") if e.action != "plan.submitted" else None,
+        )
+        for e in reversed(events)
+    ]
 
 
 def execute_plan(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:

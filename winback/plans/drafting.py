@@ -70,6 +70,7 @@ def draft_plan(*, session: Session, cycle_id: int, actor: Actor) -> Rectificatio
                     store_id=cycle.store_id,
                     area=t.area,
                     title=t.title,
+                    position=len(plan.measures),
                     reason_code_id=rc.id,
                     owner_id=owner_id,
                     due_date=due,
@@ -113,11 +114,49 @@ def update_measure(
     expected_unit: str | None = None,
     reasons: list[str] | None = None,
 ) -> Measure:
-    require_manager(actor_staff)
-    measure = session.get(Measure, measure_id)
-    if measure is None or measure.store_id not in actor_staff.all_store_ids:
-        raise NotFound("no measure {measure_id}", measure_id=measure_id)
-    editable(measure.plan)
+    measure = _editable_measure(session, measure_id, actor_staff)
+    changes = _apply(
+        session,
+        measure,
+        title=title,
+        owner_id=owner_id,
+        due_date=due_date,
+        expected_effect=expected_effect,
+        estimated_cost=estimated_cost,
+        expected_value=expected_value,
+        expected_unit=expected_unit,
+        reasons=reasons,
+    )
+    if changes:
+        audit_service.record(
+            session=session,
+            actor=Actor.person(actor_staff),
+            action="measure.updated",
+            entity_type="plan",
+            entity_id=measure.plan_id,
+            store_id=measure.store_id,
+            cycle_id=measure.plan.cycle_id,
+            changes={"measure_id": measure.id, **changes},
+        )
+    session.flush()
+    session.expire(measure, ["owner", "reason_code"])  # relationships follow the new ids
+    return measure
+
+
+def _apply(
+    session: Session,
+    measure: Measure,
+    *,
+    title: str | None = None,
+    owner_id: int | None = None,
+    due_date: date | None = None,
+    expected_effect: str | None = None,
+    estimated_cost: Decimal | None = None,
+    expected_value: Decimal | None = None,
+    expected_unit: str | None = None,
+    reasons: list[str] | None = None,
+) -> dict:
+    """Check and set a measure's fields (None: unchanged); the changes, for the audit trail."""
     values: dict = {}
     if title is not None:
         if not title.strip():
@@ -152,20 +191,7 @@ def update_measure(
         if before_codes != after_codes:
             measure.reasons = chosen
             changes["reasons"] = {"before": before_codes, "after": after_codes}
-    if changes:
-        audit_service.record(
-            session=session,
-            actor=Actor.person(actor_staff),
-            action="measure.updated",
-            entity_type="plan",
-            entity_id=measure.plan_id,
-            store_id=measure.store_id,
-            cycle_id=measure.plan.cycle_id,
-            changes={"measure_id": measure.id, **changes},
-        )
-    session.flush()
-    session.expire(measure, ["owner", "reason_code"])  # relationships follow the new ids
-    return measure
+    return changes
 
 
 def _reason_codes(session: Session, store_id: int, codes: list[str]) -> list[ReasonCode]:
@@ -190,10 +216,14 @@ def add_measure(
     due_date: date,
     expected_effect: str | None = None,
     reason_code: str | None = None,
+    estimated_cost: Decimal | None = None,
 ) -> Measure:
+    """A measure of the manager's own (a recall campaign, say) at the end of a plan still editable."""
     require_manager(actor_staff)
     plan = get_plan(session=session, plan_id=plan_id, store_ids=actor_staff.all_store_ids)
     editable(plan)
+    if not title.strip():
+        raise InvalidInput("a measure needs a title", field="title")
     rc_id = None
     if reason_code:
         rc_id = session.scalar(
@@ -206,21 +236,119 @@ def add_measure(
     measure = Measure(
         store_id=plan.store_id,
         area=area,
-        title=title.strip() or "?",
+        title=title.strip(),
         status=MeasureStatus.todo,
         reason_code_id=rc_id,
+        position=max((m.position for m in plan.measures), default=-1) + 1,
     )
     plan.measures.append(measure)
     session.flush()
     measure.lineage_id = measure.id
     if reason_code:
         measure.reasons = _reason_codes(session, plan.store_id, [reason_code])
-    update_measure(
-        session=session,
-        measure_id=measure.id,
-        actor_staff=actor_staff,
+    values = _apply(
+        session,
+        measure,
         owner_id=owner_id,
         due_date=due_date,
         expected_effect=expected_effect,
+        estimated_cost=estimated_cost,
     )
+    audit_service.record(
+        session=session,
+        actor=Actor.person(actor_staff),
+        action="measure.added",
+        entity_type="plan",
+        entity_id=plan.id,
+        store_id=plan.store_id,
+        cycle_id=plan.cycle_id,
+        changes={
+            "measure_id": measure.id,
+            "title": measure.title,
+            "area": area,
+            "reason": reason_code,
+            **{k: v["after"] for k, v in values.items()},
+        },
+    )
+    session.flush()
+    session.expire(measure, ["owner", "reason_code"])
     return measure
+
+
+def _editable_measure(session: Session, measure_id: int, actor_staff: Staff) -> Measure:
+    require_manager(actor_staff)
+    measure = session.get(Measure, measure_id)
+    if measure is None or measure.store_id not in actor_staff.all_store_ids:
+        raise NotFound("no measure {measure_id}", measure_id=measure_id)
+    editable(measure.plan)
+    return measure
+
+
+def remove_measure(*, session: Session, measure_id: int, actor_staff: Staff) -> RectificationPlan:
+    """Take a measure out of a plan still editable (its draft or rejected version); audited with
+    what it was, so the timeline can say what was removed. Returns the plan."""
+    measure = _editable_measure(session, measure_id, actor_staff)
+    plan = measure.plan
+    audit_service.record(
+        session=session,
+        actor=Actor.person(actor_staff),
+        action="measure.removed",
+        entity_type="plan",
+        entity_id=plan.id,
+        store_id=plan.store_id,
+        cycle_id=plan.cycle_id,
+        changes={
+            "measure_id": measure.id,
+            "title": measure.title,
+            "area": measure.area,
+            "owner_id": measure.owner_id,
+            "due_date": measure.due_date,
+            "estimated_cost": measure.estimated_cost,
+        },
+    )
+    plan.measures.remove(measure)  # delete-orphan: the measure and its reason links go
+    session.flush()
+    return plan
+
+
+def reorder_measures(
+    *, session: Session, plan_id: int, measure_ids: list[int], actor_staff: Staff
+) -> RectificationPlan:
+    """Put the plan's measures in the given order (every measure of the plan, each once)."""
+    require_manager(actor_staff)
+    plan = get_plan(session=session, plan_id=plan_id, store_ids=actor_staff.all_store_ids)
+    editable(plan)
+    current = [m.id for m in plan.measures]
+    if sorted(measure_ids) != sorted(current):
+        raise InvalidInput("name every measure of the plan once, in the new order", field="measure_ids")
+    if measure_ids == current:
+        return plan
+    by_id = {m.id: m for m in plan.measures}
+    for position, mid in enumerate(measure_ids):
+        by_id[mid].position = position
+    audit_service.record(
+        session=session,
+        actor=Actor.person(actor_staff),
+        action="measures.reordered",
+        entity_type="plan",
+        entity_id=plan.id,
+        store_id=plan.store_id,
+        cycle_id=plan.cycle_id,
+        changes={"order": {"before": current, "after": measure_ids}},
+    )
+    session.flush()
+    session.expire(plan, ["measures"])
+    return plan
+
+
+def move_measure(*, session: Session, measure_id: int, up: bool, actor_staff: Staff) -> RectificationPlan:
+    """One place up or down in its plan (the page's arrows); at either end nothing moves."""
+    measure = _editable_measure(session, measure_id, actor_staff)
+    order = [m.id for m in measure.plan.measures]
+    i = order.index(measure.id)
+    j = i - 1 if up else i + 1
+    if 0 <= j < len(order):
+        order[i], order[j] = order[j], order[i]
+    return reorder_measures(
+        session=session, plan_id=measure.plan_id, measure_ids=order, actor_staff=actor_staff
+    )

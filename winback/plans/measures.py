@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -26,6 +26,7 @@ from winback.plans.models import (
     PlanStatus,
     RectificationPlan,
 )
+from winback.plans.versions import get_plan
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 
@@ -122,6 +123,48 @@ def attachments_of(*, session: Session, measure_id: int) -> list[MeasureAttachme
             .order_by(MeasureAttachment.id)
         )
     )
+
+
+def plan_attachments(
+    *, session: Session, plan_id: int, store_ids: list[int]
+) -> dict[int, list[MeasureAttachment]]:
+    """The evidence files of a plan's measures, by measure id, for the plan's readers. A file
+    uploaded to a measure of an earlier version shows on the same measure of a later one
+    (the versions' measures share their lineage)."""
+    plan = get_plan(session=session, plan_id=plan_id, store_ids=store_ids)
+    lineage = {m.lineage_id or m.id: m.id for m in plan.measures}
+    if not lineage:
+        return {}
+    rows = session.execute(
+        select(MeasureAttachment, Measure.lineage_id, Measure.id)
+        .join(Measure, Measure.id == MeasureAttachment.measure_id)
+        .join(RectificationPlan, RectificationPlan.id == Measure.plan_id)
+        .where(
+            RectificationPlan.cycle_id == plan.cycle_id,
+            func.coalesce(Measure.lineage_id, Measure.id).in_(lineage),
+        )
+        .order_by(MeasureAttachment.id)
+    )
+    found: dict[int, list[MeasureAttachment]] = {}
+    for attachment, lineage_id, measure_id in rows:
+        found.setdefault(lineage[lineage_id or measure_id], []).append(attachment)
+    return found
+
+
+def attachment_file(
+    *, session: Session, measure_id: int, attachment_id: int, store_ids: list[int]
+) -> MeasureAttachment:
+    """One evidence file with its content, for a reader of the measure's plan."""
+    measure = session.get(Measure, measure_id)
+    attachment = session.get(MeasureAttachment, attachment_id)
+    if (
+        measure is None
+        or measure.store_id not in store_ids
+        or attachment is None
+        or attachment.measure_id != measure.id
+    ):
+        raise NotFound("no evidence file {attachment_id}", attachment_id=attachment_id)
+    return attachment
 
 
 def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[str, int]:

@@ -62,7 +62,10 @@ class RectificationPlan(Base):
     amends_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
 
     measures: Mapped[list[Measure]] = relationship(
-        back_populates="plan", cascade="all, delete-orphan", order_by="Measure.id", lazy="selectin"
+        back_populates="plan",
+        cascade="all, delete-orphan",
+        order_by="[Measure.position, Measure.id]",
+        lazy="selectin",
     )
     decided_by = relationship("Staff", foreign_keys=[decided_by_id], lazy="joined")
 
@@ -75,6 +78,8 @@ class Measure(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
     area: Mapped[ReasonArea] = mapped_column(str_enum(ReasonArea))
     title: Mapped[str] = mapped_column(String(300))
+    # Its place in the plan, as the manager orders it (ties: by id, the order drafted).
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The reason this measure addresses (the evaluation credits outcomes through it).
     reason_code_id: Mapped[int | None] = mapped_column(ForeignKey("reason_codes.id"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

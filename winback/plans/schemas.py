@@ -21,6 +21,25 @@ class MeasureUpdate(BaseModel):
     reasons: list[str] | None = None
 
 
+class MeasureNew(BaseModel):
+    """A measure the manager adds to a plan still editable (a recall campaign, say)."""
+
+    title: str = Field(..., min_length=1, max_length=300)
+    area: ReasonArea
+    owner_id: int
+    due_date: date
+    expected_effect: str | None = Field(None, max_length=300)
+    # The reason it answers (a code of the store's reasons), if any.
+    reason_code: str | None = Field(None, max_length=40)
+    estimated_cost: Decimal | None = Field(None, ge=0)
+
+
+class MeasureOrder(BaseModel):
+    """Every measure of the plan, once each, in the new order."""
+
+    measure_ids: list[int] = Field(..., min_length=1)
+
+
 class PlanDecision(BaseModel):
     comment: str | None = Field(None, max_length=4000)
 

@@ -18,11 +18,19 @@ from __future__ import annotations
 from winback.plans.approval import (
     can_record_no_action,
     decide_plan,
+    decision_history,
     execute_plan,
     record_no_action,
     submit_plan,
 )
-from winback.plans.drafting import add_measure, draft_plan, update_measure
+from winback.plans.drafting import (
+    add_measure,
+    draft_plan,
+    move_measure,
+    remove_measure,
+    reorder_measures,
+    update_measure,
+)
 from winback.plans.incentives import (
     followups_page,
     offer_voucher,
@@ -33,8 +41,10 @@ from winback.plans.incentives import (
 from winback.plans.measure_library import english_titles, measure_library_page, save_template
 from winback.plans.measures import (
     MAX_ATTACHMENT_BYTES,
+    attachment_file,
     attachments_of,
     measures_owned_page,
+    plan_attachments,
     remind_measures,
     set_measure_status,
 )
@@ -52,11 +62,13 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "add_measure",
     "amend_plan",
+    "attachment_file",
     "attachments_of",
     "can_record_no_action",
     "compare_versions",
     "current_plan",
     "decide_plan",
+    "decision_history",
     "draft_plan",
     "english_titles",
     "execute_plan",
@@ -64,13 +76,17 @@ __all__ = [
     "get_plan",
     "measure_library_page",
     "measures_owned_page",
+    "move_measure",
     "offer_voucher",
+    "plan_attachments",
     "plan_count",
     "plan_in_force",
     "plan_versions",
     "record_callback",
     "record_no_action",
     "redeem_vouchers",
+    "remove_measure",
+    "reorder_measures",
     "remind_measures",
     "save_template",
     "set_measure_status",

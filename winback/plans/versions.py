@@ -126,6 +126,7 @@ def amend_plan(
                 store_id=m.store_id,
                 area=m.area,
                 title=m.title,
+                position=m.position,
                 reason_code_id=m.reason_code_id,
                 owner_id=m.owner_id,
                 due_date=m.due_date,

@@ -2,16 +2,16 @@
 time is moved for a demo), and staff whose password was generated or set by someone else
 must choose their own at the first log-in.
 
-Revision ID: 0020_setup
-Revises: 0019
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-11-29 20:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_setup"
-down_revision = "0019"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
