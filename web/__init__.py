@@ -8,12 +8,14 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from sqlalchemy.orm import object_session
 
 from edge.locale import page_locale
 from web.i18n import fmt_date, fmt_money, fmt_number
 from winback import clock
 from winback.customers import contact_masking, privacy
 from winback.i18n import N_, Message, localize, translator
+from winback.notifications import inbox
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -80,6 +82,18 @@ def prefect_ui_url() -> str | None:
 templates.env.globals["prefect_ui_url"] = prefect_ui_url
 
 
+def unread_count(user) -> int | None:
+    """The header bell's count: the person's unread messages, read in their request's session
+    (None when there is no person, or no session to ask: an error page after a rollback)."""
+    session = object_session(user) if user is not None else None
+    if session is None:
+        return None
+    try:
+        return inbox.unread_count(session=session, staff_id=user.id)
+    except Exception:  # the bell never breaks a page (the database went away meanwhile)
+        return None
+
+
 def render(request: Request, template: str, user=None, status_code: int = 200, **context: Any):
     # The person's stored language; an error page has no user, but the request may have
     # loaded them before the error (edge.locale finds their setting then).
@@ -104,6 +118,7 @@ def render(request: Request, template: str, user=None, status_code: int = 200, *
             "flashes": messages,
             "now": clock.now(),
             "reason_label": reason_label,
+            "unread": unread_count(user),
             **context,
         },
         status_code=status_code,
@@ -123,6 +138,7 @@ LISTS = {
     "admin": ("/admin/staff", N_("Staff")),
     "analytics": ("/analytics", N_("Churn outlook")),
     "care": ("/care", N_("Care calendar")),
+    "inbox": ("/inbox", N_("Inbox")),
 }
 
 

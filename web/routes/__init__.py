@@ -13,11 +13,12 @@ from web.routes import (
     auth,
     care,
     cycles,
+    inbox,
     plans,
     reasons,
     tasks,
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons, care):
+for module in (auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons, care, inbox):
     router.include_router(module.router)

@@ -79,7 +79,9 @@ def check_url(url: str | None) -> str | None:
         return None
     if len(url) > MAX_URL:
         raise InvalidInput(
-            "the notification address is too long (at most {max} characters)", max=MAX_URL, field="apprise_url"
+            "the notification address is too long (at most {max} characters)",
+            max=MAX_URL,
+            field="apprise_url",
         )
     if "://" not in url or not apprise.Apprise.instantiate(url):
         raise InvalidInput(
@@ -165,7 +167,9 @@ def send_test(*, session: Session, staff_id: int, actor_staff: Staff) -> Notific
     if not staff.apprise_url:
         raise InvalidInput("set a notification channel first", field="apprise_url")
     now = clock.now()
-    title, body = render("channel_test", staff.locale or get_settings().default_locale, name=staff.display_name)
+    title, body = render(
+        "channel_test", staff.locale or get_settings().default_locale, name=staff.display_name
+    )
     result = send(staff.apprise_url, title, body)
     note = Notification(
         store_id=staff.store_id,

@@ -27,7 +27,12 @@ def unread_count(*, session: Session, staff_id: int) -> int:
 
 
 def inbox_page(
-    *, session: Session, staff_id: int, unread_only: bool = False, page: int = 1, page_size: int | None = PAGE_SIZE
+    *,
+    session: Session,
+    staff_id: int,
+    unread_only: bool = False,
+    page: int = 1,
+    page_size: int | None = PAGE_SIZE,
 ) -> Page[Notification]:
     """The person's messages, newest first."""
     stmt = select(Notification).where(_mine(staff_id))

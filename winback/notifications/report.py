@@ -34,14 +34,18 @@ def channel_figures(*, session: Session, store_ids: list[int]) -> list[ChannelFi
             func.sum(case((status == NotificationStatus.sent, 1), else_=0)),
             func.sum(case((status == NotificationStatus.failed, 1), else_=0)),
             func.sum(case(((status == NotificationStatus.pending) & (n.attempts > 0), 1), else_=0)),
-            func.sum(case((status.in_([NotificationStatus.inbox_only, NotificationStatus.skipped]), 1), else_=0)),
+            func.sum(
+                case((status.in_([NotificationStatus.inbox_only, NotificationStatus.skipped]), 1), else_=0)
+            ),
             func.max(case((n.error_reason.is_not(None), n.id))),
         )
         .where(n.store_id.in_(store_ids), n.channel.is_not(None))
         .group_by(n.channel)
     )
     rows = session.execute(stmt).all()
-    last = {note.id: note for note in session.scalars(select(n).where(n.id.in_([r[5] for r in rows if r[5]])))}
+    last = {
+        note.id: note for note in session.scalars(select(n).where(n.id.in_([r[5] for r in rows if r[5]])))
+    }
     figures = [
         ChannelFigures(
             channel=channel,
