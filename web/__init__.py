@@ -15,7 +15,7 @@ from web.i18n import fmt_date, fmt_money, fmt_number
 from winback import clock
 from winback.customers import contact_masking, privacy
 from winback.i18n import N_, Message, localize, translator
-from winback.notifications import inbox
+from winback.notifications import channels, inbox
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -80,6 +80,8 @@ def prefect_ui_url() -> str | None:
 
 
 templates.env.globals["prefect_ui_url"] = prefect_ui_url
+# The channel form's examples of notification addresses (the one list, in the domain).
+templates.env.globals["examples"] = channels.EXAMPLES
 
 
 def unread_count(user) -> int | None:

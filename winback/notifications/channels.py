@@ -103,7 +103,7 @@ def send(url: str, title: str, body: str) -> Attempt:
     # instead of Apprise's default 4 + 4 s.
     timeout = get_settings().notify_timeout_seconds
     plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout
-    with apprise.LogCapture(level=logging.WARNING) as logs:
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:
         try:
             ok = notifier.notify(title=title, body=body)
         except Exception as exc:  # a broken plugin must not stop the process
