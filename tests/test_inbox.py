@@ -299,7 +299,9 @@ def test_the_admin_page_figures_match_a_hand_count(client, session, staff, webho
     a1, a2, a3, sup = staff("advisor1"), staff("advisor2"), staff("advisor3"), staff("supervisor")
     a1.apprise_url = webhook.url  # json: delivered
     a2.apprise_url = "json://127.0.0.1:1/"  # json: unreachable, retried
-    a3.apprise_url = "mailto://user:pw@example.com?smtp=127.0.0.1&port=1&to=x@example.com"  # mailto: unreachable
+    a3.apprise_url = (
+        "mailto://user:pw@example.com?smtp=127.0.0.1&port=1&to=x@example.com"  # mailto: unreachable
+    )
     for person in (a1, a2, a3, sup):
         for i in range(2):
             notifications.enqueue(
