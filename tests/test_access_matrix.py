@@ -250,7 +250,6 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /api/staff/{staff}/channel/test": (("ok", 403, 403, "ok", 403, 403, 404, "in"), None),
     "GET /api/notifications/report": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
     "GET /inbox": (("ok",) * 7 + ("in",), None),
-    "GET /inbox/bell": (("ok",) * 7 + ("in",), None),
     "POST /inbox/{notification}/read": ((404, 404, "ok", 404, 404, 404, 404, "in"), None),
     "POST /inbox/read-all": (("ok",) * 7 + ("in",), None),
     "POST /account/channel": (("ok",) * 7 + ("in",), "form:apprise_url="),

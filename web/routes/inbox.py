@@ -45,12 +45,6 @@ def inbox_page(
     )
 
 
-@router.get("/inbox/bell")
-def inbox_bell(request: Request, user: CurrentUser):
-    """The header's bell alone (htmx refreshes it)."""
-    return render(request, "partials/bell.html", user=user)
-
-
 @router.post("/inbox/{notification_id}/read")
 def inbox_read(
     request: Request,
