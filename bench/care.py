@@ -8,7 +8,7 @@ freshly migrated database with no statistics (no ANALYZE: the trap of issue 17),
 
 * ``bare SQL``: the two statements the pass stands on (the store's active cars with their owner,
   and the ordered scan of their repair orders), fetched in full;
-* ``plan (first)``: ``care.plan`` on an empty calendar (every item and touch of the window made,
+* ``plan (first)``: ``planning.plan`` on an empty calendar (every item and touch of the window made,
   the monthly holdout drawn, the churn model fitted for the "worth a call" rule);
 * ``plan (again)``: the same day again (idempotent: nothing new, the cost of the daily pass);
 * ``plan (next day)``.
@@ -43,8 +43,7 @@ import winback.models  # noqa: F401
 from winback import clock
 from winback.accounts.models import Role, Staff, StaffRole, Store
 from winback.actor import Actor
-from winback.care import forecasting
-from winback.care import service as care
+from winback.care import forecasting, planning
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 
 AS_OF = date(2026, 11, 2)
@@ -211,7 +210,7 @@ def main() -> None:
         clock.set_now(f"{day}T06:45")
         with db.session.session_scope() as s:
             t0, c0 = time.perf_counter(), time.process_time()
-            counts = care.plan(session=s, store_id=1, actor=Actor.system(label="bench"), as_of=day)
+            counts = planning.plan(session=s, store_id=1, actor=Actor.system(label="bench"), as_of=day)
             rows.append((label, time.perf_counter() - t0, time.process_time() - c0, counts))
     with db.session.session_scope() as s:
         rows.append(("bare SQL again (warm)", *bare_sql(s), None))

@@ -6,7 +6,7 @@ from prefect import task
 
 from db.session import session_scope
 from tasks.common import flow_actor
-from winback.care import service as care
+from winback.care import delivery, planning
 
 
 @task(name="plan care")
@@ -16,7 +16,7 @@ def plan_care(store_id: int, as_of: str | None = None) -> dict[str, int]:
 
     with session_scope() as session:
         day = date.fromisoformat(as_of[:10]) if as_of else None
-        return care.plan(session=session, store_id=store_id, actor=flow_actor(), as_of=day)
+        return planning.plan(session=session, store_id=store_id, actor=flow_actor(), as_of=day)
 
 
 # The store's message channel is the outside world: Prefect retries the task when the database
@@ -24,4 +24,4 @@ def plan_care(store_id: int, as_of: str | None = None) -> dict[str, int]:
 @task(name="deliver care messages", retries=3, retry_delay_seconds=[10, 60, 300])
 def deliver_messages(store_id: int) -> dict[str, int]:
     with session_scope() as session:
-        return care.deliver_messages(session=session, store_id=store_id)
+        return delivery.deliver_messages(session=session, store_id=store_id)

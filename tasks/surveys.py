@@ -4,6 +4,7 @@ from prefect import task
 
 from db.session import session_scope
 from tasks.common import flow_actor
+from winback.care import calls as care_calls
 from winback.surveys import service as surveys
 
 
@@ -25,4 +26,5 @@ def remind_and_escalate(store_id: int) -> dict[str, int]:
 def tally(cycle_id: int) -> dict[str, int]:
     with session_scope() as session:
         result = surveys.tally_reasons(session=session, cycle_id=cycle_id, actor=flow_actor())
+        care_calls.add_to_tally(session=session, cycle_id=cycle_id)
         return {"done": result["done"], "reasons": sum(result["reasons"].values())}

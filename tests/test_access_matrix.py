@@ -333,16 +333,16 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
     )
     session.add(proposal)
     batch = _import_batch(session, task.store_id, admin)
-    from winback.care import service as care
+    from winback.care import planning, schedule_edits
     from winback.care.models import CareTouch, TouchChannel
 
-    care.plan(session=session, store_id=task.store_id, actor=Actor.system())
+    planning.plan(session=session, store_id=task.store_id, actor=Actor.system())
     care_touch = session.scalar(
         select(CareTouch.id)
         .where(CareTouch.channel == TouchChannel.call, CareTouch.advisor_id == staff("advisor1").id)
         .limit(1)
     )
-    schedule = care.save_schedule(
+    schedule = schedule_edits.save_schedule(
         session=session,
         store_id=task.store_id,
         model="matrix",

@@ -12,7 +12,7 @@ from winback import clock, stores
 from winback.accounts import service as accounts
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
-from winback.customers import cleanup, imports
+from winback.customers import cleanup, findings, identifiers, imports, merges
 from winback.customers.models import (
     Customer,
     CustomerNote,
@@ -42,8 +42,8 @@ SYSTEM = Actor.system(label="test")
     ],
 )
 def test_phone_numbers(raw, normalized, valid):
-    assert cleanup.normalize_phone(raw) == normalized
-    assert cleanup.phone_is_valid(normalized) is valid
+    assert identifiers.normalize_phone(raw) == normalized
+    assert identifiers.phone_is_valid(normalized) is valid
 
 
 @pytest.mark.parametrize(
@@ -56,8 +56,8 @@ def test_phone_numbers(raw, normalized, valid):
     ],
 )
 def test_vins(vin, valid, check):
-    assert cleanup.vin_is_valid(vin) is valid
-    assert cleanup.vin_check_digit_ok(vin) is check
+    assert identifiers.vin_is_valid(vin) is valid
+    assert identifiers.vin_check_digit_ok(vin) is check
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_vins(vin, valid, check):
     ],
 )
 def test_plates(plate, valid):
-    assert cleanup.plate_is_valid(cleanup.normalize_plate(plate)) is valid
+    assert identifiers.plate_is_valid(identifiers.normalize_plate(plate)) is valid
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_cleanup_flags_and_proposes_duplicates_once(session, archive):
     summary = cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
     assert summary["phones_changed"] == 1 and summary["bad_plates"] == 1
     assert summary["bad_vins"] == 1 and summary["vin_check_digit_failed"] == 1
-    proposals = cleanup.pending_merges(session=session, store_id=archive)
+    proposals = merges.pending_merges(session=session, store_id=archive)
     pairs = {(p.keep.dms_code, p.merge.dms_code, p.rule) for p in proposals}
     # C004 "张伟 " at the same phone and address as C001: near-identical name; C005 only shares the phone.
     assert ("C001", "C004", "similar_name_phone") in pairs
@@ -133,9 +133,9 @@ def test_merge_keeps_all_visits_and_is_traceable(session, archive, staff_admin):
     )
     session.flush()
     proposal = next(
-        p for p in cleanup.pending_merges(session=session, store_id=archive) if p.merge_id == c4.id
+        p for p in merges.pending_merges(session=session, store_id=archive) if p.merge_id == c4.id
     )
-    cleanup.merge_customers(session=session, proposal_id=proposal.id, store_ids=[archive], actor=staff_admin)
+    merges.merge_customers(session=session, proposal_id=proposal.id, store_ids=[archive], actor=staff_admin)
     assert proposal.status == MergeStatus.merged and proposal.decided_by_id == staff_admin.staff_id
     assert c4.merged_into_id == c1.id
     assert session.scalar(select(func.count()).select_from(ServiceVisit)) == visits_before + 1
@@ -151,7 +151,7 @@ def test_merge_keeps_all_visits_and_is_traceable(session, archive, staff_admin):
             and ev.actor_id == staff_admin.staff_id
         )
     with pytest.raises(Conflict):
-        cleanup.merge_customers(
+        merges.merge_customers(
             session=session, proposal_id=proposal.id, store_ids=[archive], actor=staff_admin
         )
     # The merged duplicate is out of the next duplicate search and out of the quality counts.
@@ -160,21 +160,21 @@ def test_merge_keeps_all_visits_and_is_traceable(session, archive, staff_admin):
 
 def test_rejected_pair_is_not_proposed_again(session, archive, staff_admin):
     cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
-    p = cleanup.pending_merges(session=session, store_id=archive)[0]
-    cleanup.reject_merge(
+    p = merges.pending_merges(session=session, store_id=archive)[0]
+    merges.reject_merge(
         session=session, proposal_id=p.id, store_ids=[archive], actor=staff_admin, note="父子俩"
     )
     assert cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)["merges_proposed"] == 0
-    assert p.id not in {x.id for x in cleanup.pending_merges(session=session, store_id=archive)}
+    assert p.id not in {x.id for x in merges.pending_merges(session=session, store_id=archive)}
 
 
 def test_flagged_vehicle_records_who_and_why(session, archive, staff_admin):
     v = session.scalar(select(Vehicle).where(Vehicle.plate == "粤B12345"))
     with pytest.raises(InvalidInput):
-        cleanup.set_vehicle_status(
+        findings.set_vehicle_status(
             session=session, vehicle_id=v.id, status=VehicleStatus.sold, note=" ", actor=staff_admin
         )
-    cleanup.set_vehicle_status(
+    findings.set_vehicle_status(
         session=session,
         vehicle_id=v.id,
         status=VehicleStatus.deceased,
@@ -192,7 +192,7 @@ def test_flagged_vehicle_records_who_and_why(session, archive, staff_admin):
 
 def test_notes_go_into_the_archive(session, archive, staff_admin):
     c = _cust(session, "C002")
-    cleanup.add_note(
+    findings.add_note(
         session=session,
         customer_id=c.id,
         kind="best_time",
@@ -201,7 +201,7 @@ def test_notes_go_into_the_archive(session, archive, staff_admin):
         store_ids=[archive],
     )
     with pytest.raises(InvalidInput):
-        cleanup.add_note(
+        findings.add_note(
             session=session,
             customer_id=c.id,
             kind="best_time",
@@ -209,7 +209,7 @@ def test_notes_go_into_the_archive(session, archive, staff_admin):
             actor=staff_admin,
             store_ids=[archive],
         )
-    notes = cleanup.notes_of(session=session, customer_id=c.id)
+    notes = findings.notes_of(session=session, customer_id=c.id)
     assert [(n.kind.value, n.text) for n in notes] == [("best_time", "工作日晚上7点后")]
     assert session.scalar(select(func.count()).select_from(CustomerNote)) == 1
 
@@ -239,3 +239,57 @@ def staff_admin(session, archive):
     )
     session.flush()
     return Actor.person(s)
+
+
+def test_a_shared_number_pairs_only_the_same_name_and_each_only_once(session, archive):
+    """A switchboard or placeholder number held by many customers is no duplicate by itself:
+    only the same (normalized) name is proposed there, each later record against the first, so
+    the work grows with the group, not with its square; a small group still compares every pair."""
+    now = clock.now()
+    shared = "13900000000"
+    names = [f"客户{i}号" for i in range(1500)] + ["李 娜", "李娜先生", "李娜"]
+    session.add_all(
+        Customer(
+            store_id=archive, dms_code=f"S{i:05d}", name=n, phone=shared, phone_valid=True, created_at=now
+        )
+        for i, n in enumerate(names)
+    )
+    session.flush()
+    ids = {
+        c.dms_code: c.id
+        for c in session.scalars(
+            select(Customer).where(Customer.store_id == archive, Customer.phone == shared)
+        )
+    }
+    found = [p for p in merges.find_duplicates(session=session, store_id=archive) if p[0] in ids.values()]
+    first = ids["S01500"]
+    assert sorted((k, m, rule) for k, m, rule, _score in found) == [
+        (first, ids["S01501"], "similar_name_phone"),
+        (first, ids["S01502"], "similar_name_phone"),
+    ]
+
+
+def test_cleanup_checks_only_the_phones_that_changed_since_the_last_run(session, archive):
+    """The first run checks every number; the next one only a number changed since (here one
+    typed over in SQL, as an edit or an import would) or reported wrong by an advisor."""
+    first = cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
+    assert first["phones_checked"] == first["customers"]
+    assert cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)["phones_checked"] == (
+        _without_phone(session, archive)
+    )
+    c2, c3 = _cust(session, "C002"), _cust(session, "C003")
+    c2.phone = "139 1234 5678"
+    c3.phone_reported_wrong_at = clock.now()
+    session.flush()
+    again = cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
+    assert again["phones_checked"] == 2 + _without_phone(session, archive)
+    session.refresh(c2)
+    session.refresh(c3)
+    assert (c2.phone, c2.phone_valid, c2.phone_checked) == ("13912345678", True, "13912345678")
+    assert c3.phone_valid is False
+
+
+def _without_phone(session, store_id) -> int:
+    return session.scalar(
+        select(func.count(Customer.id)).where(Customer.store_id == store_id, Customer.phone.is_(None))
+    )

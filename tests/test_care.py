@@ -16,8 +16,7 @@ from tests.pages import login
 from winback import clock
 from winback.accounts.models import Store
 from winback.actor import Actor
-from winback.care import forecasting, report, schedules
-from winback.care import service as care
+from winback.care import calls, delivery, forecasting, lists, planning, report, schedules
 from winback.care.models import (
     CallOutcome,
     CareHoldout,
@@ -202,7 +201,7 @@ def test_the_daily_pass_makes_the_forecast_item_and_nothing_the_second_time(sess
         purchase=today - timedelta(days=700),
         readings=[(last - timedelta(days=180), 5000, "保养"), (last, 10400, "维修")],
     )
-    first = care.plan(session=session, store_id=store, actor=SYSTEM)
+    first = planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     items = [i for i in _items(session, v.id) if i.kind == CareKind.maintenance]
     assert len(items) == 1
@@ -217,7 +216,7 @@ def test_the_daily_pass_makes_the_forecast_item_and_nothing_the_second_time(sess
     counts_touches = session.scalar(select(func.count(CareTouch.id)))
     assert first["items"] == counts_items and first["touches"] == counts_touches
 
-    second = care.plan(session=session, store_id=store, actor=SYSTEM)
+    second = planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     assert second["items"] == 0 and second["touches"] == 0
     assert session.scalar(select(func.count(CareItem.id))) == counts_items
@@ -233,11 +232,11 @@ def test_a_repair_order_fulfils_the_item_and_the_next_touch_is_not_sent(session,
         purchase=today - timedelta(days=700),
         readings=[(last - timedelta(days=180), 5000, "保养"), (last, 10400, "维修")],
     )
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     item = next(i for i in _items(session, v.id) if i.kind == CareKind.maintenance)
     # The export goes out (the touch is "sent"), then the customer comes in for the service.
-    body, n = care.export_pending(session=session, store_ids=[store], actor=SYSTEM)
+    body, n = delivery.export_pending(session=session, store_ids=[store], actor=SYSTEM)
     assert n >= 1
     session.commit()
     sent = session.scalar(select(CareTouch).where(CareTouch.item_id == item.id))
@@ -260,7 +259,7 @@ def test_a_repair_order_fulfils_the_item_and_the_next_touch_is_not_sent(session,
     # The day of the 14-day touch comes; the item is fulfilled first and gets no new touch.
     clock.set_now(f"{visit_day + timedelta(days=1)}T09:00")
     later = item.due_on - timedelta(days=13)
-    counts = care.plan(session=session, store_id=store, actor=SYSTEM, as_of=max(later, visit_day))
+    counts = planning.plan(session=session, store_id=store, actor=SYSTEM, as_of=max(later, visit_day))
     session.commit()
     session.refresh(item)
     assert counts["fulfilled"] >= 1
@@ -275,7 +274,7 @@ def test_a_pending_touch_is_stopped_when_the_car_comes_in(session, store):
     today = clock.today()
     # No reading: the store's default 40 km/day reaches 5,000 km 125 days after purchase.
     v = _car(session, store, purchase=today - timedelta(days=110), readings=[])
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     item = next(i for i in _items(session, v.id) if i.kind == CareKind.maintenance)
     assert item.key == "maintenance:5000" and item.forecast["number"] == 1
@@ -295,13 +294,13 @@ def test_a_pending_touch_is_stopped_when_the_car_comes_in(session, store):
         )
     )
     session.commit()
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     session.refresh(touch)
     session.refresh(item)
     assert item.status == CareStatus.fulfilled and item.preceding_touch_id is None
     assert touch.status == TouchStatus.cancelled
-    _body, n = care.export_pending(session=session, store_ids=[store], actor=SYSTEM)
+    _body, n = delivery.export_pending(session=session, store_ids=[store], actor=SYSTEM)
     assert n == 0  # the cancelled reminder is not exported
 
 
@@ -317,12 +316,12 @@ def test_typos_in_the_archive_are_reported_once(session, store):
             (today - timedelta(days=100), 14000, "保养"),
         ],
     )
-    first = care.plan(session=session, store_id=store, actor=SYSTEM)
+    first = planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     flags = session.scalars(select(MileageFlag)).all()
     assert [(f.vehicle_id, f.reason, f.mileage) for f in flags] == [(v.id, "lower", 500)]
-    assert first["mileage_flags"] == 1 and care.mileage_flags(session=session, store_id=store) == 1
-    assert care.plan(session=session, store_id=store, actor=SYSTEM)["mileage_flags"] == 0
+    assert first["mileage_flags"] == 1 and planning.mileage_flags(session=session, store_id=store) == 1
+    assert planning.plan(session=session, store_id=store, actor=SYSTEM)["mileage_flags"] == 0
     from winback.customers import cleanup
 
     assert cleanup.cleanup_archive(session=session, store_id=store, actor=SYSTEM)["mileage_typos"] == 1
@@ -361,7 +360,7 @@ def test_a_holdout_car_gets_nothing_and_the_draw_is_reproducible(session, store)
         for i in range(10)
     ]
     session.commit()
-    counts = care.plan(session=session, store_id=store, actor=SYSTEM)
+    counts = planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     held = set(session.scalars(select(CareHoldout.vehicle_id)))
     assert counts["holdout_cars"] == len(held) == 5
@@ -400,7 +399,7 @@ def test_a_winback_target_gets_no_reminder(session, demo_store, staff):
     session.commit()
     targets = set(session.scalars(select(Target.vehicle_id).where(Target.cycle_id == cycle.id)))
     assert targets
-    counts = care.plan(session=session, store_id=demo_store, actor=SYSTEM)
+    counts = planning.plan(session=session, store_id=demo_store, actor=SYSTEM)
     session.commit()
     assert counts["skipped_winback_target"] > 0
     reminded = set(
@@ -419,11 +418,11 @@ def test_messages_reach_the_stores_channel_with_the_phone_put_in(session, store,
     s.settings = {**s.settings, "care_apprise_url": webhook.url + "?to={phone}"}
     _car(session, store, purchase=today - timedelta(days=110), readings=[], phone="13912345678")
     session.commit()
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     touch = session.scalar(select(CareTouch))
     assert touch.channel == TouchChannel.message and touch.status == TouchStatus.pending
-    assert care.deliver_messages(session=session, store_id=store) == {"sent": 1, "retry": 0, "failed": 0}
+    assert delivery.deliver_messages(session=session, store_id=store) == {"sent": 1, "retry": 0, "failed": 0}
     session.commit()
     assert len(webhook.delivered) == 1
     assert "首次保养" in webhook.delivered[0]["message"]
@@ -433,9 +432,9 @@ def test_messages_reach_the_stores_channel_with_the_phone_put_in(session, store,
     webhook.down()
     other = _car(session, store, purchase=today - timedelta(days=111), readings=[], phone="13987654321")
     session.commit()
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
-    outcomes = [care.deliver_messages(session=session, store_id=store) for _ in range(3)]
+    outcomes = [delivery.deliver_messages(session=session, store_id=store) for _ in range(3)]
     assert [o["failed"] for o in outcomes] == [0, 0, 1]
     failed = session.scalar(
         select(CareTouch)
@@ -458,9 +457,9 @@ def test_the_bulk_sms_workbook_has_phone_and_text_and_marks_the_touches_sent(ses
         commercial_insurance_end=today + timedelta(days=20),
     )
     session.commit()
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
-    body, n = care.export_pending(session=session, store_ids=[store], actor=SYSTEM)
+    body, n = delivery.export_pending(session=session, store_ids=[store], actor=SYSTEM)
     session.commit()
     ws = load_workbook(io.BytesIO(body)).active
     rows = list(ws.iter_rows(values_only=True))
@@ -470,7 +469,7 @@ def test_the_bulk_sms_workbook_has_phone_and_text_and_marks_the_touches_sent(ses
     assert {"13700001111", "13700002222"} <= phones
     assert any("保险" in r[1] for r in rows[1:])  # one insurance reminder for both policies
     assert sum(1 for r in rows[1:] if r[0] == "13700002222" and "保险" in r[1]) == 1
-    assert care.pending_exports(session=session, store_ids=[store]) == 0
+    assert lists.pending_exports(session=session, store_ids=[store]) == 0
     assert session.scalar(select(func.count(CareTouch.id)).where(CareTouch.status == TouchStatus.sent)) == n
 
 
@@ -483,12 +482,12 @@ def test_renewed_insurance_fulfils_the_item(session, store):
         readings=[],
         compulsory_insurance_end=today + timedelta(days=10),
     )
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     item = next(i for i in _items(session, v.id) if i.kind == CareKind.insurance)
     v.compulsory_insurance_end = today + timedelta(days=375)  # the renewed policy imported
     session.commit()
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     session.refresh(item)
     assert item.status == CareStatus.fulfilled
@@ -498,18 +497,18 @@ def test_a_follow_up_call_lands_in_the_advisors_queue_and_the_outcome_closes_it(
     s = session.get(Store, demo_store)
     s.settings = {"care_holdout_pct": 0}
     session.commit()
-    care.plan(session=session, store_id=demo_store, actor=SYSTEM)
+    planning.plan(session=session, store_id=demo_store, actor=SYSTEM)
     session.commit()
-    calls = session.scalars(
+    call_touches = session.scalars(
         select(CareTouch)
         .join(CareItem, CareItem.id == CareTouch.item_id)
         .where(CareItem.kind == CareKind.follow_up_call)
     ).all()
-    assert calls and all(t.channel == TouchChannel.call for t in calls)
+    assert call_touches and all(t.channel == TouchChannel.call for t in call_touches)
     advisor = staff("advisor1")
-    mine = [t for t in calls if t.advisor_id == advisor.id]
+    mine = [t for t in call_touches if t.advisor_id == advisor.id]
     assert mine
-    page = care.calls_page(session=session, store_ids=[demo_store], viewer=advisor)
+    page = lists.calls_page(session=session, store_ids=[demo_store], viewer=advisor)
     queue = set(
         session.scalars(
             select(CareTouch.id).where(
@@ -518,7 +517,7 @@ def test_a_follow_up_call_lands_in_the_advisors_queue_and_the_outcome_closes_it(
         )
     )
     assert {r.touch.id for r in page.items} == queue >= {t.id for t in mine}
-    care.record_call(
+    calls.record_call(
         session=session, touch_id=mine[0].id, outcome=CallOutcome.done, note="满意", actor_staff=advisor
     )
     session.commit()
@@ -527,13 +526,13 @@ def test_a_follow_up_call_lands_in_the_advisors_queue_and_the_outcome_closes_it(
     from winback.errors import Conflict, Forbidden
 
     with pytest.raises(Conflict):
-        care.record_call(
+        calls.record_call(
             session=session, touch_id=mine[0].id, outcome=CallOutcome.done, note="", actor_staff=advisor
         )
-    others = [t for t in calls if t.advisor_id not in (None, advisor.id)]
+    others = [t for t in call_touches if t.advisor_id not in (None, advisor.id)]
     if others:
         with pytest.raises(Forbidden):
-            care.record_call(
+            calls.record_call(
                 session=session, touch_id=others[0].id, outcome=CallOutcome.done, note="", actor_staff=advisor
             )
 
@@ -560,7 +559,7 @@ def test_the_plan_reads_the_history_in_one_pass_on_the_vehicle_index(session, st
 @pytest.fixture
 def planned_demo(session, demo_store) -> int:
     """The demo store after one care pass (committed)."""
-    care.plan(session=session, store_id=demo_store, actor=SYSTEM)
+    planning.plan(session=session, store_id=demo_store, actor=SYSTEM)
     session.commit()
     return demo_store
 
@@ -877,7 +876,7 @@ def test_insurance_dates_come_with_the_vehicle_import_and_a_renewal_updates_them
     session.refresh(v)
     assert batch.failed == 0 and batch.updated == 1
     assert v.compulsory_insurance_end == v.commercial_insurance_end == today + timedelta(days=12)
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     item = next(i for i in _items(session, v.id) if i.kind == CareKind.insurance)
     assert item.forecast["policies"] == ["compulsory", "commercial"]
@@ -891,9 +890,142 @@ def test_insurance_dates_come_with_the_vehicle_import_and_a_renewal_updates_them
     )
     imports.import_file(session=session, store_id=store, kind="vehicles", source=renewed, actor=SYSTEM)
     session.commit()
-    care.plan(session=session, store_id=store, actor=SYSTEM)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
     session.commit()
     session.refresh(item)
     assert item.status == CareStatus.fulfilled
     rep = report.report(session=session, store_id=store, as_of=today + timedelta(days=20))
     assert rep["insurance"] == {"due": 1, "renewed": 1, "pct": 100.0}
+
+
+def test_the_inspection_counts_from_the_registration_date_and_a_stale_validity_falls_back():
+    as_of = date(2026, 6, 1)
+    bought, registered = date(2020, 1, 10), date(2024, 6, 20)  # a used car, registered later
+    due = schedules.next_inspection(
+        registered_on=registered, purchase=bought, valid_until=None, as_of=as_of, rules=RULES
+    )
+    assert (due.due_on, due.basis, due.detail) == (
+        date(2026, 6, 20),
+        "rule",
+        {"onsite": False, "source": "registered"},
+    )
+    by_purchase = schedules.next_inspection(
+        registered_on=None, purchase=bought, valid_until=None, as_of=as_of, rules=RULES
+    )
+    assert by_purchase.due_on == date(2028, 1, 10) and by_purchase.detail["source"] == "purchase"
+    licence = schedules.next_inspection(
+        registered_on=registered, purchase=bought, valid_until=date(2026, 7, 31), as_of=as_of, rules=RULES
+    )
+    assert (licence.due_on, licence.basis) == (date(2026, 7, 31), "date")
+    stale = date(2021, 1, 31)  # inspected since, never imported: the rule decides
+    assert schedules.next_inspection(
+        registered_on=registered, purchase=bought, valid_until=stale, as_of=as_of, rules=RULES
+    ).due_on == date(2026, 6, 20)
+    assert (
+        schedules.next_inspection(
+            registered_on=None, purchase=None, valid_until=None, as_of=as_of, rules=RULES
+        )
+        is None
+    )
+
+
+def test_registration_and_inspection_validity_come_with_the_vehicle_import_and_a_renewal_fulfils(
+    session, store, tmp_path
+):
+    """初次登记日期 / 检验有效期至 in the vehicle export land on the vehicle; the inspection item is
+    due on the imported validity; a newer export with the renewed validity fulfils it."""
+    from winback.customers import imports
+
+    today = clock.today()
+    v = _car(session, store, purchase=today - timedelta(days=3000), readings=[])
+    code = session.get(Customer, v.customer_id).dms_code
+    registered, valid = today - timedelta(days=2900), today + timedelta(days=25)
+    first = tmp_path / "vehicles.csv"
+    first.write_text(
+        f"客户编号,车架号,车型,初次登记日期,检验有效期至\n{code},{v.vin},测试车 Test,"
+        f"{registered:%Y/%m/%d},{valid:%Y年%m月%d日}\n",
+        encoding="utf-8",
+    )
+    batch, _ = imports.import_file(
+        session=session, store_id=store, kind="vehicles", source=first, actor=SYSTEM
+    )
+    session.commit()
+    session.refresh(v)
+    assert batch.failed == 0 and batch.updated == 1
+    assert (v.registered_on, v.inspection_valid_until) == (registered, valid)
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    item = next(i for i in _items(session, v.id) if i.kind == CareKind.inspection)
+    assert (item.due_on, item.basis) == (valid, "date")
+    renewed = tmp_path / "vehicles-renewed.csv"
+    renewed.write_text(
+        first.read_text(encoding="utf-8").replace(
+            f"{valid:%Y年%m月%d日}", f"{valid + timedelta(days=365):%Y-%m-%d}"
+        ),
+        encoding="utf-8",
+    )
+    imports.import_file(session=session, store_id=store, kind="vehicles", source=renewed, actor=SYSTEM)
+    session.commit()
+    planning.plan(session=session, store_id=store, actor=SYSTEM)
+    session.commit()
+    session.refresh(item)
+    assert item.status == CareStatus.fulfilled
+    cal = lists.calendar(session=session, customer_id=v.customer_id)[v.id]
+    nxt = next(e for e in cal if e.kind == "inspection")
+    assert (nxt.due_on, nxt.basis) == (valid + timedelta(days=365), "date")
+
+
+def test_care_call_outcomes_go_into_the_cycles_tally(session, surveying_cycle, staff):
+    """What active customers said on care calls while the surveys ran is counted in the cycle's
+    tally beside the survey reasons; a call recorded after the tally leaves it unchanged."""
+    from winback.cycles.models import MonthlyCycle
+    from winback.surveys import service as surveys
+
+    cycle = session.get(MonthlyCycle, surveying_cycle)
+    s = session.get(Store, cycle.store_id)
+    s.settings = {**(s.settings or {}), "care_holdout_pct": 0}
+    session.commit()
+    planning.plan(session=session, store_id=cycle.store_id, actor=SYSTEM)
+    session.commit()
+    pending = session.scalars(
+        select(CareTouch)
+        .where(CareTouch.channel == TouchChannel.call, CareTouch.status == TouchStatus.pending)
+        .order_by(CareTouch.id)
+    ).all()
+    assert len(pending) >= 4
+    supervisor = staff("supervisor")
+    for touch, outcome in zip(
+        pending,
+        (CallOutcome.serviced_elsewhere, CallOutcome.serviced_elsewhere, CallOutcome.not_interested),
+    ):
+        calls.record_call(
+            session=session, touch_id=touch.id, outcome=outcome, note=None, actor_staff=supervisor
+        )
+    calls.record_call(
+        session=session,
+        touch_id=pending[3].id,
+        outcome=CallOutcome.unreachable,
+        note=None,
+        actor_staff=supervisor,
+    )
+    session.commit()
+    surveys.tally_reasons(session=session, cycle_id=cycle.id, actor=SYSTEM)
+    counts = calls.add_to_tally(session=session, cycle_id=cycle.id)
+    session.commit()
+    expected = {"appointment": 0, "not_interested": 1, "serviced_elsewhere": 2, "done": 0}
+    assert counts == expected
+    session.refresh(cycle)
+    assert cycle.tally["care_calls"] == expected and "reasons" in cycle.tally
+    later = session.scalars(
+        select(CareTouch).where(
+            CareTouch.channel == TouchChannel.call, CareTouch.status == TouchStatus.pending
+        )
+    ).first()
+    calls.record_call(
+        session=session,
+        touch_id=later.id,
+        outcome=CallOutcome.not_interested,
+        note=None,
+        actor_staff=supervisor,
+    )
+    assert calls.add_to_tally(session=session, cycle_id=cycle.id) == expected

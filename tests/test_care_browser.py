@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 from tests.test_browser import browser, serving, shot  # noqa: F401  (the browser fixture)
 from winback.actor import Actor
-from winback.care import service as care
+from winback.care import planning
 from winback.care.models import CareItem, CareKind
 
 
 @pytest.fixture
 def care_server(session, demo_store):
-    care.plan(session=session, store_id=demo_store, actor=Actor.system(label="test"))
+    planning.plan(session=session, store_id=demo_store, actor=Actor.system(label="test"))
     session.commit()
     with serving() as base:
         yield base

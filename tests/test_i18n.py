@@ -137,7 +137,8 @@ ALLOWED_FILES = {
     "winback/demo.py": "the demo store's people, customers and places",
     "winback/customers/import_columns.py": "the DMS files' Chinese column headers (header synonyms)",
     "winback/customers/import_values.py": "the Chinese values DMS columns hold (男/女, 私家车...)",
-    "winback/customers/cleanup.py": "licence-plate provinces and name honorifics (patterns)",
+    "winback/customers/identifiers.py": "licence-plate provinces and special plate characters (patterns)",
+    "winback/customers/merges.py": "name honorifics ignored when comparing names (a pattern)",
     "winback/surveys/reasons.py": "the churn reasons each new store is seeded with (editable per store)",
     "winback/plans/library.py": "the measures each new store's library is seeded with (editable per store)",
     "winback/customers/import_errors.py": "the Chinese values a DMS column must hold (男/女, 私家车...), named"

@@ -84,15 +84,31 @@ def test_chain_intact_then_edit_delete_and_reorder_detected(session, stores):
     _raw(session, "UPDATE audit_events SET actor_label = 'test' WHERE id = :i", i=ids[2])
     assert audit.verify(session=session).ok
 
-    # two events swapped in order (their ids exchanged)
-    _raw(session, "UPDATE audit_events SET id = -1 WHERE id = :a", a=ids[1])
-    _raw(session, "UPDATE audit_events SET id = :a WHERE id = :b", a=ids[1], b=ids[2])
-    _raw(session, "UPDATE audit_events SET id = :b WHERE id = -1", b=ids[2])
+    # two events swapped in the chain (their places exchanged)
+    seqs = dict(
+        session.execute(select(AuditEvent.id, AuditEvent.seq).where(AuditEvent.id.in_(ids[1:3]))).all()
+    )
+    _raw(session, "UPDATE audit_events SET seq = -1 WHERE id = :a", a=ids[1])
+    _raw(session, "UPDATE audit_events SET seq = :s WHERE id = :b", s=seqs[ids[1]], b=ids[2])
+    _raw(session, "UPDATE audit_events SET seq = :s WHERE id = :a", s=seqs[ids[2]], a=ids[1])
     bad = audit.verify(session=session)
-    assert not bad.ok and bad.bad_event_id == ids[1] and "out of order" in bad.reason
-    _raw(session, "UPDATE audit_events SET id = -1 WHERE id = :a", a=ids[1])
-    _raw(session, "UPDATE audit_events SET id = :a WHERE id = :b", a=ids[1], b=ids[2])
-    _raw(session, "UPDATE audit_events SET id = :b WHERE id = -1", b=ids[2])
+    assert not bad.ok and bad.bad_event_id == ids[2] and "out of order" in bad.reason
+    _raw(session, "UPDATE audit_events SET seq = :s WHERE id = :i", s=seqs[ids[1]], i=ids[1])
+    _raw(session, "UPDATE audit_events SET seq = :s WHERE id = :i", s=seqs[ids[2]], i=ids[2])
+    assert audit.verify(session=session).ok
+
+    # an event inserted in SQL, outside the chain
+    _raw(
+        session,
+        "INSERT INTO audit_events (store_id, at, actor_label, action, entity_type, entity_id, changes, seq,"
+        " prev_hash, hash) SELECT store_id, at, actor_label, 'x.forged', entity_type, entity_id, changes, 0, '', ''"
+        " FROM audit_events WHERE id = :i",
+        i=ids[1],
+    )
+    forged = session.scalar(select(AuditEvent.id).where(AuditEvent.action == "x.forged"))
+    bad = audit.verify(session=session)
+    assert not bad.ok and bad.bad_event_id == forged and "outside the chain" in bad.reason
+    _raw(session, "DELETE FROM audit_events WHERE id = :i", i=forged)
     assert audit.verify(session=session).ok
 
     # a deleted event: the next one names the gap; a deleted last event: the head is ahead
@@ -113,12 +129,15 @@ def test_chain_intact_then_edit_delete_and_reorder_detected(session, stores):
 
 
 def test_concurrent_appends_to_one_store_chain_stay_in_order(session, stores):
-    """Two transactions append to S01's chain at once: the second waits for the first's lock
-    on the chain head, then chains after it."""
+    """Two transactions append to S01's chain at once. The chain head is taken at commit only:
+    on PostgreSQL the second writer does not wait for the first's open transaction (issue 20:
+    a store's writes no longer queue behind each other's requests) and the chain follows commit
+    order; SQLite serializes writers anyway. Either way the chain stays whole and in order."""
     first = db.session.new_session()
     second_done = threading.Event()
     errors: list[BaseException] = []
     actor = Actor.system(label="t")
+    postgres = session.get_bind().dialect.name == "postgresql"
 
     def second() -> None:
         s = db.session.new_session()
@@ -146,7 +165,10 @@ def test_concurrent_appends_to_one_store_chain_stay_in_order(session, stores):
         first.flush()
         t = threading.Thread(target=second)
         t.start()
-        assert not second_done.wait(0.5), "the second writer must wait for the chain head"
+        if postgres:
+            assert second_done.wait(10), "the second writer must not wait for the first's transaction"
+        else:
+            assert not second_done.wait(0.5), "SQLite: the second writer waits for the first"
         first.commit()
     finally:
         first.close()
@@ -157,7 +179,35 @@ def test_concurrent_appends_to_one_store_chain_stay_in_order(session, stores):
         .where(AuditEvent.store_id == stores["S01"])
         .order_by(AuditEvent.seq)
     ).all()
-    assert [a for a, _ in rows[-2:]] == ["x.first", "x.second"]
+    expected = ["x.second", "x.first"] if postgres else ["x.first", "x.second"]
+    assert [a for a, _ in rows[-2:]] == expected
+    assert [s for _, s in rows] == list(range(1, len(rows) + 1))
+    assert audit.verify(session=session).ok
+
+
+def test_an_event_of_a_rolled_back_savepoint_is_not_chained(session, stores):
+    """Events recorded in a savepoint that rolls back are gone; the rest of the transaction's
+    events are chained at its commit, with no gap."""
+    actor = Actor.system(label="t")
+    audit.record(
+        session=session, actor=actor, action="x.kept", entity_type="x", entity_id=1, store_id=stores["S02"]
+    )
+    nested = session.begin_nested()
+    audit.record(
+        session=session, actor=actor, action="x.dropped", entity_type="x", entity_id=2, store_id=stores["S02"]
+    )
+    session.flush()
+    nested.rollback()
+    audit.record(
+        session=session, actor=actor, action="x.after", entity_type="x", entity_id=3, store_id=stores["S02"]
+    )
+    session.commit()
+    rows = session.execute(
+        select(AuditEvent.action, AuditEvent.seq)
+        .where(AuditEvent.store_id == stores["S02"])
+        .order_by(AuditEvent.seq)
+    ).all()
+    assert [a for a, _ in rows[-2:]] == ["x.kept", "x.after"]
     assert [s for _, s in rows] == list(range(1, len(rows) + 1))
     assert audit.verify(session=session).ok
 

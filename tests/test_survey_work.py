@@ -13,6 +13,7 @@ import db.session
 from winback import clock
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
+from winback.customers import cleanup
 from winback.customers import service as customers
 from winback.customers.models import Customer
 from winback.errors import Conflict, InvalidInput
@@ -74,7 +75,7 @@ def test_dispositions_and_what_they_do(session, surveying_cycle, staff):
     session.commit()
     customer = session.get(Customer, second.customer_id)
     assert customer.phone_valid is False and customer.phone_reported_wrong_at is not None
-    customers.cleanup_archive(session=session, store_id=customer.store_id, actor=Actor.system(label="t"))
+    cleanup.cleanup_archive(session=session, store_id=customer.store_id, actor=Actor.system(label="t"))
     session.commit()
     session.expire_all()
     assert session.get(Customer, second.customer_id).phone_valid is False

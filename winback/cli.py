@@ -483,7 +483,7 @@ def _store_id(code: str) -> int:
 def _print_care(store: str | None, due_within: int | None) -> None:
     from db.session import session_scope
     from winback.accounts import service as accounts
-    from winback.care import service as care
+    from winback.care import lists
     from winback.care.models import CareStatus
 
     with session_scope() as session:
@@ -494,13 +494,13 @@ def _print_care(store: str | None, due_within: int | None) -> None:
         )
         ids = [s.id for s in stores]
         if due_within is None:
-            pg = care.items_page(session=session, store_ids=ids, view="today", page_size=10_000)
-            waiting = care.pending_exports(session=session, store_ids=ids)
+            pg = lists.items_page(session=session, store_ids=ids, view="today", page_size=10_000)
+            waiting = lists.pending_exports(session=session, store_ids=ids)
             typer.echo(
                 say("touches planned today: {n}, exports waiting: {waiting}", n=pg.total, waiting=waiting)
             )
             return
-        pg = care.items_page(
+        pg = lists.items_page(
             session=session,
             store_ids=ids,
             status=CareStatus.open,

@@ -109,6 +109,7 @@ DUPLICATE_KINDS = (N_("same_phone"), N_("similar_name_phone"), N_("similar_name_
 NOTE_KINDS = (N_("preference"), N_("reason_left"), N_("best_time"))
 # The archive cleanup's findings (winback.customers.cleanup).
 CLEANUP_FINDINGS = (
+    N_("phones_checked"),
     N_("phones_changed"),
     N_("vins_changed"),
     N_("bad_phones"),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import CurrentUser, SessionDep, store_ids
 from edge.users import need
 from winback.accounts.models import Role
-from winback.care import service as care
+from winback.care import lists
 from winback.care.models import CareKind, CareStatus
 from winback.care.schemas import CareItemOut, CarePage, CareTouchOut
 
@@ -31,7 +31,7 @@ def list_care(
     ``due_within_days`` (open items due within that many days, overdue included, unless a status
     is given). The manager, supervisor and admin read the store's; an advisor their own."""
     need(user, Role.manager, Role.supervisor, Role.admin, Role.advisor)
-    pg = care.items_page(
+    pg = lists.items_page(
         session=session,
         store_ids=store_ids(user),
         viewer=user,

@@ -25,7 +25,7 @@ VIN_BAD = "LGBH52EO5HY00000"  # 16 characters with an O
 
 
 def _fix_check_digit(vin: str) -> str:
-    from winback.customers.cleanup import _TRANSLIT, _WEIGHTS
+    from winback.customers.identifiers import _TRANSLIT, _WEIGHTS
 
     total = sum(_TRANSLIT[ch] * w for ch, w in zip(vin, _WEIGHTS))
     digit = "X" if total % 11 == 10 else str(total % 11)

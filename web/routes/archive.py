@@ -19,7 +19,8 @@ from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts.models import Role
 from winback.actor import Actor
-from winback.customers import cleanup, import_columns, import_reports, imports
+from winback.customers import cleanup, findings, import_columns, import_reports, imports
+from winback.customers import merges as merge_proposals
 from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
@@ -275,7 +276,7 @@ def merges(
         "archive/merges.html",
         user=user,
         q=q,
-        proposals=cleanup.merges_page(
+        proposals=merge_proposals.merges_page(
             session=session, store_id=user.store_id, search=q, page=page, page_size=PAGE
         ),
         summary=request.session.pop("cleanup", None),
@@ -294,12 +295,12 @@ def decide_merge(
     _need(user, Role.admin)
     actor = Actor.person(user)
     if decision == "merge":
-        cleanup.merge_customers(
+        merge_proposals.merge_customers(
             session=session, proposal_id=proposal_id, store_ids=store_ids(user), actor=actor
         )
         flash(request, "Merged.")
     elif decision == "reject":
-        cleanup.reject_merge(
+        merge_proposals.reject_merge(
             session=session,
             proposal_id=proposal_id,
             store_ids=store_ids(user),
@@ -333,7 +334,7 @@ def vehicle_status(
     surveys.require_customer_access(session=session, viewer=user, customer_id=vehicle.customer_id, write=True)
     if status not in VehicleStatus.__members__:
         raise forms.FormError("Choose a status.")
-    v = cleanup.set_vehicle_status(
+    v = findings.set_vehicle_status(
         session=session,
         vehicle_id=vehicle_id,
         status=VehicleStatus(status),
@@ -364,7 +365,7 @@ def add_note(
 ):
     customer = customers.get_customer(session=session, customer_id=customer_id, store_ids=store_ids(user))
     surveys.require_customer_access(session=session, viewer=user, customer_id=customer.id, write=True)
-    cleanup.add_note(
+    findings.add_note(
         session=session,
         customer_id=customer.id,
         kind=kind,
@@ -382,7 +383,7 @@ NOTE_KINDS = list(NoteKind)
 def notes_context(request: Request, session, customer_id: int, back: str) -> dict:
     """What the notes partial (partials/customer_notes.html) needs; used by the task and customer pages."""
     return {
-        "notes": cleanup.notes_of(session=session, customer_id=customer_id),
+        "notes": findings.notes_of(session=session, customer_id=customer_id),
         "note_kinds": NOTE_KINDS,
         "back": back,
         "note_draft": request.session.pop("note_draft", None),

@@ -16,8 +16,8 @@ from web.routes.common import need, safe_back, see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
+from winback.care import calls, delivery, lists, schedule_edits
 from winback.care import report as care_report
-from winback.care import service as care
 from winback.care.models import CallOutcome, CareKind
 from winback.errors import InvalidInput
 
@@ -89,7 +89,7 @@ _SETTINGS = (Role.manager, Role.admin)
 def care_context(session, customer_id: int) -> dict:
     """The customer page's care calendar (each active car's next dates and their basis)."""
     return {
-        "care": care.calendar(session=session, customer_id=customer_id),
+        "care": lists.calendar(session=session, customer_id=customer_id),
         "care_kinds": KIND_LABELS,
         "care_sources": SOURCE_LABELS,
     }
@@ -115,10 +115,10 @@ def care_list(
 ):
     """The front desk's care list: today's touches, due this week, overdue; filter by kind."""
     need(user, *_DESK, Role.advisor)
-    if view not in care.VIEWS:
+    if view not in lists.VIEWS:
         view = "today"
     ids = store_ids(user)
-    items = care.items_page(
+    items = lists.items_page(
         session=session, store_ids=ids, viewer=user, kind=_kind(kind), view=view, page=page
     )
     return render(
@@ -128,7 +128,7 @@ def care_list(
         items=items,
         view=view,
         kind=kind,
-        exports=care.pending_exports(session=session, store_ids=ids),
+        exports=lists.pending_exports(session=session, store_ids=ids),
         **LABELS,
     )
 
@@ -137,7 +137,7 @@ def care_list(
 def care_export(request: Request, user: CurrentUser, session: SessionDep):
     """The waiting SMS reminders as the bulk-SMS workbook; they count as sent once exported."""
     need(user, Role.admin, Role.supervisor)
-    body, n = care.export_pending(session=session, store_ids=store_ids(user), actor=Actor.person(user))
+    body, n = delivery.export_pending(session=session, store_ids=store_ids(user), actor=Actor.person(user))
     if n == 0:
         flash(request, "No reminders are waiting for the SMS export.", "error")
         return see_other("/care")
@@ -150,8 +150,8 @@ def care_calls(
 ):
     """The care calls: an advisor's own queue; the supervisor and the manager see all."""
     need(user, Role.advisor, Role.supervisor, Role.manager, Role.admin)
-    calls = care.calls_page(session=session, store_ids=store_ids(user), viewer=user, page=page)
-    return render(request, "care/calls.html", user=user, calls=calls, **LABELS)
+    queue = lists.calls_page(session=session, store_ids=store_ids(user), viewer=user, page=page)
+    return render(request, "care/calls.html", user=user, calls=queue, **LABELS)
 
 
 @router.post("/care/calls/{touch_id}")
@@ -168,7 +168,7 @@ def care_call_outcome(
         result = CallOutcome(outcome)
     except ValueError:
         raise InvalidInput("choose how the call went", field="outcome") from None
-    care.record_call(session=session, touch_id=touch_id, outcome=result, note=note, actor_staff=user)
+    calls.record_call(session=session, touch_id=touch_id, outcome=result, note=note, actor_staff=user)
     flash(request, "Call recorded.")
     return see_other(safe_back(back, "/care/calls"))
 
@@ -272,7 +272,7 @@ def care_settings(request: Request, user: CurrentUser, session: SessionDep):
         user=user,
         values=values,
         setting_labels=SETTING_LABELS,
-        schedules=care.list_schedules(session=session, store_id=user.store_id),
+        schedules=schedule_edits.list_schedules(session=session, store_id=user.store_id),
         **LABELS,
     )
 
@@ -314,7 +314,7 @@ def care_schedule_save(
     interval_months: Annotated[int, Form()] = 12,
 ):
     need(user, *_SETTINGS)
-    care.save_schedule(
+    schedule_edits.save_schedule(
         session=session,
         store_id=user.store_id,
         model=model,
@@ -332,7 +332,7 @@ def care_schedule_save(
 @router.post("/care/schedules/{schedule_id}/delete")
 def care_schedule_delete(request: Request, schedule_id: int, user: CurrentUser, session: SessionDep):
     need(user, *_SETTINGS)
-    care.delete_schedule(
+    schedule_edits.delete_schedule(
         session=session, store_id=user.store_id, schedule_id=schedule_id, actor=Actor.person(user)
     )
     flash(request, "Schedule removed.")

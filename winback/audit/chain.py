@@ -4,13 +4,21 @@ Each event carries ``seq`` (its place in its store's chain, from 1), ``prev_hash
 of the event before it, "" for the first) and ``hash`` = HMAC-SHA256 over its content and
 ``prev_hash``, keyed with the audit key, which is kept outside the database
 (``winback.audit.key``): whoever changes rows in SQL cannot recompute hashes that verify.
-(Until migration 0016 the hash was a plain SHA-256, which anyone could recompute.) The head of each chain (last seq and hash) lives in ``audit_chain_heads``;
-appending locks that row, so two transactions writing to one store chain one after the other
-(PostgreSQL: SELECT ... FOR UPDATE; SQLite serializes writers anyway).
+(Until migration 0016 the hash was a plain SHA-256, which anyone could recompute.)
 
-``verify`` recomputes every chain: an edited event no longer matches its hash, a deleted one
-leaves a gap in ``seq`` (or a head that is ahead of the last event), and events moved out of
-insertion order (ids swapped, rows re-inserted) break the seq/prev_hash sequence.
+Events are chained **at commit**, not when they are recorded: ``record`` inserts the event with
+``seq`` 0 and remembers it on the session; just before the transaction commits, ``seal_pending``
+locks each chain's head (``audit_chain_heads``: PostgreSQL SELECT ... FOR UPDATE; SQLite
+serializes writers anyway), gives the events their places and hashes and moves the head on, all in
+that same transaction. The head is held for the commit only, not for the whole request, so two
+people working in one store no longer queue behind each other's requests (issue 20), and an event
+is never committed without its place: a committed event with ``seq`` 0 was written outside the
+application. A chain's order is therefore commit order (``seq``), not id order.
+
+``verify`` walks every chain in ``seq`` order: an edited event no longer matches its hash, a
+deleted one leaves a gap in ``seq`` (or a head that is ahead of the last event), events moved in
+the chain (seq changed, rows re-inserted) break the prev_hash sequence, and an event outside any
+chain is named.
 """
 
 from __future__ import annotations
@@ -18,13 +26,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, event, inspect, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from winback.audit import key as audit_key
 from winback.audit.key import AuditKey
@@ -91,14 +101,59 @@ def _locked_head(session: Session, chain: int) -> AuditChainHead:
     return head
 
 
-def link(session: Session, event: AuditEvent) -> None:
-    """Give ``event`` its place in its store's chain and its hash; move the head on."""
-    head = _locked_head(session, chain_of(event.store_id))
-    event.seq = head.seq + 1
-    event.prev_hash = head.hash
-    event.hash = content_hash(event)
-    head.seq = event.seq
-    head.hash = event.hash
+# The events recorded in a session's transaction and not yet chained (see seal_pending).
+PENDING = "audit_unchained"
+
+
+def defer(session: Session, ev: AuditEvent) -> None:
+    """Remember ``ev`` (just added to ``session``) to be chained when the transaction commits."""
+    session.info.setdefault(PENDING, []).append(ev)
+
+
+_SEAL = (
+    AuditEvent.__table__.update()
+    .where(AuditEvent.__table__.c.id == bindparam("event_id"))
+    .values(seq=bindparam("new_seq"), prev_hash=bindparam("new_prev"), hash=bindparam("new_hash"))
+)
+
+
+def seal_pending(session: Session) -> int:
+    """Chain the transaction's events: lock each head (chains in one order: no deadlock between
+    two writers of two stores), give each event its place and hash in insertion order, move the
+    head on. The event rows are written with one UPDATE by primary key: the only change an event
+    ever gets, before anyone else can see it. Returns how many were chained."""
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return 0
+    session.flush()
+    live = [ev for ev in pending if inspect(ev).persistent]  # a rolled-back savepoint's are gone
+    by_chain: dict[int, list[AuditEvent]] = defaultdict(list)
+    for ev in live:
+        by_chain[chain_of(ev.store_id)].append(ev)
+    for chain in sorted(by_chain):
+        head = _locked_head(session, chain)
+        rows = []
+        for ev in sorted(by_chain[chain], key=lambda e: e.id):
+            set_committed_value(ev, "seq", head.seq + 1)
+            set_committed_value(ev, "prev_hash", head.hash)
+            set_committed_value(ev, "hash", content_hash(ev))
+            head.seq, head.hash = ev.seq, ev.hash
+            rows.append({"event_id": ev.id, "new_seq": ev.seq, "new_prev": ev.prev_hash, "new_hash": ev.hash})
+        session.execute(_SEAL, rows)
+    session.flush()
+    return len(live)
+
+
+@event.listens_for(Session, "before_commit")
+def _seal_before_commit(session: Session) -> None:
+    seal_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_the_end(session: Session, transaction) -> None:
+    """A transaction rolled back or closed: its events are gone, nothing to chain."""
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
 
 
 @dataclass(frozen=True)
@@ -136,13 +191,20 @@ def _verify(session: Session, store_ids: list[int] | None, batch: int, key: Audi
     for chain in chains:
         store = None if chain == NO_STORE else chain
         cond = AuditEvent.store_id.is_(None) if store is None else AuditEvent.store_id == store
-        expected_seq, prev_hash, last_id = 1, "", 0
+        outside = session.scalar(
+            select(AuditEvent.id).where(cond, AuditEvent.seq == 0).order_by(AuditEvent.id)
+        )
+        if outside is not None:
+            return VerifyResult(
+                False, checked, outside, store, "an event outside the chain (written without the application)"
+            )
+        expected_seq, prev_hash, last = 1, "", (0, 0)
         while True:
             rows = list(
                 session.scalars(
                     select(AuditEvent)
-                    .where(cond, AuditEvent.id > last_id)
-                    .order_by(AuditEvent.id)
+                    .where(cond, tuple_(AuditEvent.seq, AuditEvent.id) > last)
+                    .order_by(AuditEvent.seq, AuditEvent.id)
                     .limit(batch)
                 )
             )
@@ -151,16 +213,18 @@ def _verify(session: Session, store_ids: list[int] | None, batch: int, key: Audi
             for ev in rows:
                 checked += 1
                 if ev.seq != expected_seq:
-                    missing = (
-                        session.scalar(select(AuditEvent.id).where(cond, AuditEvent.seq == expected_seq))
-                        is None
-                    )
                     reason = f"expected event #{expected_seq} of the chain, found #{ev.seq}: " + (
-                        "an event was deleted" if missing and ev.seq > expected_seq else "events out of order"
+                        "an event was deleted" if ev.seq > expected_seq else "events out of order"
                     )
                     return VerifyResult(False, checked, ev.id, store, reason)
                 if ev.prev_hash != prev_hash:
-                    return VerifyResult(False, checked, ev.id, store, "does not follow the event before it")
+                    return VerifyResult(
+                        False,
+                        checked,
+                        ev.id,
+                        store,
+                        "does not follow the event before it (events out of order)",
+                    )
                 if not hmac.compare_digest(content_hash(ev, key), ev.hash):
                     reason = (
                         "its hash was recomputed without the audit key (content altered or events "
@@ -169,7 +233,7 @@ def _verify(session: Session, store_ids: list[int] | None, batch: int, key: Audi
                         else "content altered (hash mismatch), or the chain was sealed with another key"
                     )
                     return VerifyResult(False, checked, ev.id, store, reason)
-                expected_seq, prev_hash, last_id = ev.seq + 1, ev.hash, ev.id
+                expected_seq, prev_hash, last = ev.seq + 1, ev.hash, (ev.seq, ev.id)
         head = heads.get(chain)
         if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
             return VerifyResult(

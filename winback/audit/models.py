@@ -16,6 +16,8 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_entity", "entity_type", "entity_id"),
         Index("ix_audit_events_store_at", "store_id", "at"),
+        # verify walks each store's chain in seq order (commit order, see winback.audit.chain)
+        Index("ix_audit_events_store_seq", "store_id", "seq"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,8 +36,9 @@ class AuditEvent(Base):
     # Other entities the event concerns (a task's customer, a plan's cycle), for timelines.
     customer_id: Mapped[int | None] = mapped_column(index=True)
     cycle_id: Mapped[int | None] = mapped_column(index=True)
-    # Tamper evidence: the event's place in its store's chain, the previous event's hash and
-    # SHA-256 over this event's content and prev_hash (see winback.audit.chain).
+    # Tamper evidence: the event's place in its store's chain (given at commit; 0 until then),
+    # the previous event's hash and HMAC-SHA256 over this event's content and prev_hash
+    # (see winback.audit.chain).
     seq: Mapped[int] = mapped_column(default=0, server_default="0")
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
@@ -53,8 +56,9 @@ class AppendOnlyViolation(RuntimeError):
 
 
 class AuditChainHead(Base):
-    """The last event of one store's chain (chain 0: events of no store). Appending locks this
-    row (SELECT ... FOR UPDATE on PostgreSQL), so concurrent transactions chain one after the other."""
+    """The last event of one store's chain (chain 0: events of no store). A commit that chains
+    events locks this row (SELECT ... FOR UPDATE on PostgreSQL) for the commit only, so concurrent
+    transactions chain one after the other in commit order."""
 
     __tablename__ = "audit_chain_heads"
 

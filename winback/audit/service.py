@@ -57,8 +57,8 @@ def record(
         customer_id=customer_id,
         cycle_id=cycle_id,
     )
-    chain.link(session, event)  # before add: the event is inserted once, complete with its hash
     session.add(event)
+    chain.defer(session, event)  # chained when the transaction commits (winback.audit.chain)
     return event
 
 

@@ -84,6 +84,8 @@ class History:
     warranty_end: date | None
     compulsory_insurance_end: date | None
     commercial_insurance_end: date | None
+    registered_on: date | None
+    inspection_valid_until: date | None
     customer_advisor_id: int | None
     phone: str | None
     phone_valid: bool
@@ -149,6 +151,8 @@ def store_histories(
             Vehicle.warranty_end,
             Vehicle.compulsory_insurance_end,
             Vehicle.commercial_insurance_end,
+            Vehicle.registered_on,
+            Vehicle.inspection_valid_until,
             Vehicle.plate,
             Customer.advisor_id,
             Customer.phone,
@@ -169,6 +173,8 @@ def store_histories(
             warranty_end=r.warranty_end,
             compulsory_insurance_end=r.compulsory_insurance_end,
             commercial_insurance_end=r.commercial_insurance_end,
+            registered_on=r.registered_on,
+            inspection_valid_until=r.inspection_valid_until,
             customer_advisor_id=r.advisor_id,
             phone=r.phone,
             phone_valid=bool(r.phone_valid),

@@ -135,3 +135,32 @@ def inspection_due(*, registered: date, as_of: date, rules: ProcessDefaults) -> 
         when = registered + relativedelta(months=m)
         if when >= as_of:
             return when, True
+
+
+@dataclass(frozen=True)
+class InspectionDue:
+    due_on: date
+    basis: str  # "date": the imported 检验有效期至; "rule": counted from registration or purchase
+    detail: dict
+
+
+def next_inspection(
+    *,
+    registered_on: date | None,
+    purchase: date | None,
+    valid_until: date | None,
+    as_of: date,
+    rules: ProcessDefaults,
+) -> InspectionDue | None:
+    """The car's next inspection: the imported validity date (检验有效期至) while it is recent,
+    else the rule counted from the registration date (初次登记日期), else from the purchase.
+
+    A validity date long past (older than the missed window) is stale: the car was inspected
+    since and nobody imported it, so the rule decides."""
+    if valid_until is not None and valid_until >= as_of - timedelta(days=rules.care_missed_after_days):
+        return InspectionDue(valid_until, "date", {"source": "licence"})
+    start, source = (registered_on, "registered") if registered_on else (purchase, "purchase")
+    if start is None:
+        return None
+    due, onsite = inspection_due(registered=start, as_of=as_of, rules=rules)
+    return InspectionDue(due, "rule", {"onsite": onsite, "source": source})

@@ -16,7 +16,7 @@ from winback import clock
 from winback.accounts.models import Staff
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.customers import cleanup, import_cells
+from winback.customers import identifiers, import_cells
 from winback.customers.import_columns import FIELD_LABELS, REQUIRED
 from winback.customers.import_errors import RowProblem, encode
 from winback.customers.import_values import (
@@ -211,7 +211,7 @@ def write_customers(ctx: ImportContext, chunk) -> None:
         if values.get("customer_type", "") is None:  # empty or unknown: the default, or the value kept
             del values["customer_type"]
         if "phone" in values:
-            values["phone_valid"] = cleanup.phone_is_valid(values["phone"])
+            values["phone_valid"] = identifiers.phone_is_valid(values["phone"])
         c = existing.get(row["dms_code"])
         if c is None:
             values.setdefault("customer_type", CustomerType.private)
@@ -233,12 +233,14 @@ def write_customers(ctx: ImportContext, chunk) -> None:
 
 _VEHICLE_SPEC = {
     "vin": cell_vin,
-    "plate": lambda v: cleanup.normalize_plate(cell_text(v)),
+    "plate": lambda v: identifiers.normalize_plate(cell_text(v)),
     "model": limited(80),
     "purchase_date": parse_date,
     "warranty_end": parse_date,
     "compulsory_insurance_end": parse_date,
     "commercial_insurance_end": parse_date,
+    "registered_on": parse_date,
+    "inspection_valid_until": parse_date,
     "customer_code": bounded(40),
     "name": cell_name,
     "phone": cell_phone,
@@ -294,7 +296,7 @@ def write_vehicles(ctx: ImportContext, chunk) -> None:
                 dms_code=code,
                 name=row["name"],
                 phone=row.get("phone"),
-                phone_valid=cleanup.phone_is_valid(row.get("phone")),
+                phone_valid=identifiers.phone_is_valid(row.get("phone")),
                 customer_type=CustomerType.private,
                 created_at=ctx.now,
                 import_batch_id=ctx.batch.id,
@@ -325,16 +327,18 @@ def write_vehicles(ctx: ImportContext, chunk) -> None:
                 "warranty_end",
                 "compulsory_insurance_end",
                 "commercial_insurance_end",
+                "registered_on",
+                "inspection_valid_until",
             )
             if k in ctx.cols
         }
         values["customer_id"] = cid
         if "purchase_date" in values and "warranty_end" not in ctx.cols and values["purchase_date"]:
             values["warranty_end"] = values["purchase_date"] + timedelta(days=3 * 365)
-        values["vin_valid"] = cleanup.vin_is_valid(values["vin"])
-        values["vin_check_digit_ok"] = cleanup.vin_check_digit_ok(values["vin"])
+        values["vin_valid"] = identifiers.vin_is_valid(values["vin"])
+        values["vin_check_digit_ok"] = identifiers.vin_check_digit_ok(values["vin"])
         if "plate" in values:
-            values["plate_valid"] = cleanup.plate_is_valid(values["plate"])
+            values["plate_valid"] = identifiers.plate_is_valid(values["plate"])
         v = existing.get(row["vin"])
         if v is None:
             new.append(
@@ -350,7 +354,7 @@ def write_vehicles(ctx: ImportContext, chunk) -> None:
 _VISIT_SPEC = {
     "ro_number": bounded(40),
     "vin": cell_vin,
-    "plate": lambda v: cleanup.normalize_plate(cell_text(v)),
+    "plate": lambda v: identifiers.normalize_plate(cell_text(v)),
     "visit_date": parse_date,
     "mileage": cell_mileage,
     "category": cell_category,

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from winback.customers import cleanup
+from winback.customers import identifiers
 from winback.customers.import_errors import RowProblem
 from winback.customers.models import (
     CustomerType,
@@ -141,7 +141,7 @@ def cell_vin(v: Any) -> str | None:
 
 
 def cell_phone(v: Any) -> str | None:
-    p = cleanup.normalize_phone(cell_text(v))
+    p = identifiers.normalize_phone(cell_text(v))
     if p and len(p) > 40:
         raise RowProblem("bad_phone")
     return p

@@ -63,6 +63,9 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str | None] = mapped_column(String(40))
     phone_valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The number as the archive cleanup last checked it: a row is checked again only when its
+    # phone differs (changed by an import, an edit or SQL), not on every run (issue 20).
+    phone_checked: Mapped[str | None] = mapped_column(String(40))
     # An advisor reached a wrong/bad number (空号/错号): the phone stays invalid until changed.
     phone_reported_wrong_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The customer asked not to be called again (拒绝回访): no later cycle lists them.
@@ -108,6 +111,10 @@ class Vehicle(Base):
     # Insurance expiry imported with the vehicle (交强险到期日 / 商业险到期日): the care calendar.
     compulsory_insurance_end: Mapped[date | None] = mapped_column(Date)
     commercial_insurance_end: Mapped[date | None] = mapped_column(Date)
+    # 初次登记日期: the annual inspection counts from it (the purchase date when unknown).
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    # 检验有效期至 (driving licence or inspection record): a later date imported means inspected.
+    inspection_valid_until: Mapped[date | None] = mapped_column(Date)
     status: Mapped[VehicleStatus] = mapped_column(str_enum(VehicleStatus), default=VehicleStatus.active)
     status_note: Mapped[str | None] = mapped_column(String(300))
     # Who flagged it sold / scrapped / moved / deceased owner, and when (excluded from screening).

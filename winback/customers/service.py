@@ -11,15 +11,6 @@ from sqlalchemy.orm import Session, selectinload
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service
-
-# The cleanup rules live in winback.customers.cleanup; these names stay for existing callers.
-from winback.customers.cleanup import (  # noqa: F401
-    cleanup_archive,
-    normalize_phone,
-    phone_is_valid,
-    set_vehicle_status,
-    vin_is_valid,
-)
 from winback.customers.models import Customer, ServiceVisit, Vehicle
 from winback.errors import InvalidInput, NotFound
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words

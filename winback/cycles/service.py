@@ -16,7 +16,7 @@ from winback.accounts.models import Store
 from winback.accounts.service import effective_settings
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.customers import service as customers
+from winback.customers import cleanup
 from winback.cycles.flow_runs import flow_runs_of, flows_running
 from winback.cycles.models import (
     CycleStage,
@@ -115,7 +115,7 @@ def advance(*, session: Session, cycle: MonthlyCycle, to: CycleStage, actor: Act
 def clean_archive(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
     """档案整理 for the cycle's store; the cycle keeps the findings of its first cleanup."""
     cycle = get_cycle(session=session, cycle_id=cycle_id)
-    summary = customers.cleanup_archive(session=session, store_id=cycle.store_id, actor=actor)
+    summary = cleanup.cleanup_archive(session=session, store_id=cycle.store_id, actor=actor)
     if cycle.cleanup is None:
         cycle.cleanup = summary
     advance(session=session, cycle=cycle, to=CycleStage.cleaned, actor=actor, cleanup=summary)
