@@ -1,16 +1,16 @@
 """Every notification reaches a person (issue 16): the in-app inbox (read_at, what a message
 is about for its link), the channel tried and why it failed, in words.
 
-Revision ID: 0017_notify
-Revises: 0016
+Revision ID: 0019_notify
+Revises: 0018
 Create Date: 2026-11-29 20:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_notify"
-down_revision = "0016"
+revision = "0019_notify"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
