@@ -1,16 +1,16 @@
 """Every notification reaches a person (issue 16): the in-app inbox (read_at, what a message
 is about for its link), the channel tried and why it failed, in words.
 
-Revision ID: 0019_notify
-Revises: 0018
+Revision ID: 0020_notify
+Revises: 0019
 Create Date: 2026-11-29 20:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_notify"
-down_revision = "0018"
+revision = "0020_notify"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
