@@ -89,6 +89,11 @@ class CycleOut(Out):
     tally: Json | None
     profile: Json | None
     cleanup: Json | None
+    # Cancelled before its surveys started (stage "cancelled"): when and why.
+    cancelled_at: Timestamp | None = None
+    cancel_reason: str | None = None
+    # Completed with "no action" (无需整改): the manager's reason.
+    no_action_reason: str | None = None
 
 
 class FlowRunOut(Out):
@@ -195,6 +200,8 @@ class TaskOut(Out):
     draft_saved_at: Timestamp | None
     version: int
     attempts: list[AttemptOut]
+    # The customer's earlier task this one carries on (closed as carried_over), if any.
+    carried_from_id: int | None = None
 
 
 class TaskPageOut(Out):
@@ -395,7 +402,18 @@ class ImportBatchOut(Out):
     unchanged: int
     failed: int
     returned_targets: int
+    # A repair-order file without an RO-number column: keys derived from vehicle, date, amount, category.
+    key_derived: bool = False
+    key_derived_note: str | None = None  # saying so, in the caller's language
     errors: list[ImportRowErrorOut]
+
+
+class ValueMappingsOut(Out):
+    """A store's own words for closed-list values: field -> {word: value}; ``fields`` the
+    fields that take them, each with its values."""
+
+    mappings: dict[str, dict[str, str]]
+    fields: dict[str, list[str]]
 
 
 class QualityOut(Out):

@@ -28,6 +28,9 @@ def cycle(c: MonthlyCycle) -> dict[str, Any]:
         "tally": c.tally,
         "profile": c.profile,
         "cleanup": c.cleanup,
+        "cancelled_at": c.cancelled_at,
+        "cancel_reason": c.cancel_reason,
+        "no_action_reason": c.no_action_reason,
     }
 
 
@@ -102,6 +105,7 @@ def task(t: SurveyTask, viewer: Any = None) -> dict[str, Any]:
         "excluded_reason": t.excluded_reason,
         "draft_saved_at": t.draft_saved_at,
         "version": t.version,
+        "carried_from_id": t.carried_from_id,
         "attempts": [
             {
                 "at": a.at,

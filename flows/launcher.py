@@ -278,9 +278,11 @@ def start_monthly_cycle(
 ) -> Launched:
     """What the admin's "start the cycle" button and ``POST /api/cycles`` do. With the store's
     id the run is recorded against the store, so its pages know work is under way."""
-    from winback.cycles.service import parse_month
+    from winback.accounts import service as accounts
+    from winback.cycles.service import check_month
 
-    parse_month(month)
+    with session_scope() as session:  # a month far ahead or long past is refused here
+        check_month(session=session, store=accounts.get_store(session=session, code=store_code), month=month)
     return launch(
         "monthly_cycle", {"month": month, "store_codes": [store_code]}, store_id=store_id, wait=wait
     )

@@ -27,6 +27,7 @@ def test_filters_export_and_complaints(session, surveying_cycle, staff):
     advisor = staff("advisor1")
     task = session.scalar(select(SurveyTask).where(SurveyTask.assignee_id == advisor.id).limit(1))
     surveys.close_task(
+        contact_outcome="reached",
         session=session,
         task_id=task.id,
         method="phone",

@@ -5,6 +5,7 @@ stores, through a real subprocess of the installed command."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,9 @@ BAD_CALLS = [
     ["cycle", "start", "--month", "0000-01"],
     ["cycle", "start", "--month", "9003-06"],
     ["cycle", "start", "--month", "2026-11", "--store", "NOPE"],
+    ["cycle", "start", "--month", "2099-01", "--store", "S01"],  # years ahead (issue 17)
+    ["cycle", "cancel", "--month", "2026-11", "--store", "S01"],  # no reason
+    ["cycle", "cancel", "--month", "2026-11", "--store", "S01", "--reason", "x"],  # no such cycle
     ["cycle", "start", "--month", "2026-11", "--as-of", "yesterday"],
     ["cycle", "status", "--store", "NOPE"],
     ["cycle", "status", "--bogus"],
@@ -74,7 +78,11 @@ def cli_env(_sqlite_template, tmp_path_factory) -> tuple[dict[str, str], Path]:
     engine.dispose()
     (tmp / "bad.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     (tmp / "empty.csv").write_bytes(b"")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PYTEST") and k not in ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE")
+    }
     env.update(WINBACK_DATABASE_URL=url, WINBACK_DATA_DIR=str(tmp), WINBACK_NOW="2026-11-02T09:00")
     return env, tmp
 
@@ -96,6 +104,16 @@ def test_a_bad_call_says_one_line_on_stderr_and_fails(cli_env, args):
     assert r.returncode != 0, (r.stdout, r.stderr)
     assert len(lines) == 1 and lines[0].startswith("winback: error: "), r.stderr
     assert "Traceback" not in r.stdout + r.stderr
+    # In the reader's language (Chinese by default): no English sentence after the tag, once
+    # the names a person types (options, commands, files, settings, examples) are set aside.
+    told = (
+        lines[0].removeprefix("winback: error: ").replace(str(tmp), "").replace("python -m winback.cli", "")
+    )
+    told = re.sub(r"`[^`]*`|--?[\w-]+|\b[A-Z_]{2,}\b|\b\w+_\w+\b|\S+\.(csv|db|txt)\b", "", told)
+    for word in argv:
+        told = told.replace(word, "")
+    assert not re.search(r"[A-Za-z]+\W+[A-Za-z]+\W+[A-Za-z]+", told), lines[0]
+    assert re.search(r"[\u4e00-\u9fff]", lines[0]), lines[0]
 
 
 def test_a_good_call_still_exits_0(cli_env):
@@ -109,3 +127,21 @@ def test_a_good_call_still_exits_0(cli_env):
         timeout=120,
     )
     assert r.returncode == 0 and r.stderr == "" and '"survey_deadline_days": 7' in r.stdout
+
+
+def test_an_english_reader_gets_the_same_errors_in_english(cli_env):
+    env, tmp = cli_env
+    for args, said in (
+        (["bogus"], "there is no command 'bogus' (see python -m winback.cli --help)"),
+        (["cycle", "start"], "the option --month is missing"),
+        (["store", "set", "S01", "survey_deadline_days", "abc"], "survey_deadline_days: not a whole number"),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "winback.cli", *args],
+            env={**env, "LANG": "en_US.UTF-8"},
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode != 0 and said in r.stderr, r.stderr

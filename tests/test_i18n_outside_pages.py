@@ -111,6 +111,7 @@ def test_plan_decision_reaches_the_submitter_in_their_language(session, surveyin
     )[:4]
     for t in tasks:
         surveys.close_task(
+            contact_outcome="reached",
             session=session,
             task_id=t.id,
             method=ContactMethod.phone,
@@ -437,6 +438,7 @@ def test_tally_and_measures_show_the_stores_labels_and_titles_in_the_viewers_lan
     )[:3]
     for t in tasks:
         surveys.close_task(
+            contact_outcome="reached",
             session=session,
             task_id=t.id,
             method=ContactMethod.phone,
@@ -550,6 +552,7 @@ def test_measure_notifications_carry_the_librarys_english_title(session, surveyi
     )[:2]
     for t in tasks:
         surveys.close_task(
+            contact_outcome="reached",
             session=session,
             task_id=t.id,
             method=ContactMethod.phone,

@@ -38,10 +38,11 @@ def test_dropped_repair_orders_are_imported_once(db_url, demo_store, session, pr
     assert not (inbox / "ro-2026-11-20.csv").exists() and (inbox / "done" / "ro-2026-11-20.csv").exists()
     assert (inbox / "readme.txt").exists()  # not an export: left alone
 
-    # the same export dropped again: nothing changes
+    # the same export dropped again: it had a row error, so it is read again (the cause may be
+    # fixed by now), and the rows already in double nothing
     (inbox / "done" / "ro-2026-11-20.csv").rename(inbox / "ro-2026-11-20.csv")
     again = import_visits(drop_dir=str(tmp_path / "inbox"), store_codes=["S01"])
-    assert [r["new"] for r in again] == [False]
+    assert [(r["new"], r["inserted"], r["failed"]) for r in again] == [(True, 0, 1)]
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(ServiceVisit)) == before + 2
-    assert session.scalar(select(func.count()).select_from(ImportBatch)) == 1
+    assert session.scalar(select(func.count()).select_from(ImportBatch)) == 2

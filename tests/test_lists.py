@@ -176,6 +176,7 @@ def approved_plan(session, surveying_cycle, staff) -> int:
     )
     for i, t in enumerate(tasks[:12]):
         surveys.close_task(
+            contact_outcome="reached",
             session=session,
             task_id=t.id,
             method=ContactMethod.phone,

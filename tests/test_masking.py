@@ -66,6 +66,7 @@ def test_contact_data_is_masked_on_every_surface(world, session, staff):
     # their phone and address
     task = session.get(SurveyTask, world["task"])
     surveys.close_task(
+        contact_outcome="reached",
         session=session,
         task_id=task.id,
         method=ContactMethod.phone,

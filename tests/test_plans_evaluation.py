@@ -115,6 +115,7 @@ def test_draft_follows_the_stores_edited_measure_library(session, surveying_cycl
     )
     for t, code in zip(tasks, ["too_far", "too_far", "high_price"]):
         surveys.close_task(
+            contact_outcome="reached",
             session=session,
             task_id=t.id,
             method=ContactMethod.phone,
@@ -150,6 +151,7 @@ def planning_cycle(session, surveying_cycle, staff) -> int:
     )
     for i, t in enumerate(tasks[:12]):
         surveys.close_task(
+            contact_outcome="reached",
             session=session,
             task_id=t.id,
             method=ContactMethod.phone,
@@ -381,6 +383,18 @@ def test_evaluation_numbers_on_a_hand_checked_fixture(session, planning_cycle, s
     )  # never redeemed: no cost
     with pytest.raises(Conflict):
         plans.offer_voucher(session=session, target_id=held[0], actor_staff=manager)
+    # The price measure is done two days after the contacts (a returned customer counts for it
+    # only after that day); the distance measure is never done, so it is credited with nobody.
+    measures = {m.reasons[0].code if m.reasons else m.reason_code.code: m for m in plan.measures}
+    clock.set_now(clock.now() + timedelta(days=2))
+    plans.set_measure_status(
+        session=session,
+        measure_id=measures["high_price"].id,
+        status=MeasureStatus.done,
+        evidence="工时八折已上线",
+        actor_staff=manager,
+    )
+    clock.set_now(clock.now() - timedelta(days=2))
     visit(price[0].target_id, "E1", day + timedelta(days=10), "800.00")
     visit(price[0].target_id, "E2", day + timedelta(days=40), "200.00")
     visit(price[1].target_id, "E3", day + timedelta(days=12), "1500.50")
@@ -435,15 +449,22 @@ def test_evaluation_numbers_on_a_hand_checked_fixture(session, planning_cycle, s
         back_ids = {price[0].id, price[1].id, far[0].id}
         assert a["contacted"] == len(mine)
         assert a["came_back"] == sum(1 for t in mine if t.id in back_ids)
-        need = -(-len(mine) * 20 // 100)
-        assert a["shortfall_customers"] == max(0, need - a["came_back"])
+        # the shortfall counts every target assigned, closed or not (the open task's return too)
+        assigned = [t for t in tasks if t.assignee_id == a["advisor_id"]]
+        back_all = sum(1 for t in assigned if t.id in back_ids or t.id == open_task.id)
+        assert (a["assigned"], a["assigned_back"]) == (len(assigned), back_all)
+        need = -(-len(assigned) * 20 // 100)
+        assert a["needed_customers"] == need
+        assert a["shortfall_customers"] == max(0, need - back_all)
         assert a["shortfall_yuan"] == 20 * a["shortfall_customers"]
         assert a["lift_pct"] == round(100 * (a["assigned_back"] / a["assigned"] - 2 / 6), 1)
     # reason -> measure -> outcome: the price measure moved the two price customers, etc.
     credited = {m["reasons"][0]: m for m in ev.per_measure}
     assert credited["high_price"]["customers_back"] == 2
     assert credited["high_price"]["customer_ids"] == sorted([price[0].customer_id, price[1].customer_id])
-    assert credited["too_far"]["customers_back"] == 1
+    assert credited["high_price"]["done_on"] == (day + timedelta(days=2)).isoformat()
+    # far[0] came back, but the distance measure was never done: no credit
+    assert credited["too_far"]["customers_back"] == 0 and credited["too_far"]["done_on"] is None
     # the voucher was redeemed by the first repair order after the offer
     session.refresh(voucher)
     assert voucher.redeemed_on == day + timedelta(days=10)

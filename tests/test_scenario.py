@@ -84,6 +84,7 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
                 f"/api/tasks/{task['id']}/close",
                 json={
                     "method": "phone",
+                    "contact_outcome": "reached",
                     "reasons": [reason],
                     "serviced_elsewhere": reason == "high_price",
                     "elsewhere_where": "路边快修店" if reason == "high_price" else None,
@@ -221,12 +222,15 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
     by_advisor = {a["advisor_id"]: a for a in ev["per_advisor"]}
     assert sum(a["contacted"] for a in by_advisor.values()) == len(closed)
     assert sum(a["came_back"] for a in by_advisor.values()) == 3
+    assert sum(a["assigned"] for a in by_advisor.values()) == tasks["total"]
     for a in by_advisor.values():
-        needed = -(-a["contacted"] * 20 // 100)  # ceil(20%)
-        assert a["shortfall_customers"] == max(0, needed - a["came_back"])
+        # the shortfall counts every target assigned, closed or not (issue 17)
+        needed = -(-a["assigned"] * 20 // 100)  # ceil(20%)
+        assert a["shortfall_customers"] == max(0, needed - a["assigned_back"])
         assert a["shortfall_yuan"] == a["shortfall_customers"] * 20
-    credited = sum(m["customers_back"] for m in ev["per_measure"])
-    assert credited == 3  # each returned customer gave one reason, answered by one measure
+    # every measure went overdue, none was reported done: none is credited with a return
+    assert {m["status"] for m in ev["per_measure"]} == {"overdue"}
+    assert sum(m["customers_back"] for m in ev["per_measure"]) == 0
 
     # -- the trail: every step is there, with flow run ids for what flows did ------------
     login(client, "auditor")
@@ -239,7 +243,8 @@ def test_whole_cycle(db_url, demo_store, session, prefect_harness, webhook, monk
     assert plan_events.count("plan.submitted") == 2
     assert plan_events.index("plan.rejected") < plan_events.index("plan.approved")
     task_events = client.get(f"/api/audit/task/{next(iter(closed))}").json()
-    assert [e["action"] for e in task_events] == ["task.closed"]
+    # the call that reached the customer (given with the close), then the close
+    assert [e["action"] for e in task_events] == ["task.contact_attempt", "task.closed"]
     # nothing failed to send
     failed = session.scalar(select(Notification.id).where(Notification.status == NotificationStatus.failed))
     assert failed is None

@@ -148,7 +148,10 @@ def test_last_repair_order_exclusions_and_totals(session):
     assert screening.screen_targets(session=session, cycle_id=dec.id, actor=actor)["added"] == 0
     cycle.stage = CycleStage.evaluated
     session.flush()
+    clock.set_now("2026-12-01T09:00")  # January may be started from December on (one month ahead)
     jan, _ = cycles.start_cycle(session=session, store=store, month="2027-01", actor=actor)
+    jan.as_of = cycle.as_of  # measured from the same day as the others
+    clock.set_now("2026-11-02T09:00")
     added = {t.vehicle_id for t in session.scalars(select(Target).where(Target.cycle_id == jan.id))}
     assert added == set()
     screening.screen_targets(session=session, cycle_id=jan.id, actor=actor)

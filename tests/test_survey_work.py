@@ -93,14 +93,16 @@ def test_dispositions_and_what_they_do(session, surveying_cycle, staff):
         t.id for t in surveys.my_tasks_page(session=session, advisor_id=advisor.id, page_size=None).items
     ]
 
-    # N attempts that reach nobody close the task as unreachable (3 by default), counted in the tally.
-    for outcome in ("no_answer", "busy"):
+    # N attempts that reach nobody, on M different days, close the task as unreachable (3 on 2
+    # days by default), counted in the tally: three quick calls on one day are not enough.
+    for outcome in ("no_answer", "busy", "left_message"):
         _attempt(session, fourth, advisor, outcome)
     assert session.get(SurveyTask, fourth.id).status == SurveyStatus.open
-    _attempt(session, fourth, advisor, "left_message")
+    clock.set_now(clock.now() + timedelta(days=1))
+    _attempt(session, fourth, advisor, "no_answer")
     session.commit()
     task = session.get(SurveyTask, fourth.id)
-    assert task.status == SurveyStatus.unreachable and len(task.attempts) == 3
+    assert task.status == SurveyStatus.unreachable and len(task.attempts) == 4
     with pytest.raises(Conflict):
         _attempt(session, fourth, advisor, "no_answer")
     session.rollback()
@@ -153,6 +155,7 @@ def test_draft_keeps_input_and_a_complaint_can_only_be_answered(session, surveyi
     # Closing says everything that is missing at once; nothing changes.
     with pytest.raises(InvalidInput) as err:
         surveys.close_task(
+            contact_outcome="reached",
             session=session,
             task_id=task.id,
             method=ContactMethod.phone,
@@ -174,6 +177,7 @@ def test_draft_keeps_input_and_a_complaint_can_only_be_answered(session, surveyi
     assert err.value.field == "complaint"
     session.rollback()
     surveys.close_task(
+        contact_outcome="reached",
         session=session,
         task_id=task.id,
         method=ContactMethod.phone,
@@ -252,6 +256,7 @@ def test_two_concurrent_closes_one_wins(surveying_cycle, staff, session):
             surveys.get_task(session=s, task_id=task_id)
             barrier.wait(timeout=10)
             surveys.close_task(
+                contact_outcome="reached",
                 session=s,
                 task_id=task_id,
                 method=ContactMethod.phone,

@@ -41,6 +41,7 @@ def _close(session, task_id, who, reasons=("high_price",), **kw):
         method=kw.pop("method", ContactMethod.phone),
         reason_codes_=list(reasons),
         serviced_elsewhere=kw.pop("serviced_elsewhere", False),
+        contact_outcome=kw.pop("contact_outcome", None if kw.get("unreachable") else "reached"),
         actor_staff=who,
         **kw,
     )
@@ -101,11 +102,15 @@ def test_close_task_validates_input(session, surveying_cycle, staff, kwargs, fie
     assert session.scalar(select(func.count()).select_from(SurveyTaskReason)) == 0
 
 
-def test_unreachable_needs_no_reason(session, surveying_cycle, staff):
+def test_unreachable_is_not_a_shortcut(session, surveying_cycle, staff):
+    """ "Could not be reached" with no attempt behind it is refused (the attempt policy, in
+    tests/test_honest_numbers.py): the task stays open."""
     task = _first_task_of(session, surveying_cycle, staff, "advisor2")
-    _close(session, task.id, staff("advisor2"), reasons=[], unreachable=True)
-    session.commit()
-    assert session.get(SurveyTask, task.id).status == SurveyStatus.unreachable
+    with pytest.raises(InvalidInput) as err:
+        _close(session, task.id, staff("advisor2"), reasons=[], unreachable=True)
+    assert err.value.field == "unreachable"
+    session.rollback()
+    assert session.get(SurveyTask, task.id).status == SurveyStatus.open
 
 
 def test_advisor_cannot_close_or_see_another_advisors_task(session, surveying_cycle, staff):

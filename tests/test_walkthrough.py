@@ -165,6 +165,7 @@ def close_all_but_two(cycle_id: int) -> tuple[int, int]:
         assert len(kept) == 2, "advisor1 was given fewer than two surveys"
         for i, task in enumerate(t for t in tasks if t.id not in kept):
             surveys.close_task(
+                contact_outcome="reached",
                 session=session,
                 task_id=task.id,
                 method=ContactMethod.phone,

@@ -55,7 +55,13 @@ def test_advisor_closes_a_task_and_errors_keep_input(client, cycle_id):
     assert "请至少选择一个流失原因" in r.text
     assert "客户说下次再来" in r.text
     assert re.search(r'value="home_visit" checked', r.text)
+    # no contact that reached the customer recorded: refused until the call's outcome is given
     r = client.post(f"/tasks/{task}/close", data={"method": "phone", "reasons": ["high_price", "too_far"]})
+    assert r.status_code == 422 and "接通客户的联系" in r.text
+    r = client.post(
+        f"/tasks/{task}/close",
+        data={"method": "phone", "reasons": ["high_price", "too_far"], "contact_outcome": "reached"},
+    )
     assert r.status_code == 303
     r = client.get("/tasks", follow_redirects=True)
     assert f'href="/tasks/{task}"' not in r.text  # closed tasks leave the list

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from winback.i18n import N_
 
 app = typer.Typer(
     add_completion=False,
@@ -136,6 +140,7 @@ def cycle_start(
     from db.session import session_scope
     from flows.launcher import launch
     from winback.accounts import service as accounts
+    from winback.cycles import service as cycles
 
     with session_scope() as session:
         stores = (
@@ -146,6 +151,8 @@ def cycle_start(
         if not stores:
             fail(say("there is no store yet; run `winback demo` or create one"))
         codes = [s.code for s in stores]
+        for s in stores:  # a month far ahead or long past is told here, not by a failed flow
+            cycles.check_month(session=session, store=s, month=month)
     # Without --store the run is for every store (None), so its key does not list the group.
     launched = launch(
         "monthly_cycle",
@@ -169,6 +176,35 @@ def cycle_start(
     )
     if wait:
         _print_status([store] if store else None)
+
+
+@cycle_app.command("cancel")
+def cycle_cancel(
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    store: Annotated[str, typer.Option(help="Store code.")],
+    reason: Annotated[str, typer.Option(help="Why the cycle is cancelled (kept in the audit trail).")],
+    as_of: AsOf = None,
+) -> None:
+    """Cancel a store's cycle before its surveys start (audited, with the reason)."""
+    from winback.months import parse_month
+
+    month = parse_month(month)
+    _set_clock(as_of)
+
+    from db.session import session_scope
+    from winback.accounts import service as accounts
+    from winback.actor import Actor
+    from winback.cycles import service as cycles
+
+    with session_scope() as session:
+        the_store = accounts.get_store(session=session, code=store)
+        cycle = cycles.find_cycle(session=session, store_id=the_store.id, month=month)
+        if cycle is None:
+            fail(say("store {store} has no cycle for {month}", store=store, month=month))
+        cycles.cancel_cycle(
+            session=session, cycle_id=cycle.id, reason=reason, actor=Actor.system(label="cli")
+        )
+    typer.echo(say("cycle {month} of {store} cancelled", month=month, store=store))
 
 
 @cycle_app.command("status")
@@ -347,7 +383,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
             fmt = f"{batch.file_format}{', ' + batch.encoding if batch.encoding else ''}"
             counts = {
                 "id": batch.id,
-                "kind": kind,
+                "kind": _(kind),
                 "name": path.name,
                 "fmt": fmt,
                 "rows": batch.rows_total,
@@ -365,7 +401,10 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                 )
                 + (_("; {back} survey targets came back", **counts) if batch.returned_targets else "")
             )
-            for e in import_reports.row_errors(session=session, batch_id=batch.id, limit=20):
+            if batch.key_derived:
+                typer.echo(_(import_reports.KEY_DERIVED))
+            shown = import_reports.row_errors(session=session, batch_id=batch.id, limit=21)
+            for e in shown[:20]:
                 typer.echo(
                     _(
                         "  row {row}, {column}: {reason}",
@@ -375,7 +414,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                     )
                     + (_(" ({value})", value=e.value) if e.value else "")
                 )
-            if batch.failed > 20:
+            if len(shown) > 20:
                 typer.echo(
                     _(
                         "  ... and more; the full list is on the import page (/archive/imports/{id})",
@@ -586,6 +625,70 @@ def demo(
         serve(host="127.0.0.1", port=port)
 
 
+_USAGE_PATTERNS = (
+    # Click's sentences that carry no structured fields, recognised to be told in the reader's language.
+    (
+        re.compile(r"^No such command '(?P<name>.*?)'\. Did you mean '(?P<guess>.*)'\?$"),
+        N_("there is no command '{name}'; did you mean '{guess}'?"),
+    ),
+    (re.compile(r"^No such command '(?P<name>.*)'\.?$"), N_("there is no command '{name}'")),
+    (
+        re.compile(r"^Got unexpected extra argument(?:s|\(s\))? \((?P<args>.*)\)$"),
+        N_("unexpected extra argument(s): {args}"),
+    ),
+)
+
+
+def usage_message(exc: Exception) -> str:
+    """A usage error of Click (bundled in typer) in the command's language: told from the error's
+    kind and fields (which option, which value), not from Click's English sentence."""
+    kind = type(exc).__name__
+    param = getattr(exc, "param", None)
+    if param is None:
+        name = ""
+    elif getattr(param, "param_type_name", "") == "argument":  # shown in the help as FILE
+        name = str(param.name or "").upper()
+    else:
+        name = " / ".join(getattr(param, "opts", None) or [str(param.name or "")])
+    text = " ".join((exc.format_message() if hasattr(exc, "format_message") else str(exc)).split())
+    if kind == "NoSuchOption":
+        return say("there is no option {option}", option=exc.option_name)
+    if kind == "MissingParameter" and name:
+        if getattr(param, "param_type_name", "") == "argument":
+            return say("the argument {name} is missing", name=name)
+        return say("the option {name} is missing", name=name)
+    if kind == "BadOptionUsage":
+        if "does not take a value" in text:
+            return say("the option {option} takes no value", option=exc.option_name)
+        return say("the option {option} needs a value", option=exc.option_name)
+    if kind in ("BadParameter", "MissingParameter") and name:
+        value = re.search(r"Value (?P<value>'.*?') is not a valid", getattr(exc, "message", "") or "")
+        if value:
+            return say("{name}: {value} is not a valid value", name=name, value=value["value"])
+        return say("{name}: the value is not valid", name=name)
+    for pattern, msgid in _USAGE_PATTERNS:
+        m = pattern.match(getattr(exc, "message", "") or text)
+        if m:
+            return say(msgid, **m.groupdict())
+    return text
+
+
+def _log_exception(exc: BaseException) -> Path | None:
+    """The traceback of an error the one-line message does not explain, kept for whoever supports the store."""
+    import traceback
+
+    from winback.config import get_settings
+
+    log_file = get_settings().data_dir / "cli-errors.log"
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_file, "a", encoding="utf-8") as fh:
+            fh.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        return None
+    return log_file
+
+
 def main() -> None:
     from winback.errors import DomainError
 
@@ -601,10 +704,7 @@ def main() -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `winback`, `winback cycle`: typer showed the help
             message = say("a command is missing; see {path} --help", path=path)
         else:
-            text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-            message = " ".join(text.split()) + (
-                say(" (see {path} --help)", path=path) if ctx is not None else ""
-            )
+            message = usage_message(exc) + (say(" (see {path} --help)", path=path) if ctx is not None else "")
         typer.echo(f"winback: error: {message}", err=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     except DomainError as exc:
@@ -617,20 +717,11 @@ def main() -> None:
 
         if isinstance(exc, SQLAlchemyError) and not isinstance(exc, OperationalError):
             # its text quotes the SQL and the row's values (names, phone numbers): a log file only
-            import traceback
-
-            from winback.config import get_settings
-
-            log_file = get_settings().data_dir / "cli-errors.log"
-            try:
-                log_file.parent.mkdir(parents=True, exist_ok=True)
-                with open(log_file, "a", encoding="utf-8") as fh:
-                    fh.write("".join(traceback.format_exception(exc)))
-            except OSError:
-                log_file = None
+            log_file = _log_exception(exc)
             typer.echo(
-                "winback: error: the database refused the change; nothing was saved"
-                + (f" (details in {log_file})" if log_file else ""),
+                "winback: error: "
+                + say("the database refused the change; nothing was saved")
+                + (say(" (details in {log_file})", log_file=log_file) if log_file else ""),
                 err=True,
             )
         elif isinstance(exc, OperationalError):
@@ -644,7 +735,17 @@ def main() -> None:
                 err=True,
             )
         else:
-            typer.echo(f"winback: error: {type(exc).__name__}: {' '.join(str(exc).split())}", err=True)
+            log_file = _log_exception(exc)
+            typer.echo(
+                "winback: error: "
+                + say(
+                    "an unexpected error ({name}: {error})",
+                    name=type(exc).__name__,
+                    error=" ".join(str(exc).split()),
+                )
+                + (say(" (details in {log_file})", log_file=log_file) if log_file else ""),
+                err=True,
+            )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -41,9 +41,15 @@ class ProcessDefaults(BaseModel):
     survey_deadline_days: int = Field(7, ge=1, le=60)
     # Remind the advisor this many days before a survey task is due.
     survey_reminder_days_before: int = Field(2, ge=0, le=30)
-    # After this many attempts that did not reach the customer (no answer, busy, message left)
-    # the task closes as unreachable (无法联系), which the tally counts.
+    # After this many attempts that did not reach the customer (no answer, busy, message left,
+    # wrong number) the task closes as unreachable (无法联系), which the tally counts ...
     unreachable_after_attempts: int = Field(3, ge=1, le=20)
+    # ... made on at least this many different (business) days: three quick calls in one
+    # minute are one try, not a customer who cannot be reached.
+    unreachable_min_days: int = Field(2, ge=1, le=20)
+    # A cycle is started for the current month or at most this many months ahead; a past month
+    # only within the evaluation window (evaluation_delay_months back), to catch up a missed one.
+    cycle_months_ahead: int = Field(1, ge=0, le=3)
     # Evaluation 总结及效果评估 three months after execution starts (quarterly).
     evaluation_delay_months: int = Field(3, ge=1, le=24)
     # Each advisor's win-back rate is held against this target (percent).

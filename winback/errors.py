@@ -11,9 +11,10 @@ held in a variable is marked with ``N_``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from winback.i18n import Message
+from winback.i18n import N_, Message
 
 
 class DomainError(Exception):
@@ -55,3 +56,35 @@ class Conflict(DomainError):
 class InvalidInput(DomainError):
     status = 422
     code = "invalid"
+
+
+# pydantic's error types a setting or a form value can hit, in words of the catalog (pydantic's
+# own sentences are English only).
+_VALIDATION = {
+    "int_parsing": N_("not a whole number"),
+    "int_from_float": N_("not a whole number"),
+    "int_type": N_("not a whole number"),
+    "float_parsing": N_("not a number"),
+    "float_type": N_("not a number"),
+    "bool_parsing": N_("not yes or no (true or false)"),
+    "greater_than": N_("must be greater than {gt}"),
+    "greater_than_equal": N_("must be at least {ge}"),
+    "less_than": N_("must be less than {lt}"),
+    "less_than_equal": N_("must be at most {le}"),
+    "list_type": N_("must be a list"),
+    "string_type": N_("must be text"),
+    "missing": N_("a value is required"),
+}
+
+
+def validation_problem(error: Mapping[str, Any]) -> Message:
+    """One pydantic error (an item of ``ValidationError.errors()``) as a message of the catalog;
+    a validator's ``ValueError`` text is taken as its message id (marked with ``N_`` where written)."""
+    kind, ctx = error.get("type"), error.get("ctx") or {}
+    if kind in _VALIDATION:
+        return Message(
+            _VALIDATION[kind], **{k: str(v) for k, v in ctx.items() if k in ("gt", "ge", "lt", "le")}
+        )
+    if kind == "value_error" and ctx.get("error") is not None:
+        return Message(str(ctx["error"]))
+    return Message(str(error.get("msg", "")))

@@ -31,6 +31,8 @@ FLOW_RUN_STATES = (
     N_("crashed"),
     N_("cancelled"),
 )
+# Task statuses the pages show by code (the others are words used elsewhere as well).
+TASK_STATUSES = (N_("carried_over"),)
 # Target bands (winback.cycles.models.Band), incl. the model's "likely lost".
 BANDS = (N_("at_risk"), N_("lost"), N_("likely_lost"))
 # Survey tasks: contact methods, attempt outcomes, where else the car was serviced.

@@ -12,6 +12,7 @@ from winback.customers.models import (  # noqa: F401
     ImportRowError,
     MergeProposal,
     ServiceVisit,
+    ValueMapping,
     Vehicle,
 )
 from winback.cycles.models import FlowRunRecord, MonthlyCycle, Target  # noqa: F401

@@ -43,6 +43,13 @@ def month_parts(month: str) -> tuple[int, int]:
     return int(year), int(m)
 
 
+def shift_month(month: str, months: int) -> str:
+    """``shift_month("2026-11", 2)`` -> ``"2027-01"``; negative goes back."""
+    year, m = month_parts(month)
+    index = year * 12 + (m - 1) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def quarter_of(month: str) -> str:
     """``"2026-11"`` -> ``"2026-Q4"``."""
     year, m = month_parts(month)

@@ -8,17 +8,26 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from api.deps import Admin, Reader, SessionDep, store_ids
-from api.schemas import ImportBatchOut, QualityOut, VisitCreatedOut
+from api.schemas import ImportBatchOut, QualityOut, ValueMappingsOut, VisitCreatedOut
 from edge import actions
 from edge.locale import api_locale
 from edge.uploads import saved_upload
 from edge.xlsx import XLSX_RESPONSES
 from winback.actor import Actor
-from winback.customers import cleanup, contact_masking, import_cells, import_reports
+from winback.customers import (
+    cleanup,
+    contact_masking,
+    import_cells,
+    import_reports,
+    import_value_map,
+    import_values,
+)
 from winback.customers import service as customers
+from winback.customers.import_reports import KEY_DERIVED
 from winback.customers.models import ImportBatch, ImportKind
-from winback.customers.schemas import VisitIn
+from winback.customers.schemas import ValueMappingIn, VisitIn
 from winback.cycles import returns
+from winback.i18n import translate
 
 router = APIRouter()
 
@@ -68,6 +77,8 @@ def _batch_json(
         "unchanged": batch.unchanged,
         "failed": batch.failed,
         "returned_targets": batch.returned_targets,
+        "key_derived": batch.key_derived,
+        "key_derived_note": translate(KEY_DERIVED, locale) if batch.key_derived else None,
         "errors": [
             {
                 "row": e.row_number,
@@ -129,3 +140,26 @@ def get_import_errors(request: Request, batch_id: int, user: Reader, session: Se
 def quality(user: Reader, session: SessionDep) -> dict[str, Any]:
     """Completeness of each field, invalid counts, duplicates pending."""
     return cleanup.data_quality(session=session, store_id=user.store_id)
+
+
+def _value_mappings(session, store_id: int) -> dict[str, Any]:
+    return {
+        "mappings": import_value_map.get_value_mappings(session=session, store_id=store_id),
+        "fields": {f: [str(w[0]) for w in words.values()] for f, words in import_values.VALUE_WORDS.items()},
+    }
+
+
+@router.get("/archive/value-mappings", response_model=ValueMappingsOut, tags=["archive"])
+def get_value_mappings(user: Reader, session: SessionDep) -> dict[str, Any]:
+    """The store's own words for closed-list values (customer type, gender, grade, category)."""
+    return _value_mappings(session, store_ids(user)[0])
+
+
+@router.put("/archive/value-mappings/{field}", response_model=ValueMappingsOut, tags=["archive"])
+def put_value_mapping(field: str, body: ValueMappingIn, user: Admin, session: SessionDep) -> dict[str, Any]:
+    """Replace the store's words for ``field``: each maps to a value of the field's list (a value
+    outside the list is refused here, so an import never fails on it); from the next import on."""
+    import_value_map.save_value_mapping(
+        session=session, store_id=user.store_id, field=field, mapping=body.mapping, actor=Actor.person(user)
+    )
+    return _value_mappings(session, user.store_id)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api import serializers as out
-from api.deps import Admin, Reader, SessionDep, store_ids
+from api.deps import Admin, Manager, Reader, SessionDep, store_ids
 from api.schemas import (
     CycleDetailOut,
     CycleOut,
@@ -18,9 +18,10 @@ from api.schemas import (
     TaskPageOut,
 )
 from flows import launcher
+from winback.actor import Actor
 from winback.cycles import flow_runs
 from winback.cycles import service as cycles
-from winback.cycles.schemas import CycleStartIn
+from winback.cycles.schemas import CycleCancelIn, CycleStartIn, NoActionIn
 from winback.errors import Forbidden, NotFound
 from winback.evaluation import service as evaluation
 from winback.plans import service as plans
@@ -45,6 +46,28 @@ def start_cycle(body: CycleStartIn, user: Admin) -> dict[str, Any]:
         raise Forbidden("you may start cycles of your own store only")
     run = launcher.start_monthly_cycle(store_code=code, month=body.month, store_id=user.store_id)
     return {"flow_run": run.__dict__}
+
+
+@router.post("/cycles/{cycle_id}/cancel", response_model=CycleOut, tags=["cycles"])
+def cancel_cycle(cycle_id: int, body: CycleCancelIn, user: Admin, session: SessionDep) -> dict[str, Any]:
+    """Cancel a cycle before its surveys start (audited with the reason)."""
+    cycle = cycles.cancel_cycle(
+        session=session,
+        cycle_id=cycle_id,
+        reason=body.reason,
+        actor=Actor.person(user),
+        store_ids=store_ids(user),
+    )
+    return out.cycle(cycle)
+
+
+@router.post("/cycles/{cycle_id}/no-action", response_model=CycleOut, tags=["plans"])
+def no_action(cycle_id: int, body: NoActionIn, user: Manager, session: SessionDep) -> dict[str, Any]:
+    """The manager records "no action" (无需整改) with a reason: a cycle whose plan has no
+    measures moves on to execution, and its customers may be screened again."""
+    return out.cycle(
+        plans.record_no_action(session=session, cycle_id=cycle_id, reason=body.reason, actor_staff=user)
+    )
 
 
 @router.get("/cycles/{cycle_id}", response_model=CycleDetailOut, tags=["cycles"])

@@ -19,7 +19,15 @@ from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts.models import Role
 from winback.actor import Actor
-from winback.customers import cleanup, findings, import_columns, import_reports, imports
+from winback.customers import (
+    cleanup,
+    findings,
+    import_columns,
+    import_reports,
+    import_value_map,
+    import_values,
+    imports,
+)
 from winback.customers import merges as merge_proposals
 from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
@@ -93,12 +101,23 @@ def customer_list(
     return render(request, "archive/customers.html", user=user, customers=rows, q=q)
 
 
+# The closed-list fields a store may give its own words for, as the page names them.
+VALUE_FIELDS = {
+    "customer_type": N_("customer type"),
+    "gender": N_("gender"),
+    "grade": N_("grade"),
+    "category": N_("repair-order category"),
+}
+
+
 def _archive_page(
     request: Request,
     user,
     session,
     mapping_form=None,
     mapping_error: str | None = None,
+    value_form=None,
+    value_error: str | None = None,
     status_code: int = 200,
     q: str = "",
     page: int = 1,
@@ -112,6 +131,10 @@ def _archive_page(
     }
     if mapping_form:
         mappings.update(mapping_form)
+    saved_values = import_value_map.get_value_mappings(session=session, store_id=user.store_id)
+    value_mappings = {f: _mapping_text(saved_values.get(f, {})) for f in VALUE_FIELDS}
+    if value_form:
+        value_mappings.update(value_form)
     return render(
         request,
         "archive/index.html",
@@ -120,6 +143,10 @@ def _archive_page(
         status_code=status_code,
         mappings=mappings,
         mapping_error=mapping_error,
+        value_fields=VALUE_FIELDS,
+        value_words={f: [str(w[0]) for w in import_values.VALUE_WORDS[f].values()] for f in VALUE_FIELDS},
+        value_mappings=value_mappings,
+        value_error=value_error,
         fields=import_columns.HEADERS,
         labels={**import_columns.FIELD_LABELS, "vin_check_digit": N_("VIN check digit")},
         quality=cleanup.data_quality(session=session, store_id=user.store_id),
@@ -171,6 +198,43 @@ def save_mapping(
     )
     flash(request, "Column mapping saved.")
     return _see_other("/archive")
+
+
+def _values_again(request, user, session, *, error, status, form, **_params):
+    field, mapping = form.get("field", ""), form.get("mapping", "")
+    return _archive_page(
+        request, user, session, value_form={field: mapping}, status_code=422, value_error=error
+    )
+
+
+@router.post("/archive/value-mappings")
+@forms.form(_values_again)
+def save_value_mapping(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    field: Annotated[str, Form()] = "",
+    mapping: Annotated[str, Form()] = "",
+):
+    """Lines like ``公车 = 单位用车``: this store's own words for a closed-list value."""
+    _need(user, Role.admin)
+    if field not in VALUE_FIELDS:
+        raise forms.FormError("choose which values the words are for")
+    parsed: dict[str, str] = {}
+    for number, line in enumerate(mapping.splitlines(), start=1):
+        if not line.strip():
+            continue
+        word, sep, value = line.partition("=")
+        if not sep or not word.strip() or not value.strip():
+            raise InvalidInput(
+                "line {number}: write it as your word = the value it means", number=number, field="mapping"
+            )
+        parsed[word.strip()] = value.strip()
+    import_value_map.save_value_mapping(
+        session=session, store_id=user.store_id, field=field, mapping=parsed, actor=Actor.person(user)
+    )
+    flash(request, "Your words for the values are saved; they apply from the next import.")
+    return _see_other("/archive#value-mappings")
 
 
 @router.post("/archive/imports")
@@ -237,6 +301,7 @@ def _import_report(request: Request, batch_id: int, user, session, template: str
         Status=ImportStatus,
         fragment=fragment,
         errors=import_reports.row_errors(session=session, batch_id=batch.id, limit=200),
+        key_derived_note=import_reports.KEY_DERIVED,
     )
 
 

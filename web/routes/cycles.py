@@ -15,11 +15,12 @@ from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
+from winback.actor import Actor
 from winback.customers import privacy
 from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.models import CycleStage
-from winback.errors import InvalidInput
+from winback.errors import Conflict, InvalidInput
 from winback.evaluation import service as evaluation
 from winback.plans import service as plans
 from winback.surveys import service as surveys
@@ -94,6 +95,53 @@ def cycle_page(
     return _cycle_page(request, cycle_id, user, session, page, q=q, status=status)
 
 
+@router.post("/cycles/{cycle_id}/cancel")
+def cycle_cancel(
+    request: Request,
+    cycle_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    reason: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+):
+    """The admin's cancel button: the reason and a ticked confirmation (no script needed)."""
+    _need(user, Role.admin)
+    if confirm != "yes":
+        flash(request, "Tick the box to confirm that the cycle is to be cancelled.", "error")
+        return _see_other(f"/cycles/{cycle_id}")
+    try:
+        cycles.cancel_cycle(
+            session=session,
+            cycle_id=cycle_id,
+            reason=reason,
+            actor=Actor.person(user),
+            store_ids=store_ids(user),
+        )
+    except (InvalidInput, Conflict) as exc:
+        flash(request, exc.message, "error")
+        return _see_other(f"/cycles/{cycle_id}")
+    flash(request, "The cycle was cancelled.")
+    return _see_other(f"/cycles/{cycle_id}")
+
+
+@router.post("/cycles/{cycle_id}/no-action")
+def cycle_no_action(
+    request: Request,
+    cycle_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    reason: Annotated[str, Form()] = "",
+):
+    """The manager's "no action" (无需整改) with its reason, for a plan without measures."""
+    try:
+        plans.record_no_action(session=session, cycle_id=cycle_id, reason=reason, actor_staff=user)
+    except (InvalidInput, Conflict) as exc:
+        flash(request, exc.message, "error")
+        return _see_other(f"/cycles/{cycle_id}")
+    flash(request, "No action recorded; the cycle moves on.")
+    return _see_other(f"/cycles/{cycle_id}")
+
+
 @router.get("/cycles/{cycle_id}/progress")
 def cycle_progress(
     request: Request,
@@ -162,4 +210,7 @@ def _cycle_page(request: Request, cycle_id: int, user, session, page: int, q: st
         so_far=surveys.reasons_so_far(session=session, cycle_id=cycle.id),
         reason_by_code=surveys.reasons_by_code(session=session, store_ids=[cycle.store_id]),
         Stage=CycleStage,
+        can_cancel=user.has_role(Role.admin) and cycles.can_cancel(cycle),
+        can_no_action=user.has_role(Role.manager)
+        and plans.can_record_no_action(session=session, cycle=cycle),
     )

@@ -18,6 +18,7 @@ from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.customers import service as customers
 from winback.cycles import service as cycles
+from winback.errors import InvalidInput
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, Disposition, ShopKind, SurveyStatus
 from winback.surveys.schemas import ComplaintAnswerIn, ContactAttemptIn, ExcludeIn, ReassignIn, SurveyResultIn
@@ -93,6 +94,12 @@ def _task_page(
         advisors=accounts.staff_with_role(session=session, store_id=task.store_id, role=Role.advisor),
         form=form,
         error=error,
+        history=surveys.carried_history(session=session, task=task),
+        reaching_outcomes=[
+            d.value for d in Disposition if d.reached_customer and d != Disposition.do_not_call
+        ],
+        rules=cycles.get_cycle(session=session, cycle_id=task.cycle_id).rules,
+        today_iso=clock.today().isoformat(),
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
         **notes_context(request, session, task.customer_id, f"/tasks/{task.id}"),
     )
@@ -110,10 +117,11 @@ def _yes_no(value):
 def _survey_input(posted) -> dict:
     """The survey form's fields as SurveyResultIn reads them (and as the form shows them again)."""
     return {
-        "method": posted.get("method") or "phone",
+        # A question left unanswered stays unanswered (None): nothing is assumed for the advisor.
+        "method": posted.get("method") or None,
         "reasons": posted.getlist("reasons"),
         "reason_other": posted.get("reason_other"),
-        "serviced_elsewhere": posted.get("serviced_elsewhere") == "yes",
+        "serviced_elsewhere": _yes_no(posted.get("serviced_elsewhere")),
         "elsewhere_kind": posted.get("elsewhere_kind") or None,
         "elsewhere_what": posted.get("elsewhere_what"),
         "elsewhere_where": posted.get("elsewhere_where"),
@@ -121,9 +129,10 @@ def _survey_input(posted) -> dict:
         "complaint": posted.get("complaint"),
         "would_return": _yes_no(posted.get("would_return")),
         "appointment_on": posted.get("appointment_on") or None,
-        "voucher_offered": posted.get("voucher_offered") == "yes",
+        "voucher_offered": True if posted.get("voucher_offered") == "yes" else None,
         "notes": posted.get("notes"),
         "unreachable": posted.get("unreachable") == "yes",
+        "contact_outcome": posted.get("contact_outcome") or None,
         "expected_version": posted.get("version") or None,
     }
 
@@ -174,6 +183,8 @@ def task_attempt(
     call_back_at: Annotated[str, Form()] = "",
     version: Annotated[str, Form()] = "",
 ):
+    if not outcome:
+        raise InvalidInput("choose the outcome of the attempt", field="outcome")
     body = ContactAttemptIn.model_validate(
         {
             "method": method,
@@ -193,9 +204,26 @@ def task_attempt(
         expected_version=body.expected_version,
         actor_staff=user,
     )
-    flash(request, "Saved.")
+    task = surveys.get_task(session=session, task_id=task_id, viewer=user)
+    policy = surveys.unreachable_policy(session, task)
+    if task.status == SurveyStatus.unreachable:
+        flash(
+            request,
+            "{failed} attempts without reaching the customer: marked unreachable.",
+            failed=policy.failed,
+        )
+    elif body.outcome.failed or body.outcome == Disposition.wrong_number:
+        flash(
+            request,
+            "Not reached: {failed} of {limit} attempts, on {days} of at least {min_days} different days, before the task counts as unreachable.",
+            failed=policy.failed,
+            limit=policy.limit,
+            days=policy.days,
+            min_days=policy.min_days,
+        )
+    else:
+        flash(request, "Saved.")
     if is_htmx(request):
-        task = surveys.get_task(session=session, task_id=task_id, viewer=user)
         if task.status == SurveyStatus.open:
             return _attempts_section(request, user, session, task_id)
         # The attempt closed the task (unreachable, do not call): the whole page changes.

@@ -19,7 +19,8 @@ from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRo
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import ProcessDefaults, get_settings, rules_over_defaults
-from winback.errors import DomainError, Forbidden, InvalidInput, NotFound
+from winback.errors import DomainError, Forbidden, InvalidInput, NotFound, validation_problem
+from winback.i18n import N_
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 _hasher = PasswordHasher()
@@ -30,6 +31,10 @@ def effective_settings(store: Store) -> ProcessDefaults:
     return rules_over_defaults(store.settings)
 
 
+# The words of the settings' own checks (``config.ProcessDefaults``, which sits below the catalog).
+SETTING_RULES = (N_("at_risk_months must be below lost_months"),)
+
+
 def set_store_setting(*, session: Session, store: Store, key: str, value: Any, actor: Actor) -> Store:
     if key not in ProcessDefaults.model_fields:
         raise InvalidInput(
@@ -38,8 +43,8 @@ def set_store_setting(*, session: Session, store: Store, key: str, value: Any, a
     merged = {**(store.settings or {}), key: value}
     try:
         validated = effective_settings(Store(settings=merged))  # type: ignore[call-arg]
-    except ValidationError as exc:  # one line: the first problem, without pydantic's layout
-        problem = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+    except ValidationError as exc:  # one line: the first problem, in the reader's language
+        problem = validation_problem(exc.errors()[0]) if exc.errors() else str(exc)
         raise InvalidInput("invalid value for {key}: {exc}", key=key, exc=problem, field=key) from None
     except ValueError as exc:
         raise InvalidInput(

@@ -4,7 +4,6 @@ item and stops its touches; items long past due are marked missed."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -26,66 +25,14 @@ from winback.customers.models import ServiceVisit, Vehicle
 
 
 def fulfil(*, session: Session, store_id: int, today: date, rules: ProcessDefaults | None = None) -> int:
-    """A repair order of the matching kind (or a renewed policy) fulfils the open item and stops
-    its touches; the item keeps the last touch sent before the visit. Returns items fulfilled."""
+    """A repair order of the matching kind (or a renewed policy, a later inspection validity)
+    fulfils the open item and stops its touches; the item keeps the last touch sent before the
+    visit. Returns items fulfilled."""
     rules = rules or effective_settings(session.get(Store, store_id))
-    maintenance = list(rules.care_maintenance_categories)
-    inspection = list(rules.care_inspection_categories)
-    matches = or_(
-        CareItem.kind == CareKind.warranty_end,
-        and_(CareItem.kind == CareKind.maintenance, ServiceVisit.category.in_(maintenance)),
-        and_(CareItem.kind == CareKind.inspection, ServiceVisit.category.in_(inspection)),
-    )
-    # Every matching visit since each open item was made, in date order: the first one fulfils.
-    visits = (
-        select(CareItem.id, ServiceVisit.visit_date, ServiceVisit.id)
-        .join(ServiceVisit, ServiceVisit.vehicle_id == CareItem.vehicle_id)
-        .where(
-            CareItem.store_id == store_id,
-            CareItem.status == CareStatus.open,
-            ServiceVisit.visit_date >= CareItem.created_on,
-            ServiceVisit.visit_date <= today,
-            matches,
-        )
-        .order_by(CareItem.id, ServiceVisit.visit_date, ServiceVisit.id)
-    )
-    done: dict[int, dict[str, Any]] = {}
-    for item_id, day, visit_id in session.execute(visits):
-        if item_id not in done:
-            done[item_id] = {"id": item_id, "fulfilled_on": day, "fulfilled_visit_id": visit_id}
-    # Insurance: every policy of the item imported again with a later date: renewed.
-    renewed = session.execute(
-        select(
-            CareItem.id,
-            CareItem.due_on,
-            CareItem.forecast,
-            Vehicle.compulsory_insurance_end,
-            Vehicle.commercial_insurance_end,
-        )
-        .join(Vehicle, Vehicle.id == CareItem.vehicle_id)
-        .where(
-            CareItem.store_id == store_id,
-            CareItem.status == CareStatus.open,
-            CareItem.kind == CareKind.insurance,
-        )
-    ).all()
-    for item_id, due, forecast, compulsory, commercial in renewed:
-        now_ends = {"compulsory": compulsory, "commercial": commercial}
-        names = (forecast or {}).get("policies") or []
-        if names and all(now_ends.get(n) is not None and now_ends[n] > due for n in names):
-            done[item_id] = {"id": item_id, "fulfilled_on": today, "fulfilled_visit_id": None}
-    # Inspection: a validity date (检验有效期至) imported later than the item's due date.
-    inspected = session.execute(
-        select(CareItem.id)
-        .join(Vehicle, Vehicle.id == CareItem.vehicle_id)
-        .where(
-            CareItem.store_id == store_id,
-            CareItem.status == CareStatus.open,
-            CareItem.kind == CareKind.inspection,
-            Vehicle.inspection_valid_until > CareItem.due_on,
-        )
-    ).scalars()
-    for item_id in inspected:
+    done = _fulfilled_by_visits(session, store_id, today, rules)
+    for item_id in _renewed(session, store_id):
+        done[item_id] = {"id": item_id, "fulfilled_on": today, "fulfilled_visit_id": None}
+    for item_id in _inspected(session, store_id):
         done.setdefault(item_id, {"id": item_id, "fulfilled_on": today, "fulfilled_visit_id": None})
     if not done:
         return 0
@@ -108,6 +55,82 @@ def fulfil(*, session: Session, store_id: int, today: date, rules: ProcessDefaul
         .values(status=TouchStatus.cancelled)
     )
     return len(done)
+
+
+def _fulfilled_by_visits(
+    session: Session, store_id: int, today: date, rules: ProcessDefaults
+) -> dict[int, dict]:
+    """Open items with a matching repair order since they were made: the first one fulfils."""
+    matches = or_(
+        CareItem.kind == CareKind.warranty_end,
+        and_(
+            CareItem.kind == CareKind.maintenance,
+            ServiceVisit.category.in_(list(rules.care_maintenance_categories)),
+        ),
+        and_(
+            CareItem.kind == CareKind.inspection,
+            ServiceVisit.category.in_(list(rules.care_inspection_categories)),
+        ),
+    )
+    visits = (
+        select(CareItem.id, ServiceVisit.visit_date, ServiceVisit.id)
+        .join(ServiceVisit, ServiceVisit.vehicle_id == CareItem.vehicle_id)
+        .where(
+            CareItem.store_id == store_id,
+            CareItem.status == CareStatus.open,
+            ServiceVisit.visit_date >= CareItem.created_on,
+            ServiceVisit.visit_date <= today,
+            matches,
+        )
+        .order_by(CareItem.id, ServiceVisit.visit_date, ServiceVisit.id)
+    )
+    done: dict[int, dict] = {}
+    for item_id, day, visit_id in session.execute(visits):
+        if item_id not in done:
+            done[item_id] = {"id": item_id, "fulfilled_on": day, "fulfilled_visit_id": visit_id}
+    return done
+
+
+def _renewed(session: Session, store_id: int) -> list[int]:
+    """Open insurance items whose every policy was imported again with a later end date."""
+    rows = session.execute(
+        select(
+            CareItem.id,
+            CareItem.due_on,
+            CareItem.forecast,
+            Vehicle.compulsory_insurance_end,
+            Vehicle.commercial_insurance_end,
+        )
+        .join(Vehicle, Vehicle.id == CareItem.vehicle_id)
+        .where(
+            CareItem.store_id == store_id,
+            CareItem.status == CareStatus.open,
+            CareItem.kind == CareKind.insurance,
+        )
+    ).all()
+    renewed = []
+    for item_id, due, forecast, compulsory, commercial in rows:
+        now_ends = {"compulsory": compulsory, "commercial": commercial}
+        names = (forecast or {}).get("policies") or []
+        if names and all(now_ends.get(n) is not None and now_ends[n] > due for n in names):
+            renewed.append(item_id)
+    return renewed
+
+
+def _inspected(session: Session, store_id: int) -> list[int]:
+    """Open inspection items whose car has a validity date (检验有效期至) past the due date."""
+    return list(
+        session.scalars(
+            select(CareItem.id)
+            .join(Vehicle, Vehicle.id == CareItem.vehicle_id)
+            .where(
+                CareItem.store_id == store_id,
+                CareItem.status == CareStatus.open,
+                CareItem.kind == CareKind.inspection,
+                Vehicle.inspection_valid_until > CareItem.due_on,
+            )
+        )
+    )
 
 
 def mark_missed(session: Session, store_id: int, today: date, rules: ProcessDefaults) -> int:

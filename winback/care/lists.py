@@ -147,8 +147,7 @@ class CalendarEntry:
 def calendar(*, session: Session, customer_id: int) -> dict[int, list[CalendarEntry]]:
     """Per vehicle of the customer: next maintenance (with its forecast basis), inspection,
     insurance and warranty end, computed now from the car's own repair orders; plus the open
-    items of the calls. A car with fewer than two readings takes the km/day its last care item
-    was planned with (its model's median), else the store's default."""
+    items of the calls."""
     vehicles = session.scalars(
         select(Vehicle).where(Vehicle.customer_id == customer_id, Vehicle.status == VehicleStatus.active)
     ).all()
@@ -160,57 +159,7 @@ def calendar(*, session: Session, customer_id: int) -> dict[int, list[CalendarEn
     today = clock.today()
     out: dict[int, list[CalendarEntry]] = {}
     for v in vehicles:
-        visits = session.execute(
-            select(ServiceVisit.id, ServiceVisit.visit_date, ServiceVisit.mileage, ServiceVisit.category)
-            .where(ServiceVisit.vehicle_id == v.id, ServiceVisit.visit_date <= today)
-            .order_by(ServiceVisit.visit_date, ServiceVisit.id)
-        ).all()
-        u, _flags, by_visit = forecasting.usage(
-            [(i, d, km) for i, d, km, _c in visits],
-            vehicle_id=v.id,
-            purchase=v.purchase_date,
-            max_km_per_day=rules.care_max_km_per_day,
-        )
-        if u.source != "own":
-            planned = session.scalar(
-                select(CareItem.forecast)
-                .where(CareItem.vehicle_id == v.id, CareItem.kind == CareKind.maintenance)
-                .order_by(CareItem.id.desc())
-                .limit(1)
-            )
-            if planned and planned.get("km_per_day"):
-                u.km_per_day, u.source = planned["km_per_day"], planned.get("source") or "model"
-            else:
-                u.km_per_day, u.source = rules.care_default_km_per_day, "default"
-        services = [(i, d) for i, d, _km, c in visits if c in set(rules.care_maintenance_categories)]
-        last = services[-1] if services else None
-        entries: list[CalendarEntry] = []
-        m = schedules.maintenance_due(
-            schedule=sched.of(v.model, v.grade.value if v.grade else None),
-            purchase=v.purchase_date,
-            last_service=last[1] if last else None,
-            last_service_km=by_visit.get(last[0]) if last else None,
-            services=len(services),
-            reading_on=u.last_on,
-            reading_km=u.last_km,
-            km_per_day=u.km_per_day,
-        )
-        if m is not None:
-            entries.append(
-                CalendarEntry(
-                    "maintenance",
-                    m.due_on,
-                    m.basis,
-                    {
-                        "number": m.number,
-                        "target_km": m.target_km,
-                        "km_per_day": round(u.km_per_day, 1) if u.km_per_day else None,
-                        "source": u.source,
-                        "readings": u.readings,
-                        "last_km": u.last_km,
-                    },
-                )
-            )
+        entries = _maintenance_entry(session, v, sched, today, rules)
         inspection = schedules.next_inspection(
             registered_on=v.registered_on,
             purchase=v.purchase_date,
@@ -243,6 +192,57 @@ def calendar(*, session: Session, customer_id: int) -> dict[int, list[CalendarEn
         entries.sort(key=lambda e: e.due_on or date.max)
         out[v.id] = entries
     return out
+
+
+def _maintenance_entry(session: Session, v: Vehicle, sched, today: date, rules) -> list[CalendarEntry]:
+    """The car's next maintenance from its own readings. A car with fewer than two readings
+    takes the km/day its last care item was planned with (its model's median), else the store's
+    default. A list of zero or one entry."""
+    visits = session.execute(
+        select(ServiceVisit.id, ServiceVisit.visit_date, ServiceVisit.mileage, ServiceVisit.category)
+        .where(ServiceVisit.vehicle_id == v.id, ServiceVisit.visit_date <= today)
+        .order_by(ServiceVisit.visit_date, ServiceVisit.id)
+    ).all()
+    u, _flags, by_visit = forecasting.usage(
+        [(i, d, km) for i, d, km, _c in visits],
+        vehicle_id=v.id,
+        purchase=v.purchase_date,
+        max_km_per_day=rules.care_max_km_per_day,
+    )
+    if u.source != "own":
+        planned = session.scalar(
+            select(CareItem.forecast)
+            .where(CareItem.vehicle_id == v.id, CareItem.kind == CareKind.maintenance)
+            .order_by(CareItem.id.desc())
+            .limit(1)
+        )
+        if planned and planned.get("km_per_day"):
+            u.km_per_day, u.source = planned["km_per_day"], planned.get("source") or "model"
+        else:
+            u.km_per_day, u.source = rules.care_default_km_per_day, "default"
+    services = [(i, d) for i, d, _km, c in visits if c in set(rules.care_maintenance_categories)]
+    last = services[-1] if services else None
+    m = schedules.maintenance_due(
+        schedule=sched.of(v.model, v.grade.value if v.grade else None),
+        purchase=v.purchase_date,
+        last_service=last[1] if last else None,
+        last_service_km=by_visit.get(last[0]) if last else None,
+        services=len(services),
+        reading_on=u.last_on,
+        reading_km=u.last_km,
+        km_per_day=u.km_per_day,
+    )
+    if m is None:
+        return []
+    detail = {
+        "number": m.number,
+        "target_km": m.target_km,
+        "km_per_day": round(u.km_per_day, 1) if u.km_per_day else None,
+        "source": u.source,
+        "readings": u.readings,
+        "last_km": u.last_km,
+    }
+    return [CalendarEntry("maintenance", m.due_on, m.basis, detail)]
 
 
 # ---- settings: per-store schedules --------------------------------------------------------

@@ -102,64 +102,6 @@ def funnel(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
 def report(*, session: Session, store_id: int, as_of: date | None = None) -> dict[str, Any]:
     as_of = as_of or clock.today()
     rows = funnel_rows(session=session, store_id=store_id, as_of=as_of)
-    # The channel of each item's last touch that went out.
-    last_sent = (
-        select(CareTouch.item_id, func.max(CareTouch.id).label("touch_id"))
-        .where(CareTouch.store_id == store_id, CareTouch.status == TouchStatus.sent)
-        .group_by(CareTouch.item_id)
-        .subquery()
-    )
-    response: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    stmt = (
-        select(CareItem.kind, CareTouch.channel, CareItem.status, func.count())
-        .join(last_sent, last_sent.c.item_id == CareItem.id)
-        .join(CareTouch, CareTouch.id == last_sent.c.touch_id)
-        .where(CareItem.store_id == store_id)
-        .group_by(CareItem.kind, CareTouch.channel, CareItem.status)
-    )
-    for kind, channel, status, n in session.execute(stmt):
-        c = response[(kind.value, channel.value)]
-        c["touched"] += n
-        c["fulfilled"] += n if status == CareStatus.fulfilled else 0
-    responses = [
-        {
-            "kind": k,
-            "channel": ch,
-            "touched": c["touched"],
-            "fulfilled": c["fulfilled"],
-            "pct": _pct(c["fulfilled"], c["touched"]),
-        }
-        for (k, ch), c in sorted(response.items())
-    ]
-    # Lift: items whose due date has passed (or that are closed), reminded vs holdout.
-    matured = session.execute(
-        select(CareItem.holdout, CareItem.status, func.count())
-        .where(
-            CareItem.store_id == store_id,
-            CareItem.kind.not_in(CALL_KINDS),
-            (CareItem.due_on < as_of) | (CareItem.status != CareStatus.open),
-        )
-        .group_by(CareItem.holdout, CareItem.status)
-    ).all()
-    groups = {True: Counter(), False: Counter()}
-    for held, status, n in matured:
-        groups[bool(held)]["n"] += n
-        groups[bool(held)]["fulfilled"] += n if status == CareStatus.fulfilled else 0
-    t, h = groups[False], groups[True]
-    diff = newcombe_diff(t["fulfilled"], t["n"], h["fulfilled"], h["n"])
-    lift = {
-        "reminded": t["n"],
-        "reminded_fulfilled": t["fulfilled"],
-        "reminded_pct": _pct(t["fulfilled"], t["n"]),
-        "holdout": h["n"],
-        "holdout_fulfilled": h["fulfilled"],
-        "holdout_pct": _pct(h["fulfilled"], h["n"]),
-        "lift_pts": round(100 * diff[0], 1) if diff else None,
-        "low_pts": round(100 * diff[1], 1) if diff else None,
-        "high_pts": round(100 * diff[2], 1) if diff else None,
-        # visits the reminders caused: the lift applied to the reminded items
-        "caused": round(diff[0] * t["n"]) if diff else None,
-    }
     ins = session.execute(
         select(CareItem.status, func.count())
         .where(CareItem.store_id == store_id, CareItem.kind == CareKind.insurance, CareItem.due_on < as_of)
@@ -183,10 +125,75 @@ def report(*, session: Session, store_id: int, as_of: date | None = None) -> dic
         "as_of": as_of,
         "by_model": funnel(rows, "model"),
         "by_month": funnel(rows, "month"),
-        "responses": responses,
-        "lift": lift,
+        "responses": responses(session=session, store_id=store_id),
+        "lift": lift(session=session, store_id=store_id, as_of=as_of),
         "insurance": {"due": ins_total, "renewed": ins_renewed, "pct": _pct(ins_renewed, ins_total)},
         "outcomes": outcomes,
+    }
+
+
+def responses(*, session: Session, store_id: int) -> list[dict[str, Any]]:
+    """Per kind and channel of each item's last touch that went out: items touched, fulfilled."""
+    last_sent = (
+        select(CareTouch.item_id, func.max(CareTouch.id).label("touch_id"))
+        .where(CareTouch.store_id == store_id, CareTouch.status == TouchStatus.sent)
+        .group_by(CareTouch.item_id)
+        .subquery()
+    )
+    response: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    stmt = (
+        select(CareItem.kind, CareTouch.channel, CareItem.status, func.count())
+        .join(last_sent, last_sent.c.item_id == CareItem.id)
+        .join(CareTouch, CareTouch.id == last_sent.c.touch_id)
+        .where(CareItem.store_id == store_id)
+        .group_by(CareItem.kind, CareTouch.channel, CareItem.status)
+    )
+    for kind, channel, status, n in session.execute(stmt):
+        c = response[(kind.value, channel.value)]
+        c["touched"] += n
+        c["fulfilled"] += n if status == CareStatus.fulfilled else 0
+    return [
+        {
+            "kind": k,
+            "channel": ch,
+            "touched": c["touched"],
+            "fulfilled": c["fulfilled"],
+            "pct": _pct(c["fulfilled"], c["touched"]),
+        }
+        for (k, ch), c in sorted(response.items())
+    ]
+
+
+def lift(*, session: Session, store_id: int, as_of: date) -> dict[str, Any]:
+    """Items whose due date has passed (or that are closed), reminded against the holdout: the
+    difference of the fulfilled shares with its 95 % interval (Newcombe)."""
+    matured = session.execute(
+        select(CareItem.holdout, CareItem.status, func.count())
+        .where(
+            CareItem.store_id == store_id,
+            CareItem.kind.not_in(CALL_KINDS),
+            (CareItem.due_on < as_of) | (CareItem.status != CareStatus.open),
+        )
+        .group_by(CareItem.holdout, CareItem.status)
+    ).all()
+    groups = {True: Counter(), False: Counter()}
+    for held, status, n in matured:
+        groups[bool(held)]["n"] += n
+        groups[bool(held)]["fulfilled"] += n if status == CareStatus.fulfilled else 0
+    t, h = groups[False], groups[True]
+    diff = newcombe_diff(t["fulfilled"], t["n"], h["fulfilled"], h["n"])
+    return {
+        "reminded": t["n"],
+        "reminded_fulfilled": t["fulfilled"],
+        "reminded_pct": _pct(t["fulfilled"], t["n"]),
+        "holdout": h["n"],
+        "holdout_fulfilled": h["fulfilled"],
+        "holdout_pct": _pct(h["fulfilled"], h["n"]),
+        "lift_pts": round(100 * diff[0], 1) if diff else None,
+        "low_pts": round(100 * diff[1], 1) if diff else None,
+        "high_pts": round(100 * diff[2], 1) if diff else None,
+        # visits the reminders caused: the lift applied to the reminded items
+        "caused": round(diff[0] * t["n"]) if diff else None,
     }
 
 
@@ -194,21 +201,60 @@ def workbook(rep: dict[str, Any], translate=lambda s: s, label=lambda code: code
     """The report as XLSX, headers in the reader's language (``translate``), kinds and channels
     named by ``label`` (their code to the reader's word)."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     _ = translate
     wb = Workbook()
     wb.remove(wb.active)
+    stages = _stage_header(_)
+    _sheet(wb, _("Funnel by model"), [_("Model"), *stages], _funnel_table(rep["by_model"], _))
+    _sheet(
+        wb, _("Funnel by purchase month"), [_("Purchase month"), *stages], _funnel_table(rep["by_month"], _)
+    )
+    _sheet(
+        wb,
+        _("Response"),
+        [_("Kind"), _("Channel"), _("Reminded"), _("Came in"), "%"],
+        [
+            [label(r["kind"]), label(r["channel"]), r["touched"], r["fulfilled"], r["pct"]]
+            for r in rep["responses"]
+        ],
+    )
+    figures = rep["lift"]
+    _sheet(
+        wb,
+        _("Lift"),
+        [_("Figure"), _("Value")],
+        [
+            [_("Reminded items"), figures["reminded"]],
+            [_("Came in (reminded)"), figures["reminded_fulfilled"]],
+            [_("Holdout items"), figures["holdout"]],
+            [_("Came in (holdout)"), figures["holdout_fulfilled"]],
+            [_("Lift (points)"), figures["lift_pts"]],
+            [_("95% interval, low"), figures["low_pts"]],
+            [_("95% interval, high"), figures["high_pts"]],
+            [_("Visits the reminders caused"), figures["caused"]],
+            [_("Insurance due"), rep["insurance"]["due"]],
+            [_("Insurance renewed"), rep["insurance"]["renewed"]],
+        ],
+    )
+    buf = BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
-    def sheet(title: str, header: list[str], rows: list[list[Any]]) -> None:
-        ws = wb.create_sheet(title[:31])
-        ws.append(header)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            ws.append(row)
 
-    stage_header = [
+def _sheet(wb, title: str, header: list[str], rows: list[list[Any]]) -> None:
+    from openpyxl.styles import Font
+
+    ws = wb.create_sheet(title[:31])
+    ws.append(header)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append(row)
+
+
+def _stage_header(_) -> list[str]:
+    return [
         _("Cars"),
         _("First service"),
         "%",
@@ -221,53 +267,21 @@ def workbook(rep: dict[str, Any], translate=lambda s: s, label=lambda code: code
         "%",
     ]
 
-    def funnel_rows_of(items):
-        return [
-            [
-                _("All") if r["key"] == "*" else r["key"],
-                r["cars"],
-                r["first"],
-                r["first_pct"],
-                r["second"],
-                r["second_pct"],
-                r["third"],
-                r["third_pct"],
-                r["warranty_ended"],
-                r["out_of_warranty"],
-                r["out_of_warranty_pct"],
-            ]
-            for r in items
-        ]
 
-    sheet(_("Funnel by model"), [_("Model"), *stage_header], funnel_rows_of(rep["by_model"]))
-    sheet(
-        _("Funnel by purchase month"), [_("Purchase month"), *stage_header], funnel_rows_of(rep["by_month"])
-    )
-    sheet(
-        _("Response"),
-        [_("Kind"), _("Channel"), _("Reminded"), _("Came in"), "%"],
+def _funnel_table(items: list[dict[str, Any]], _) -> list[list[Any]]:
+    return [
         [
-            [label(r["kind"]), label(r["channel"]), r["touched"], r["fulfilled"], r["pct"]]
-            for r in rep["responses"]
-        ],
-    )
-    lift = rep["lift"]
-    sheet(
-        _("Lift"),
-        [_("Figure"), _("Value")],
-        [
-            [_("Reminded items"), lift["reminded"]],
-            [_("Came in (reminded)"), lift["reminded_fulfilled"]],
-            [_("Holdout items"), lift["holdout"]],
-            [_("Came in (holdout)"), lift["holdout_fulfilled"]],
-            [_("Lift (points)"), lift["lift_pts"]],
-            [_("95% interval, low"), lift["low_pts"]],
-            [_("95% interval, high"), lift["high_pts"]],
-            [_("Visits the reminders caused"), lift["caused"]],
-            [_("Insurance due"), rep["insurance"]["due"]],
-            [_("Insurance renewed"), rep["insurance"]["renewed"]],
-        ],
-    )
-    buf = BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+            _("All") if r["key"] == "*" else r["key"],
+            r["cars"],
+            r["first"],
+            r["first_pct"],
+            r["second"],
+            r["second_pct"],
+            r["third"],
+            r["third_pct"],
+            r["warranty_ended"],
+            r["out_of_warranty"],
+            r["out_of_warranty_pct"],
+        ]
+        for r in items
+    ]

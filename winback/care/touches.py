@@ -39,7 +39,10 @@ def winback_targets(session: Session, store_id: int) -> set[int]:
     stmt = (
         select(Target.vehicle_id)
         .join(MonthlyCycle, MonthlyCycle.id == Target.cycle_id)
-        .where(MonthlyCycle.store_id == store_id, MonthlyCycle.stage != CycleStage.evaluated)
+        .where(
+            MonthlyCycle.store_id == store_id,
+            MonthlyCycle.stage.not_in([CycleStage.evaluated, CycleStage.cancelled]),
+        )
     )
     return set(session.scalars(stmt))
 

@@ -37,6 +37,8 @@ SOFT_FIELDS = frozenset(
         "address",
         "district",
         "customer_type",
+        "grade",
+        "category",
         "purchase_date",
         "warranty_end",
         "mileage",

@@ -56,6 +56,7 @@ HEADERS: dict[ImportKind, dict[str, list[str]]] = {
         "vin": ["车架号", "VIN", "VIN码", "底盘号", "车辆识别代号"],
         "plate": ["车牌", "车牌号", "车牌号码", "plate", "license plate", "plate number"],
         "model": ["车型", "车型名称", "车系", "model", "vehicle model"],
+        "grade": ["车辆级别", "车型级别", "级别", "车辆档次", "档次", "grade", "vehicle grade"],
         "purchase_date": ["购车日期", "购买日期", "销售日期", "开票日期", "purchase date", "sale date"],
         "warranty_end": ["保修截止日期", "保修到期", "保修截止", "warranty end"],
         "compulsory_insurance_end": [
@@ -120,8 +121,11 @@ HEADERS: dict[ImportKind, dict[str, list[str]]] = {
 REQUIRED: dict[ImportKind, list[str | tuple[str, ...]]] = {
     ImportKind.customers: ["name", ("dms_code", "phone")],
     ImportKind.vehicles: ["vin", "model", ("customer_code", "phone")],
-    ImportKind.visits: ["ro_number", ("vin", "plate"), "visit_date"],
+    ImportKind.visits: [("vin", "plate"), "visit_date"],
 }
+# Without this column a repair-order file still imports: each row's key is derived from its
+# vehicle, date, amount and category (``import_rows.derived_ro_number``).
+DERIVABLE_KEY = {ImportKind.visits: "ro_number"}
 
 
 FIELD_LABELS = {
@@ -138,6 +142,7 @@ FIELD_LABELS = {
     "vin": "车架号/VIN",
     "plate": "车牌",
     "model": "车型",
+    "grade": "车辆级别",
     "purchase_date": "购车日期",
     "warranty_end": "保修截止日期",
     "compulsory_insurance_end": "交强险到期日",
@@ -233,5 +238,5 @@ def missing_required(kind: ImportKind, found: dict[str, int]) -> list[str]:
     for need in REQUIRED[kind]:
         options = need if isinstance(need, tuple) else (need,)
         if not any(o in found for o in options):
-            missing.append(" or ".join(f"{FIELD_LABELS[o]} ({o})" for o in options))
+            missing.append(" / ".join(FIELD_LABELS[o] for o in options))
     return missing

@@ -28,6 +28,7 @@ ROW_ERRORS: dict[str, str] = {
     "bad_number": N_("not a number"),
     "bad_gender": N_("gender must be 男 or 女"),
     "bad_customer_type": N_("customer type must be 私家车, 单位用车, 保险事故车 or 出租车"),
+    "bad_grade": N_("vehicle grade must be 豪华, 中级, 中低级 or 经济型"),
     "too_long": N_("longer than {max} characters"),
     "name_too_long": N_("name longer than {max} characters"),
     "vin_length": N_("a VIN has 17 characters, this has {length}"),

@@ -15,9 +15,16 @@ from winback.customers.models import (
     ImportRowError,
 )
 from winback.errors import NotFound
+from winback.i18n import N_
 from winback.paging import PAGE_SIZE, Page, matches, paginate
 from winback.paging import words as search_words
 from winback.spreadsheet import safe_row
+
+# What the report says of a repair-order file without RO numbers (page, API, CLI).
+KEY_DERIVED = N_(
+    "The file has no RO-number column: each repair order's key was derived from its vehicle "
+    "(VIN or plate), date, amount and category, so importing the file again doubles nothing."
+)
 
 
 def get_batch(*, session: Session, batch_id: int, store_ids: list[int]) -> ImportBatch:

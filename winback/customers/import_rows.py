@@ -3,13 +3,15 @@ insert, update or leave the customers, vehicles and repair orders (set-based per
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -32,7 +34,9 @@ from winback.customers.import_values import (
     parse_customer_type,
     parse_date,
     parse_gender,
+    parse_grade,
     parse_int,
+    value_key,
 )
 from winback.customers.models import (
     Customer,
@@ -42,6 +46,9 @@ from winback.customers.models import (
     ServiceVisit,
     Vehicle,
 )
+
+# Keys derived for repair orders without an RO number start with this (a DMS number never does).
+DERIVED_PREFIX = "~"
 
 
 @dataclass
@@ -53,17 +60,22 @@ class ImportContext:
     now: datetime
     seen: dict[str, int]
     errors: list[dict[str, Any]]
+    # field -> {normalised word: value}: the store's own words for closed-list values.
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    plans: dict[int, list[tuple]] = field(default_factory=dict)  # ``_plan`` per spec
 
 
-def _cell(ctx: ImportContext, cells: list[Any], field: str) -> Any:
-    i = ctx.cols.get(field)
-    if i is None or i >= len(cells):
-        return None
-    v = cells[i]
-    if isinstance(v, str):
-        v = v.replace("\x00", "").strip()  # a NUL byte: PostgreSQL refuses it in text
-        return v or None
-    return v
+def _plan(ctx: ImportContext, spec: dict[str, Callable[[Any], Any]]) -> list[tuple]:
+    """The spec's fields the file has: (field, column index, parser, the store's words or None),
+    worked out once per import rather than once per cell."""
+    plan = ctx.plans.get(id(spec))
+    if plan is None:
+        plan = ctx.plans[id(spec)] = [
+            (name, ctx.cols[name], parser, ctx.values.get(name) or None)
+            for name, parser in spec.items()
+            if name in ctx.cols
+        ]
+    return plan
 
 
 def _parse(
@@ -72,64 +84,70 @@ def _parse(
     cells: list[Any],
     spec: dict[str, Callable[[Any], Any]],
     required: Iterable[str | tuple[str, ...]],
-) -> dict[str, Any] | None:
-    """Parse one row; on errors record them (all of them) and return None."""
+) -> tuple[dict[str, Any], bool]:
+    """Parse one row: ``(values, ok)``. Every error and every warning of the row is recorded,
+    not only the first; ``ok`` is False when the row has an error (it is then not imported, but
+    the caller may still check and report the values that did parse)."""
     out: dict[str, Any] = {}
     errors, warnings = [], []
-    for field, parser in spec.items():
-        if field not in ctx.cols:
-            continue
-        raw = _cell(ctx, cells, field)
-        if import_cells.too_large(raw):
-            errors.append(
-                (
-                    field,
-                    encode("field_too_large", kib=import_cells.FIELD_MAX_BYTES // 1024),
-                    import_cells.shown(raw),
+    width = len(cells)
+    for name, i, parser, words in _plan(ctx, spec):
+        raw = cells[i] if i < width else None
+        if isinstance(raw, str):
+            raw = raw.replace("\x00", "").strip() or None  # a NUL byte: PostgreSQL refuses it in text
+            if (
+                raw is not None
+                and len(raw) * 4 > import_cells.FIELD_MAX_BYTES
+                and import_cells.too_large(raw)
+            ):
+                errors.append(
+                    (
+                        name,
+                        encode("field_too_large", kib=import_cells.FIELD_MAX_BYTES // 1024),
+                        import_cells.shown(raw),
+                    )
                 )
-            )
-            continue
+                continue
         try:
-            out[field] = parser(raw)
+            out[name] = parser(raw if words is None or raw is None else words.get(value_key(raw), raw))
         except RowProblem as exc:
-            if field in import_cells.SOFT_FIELDS:  # not a key: imported empty, with a warning
-                out[field] = None
-                warnings.append((field, encode(exc.code, **exc.params, kept_empty=True), raw))
+            if name in import_cells.SOFT_FIELDS:  # not a key: imported empty, with a warning
+                out[name] = None
+                warnings.append((name, encode(exc.code, **exc.params, kept_empty=True), raw))
             else:
-                errors.append((field, encode(exc.code, **exc.params), raw))
+                errors.append((name, encode(exc.code, **exc.params), raw))
         except (ValueError, ArithmeticError) as exc:  # not foreseen: keep what Python says
-            errors.append((field, encode("bad_value", detail=str(exc)[:300]), raw))
+            errors.append((name, encode("bad_value", detail=str(exc)[:300]), raw))
     for need in required:
         options = need if isinstance(need, tuple) else (need,)
         if not any(out.get(o) not in (None, "") for o in options) and not any(
             e[0] in options for e in errors
         ):
             errors.append((options[0], encode("required"), None))
-    for field, reason, raw in errors or warnings:
-        column = next((h for h, f in ctx.batch.columns.items() if f == field), FIELD_LABELS.get(field, field))
-        ctx.errors.append(
-            {
-                "row_number": number,
-                "column": column[:120],
-                "reason": reason,
-                "value": None if raw is None else str(raw)[:500],
-            }
-        )
-    return None if errors else out
+    for name, reason, raw in errors + warnings:
+        _report(ctx, number, name, reason, raw)
+    return out, not errors
 
 
-def _duplicate(ctx: ImportContext, key: str, number: int, field: str) -> bool:
+def _report(ctx: ImportContext, number: int, name: str, reason: str, raw: Any) -> None:
+    """One error or warning of a row, under the file's own column header."""
+    column = next((h for h, f in ctx.batch.columns.items() if f == name), FIELD_LABELS.get(name, name))
+    ctx.errors.append(
+        {
+            "row_number": number,
+            "column": column[:120],
+            "reason": reason,
+            "value": None if raw is None else str(raw)[:500],
+        }
+    )
+
+
+def _duplicate(ctx: ImportContext, key: str, number: int, field: str, shown: str | None = None) -> bool:
+    """Whether ``key`` came earlier in the file (then reported); ``shown`` is the value the
+    report shows when the key itself means nothing to a person (a derived key)."""
     first = ctx.seen.get(key)
     if first is not None:
-        column = next((h for h, f in ctx.batch.columns.items() if f == field), field)
-        ctx.errors.append(
-            {
-                "row_number": number,
-                "column": column[:120],
-                "reason": encode("duplicate", first=first),
-                "value": key[:500],
-            }
-        )
+        _report(ctx, number, field, encode("duplicate", first=first), shown if shown is not None else key)
         return True
     ctx.seen[key] = number
     return False
@@ -174,23 +192,16 @@ def write_customers(ctx: ImportContext, chunk) -> None:
     s, store_id = ctx.session, ctx.batch.store_id
     parsed: list[tuple[int, dict[str, Any]]] = []
     for number, cells in chunk:
-        row = _parse(ctx, number, cells, _CUSTOMER_SPEC, REQUIRED[ImportKind.customers])
-        if row is None:
-            continue
-        row["dms_code"] = row.get("dms_code") or row.get("phone")
+        row, ok = _parse(ctx, number, cells, _CUSTOMER_SPEC, REQUIRED[ImportKind.customers])
         age = row.pop("age", None)
         if age is not None and not row.get("birth_date"):
-            if not 0 < age < 120:
-                ctx.errors.append(
-                    {
-                        "row_number": number,
-                        "column": _col(ctx, "age"),
-                        "reason": encode("bad_age"),
-                        "value": str(age),
-                    }
-                )
-                continue
-            row["birth_date"] = date(clock.today().year - age, 7, 1)  # mid-year estimate from the age
+            if 0 < age < 120:
+                row["birth_date"] = date(clock.today().year - age, 7, 1)  # mid-year estimate from the age
+            else:  # not a key: the row is imported without it
+                _report(ctx, number, "age", encode("bad_age", kept_empty=True), age)
+        if not ok:
+            continue
+        row["dms_code"] = row.get("dms_code") or row.get("phone")
         if _duplicate(ctx, row["dms_code"], number, "dms_code"):
             continue
         parsed.append((number, row))
@@ -235,6 +246,7 @@ _VEHICLE_SPEC = {
     "vin": cell_vin,
     "plate": lambda v: identifiers.normalize_plate(cell_text(v)),
     "model": limited(80),
+    "grade": parse_grade,
     "purchase_date": parse_date,
     "warranty_end": parse_date,
     "compulsory_insurance_end": parse_date,
@@ -251,8 +263,8 @@ def write_vehicles(ctx: ImportContext, chunk) -> None:
     s, store_id = ctx.session, ctx.batch.store_id
     parsed = []
     for number, cells in chunk:
-        row = _parse(ctx, number, cells, _VEHICLE_SPEC, REQUIRED[ImportKind.vehicles])
-        if row is None or _duplicate(ctx, row["vin"], number, "vin"):
+        row, ok = _parse(ctx, number, cells, _VEHICLE_SPEC, REQUIRED[ImportKind.vehicles])
+        if not ok or _duplicate(ctx, row["vin"], number, "vin"):
             continue
         parsed.append((number, row))
     codes = {r["customer_code"] for _, r in parsed if r.get("customer_code")}
@@ -323,6 +335,7 @@ def write_vehicles(ctx: ImportContext, chunk) -> None:
                 "vin",
                 "plate",
                 "model",
+                "grade",
                 "purchase_date",
                 "warranty_end",
                 "compulsory_insurance_end",
@@ -375,40 +388,29 @@ def write_visits(ctx: ImportContext, chunk) -> None:
     parsed = []
     today = clock.today()
     for number, cells in chunk:
-        row = _parse(ctx, number, cells, _VISIT_SPEC, REQUIRED[ImportKind.visits])
-        if row is None:
-            continue
-        if "amount" in ctx.cols and row.get("amount") is None:
-            ctx.errors.append(
-                {
-                    "row_number": number,
-                    "column": _col(ctx, "amount"),
-                    "value": None,
-                    "reason": encode("empty_amount"),
-                }
-            )
-            continue
+        row, ok = _parse(ctx, number, cells, _VISIT_SPEC, REQUIRED[ImportKind.visits])
+        if "amount" in ctx.cols and "amount" in row and row["amount"] is None:
+            ok = False
+            _report(ctx, number, "amount", encode("empty_amount"), None)
         if row.get("amount") is not None and row["amount"] < 0:
-            ctx.errors.append(
-                {
-                    "row_number": number,
-                    "column": _col(ctx, "amount"),
-                    "reason": encode("negative_amount"),
-                    "value": str(row["amount"]),
-                }
-            )
+            ok = False
+            _report(ctx, number, "amount", encode("negative_amount"), row["amount"])
+        if row.get("visit_date") and row["visit_date"] > today + timedelta(days=1):
+            ok = False
+            _report(ctx, number, "visit_date", encode("future_date"), row["visit_date"])
+        if not ok:
             continue
-        if row["visit_date"] > today + timedelta(days=1):
-            ctx.errors.append(
-                {
-                    "row_number": number,
-                    "column": _col(ctx, "visit_date"),
-                    "reason": encode("future_date"),
-                    "value": str(row["visit_date"]),
-                }
+        if ctx.batch.key_derived:
+            row["ro_number"] = derived_ro_number(row)
+            vehicle = "vin" if row.get("vin") else "plate"
+            shown = " ".join(
+                str(v)
+                for v in (row.get(vehicle), row["visit_date"], row.get("amount"), row.get("category"))
+                if v
             )
-            continue
-        if _duplicate(ctx, row["ro_number"], number, "ro_number"):
+            if _duplicate(ctx, row["ro_number"], number, vehicle, shown):
+                continue
+        elif _duplicate(ctx, row["ro_number"], number, "ro_number"):
             continue
         parsed.append((number, row))
     vins = {r["vin"] for _, r in parsed if r.get("vin")}
@@ -489,8 +491,41 @@ def write_visits(ctx: ImportContext, chunk) -> None:
         else:
             _apply(ctx, v, values, "visit", cid)
     if new:
-        s.execute(insert(ServiceVisit.__table__), _uniform(new))
+        bulk_insert(s, ServiceVisit.__table__, _uniform(new))
         ctx.batch.inserted += len(new)
+
+
+def derived_ro_number(row: dict[str, Any]) -> str:
+    """The key of a repair order from a file without RO numbers: its vehicle (VIN, else plate),
+    date, amount and category, hashed to fit the RO-number column. The same row in any later
+    export gives the same key, so importing it again doubles nothing."""
+    vehicle = f"vin:{row['vin']}" if row.get("vin") else f"plate:{row.get('plate') or ''}"
+    amount = row.get("amount")
+    parts = [
+        vehicle,
+        row["visit_date"].isoformat(),
+        "" if amount is None else f"{amount:.2f}",
+        row.get("category") or "",
+    ]
+    return DERIVED_PREFIX + hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys): PostgreSQL's ``COPY`` through psycopg (the fastest
+    way in, issue 20), elsewhere one ``executemany``. A row the database refuses raises a
+    ``DBAPIError`` either way, so the caller's savepoint and row-by-row retry work the same."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    cols = list(rows[0])
+    raw = session.connection().connection.driver_connection
+    names = ", ".join(f'"{c}"' for c in cols)
+    try:
+        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in cols])
+    except raw.Error as exc:  # psycopg's own error: told as SQLAlchemy tells the others
+        raise DBAPIError(f"COPY {table.name}", None, exc) from exc
 
 
 def _uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

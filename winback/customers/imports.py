@@ -28,8 +28,14 @@ from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import get_settings
-from winback.customers import cleanup, import_cells
-from winback.customers.import_columns import find_columns, get_column_mapping, header_score, missing_required
+from winback.customers import cleanup, import_cells, import_value_map
+from winback.customers.import_columns import (
+    DERIVABLE_KEY,
+    find_columns,
+    get_column_mapping,
+    header_score,
+    missing_required,
+)
 from winback.customers.import_errors import encode
 from winback.customers.import_rows import ImportContext, write_customers, write_vehicles, write_visits
 from winback.customers.models import (
@@ -71,6 +77,10 @@ def _store_file(src: Path, store_id: int) -> tuple[str, int, Path]:
 
 
 def find_previous(*, session: Session, store_id: int, kind: ImportKind, sha256: str) -> ImportBatch | None:
+    """The earlier import of the same file whose every row landed as it was (no row error nor
+    warning). A file that imported nothing, or only some rows, or some cells left empty, is
+    imported again: once its cause is fixed (a column mapping, a value mapping, the vehicles
+    imported first) the rows now valid land, and the rows already in change nothing."""
     return session.scalar(
         select(ImportBatch)
         .where(
@@ -78,6 +88,8 @@ def find_previous(*, session: Session, store_id: int, kind: ImportKind, sha256: 
             ImportBatch.kind == kind,
             ImportBatch.sha256 == sha256,
             ImportBatch.status == ImportStatus.done,
+            ImportBatch.rows_total > 0,
+            ~select(ImportRowError.id).where(ImportRowError.batch_id == ImportBatch.id).exists(),
         )
         .order_by(ImportBatch.id)
         .limit(1)
@@ -137,11 +149,21 @@ def run_import(
         return _finish_failed(session, batch, exc.message, actor)
     batch.file_format, batch.encoding = table.file_format, table.encoding
     batch.columns = {table.header[i]: f for f, i in cols.items()}
+    batch.key_derived = batch.kind in DERIVABLE_KEY and DERIVABLE_KEY[batch.kind] not in cols
     batch.rows_total = table.rows_expected  # what the progress bar measures against; exact at the end
     session.flush()
     if on_chunk:
         on_chunk(batch)
-    ctx = ImportContext(session, batch, cols, actor, clock.now(), {}, [])
+    ctx = ImportContext(
+        session,
+        batch,
+        cols,
+        actor,
+        clock.now(),
+        {},
+        [],
+        import_value_map.lookup_table(session=session, store_id=batch.store_id),
+    )
     writer = {
         ImportKind.customers: write_customers,
         ImportKind.vehicles: write_vehicles,
@@ -196,6 +218,7 @@ def run_import(
             "updated": batch.updated,
             "unchanged": batch.unchanged,
             "failed": batch.failed,
+            "key_derived": batch.key_derived,
         },
     )
     session.flush()

@@ -197,6 +197,9 @@ class ImportBatch(Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
+    # A repair-order file without an RO-number column: each row's key was derived from its
+    # vehicle, date, amount and category (so the same file again doubles nothing).
+    key_derived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Visits imported for vehicles that are targets of a cycle already started (came back).
     returned_targets: Mapped[int] = mapped_column(Integer, default=0)
     # Data quality of the store's archive after this import (trend by import).
@@ -247,6 +250,19 @@ class ColumnMapping(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     kind: Mapped[ImportKind] = mapped_column(str_enum(ImportKind))
+    mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class ValueMapping(Base):
+    """A store's own words for a closed-list value (customer type, gender, grade, category):
+    the cell's text -> the value it means, tried before the built-in synonyms."""
+
+    __tablename__ = "import_value_mappings"
+    __table_args__ = (UniqueConstraint("store_id", "field"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    field: Mapped[str] = mapped_column(String(40))
     mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 

@@ -16,3 +16,9 @@ class VisitIn(BaseModel):
     amount: Decimal = Decimal("0")
     mileage: int | None = None
     items: str | None = None
+
+
+class ValueMappingIn(BaseModel):
+    """A store's own words for one closed-list field: ``{"公车": "单位用车"}`` (word -> value)."""
+
+    mapping: dict[str, str]

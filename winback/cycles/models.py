@@ -38,6 +38,9 @@ class CycleStage(str, enum.Enum):
     planning = "planning"  # 整改措施制定: plan drafted, awaiting approval
     executing = "executing"  # 措施执行: plan approved, measures running
     evaluated = "evaluated"  # 总结及效果评估 done; the cycle is closed
+    # Cancelled by the admin before its surveys started (cycles/service.py cancel_cycle). Last
+    # in the order, so no stage flow moves a cancelled cycle again (``advance`` never goes back).
+    cancelled = "cancelled"
 
     @property
     def order(self) -> int:
@@ -71,6 +74,15 @@ class MonthlyCycle(Base):
     execution_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evaluation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Cancelled before its surveys started: when, by whom and why (cancel_cycle).
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    # The manager found nothing to rectify (无需整改): the plan has no measures, the cycle
+    # moves on to execution and its customers may be screened by later cycles at once.
+    no_action_reason: Mapped[str | None] = mapped_column(String(500))
+    no_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    no_action_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     # Tally of reasons (结果统计), overall and by segment; written by tally_reasons.
     tally: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Profile analysis (分析调研对象) of the targets; written by analyze_profiles.

@@ -17,3 +17,11 @@ class CycleStartIn(BaseModel):
             return parse_month(value)
         except InvalidInput as exc:
             raise ValueError(exc.message) from None
+
+
+class CycleCancelIn(BaseModel):
+    reason: str = Field(..., min_length=1, max_length=300, description="why the cycle is cancelled")
+
+
+class NoActionIn(BaseModel):
+    reason: str = Field(..., min_length=1, max_length=500, description="why no rectification is needed")

@@ -36,7 +36,8 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
 
     A vehicle is a target when it is active (not sold/scrapped/moved), its last repair order
     lies ``at_risk_months`` or more before the cycle's as-of date, the customer has not asked
-    not to be called, and it is not already a target of another cycle still open.
+    not to be called, and it is not already a target of another cycle still open (a cancelled
+    cycle, or one closed with "no action", holds nobody).
     """
     cycle = get_cycle(session=session, cycle_id=cycle_id)
     rules = cycle.rules
@@ -140,7 +141,9 @@ def _screenable(cycle: MonthlyCycle, as_of: date):
         .where(
             # a customer belongs to one store: only this store's open cycles can hold them
             MonthlyCycle.store_id == cycle.store_id,
-            MonthlyCycle.stage != CycleStage.evaluated,
+            MonthlyCycle.stage.not_in([CycleStage.evaluated, CycleStage.cancelled]),
+            # the manager found nothing to rectify: its customers are free at once
+            MonthlyCycle.no_action_at.is_(None),
             Target.cycle_id != cycle.id,
         )
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from winback import clock
@@ -25,19 +25,52 @@ from winback.cycles.models import (
     MonthlyCycle,
     Target,
 )
-from winback.errors import NotFound
-from winback.months import parse_month
+from winback.errors import Conflict, InvalidInput, NotFound
+from winback.months import parse_month, shift_month
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
 
 
-def start_cycle(*, session: Session, store: Store, month: str, actor: Actor) -> tuple[MonthlyCycle, bool]:
-    """Open the store's cycle for ``month`` (or return the open one). Returns (cycle, created)."""
-    parse_month(month)
-    cycle = session.scalar(
-        select(MonthlyCycle).where(MonthlyCycle.store_id == store.id, MonthlyCycle.month == month)
+def month_window(*, store: Store) -> tuple[str, str]:
+    """The months a cycle may be started for today: from ``evaluation_delay_months`` back (a
+    missed month caught up within its evaluation window) to ``cycle_months_ahead`` ahead."""
+    rules = effective_settings(store)
+    this_month = clock.today().strftime("%Y-%m")
+    return (
+        shift_month(this_month, -rules.evaluation_delay_months),
+        shift_month(this_month, rules.cycle_months_ahead),
     )
-    if cycle is not None:
+
+
+def check_month(*, session: Session, store: Store, month: str) -> str:
+    """``month`` if the store's cycle of that month exists (and is not cancelled) or may be
+    started today (``month_window``); else InvalidInput saying which months may."""
+    month = parse_month(month)
+    cycle = find_cycle(session=session, store_id=store.id, month=month)
+    if cycle is not None and cycle.stage != CycleStage.cancelled:
+        return month
+    first, last = month_window(store=store)
+    if not first <= month <= last:
+        raise InvalidInput(
+            "a cycle can be started only for a month from {first} to {last}, not {month}",
+            first=first,
+            last=last,
+            month=month,
+            field="month",
+        )
+    return month
+
+
+def start_cycle(*, session: Session, store: Store, month: str, actor: Actor) -> tuple[MonthlyCycle, bool]:
+    """Open the store's cycle for ``month`` (or return the open one). Returns (cycle, created).
+
+    The month lies in ``month_window``; a cancelled cycle of the month is reopened (screened
+    afresh from today), its cancellation kept in the audit trail."""
+    month = check_month(session=session, store=store, month=month)
+    cycle = find_cycle(session=session, store_id=store.id, month=month)
+    if cycle is not None and cycle.stage != CycleStage.cancelled:
         return cycle, False
+    if cycle is not None:
+        return _reopen(session, cycle, store, actor), True
     cycle = MonthlyCycle(
         store_id=store.id,
         month=month,
@@ -60,6 +93,75 @@ def start_cycle(*, session: Session, store: Store, month: str, actor: Actor) -> 
         changes={"month": month, "settings": cycle.settings, "as_of": cycle.as_of},
     )
     return cycle, True
+
+
+def _reopen(session: Session, cycle: MonthlyCycle, store: Store, actor: Actor) -> MonthlyCycle:
+    """A cancelled cycle started again: its old targets go, it is screened afresh from today."""
+    session.execute(delete(Target).where(Target.cycle_id == cycle.id))
+    cycle.stage = CycleStage.started
+    cycle.settings = effective_settings(store).model_dump()
+    cycle.as_of = clock.today()
+    cycle.started_at = clock.now()
+    cycle.started_by_id = actor.staff_id
+    cycle.cancelled_at = cycle.cancelled_by_id = cycle.cancel_reason = None
+    cycle.tally = cycle.profile = cycle.cleanup = None
+    session.flush()
+    audit_service.record(
+        session=session,
+        actor=actor,
+        action="cycle.started",
+        entity_type="cycle",
+        entity_id=cycle.id,
+        store_id=store.id,
+        cycle_id=cycle.id,
+        changes={"month": cycle.month, "settings": cycle.settings, "as_of": cycle.as_of, "reopened": True},
+    )
+    return cycle
+
+
+def cancel_cycle(
+    *, session: Session, cycle_id: int, reason: str, actor: Actor, store_ids: list[int] | None = None
+) -> MonthlyCycle:
+    """Cancel a cycle before its surveys start (an admin's mistake: the wrong month, a store
+    not ready). Its targets stay for the record but exclude nobody; audited with the reason."""
+    cycle = get_cycle(session=session, cycle_id=cycle_id, store_ids=store_ids)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why the cycle is cancelled", field="reason")
+    if len(reason) > 300:
+        raise InvalidInput("the reason is too long (at most 300 characters)", field="reason")
+    if cycle.stage == CycleStage.cancelled:
+        raise Conflict("the cycle was already cancelled", code="cycle_cancelled")
+    if cycle.surveys_assigned_at is not None or cycle.stage.order >= CycleStage.surveying.order:
+        raise Conflict(
+            "the surveys of this cycle have started; it can no longer be cancelled", code="cycle_surveying"
+        )
+    if flows_running(session=session, store_ids=[cycle.store_id], cycle_id=cycle.id):
+        raise Conflict(
+            "a stage of this cycle is running; cancel it when the run has ended", code="cycle_running"
+        )
+    before = cycle.stage
+    cycle.stage = CycleStage.cancelled
+    cycle.cancelled_at = clock.now()
+    cycle.cancelled_by_id = actor.staff_id
+    cycle.cancel_reason = reason
+    session.flush()
+    audit_service.record(
+        session=session,
+        actor=actor,
+        action="cycle.cancelled",
+        entity_type="cycle",
+        entity_id=cycle.id,
+        store_id=cycle.store_id,
+        cycle_id=cycle.id,
+        changes={"stage": {"before": before, "after": cycle.stage}, "reason": reason},
+    )
+    return cycle
+
+
+def can_cancel(cycle: MonthlyCycle) -> bool:
+    """Whether the cycle page offers the cancel button (``cancel_cycle`` checks again)."""
+    return cycle.surveys_assigned_at is None and cycle.stage.order < CycleStage.surveying.order
 
 
 def get_cycle(*, session: Session, cycle_id: int, store_ids: list[int] | None = None) -> MonthlyCycle:
@@ -194,8 +296,12 @@ def cycle_progress(*, session: Session, cycle: MonthlyCycle, store_ids: list[int
         last.setdefault(run.flow_name, run)
     stages = []
     for stage in CycleStage:
+        if stage == CycleStage.cancelled:
+            continue
         run = last.get(STAGE_FLOWS.get(stage, ""))
-        if stage.order < cycle.stage.order:
+        if cycle.stage == CycleStage.cancelled:  # the stages its runs completed, the rest never
+            state = "reached" if run is not None and run.state == FlowRunState.completed else "waiting"
+        elif stage.order < cycle.stage.order:
             state = "reached"
         elif stage == cycle.stage:
             state = "current"

@@ -36,6 +36,7 @@ class MeasureFacts:
     expected_value: Decimal | None
     expected_unit: str | None
     cost: Decimal | None
+    done_on: date | None = None  # the business day its owner reported it done (None: not done)
 
 
 @dataclass
@@ -121,17 +122,21 @@ def holdout_comparison(facts: CycleFacts) -> Holdout:
 
 def advisor_rows(facts: CycleFacts, outcomes: Outcomes, holdout: Holdout) -> list[dict[str, Any]]:
     """Each advisor's win-back rate against the target, the shortfall, and the lift of the
-    targets given to them over the holdout (incremental customers)."""
+    targets given to them over the holdout (incremental customers).
+
+    The shortfall counts every target assigned to the advisor, closed or not: the target share
+    of them less those back within the window (intention to treat), so tasks left untouched
+    cost as much as tasks tried without success."""
     assignee_of = {task.target_id: task.assignee_id for task in facts.tasks}
     assigned: dict[int, list[int]] = defaultdict(list)
     for target_id, assignee_id in assignee_of.items():
         assigned[assignee_id].append(target_id)
     rows = []
     for sid, figures in sorted(outcomes.per_advisor.items()):
-        needed = math.ceil(figures["contacted"] * facts.target_pct / 100)
-        shortfall = max(0, needed - figures["came_back"])
         mine = assigned.get(sid, [])
         mine_back = sum(1 for t in mine if t in holdout.back)
+        needed = math.ceil(len(mine) * facts.target_pct / 100)
+        shortfall = max(0, needed - mine_back)
         mine_lift = lift(mine_back, len(mine), holdout.held_back, holdout.held)
         lift_pct = mine_lift["lift_pct"]
         rows.append(
@@ -144,6 +149,7 @@ def advisor_rows(facts: CycleFacts, outcomes: Outcomes, holdout: Holdout) -> lis
                 if figures["contacted"]
                 else 0.0,
                 "target_pct": facts.target_pct,
+                "needed_customers": needed,
                 "shortfall_customers": shortfall,
                 "shortfall_yuan": round(shortfall * facts.per_yuan, 2),
                 "assigned": len(mine),
@@ -161,11 +167,22 @@ def advisor_rows(facts: CycleFacts, outcomes: Outcomes, holdout: Holdout) -> lis
 
 def measure_rows(facts: CycleFacts, outcomes: Outcomes) -> tuple[list[dict[str, Any]], Decimal]:
     """Each measure credited with the returned customers whose survey gave a reason it
-    addresses; and the measures' estimated cost."""
+    addresses, only once it is done and only with customers back after the day it was done
+    (a measure overdue or never carried out moves nobody); and the measures' estimated cost."""
     rows = []
     cost = Decimal("0")
+    vehicle_of = {t: v for t, v, _h in facts.targets}
     for m in facts.measures:
-        credited = [t for t in outcomes.came_back_on if facts.reasons_of.get(t, set()) & m.reason_ids]
+        credited = (
+            [
+                t
+                for t in outcomes.came_back_on
+                if facts.reasons_of.get(t, set()) & m.reason_ids
+                and any(d > m.done_on for d, _a in facts.visits_by_vehicle.get(vehicle_of[t], []))
+            ]
+            if m.done_on is not None
+            else []
+        )
         cost += m.cost or 0
         rows.append(
             {
@@ -174,6 +191,7 @@ def measure_rows(facts: CycleFacts, outcomes: Outcomes) -> tuple[list[dict[str, 
                 "status": m.status,
                 "reason": m.reason,
                 "reasons": m.reasons,
+                "done_on": m.done_on.isoformat() if m.done_on else None,
                 "customers_back": len(credited),
                 "customer_ids": sorted(facts.customer_of[t] for t in credited),
                 "expected_value": str(m.expected_value) if m.expected_value is not None else None,

@@ -14,6 +14,7 @@ from winback.accounts.models import Staff
 from winback.customers.models import ServiceVisit
 from winback.cycles.models import MonthlyCycle, Target
 from winback.evaluation.calculation import CycleFacts, MeasureFacts, TaskFacts
+from winback.plans.models import MeasureStatus
 from winback.plans.versions import current_plan, plan_in_force
 from winback.surveys.models import ContactAttempt, SurveyStatus, SurveyTask, SurveyTaskReason
 
@@ -110,6 +111,7 @@ def _measures(session: Session, cycle: MonthlyCycle, today: date) -> list[Measur
             expected_value=m.expected_value,
             expected_unit=m.expected_unit,
             cost=m.estimated_cost,
+            done_on=clock.local(m.done_at).date() if m.status == MeasureStatus.done and m.done_at else None,
         )
         for m in plan.measures
     ]

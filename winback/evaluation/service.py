@@ -24,6 +24,7 @@ from winback.notifications import service as notifications
 from winback.notifications.messages import Month
 from winback.plans.incentives import redeem_vouchers
 from winback.plans.models import ReturnCallback, Voucher
+from winback.surveys import carry
 
 
 def get_evaluation(*, session: Session, cycle_id: int) -> Evaluation | None:
@@ -54,6 +55,9 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
             if isinstance(obj, Target) and obj.id in outcomes.came_back_on:
                 session.expire(obj, ["came_back_on"])
     redeem_vouchers(session=session, cycle_id=cycle.id, actor=actor)
+    # The cycle ends: its tasks still open are closed as carried over (counted above among the
+    # targets given to advisors, not as reached); the customer's next task shows their history.
+    carry.carry_over_open_tasks(session=session, cycle_id=cycle.id, actor=actor)
     costs = _costs_and_satisfaction(session, cycle)
     voucher_cost = costs.pop("voucher_cost_as_summed")  # the audit records it as the sum returned
     evaluation = Evaluation(

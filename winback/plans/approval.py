@@ -15,13 +15,13 @@ from winback.cycles.models import CycleStage, MonthlyCycle
 from winback.errors import Conflict, Forbidden, InvalidInput
 from winback.notifications import service as notifications
 from winback.notifications.messages import Label, Message, Month, pmessage
-from winback.plans.guards import editable, require_manager
+from winback.plans.guards import EDITABLE, editable, require_manager
 from winback.plans.measure_library import english_titles
 from winback.plans.models import (
     PlanStatus,
     RectificationPlan,
 )
-from winback.plans.versions import get_plan, plan_in_force
+from winback.plans.versions import current_plan, get_plan, plan_in_force
 
 
 def submit_plan(*, session: Session, plan_id: int, actor_staff: Staff) -> RectificationPlan:
@@ -165,3 +165,68 @@ def execute_plan(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, 
         evaluation_due_at=cycle.evaluation_due_at,
     )
     return {"notified": notified, "started": started}
+
+
+NO_ACTION_STAGES = (CycleStage.tallied, CycleStage.planning)
+
+
+def can_record_no_action(*, session: Session, cycle: MonthlyCycle) -> bool:
+    """Whether the cycle page offers "no action" (``record_no_action`` checks again)."""
+    if cycle.stage not in NO_ACTION_STAGES:
+        return False
+    plan = current_plan(session=session, cycle_id=cycle.id)
+    return plan is None or (not plan.measures and plan.status in EDITABLE)
+
+
+def record_no_action(*, session: Session, cycle_id: int, reason: str, actor_staff: Staff) -> MonthlyCycle:
+    """The manager finds nothing to rectify (无需整改), e.g. no survey was completed: the plan
+    (without measures) is closed as approved with the reason, the cycle moves on to execution
+    with its evaluation date (the calls are still measured against the holdout), and its
+    customers may be screened by later cycles at once. Audited."""
+    require_manager(actor_staff)
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id, store_ids=actor_staff.all_store_ids)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why no action is needed", field="reason")
+    if len(reason) > 500:
+        raise InvalidInput("the reason is too long (at most 500 characters)", field="reason")
+    if cycle.stage not in NO_ACTION_STAGES:
+        raise Conflict(
+            "no action can be recorded only after the reasons are tallied and before a plan is approved",
+            code="cycle_stage",
+        )
+    plan = current_plan(session=session, cycle_id=cycle.id)
+    if plan is not None and plan.measures:
+        raise Conflict(
+            "the plan has measures: submit it for approval, or remove them first", code="plan_has_measures"
+        )
+    if plan is not None and plan.status not in EDITABLE:
+        editable(plan)
+    now = clock.now()
+    if plan is not None:
+        plan.status = PlanStatus.approved
+        plan.decided_at, plan.decided_by_id, plan.decision_comment = now, actor_staff.id, reason
+    cycle.no_action_reason, cycle.no_action_at, cycle.no_action_by_id = reason, now, actor_staff.id
+    cycle.execution_started_at = now
+    cycle.evaluation_due_at = now + relativedelta(months=cycle.rules.evaluation_delay_months)
+    session.flush()
+    actor = Actor.person(actor_staff)
+    audit_service.record(
+        session=session,
+        actor=actor,
+        action="cycle.no_action",
+        entity_type="cycle",
+        entity_id=cycle.id,
+        store_id=cycle.store_id,
+        cycle_id=cycle.id,
+        changes={"reason": reason, "plan_id": plan.id if plan else None},
+    )
+    cycles.advance(
+        session=session,
+        cycle=cycle,
+        to=CycleStage.executing,
+        actor=actor,
+        evaluation_due_at=cycle.evaluation_due_at,
+        no_action=reason,
+    )
+    return cycle

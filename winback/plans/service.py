@@ -15,7 +15,13 @@ flows, tests) that say ``plans.draft_plan``:
 
 from __future__ import annotations
 
-from winback.plans.approval import decide_plan, execute_plan, submit_plan
+from winback.plans.approval import (
+    can_record_no_action,
+    decide_plan,
+    execute_plan,
+    record_no_action,
+    submit_plan,
+)
 from winback.plans.drafting import add_measure, draft_plan, update_measure
 from winback.plans.incentives import (
     followups_page,
@@ -47,6 +53,7 @@ __all__ = [
     "add_measure",
     "amend_plan",
     "attachments_of",
+    "can_record_no_action",
     "compare_versions",
     "current_plan",
     "decide_plan",
@@ -62,6 +69,7 @@ __all__ = [
     "plan_in_force",
     "plan_versions",
     "record_callback",
+    "record_no_action",
     "redeem_vouchers",
     "remind_measures",
     "save_template",

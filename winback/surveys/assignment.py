@@ -22,6 +22,7 @@ from winback.cycles.models import CycleStage, Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.notifications import service as notifications
 from winback.notifications.messages import Message, Month
+from winback.surveys import carry
 from winback.surveys.guards import check_open, check_version, flush_or_conflict
 from winback.surveys.lists import get_task
 from winback.surveys.models import (
@@ -60,6 +61,12 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     now = clock.now()
     due = now + timedelta(days=cycle.rules.survey_deadline_days)
     rows = []
+    # A customer never holds two open tasks: one still open elsewhere is carried over here.
+    carried_from = carry.previous_tasks(
+        session=session, customer_ids=[p.customer_id for p in pending], cycle_id=cycle.id, actor=actor
+    )
+    if carried_from:
+        load = _open_load(session, cycle.store_id, advisors)
     assignees = _assignees(pending, by_id, load)
     per_advisor = Counter(assignees)
     for (target_id, customer_id, _profile, _own, band, total_spend), assignee in zip(pending, assignees):
@@ -76,6 +83,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
                 version=1,
                 band=band.value,
                 total_spend=total_spend,
+                carried_from_id=carried_from.get(customer_id),
             )
         )
     if rows:

@@ -323,13 +323,14 @@ def progress(*, session: Session, cycle_id: int) -> list[dict[str, Any]]:
                 "done": 0,
                 "unreachable": 0,
                 "excluded": 0,
+                "carried_over": 0,
                 "overdue": 0,
             },
         )
         entry[status.value] += count
         entry["overdue"] += int(overdue or 0)
     for entry in board.values():
-        base = entry["open"] + entry["done"] + entry["unreachable"]
+        base = entry["open"] + entry["done"] + entry["unreachable"] + entry["carried_over"]
         entry["reached"] = entry["done"] + int(reached_not_done.get(entry["advisor_id"], 0))
         entry["contact_rate_pct"] = round(100 * entry["reached"] / base, 1) if base else None
     return sorted(board.values(), key=lambda e: (-e["overdue"], -e["open"], e["advisor"]))

@@ -48,6 +48,10 @@ class SurveyStatus(str, enum.Enum):
     unreachable = "unreachable"  # 无法联系
     # Taken off the list by the supervisor (with a reason) or by the customer's "do not call".
     excluded = "excluded"  # 已排除
+    # Still open when its cycle was evaluated, or when a later cycle screened the customer
+    # again: closed as carried over (已结转), its attempts kept; the customer's next task
+    # points back at it (``carried_from_id``) and shows its history. Never two open tasks.
+    carried_over = "carried_over"  # 已结转
 
 
 class ContactMethod(str, enum.Enum):
@@ -154,6 +158,8 @@ class SurveyTask(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # The customer's earlier task this one carries on (closed as carried_over), if any.
+    carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("survey_tasks.id"))
     # Optimistic locking: of two people closing the same task, one wins, the other is told.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -11,9 +11,13 @@ from winback.surveys.models import ContactMethod, Disposition, ShopKind
 
 
 class SurveyResultIn(BaseModel):
-    method: ContactMethod = ContactMethod.phone
+    """A survey's answers. Nothing is assumed: a question left out stays unanswered (None)."""
+
+    method: ContactMethod | None = Field(
+        None, description="phone, store_event, home_visit; left out: the reaching attempt's"
+    )
     reasons: list[str] = Field(default_factory=list, description="reason codes, e.g. high_price")
-    serviced_elsewhere: bool = False
+    serviced_elsewhere: bool | None = None
     elsewhere_what: str | None = Field(None, max_length=300)
     elsewhere_where: str | None = Field(None, max_length=300)
     elsewhere_why: str | None = Field(None, max_length=500)
@@ -29,6 +33,9 @@ class SurveyResultIn(BaseModel):
     )
     notes: str | None = Field(None, max_length=4000)
     unreachable: bool = False
+    # The call the survey was taken on, when no attempt that reached the customer is recorded
+    # yet: recorded as that attempt with the close (reached, appointment_booked, ...).
+    contact_outcome: Disposition | None = None
     # The task's version when the form was loaded: a save over someone else's change is refused.
     expected_version: int | None = None
 

@@ -7,6 +7,7 @@ flows, tests) that say ``surveys.close_task``:
 * ``lists.py`` reading tasks: one task, the advisor's list, a cycle's list, progress;
 * ``work.py`` the advisor's work: attempts, the draft, closing with the result;
 * ``assignment.py`` distribution, reassignment, exclusion, hand-over of a departing advisor;
+* ``carry.py`` month after month: a task still open when its cycle ends is carried over;
 * ``complaints.py`` answering complaints;
 * ``deadlines.py`` reminders, escalation, the survey window and the tally;
 * ``guards.py`` the checks every change goes through.
@@ -21,6 +22,7 @@ from winback.surveys.assignment import (
     reassign,
     reassign_many,
 )
+from winback.surveys.carry import carried_history, carry_over_open_tasks
 from winback.surveys.complaints import answer_complaint, open_complaints
 from winback.surveys.deadlines import escalate_overdue, remind_due_soon, survey_window_closed, tally_reasons
 from winback.surveys.lists import (
@@ -34,14 +36,17 @@ from winback.surveys.lists import (
     task_of_customer,
 )
 from winback.surveys.reason_codes import OTHER_REASON, reason_codes, reasons_by_code, save_reason_code
-from winback.surveys.work import close_task, record_attempt, save_draft
+from winback.surveys.work import UnreachablePolicy, close_task, record_attempt, save_draft, unreachable_policy
 
 __all__ = [
     "OTHER_REASON",
     "TaskSummary",
+    "UnreachablePolicy",
     "answer_complaint",
     "assign_surveys",
     "close_task",
+    "carried_history",
+    "carry_over_open_tasks",
     "cycle_tasks_page",
     "escalate_overdue",
     "exclude_task",
@@ -63,4 +68,5 @@ __all__ = [
     "survey_window_closed",
     "tally_reasons",
     "task_of_customer",
+    "unreachable_policy",
 ]

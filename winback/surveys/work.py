@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -46,8 +47,9 @@ def record_attempt(
     * ``call_back``: the task sleeps until ``call_back_at`` (a snooze) and then resurfaces;
     * ``wrong_number``: the archive's phone is flagged invalid for the cleanup;
     * ``do_not_call``: the customer is flagged and the task is taken off the list;
-    * the ``unreachable_after_attempts``-th failed attempt (no answer, busy, message, wrong
-      number) without the customer ever reached closes the task as unreachable.
+    * failed attempts (no answer, busy, message, wrong number) without the customer ever
+      reached close the task as unreachable once there are ``unreachable_after_attempts`` of
+      them on at least ``unreachable_min_days`` different business days (``unreachable_policy``).
     """
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
     if task.assignee_id != actor_staff.id:
@@ -101,15 +103,16 @@ def record_attempt(
         changes={"method": method, "outcome": outcome.value, "note": note, "call_back_at": call_back_at},
     )
     if closed_as is None:
-        outcomes = [
-            Disposition(a.outcome) for a in task.attempts if a.outcome in Disposition._value2member_map_
-        ]
-        failed = sum(1 for o in outcomes if o.failed or o == Disposition.wrong_number)
-        limit = cycle_rules(session, task.cycle_id).unreachable_after_attempts
-        if not any(o.reached_customer for o in outcomes) and failed >= limit:
+        policy = unreachable_policy(session, task)
+        if policy.met:
             task.status = SurveyStatus.unreachable
             task.method = method
             task.follow_up_at = None
+            # Nobody answered: a draft's answers are not the customer's (the notes stay).
+            for key in _RESULT_FIELDS:
+                if key not in ("method", "notes"):
+                    setattr(task, key, None)
+            task.reasons = []
             task.closed_at, task.closed_by_id = now, actor_staff.id
             flush_or_conflict(session, task.id)
             audit_service.record(
@@ -121,9 +124,58 @@ def record_attempt(
                 store_id=task.store_id,
                 customer_id=task.customer_id,
                 cycle_id=task.cycle_id,
-                changes={"status": task.status, "failed_attempts": failed, "limit": limit},
+                changes={
+                    "status": task.status,
+                    "failed_attempts": policy.failed,
+                    "days": policy.days,
+                    "limit": policy.limit,
+                    "min_days": policy.min_days,
+                },
             )
     return attempt
+
+
+@dataclass(frozen=True)
+class UnreachablePolicy:
+    """Where a task stands against the attempt policy: N failed attempts on M different days."""
+
+    failed: int  # attempts that did not reach the customer
+    days: int  # different business days they were made on
+    limit: int  # unreachable_after_attempts
+    min_days: int  # unreachable_min_days
+    reached: bool  # some attempt reached the customer: never unreachable
+
+    @property
+    def met(self) -> bool:
+        return not self.reached and self.failed >= self.limit and self.days >= self.min_days
+
+
+def unreachable_policy(session: Session, task: SurveyTask) -> UnreachablePolicy:
+    """The task's failed attempts and their days against its cycle's attempt policy."""
+    rules = cycle_rules(session, task.cycle_id)
+    outcomes = [
+        (Disposition(a.outcome), a.at) for a in task.attempts if a.outcome in Disposition._value2member_map_
+    ]
+    failed = [at for o, at in outcomes if o.failed or o == Disposition.wrong_number]
+    return UnreachablePolicy(
+        failed=len(failed),
+        days=len({clock.local(at).date() for at in failed}),
+        limit=rules.unreachable_after_attempts,
+        min_days=rules.unreachable_min_days,
+        reached=any(o.reached_customer for o, _at in outcomes),
+    )
+
+
+def _reaching_attempt(task: SurveyTask) -> ContactAttempt | None:
+    """The first attempt that reached the customer (a survey is closed as done only after one)."""
+    return next(
+        (
+            a
+            for a in task.attempts
+            if a.outcome in Disposition._value2member_map_ and Disposition(a.outcome).reached_customer
+        ),
+        None,
+    )
 
 
 _RESULT_FIELDS = (
@@ -167,6 +219,7 @@ def _write_result(
     closing: bool,
     unreachable: bool,
     expected_version: int | None,
+    contact_outcome: Disposition | str | None = None,
 ) -> None:
     if task.assignee_id != actor_staff.id and not actor_staff.has_role(Role.supervisor):
         raise Forbidden("only the assigned advisor (or a supervisor) closes this task")
@@ -176,6 +229,28 @@ def _write_result(
     values = {k: (v.strip() or None) if type(v) is str and k != "method" else v for k, v in values.items()}
     if values.get("method") is not None:
         values["method"] = ContactMethod(values["method"])
+    appointment = values.get("appointment_on")
+    if appointment is not None and not unreachable and appointment < clock.today():
+        raise InvalidInput(
+            "the appointment date {day} lies in the past; give the day the customer will come",
+            day=appointment.isoformat(),
+            field="appointment_on",
+        )
+    if closing and unreachable:
+        policy = unreachable_policy(session, task)
+        if not policy.met:
+            raise InvalidInput(
+                "a task is marked unreachable only after {limit} attempts that did not reach the "
+                "customer, on at least {min_days} different days (so far {failed} on {days})",
+                limit=policy.limit,
+                min_days=policy.min_days,
+                failed=policy.failed,
+                days=policy.days,
+                field="unreachable",
+            )
+        # Nobody answered: no answer is stored for them (only the notes).
+        values = {k: (v if k == "notes" else None) for k, v in values.items()}
+        codes = []
     known = {rc.code: rc for rc in reason_codes(session=session, store_id=task.store_id)}
     unknown = [c for c in codes if c not in known]
     if unknown:
@@ -185,6 +260,8 @@ def _write_result(
         if missing:
             problems = "; ".join(m for _, m in missing)  # each part a catalog text
             raise InvalidInput(problems, field=missing[0][0])
+        if not unreachable:
+            _reached_before_close(session, task, actor_staff, contact_outcome, values)
     # A complaint once recorded stays: it may be answered, never edited or removed.
     complaint = (complaint or "").strip() or None
     new_complaint = False
@@ -257,6 +334,61 @@ def _write_result(
             )
 
 
+def _reached_before_close(
+    session: Session,
+    task: SurveyTask,
+    actor_staff: Staff,
+    contact_outcome: Disposition | str | None,
+    values: dict[str, Any],
+) -> None:
+    """A survey is closed as done only after an attempt that reached the customer: recorded
+    before, or given with the close (``contact_outcome``, one tap after the call), which is
+    then recorded as the attempt. The method defaults to that attempt's, never to a guess."""
+    reaching = _reaching_attempt(task)
+    if reaching is None and contact_outcome:
+        try:
+            outcome = Disposition(contact_outcome)
+        except ValueError:
+            raise InvalidInput(
+                "unknown outcome: {outcome}", outcome=contact_outcome, field="contact_outcome"
+            ) from None
+        if not outcome.reached_customer or outcome == Disposition.do_not_call:
+            raise InvalidInput(
+                "a survey is closed only after a contact that reached the customer; record this "
+                "attempt in the contact attempts instead",
+                field="contact_outcome",
+            )
+        reaching = ContactAttempt(
+            store_id=task.store_id,
+            task_id=task.id,
+            at=clock.now(),
+            by_id=actor_staff.id,
+            method=values.get("method") or ContactMethod.phone,
+            outcome=outcome.value,
+            note=None,
+        )
+        task.attempts.append(reaching)
+        audit_service.record(
+            session=session,
+            actor=Actor.person(actor_staff),
+            action="task.contact_attempt",
+            entity_type="task",
+            entity_id=task.id,
+            store_id=task.store_id,
+            customer_id=task.customer_id,
+            cycle_id=task.cycle_id,
+            changes={"method": reaching.method, "outcome": outcome.value, "with_close": True},
+        )
+    if reaching is None:
+        raise InvalidInput(
+            "record the contact that reached the customer before closing the survey "
+            "(or mark the task unreachable after the attempts the policy asks for)",
+            field="contact_outcome",
+        )
+    if values.get("method") is None:
+        values["method"] = reaching.method
+
+
 def save_draft(
     *,
     session: Session,
@@ -266,9 +398,12 @@ def save_draft(
     complaint: str | None = None,
     unreachable: bool = False,
     expected_version: int | None = None,
+    contact_outcome: Disposition | str | None = None,
     **values: Any,
 ) -> SurveyTask:
-    """Keep a half-finished survey form on the task (it stays open); nothing is required yet."""
+    """Keep a half-finished survey form on the task (it stays open); nothing is required yet.
+
+    ``contact_outcome`` (the close's one-tap contact) is not kept by a draft."""
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
     unknown = set(values) - set(_RESULT_FIELDS)
     if unknown:
@@ -291,9 +426,9 @@ def close_task(
     *,
     session: Session,
     task_id: int,
-    method: ContactMethod,
+    method: ContactMethod | None = None,
     reason_codes_: list[str],
-    serviced_elsewhere: bool,
+    serviced_elsewhere: bool | None = None,
     elsewhere_what: str | None = None,
     elsewhere_where: str | None = None,
     elsewhere_why: str | None = None,
@@ -306,9 +441,14 @@ def close_task(
     notes: str | None = None,
     unreachable: bool = False,
     expected_version: int | None = None,
+    contact_outcome: Disposition | str | None = None,
     actor_staff: Staff,
 ) -> SurveyTask:
     """Record the survey result and close the task (调查结果).
+
+    Closed as done only after a contact attempt that reached the customer (or with
+    ``contact_outcome``, the reaching call recorded with the close); as unreachable only when
+    the attempt policy is met, and then no answer is stored. Unanswered questions stay None.
 
     Validation names everything that is missing at once. Of two people saving the same task
     at once, the first wins; the second gets Conflict (the version column), nothing of theirs
@@ -339,5 +479,6 @@ def close_task(
         closing=True,
         unreachable=unreachable,
         expected_version=expected_version,
+        contact_outcome=contact_outcome,
     )
     return task
