@@ -1,16 +1,16 @@
 """Every notification reaches a person (issue 16): the in-app inbox (read_at, what a message
 is about for its link), the channel tried and why it failed, in words.
 
-Revision ID: 0020_notify
-Revises: 0019
+Revision ID: 0022_notify
+Revises: 0021
 Create Date: 2026-11-29 20:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_notify"
-down_revision = "0019"
+revision = "0022_notify"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
