@@ -438,3 +438,72 @@ class AuditEventOut(Out):
     seq: int
     prev_hash: str
     hash: str
+
+
+# ---- notifications: channels, the inbox, delivery (issue 16) -------------------------------
+
+
+class ChannelOut(Out):
+    """A person's external channel. ``url`` whole only to its owner or an admin; ``masked`` is
+    Apprise's privacy form (secrets as ****)."""
+
+    staff_id: int
+    kind: str | None
+    url: str | None
+    masked: str | None
+
+
+class DeliveryOut(Out):
+    """One delivery record: ``status`` sent, failed, pending (retrying) or inbox_only;
+    ``reason`` a stable key and ``reason_text`` its words in the caller's language;
+    ``detail`` the sender's technical words."""
+
+    id: int
+    status: str
+    channel: str | None
+    attempts: int
+    reason: str | None
+    reason_text: str | None
+    detail: str | None
+
+
+class InboxItemOut(Out):
+    id: int
+    kind: str
+    title: str
+    body: str
+    created_at: Timestamp
+    read: bool
+    link: str | None
+    delivery: DeliveryOut
+
+
+class InboxOut(Out):
+    unread: int
+    total: int
+    items: list[InboxItemOut]
+
+
+class MarkedReadOut(Out):
+    marked: int
+    unread: int
+
+
+class ChannelFiguresOut(Out):
+    channel: str
+    delivered: int
+    failed: int
+    retrying: int
+    inbox_only: int
+    last_error: DeliveryOut | None
+
+
+class NoChannelOut(Out):
+    id: int
+    username: str
+    name: str
+
+
+class NotificationReportOut(Out):
+    channels: list[ChannelFiguresOut]
+    without_channel: list[NoChannelOut]

@@ -253,6 +253,24 @@ RULES: dict[str, tuple[tuple, object]] = {
     ),
     # the admin removes it first: the manager then finds it gone
     "POST /care/schedules/{schedule_id}/delete": (("ok", 403, 403, 403, 404, 403, 404, "in"), None),
+    # every notification reaches a person (issue 16): one's own inbox; one's own channel, or
+    # (an admin) anyone's of the store; the admin's delivery figures
+    "GET /api/inbox": (("ok",) * 7 + ("in",), None),
+    "POST /api/inbox/{notification}/read": ((404, 404, "ok", 404, 404, 404, 404, "in"), None),
+    "POST /api/inbox/read-all": (("ok",) * 7 + ("in",), None),
+    "GET /api/staff/{staff}/channel": (("ok", 403, 403, "ok", 403, 403, 404, "in"), None),
+    "PUT /api/staff/{staff}/channel": (("ok", 403, 403, "ok", 403, 403, 404, "in"), {"url": ""}),
+    "POST /api/staff/{staff}/channel/test": (("ok", 403, 403, "ok", 403, 403, 404, "in"), None),
+    "GET /api/notifications/report": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
+    "GET /inbox": (("ok",) * 7 + ("in",), None),
+    "POST /inbox/{notification}/read": ((404, 404, "ok", 404, 404, 404, 404, "in"), None),
+    "POST /inbox/read-all": (("ok",) * 7 + ("in",), None),
+    "POST /account/channel": (("ok",) * 7 + ("in",), "form:apprise_url="),
+    "POST /account/channel/test": (("ok",) * 7 + ("in",), None),
+    "GET /admin/staff/{staff}/channel": (("ok", 403, 403, 403, 403, 403, 404, "in"), None),
+    "POST /admin/staff/{staff}/channel": (("ok", 403, 403, 403, 403, 403, 404, "in"), "form:apprise_url="),
+    "POST /admin/staff/{staff}/channel/test": (("ok", 403, 403, 403, 403, 403, 404, "in"), None),
+    "GET /admin/notifications": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
     # last: the manager takes the measure out of the plan (the intruder then finds nothing either)
     "DELETE /api/measures/{measure}": ((403, 403, 403, 403, "ok", 403, 404, "in"), None),
 }
@@ -274,7 +292,7 @@ def app_routes(app) -> set[str]:
 
 def _normalise(key: str) -> str:
     method, path = key.split(" ", 1)
-    for name in ("cycle", "task", "plan", "measure", "customer", "staff", "token", "vehicle"):
+    for name in ("cycle", "task", "plan", "measure", "customer", "staff", "token", "vehicle", "notification"):
         path = path.replace(f"{{{name}_id}}", f"{{{name}}}")
     return f"{method} {path}"
 
@@ -350,8 +368,15 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
         interval_months=12,
         actor=Actor.system(),
     )
+    from winback.notifications import service as notifications
+    from winback.notifications.models import Notification
+
+    notifications.enqueue(
+        session=session, recipient=staff("advisor1"), kind="tasks_overdue", dedupe_key="matrix", count=1
+    )
     session.commit()
     return {
+        "notification": session.scalar(select(Notification.id).where(Notification.dedupe_key == "matrix")),
         "batch_id": batch.id,
         "touch_id": care_touch,
         "schedule_id": schedule.id,

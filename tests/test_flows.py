@@ -83,7 +83,7 @@ def test_monthly_cycle_flow_runs_to_the_surveys(prefect_harness, session, demo_s
     ]
     assert stages == ["cleaned", "screened", "profiled", "surveying"]
 
-    # The assignment step delivered the advisors' messages: sent to advisor1, skipped for the rest.
+    # The assignment step delivered the advisors' messages: sent to advisor1, in the inbox only for the rest.
     assert len(webhook.delivered) == 1
     assert webhook.delivered[0]["title"] == "新的回访任务"
     statuses = dict(
@@ -93,7 +93,7 @@ def test_monthly_cycle_flow_runs_to_the_surveys(prefect_harness, session, demo_s
             .group_by(Notification.status)
         ).all()
     )
-    assert {k.value: v for k, v in statuses.items()} == {"sent": 1, "skipped": 2}
+    assert {k.value: v for k, v in statuses.items()} == {"sent": 1, "inbox_only": 2}
 
     # Run again: same cycle, nothing added.
     n_events = _count(session, AuditEvent)

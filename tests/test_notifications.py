@@ -27,14 +27,14 @@ def test_delivered_to_the_webhook(session, demo_store, staff, webhook):
     _queue_overdue(session, advisor, count=3)
     # The same event twice is one message.
     _queue_overdue(session, advisor, count=3)
-    # Someone without an address: recorded as skipped, not an error.
+    # Someone without an address: in their inbox only, and the record says so (not skipped).
     _queue_overdue(session, staff("advisor2"), count=1, key="tasks_overdue:other")
     session.commit()
     assert session.scalar(select(func.count()).select_from(Notification)) == 2
 
     counts = notifications.deliver_pending(session=session)
     session.commit()
-    assert counts == {"sent": 1, "retry": 0, "failed": 0, "skipped": 1}
+    assert counts == {"sent": 1, "retry": 0, "failed": 0, "inbox_only": 1}
     assert len(webhook.messages) == 1
     message = webhook.messages[0]
     assert message["title"] == "回访任务已逾期"
@@ -47,14 +47,14 @@ def test_delivered_to_the_webhook(session, demo_store, staff, webhook):
     skipped = session.scalars(
         select(Notification).where(Notification.recipient_id == staff("advisor2").id)
     ).one()
-    assert skipped.status == NotificationStatus.skipped
+    assert skipped.status == NotificationStatus.inbox_only and skipped.channel == "inbox"
 
     # Nothing is sent twice.
     assert notifications.deliver_pending(session=session) == {
         "sent": 0,
         "retry": 0,
         "failed": 0,
-        "skipped": 0,
+        "inbox_only": 0,
     }
     assert len(webhook.messages) == 1
 
@@ -93,7 +93,7 @@ def test_failed_delivery_is_retried_after_back_off(session, demo_store, staff, w
     webhook.down()  # answers 500
     counts = notifications.deliver_pending(session=session)  # must not raise
     session.commit()
-    assert counts == {"sent": 0, "retry": 1, "failed": 0, "skipped": 0}
+    assert counts == {"sent": 0, "retry": 1, "failed": 0, "inbox_only": 0}
     assert [status for status, _ in webhook.requests] == [500]
     note = session.scalars(select(Notification)).one()
     assert note.status == NotificationStatus.pending
@@ -113,7 +113,7 @@ def test_failed_delivery_is_retried_after_back_off(session, demo_store, staff, w
         "sent": 1,
         "retry": 0,
         "failed": 0,
-        "skipped": 0,
+        "inbox_only": 0,
     }
     session.commit()
     session.expire_all()

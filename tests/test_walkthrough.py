@@ -9,7 +9,10 @@ and in English, on each database, on a demo store of 100 customers with no cycle
 4. the supervisor runs the watcher, which tallies the reasons (every survey is closed) and drafts
    the plan; the manager revises a measure, submits, rejects with a comment, revises,
    resubmits and approves, all by clicking; execution starts;
-5. the auditor verifies the hash chain and reads the plan's timeline.
+5. the auditor verifies the hash chain and reads the plan's timeline;
+6. advisor2 finds the hand-over in the inbox (the bell counts it), opens its task, marks all
+   read, sets a notification channel (a typo first) and sends a test message to a loopback
+   receiver; the admin reads the delivery page. No CSP violation on those pages.
 
 To keep the walk short, all the month's surveys but two (advisor1's) are closed through the
 services right after the cycle is started (``close_all_but_two``): those two go through the
@@ -29,6 +32,7 @@ from sqlalchemy import select
 
 import db.session
 from tests.test_browser import ARTIFACTS, browser, fresh_server  # noqa: F401  (fixtures)
+from tests.test_browser_live import WATCH_CSP
 from winback.i18n import translations
 
 ZH = translations("zh")
@@ -206,7 +210,7 @@ def advisor_closes_a_task(chrome, base, lang, db_name, username):
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_the_process_in_a_real_browser(fresh_server, browser, request, lang):
+def test_the_process_in_a_real_browser(fresh_server, browser, request, lang, webhook):
     base, _store_id = fresh_server
     db_name = "postgres" if "postgres" in request.node.callspec.id else "sqlite"
     t = TEXT[lang]
@@ -351,3 +355,61 @@ def test_the_process_in_a_real_browser(fresh_server, browser, request, lang):
     expect(rejected).to_contain_text(t["reject_why"])
     auditor.check("auditor-plan")
     auditor.close()
+
+    # -- 6. every notification reaches a person: the inbox, a channel, the delivery page ------
+    inbox_and_channels(browser, base, lang, db_name, webhook)
+
+
+def inbox_and_channels(chrome, base, lang, db_name, webhook):
+    w = Walk(chrome, base, lang, db_name)
+    w.context.add_init_script(WATCH_CSP)
+    w.login("advisor2", "/tasks")
+    page = w.page
+    bell = page.locator("#bell")
+    expect(bell.locator(".count")).to_have_text(re.compile(r"^[1-9]\d*$"))  # the hand-over, at least
+    bell.click()
+    page.wait_for_url("**/inbox")
+    expect(page.get_by_role("heading", level=1)).to_have_text(w.say("Inbox"))
+    # A message is written once, when queued, in its recipient's language: advisor2 has none
+    # stored, so the default (Chinese) whatever the browser asks now.
+    changed = page.locator("li.message.unread", has_text=ZH["Callback task changed"])
+    expect(changed).to_have_count(1)
+    w.check("advisor2-inbox")
+    changed.get_by_role("link", name=w.say("Open")).click()
+    page.wait_for_url(re.compile(r".*/tasks/\d+$"))
+    page.goto(base + "/inbox")
+    page.get_by_role("button", name=w.say("Mark all read")).click()
+    page.wait_for_url("**/inbox")
+    expect(page.locator("li.message.unread")).to_have_count(0)
+    expect(page.locator("#bell .count")).to_have_count(0)
+
+    page.goto(base + "/account/password")
+    field = page.get_by_label(w.say("Channel address (Apprise URL)"))
+    field.fill("mailtoo//advisor2@example.com")
+    page.get_by_role("button", name=w.say("Save channel")).click()
+    expect(page.locator("#channel p.flash.error[role=alert]")).to_be_visible()
+    expect(page.get_by_label(w.say("Channel address (Apprise URL)"))).to_have_value(
+        "mailtoo//advisor2@example.com"
+    )
+    page.get_by_label(w.say("Channel address (Apprise URL)")).fill(webhook.url)
+    page.get_by_role("button", name=w.say("Save channel")).click()
+    w.flash("Notification channel saved.")
+    page.get_by_role("button", name=w.say("Send a test message")).click()
+    expect(page.locator("#test-result")).to_contain_text(w.say("Delivered"))
+    # written in advisor2's language (none stored: the default), like every message to them
+    assert [m["title"] for m in webhook.messages] == [ZH["Test message"]]
+    w.check("advisor2-channel")
+    assert page.evaluate("window.__csp") == []
+    w.close()
+
+    admin = Walk(chrome, base, lang, db_name)
+    admin.context.add_init_script(WATCH_CSP)
+    admin.login("admin", "/cycles")
+    page = admin.page
+    page.get_by_role("navigation").get_by_role("link", name=admin.say("Notifications")).click()
+    page.wait_for_url("**/admin/notifications")
+    expect(page.locator('#channels tr[data-channel="json"] td.delivered')).to_have_text("1")
+    expect(page.locator("#without-channel")).to_contain_text("advisor1")
+    admin.check("admin-notifications")
+    assert page.evaluate("window.__csp") == []
+    admin.close()

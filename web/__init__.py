@@ -8,12 +8,14 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from sqlalchemy.orm import object_session
 
 from edge.locale import page_locale
 from web.i18n import fmt_date, fmt_money, fmt_number
 from winback import clock, labels
 from winback.customers import contact_masking, privacy
 from winback.i18n import N_, Message, localize, translator
+from winback.notifications import channels, inbox
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -80,6 +82,20 @@ def prefect_ui_url() -> str | None:
 templates.env.globals["prefect_ui_url"] = prefect_ui_url
 # An audit event's code as what happened (winback.labels.EVENTS); None for a code not worded yet.
 templates.env.filters["event_words"] = labels.EVENTS.get
+# The channel form's examples of notification addresses (the one list, in the domain).
+templates.env.globals["examples"] = channels.EXAMPLES
+
+
+def unread_count(user) -> int | None:
+    """The header bell's count: the person's unread messages, read in their request's session
+    (None when there is no person, or no session to ask: an error page after a rollback)."""
+    session = object_session(user) if user is not None else None
+    if session is None:
+        return None
+    try:
+        return inbox.unread_count(session=session, staff_id=user.id)
+    except Exception:  # the bell never breaks a page (the database went away meanwhile)
+        return None
 
 
 def render(request: Request, template: str, user=None, status_code: int = 200, **context: Any):
@@ -108,6 +124,7 @@ def render(request: Request, template: str, user=None, status_code: int = 200, *
             # Business time moved for a demo (``winback clock``): every page says so.
             "demo_time": clock.stored(),
             "reason_label": reason_label,
+            "unread": unread_count(user),
             **context,
         },
         status_code=status_code,
@@ -127,6 +144,7 @@ LISTS = {
     "admin": ("/admin/staff", N_("Staff")),
     "analytics": ("/analytics", N_("Churn outlook")),
     "care": ("/care", N_("Care calendar")),
+    "inbox": ("/inbox", N_("Inbox")),
 }
 
 

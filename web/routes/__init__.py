@@ -13,6 +13,7 @@ from web.routes import (
     auth,
     care,
     cycles,
+    inbox,
     plans,
     reasons,
     setup,
@@ -21,5 +22,5 @@ from web.routes import (
 
 # Before the first-run set-up, every page leads to it (web/routes/setup.py).
 router = APIRouter(include_in_schema=False, dependencies=[Depends(setup.gate)])
-for module in (setup, auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons, care):
+for module in (setup, auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons, care, inbox):
     router.include_router(module.router)

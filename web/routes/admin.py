@@ -19,6 +19,7 @@ from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
 from winback.errors import InvalidInput
+from winback.notifications import channels
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,6 +41,7 @@ def _staff_page(request, user, session, error=None, form=None, new_token=None, s
         tokens=accounts.list_api_tokens(session=session, store_ids=store_ids(user)),
         roles=list(Role),
         new_token=new_token,
+        mask=channels.mask,
     )
 
 

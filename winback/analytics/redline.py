@@ -103,6 +103,7 @@ def queue_redline_digest(*, session: Session, store_id: int, actor: Actor) -> di
                 recipient=admin,
                 kind="redline_digest",
                 dedupe_key=f"redline_digest:{store_id}:{today.isoformat()}:{admin.id}",
+                about=("analytics", None),
                 date=today,
                 at_risk=n_risk,
                 lost=n_lost,

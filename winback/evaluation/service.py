@@ -132,6 +132,7 @@ def _record_and_notify(
             recipient=manager,
             kind="evaluation_ready",
             dedupe_key=f"evaluation_ready:{cycle.id}:{manager.id}",
+            about=("evaluation", cycle.id),
             month=Month(cycle.month),
             back=evaluation.vehicles_back,
             contacted=evaluation.contacted,

@@ -48,6 +48,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         N_("Evaluation ready"),
         N_("{month} evaluation: {back} of {contacted} customers came back ({rate}%)."),
     ),
+    "channel_test": (
+        N_("Test message"),
+        N_("A test message from winback for {name}: your notifications arrive here."),
+    ),
     "redline_digest": (
         N_("Red line digest"),
         N_("{date}: {at_risk} customers crossed the at-risk red line, {lost} the lost red line. {names}"),

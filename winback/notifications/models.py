@@ -15,12 +15,18 @@ class NotificationStatus(str, enum.Enum):
     pending = "pending"
     sent = "sent"
     failed = "failed"  # gave up after the last retry; kept for the record
-    skipped = "skipped"  # the person has no notification address
+    # The person has no external channel: the message is in their in-app inbox only.
+    inbox_only = "inbox_only"
+    skipped = "skipped"  # before the inbox (kept for old rows): no address, nowhere delivered
 
 
 class Notification(Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_status", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notifications_status", "status", "next_attempt_at"),
+        # The inbox: a person's messages, the unread ones first asked for (the bell's count).
+        Index("ix_notifications_inbox", "recipient_id", "read_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
@@ -39,3 +45,15 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The in-app inbox: every message is there whatever the external channel does.
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the message is about, for the inbox's link: ("task", 12), ("plan", 3), ("measure", 7),
+    # ("cycle", 2); a type without an id is a list ("tasks", "measures", "analytics").
+    subject_type: Mapped[str | None] = mapped_column(String(20))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    # The external channel tried: the Apprise URL's kind ("mailto", "json", "wecombot", ...);
+    # "inbox" when the person has none. Set at the first delivery attempt.
+    channel: Mapped[str | None] = mapped_column(String(20))
+    # Why the last attempt failed, as a key worded by winback.notifications.channels
+    # (invalid_url, unreachable, refused, plugin_error); last_error keeps the technical detail.
+    error_reason: Mapped[str | None] = mapped_column(String(40))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import apprise
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from winback import clock
 from winback.accounts.models import Staff
 from winback.config import get_settings
+from winback.notifications.channels import INBOX, channel_kind, send
 from winback.notifications.messages import render
 from winback.notifications.models import Notification, NotificationStatus
 
@@ -34,8 +34,18 @@ BACKOFF = [
 ]
 
 
-def enqueue(*, session: Session, recipient: Staff, kind: str, dedupe_key: str, **params) -> bool:
+def enqueue(
+    *,
+    session: Session,
+    recipient: Staff,
+    kind: str,
+    dedupe_key: str,
+    about: tuple[str, int | None] | None = None,
+    **params,
+) -> bool:
     """Queue one message for ``recipient``; a second call with the same key does nothing.
+    It is in the person's inbox at once; ``about`` (("task", 12), ("tasks", None), ...) is what
+    the inbox links it to.
 
     Returns True when a new message was queued.
     """
@@ -52,6 +62,8 @@ def enqueue(*, session: Session, recipient: Staff, kind: str, dedupe_key: str, *
         attempts=0,
         created_at=now,
         next_attempt_at=now,
+        subject_type=about[0] if about else None,
+        subject_id=about[1] if about else None,
     )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -62,22 +74,6 @@ def enqueue(*, session: Session, recipient: Staff, kind: str, dedupe_key: str, *
         .returning(Notification.id)
     )
     return session.execute(stmt).scalar() is not None
-
-
-def _send(url: str, title: str, body: str) -> tuple[bool, str | None]:
-    notifier = apprise.Apprise()
-    plugin = apprise.Apprise.instantiate(url)
-    if not plugin or not notifier.add(plugin):
-        return False, f"not a valid notification URL: {url.split(':', 1)[0]}://..."
-    # A receiver that never answers costs at most this per message (connect, then the answer),
-    # instead of Apprise's default 4 + 4 s.
-    timeout = get_settings().notify_timeout_seconds
-    plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout
-    try:
-        ok = notifier.notify(title=title, body=body)
-    except Exception as exc:  # a broken plugin must not stop the process
-        return False, f"{type(exc).__name__}: {exc}"
-    return bool(ok), None if ok else "the receiver did not accept the message"
 
 
 def deliver_pending(*, session: Session, limit: int = 500) -> dict[str, int]:
@@ -91,27 +87,28 @@ def deliver_pending(*, session: Session, limit: int = 500) -> dict[str, int]:
         .order_by(Notification.id)
         .limit(limit)
     )
-    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    counts = {"sent": 0, "retry": 0, "failed": 0, "inbox_only": 0}
     for note, staff in session.execute(stmt).all():
-        url = staff.apprise_url or fallback
+        url = (staff.apprise_url or "").strip() or fallback
         if not url:
-            note.status = NotificationStatus.skipped
-            counts["skipped"] += 1
+            # Nobody is left out: the message is in the person's inbox, and the record says so.
+            note.status = NotificationStatus.inbox_only
+            note.channel = INBOX
+            counts["inbox_only"] += 1
             continue
-        ok, error = _send(url, note.title, note.body)
+        note.channel = channel_kind(url)
+        result = send(url, note.title, note.body)
         note.attempts += 1
-        if ok:
+        note.error_reason, note.last_error = result.reason, result.detail
+        if result.ok:
             note.status = NotificationStatus.sent
             note.sent_at = clock.now()
-            note.last_error = None
             counts["sent"] += 1
         elif note.attempts >= MAX_ATTEMPTS:
             note.status = NotificationStatus.failed
-            note.last_error = error
             counts["failed"] += 1
-            log.warning("notification %s to %s failed for good: %s", note.id, staff.username, error)
+            log.warning("notification %s to %s failed for good: %s", note.id, staff.username, result.detail)
         else:
-            note.last_error = error
             note.next_attempt_at = now + BACKOFF[min(note.attempts - 1, len(BACKOFF) - 1)]
             counts["retry"] += 1
     session.flush()

@@ -63,6 +63,7 @@ def submit_plan(*, session: Session, plan_id: int, actor_staff: Staff) -> Rectif
             recipient=manager,
             kind="plan_submitted",
             dedupe_key=f"plan_submitted:{plan.id}:{manager.id}:{plan.submitted_at.isoformat()}",
+            about=("plan", plan.id),
             month=Month(cycle.month),
             version=plan.version,
         )
@@ -119,6 +120,7 @@ def decide_plan(
             recipient=submitter,
             kind="plan_decided",
             dedupe_key=f"plan_decided:{plan.id}:{plan.decided_at.isoformat()}",
+            about=("plan", plan.id),
             month=Month(cycle.month),
             comment=comment or "",
             decision=(
@@ -192,6 +194,7 @@ def execute_plan(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, 
                 recipient=m.owner,
                 kind="measure_assigned",
                 dedupe_key=f"measure_assigned:{m.id}",
+                about=("measure", m.id),
                 title=Label(m.title, en=titles_en.get(m.title)),
                 due=m.due_date,
             )

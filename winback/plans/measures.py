@@ -199,6 +199,7 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
                 recipient=m.owner,
                 kind="measure_overdue" if overdue else "measure_due_soon",
                 dedupe_key=f"measure_reminder:{m.id}:{today.isoformat()}",
+                about=("measure", m.id),
                 title=Label(m.title, en=titles_en.get(m.title)),
                 due=m.due_date,
             )
@@ -225,6 +226,7 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
                 recipient=manager,
                 kind="measures_escalated",
                 dedupe_key=f"measures_escalated:{store_id}:{manager.id}:{today.isoformat()}",
+                about=("measures", None),
                 count=len(overdue_for_managers),
                 measures=lines,
             )

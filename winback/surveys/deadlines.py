@@ -57,6 +57,7 @@ def remind_due_soon(*, session: Session, store_id: int, actor: Actor) -> int:
             recipient=items[0].assignee,
             kind="tasks_due_soon",
             dedupe_key=f"tasks_due_soon:{advisor_id}:{min(t.id for t in items)}:{len(items)}",
+            about=("tasks", None),
             count=len(items),
             due=max(t.due_at for t in items),
         )
@@ -100,6 +101,7 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
             recipient=items[0].assignee,
             kind="tasks_overdue",
             dedupe_key=f"tasks_overdue:{advisor_id}:{stamp}",
+            about=("tasks", None),
             count=len(items),
         )
     supervisors = staff_with_role(session=session, store_id=store_id, role=Role.supervisor)
@@ -122,6 +124,7 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
             recipient=sup,
             kind="tasks_escalated",
             dedupe_key=f"tasks_escalated:{sup.id}:{stamp}",
+            about=("cycle", next(iter(by_cycle))) if len(by_cycle) == 1 else ("cycles", None),
             month=[Month(m) for m in months],
             count=len(overdue),
             advisors=sorted({t.assignee.display_name for t in overdue}),

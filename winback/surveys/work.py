@@ -326,6 +326,7 @@ def _write_result(
                 recipient=manager,
                 kind="complaint_raised",
                 dedupe_key=f"complaint_raised:{task.id}:{manager.id}",
+                about=("task", task.id),
                 task_id=task.id,
                 customer=customer,
                 advisor=task.assignee.display_name,
