@@ -9,9 +9,9 @@ from pathlib import Path
 import winback
 
 ROOT = Path(winback.__file__).parent
-# The CLI imports its commands' modules when the command runs (a fast ``--help``); it is the
-# top of the domain, so those imports point down all the same.
-LAZY_OK = {"winback.cli"}
+# The CLI (every module of winback/cli/) imports its commands' modules when the command runs
+# (a fast ``--help``); it is the top of the domain, so those imports point down all the same.
+LAZY_OK_AREAS = {"cli"}
 
 
 def _module_name(path: Path, root: Path = ROOT) -> str:
@@ -64,7 +64,7 @@ def _violations(root: Path, layers: tuple[str, ...]) -> list[str]:
                 continue
             if rank[dst] >= rank[src]:
                 wrong.append(f"{module}:{line} imports {target} ({src} is not above {dst})")
-            elif not at_top and module not in LAZY_OK:
+            elif not at_top and src not in LAZY_OK_AREAS:
                 wrong.append(f"{module}:{line} imports {target} inside a function")
     return wrong
 

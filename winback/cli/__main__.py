@@ -1,0 +1,5 @@
+"""``python -m winback.cli``: the same as the ``winback`` script."""
+
+from winback.cli import main
+
+main()
