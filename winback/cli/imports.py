@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,12 +15,9 @@ import_app = typer.Typer(
 
 
 def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: str | None = None) -> None:
-    from pathlib import Path
-
+    """One DMS file into one store, then its report in the command's language (``--lang``)."""
     from db.session import session_scope
-    from winback.accounts import service as accounts
     from winback.actor import Actor
-    from winback.customers import import_reports
     from winback.customers.models import ImportStatus
     from winback.cycles import returns
     from winback.i18n import translator
@@ -32,17 +30,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
     if not path.is_file():
         fail(say("no such file: {file}", file=file))
     with session_scope() as session:
-        if store:
-            target = accounts.get_store(session=session, code=store)
-        else:
-            stores = accounts.list_stores(session=session)
-            if len(stores) != 1:
-                fail(
-                    say("say which store with --store CODE")
-                    if stores
-                    else say("there is no store yet; run `winback demo` first")
-                )
-            target = stores[0]
+        target = _target_store(session, store)
         batch, is_new = returns.import_file(
             session=session,
             store_id=target.id,
@@ -60,52 +48,76 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
                 )
             )
             return
-        if batch.status == ImportStatus.failed:
-            message = f"{path.name}: {batch.message_text(locale)}"
-        else:
-            fmt = f"{batch.file_format}{', ' + batch.encoding if batch.encoding else ''}"
-            counts = {
-                "id": batch.id,
-                "kind": _(kind),
-                "name": path.name,
-                "fmt": fmt,
-                "rows": batch.rows_total,
-                "new": batch.inserted,
-                "updated": batch.updated,
-                "unchanged": batch.unchanged,
-                "failed": batch.failed,
-                "back": batch.returned_targets,
-            }
-            typer.echo(
-                _(
-                    "import #{id} {kind} {name} ({fmt}): {rows} rows: {new} new, {updated} updated, "
-                    "{unchanged} unchanged, {failed} with errors",
-                    **counts,
-                )
-                + (_("; {back} survey targets came back", **counts) if batch.returned_targets else "")
-            )
-            if batch.key_derived:
-                typer.echo(_(import_reports.KEY_DERIVED))
-            shown = import_reports.row_errors(session=session, batch_id=batch.id, limit=21)
-            for e in shown[:20]:
-                typer.echo(
-                    _(
-                        "  row {row}, {column}: {reason}",
-                        row=e.row_number,
-                        column=e.column,
-                        reason=e.text(locale),
-                    )
-                    + (_(" ({value})", value=e.value) if e.value else "")
-                )
-            if len(shown) > 20:
-                typer.echo(
-                    _(
-                        "  ... and more; the full list is on the import page (/archive/imports/{id})",
-                        id=batch.id,
-                    )
-                )
+        if batch.status != ImportStatus.failed:
+            _print_report(session, batch, kind=kind, name=path.name, locale=locale)
             return
+        message = f"{path.name}: {batch.message_text(locale)}"
     fail(message)  # after the session committed: the failed import stays on record
+
+
+def _target_store(session, code: str | None):
+    """The store ``--store`` names, or the only one there is."""
+    from winback.accounts import service as accounts
+
+    if code:
+        return accounts.get_store(session=session, code=code)
+    stores = accounts.list_stores(session=session)
+    if len(stores) != 1:
+        fail(
+            say("say which store with --store CODE")
+            if stores
+            else say("there is no store yet; run `winback demo` first")
+        )
+    return stores[0]
+
+
+def _print_report(session, batch, *, kind: str, name: str, locale: str) -> None:
+    """A finished import's counts and its first 20 row errors (the rest are on its page)."""
+    from winback.customers import import_reports
+    from winback.i18n import translator
+
+    _ = translator(locale)
+    fmt = f"{batch.file_format}{', ' + batch.encoding if batch.encoding else ''}"
+    counts = {
+        "id": batch.id,
+        "kind": _(kind),
+        "name": name,
+        "fmt": fmt,
+        "rows": batch.rows_total,
+        "new": batch.inserted,
+        "updated": batch.updated,
+        "unchanged": batch.unchanged,
+        "failed": batch.failed,
+        "back": batch.returned_targets,
+    }
+    typer.echo(
+        _(
+            "import #{id} {kind} {name} ({fmt}): {rows} rows: {new} new, {updated} updated, "
+            "{unchanged} unchanged, {failed} with errors",
+            **counts,
+        )
+        + (_("; {back} survey targets came back", **counts) if batch.returned_targets else "")
+    )
+    if batch.key_derived:
+        typer.echo(_(import_reports.KEY_DERIVED))
+    shown = import_reports.row_errors(session=session, batch_id=batch.id, limit=21)
+    for e in shown[:20]:
+        typer.echo(
+            _(
+                "  row {row}, {column}: {reason}",
+                row=e.row_number,
+                column=e.column,
+                reason=e.text(locale),
+            )
+            + (_(" ({value})", value=e.value) if e.value else "")
+        )
+    if len(shown) > 20:
+        typer.echo(
+            _(
+                "  ... and more; the full list is on the import page (/archive/imports/{id})",
+                id=batch.id,
+            )
+        )
 
 
 FileArg = Annotated[str, typer.Argument(help="XLSX, XLS or CSV (UTF-8, UTF-8 with BOM or GB18030/GBK).")]
@@ -143,8 +155,6 @@ def import_inbox(
     as_of: AsOf = None,
 ) -> None:
     """Import the repair orders waiting in the drop folder (<dir>/<STORE CODE>/*.csv|xlsx), now."""
-    from pathlib import Path
-
     if drop_dir is not None and not Path(drop_dir).is_dir():
         fail(say("--dir: no such folder: {path}", path=drop_dir))
     as_of = set_clock(as_of)

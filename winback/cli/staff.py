@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -102,9 +103,6 @@ def staff_import(
     """Create an account for each person of a staff list (姓名, 用户名/工号, 岗位/角色, 手机, 邮箱,
     企业微信, 通知地址). Good rows land; every problem of the others is listed. Each new account
     gets a generated first password, shown once, to be changed at the first log-in."""
-    import csv
-    from pathlib import Path
-
     from db.session import session_scope
     from winback import roster
     from winback.accounts import service as accounts
@@ -116,7 +114,6 @@ def staff_import(
     out = Path(passwords_file) if passwords_file else None
     if out is not None and out.exists():
         fail(say("{file} exists already; name a new file for the passwords", file=passwords_file))
-    locale = cli_locale()
     with session_scope() as session:
         target = accounts.get_store(session=session, code=store)
         result = roster.import_roster(
@@ -128,15 +125,30 @@ def staff_import(
         )
         if out is not None and result.created:
             # Before the commit: when the file cannot be written, no account is left without its password.
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with open(fd, "w", encoding="utf-8-sig", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow([say("username"), say("name"), say("first password")])
-                writer.writerows(result.created)
+            _write_passwords(out, result.created)
+    _print_roster_report(result, name=path.name, out=out)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+def _write_passwords(out: Path, created) -> None:
+    """The first passwords in a new file only its owner can read (refused if it exists)."""
+    import csv
+
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([say("username"), say("name"), say("first password")])
+        writer.writerows(created)
+
+
+def _print_roster_report(result, *, name: str, out: Path | None) -> None:
+    """The counts, every row's problems, and where the first passwords are (or them, once)."""
+    locale = cli_locale()
     typer.echo(
         say(
             "staff list {name}: {rows} rows: {new} accounts created, {failed} rows with errors",
-            name=path.name,
+            name=name,
             rows=result.rows,
             new=len(result.created),
             failed=result.failed_rows,
@@ -154,9 +166,7 @@ def staff_import(
         )
     if result.created and out is None:
         typer.echo(say("first passwords (shown once; each is changed at the first log-in):"))
-        for username, name, password in result.created:
-            typer.echo(f"  {username:<16} {name:<10} {password}")
+        for username, name_, password in result.created:
+            typer.echo(f"  {username:<16} {name_:<10} {password}")
     elif result.created:
         typer.echo(say("first passwords written to {file}; hand each person their own", file=out))
-    if result.errors:
-        raise typer.Exit(1)
