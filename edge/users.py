@@ -9,8 +9,8 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from edge.session import SessionDep
-from winback.accounts import service as accounts
-from winback.accounts import sessions
+from winback.accounts import authentication, sessions
+from winback.accounts import tokens as api_tokens
 from winback.accounts.models import Role, Staff
 from winback.errors import Forbidden
 
@@ -32,7 +32,7 @@ def optional_user(request: Request, session: SessionDep) -> Staff | None:
     """The person logged in by the session cookie, or (API only) by a per-store API token."""
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer " and request.url.path.startswith("/api/"):
-        staff = accounts.staff_for_token(session=session, token=auth[7:].strip())
+        staff = api_tokens.staff_for_token(session=session, token=auth[7:].strip())
     else:
         # ended by log-out elsewhere, a password change, idleness or age: None
         staff = sessions.resume(session=session, data=request.session)
@@ -98,8 +98,8 @@ def log_in(request: Request, session: Session, *, username: str, password: str) 
     """Check the credentials and, when they hold, start the log-in session (a fresh one: the
     old cookie's content is dropped, the language chosen before logging in is kept). A failed
     attempt is committed at once: it counts towards the rate limit even though the request
-    fails. Too many attempts raise ``accounts.TooManyAttempts``."""
-    staff = accounts.log_in(
+    fails. Too many attempts raise ``authentication.TooManyAttempts``."""
+    staff = authentication.log_in(
         session=session, username=username, password=password, address=client_address(request)
     )
     if staff is None:

@@ -62,14 +62,14 @@ def _cheap_password_hashing() -> Iterator[None]:
     """
     from argon2 import PasswordHasher
 
-    from winback.accounts import service as accounts
+    from winback.accounts import passwords
 
-    saved = accounts._hasher
-    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    saved = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     try:
         yield
     finally:
-        accounts._hasher = saved
+        passwords._hasher = saved
 
 
 # ---- databases ---------------------------------------------------------------------------

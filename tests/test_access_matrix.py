@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from winback import clock, stores
 from winback.accounts import service as accounts
+from winback.accounts import tokens as api_tokens
 from winback.accounts.models import Role
 from winback.actor import Actor
 
@@ -329,7 +330,9 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
             due_date=clock.today(),
         )
     admin = staff("admin")
-    token, _ = accounts.create_api_token(session=session, staff_id=admin.id, name="matrix", actor_staff=admin)
+    token, _ = api_tokens.create_api_token(
+        session=session, staff_id=admin.id, name="matrix", actor_staff=admin
+    )
     other = stores.create_store(session=session, code="S99", name="another store", actor=Actor.system())
     accounts.create_staff(
         session=session,

@@ -82,11 +82,11 @@ def test_a_staff_list_lands_its_good_rows_and_reports_every_problem_of_the_other
     assert people["qianqi"].roles == {Role.admin} and people["qianqi"].apprise_url is None
     assert all(p.must_change_password for p in people.values())
     # each generated password is the account's own
-    from winback.accounts import service as accounts
+    from winback.accounts import authentication
 
     for username, _name, password in result.created:
         assert len(password) >= 12
-        assert accounts.authenticate(session=session, username=username, password=password) is not None
+        assert authentication.authenticate(session=session, username=username, password=password) is not None
     created = session.scalar(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "staff.created")
     )

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import db.session
 from winback import clock
 from winback.accounts import service as accounts
+from winback.accounts import tokens as api_tokens
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
@@ -305,7 +306,9 @@ def test_password_change(stores):
 
 def test_api_token_scoped_to_its_store_and_revocable(session, stores, staff):
     admin = staff("admin_s01")
-    row, token = accounts.create_api_token(session=session, staff_id=admin.id, name="DMS", actor_staff=admin)
+    row, token = api_tokens.create_api_token(
+        session=session, staff_id=admin.id, name="DMS", actor_staff=admin
+    )
     session.commit()
     assert row.token_hash != token and token not in row.token_hash
     client = TestClient(__import__("app").create_app())  # no Origin, no cookie: an integration
@@ -319,7 +322,7 @@ def test_api_token_scoped_to_its_store_and_revocable(session, stores, staff):
     )
     assert r.status_code == 404  # authenticated and authorized; the VIN is unknown in S01
     assert client.get("/api/me", headers={"Authorization": "Bearer wb_wrong"}).status_code == 401
-    accounts.revoke_api_token(session=session, token_id=row.id, actor_staff=admin)
+    api_tokens.revoke_api_token(session=session, token_id=row.id, actor_staff=admin)
     session.commit()
     assert client.get("/api/me", headers=bearer).status_code == 401
     actions = set(session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "api_token")))

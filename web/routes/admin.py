@@ -14,7 +14,9 @@ from web import flash, forms, render
 from web.routes.common import PAGE, list_url
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
+from winback.accounts import authentication
 from winback.accounts import service as accounts
+from winback.accounts import tokens as api_tokens
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
@@ -38,7 +40,7 @@ def _staff_page(request, user, session, error=None, form=None, new_token=None, s
             session=session, store_ids=store_ids(user), search=q, page=page, page_size=PAGE
         ),
         everyone=accounts.staff_of_stores(session=session, store_ids=store_ids(user)),
-        tokens=accounts.list_api_tokens(session=session, store_ids=store_ids(user)),
+        tokens=api_tokens.list_api_tokens(session=session, store_ids=store_ids(user)),
         roles=list(Role),
         new_token=new_token,
         mask=channels.mask,
@@ -129,14 +131,14 @@ def token_create(
     name: Annotated[str, Form()] = "",
 ):
     _need(user, Role.admin)
-    _row, token = accounts.create_api_token(session=session, staff_id=staff_id, name=name, actor_staff=user)
+    _row, token = api_tokens.create_api_token(session=session, staff_id=staff_id, name=name, actor_staff=user)
     return _staff_page(request, user, session, new_token=token)  # shown once, never stored
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
 def token_revoke(request: Request, token_id: int, user: CurrentUser, session: SessionDep):
     _need(user, Role.admin)
-    accounts.revoke_api_token(session=session, token_id=token_id, actor_staff=user)
+    api_tokens.revoke_api_token(session=session, token_id=token_id, actor_staff=user)
     flash(request, "Saved.")
     return _see_other("/admin/staff")
 
@@ -171,7 +173,7 @@ def password_change(
     old_password: Annotated[str, Form()] = "",
     new_password: Annotated[str, Form()] = "",
 ):
-    accounts.change_password(
+    authentication.change_password(
         session=session, staff=user, old_password=old_password, new_password=new_password
     )
     users.keep_session_after_password_change(request, user)

@@ -11,7 +11,7 @@ from edge.session import SessionDep
 from web import render
 from web.routes.common import safe_back
 from web.routes.common import see_other as _see_other
-from winback.accounts import service as accounts
+from winback.accounts import authentication
 from winback.accounts.models import Role
 from winback.i18n import N_
 
@@ -45,7 +45,7 @@ def login(
 ):
     try:
         staff = users.log_in(request, session, username=username.strip(), password=password)
-    except accounts.TooManyAttempts as exc:
+    except authentication.TooManyAttempts as exc:
         return render(request, "login.html", status_code=429, next=next, username=username, error=exc.message)
     if staff is None:
         return render(

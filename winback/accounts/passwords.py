@@ -13,9 +13,14 @@ import secrets
 from functools import cache
 from pathlib import Path
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
 from winback.config import PASSWORD_MIN_LENGTH
 from winback.errors import InvalidInput
 from winback.i18n import N_
+
+_hasher = PasswordHasher()
 
 COMMON_LIST = Path(__file__).with_name("common_passwords.txt")
 
@@ -53,3 +58,16 @@ _GENERATED_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 def generate(length: int = 14) -> str:
     """A random first password (about 80 bits), handed out once and changed at the first log-in."""
     return "".join(secrets.choice(_GENERATED_ALPHABET) for _ in range(max(length, PASSWORD_MIN_LENGTH)))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def matches(password_hash: str, password: str) -> bool:
+    """Whether ``password`` is the one ``password_hash`` was made from (False for a damaged hash)."""
+    try:
+        _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return True

@@ -1,29 +1,23 @@
-"""Stores, staff, log-in and the per-store settings."""
+"""Stores and their settings, staff and their administration. Log-in and password changes are
+``accounts/authentication.py``; API tokens ``accounts/tokens.py``."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from winback import clock
 from winback.accounts import passwords, staff_rules
-from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRole, StaffStore, Store
+from winback.accounts.models import Role, Staff, StaffRole, StaffStore, Store
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.config import ProcessDefaults, get_settings, rules_over_defaults
-from winback.errors import DomainError, Forbidden, InvalidInput, NotFound, validation_problem
+from winback.config import ProcessDefaults, rules_over_defaults
+from winback.errors import Forbidden, InvalidInput, NotFound, validation_problem
 from winback.i18n import N_
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
-
-_hasher = PasswordHasher()
 
 
 def effective_settings(store: Store) -> ProcessDefaults:
@@ -92,10 +86,6 @@ def list_stores(*, session: Session) -> list[Store]:
     return list(session.scalars(select(Store).order_by(Store.code)))
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
 def create_staff(
     *,
     session: Session,
@@ -117,7 +107,7 @@ def create_staff(
         store_id=store_id,
         username=username,
         display_name=display_name,
-        password_hash=hash_password(password),
+        password_hash=passwords.hash_password(password),
         apprise_url=apprise_url,
         active=True,
         must_change_password=must_change_password,
@@ -135,55 +125,6 @@ def create_staff(
         store_id=store_id,
         changes={"username": username, "roles": [r.value for r in roles]},
     )
-    return staff
-
-
-class TooManyAttempts(DomainError):
-    status = 429
-    code = "too_many_attempts"
-
-
-def _check_rate_limit(session: Session, username: str, address: str) -> None:
-    """Per account (``login_max_failures``) and, looser, per address
-    (``login_max_failures_per_address``): one person's typos lock only their own account."""
-    settings = get_settings()
-    since = clock.now() - timedelta(minutes=settings.login_window_minutes)
-    for column, value, limit in (
-        (LoginAttempt.username, username, settings.login_max_failures),
-        (LoginAttempt.address, address, settings.login_max_failures_per_address),
-    ):
-        failures = session.scalar(
-            select(func.count()).select_from(LoginAttempt).where(column == value, LoginAttempt.at >= since)
-        )
-        if failures >= limit:
-            raise TooManyAttempts("Too many failed log-ins; please try again later.")
-
-
-def log_in(*, session: Session, username: str, password: str, address: str) -> Staff | None:
-    """``authenticate`` behind the rate limit: failed attempts are kept per account and address
-    (in the database, so the limit holds across workers); TooManyAttempts once over the limit.
-    The caller commits even when this returns None, so the failure counts."""
-    address = (address or "unknown")[:64]
-    username = username[:80]
-    _check_rate_limit(session, username, address)
-    staff = authenticate(session=session, username=username, password=password)
-    if staff is None:
-        session.add(LoginAttempt(at=clock.now(), username=username, address=address))
-        session.flush()
-    else:  # the right password: this account's earlier typos no longer count against it
-        session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
-    return staff
-
-
-def authenticate(*, session: Session, username: str, password: str) -> Staff | None:
-    staff = session.scalar(select(Staff).where(Staff.username == username))
-    if staff is None or not staff.active:
-        _hasher.hash(password)  # same cost whether or not the user exists
-        return None
-    try:
-        _hasher.verify(staff.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
     return staff
 
 
@@ -255,29 +196,6 @@ def _check_password(password: str, *, username: str | None = None) -> None:
     passwords.check(password, username=username, field="password")
 
 
-def change_password(*, session: Session, staff: Staff, old_password: str, new_password: str) -> Staff:
-    try:
-        _hasher.verify(staff.password_hash, old_password)
-    except (VerificationError, InvalidHashError):
-        raise InvalidInput("the current password is wrong", field="old_password") from None
-    _check_password(new_password, username=staff.username)
-    if new_password == old_password:
-        raise InvalidInput("choose a new password, not the current one", field="new_password")
-    staff.password_hash = hash_password(new_password)
-    staff.must_change_password = False
-    staff.session_version += 1  # every session of this person ends (winback.accounts.sessions)
-    audit_service.record(
-        session=session,
-        actor=Actor.person(staff),
-        action="staff.password_changed",
-        entity_type="staff",
-        entity_id=staff.id,
-        store_id=staff.store_id,
-        changes={},
-    )
-    return staff
-
-
 LANGUAGES = ("zh", "en")
 
 
@@ -303,7 +221,7 @@ def set_language(*, session: Session, staff: Staff, locale: str | None) -> Staff
     return staff
 
 
-def _managed_staff(session: Session, staff_id: int, actor_staff: Staff) -> Staff:
+def managed_staff(session: Session, staff_id: int, actor_staff: Staff) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None or staff.store_id not in actor_staff.all_store_ids:
         raise NotFound("no staff member {staff_id}", staff_id=staff_id)
@@ -313,7 +231,7 @@ def _managed_staff(session: Session, staff_id: int, actor_staff: Staff) -> Staff
 
 
 def set_active(*, session: Session, staff_id: int, active: bool, actor_staff: Staff) -> Staff:
-    staff = _managed_staff(session, staff_id, actor_staff)
+    staff = managed_staff(session, staff_id, actor_staff)
     if not active:
         staff_rules.check_deactivation(session=session, staff=staff, actor_staff=actor_staff)
     changes = audit_service.diff(staff, {"active": active})
@@ -331,7 +249,7 @@ def set_active(*, session: Session, staff_id: int, active: bool, actor_staff: St
 
 
 def set_roles(*, session: Session, staff_id: int, roles: list[Role], actor_staff: Staff) -> Staff:
-    staff = _managed_staff(session, staff_id, actor_staff)
+    staff = managed_staff(session, staff_id, actor_staff)
     wanted = {Role(r) for r in roles}
     if not wanted:
         raise InvalidInput("give at least one role", field="roles")
@@ -375,85 +293,4 @@ def add_store_access(*, session: Session, staff_id: int, store_id: int, actor: A
             store_id=store_id,
             changes={"store_id": store_id},
         )
-    return staff
-
-
-# ---- API tokens for integrations -------------------------------------------------------
-
-TOKEN_PREFIX = "wb_"
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_api_token(
-    *, session: Session, staff_id: int, name: str, actor_staff: Staff
-) -> tuple[ApiToken, str]:
-    """A new token for ``staff_id`` (an integration account) in that person's home store.
-    Returns the row and the token itself, which is shown once and never stored."""
-    staff = _managed_staff(session, staff_id, actor_staff)
-    name = name.strip()
-    if not name:
-        raise InvalidInput("give the token a name (e.g. DMS)", field="name")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(
-        store_id=staff.store_id,
-        staff_id=staff.id,
-        name=name[:120],
-        token_hash=_token_hash(token),
-        prefix=token[:10],
-        created_at=clock.now(),
-        created_by_id=actor_staff.id,
-    )
-    session.add(row)
-    session.flush()
-    audit_service.record(
-        session=session,
-        actor=Actor.person(actor_staff),
-        action="api_token.created",
-        entity_type="api_token",
-        entity_id=row.id,
-        store_id=row.store_id,
-        changes={"name": row.name, "staff_id": staff.id, "prefix": row.prefix},
-    )
-    return row, token
-
-
-def revoke_api_token(*, session: Session, token_id: int, actor_staff: Staff) -> ApiToken:
-    row = session.get(ApiToken, token_id)
-    if row is None or row.store_id not in actor_staff.all_store_ids:
-        raise NotFound("no API token {token_id}", token_id=token_id)
-    if not actor_staff.has_role(Role.admin):
-        raise Forbidden("only an admin manages API tokens")
-    if row.revoked_at is None:
-        row.revoked_at = clock.now()
-        audit_service.record(
-            session=session,
-            actor=Actor.person(actor_staff),
-            action="api_token.revoked",
-            entity_type="api_token",
-            entity_id=row.id,
-            store_id=row.store_id,
-            changes={"name": row.name, "prefix": row.prefix},
-        )
-    return row
-
-
-def list_api_tokens(*, session: Session, store_ids: list[int]) -> list[ApiToken]:
-    return list(
-        session.scalars(select(ApiToken).where(ApiToken.store_id.in_(store_ids)).order_by(ApiToken.id))
-    )
-
-
-def staff_for_token(*, session: Session, token: str) -> Staff | None:
-    """The active staff member a live token acts as, scoped to the token's store; else None."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None or row.revoked_at is not None or not row.staff.active:
-        return None
-    if row.store_id not in row.staff.all_store_ids:
-        return None
-    row.last_used_at = clock.now()
-    staff = row.staff
-    staff.token_store_id = row.store_id
     return staff
