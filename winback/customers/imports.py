@@ -36,8 +36,11 @@ from winback.customers.import_columns import (
     header_score,
     missing_required,
 )
+from winback.customers.import_customer_rows import write_customers
 from winback.customers.import_errors import encode
-from winback.customers.import_rows import ImportContext, write_customers, write_vehicles, write_visits
+from winback.customers.import_rows import ImportContext
+from winback.customers.import_vehicle_rows import write_vehicles
+from winback.customers.import_visit_rows import write_visits
 from winback.customers.models import (
     ImportBatch,
     ImportKind,
