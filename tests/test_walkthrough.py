@@ -307,7 +307,7 @@ def test_the_process_in_a_real_browser(fresh_server, browser, request, lang, web
     expect(page.get_by_role("heading", level=1)).to_contain_text(manager.say("submitted"))
     expect(page.locator("article.measure").nth(1)).to_contain_text(t["reject_why"][:6])
     manager.check("manager-submitted")
-    page.get_by_label(manager.say("Comment")).fill(t["reject_why"])
+    page.get_by_label(manager.say("Comment"), exact=True).fill(t["reject_why"])
     page.get_by_role("button", name=manager.say("Reject"), exact=True).click()
     manager.flash("Plan rejected.")
     expect(page.get_by_role("heading", level=1)).to_contain_text(manager.say("rejected"))
@@ -320,7 +320,7 @@ def test_the_process_in_a_real_browser(fresh_server, browser, request, lang, web
     # the pending decision is the new submission; the rejection is history below it
     expect(page.locator("p.note.current")).not_to_contain_text(t["reject_why"])
     expect(page.locator("details.history")).to_contain_text(t["reject_why"])
-    page.get_by_label(manager.say("Comment")).fill(t["approve_why"])
+    page.get_by_label(manager.say("Comment"), exact=True).fill(t["approve_why"])
     page.get_by_role("button", name=manager.say("Approve"), exact=True).click()
     manager.flash("Plan approved.")
     expect(page.get_by_role("heading", level=1)).to_contain_text(manager.say("approved"))
