@@ -441,11 +441,11 @@ def test_a_repair_order_the_database_refuses_is_a_row_error_and_the_chunk_stays(
     number written meanwhile by another import: that row is reported, the other rows land."""
     from sqlalchemy import insert
 
-    from winback.customers import import_rows
+    from winback.customers import import_visit_rows
 
     _archive(session, store, tmp_path)
     vehicle = session.scalar(select(Vehicle).where(Vehicle.vin == "LGBH52E02HY000001"))
-    real = import_rows.bulk_insert
+    real = import_visit_rows.bulk_insert
 
     def meanwhile(session_, table, rows):  # RO2 written by someone else between the look-up and the insert
         if not any(r["ro_number"] == "RO2" for r in rows):
@@ -467,7 +467,7 @@ def test_a_repair_order_the_database_refuses_is_a_row_error_and_the_chunk_stays(
         )
         return real(session_, table, rows)
 
-    monkeypatch.setattr(import_rows, "bulk_insert", meanwhile)
+    monkeypatch.setattr(import_visit_rows, "bulk_insert", meanwhile)
     path = _file(
         tmp_path,
         "ro.csv",

@@ -124,7 +124,7 @@ REQUIRED: dict[ImportKind, list[str | tuple[str, ...]]] = {
     ImportKind.visits: [("vin", "plate"), "visit_date"],
 }
 # Without this column a repair-order file still imports: each row's key is derived from its
-# vehicle, date, amount and category (``import_rows.derived_ro_number``).
+# vehicle, date, amount and category (``import_visit_rows.derived_ro_number``).
 DERIVABLE_KEY = {ImportKind.visits: "ro_number"}
 
 

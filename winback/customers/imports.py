@@ -36,15 +36,18 @@ from winback.customers.import_columns import (
     header_score,
     missing_required,
 )
+from winback.customers.import_customer_rows import write_customers
 from winback.customers.import_errors import encode
-from winback.customers.import_rows import ImportContext, write_customers, write_vehicles, write_visits
+from winback.customers.import_rows import ImportContext
+from winback.customers.import_vehicle_rows import write_vehicles
+from winback.customers.import_visit_rows import write_visits
 from winback.customers.models import (
     ImportBatch,
     ImportKind,
     ImportRowError,
     ImportStatus,
 )
-from winback.customers.tables import NotATable, read_table
+from winback.customers.tables import NotATable, Table, read_table
 from winback.errors import NotFound
 from winback.i18n import Message
 
@@ -133,18 +136,8 @@ def run_import(
     batch = session.get(ImportBatch, batch_id)
     if batch is None:
         raise NotFound("no import {batch_id}", batch_id=batch_id)
-    saved = get_column_mapping(session=session, store_id=batch.store_id, kind=batch.kind)
-    import_cells.allow_long_csv_fields()
     try:
-        table = read_table(Path(batch.stored_path), batch.filename, header_score(batch.kind, saved))
-        cols = find_columns(table.header, batch.kind, saved)
-        missing = missing_required(batch.kind, cols)
-        if missing:
-            raise NotATable(
-                "required column(s) missing: {missing}. Found: {found}. Rename the column or save a column mapping for this store.",
-                missing="; ".join(missing),
-                found=", ".join(h for h in table.header if h) or "none",
-            )
+        table, cols = _read_columns(session, batch)
     except NotATable as exc:
         return _finish_failed(session, batch, exc.message, actor)
     batch.file_format, batch.encoding = table.file_format, table.encoding
@@ -164,11 +157,46 @@ def run_import(
         [],
         import_value_map.lookup_table(session=session, store_id=batch.store_id),
     )
-    writer = {
-        ImportKind.customers: write_customers,
-        ImportKind.vehicles: write_vehicles,
-        ImportKind.visits: write_visits,
-    }[batch.kind]
+    broken = _write_rows(ctx, table, on_chunk)
+    if broken is not None:
+        return _finish_failed(session, batch, broken, actor)
+    batch.rows_total = batch.rows_done  # the rows counted, not the estimate (blank lines are skipped)
+    if batch.rows_total == 0:
+        return _finish_failed(session, batch, Message("the file has a header but no data rows"), actor)
+    _finish_done(session, batch, actor)
+    if on_chunk:
+        on_chunk(batch)
+    return batch
+
+
+def _read_columns(session: Session, batch: ImportBatch) -> tuple[Table, dict[str, int]]:
+    """The batch's file as a table and its columns (field -> index, the store's saved mapping
+    first); ``NotATable`` when it is not readable or lacks a required column."""
+    saved = get_column_mapping(session=session, store_id=batch.store_id, kind=batch.kind)
+    import_cells.allow_long_csv_fields()
+    table = read_table(Path(batch.stored_path), batch.filename, header_score(batch.kind, saved))
+    cols = find_columns(table.header, batch.kind, saved)
+    missing = missing_required(batch.kind, cols)
+    if missing:
+        raise NotATable(
+            "required column(s) missing: {missing}. Found: {found}. Rename the column or save a column mapping for this store.",
+            missing="; ".join(missing),
+            found=", ".join(h for h in table.header if h) or "none",
+        )
+    return table, cols
+
+
+_WRITERS = {
+    ImportKind.customers: write_customers,
+    ImportKind.vehicles: write_vehicles,
+    ImportKind.visits: write_visits,
+}
+
+
+def _write_rows(ctx: ImportContext, table: Table, on_chunk) -> Message | None:
+    """Write the table's data rows (blank ones skipped) in chunks of ``CHUNK``; the message of
+    a file that breaks half-way (its earlier chunks stay written), else None."""
+    writer = _WRITERS[ctx.batch.kind]
     chunk: list[tuple[int, list[Any]]] = []
     try:
         for number, cells in table.rows:
@@ -179,21 +207,17 @@ def run_import(
                 _flush_chunk(ctx, writer, chunk, on_chunk)
                 chunk = []
     except (UnicodeDecodeError, ValueError, csv.Error) as exc:  # a CSV that breaks half-way
-        return _finish_failed(
-            session,
-            batch,
-            Message(
-                "the file cannot be read past row {row}: {error}",
-                row=batch.rows_done + len(chunk) + 1,
-                error=exc,
-            ),
-            actor,
+        return Message(
+            "the file cannot be read past row {row}: {error}",
+            row=ctx.batch.rows_done + len(chunk) + 1,
+            error=exc,
         )
     if chunk:
         _flush_chunk(ctx, writer, chunk, on_chunk)
-    batch.rows_total = batch.rows_done  # the rows counted, not the estimate (blank lines are skipped)
-    if batch.rows_total == 0:
-        return _finish_failed(session, batch, Message("the file has a header but no data rows"), actor)
+    return None
+
+
+def _finish_done(session: Session, batch: ImportBatch, actor: Actor) -> None:
     batch.status = ImportStatus.done
     batch.finished_at = clock.now()
     if session.get_bind().dialect.name == "sqlite":
@@ -222,9 +246,6 @@ def run_import(
         },
     )
     session.flush()
-    if on_chunk:
-        on_chunk(batch)
-    return batch
 
 
 def _finish_failed(session: Session, batch: ImportBatch, message: Message, actor: Actor) -> ImportBatch:

@@ -5,7 +5,8 @@ flows, tests) that say ``surveys.close_task``:
 
 * ``reason_codes.py`` a store's churn reasons and their edits;
 * ``lists.py`` reading tasks: one task, the advisor's list, a cycle's list, progress;
-* ``work.py`` the advisor's work: attempts, the draft, closing with the result;
+* ``attempts.py`` contact attempts and the attempt policy (unreachable);
+* ``work.py`` the survey's result: the draft, closing with the result;
 * ``assignment.py`` distribution, reassignment, exclusion, hand-over of a departing advisor;
 * ``carry.py`` month after month: a task still open when its cycle ends is carried over;
 * ``complaints.py`` answering complaints;
@@ -22,6 +23,7 @@ from winback.surveys.assignment import (
     reassign,
     reassign_many,
 )
+from winback.surveys.attempts import UnreachablePolicy, record_attempt, unreachable_policy
 from winback.surveys.carry import carried_history, carry_over_open_tasks
 from winback.surveys.complaints import answer_complaint, open_complaints
 from winback.surveys.deadlines import escalate_overdue, remind_due_soon, survey_window_closed, tally_reasons
@@ -36,7 +38,7 @@ from winback.surveys.lists import (
     task_of_customer,
 )
 from winback.surveys.reason_codes import OTHER_REASON, reason_codes, reasons_by_code, save_reason_code
-from winback.surveys.work import UnreachablePolicy, close_task, record_attempt, save_draft, unreachable_policy
+from winback.surveys.work import close_task, save_draft
 
 __all__ = [
     "OTHER_REASON",

@@ -1,9 +1,8 @@
-"""The advisor's work on a task: contact attempts, the draft, closing with the survey's result."""
+"""The survey's result on a task: the draft, and closing it as done or unreachable."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,184 +12,23 @@ from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.customers import service as customers
 from winback.errors import Forbidden, InvalidInput
 from winback.i18n import N_
 from winback.notifications import service as notifications
-from winback.surveys.guards import check_open, check_version, cycle_rules, flush_or_conflict
+from winback.surveys.attempts import RESULT_FIELDS, reaching_attempt, unreachable_policy
+from winback.surveys.guards import check_open, check_version, flush_or_conflict
 from winback.surveys.lists import get_task
 from winback.surveys.models import (
     ContactAttempt,
     ContactMethod,
     Disposition,
+    ReasonCode,
     ShopKind,
     SurveyStatus,
     SurveyTask,
     SurveyTaskReason,
 )
 from winback.surveys.reason_codes import OTHER_REASON, reason_codes
-
-
-def record_attempt(
-    *,
-    session: Session,
-    task_id: int,
-    method: ContactMethod,
-    outcome: Disposition | str,
-    note: str | None,
-    actor_staff: Staff,
-    call_back_at: datetime | None = None,
-    expected_version: int | None = None,
-) -> ContactAttempt:
-    """Record one contact attempt with its disposition and apply what it means:
-
-    * ``call_back``: the task sleeps until ``call_back_at`` (a snooze) and then resurfaces;
-    * ``wrong_number``: the archive's phone is flagged invalid for the cleanup;
-    * ``do_not_call``: the customer is flagged and the task is taken off the list;
-    * failed attempts (no answer, busy, message, wrong number) without the customer ever
-      reached close the task as unreachable once there are ``unreachable_after_attempts`` of
-      them on at least ``unreachable_min_days`` different business days (``unreachable_policy``).
-    """
-    task = get_task(session=session, task_id=task_id, viewer=actor_staff)
-    if task.assignee_id != actor_staff.id:
-        raise Forbidden("only the assigned advisor records contacts")
-    check_open(task)
-    check_version(task, expected_version)
-    try:
-        outcome = Disposition(outcome)
-    except ValueError:
-        raise InvalidInput("unknown outcome: {outcome}", outcome=outcome, field="outcome") from None
-    now = clock.now()
-    if outcome == Disposition.call_back:
-        if call_back_at is None:
-            raise InvalidInput("say when to call back", field="call_back_at")
-        if call_back_at <= now:
-            raise InvalidInput("the call-back time must lie in the future", field="call_back_at")
-    else:
-        call_back_at = None
-    attempt = ContactAttempt(
-        store_id=task.store_id,
-        task_id=task.id,
-        at=now,
-        by_id=actor_staff.id,
-        method=method,
-        outcome=outcome.value,
-        note=note,
-        call_back_at=call_back_at,
-    )
-    task.attempts.append(attempt)
-    actor = Actor.person(actor_staff)
-    task.follow_up_at = call_back_at
-    closed_as = None
-    if outcome == Disposition.wrong_number:
-        customers.report_wrong_number(session=session, customer_id=task.customer_id, actor=actor, note=note)
-    if outcome == Disposition.do_not_call:
-        customers.set_do_not_call(session=session, customer_id=task.customer_id, actor=actor, note=note)
-        task.status = SurveyStatus.excluded
-        task.excluded_reason = "do_not_call"
-        task.closed_at, task.closed_by_id = now, actor_staff.id
-        closed_as = task.status
-    flush_or_conflict(session, task.id)
-    audit_service.record(
-        session=session,
-        actor=actor,
-        action="task.contact_attempt",
-        entity_type="task",
-        entity_id=task.id,
-        store_id=task.store_id,
-        customer_id=task.customer_id,
-        cycle_id=task.cycle_id,
-        changes={"method": method, "outcome": outcome.value, "note": note, "call_back_at": call_back_at},
-    )
-    if closed_as is None:
-        policy = unreachable_policy(session, task)
-        if policy.met:
-            task.status = SurveyStatus.unreachable
-            task.method = method
-            task.follow_up_at = None
-            # Nobody answered: a draft's answers are not the customer's (the notes stay).
-            for key in _RESULT_FIELDS:
-                if key not in ("method", "notes"):
-                    setattr(task, key, None)
-            task.reasons = []
-            task.closed_at, task.closed_by_id = now, actor_staff.id
-            flush_or_conflict(session, task.id)
-            audit_service.record(
-                session=session,
-                actor=actor,
-                action="task.closed",
-                entity_type="task",
-                entity_id=task.id,
-                store_id=task.store_id,
-                customer_id=task.customer_id,
-                cycle_id=task.cycle_id,
-                changes={
-                    "status": task.status,
-                    "failed_attempts": policy.failed,
-                    "days": policy.days,
-                    "limit": policy.limit,
-                    "min_days": policy.min_days,
-                },
-            )
-    return attempt
-
-
-@dataclass(frozen=True)
-class UnreachablePolicy:
-    """Where a task stands against the attempt policy: N failed attempts on M different days."""
-
-    failed: int  # attempts that did not reach the customer
-    days: int  # different business days they were made on
-    limit: int  # unreachable_after_attempts
-    min_days: int  # unreachable_min_days
-    reached: bool  # some attempt reached the customer: never unreachable
-
-    @property
-    def met(self) -> bool:
-        return not self.reached and self.failed >= self.limit and self.days >= self.min_days
-
-
-def unreachable_policy(session: Session, task: SurveyTask) -> UnreachablePolicy:
-    """The task's failed attempts and their days against its cycle's attempt policy."""
-    rules = cycle_rules(session, task.cycle_id)
-    outcomes = [
-        (Disposition(a.outcome), a.at) for a in task.attempts if a.outcome in Disposition._value2member_map_
-    ]
-    failed = [at for o, at in outcomes if o.failed or o == Disposition.wrong_number]
-    return UnreachablePolicy(
-        failed=len(failed),
-        days=len({clock.local(at).date() for at in failed}),
-        limit=rules.unreachable_after_attempts,
-        min_days=rules.unreachable_min_days,
-        reached=any(o.reached_customer for o, _at in outcomes),
-    )
-
-
-def _reaching_attempt(task: SurveyTask) -> ContactAttempt | None:
-    """The first attempt that reached the customer (a survey is closed as done only after one)."""
-    return next(
-        (
-            a
-            for a in task.attempts
-            if a.outcome in Disposition._value2member_map_ and Disposition(a.outcome).reached_customer
-        ),
-        None,
-    )
-
-
-_RESULT_FIELDS = (
-    "method",
-    "serviced_elsewhere",
-    "elsewhere_kind",
-    "elsewhere_what",
-    "elsewhere_where",
-    "elsewhere_why",
-    "reason_other",
-    "would_return",
-    "appointment_on",
-    "voucher_offered",
-    "notes",
-)
 
 
 def _missing_for_close(values: dict[str, Any], codes: list[str], unreachable: bool) -> list[tuple[str, str]]:
@@ -221,40 +59,21 @@ def _write_result(
     expected_version: int | None,
     contact_outcome: Disposition | str | None = None,
 ) -> None:
+    """Check the result, store it on the task (a draft, or the close), audit it, and tell the
+    store's managers of a complaint recorded for the first time."""
     if task.assignee_id != actor_staff.id and not actor_staff.has_role(Role.supervisor):
         raise Forbidden("only the assigned advisor (or a supervisor) closes this task")
     check_open(task)
     check_version(task, expected_version)
     codes = list(dict.fromkeys(codes))
-    values = {k: (v.strip() or None) if type(v) is str and k != "method" else v for k, v in values.items()}
-    if values.get("method") is not None:
-        values["method"] = ContactMethod(values["method"])
-    appointment = values.get("appointment_on")
-    if appointment is not None and not unreachable and appointment < clock.today():
-        raise InvalidInput(
-            "the appointment date {day} lies in the past; give the day the customer will come",
-            day=appointment.isoformat(),
-            field="appointment_on",
-        )
+    values = _cleaned(values)
+    _check_appointment(values, unreachable)
     if closing and unreachable:
-        policy = unreachable_policy(session, task)
-        if not policy.met:
-            raise InvalidInput(
-                "a task is marked unreachable only after {limit} attempts that did not reach the "
-                "customer, on at least {min_days} different days (so far {failed} on {days})",
-                limit=policy.limit,
-                min_days=policy.min_days,
-                failed=policy.failed,
-                days=policy.days,
-                field="unreachable",
-            )
+        _check_unreachable_policy(session, task)
         # Nobody answered: no answer is stored for them (only the notes).
         values = {k: (v if k == "notes" else None) for k, v in values.items()}
         codes = []
-    known = {rc.code: rc for rc in reason_codes(session=session, store_id=task.store_id)}
-    unknown = [c for c in codes if c not in known]
-    if unknown:
-        raise InvalidInput("unknown reason code(s): {unknown}", unknown=", ".join(unknown), field="reasons")
+    known = _known_reasons(session, task, codes)
     if closing:
         missing = _missing_for_close(values, codes, unreachable)
         if missing:
@@ -262,27 +81,89 @@ def _write_result(
             raise InvalidInput(problems, field=missing[0][0])
         if not unreachable:
             _reached_before_close(session, task, actor_staff, contact_outcome, values)
+    new_complaint = _keep_complaint(task, complaint)
+    _store_result(task, values, [known[c].id for c in codes], closing, unreachable, actor_staff)
+    flush_or_conflict(session, task.id)
+    _audit_result(session, task, actor_staff, values, codes, closing, new_complaint)
+    if new_complaint:
+        _tell_managers_of_complaint(session, task, new_complaint)
+
+
+def _cleaned(values: dict[str, Any]) -> dict[str, Any]:
+    """Texts stripped (an empty one is None), the method as its enum."""
+    values = {k: (v.strip() or None) if type(v) is str and k != "method" else v for k, v in values.items()}
+    if values.get("method") is not None:
+        values["method"] = ContactMethod(values["method"])
+    return values
+
+
+def _check_appointment(values: dict[str, Any], unreachable: bool) -> None:
+    appointment = values.get("appointment_on")
+    if appointment is not None and not unreachable and appointment < clock.today():
+        raise InvalidInput(
+            "the appointment date {day} lies in the past; give the day the customer will come",
+            day=appointment.isoformat(),
+            field="appointment_on",
+        )
+
+
+def _check_unreachable_policy(session: Session, task: SurveyTask) -> None:
+    policy = unreachable_policy(session, task)
+    if not policy.met:
+        raise InvalidInput(
+            "a task is marked unreachable only after {limit} attempts that did not reach the "
+            "customer, on at least {min_days} different days (so far {failed} on {days})",
+            limit=policy.limit,
+            min_days=policy.min_days,
+            failed=policy.failed,
+            days=policy.days,
+            field="unreachable",
+        )
+
+
+def _known_reasons(session: Session, task: SurveyTask, codes: list[str]) -> dict[str, ReasonCode]:
+    """The store's reasons by code; refused when a chosen code is not one of them."""
+    known = {rc.code: rc for rc in reason_codes(session=session, store_id=task.store_id)}
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise InvalidInput("unknown reason code(s): {unknown}", unknown=", ".join(unknown), field="reasons")
+    return known
+
+
+def _keep_complaint(task: SurveyTask, complaint: str | None) -> str | None:
+    """Set the task's complaint if it has none; the complaint when it is new, else None."""
     # A complaint once recorded stays: it may be answered, never edited or removed.
     complaint = (complaint or "").strip() or None
-    new_complaint = False
     if task.complaint:
         if complaint and complaint != task.complaint:
             raise InvalidInput(
                 "a recorded complaint cannot be changed or removed; it can only be answered",
                 field="complaint",
             )
-    elif complaint:
+        return None
+    if complaint:
         task.complaint = complaint
-        new_complaint = True
-    for key in _RESULT_FIELDS:
+    return complaint
+
+
+def _store_result(
+    task: SurveyTask,
+    values: dict[str, Any],
+    reason_ids: list[int],
+    closing: bool,
+    unreachable: bool,
+    actor_staff: Staff,
+) -> None:
+    for key in RESULT_FIELDS:
         if key in values:
             setattr(task, key, values[key])
     if values.get("elsewhere_kind") is not None:
         task.elsewhere_kind = ShopKind(values["elsewhere_kind"])
     # Keep the rows of reasons still chosen (a re-insert would collide with the unique key).
-    wanted = [known[c].id for c in codes]
-    kept = {r.reason_code_id: r for r in task.reasons if r.reason_code_id in wanted}
-    task.reasons = [kept.get(i) or SurveyTaskReason(store_id=task.store_id, reason_code_id=i) for i in wanted]
+    kept = {r.reason_code_id: r for r in task.reasons if r.reason_code_id in reason_ids}
+    task.reasons = [
+        kept.get(i) or SurveyTaskReason(store_id=task.store_id, reason_code_id=i) for i in reason_ids
+    ]
     now = clock.now()
     if closing:
         task.status = SurveyStatus.unreachable if unreachable else SurveyStatus.done
@@ -291,7 +172,17 @@ def _write_result(
     else:
         # Always a write (the version moves), so a racing close of the same task is detected.
         task.draft_saved_at = now
-    flush_or_conflict(session, task.id)
+
+
+def _audit_result(
+    session: Session,
+    task: SurveyTask,
+    actor_staff: Staff,
+    values: dict[str, Any],
+    codes: list[str],
+    closing: bool,
+    new_complaint: str | None,
+) -> None:
     actor = Actor.person(actor_staff)
     common = dict(
         entity_type="task",
@@ -300,7 +191,7 @@ def _write_result(
         customer_id=task.customer_id,
         cycle_id=task.cycle_id,
     )
-    changes = {k: values.get(k) for k in _RESULT_FIELDS if values.get(k) is not None}
+    changes = {k: values.get(k) for k in RESULT_FIELDS if values.get(k) is not None}
     changes.update(reasons=codes, complaint=task.complaint)
     if closing:
         changes["status"] = task.status
@@ -316,22 +207,25 @@ def _write_result(
             session=session,
             actor=actor,
             action="task.complaint_recorded",
-            changes={"complaint": complaint},
+            changes={"complaint": new_complaint},
             **common,
         )
-        customer = task.target.customer.name
-        for manager in staff_with_role(session=session, store_id=task.store_id, role=Role.manager):
-            notifications.enqueue(
-                session=session,
-                recipient=manager,
-                kind="complaint_raised",
-                dedupe_key=f"complaint_raised:{task.id}:{manager.id}",
-                about=("task", task.id),
-                task_id=task.id,
-                customer=customer,
-                advisor=task.assignee.display_name,
-                complaint=complaint[:200],
-            )
+
+
+def _tell_managers_of_complaint(session: Session, task: SurveyTask, complaint: str) -> None:
+    customer = task.target.customer.name
+    for manager in staff_with_role(session=session, store_id=task.store_id, role=Role.manager):
+        notifications.enqueue(
+            session=session,
+            recipient=manager,
+            kind="complaint_raised",
+            dedupe_key=f"complaint_raised:{task.id}:{manager.id}",
+            about=("task", task.id),
+            task_id=task.id,
+            customer=customer,
+            advisor=task.assignee.display_name,
+            complaint=complaint[:200],
+        )
 
 
 def _reached_before_close(
@@ -344,7 +238,7 @@ def _reached_before_close(
     """A survey is closed as done only after an attempt that reached the customer: recorded
     before, or given with the close (``contact_outcome``, one tap after the call), which is
     then recorded as the attempt. The method defaults to that attempt's, never to a guess."""
-    reaching = _reaching_attempt(task)
+    reaching = reaching_attempt(task)
     if reaching is None and contact_outcome:
         try:
             outcome = Disposition(contact_outcome)
@@ -405,7 +299,7 @@ def save_draft(
 
     ``contact_outcome`` (the close's one-tap contact) is not kept by a draft."""
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
-    unknown = set(values) - set(_RESULT_FIELDS)
+    unknown = set(values) - set(RESULT_FIELDS)
     if unknown:
         raise InvalidInput("unknown field(s): {unknown}", unknown=", ".join(sorted(unknown)))
     _write_result(
