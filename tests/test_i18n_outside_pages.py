@@ -54,6 +54,7 @@ SAMPLE = {
     "at_risk": 4,
     "lost": 2,
     "names": ["王伟"],
+    "name": "王伟",  # the test message's addressee
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
@@ -139,6 +139,31 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
     store = stores.create_store(
         session=session, code=STORE_CODE, name="示范日产4S店 Demo Nissan", actor=system
     )
+    staff = _demo_staff(session, store, system)
+    serving = [staff["advisor1"], staff["advisor2"], staff["advisor3"], staff["zhaolei"]]
+    today = clock.today()
+    now = clock.now()
+    vehicles: list[Vehicle] = []
+    for i in range(customers):
+        # The draws happen in this order (customer, vehicle, then visits) so a seed always
+        # gives the same archive.
+        model, grade, _w, churn = _weighted(rng, MODELS)
+        district = _weighted(rng, DISTRICTS)[0]
+        if district == "远郊新区":
+            churn += 0.25
+        purchase = today - timedelta(days=rng.randint(200, 6 * 365))
+        c = _demo_customer(session, store, rng, i, district=district, today=today, now=now)
+        v = _demo_vehicle(session, store, rng, i, c, model=model, grade=grade, purchase=purchase, now=now)
+        vehicles.append(v)
+        advisor = serving[i % len(serving)]
+        _demo_visits(session, store, rng, wave, i, v, advisor, model=model, churn=churn, today=today, now=now)
+    session.flush()
+    _care_mix(session, store, vehicles, today, random.Random(seed + 19))
+    session.flush()
+    return store
+
+
+def _demo_staff(session: Session, store: Store, system: Actor) -> dict[str, Staff]:
     staff: dict[str, Staff] = {}
     for acc in ACCOUNTS:
         s = accounts.create_staff(
@@ -152,108 +177,130 @@ def load_demo(*, session: Session, customers: int = 240, seed: int = 20261101) -
         )
         s.active = acc.active
         staff[acc.username] = s
-    serving = [staff["advisor1"], staff["advisor2"], staff["advisor3"], staff["zhaolei"]]
-    today = clock.today()
-    now = clock.now()
-    vehicles: list[Vehicle] = []
-    for i in range(customers):
-        model, grade, _w, churn = _weighted(rng, MODELS)
-        district = _weighted(rng, DISTRICTS)[0]
-        if district == "远郊新区":
-            churn += 0.25
-        purchase = today - timedelta(days=rng.randint(200, 6 * 365))
-        ctype = rng.choices(list(CustomerType), weights=[70, 15, 10, 5])[0]
-        phone = f"1{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
-        if i % 37 == 5:
-            phone = f"{phone[:3]} {phone[3:7]} {phone[7:]}"  # cleanup normalizes spacing
-        if i % 53 == 7:
-            phone = "12345"  # a bad number the cleanup flags
-        c = Customer(
-            store_id=store.id,
-            dms_code=f"C{i + 1:05d}",
-            name=rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.5 else ""),
-            phone=phone,
-            gender=rng.choice(["男", "女"]),
-            birth_date=date(today.year - rng.randint(23, 65), rng.randint(1, 12), rng.randint(1, 28)),
-            occupation=rng.choice(["企业职员", "个体经营", "公务员", "教师", "司机", "其他"]),
-            district=district,
-            address=f"{district}{rng.randint(1, 300)}号",
-            customer_type=ctype,
-            created_at=now,
-        )
-        session.add(c)
-        session.flush()
-        vin = "LGB" + "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
-        v = Vehicle(
-            store_id=store.id,
-            customer_id=c.id,
-            vin=vin,
-            plate=f"粤B{rng.randint(10000, 99999)}",
-            model=model,
-            grade=grade,
-            purchase_date=purchase,
-            warranty_end=purchase + timedelta(days=3 * 365),
-            status=VehicleStatus.active,
-            created_at=now,
-        )
-        if i % 41 == 3:
-            v.status, v.status_note = VehicleStatus.sold, "客户告知已卖车"
-        session.add(v)
-        session.flush()
-        vehicles.append(v)
-        advisor = serving[i % len(serving)]
-        # Visits every ~3-5 months from purchase; a churner stops 6-24 months before today.
-        stop = today
-        if rng.random() < churn:
-            stop = today - timedelta(days=rng.randint(190, 720))
-        elif rng.random() < 0.15:
-            stop = today - timedelta(days=rng.randint(100, 170))
-        d = purchase + timedelta(days=rng.randint(60, 120))
-        n = 0
-        visits = []
-        while d <= stop:
-            cat, items, base = rng.choice(CATEGORIES)
-            n += 1
-            visits.append(
-                ServiceVisit(
-                    store_id=store.id,
-                    ro_number=f"RO{i + 1:05d}-{n:03d}",
-                    vehicle_id=v.id,
-                    customer_id=c.id,
-                    visit_date=d,
-                    mileage=5000 * n + rng.randint(0, 3000),
-                    category=cat,
-                    items=items,
-                    amount=Decimal(base + rng.randint(0, 400)),
-                    advisor_id=advisor.id,
-                    created_at=now,
-                )
-            )
-            d += timedelta(days=rng.randint(85, 150))
-        if model == KICKS:
-            visits = _kicks_wave(wave, visits, churned=stop < today - timedelta(days=180), today=today)
-        n = len(visits)
-        session.add_all(visits)
-        if n == 0:  # everyone in the archive came at least once
-            session.add(
-                ServiceVisit(
-                    store_id=store.id,
-                    ro_number=f"RO{i + 1:05d}-001",
-                    vehicle_id=v.id,
-                    customer_id=c.id,
-                    visit_date=purchase + timedelta(days=30),
-                    mileage=1000,
-                    category="保养",
-                    items="首保",
-                    amount=Decimal("0"),
-                    advisor_id=advisor.id,
-                    created_at=now,
-                )
-            )
+    return staff
+
+
+def _demo_customer(
+    session: Session, store: Store, rng: random.Random, i: int, *, district: str, today: date, now: datetime
+) -> Customer:
+    ctype = rng.choices(list(CustomerType), weights=[70, 15, 10, 5])[0]
+    phone = f"1{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+    if i % 37 == 5:
+        phone = f"{phone[:3]} {phone[3:7]} {phone[7:]}"  # cleanup normalizes spacing
+    if i % 53 == 7:
+        phone = "12345"  # a bad number the cleanup flags
+    c = Customer(
+        store_id=store.id,
+        dms_code=f"C{i + 1:05d}",
+        name=rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.5 else ""),
+        phone=phone,
+        gender=rng.choice(["男", "女"]),
+        birth_date=date(today.year - rng.randint(23, 65), rng.randint(1, 12), rng.randint(1, 28)),
+        occupation=rng.choice(["企业职员", "个体经营", "公务员", "教师", "司机", "其他"]),
+        district=district,
+        address=f"{district}{rng.randint(1, 300)}号",
+        customer_type=ctype,
+        created_at=now,
+    )
+    session.add(c)
     session.flush()
-    _care_mix(session, store, vehicles, today, random.Random(seed + 19))
+    return c
+
+
+def _demo_vehicle(
+    session: Session,
+    store: Store,
+    rng: random.Random,
+    i: int,
+    c: Customer,
+    *,
+    model: str,
+    grade: str,
+    purchase: date,
+    now: datetime,
+) -> Vehicle:
+    vin = "LGB" + "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
+    v = Vehicle(
+        store_id=store.id,
+        customer_id=c.id,
+        vin=vin,
+        plate=f"粤B{rng.randint(10000, 99999)}",
+        model=model,
+        grade=grade,
+        purchase_date=purchase,
+        warranty_end=purchase + timedelta(days=3 * 365),
+        status=VehicleStatus.active,
+        created_at=now,
+    )
+    if i % 41 == 3:
+        v.status, v.status_note = VehicleStatus.sold, "客户告知已卖车"
+    session.add(v)
     session.flush()
-    return store
+    return v
+
+
+def _demo_visits(
+    session: Session,
+    store: Store,
+    rng: random.Random,
+    wave: random.Random,
+    i: int,
+    v: Vehicle,
+    advisor: Staff,
+    *,
+    model: str,
+    churn: float,
+    today: date,
+    now: datetime,
+) -> None:
+    # Visits every ~3-5 months from purchase; a churner stops 6-24 months before today.
+    purchase = v.purchase_date
+    stop = today
+    if rng.random() < churn:
+        stop = today - timedelta(days=rng.randint(190, 720))
+    elif rng.random() < 0.15:
+        stop = today - timedelta(days=rng.randint(100, 170))
+    d = purchase + timedelta(days=rng.randint(60, 120))
+    n = 0
+    visits = []
+    while d <= stop:
+        cat, items, base = rng.choice(CATEGORIES)
+        n += 1
+        visits.append(
+            ServiceVisit(
+                store_id=store.id,
+                ro_number=f"RO{i + 1:05d}-{n:03d}",
+                vehicle_id=v.id,
+                customer_id=v.customer_id,
+                visit_date=d,
+                mileage=5000 * n + rng.randint(0, 3000),
+                category=cat,
+                items=items,
+                amount=Decimal(base + rng.randint(0, 400)),
+                advisor_id=advisor.id,
+                created_at=now,
+            )
+        )
+        d += timedelta(days=rng.randint(85, 150))
+    if model == KICKS:
+        visits = _kicks_wave(wave, visits, churned=stop < today - timedelta(days=180), today=today)
+    session.add_all(visits)
+    if not visits:  # everyone in the archive came at least once
+        session.add(
+            ServiceVisit(
+                store_id=store.id,
+                ro_number=f"RO{i + 1:05d}-001",
+                vehicle_id=v.id,
+                customer_id=v.customer_id,
+                visit_date=purchase + timedelta(days=30),
+                mileage=1000,
+                category="保养",
+                items="首保",
+                amount=Decimal("0"),
+                advisor_id=advisor.id,
+                created_at=now,
+            )
+        )
 
 
 def _care_mix(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -80,19 +80,7 @@ def score_store(
 ) -> Scores:
     """Fit MBG/NBD on the store's visit histories up to ``as_of`` and score every active vehicle."""
     rules = rules or effective_settings(session.get(Store, store_id))
-    stmt = (
-        vehicle_visits.store_visits(store_id=store_id, as_of=as_of, active_only=True)
-        .add_columns(
-            Vehicle.id,
-            Vehicle.customer_id,
-            func.min(ServiceVisit.visit_date),
-            func.max(ServiceVisit.visit_date),
-            func.count(),
-            func.coalesce(func.sum(ServiceVisit.amount), 0),
-        )
-        .group_by(Vehicle.id, Vehicle.customer_id)
-    )
-    rows = session.execute(stmt).all()
+    rows = _visit_summary(session, store_id=store_id, as_of=as_of)
     n = len(rows)
     vid = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     cid = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
@@ -120,17 +108,7 @@ def score_store(
         pa = bgnbd.p_alive(fitted.params, x, t_x, T, "mbg")
         ev = bgnbd.expected_visits(fitted.params, horizon, x, t_x, T, "mbg")
         return Scores(fitted, vid, cid, last, visits, spend_per_year, pa, ev, first, spend_raw)
-    # The fit is not sound: the rule staff understand. Each vehicle's usual interval is the
-    # mean gap between its visits; a vehicle seen once gets the store's expected interval.
-    # Floored at half the expected interval, so a fleet's same-week repair orders do not make
-    # a car "overdue" a month later.
-    expected_weeks = rules.expected_visit_interval_months * 365.25 / 12 / WEEK
-    usual = np.where(x > 0, t_x / np.maximum(x, 1), expected_weeks)
-    usual = np.maximum(usual, expected_weeks / 2)
-    overdue = (T - t_x) / usual
-    # Shown where the model's P(alive) is: 1 within the usual interval, 1/2 at twice it...
-    pa = np.minimum(1.0, 1.0 / np.maximum(overdue, 1e-9))
-    ev = pa * horizon / usual
+    pa, ev, overdue = _overdue_rule(x, t_x, T, horizon=horizon, rules=rules)
     return Scores(
         fitted,
         vid,
@@ -146,6 +124,42 @@ def score_store(
         problems=tuple(problems),
         overdue=overdue,
     )
+
+
+def _visit_summary(session: Session, *, store_id: int, as_of: date) -> list[Row]:
+    """Per active vehicle of the store up to ``as_of``: (vehicle id, customer id, first visit,
+    last visit, visits, spend)."""
+    stmt = (
+        vehicle_visits.store_visits(store_id=store_id, as_of=as_of, active_only=True)
+        .add_columns(
+            Vehicle.id,
+            Vehicle.customer_id,
+            func.min(ServiceVisit.visit_date),
+            func.max(ServiceVisit.visit_date),
+            func.count(),
+            func.coalesce(func.sum(ServiceVisit.amount), 0),
+        )
+        .group_by(Vehicle.id, Vehicle.customer_id)
+    )
+    return session.execute(stmt).all()
+
+
+def _overdue_rule(
+    x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, horizon: float, rules: ProcessDefaults
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(alive), expected visits and how overdue each vehicle is, by the rule staff understand."""
+    # The fit is not sound: the rule staff understand. Each vehicle's usual interval is the
+    # mean gap between its visits; a vehicle seen once gets the store's expected interval.
+    # Floored at half the expected interval, so a fleet's same-week repair orders do not make
+    # a car "overdue" a month later.
+    expected_weeks = rules.expected_visit_interval_months * 365.25 / 12 / WEEK
+    usual = np.where(x > 0, t_x / np.maximum(x, 1), expected_weeks)
+    usual = np.maximum(usual, expected_weeks / 2)
+    overdue = (T - t_x) / usual
+    # Shown where the model's P(alive) is: 1 within the usual interval, 1/2 at twice it...
+    pa = np.minimum(1.0, 1.0 / np.maximum(overdue, 1e-9))
+    ev = pa * horizon / usual
+    return pa, ev, overdue
 
 
 def likely_lost(*, scores: Scores, as_of: date, rules: ProcessDefaults) -> list[int]:
@@ -180,44 +194,9 @@ def store_outlook(
     ids = likely_lost(scores=scores, as_of=as_of, rules=rules)
     likely_lost_count = len(ids)
     if words(search) and ids:
-        found: set[int] = set()
-        for start in range(0, len(ids), 5000):
-            found.update(
-                session.scalars(
-                    select(Vehicle.id)
-                    .join(Customer, Customer.id == Vehicle.customer_id)
-                    .where(
-                        Vehicle.id.in_(ids[start : start + 5000]),
-                        matches(search, Customer.name, Vehicle.plate, Vehicle.vin, Vehicle.model),
-                    )
-                )
-            )
-        ids = [v for v in ids if v in found]
-    index = {int(v): i for i, v in enumerate(scores.vehicle_id)}
-    pr = scores.priority
+        ids = _matching_search(session, ids, search)
     shown = paginate_list(ids, page=page, page_size=page_size, filtered=bool(words(search)))
-    top = []
-    if shown.items:
-        info = {v.id: v for v in session.scalars(select(Vehicle).where(Vehicle.id.in_(shown.items)))}
-        for v in shown.items:
-            i = index[v]
-            veh = info[v]
-            top.append(
-                {
-                    "vehicle_id": v,
-                    "customer": veh.customer.name,
-                    "plate": veh.plate,
-                    "model": veh.model,
-                    "last_visit": scores.last_visit[i].isoformat(),
-                    "visits": int(scores.visits[i]),
-                    "p_alive": round(float(scores.p_alive[i]), 3),
-                    # under the overdue rule: away for this many times the usual interval
-                    "overdue": None if scores.overdue is None else round(float(scores.overdue[i]), 1),
-                    "expected_visits": round(float(scores.expected_visits[i]), 2),
-                    "spend_per_year": round(float(scores.spend_per_year[i]), 0),
-                    "priority": round(float(pr[i]), 0),
-                }
-            )
+    top = _outlook_rows(session, scores, shown.items)
     return {
         "as_of": as_of.isoformat(),
         "vehicles": int(len(scores.vehicle_id)),
@@ -237,6 +216,52 @@ def store_outlook(
         "overdue_factor": rules.likely_lost_overdue_factor,
         "top": Page(top, shown.total, shown.page, shown.page_size, shown.filtered),
     }
+
+
+def _matching_search(session: Session, ids: list[int], search: str | None) -> list[int]:
+    """The vehicles among ``ids`` whose customer's name, plate, VIN or model match, in order."""
+    found: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        found.update(
+            session.scalars(
+                select(Vehicle.id)
+                .join(Customer, Customer.id == Vehicle.customer_id)
+                .where(
+                    Vehicle.id.in_(ids[start : start + 5000]),
+                    matches(search, Customer.name, Vehicle.plate, Vehicle.vin, Vehicle.model),
+                )
+            )
+        )
+    return [v for v in ids if v in found]
+
+
+def _outlook_rows(session: Session, scores: Scores, vehicle_ids: list[int]) -> list[dict[str, Any]]:
+    """One dashboard row per vehicle shown, with its figures from the store's scores."""
+    index = {int(v): i for i, v in enumerate(scores.vehicle_id)}
+    pr = scores.priority
+    top: list[dict[str, Any]] = []
+    if vehicle_ids:
+        info = {v.id: v for v in session.scalars(select(Vehicle).where(Vehicle.id.in_(vehicle_ids)))}
+        for v in vehicle_ids:
+            i = index[v]
+            veh = info[v]
+            top.append(
+                {
+                    "vehicle_id": v,
+                    "customer": veh.customer.name,
+                    "plate": veh.plate,
+                    "model": veh.model,
+                    "last_visit": scores.last_visit[i].isoformat(),
+                    "visits": int(scores.visits[i]),
+                    "p_alive": round(float(scores.p_alive[i]), 3),
+                    # under the overdue rule: away for this many times the usual interval
+                    "overdue": None if scores.overdue is None else round(float(scores.overdue[i]), 1),
+                    "expected_visits": round(float(scores.expected_visits[i]), 2),
+                    "spend_per_year": round(float(scores.spend_per_year[i]), 0),
+                    "priority": round(float(pr[i]), 0),
+                }
+            )
+    return top
 
 
 # ---- abnormal-churn alarm --------------------------------------------------------------

@@ -140,48 +140,7 @@ def store_histories(
     *, session: Session, store_id: int, as_of: date, rules: ProcessDefaults, recent_since: date | None = None
 ) -> tuple[dict[int, History], list[Flag]]:
     """Every active car of the store with its usage and service history up to ``as_of``."""
-    cars: dict[int, History] = {}
-    vehicles = (
-        select(
-            Vehicle.id,
-            Vehicle.customer_id,
-            Vehicle.model,
-            Vehicle.grade,
-            Vehicle.purchase_date,
-            Vehicle.warranty_end,
-            Vehicle.compulsory_insurance_end,
-            Vehicle.commercial_insurance_end,
-            Vehicle.registered_on,
-            Vehicle.inspection_valid_until,
-            Vehicle.plate,
-            Customer.advisor_id,
-            Customer.phone,
-            Customer.phone_valid,
-            Customer.do_not_call,
-            Customer.name,
-        )
-        .join(Customer, Customer.id == Vehicle.customer_id)
-        .where(Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active)
-    )
-    for r in session.execute(vehicles):
-        cars[r.id] = History(
-            vehicle_id=r.id,
-            customer_id=r.customer_id,
-            model=r.model,
-            grade=r.grade.value if r.grade else None,
-            purchase=r.purchase_date,
-            warranty_end=r.warranty_end,
-            compulsory_insurance_end=r.compulsory_insurance_end,
-            commercial_insurance_end=r.commercial_insurance_end,
-            registered_on=r.registered_on,
-            inspection_valid_until=r.inspection_valid_until,
-            customer_advisor_id=r.advisor_id,
-            phone=r.phone,
-            phone_valid=bool(r.phone_valid),
-            do_not_call=bool(r.do_not_call),
-            name=r.name,
-            plate=r.plate,
-        )
+    cars = _active_cars(session, store_id)
     visits = history_statement(store_id=store_id, as_of=as_of)
     service_categories = set(rules.care_maintenance_categories)
     flags: list[Flag] = []
@@ -224,6 +183,53 @@ def store_histories(
     finish(current)
     _fill_medians(cars.values(), rules)
     return cars, flags
+
+
+def _active_cars(session: Session, store_id: int) -> dict[int, History]:
+    """The store's active cars with their owner's contact details, by vehicle id (no visits yet)."""
+    cars: dict[int, History] = {}
+    vehicles = (
+        select(
+            Vehicle.id,
+            Vehicle.customer_id,
+            Vehicle.model,
+            Vehicle.grade,
+            Vehicle.purchase_date,
+            Vehicle.warranty_end,
+            Vehicle.compulsory_insurance_end,
+            Vehicle.commercial_insurance_end,
+            Vehicle.registered_on,
+            Vehicle.inspection_valid_until,
+            Vehicle.plate,
+            Customer.advisor_id,
+            Customer.phone,
+            Customer.phone_valid,
+            Customer.do_not_call,
+            Customer.name,
+        )
+        .join(Customer, Customer.id == Vehicle.customer_id)
+        .where(Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active)
+    )
+    for r in session.execute(vehicles):
+        cars[r.id] = History(
+            vehicle_id=r.id,
+            customer_id=r.customer_id,
+            model=r.model,
+            grade=r.grade.value if r.grade else None,
+            purchase=r.purchase_date,
+            warranty_end=r.warranty_end,
+            compulsory_insurance_end=r.compulsory_insurance_end,
+            commercial_insurance_end=r.commercial_insurance_end,
+            registered_on=r.registered_on,
+            inspection_valid_until=r.inspection_valid_until,
+            customer_advisor_id=r.advisor_id,
+            phone=r.phone,
+            phone_valid=bool(r.phone_valid),
+            do_not_call=bool(r.do_not_call),
+            name=r.name,
+            plate=r.plate,
+        )
+    return cars
 
 
 def _fill_medians(cars, rules: ProcessDefaults) -> None:

@@ -47,6 +47,42 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
             Customer.store_id == store_id, Customer.merged_into_id.is_(None)
         )
     )
+    phones_checked, phones_changed = _recheck_phones(session, store_id)
+    vehicles, vins_changed = _recheck_vehicles(session, store_id)
+    proposed = propose_merges(session=session, store_id=store_id, now=now)
+    quality = data_quality(session=session, store_id=store_id)
+    summary = {
+        "customers": customers,
+        "phones_checked": phones_checked,
+        "vehicles": vehicles,
+        "phones_changed": phones_changed,
+        "vins_changed": vins_changed,
+        "bad_phones": quality["invalid"]["phone"],
+        "bad_vins": quality["invalid"]["vin"],
+        "vin_check_digit_failed": quality["invalid"]["vin_check_digit"],
+        "bad_plates": quality["invalid"]["plate"],
+        "merges_proposed": proposed,
+        "merges_pending": quality["duplicates_pending"],
+        "vehicles_excluded": quality["vehicles_excluded"],
+        # repair orders whose mileage the care forecast ignores (lower than before, or a jump)
+        "mileage_typos": _mileage_typos(session, store_id),
+    }
+    if phones_changed or vins_changed or proposed:
+        audit_service.record(
+            session=session,
+            actor=actor,
+            action="archive.cleaned",
+            entity_type="store",
+            entity_id=store_id,
+            store_id=store_id,
+            changes=summary,
+        )
+    session.flush()
+    return summary
+
+
+def _recheck_phones(session: Session, store_id: int) -> tuple[int, int]:
+    """Normalize and validate the phones that need it; returns (checked, changed)."""
     # Only what changed since the last run goes through libphonenumber (104 s at group scale when
     # every number was checked every month): a phone unlike the one last checked, or a number an
     # advisor has since reported wrong.
@@ -74,6 +110,11 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
     for changes in (fixes, checked):  # one executemany per shape of row
         if changes:
             session.execute(update(Customer), changes)
+    return len(rows), len(fixes)
+
+
+def _recheck_vehicles(session: Session, store_id: int) -> tuple[int, int]:
+    """Check every VIN (and its check digit) and normalize every plate; returns (vehicles, changed)."""
     vin_rows = session.execute(
         select(
             Vehicle.id,
@@ -101,36 +142,7 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
             vfixes.append({"id": vid, **new})
     if vfixes:
         session.execute(update(Vehicle), vfixes)
-    proposed = propose_merges(session=session, store_id=store_id, now=now)
-    quality = data_quality(session=session, store_id=store_id)
-    summary = {
-        "customers": customers,
-        "phones_checked": len(rows),
-        "vehicles": len(vin_rows),
-        "phones_changed": len(fixes),
-        "vins_changed": len(vfixes),
-        "bad_phones": quality["invalid"]["phone"],
-        "bad_vins": quality["invalid"]["vin"],
-        "vin_check_digit_failed": quality["invalid"]["vin_check_digit"],
-        "bad_plates": quality["invalid"]["plate"],
-        "merges_proposed": proposed,
-        "merges_pending": quality["duplicates_pending"],
-        "vehicles_excluded": quality["vehicles_excluded"],
-        # repair orders whose mileage the care forecast ignores (lower than before, or a jump)
-        "mileage_typos": _mileage_typos(session, store_id),
-    }
-    if fixes or vfixes or proposed:
-        audit_service.record(
-            session=session,
-            actor=actor,
-            action="archive.cleaned",
-            entity_type="store",
-            entity_id=store_id,
-            store_id=store_id,
-            changes=summary,
-        )
-    session.flush()
-    return summary
+    return len(vin_rows), len(vfixes)
 
 
 def _mileage_typos(session: Session, store_id: int) -> int:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from winback import clock
 from winback.actor import Actor
 from winback.analytics import service as analytics
+from winback.config import ProcessDefaults
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 from winback.customers.visits import last_visits
 from winback.cycles import holdout
@@ -47,16 +48,7 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     # The per-vehicle totals (first/last visit, count, spend) are grouped once, by the model's
     # scoring; the red lines and the model's picks are applied to those arrays in Python.
     scores = analytics.score_store(session=session, store_id=cycle.store_id, as_of=as_of, rules=rules)
-    likely = (
-        set(analytics.likely_lost(scores=scores, as_of=as_of, rules=rules))
-        if rules.screen_likely_lost
-        else set()
-    )
-    candidates = {
-        int(v): i
-        for i, (v, last) in enumerate(zip(scores.vehicle_id.tolist(), scores.last_visit))
-        if last <= at_risk_before or v in likely
-    }
+    candidates = _candidates(scores, as_of=as_of, rules=rules, at_risk_before=at_risk_before)
     if not candidates:
         rows: list[dict[str, Any]] = []
     else:
@@ -100,6 +92,23 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
         "lost": counts["lost"],
         "likely_lost": counts["likely_lost"],
         "holdout": len(held),
+    }
+
+
+def _candidates(
+    scores: analytics.Scores, *, as_of: date, rules: ProcessDefaults, at_risk_before: date
+) -> dict[int, int]:
+    """The vehicles past the at-risk red line, or that the model gives up on when the cycle
+    screens the likely lost, each with its index in ``scores``."""
+    likely = (
+        set(analytics.likely_lost(scores=scores, as_of=as_of, rules=rules))
+        if rules.screen_likely_lost
+        else set()
+    )
+    return {
+        int(v): i
+        for i, (v, last) in enumerate(zip(scores.vehicle_id.tolist(), scores.last_visit))
+        if last <= at_risk_before or v in likely
     }
 
 

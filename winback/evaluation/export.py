@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -46,11 +47,19 @@ def evaluation_xlsx(
     labels in that language)."""
 
     _ = translator(locale)
-    status_label = {code: _(text) for code, text in MEASURE_STATUS.items()}
-
-    labels = reason_labels or {}
     wb = Workbook()
     wb.remove(wb.active)
+    _summary_sheet(wb, ev, month=month, _=_, locale=locale)
+    _advisors_sheet(wb, ev, _=_, locale=locale)
+    _measures_sheet(wb, ev, _=_, locale=locale, reason_labels=reason_labels or {})
+    _kpis_sheet(wb, ev, _=_)
+    _trend_sheets(wb, trend, _=_, locale=locale)
+    buf = BytesIO()
+    neutralise(wb).save(buf)
+    return buf.getvalue()
+
+
+def _summary_sheet(wb: Workbook, ev: Evaluation, *, month: str, _: Callable[..., str], locale: str) -> None:
     h = ev.holdout or {}
     _sheet(
         wb,
@@ -83,6 +92,9 @@ def evaluation_xlsx(
             [_("Churn rate %"), ev.churn_rate_pct],
         ],
     )
+
+
+def _advisors_sheet(wb: Workbook, ev: Evaluation, *, _: Callable[..., str], locale: str) -> None:
     _sheet(
         wb,
         pgettext("evaluation workbook", "Advisors", locale),
@@ -120,6 +132,12 @@ def evaluation_xlsx(
             for a in ev.per_advisor
         ],
     )
+
+
+def _measures_sheet(
+    wb: Workbook, ev: Evaluation, *, _: Callable[..., str], locale: str, reason_labels: dict[str, str]
+) -> None:
+    status_label = {code: _(text) for code, text in MEASURE_STATUS.items()}
     _sheet(
         wb,
         pgettext("evaluation workbook", "Measures", locale),
@@ -136,7 +154,7 @@ def evaluation_xlsx(
             [
                 m["title"],
                 status_label.get(m["status"], m["status"]),
-                localize([labels.get(code, code) for code in m.get("reasons") or []], locale),
+                localize([reason_labels.get(code, code) for code in m.get("reasons") or []], locale),
                 m["customers_back"],
                 m.get("expected_value"),
                 m.get("expected_unit"),
@@ -145,6 +163,9 @@ def evaluation_xlsx(
             for m in ev.per_measure
         ],
     )
+
+
+def _kpis_sheet(wb: Workbook, ev: Evaluation, *, _: Callable[..., str]) -> None:
     k = ev.kpis or {}
     kpi_rows = [
         [
@@ -170,6 +191,10 @@ def evaluation_xlsx(
                 ]
             )
     _sheet(wb, _("KPIs"), [_("KPI"), "%", _("Base")], kpi_rows)
+
+
+def _trend_sheets(wb: Workbook, trend: list[dict[str, Any]], *, _: Callable[..., str], locale: str) -> None:
+    """The quarter-by-quarter figures, and each advisor's shortfall in yuan per quarter."""
     _sheet(
         wb,
         _("Trend"),
@@ -199,6 +224,3 @@ def evaluation_xlsx(
         [_("Quarter"), pgettext("evaluation workbook", "Advisor", locale), _("Shortfall ¥")],
         [[q["quarter"], name, yuan] for q in trend for name, yuan in (q.get("shortfall_yuan") or {}).items()],
     )
-    buf = BytesIO()
-    neutralise(wb).save(buf)
-    return buf.getvalue()

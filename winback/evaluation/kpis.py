@@ -4,10 +4,11 @@ rate overall and by segment, on today's archive."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -31,20 +32,7 @@ def retention_kpis(*, session: Session, store_id: int, rules: ProcessDefaults) -
     today = clock.today()
     interval = float(rules.expected_visit_interval_months)
     lost_before = today - relativedelta(months=rules.lost_months)
-    per_vehicle = vehicle_visits.totals(store_id=store_id, as_of=today, maintenance=MAINTENANCE)
-    rows = session.execute(
-        select(
-            Vehicle.id,
-            Vehicle.purchase_date,
-            Vehicle.grade,
-            Customer.customer_type,
-            per_vehicle.c.last_visit,
-            per_vehicle.c.maintenance_visits,
-        )
-        .join(Customer, Customer.id == Vehicle.customer_id)
-        .outerjoin(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
-        .where(Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active)
-    ).all()
+    rows = _active_vehicles(session, store_id=store_id, today=today)
     first_due = today - relativedelta(days=round(interval * 30.44))
     second_due = today - relativedelta(days=round(2 * interval * 30.44))
     f_n = f_ok = s_n = s_ok = 0
@@ -82,3 +70,21 @@ def retention_kpis(*, session: Session, store_id: int, rules: ProcessDefaults) -
             for key, cells in churn.items()
         },
     }
+
+
+def _active_vehicles(session: Session, *, store_id: int, today: date) -> list[Row]:
+    """Each active vehicle: (id, purchase date, grade, customer type, last visit, maintenance visits)."""
+    per_vehicle = vehicle_visits.totals(store_id=store_id, as_of=today, maintenance=MAINTENANCE)
+    return session.execute(
+        select(
+            Vehicle.id,
+            Vehicle.purchase_date,
+            Vehicle.grade,
+            Customer.customer_type,
+            per_vehicle.c.last_visit,
+            per_vehicle.c.maintenance_visits,
+        )
+        .join(Customer, Customer.id == Vehicle.customer_id)
+        .outerjoin(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
+        .where(Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active)
+    ).all()

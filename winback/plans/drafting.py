@@ -14,7 +14,7 @@ from winback.accounts.service import staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.cycles import service as cycles
-from winback.cycles.models import CycleStage
+from winback.cycles.models import CycleStage, MonthlyCycle
 from winback.errors import InvalidInput, NotFound
 from winback.plans.guards import editable, require_manager
 from winback.plans.measure_library import measure_library_page
@@ -43,9 +43,6 @@ def draft_plan(*, session: Session, cycle_id: int, actor: Actor) -> Rectificatio
     managers = staff_with_role(session=session, store_id=cycle.store_id, role=Role.manager)
     owner_id = managers[0].id if managers else None
     due = clock.today() + timedelta(days=cycle.rules.measure_due_days)
-    codes = {
-        rc.code: rc for rc in session.scalars(select(ReasonCode).where(ReasonCode.store_id == cycle.store_id))
-    }
     plan = RectificationPlan(
         store_id=cycle.store_id,
         cycle_id=cycle.id,
@@ -55,33 +52,9 @@ def draft_plan(*, session: Session, cycle_id: int, actor: Actor) -> Rectificatio
         summary=None,
     )
     reasons = (cycle.tally or {}).get("reasons", {})
-    seed_measure_library(session=session, store_id=cycle.store_id)
-    library: dict[str, list[MeasureTemplate]] = {}
-    for t in measure_library_page(session=session, store_id=cycle.store_id, page_size=None, active_only=True):
-        library.setdefault(t.reason_code, []).append(t)
-    # Most frequent reasons first, so the plan reads in order of weight.
-    for code, _count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
-        rc = codes.get(code)
-        if rc is None:
-            continue
-        for t in library.get(code, []):
-            plan.measures.append(
-                Measure(
-                    store_id=cycle.store_id,
-                    area=t.area,
-                    title=t.title,
-                    position=len(plan.measures),
-                    reason_code_id=rc.id,
-                    owner_id=owner_id,
-                    due_date=due,
-                    expected_effect=t.expected_effect,
-                    status=MeasureStatus.todo,
-                    reasons=[rc],
-                    expected_value=t.expected_value,
-                    expected_unit=t.expected_unit,
-                    estimated_cost=t.estimated_cost,
-                )
-            )
+    plan.measures.extend(
+        _measures_from_library(session, cycle=cycle, reasons=reasons, owner_id=owner_id, due=due)
+    )
     session.add(plan)
     session.flush()
     for m in plan.measures:
@@ -98,6 +71,44 @@ def draft_plan(*, session: Session, cycle_id: int, actor: Actor) -> Rectificatio
     )
     cycles.advance(session=session, cycle=cycle, to=CycleStage.planning, actor=actor)
     return plan
+
+
+def _measures_from_library(
+    session: Session, *, cycle: MonthlyCycle, reasons: dict[str, int], owner_id: int | None, due: date
+) -> list[Measure]:
+    """The library's active measures for each reason heard, the most frequent reason first."""
+    codes = {
+        rc.code: rc for rc in session.scalars(select(ReasonCode).where(ReasonCode.store_id == cycle.store_id))
+    }
+    seed_measure_library(session=session, store_id=cycle.store_id)
+    library: dict[str, list[MeasureTemplate]] = {}
+    for t in measure_library_page(session=session, store_id=cycle.store_id, page_size=None, active_only=True):
+        library.setdefault(t.reason_code, []).append(t)
+    measures: list[Measure] = []
+    # Most frequent reasons first, so the plan reads in order of weight.
+    for code, _count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+        rc = codes.get(code)
+        if rc is None:
+            continue
+        for t in library.get(code, []):
+            measures.append(
+                Measure(
+                    store_id=cycle.store_id,
+                    area=t.area,
+                    title=t.title,
+                    position=len(measures),
+                    reason_code_id=rc.id,
+                    owner_id=owner_id,
+                    due_date=due,
+                    expected_effect=t.expected_effect,
+                    status=MeasureStatus.todo,
+                    reasons=[rc],
+                    expected_value=t.expected_value,
+                    expected_unit=t.expected_unit,
+                    estimated_cost=t.estimated_cost,
+                )
+            )
+    return measures
 
 
 def update_measure(

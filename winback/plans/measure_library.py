@@ -82,28 +82,14 @@ def save_template(
         existing = session.get(MeasureTemplate, template_id)
         if existing is None or existing.store_id != store_id:
             raise NotFound("no measure template {template_id}", template_id=template_id)
-    seed_measure_library(session=session, store_id=store_id)
-    rc = session.scalar(
-        select(ReasonCode).where(ReasonCode.store_id == store_id, ReasonCode.code == reason_code)
+    rc = _valid_reason_and_title(
+        session=session,
+        store_id=store_id,
+        reason_code=reason_code,
+        title=title,
+        estimated_cost=estimated_cost,
+        template_id=template_id,
     )
-    if rc is None:
-        raise InvalidInput(
-            "unknown reason code '{reason_code}'", reason_code=reason_code, field="reason_code"
-        )
-    if not (title or "").strip():
-        raise InvalidInput("a measure needs a title", field="title")
-    if estimated_cost is not None and estimated_cost < 0:
-        raise InvalidInput("the cost must not be negative", field="estimated_cost")
-    clash = session.scalar(
-        select(MeasureTemplate.id).where(
-            MeasureTemplate.store_id == store_id,
-            MeasureTemplate.reason_code == rc.code,
-            MeasureTemplate.title == title.strip(),
-            MeasureTemplate.id != (template_id or 0),
-        )
-    )
-    if clash is not None:
-        raise InvalidInput("the library already has this measure for this reason", field="title")
     if template_id is None:
         t = MeasureTemplate(store_id=store_id, reason_code=rc.code, area=area or rc.area, title=title.strip())
         session.add(t)
@@ -140,3 +126,39 @@ def save_template(
         changes={"template_id": t.id, **changes},
     )
     return t
+
+
+def _valid_reason_and_title(
+    *,
+    session: Session,
+    store_id: int,
+    reason_code: str,
+    title: str,
+    estimated_cost: Decimal | None,
+    template_id: int | None,
+) -> ReasonCode:
+    """The store's reason the template belongs to, once the title and cost are checked and no
+    other template of that reason has the same title."""
+    seed_measure_library(session=session, store_id=store_id)
+    rc = session.scalar(
+        select(ReasonCode).where(ReasonCode.store_id == store_id, ReasonCode.code == reason_code)
+    )
+    if rc is None:
+        raise InvalidInput(
+            "unknown reason code '{reason_code}'", reason_code=reason_code, field="reason_code"
+        )
+    if not (title or "").strip():
+        raise InvalidInput("a measure needs a title", field="title")
+    if estimated_cost is not None and estimated_cost < 0:
+        raise InvalidInput("the cost must not be negative", field="estimated_cost")
+    clash = session.scalar(
+        select(MeasureTemplate.id).where(
+            MeasureTemplate.store_id == store_id,
+            MeasureTemplate.reason_code == rc.code,
+            MeasureTemplate.title == title.strip(),
+            MeasureTemplate.id != (template_id or 0),
+        )
+    )
+    if clash is not None:
+        raise InvalidInput("the library already has this measure for this reason", field="title")
+    return rc

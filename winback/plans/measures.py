@@ -4,6 +4,7 @@ and escalation of measures due soon or overdue."""
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -211,40 +212,60 @@ def remind_measures(*, session: Session, store_id: int, actor: Actor) -> dict[st
             overdue_for_managers.append(m)
             escalated += 1
     if overdue_for_managers:
-        lines = [
-            Message(
-                "{title} ({owner}, {due})",
-                owner=m.owner.display_name,
-                title=Label(m.title, en=titles_en.get(m.title)),
-                due=m.due_date,
-            )
-            for m in overdue_for_managers
-        ]
-        for manager in staff_with_role(session=session, store_id=store_id, role=Role.manager):
-            notifications.enqueue(
-                session=session,
-                recipient=manager,
-                kind="measures_escalated",
-                dedupe_key=f"measures_escalated:{store_id}:{manager.id}:{today.isoformat()}",
-                about=("measures", None),
-                count=len(overdue_for_managers),
-                measures=lines,
-            )
-        for m in overdue_for_managers:
-            audit_service.record(
-                session=session,
-                actor=actor,
-                action="measure.escalated",
-                entity_type="plan",
-                entity_id=m.plan_id,
-                store_id=store_id,
-                cycle_id=m.plan.cycle_id,
-                changes={
-                    "measure_id": m.id,
-                    "title": m.title,
-                    "due_date": m.due_date,
-                    "owner_id": m.owner_id,
-                },
-            )
+        _escalate_to_managers(
+            session=session,
+            store_id=store_id,
+            actor=actor,
+            overdue=overdue_for_managers,
+            titles_en=titles_en,
+            today=today,
+        )
     session.flush()
     return {"measures_reminded": reminded, "measures_escalated": escalated}
+
+
+def _escalate_to_managers(
+    *,
+    session: Session,
+    store_id: int,
+    actor: Actor,
+    overdue: list[Measure],
+    titles_en: dict[str, str],
+    today: date,
+) -> None:
+    """One notice per manager listing the newly overdue measures, and one audit event each."""
+    lines = [
+        Message(
+            "{title} ({owner}, {due})",
+            owner=m.owner.display_name,
+            title=Label(m.title, en=titles_en.get(m.title)),
+            due=m.due_date,
+        )
+        for m in overdue
+    ]
+    for manager in staff_with_role(session=session, store_id=store_id, role=Role.manager):
+        notifications.enqueue(
+            session=session,
+            recipient=manager,
+            kind="measures_escalated",
+            dedupe_key=f"measures_escalated:{store_id}:{manager.id}:{today.isoformat()}",
+            about=("measures", None),
+            count=len(overdue),
+            measures=lines,
+        )
+    for m in overdue:
+        audit_service.record(
+            session=session,
+            actor=actor,
+            action="measure.escalated",
+            entity_type="plan",
+            entity_id=m.plan_id,
+            store_id=store_id,
+            cycle_id=m.plan.cycle_id,
+            changes={
+                "measure_id": m.id,
+                "title": m.title,
+                "due_date": m.due_date,
+                "owner_id": m.owner_id,
+            },
+        )

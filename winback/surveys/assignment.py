@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -44,20 +44,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
         raise InvalidInput("the store has no active service advisor to assign surveys to")
     by_id = {a.id: a for a in advisors}
     load = _open_load(session, cycle.store_id, advisors)
-    pending = session.execute(
-        select(
-            Target.id,
-            Target.customer_id,
-            Target.profile,
-            Customer.advisor_id,
-            Target.band,
-            Target.total_spend,
-        )
-        .join(Customer, Customer.id == Target.customer_id)
-        .outerjoin(SurveyTask, SurveyTask.target_id == Target.id)
-        .where(Target.cycle_id == cycle.id, SurveyTask.id.is_(None), Target.holdout.is_(False))
-        .order_by(Target.band.desc(), Target.total_spend.desc(), Target.id)
-    ).all()
+    pending = _pending_targets(session, cycle.id)
     now = clock.now()
     due = now + timedelta(days=cycle.rules.survey_deadline_days)
     rows = []
@@ -96,6 +83,25 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     if total or not pending:
         cycles.advance(session=session, cycle=cycle, to=CycleStage.surveying, actor=actor, tasks=int(total))
     return {"assigned": len(rows), "total": int(total)}
+
+
+def _pending_targets(session: Session, cycle_id: int) -> list[Row]:
+    """The cycle's contacted targets (not the holdout) that have no task yet, the most valuable
+    first: (target id, customer id, profile, own advisor id, band, total spend)."""
+    return session.execute(
+        select(
+            Target.id,
+            Target.customer_id,
+            Target.profile,
+            Customer.advisor_id,
+            Target.band,
+            Target.total_spend,
+        )
+        .join(Customer, Customer.id == Target.customer_id)
+        .outerjoin(SurveyTask, SurveyTask.target_id == Target.id)
+        .where(Target.cycle_id == cycle_id, SurveyTask.id.is_(None), Target.holdout.is_(False))
+        .order_by(Target.band.desc(), Target.total_spend.desc(), Target.id)
+    ).all()
 
 
 def _open_load(session: Session, store_id: int, advisors: list[Staff]) -> Counter:
@@ -294,28 +300,7 @@ def hand_over_advisor(
     if leaving is None or leaving.store_id != actor_staff.store_id:
         raise NotFound("no staff member {advisor_id}", advisor_id=advisor_id)
     deactivate = staff_rules.check_hand_over(session=session, leaving=leaving, actor_staff=actor_staff)
-    others = [
-        a
-        for a in staff_with_role(session=session, store_id=leaving.store_id, role=Role.advisor)
-        if a.id != leaving.id
-    ]
-    if to_staff_id is not None:
-        others = [a for a in others if a.id == to_staff_id]
-        if not others:
-            raise InvalidInput("choose another active advisor of this store", field="to_staff_id")
-    if not others:
-        raise InvalidInput("no other active advisor to hand the work to", field="to_staff_id")
-    by_id = {a.id: a for a in others}
-    load = Counter({a.id: 0 for a in others})
-    load.update(
-        dict(
-            session.execute(
-                select(SurveyTask.assignee_id, func.count())
-                .where(SurveyTask.assignee_id.in_(list(by_id)), SurveyTask.status == SurveyStatus.open)
-                .group_by(SurveyTask.assignee_id)
-            ).all()
-        )
-    )
+    by_id, load = _heirs_with_open_load(session, leaving=leaving, to_staff_id=to_staff_id)
     actor = Actor.person(actor_staff)
     if deactivate:
         leaving.active = False
@@ -356,3 +341,33 @@ def hand_over_advisor(
         },
     )
     return {"tasks": len(open_tasks), "customers": len(customer_ids), "deactivated": deactivate}
+
+
+def _heirs_with_open_load(
+    session: Session, *, leaving: Staff, to_staff_id: int | None
+) -> tuple[dict[int, Staff], Counter]:
+    """The advisors who can take over (just ``to_staff_id`` when given), by id, and how many open
+    tasks each already has: the hand-over balances on it."""
+    others = [
+        a
+        for a in staff_with_role(session=session, store_id=leaving.store_id, role=Role.advisor)
+        if a.id != leaving.id
+    ]
+    if to_staff_id is not None:
+        others = [a for a in others if a.id == to_staff_id]
+        if not others:
+            raise InvalidInput("choose another active advisor of this store", field="to_staff_id")
+    if not others:
+        raise InvalidInput("no other active advisor to hand the work to", field="to_staff_id")
+    by_id = {a.id: a for a in others}
+    load = Counter({a.id: 0 for a in others})
+    load.update(
+        dict(
+            session.execute(
+                select(SurveyTask.assignee_id, func.count())
+                .where(SurveyTask.assignee_id.in_(list(by_id)), SurveyTask.status == SurveyStatus.open)
+                .group_by(SurveyTask.assignee_id)
+            ).all()
+        )
+    )
+    return by_id, load

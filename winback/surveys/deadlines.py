@@ -105,6 +105,36 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
             count=len(items),
         )
     supervisors = staff_with_role(session=session, store_id=store_id, role=Role.supervisor)
+    _tell_supervisors(session, supervisors, overdue=overdue, by_cycle=by_cycle, stamp=stamp)
+    for cycle_id, items in by_cycle.items():
+        audit_service.record(
+            session=session,
+            actor=actor,
+            action="surveys.escalated",
+            entity_type="cycle",
+            entity_id=cycle_id,
+            store_id=store_id,
+            cycle_id=cycle_id,
+            changes={"tasks": sorted(t.id for t in items), "supervisors": [s.username for s in supervisors]},
+        )
+    session.execute(
+        update(SurveyTask)
+        .where(SurveyTask.id.in_([t.id for t in overdue]))
+        .values(escalated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return len(overdue)
+
+
+def _tell_supervisors(
+    session: Session,
+    supervisors: list[Staff],
+    *,
+    overdue: list[SurveyTask],
+    by_cycle: dict[int, list[SurveyTask]],
+    stamp: str,
+) -> None:
+    """One digest a day per supervisor: the months concerned and up to 50 overdue tasks."""
     months = sorted({session.get(MonthlyCycle, c).month for c in by_cycle})
     lines: list = [
         Message(
@@ -130,24 +160,6 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
             advisors=sorted({t.assignee.display_name for t in overdue}),
             lines=Lines(lines),
         )
-    for cycle_id, items in by_cycle.items():
-        audit_service.record(
-            session=session,
-            actor=actor,
-            action="surveys.escalated",
-            entity_type="cycle",
-            entity_id=cycle_id,
-            store_id=store_id,
-            cycle_id=cycle_id,
-            changes={"tasks": sorted(t.id for t in items), "supervisors": [s.username for s in supervisors]},
-        )
-    session.execute(
-        update(SurveyTask)
-        .where(SurveyTask.id.in_([t.id for t in overdue]))
-        .values(escalated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return len(overdue)
 
 
 def survey_window_closed(*, session: Session, cycle: MonthlyCycle) -> bool:

@@ -73,27 +73,9 @@ def save_reason_code(
             raise NotFound("no reason {reason_id}", reason_id=reason_id)
         action = "reason_code.updated"
     else:
-        code = (code or "").strip().lower()
-        if not _CODE.match(code):
-            raise InvalidInput(
-                "a reason code is 2-40 lower-case letters, digits or _, starting with a letter", field="code"
-            )
-        if session.scalar(
-            select(ReasonCode.id).where(ReasonCode.store_id == store_id, ReasonCode.code == code)
-        ):
-            raise InvalidInput("the store already has this reason code", field="code")
-        order = session.scalar(select(func.max(ReasonCode.sort_order)).where(ReasonCode.store_id == store_id))
-        rc = ReasonCode(
-            store_id=store_id,
-            code=code,
-            label_zh=label_zh,
-            label_en=label_en,
-            area=area or ReasonArea.other,
-            active=True,
-            sort_order=(order or 0) + 1,
+        rc = _add_reason(
+            session, store_id=store_id, code=code, label_zh=label_zh, label_en=label_en, area=area
         )
-        session.add(rc)
-        session.flush()
         action = "reason_code.added"
     changes = audit_service.diff(
         rc,
@@ -115,4 +97,36 @@ def save_reason_code(
             store_id=store_id,
             changes={"reason_code": rc.code, **changes},
         )
+    return rc
+
+
+def _add_reason(
+    session: Session,
+    *,
+    store_id: int,
+    code: str | None,
+    label_zh: str,
+    label_en: str,
+    area: ReasonArea | None,
+) -> ReasonCode:
+    """A new reason at the end of the store's list, once its code is well-formed and unused."""
+    code = (code or "").strip().lower()
+    if not _CODE.match(code):
+        raise InvalidInput(
+            "a reason code is 2-40 lower-case letters, digits or _, starting with a letter", field="code"
+        )
+    if session.scalar(select(ReasonCode.id).where(ReasonCode.store_id == store_id, ReasonCode.code == code)):
+        raise InvalidInput("the store already has this reason code", field="code")
+    order = session.scalar(select(func.max(ReasonCode.sort_order)).where(ReasonCode.store_id == store_id))
+    rc = ReasonCode(
+        store_id=store_id,
+        code=code,
+        label_zh=label_zh,
+        label_en=label_en,
+        area=area or ReasonArea.other,
+        active=True,
+        sort_order=(order or 0) + 1,
+    )
+    session.add(rc)
+    session.flush()
     return rc
