@@ -85,8 +85,6 @@ ROLE_WORDS: dict[str, Role] = {
     "administrator": Role.admin,
     "审计": Role.auditor,
 }
-# The names an "unknown role" message offers (the reference deck's words, then the English ones).
-ROLE_NAMES = "服务顾问、前台主管、服务经理、行政/客服、审计 / advisor, supervisor, manager, admin, auditor"
 _ROLE_SPLIT = re.compile(r"[、,，;；|+\s]+")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,79}$")
 
@@ -101,7 +99,9 @@ def parse_roles(text: str | None) -> list[Role]:
         role = ROLE_WORDS.get(word.lower()) or ROLE_WORDS.get(word)
         if role is None:
             raise InvalidInput(
-                "unknown role '{role}'; one of: {roles}", role=word, roles=ROLE_NAMES, field="roles"
+                "unknown role '{role}'; one of: advisor, supervisor, manager, admin, auditor",
+                role=word,
+                field="roles",
             )
         if role not in roles:
             roles.append(role)
@@ -116,8 +116,12 @@ def check_notify_url(url: str | None) -> str | None:
         return None
     if len(url) > 500 or apprise.Apprise.instantiate(url) is None:
         raise InvalidInput(
-            "not a notification URL Apprise can send to (such as {examples}): '{url}'",
-            examples="mailto://, wecombot://, dingtalk://, json://",
+            "not a notification URL Apprise can send to (such as {json}, e-mail {mailto}, "
+            "WeCom {wecom}, DingTalk {dingtalk}): '{url}'",
+            json="json://",
+            mailto="mailto://",
+            wecom="wecombot://",
+            dingtalk="dingtalk://",
             url=url.split(":", 1)[0] + "://…" if "://" in url else url[:40],
             field="notify",
         )
