@@ -157,6 +157,22 @@ RULES: dict[str, tuple[tuple, object]] = {
     "GET /cycles/{cycle}/profile.xlsx": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
     # the customer archive (issue 4)
     "GET /api/archive/quality": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    # a store's own words for closed-list values (issue 16): read like the archive, changed by the admin
+    "GET /api/archive/value-mappings": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "PUT /api/archive/value-mappings/{field}": (("ok", 403, 403, 403, 403, 403, "ok", "in"), {"mapping": {}}),
+    "POST /archive/value-mappings": (("ok", 403, 403, 403, 403, 403, "ok", "in"), "form:field={field}"),
+    # the first-run page is gone once the store has an admin: 404 for everyone
+    "GET /setup": ((404,) * 8, None),
+    "POST /setup": ((404,) * 8, "form:"),
+    # month after month (issue 17): the admin cancels before the surveys start (this cycle's have:
+    # refused, nothing changes); the manager records "no action" for a plan without measures
+    "POST /cycles/{cycle}/cancel": (
+        ("ok", 403, 403, 403, 403, 403, 404, "in"),
+        "form:reason=matrix&confirm=yes",
+    ),
+    "POST /api/cycles/{cycle}/cancel": (("ok", 403, 403, 403, 403, 403, 404, "in"), {"reason": "matrix"}),
+    "POST /cycles/{cycle}/no-action": ((403, 403, 403, 403, "ok", 403, 404, "in"), "form:reason=matrix"),
+    "POST /api/cycles/{cycle}/no-action": ((403, 403, 403, 403, "ok", 403, 404, "in"), {"reason": "matrix"}),
     "GET /api/imports/{batch_id}": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
     "GET /api/imports/{batch_id}/errors.xlsx": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
     "POST /api/imports": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
@@ -407,6 +423,7 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
         "entity_type": "cycle",
         "entity_id": surveying_cycle,
         "attachment_id": 999999,
+        "field": "customer_type",
     }
 
 
