@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ templates.env.filters["ldate"] = pass_context(
 )
 templates.env.filters["number"] = pass_context(lambda ctx, v: fmt_number(v, ctx.get("locale", "zh")))
 templates.env.filters["money"] = pass_context(lambda ctx, v: fmt_money(v, ctx.get("locale", "zh")))
+# A dict of counts whose missing or empty entries read 0 (a summary stored before a count existed).
+templates.env.filters["counts"] = lambda d: defaultdict(int, {k: v or 0 for k, v in (d or {}).items()})
 # {{ customer.phone|phone_for(user, task) }}: masked unless this person may see it.
 templates.env.filters["phone_for"] = privacy.phone_for
 templates.env.filters["address_for"] = privacy.address_for

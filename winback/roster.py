@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import apprise
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +34,7 @@ from winback.customers.import_values import cell_phone, cell_text
 from winback.customers.tables import read_table
 from winback.errors import Conflict, DomainError, InvalidInput
 from winback.i18n import Message
+from winback.notifications import channels
 from winback.stores import create_store
 
 HEADERS: dict[str, list[str]] = {
@@ -109,12 +109,13 @@ def parse_roles(text: str | None) -> list[Role]:
 
 
 def check_notify_url(url: str | None) -> str | None:
-    """A notification channel as Apprise reads it (mailto://, wecombot://, dingtalk://,
-    json://…); None for an empty one; InvalidInput for anything Apprise cannot send to."""
-    url = (url or "").strip()
-    if not url:
-        return None
-    if len(url) > 500 or apprise.Apprise.instantiate(url) is None:
+    """A staff list's channel cell, checked by the one rule of ``notifications.channels``
+    (stripped, None for none), its refusal worded for a file's column: the schemes as examples
+    between Chinese words, no English list in a Chinese line."""
+    try:
+        return channels.check_url(url)
+    except InvalidInput:
+        url = (url or "").strip()
         raise InvalidInput(
             "not a notification URL Apprise can send to (such as {json}, e-mail {mailto}, "
             "WeCom {wecom}, DingTalk {dingtalk}): '{url}'",
@@ -124,8 +125,7 @@ def check_notify_url(url: str | None) -> str | None:
             dingtalk="dingtalk://",
             url=url.split(":", 1)[0] + "://…" if "://" in url else url[:40],
             field="notify",
-        )
-    return url
+        ) from None
 
 
 def check_username(username: str | None) -> str:

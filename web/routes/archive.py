@@ -159,6 +159,20 @@ def _archive_page(
     )
 
 
+def _pairs(text: str) -> tuple[dict[str, str], int | None]:
+    """Lines ``left = right`` of a mapping textarea (blank lines skipped): the pairs, and the
+    number of the first line that is not one (None when all are)."""
+    pairs: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        left, sep, right = line.partition("=")
+        if not sep or not left.strip() or not right.strip():
+            return pairs, number
+        pairs[left.strip()] = right.strip()
+    return pairs, None
+
+
 def _mapping_again(request, user, session, *, error, status, form, **_params):
     kind, mapping = form.get("kind", ""), form.get("mapping", "")
     return _archive_page(
@@ -179,16 +193,9 @@ def save_mapping(
     _need(user, Role.admin)
     if kind not in ImportKind.__members__:
         raise forms.FormError("choose what the file holds")
-    parsed: dict[str, str] = {}
-    for number, line in enumerate(mapping.splitlines(), start=1):
-        if not line.strip():
-            continue
-        header, sep, field = line.partition("=")
-        if not sep or not header.strip() or not field.strip():
-            raise InvalidInput(
-                "line {number}: write it as column name = field", number=number, field="mapping"
-            )
-        parsed[header.strip()] = field.strip()
+    parsed, bad_line = _pairs(mapping)
+    if bad_line:
+        raise InvalidInput("line {number}: write it as column name = field", number=bad_line, field="mapping")
     import_columns.save_column_mapping(
         session=session,
         store_id=user.store_id,
@@ -220,16 +227,11 @@ def save_value_mapping(
     _need(user, Role.admin)
     if field not in VALUE_FIELDS:
         raise forms.FormError("choose which values the words are for")
-    parsed: dict[str, str] = {}
-    for number, line in enumerate(mapping.splitlines(), start=1):
-        if not line.strip():
-            continue
-        word, sep, value = line.partition("=")
-        if not sep or not word.strip() or not value.strip():
-            raise InvalidInput(
-                "line {number}: write it as your word = the value it means", number=number, field="mapping"
-            )
-        parsed[word.strip()] = value.strip()
+    parsed, bad_line = _pairs(mapping)
+    if bad_line:
+        raise InvalidInput(
+            "line {number}: write it as your word = the value it means", number=bad_line, field="mapping"
+        )
     import_value_map.save_value_mapping(
         session=session, store_id=user.store_id, field=field, mapping=parsed, actor=Actor.person(user)
     )
