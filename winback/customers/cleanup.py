@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -98,19 +98,39 @@ def _recheck_phones(session: Session, store_id: int) -> tuple[int, int]:
             ),
         )
     ).all()
-    fixes, checked = [], []
+    fixes = []
     for cid, phone, valid, reported_wrong in rows:
         norm = normalize_phone(phone)
         # A number an advisor found wrong stays invalid however well-formed it looks.
         ok = phone_is_valid(norm) and reported_wrong is None
         if norm != phone or ok != valid:
-            fixes.append({"id": cid, "phone": norm, "phone_valid": ok, "phone_checked": norm})
-        elif norm is not None:
-            checked.append({"id": cid, "phone_checked": norm})
-    for changes in (fixes, checked):  # one executemany per shape of row
-        if changes:
-            session.execute(update(Customer), changes)
+            fixes.append({"_id": cid, "phone": norm, "phone_valid": ok})
+    _update_by_id(session, Customer, fixes)
+    # Every other number read above was found as it stands: remember it as checked, in one
+    # statement (the fixed ones now equal their normalized form too).
+    session.execute(
+        update(Customer)
+        .where(
+            Customer.store_id == store_id,
+            Customer.merged_into_id.is_(None),
+            Customer.phone.is_not(None),
+            or_(Customer.phone_checked.is_(None), Customer.phone_checked != Customer.phone),
+        )
+        .values(phone_checked=Customer.phone)
+        .execution_options(synchronize_session=False)
+    )
     return len(rows), len(fixes)
+
+
+def _update_by_id(session: Session, model, rows: list[dict[str, Any]]) -> None:
+    """One Core executemany of ``UPDATE ... WHERE id = :_id`` (the ORM's bulk update by primary
+    key spent a second per 30,000 rows collecting its per-row commands)."""
+    if rows:
+        table = model.__table__
+        columns = {k: bindparam(k) for k in rows[0] if k != "_id"}
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("_id")).values(columns), rows
+        )
 
 
 def _recheck_vehicles(session: Session, store_id: int) -> tuple[int, int]:
@@ -139,9 +159,8 @@ def _recheck_vehicles(session: Session, store_id: int) -> tuple[int, int]:
             plate,
             pvalid,
         ):
-            vfixes.append({"id": vid, **new})
-    if vfixes:
-        session.execute(update(Vehicle), vfixes)
+            vfixes.append({"_id": vid, **new})
+    _update_by_id(session, Vehicle, vfixes)
     return len(vin_rows), len(vfixes)
 
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
 # ---- phone numbers -----------------------------------------------------------------------
+
+# A mainland mobile number as archives mostly hold it (11 digits, 13x-19x but 179). Such a number is its
+# own national form, and libphonenumber decides its validity from its first digits alone
+# (the carrier's number block), so the cleanup asks the library once per 7-digit block instead of
+# once per customer: 30,000 phones took 9 s through the library, the blocks a few milliseconds.
+# ``tests/test_identifiers.py`` checks the shortcut against the library on random numbers.
+# 179xx is left to the library: it strips it as an IP-dialling prefix (17951 ...).
+_PLAIN_MOBILE = re.compile(r"1(?:[3-68]\d|7[0-8]|9\d)\d{8}")
+_BLOCK = 7
 
 
 def normalize_phone(raw: str | None) -> str | None:
@@ -17,6 +27,8 @@ def normalize_phone(raw: str | None) -> str | None:
     text = str(raw).strip()
     if not text:
         return None
+    if _PLAIN_MOBILE.fullmatch(text):
+        return text
     try:
         num = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException:
@@ -31,6 +43,17 @@ def phone_is_valid(phone: str | None) -> bool:
     """A valid Chinese mobile or landline number (libphonenumber's metadata)."""
     if not phone:
         return False
+    if _PLAIN_MOBILE.fullmatch(phone):
+        return _mobile_block_valid(phone[:_BLOCK])
+    return _library_says_valid(phone)
+
+
+@lru_cache(maxsize=4096)
+def _mobile_block_valid(block: str) -> bool:
+    return _library_says_valid(block + "0" * (11 - len(block)))
+
+
+def _library_says_valid(phone: str) -> bool:
     try:
         num = phonenumbers.parse(phone, "CN")
     except phonenumbers.NumberParseException:
