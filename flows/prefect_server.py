@@ -87,6 +87,9 @@ class LocalServer:
             "PREFECT_API_DATABASE_CONNECTION_URL",
             f"sqlite+aiosqlite:///{(_data_dir() / 'prefect.db').resolve()}",
         )
+        # No telemetry: there is no network to send it to, and its heartbeat wrote to Prefect's
+        # SQLite database while flows did ("database is locked" on a busy machine).
+        env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         env["PREFECT_UI_ENABLED"] = "1" if self.ui else "0"
         if not self.ui:  # what Prefect's own temporary server sets: no UI, no scheduler services
             env["PREFECT__SERVER_EPHEMERAL"] = "1"
