@@ -72,7 +72,8 @@ def visits_of(rng: random.Random) -> int:
     return min(80, 2 + int(rng.expovariate(1 / 22)))
 
 
-def generate(url: str, cars: int, seed: int = 19) -> int:
+def generate(url: str, cars: int, seed: int = 19, stores: int = 1) -> int:
+    """``cars`` cars (one owner each) dealt round-robin to ``stores`` stores of eight advisors."""
     rng = random.Random(seed)
     engine = create_engine(url)
     now = datetime(2026, 11, 1, tzinfo=UTC)
@@ -80,16 +81,20 @@ def generate(url: str, cars: int, seed: int = 19) -> int:
     with engine.begin() as conn:
         conn.execute(
             Store.__table__.insert(),
-            [{"id": 1, "code": "S01", "name": "Bench", "settings": {}, "created_at": now}],
+            [
+                {"id": k, "code": f"S{k:02d}", "name": f"Bench {k}", "settings": {}, "created_at": now}
+                for k in range(1, stores + 1)
+            ],
         )
-        advisors = []
-        for a in range(1, 9):
+        store_advisors: dict[int, list[int]] = {}
+        for a in range(1, 8 * stores + 1):
+            store = (a - 1) // 8 + 1
             conn.execute(
                 Staff.__table__.insert(),
                 [
                     {
                         "id": a,
-                        "store_id": 1,
+                        "store_id": store,
                         "username": f"adv{a}",
                         "display_name": f"顾问{a}",
                         "password_hash": "x",
@@ -99,14 +104,16 @@ def generate(url: str, cars: int, seed: int = 19) -> int:
                 ],
             )
             conn.execute(StaffRole.__table__.insert(), [{"staff_id": a, "role": Role.advisor.value}])
-            advisors.append(a)
+            store_advisors.setdefault(store, []).append(a)
         bc, bv, bs = [], [], []
         for c in range(1, cars + 1):
+            store = (c - 1) % stores + 1
+            advisors = store_advisors[store]
             buy = AS_OF - timedelta(days=rng.randint(30, 12 * 365))
             bc.append(
                 {
                     "id": c,
-                    "store_id": 1,
+                    "store_id": store,
                     "dms_code": f"C{c}",
                     "name": f"客户{c}",
                     "phone": f"13{rng.randint(100000000, 999999999)}",
@@ -122,7 +129,7 @@ def generate(url: str, cars: int, seed: int = 19) -> int:
             bv.append(
                 {
                     "id": c,
-                    "store_id": 1,
+                    "store_id": store,
                     "customer_id": c,
                     "vin": f"LSV{c:014d}",
                     "vin_valid": True,
@@ -155,7 +162,7 @@ def generate(url: str, cars: int, seed: int = 19) -> int:
                     km = km // 10 if rng.random() < 0.5 else km * 10  # a typo
                 bs.append(
                     {
-                        "store_id": 1,
+                        "store_id": store,
                         "ro_number": f"RO{ro}",
                         "vehicle_id": c,
                         "customer_id": c,
@@ -169,22 +176,38 @@ def generate(url: str, cars: int, seed: int = 19) -> int:
                 )
                 d += timedelta(days=max(1, int(gap * rng.uniform(0.5, 1.5))))
             if len(bs) >= 50_000 or c == cars:
-                conn.execute(Customer.__table__.insert(), bc)
-                conn.execute(Vehicle.__table__.insert(), bv)
-                conn.execute(ServiceVisit.__table__.insert(), bs)
+                if stores > 1 and c % 100_000 < len(bc):
+                    print(f"  {c:,} cars, {ro:,} repair orders", flush=True)
+                _bulk(conn, Customer.__table__, bc)
+                _bulk(conn, Vehicle.__table__, bv)
+                _bulk(conn, ServiceVisit.__table__, bs)
                 bc, bv, bs = [], [], []
     engine.dispose()
     return ro
 
 
-def bare_sql(session) -> tuple[float, float]:
+def _bulk(conn, table, rows: list[dict]) -> None:
+    """An executemany insert; psycopg's COPY on PostgreSQL (a group's 10M rows in minutes)."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+
+
+def bare_sql(session, store_id: int = 1) -> tuple[float, float]:
     t0, c0 = time.perf_counter(), time.process_time()
     session.execute(
         select(Vehicle.id, Vehicle.model, Vehicle.purchase_date, Customer.phone)
         .join(Customer, Customer.id == Vehicle.customer_id)
-        .where(Vehicle.store_id == 1, Vehicle.status == VehicleStatus.active)
+        .where(Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active)
     ).all()
-    session.execute(forecasting.history_statement(store_id=1, as_of=AS_OF)).all()
+    session.execute(forecasting.history_statement(store_id=store_id, as_of=AS_OF)).all()
     return time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -192,12 +215,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
     ap.add_argument("--cars", type=int, default=30_000)
+    ap.add_argument(
+        "--stores", type=int, default=1, help="a dealer group: the cars dealt to this many stores"
+    )
+    ap.add_argument("--keep", action="store_true", help="time the data generated before (group runs only)")
     args = ap.parse_args()
-    reset(args.url)
-    t0 = time.perf_counter()
-    ros = generate(args.url, args.cars)
-    print(f"generated {args.cars} cars, {ros} repair orders in {time.perf_counter() - t0:.0f} s (no ANALYZE)")
+    if not args.keep:
+        reset(args.url)
+        t0 = time.perf_counter()
+        ros = generate(args.url, args.cars, stores=args.stores)
+        print(
+            f"generated {args.cars} cars, {ros} repair orders in {time.perf_counter() - t0:.0f} s (no ANALYZE)"
+        )
     db.session.configure(args.url)
+    if args.stores > 1:
+        group(args.stores)
+        return
     clock.set_now(f"{AS_OF}T06:45")
     rows = []
     with db.session.session_scope() as s:
@@ -220,6 +253,48 @@ def main() -> None:
     print(f"{'stage':<44} {'wall s':>7} {'x bare':>7} {'cpu s':>7} {'x bare':>7}  counts")
     for label, secs, cpu, counts in rows:
         print(f"{label:<44} {secs:7.2f} {secs / bare:7.1f} {cpu:7.2f} {cpu / bare_cpu:7.1f}  {counts or ''}")
+
+
+def group(stores: int) -> None:
+    """One pass per store, one after another (as one run per store on a worker does), each
+    against its own bare SQL read warm just before; the sums and the worst store's ratio."""
+    import resource
+
+    clock.set_now(f"{AS_OF}T06:45")
+    totals = {"bare": 0.0, "first": 0.0, "again": 0.0}
+    worst = 0.0
+    print(
+        f"{'store':>5} {'bare s':>7} {'first s':>8} {'again s':>8} {'x bare':>7}  first pass counts",
+        flush=True,
+    )
+    for store_id in range(1, stores + 1):
+        with db.session.session_scope() as s:
+            bare_sql(s, store_id)  # warm the store's pages
+            bare, _cpu = bare_sql(s, store_id)
+        times, first_counts = [], None
+        for _ in range(2):
+            with db.session.session_scope() as s:
+                t0 = time.perf_counter()
+                counts = planning.plan(
+                    session=s, store_id=store_id, actor=Actor.system(label="bench"), as_of=AS_OF
+                )
+                times.append(time.perf_counter() - t0)
+                first_counts = first_counts or counts
+        totals["bare"] += bare
+        totals["first"] += times[0]
+        totals["again"] += times[1]
+        worst = max(worst, times[1] / bare)
+        print(
+            f"{store_id:>5} {bare:7.2f} {times[0]:8.2f} {times[1]:8.2f} {times[1] / bare:7.1f}  {first_counts}",
+            flush=True,
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"group of {stores}: bare SQL {totals['bare']:.1f} s, first pass {totals['first']:.1f} s"
+        f" ({totals['first'] / totals['bare']:.1f}x), daily pass again {totals['again']:.1f} s"
+        f" ({totals['again'] / totals['bare']:.1f}x); worst store's daily pass {worst:.1f}x;"
+        f" peak memory of this process {peak:.0f} MB"
+    )
 
 
 if __name__ == "__main__":
