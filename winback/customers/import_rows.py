@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -21,6 +22,53 @@ from winback.customers.import_errors import RowProblem, encode
 from winback.customers.import_values import value_key
 from winback.customers.models import ImportBatch
 
+# What a parser may return and be shared between rows (immutable values only).
+_SHAREABLE = (str, int, float, bool, Decimal, date, type(None))
+
+
+class _Memo:
+    """A column's parsed values by cell text. A real export repeats its dates, categories,
+    advisors and amounts thousands of times; a parser is a pure function of the cell, so each
+    distinct cell is parsed once (the import spent most of its time parsing, cell by cell).
+    A column whose cells hardly repeat (RO numbers, VINs) stops being remembered after a
+    sample, so memory does not grow with the file."""
+
+    SAMPLE, MIN_HITS, MAX_SIZE = 4000, 0.3, 50_000
+
+    __slots__ = ("hits", "looks", "on", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[Any, tuple[bool, Any]] = {}
+        self.hits = self.looks = 0
+        self.on = True
+
+    def parse(self, parser: Callable[[Any], Any], raw: Any) -> Any:
+        if not self.on:
+            return parser(raw)
+        self.looks += 1
+        known = self.values.get(raw)
+        if known is not None:
+            self.hits += 1
+            ok, value = known
+            if ok:
+                return value
+            raise RowProblem(value[0], **value[1])  # a fresh one: a raised exception keeps its traceback
+        if self.looks >= self.SAMPLE and self.hits < self.MIN_HITS * self.looks:
+            self.on, self.values = False, {}
+            return parser(raw)
+        try:
+            value = parser(raw)
+        except RowProblem as exc:
+            self._keep(raw, (False, (exc.code, exc.params)))
+            raise
+        if isinstance(value, _SHAREABLE):
+            self._keep(raw, (True, value))
+        return value
+
+    def _keep(self, raw: Any, outcome: tuple[bool, Any]) -> None:
+        if len(self.values) < self.MAX_SIZE:
+            self.values[raw] = outcome
+
 
 @dataclass
 class ImportContext:
@@ -34,6 +82,7 @@ class ImportContext:
     # field -> {normalised word: value}: the store's own words for closed-list values.
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     plans: dict[int, list[tuple]] = field(default_factory=dict)  # ``_plan`` per spec
+    memos: dict[str, _Memo] = field(default_factory=dict)  # field -> its parsed cells
 
 
 def _plan(ctx: ImportContext, spec: dict[str, Callable[[Any], Any]]) -> list[tuple]:
@@ -42,7 +91,7 @@ def _plan(ctx: ImportContext, spec: dict[str, Callable[[Any], Any]]) -> list[tup
     plan = ctx.plans.get(id(spec))
     if plan is None:
         plan = ctx.plans[id(spec)] = [
-            (name, ctx.cols[name], parser, ctx.values.get(name) or None)
+            (name, ctx.cols[name], parser, ctx.values.get(name) or None, ctx.memos.setdefault(name, _Memo()))
             for name, parser in spec.items()
             if name in ctx.cols
         ]
@@ -62,7 +111,7 @@ def parse_row(
     out: dict[str, Any] = {}
     errors, warnings = [], []
     width = len(cells)
-    for name, i, parser, words in _plan(ctx, spec):
+    for name, i, parser, words, memo in _plan(ctx, spec):
         raw = cells[i] if i < width else None
         if isinstance(raw, str):
             raw = raw.replace("\x00", "").strip() or None  # a NUL byte: PostgreSQL refuses it in text
@@ -80,7 +129,9 @@ def parse_row(
                 )
                 continue
         try:
-            out[name] = parser(raw if words is None or raw is None else words.get(value_key(raw), raw))
+            out[name] = memo.parse(
+                parser, raw if words is None or raw is None else words.get(value_key(raw), raw)
+            )
         except RowProblem as exc:
             if name in import_cells.SOFT_FIELDS:  # not a key: imported empty, with a warning
                 out[name] = None
@@ -151,10 +202,14 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     """Insert ``rows`` (all with the same keys): PostgreSQL's ``COPY`` through psycopg (the fastest
     way in, issue 20), elsewhere one ``executemany``. A row the database refuses raises a
     ``DBAPIError`` either way, so the caller's savepoint and row-by-row retry work the same."""
-    if session.get_bind().dialect.name != "postgresql":
+    dialect = session.get_bind().dialect
+    cols = list(rows[0])
+    if dialect.name == "sqlite":
+        _executemany(session, table, cols, rows)
+        return
+    if dialect.name != "postgresql":
         session.execute(insert(table), rows)
         return
-    cols = list(rows[0])
     raw = session.connection().connection.driver_connection
     names = ", ".join(f'"{c}"' for c in cols)
     try:
@@ -163,6 +218,23 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
                 copy.write_row([row[c] for c in cols])
     except raw.Error as exc:  # psycopg's own error: told as SQLAlchemy tells the others
         raise DBAPIError(f"COPY {table.name}", None, exc) from exc
+
+
+def _executemany(session: Session, table: Table, cols: list[str], rows: list[dict[str, Any]]) -> None:
+    """One ``executemany`` of the driver, each column converted by its type's own bind
+    processor in one pass: SQLAlchemy's executemany converted row by row, which cost more
+    than SQLite's insert itself. Errors come wrapped as ``DBAPIError`` all the same."""
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer
+    columns = []
+    for c in cols:
+        values = [row[c] for row in rows]
+        process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+        columns.append([process(v) for v in values] if process else values)
+    names = ", ".join(quote.quote(c) for c in cols)
+    marks = ", ".join("?" * len(cols))
+    sql = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({marks})"
+    session.connection().exec_driver_sql(sql, list(zip(*columns)))
 
 
 def uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
