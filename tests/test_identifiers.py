@@ -22,7 +22,9 @@ def _library(raw: str) -> tuple[str, bool]:
 def test_plain_mobiles_agree_with_the_library() -> None:
     rng = random.Random(20261130)
     # Every 4-digit block start (130..199 x 0..9) and random tails, valid and invalid blocks alike.
-    numbers = [f"1{a}{b}{rng.randrange(10**8):08d}" for a in range(3, 10) for b in range(10) for _ in range(30)]
+    numbers = [
+        f"1{a}{b}{rng.randrange(10**8):08d}" for a in range(3, 10) for b in range(10) for _ in range(30)
+    ]
     numbers += [f"1{rng.randrange(3, 10)}{rng.randrange(10**9):09d}" for _ in range(5000)]
     disagreements = []
     for raw in numbers:
