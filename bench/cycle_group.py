@@ -1,0 +1,163 @@
+"""Benchmark: the monthly cycle through assignment for a dealer group on PostgreSQL.
+
+    .venv/bin/python bench/care.py --url postgresql+psycopg://postgres@127.0.0.1:5432/wb_care_group \\
+        --cars 1000000 --stores 30                                   # the group's archive, once
+    .venv/bin/python bench/cycle_group.py --server postgresql+psycopg://postgres@127.0.0.1:5432 \\
+        --template wb_care_group
+
+Takes a generated group archive (``bench/care.py --stores N``: stores, advisors, customers,
+vehicles, repair orders) as a template database and, each on its own copy
+(``CREATE DATABASE ... TEMPLATE``), times:
+
+1. the bare SQL of the four stages, store by store: a phone check (``UPDATE``), one
+   ``INSERT INTO targets SELECT`` from the repair orders grouped per vehicle, one grouped
+   profile query, one ``INSERT INTO survey_tasks SELECT`` dealing the targets round-robin;
+2. ``winback cycle start --month 2026-11`` for every store as a subprocess (Prefect in-process,
+   the stores one after another), its wall time and peak memory (max RSS).
+
+Statistics are gathered on the template first (``ANALYZE``), as the import leaves them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = "2026-11-02"
+MONTH = "2026-11"
+
+BARE = {
+    "cleanup": [
+        "UPDATE customers SET phone_valid = (length(phone) = 11 AND substr(phone, 1, 1) = '1')"
+        " WHERE store_id = :store"
+    ],
+    "screening": [
+        "INSERT INTO cycles (id, store_id, month, stage, settings, as_of, started_at)"
+        " VALUES (:store, :store, :month, 'started', '{}', :as_of, now())",
+        "INSERT INTO targets (store_id, cycle_id, customer_id, vehicle_id, band, last_visit_date,"
+        " months_since_visit, in_warranty, visit_count, total_spend, profile, holdout, created_at)"
+        " SELECT :store, :store, v.customer_id, v.id,"
+        "  CASE WHEN t.last_visit < CAST(:as_of AS date) - interval '12 months' THEN 'lost' ELSE 'at_risk' END,"
+        "  t.last_visit, 0, coalesce(v.warranty_end >= CAST(:as_of AS date), false), t.n, t.spend, '{}', false, now()"
+        " FROM vehicles v JOIN (SELECT s.vehicle_id, max(s.visit_date) AS last_visit, count(*) AS n,"
+        "  sum(s.amount) AS spend FROM vehicles vv JOIN service_visits s ON s.vehicle_id = vv.id"
+        "  WHERE vv.store_id = :store AND s.visit_date <= CAST(:as_of AS date) GROUP BY s.vehicle_id) t"
+        "  ON t.vehicle_id = v.id"
+        " WHERE v.store_id = :store AND v.status = 'active'"
+        "  AND t.last_visit <= CAST(:as_of AS date) - interval '6 months'",
+    ],
+    "profile": [
+        "SELECT v.model, c.district, c.customer_type, count(*), count(t.id)"
+        " FROM vehicles v JOIN customers c ON c.id = v.customer_id"
+        " LEFT JOIN targets t ON t.vehicle_id = v.id AND t.cycle_id = :store"
+        " WHERE v.store_id = :store GROUP BY 1, 2, 3"
+    ],
+    "assignment": [
+        "INSERT INTO survey_tasks (store_id, cycle_id, target_id, customer_id, assignee_id, assigned_at,"
+        " due_at, status, band, total_spend, version)"
+        " SELECT :store, :store, t.id, t.customer_id, a.id, now(), now() + interval '7 days',"
+        "  'open', t.band, t.total_spend, 1"
+        " FROM (SELECT id, customer_id, band, total_spend, row_number() OVER (ORDER BY id) AS k FROM targets"
+        "  WHERE cycle_id = :store) t"
+        " JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS j FROM staff WHERE active AND store_id = :store) a"
+        "  ON a.j = t.k % (SELECT count(*) FROM staff WHERE active AND store_id = :store)"
+    ],
+}
+
+
+def copy_of(server: str, template: str, name: str) -> str:
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN (:a, :b)"),
+            {"a": name, "b": template},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    return f"{server}/{name}"
+
+
+def run_bare(url: str) -> tuple[dict[str, float], int, int]:
+    engine = create_engine(url)
+    out = dict.fromkeys(BARE, 0.0)
+    with engine.connect() as conn:
+        stores = [r[0] for r in conn.execute(text("SELECT id FROM stores ORDER BY id"))]
+    for store in stores:
+        with engine.begin() as conn:
+            for stage, statements in BARE.items():
+                t0 = time.perf_counter()
+                for sql in statements:
+                    result = conn.execute(text(sql), {"store": store, "month": MONTH, "as_of": AS_OF})
+                    if result.returns_rows:
+                        result.all()
+                out[stage] += time.perf_counter() - t0
+    with engine.connect() as conn:
+        targets = conn.execute(text("SELECT count(*) FROM targets")).scalar()
+        tasks = conn.execute(text("SELECT count(*) FROM survey_tasks")).scalar()
+    engine.dispose()
+    return out, targets, tasks
+
+
+def run_cli(url: str, data_dir: Path) -> tuple[float, float, int, int]:
+    env = {**os.environ, "WINBACK_DATABASE_URL": url, "WINBACK_DATA_DIR": str(data_dir)}
+    env.pop("PREFECT_API_URL", None)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [Path(sys.executable).with_name("winback"), "cycle", "start", "--month", MONTH]
+        + ["--as-of", f"{AS_OF}T09:00"],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        targets = conn.execute(text("SELECT count(*) FROM targets")).scalar()
+        tasks = conn.execute(text("SELECT count(*) FROM survey_tasks")).scalar()
+    engine.dispose()
+    return wall, peak, targets, tasks
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--server", required=True, help="postgresql+psycopg://USER@HOST:PORT (no database)")
+    ap.add_argument("--template", default="wb_care_group")
+    ap.add_argument("--data-dir", default="/tmp/winback-bench-cycle-group")
+    a = ap.parse_args()
+    engine = create_engine(f"{a.server}/{a.template}", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        sizes = {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+            for t in ("stores", "customers", "vehicles", "service_visits")
+        }
+    engine.dispose()
+    print(f"template {a.template}: {sizes}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    bare, bare_targets, bare_tasks = run_bare(copy_of(a.server, a.template, "wb_cycle_bare"))
+    total = sum(bare.values())
+    for stage, secs in bare.items():
+        print(f"bare SQL {stage:<11} {secs:8.1f} s", flush=True)
+    print(
+        f"bare SQL total       {total:8.1f} s  (targets {bare_targets:,}, tasks {bare_tasks:,})", flush=True
+    )
+    Path(a.data_dir).mkdir(parents=True, exist_ok=True)
+    wall, peak, targets, tasks = run_cli(copy_of(a.server, a.template, "wb_cycle_cli"), Path(a.data_dir))
+    print(
+        f"winback cycle start, {sizes['stores']} stores in-process: {wall:.1f} s = {wall / total:.1f}x bare SQL;"
+        f" peak memory {peak:.0f} MB; targets {targets:,}, tasks {tasks:,}; load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
