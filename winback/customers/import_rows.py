@@ -10,10 +10,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from db.bulk import insert_rows
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.customers import import_cells
@@ -199,42 +199,8 @@ def apply_changes(
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (all with the same keys): PostgreSQL's ``COPY`` through psycopg (the fastest
-    way in, issue 20), elsewhere one ``executemany``. A row the database refuses raises a
-    ``DBAPIError`` either way, so the caller's savepoint and row-by-row retry work the same."""
-    dialect = session.get_bind().dialect
-    cols = list(rows[0])
-    if dialect.name == "sqlite":
-        _executemany(session, table, cols, rows)
-        return
-    if dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    raw = session.connection().connection.driver_connection
-    names = ", ".join(f'"{c}"' for c in cols)
-    try:
-        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in cols])
-    except raw.Error as exc:  # psycopg's own error: told as SQLAlchemy tells the others
-        raise DBAPIError(f"COPY {table.name}", None, exc) from exc
-
-
-def _executemany(session: Session, table: Table, cols: list[str], rows: list[dict[str, Any]]) -> None:
-    """One ``executemany`` of the driver, each column converted by its type's own bind
-    processor in one pass: SQLAlchemy's executemany converted row by row, which cost more
-    than SQLite's insert itself. Errors come wrapped as ``DBAPIError`` all the same."""
-    dialect = session.get_bind().dialect
-    quote = dialect.identifier_preparer
-    columns = []
-    for c in cols:
-        values = [row[c] for row in rows]
-        process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
-        columns.append([process(v) for v in values] if process else values)
-    names = ", ".join(quote.quote(c) for c in cols)
-    marks = ", ".join("?" * len(cols))
-    sql = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({marks})"
-    session.connection().exec_driver_sql(sql, list(zip(*columns)))
+    """Insert ``rows`` (all with the same keys) by the database's bulk path (``db.bulk``)."""
+    insert_rows(session, table, rows)
 
 
 def uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

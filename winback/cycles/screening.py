@@ -15,6 +15,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from db.bulk import insert_rows
 from winback import clock
 from winback.actor import Actor
 from winback.analytics import service as analytics
@@ -71,7 +72,7 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     for r in rows:
         r["holdout"] = r["vehicle_id"] in held
     if rows:
-        session.execute(Target.__table__.insert(), [_enum_values(r) for r in rows])
+        insert_rows(session, Target.__table__, [_enum_values(r) for r in rows])
     counts = Counter(r["band"].value for r in rows)
     total = session.scalar(select(func.count()).where(Target.cycle_id == cycle.id)) or 0
     advance(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
+from db.bulk import insert_rows
 from winback import clock
 from winback.accounts import staff_rules
 from winback.accounts.models import Role, Staff
@@ -74,7 +75,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
             )
         )
     if rows:
-        session.execute(SurveyTask.__table__.insert(), rows)
+        insert_rows(session, SurveyTask.__table__, rows)
         _announce(session, cycle, actor, by_id, per_advisor, len(rows), now, due)
     if cycle.surveys_assigned_at is None and rows:
         cycle.surveys_assigned_at = now
