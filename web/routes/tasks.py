@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
+from edge.locale import page_locale
 from edge.session import SessionDep
 from edge.users import CurrentUser
 from web import flash, forms, render
@@ -16,10 +17,12 @@ from web.routes.common import see_other as _see_other
 from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
+from winback.customers import contacts
 from winback.customers import service as customers
 from winback.cycles import service as cycles
 from winback.errors import InvalidInput
 from winback.surveys import service as surveys
+from winback.surveys import workbench
 from winback.surveys.models import ContactMethod, Disposition, ShopKind, SurveyStatus
 from winback.surveys.schemas import ComplaintAnswerIn, ContactAttemptIn, ExcludeIn, ReassignIn, SurveyResultIn
 
@@ -51,7 +54,16 @@ def task_list(
         overdue_only=overdue,
     )
     return render(
-        request, "tasks/list.html", user=user, tasks=rows, q=q, closed=closed, band=band, overdue=overdue
+        request,
+        "tasks/list.html",
+        user=user,
+        tasks=rows,
+        q=q,
+        closed=closed,
+        band=band,
+        overdue=overdue,
+        day=surveys.my_day(session=session, advisor=user),
+        end_of_today=workbench.end_of_today(),
     )
 
 
@@ -78,6 +90,7 @@ def _task_page(
 ):
     task = surveys.get_task(session=session, task_id=task_id, viewer=user)
     form = {**_form_of(task), **(form or {})}
+    about = surveys.story(session=session, task=task)
     return render(
         request,
         "tasks/detail.html",
@@ -100,6 +113,11 @@ def _task_page(
         ],
         rules=cycles.get_cycle(session=session, cycle_id=task.cycle_id).rules,
         today_iso=clock.today().isoformat(),
+        script=surveys.task_script(session=session, task=task, locale=page_locale(request, user)),
+        about=about,
+        next_actions=surveys.next_actions(session=session, task=task, about=about),
+        policy=surveys.unreachable_policy(session, task),
+        phone_history=contacts.phone_history(session=session, customer_id=task.customer_id),
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
         **notes_context(request, session, task.customer_id, f"/tasks/{task.id}"),
     )
@@ -249,6 +267,7 @@ def _attempts_section(
         form=form or {},
         error=error,
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
+        policy=surveys.unreachable_policy(session, task),
     )
 
 
