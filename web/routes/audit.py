@@ -23,8 +23,7 @@ from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
 from winback.audit.export import events_xlsx
-from winback.customers import contact_masking, privacy
-from winback.customers import contacts
+from winback.customers import contact_masking, contacts, privacy
 from winback.customers import service as customers
 from winback.customers.models import VehicleStatus
 from winback.cycles import flow_runs

@@ -14,7 +14,7 @@ from web import flash, forms, render
 from web.routes.common import see_other
 from web.routes.tasks import _task_page
 from winback.accounts.models import Role
-from winback.errors import Forbidden
+from winback.errors import Forbidden, InvalidInput
 from winback.surveys import service as surveys
 from winback.surveys.schemas import CallScriptIn, DoNotContactIn, PhoneCorrectionIn, SecondContactIn
 
@@ -27,7 +27,7 @@ def _contact_again(request, user, session, *, error, status, form, task_id):
 
 
 @router.post("/tasks/{task_id}/phone")
-@forms.form(_contact_again, messages={"phone.missing": "write the new phone number"})
+@forms.form(_contact_again)
 def task_phone(
     request: Request,
     task_id: int,
@@ -36,6 +36,8 @@ def task_phone(
     phone: Annotated[str, Form()] = "",
     phone_note: Annotated[str, Form()] = "",
 ):
+    if not phone.strip():
+        raise InvalidInput("write the new phone number", field="phone")
     body = PhoneCorrectionIn.model_validate({"phone": phone, "note": phone_note or None})
     surveys.correct_phone(
         session=session, task_id=task_id, phone=body.phone, note=body.note, actor_staff=user
