@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from tests.pages import login
+from tests.test_browser import browser, live_server  # noqa: F401  (fixtures)
 from winback import clock
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
@@ -284,3 +285,62 @@ def test_do_not_contact_leaves_the_customer_out_of_later_screenings(session, sur
     session.commit()
     screened = session.scalars(select(Target.customer_id).where(Target.cycle_id == cycle.id)).all()
     assert screened and task.customer_id not in screened
+
+
+# ---- on a phone (headless Chromium at 375 px) --------------------------------------------
+
+# Visible tap targets of the page's main part smaller than 44 px in either direction (inline
+# text links aside: WCAG 2.5.8 exempts them), described for the failure message.
+SMALL_TARGETS = """() => [...document.querySelectorAll(
+    'main button, main select, main textarea, main input:not([type=hidden]):not([type=checkbox]):not([type=radio]),'
+    + ' main a.tel, main .card a.title, main fieldset label')]
+  .filter(e => e.offsetParent !== null)
+  .map(e => [e, e.getBoundingClientRect()])
+  .filter(([e, r]) => r.height < 44 || r.width < 44)
+  .map(([e, r]) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+
+
+def test_the_queue_and_a_task_on_a_phone(live_server, browser, request):
+    from playwright.sync_api import expect
+
+    from tests.test_browser import shot
+
+    base, _cycle = live_server
+    db = request.node.callspec.id
+    phone = browser.new_context(
+        viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    page = phone.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(base + "/login")
+    page.get_by_label("用户名").fill("advisor1")
+    page.get_by_label("密码").fill("winback-demo")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/tasks")
+    expect(page.locator("#my-day")).to_contain_text("本周完成 0 个")
+    expect(page.locator("#my-day")).to_contain_text("按已分配客户计")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
+    assert page.evaluate(SMALL_TARGETS) == []
+    shot(page, "workbench-queue", db)
+
+    page.locator("li.card a.title").first.click()
+    page.wait_for_url("**/tasks/*")
+    expect(page.locator("#call-guide .opening")).to_contain_text("您好")
+    expect(page.locator("#attempt-policy")).to_contain_text("将标记无法联系")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
+    assert page.evaluate(SMALL_TARGETS) == []
+    assert page.locator(".savebar").evaluate("e => getComputedStyle(e).position") == "sticky"
+    # the save bar stays in reach while the survey is scrolled through
+    page.locator("#notes").scroll_into_view_if_needed()
+    bar = page.locator(".savebar").bounding_box()
+    assert bar is not None and bar["y"] + bar["height"] <= 812 + 1
+    # one tap after the call records the outcome and says how far the attempt policy is
+    page.locator("#attempts").get_by_role("button", name="无人接听", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("未接通")
+    expect(page.locator("#attempts li")).to_have_count(1)
+    expect(page.locator("#attempt-policy")).to_contain_text("再有 2 次未接通")
+    shot(page, "workbench-task", db)
+    phone.close()
+    assert not errors, errors
