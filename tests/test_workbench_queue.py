@@ -18,6 +18,7 @@ from winback.customers import cleanup
 from winback.customers import service as customers
 from winback.customers.models import Customer, PhoneChange
 from winback.cycles.models import Band
+from winback.evaluation import my_day
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, SurveyStatus, SurveyTask
 
@@ -79,7 +80,7 @@ def test_todays_queue_and_the_personal_line(session, surveying_cycle, staff, cli
     mine = surveys.my_tasks_page(session=session, advisor_id=advisor.id, page_size=None).items
     # yesterday's afternoon call-back (still not made) and this morning's lead, in promised order
     assert [t.id for t in mine[:2]] == [first.id, later.id]
-    day = surveys.my_day(session=session, advisor=advisor)
+    day = my_day.my_day(session=session, advisor=advisor)
     total = len(_open_tasks(session, surveying_cycle, advisor)) + 1
     assert day.done_this_week == 1
     assert day.callbacks_today == 2
@@ -109,9 +110,9 @@ def test_tomorrows_call_back_sinks_and_due_today_counts(session, surveying_cycle
     session.commit()
     mine = surveys.my_tasks_page(session=session, advisor_id=advisor.id, page_size=None).items
     assert mine[-1].id == task.id
-    assert surveys.my_day(session=session, advisor=advisor).due_today == 0
+    assert my_day.my_day(session=session, advisor=advisor).due_today == 0
     clock.set_now(task.due_at - timedelta(hours=1))  # the deadline's day
-    day = surveys.my_day(session=session, advisor=advisor)
+    day = my_day.my_day(session=session, advisor=advisor)
     assert day.due_today == len(_open_tasks(session, surveying_cycle, advisor)) and day.overdue == 0
 
 

@@ -14,7 +14,9 @@ from api.deps import CurrentUser, SessionDep, store_ids
 from api.schemas import Out, TaskOut, Timestamp
 from edge.locale import api_locale
 from winback.customers import contacts
+from winback.evaluation import my_day as figures
 from winback.i18n import translate
+from winback.plans import call_guide as guide
 from winback.surveys import service as surveys
 from winback.surveys.schemas import CallScriptIn, DoNotContactIn, PhoneCorrectionIn, SecondContactIn
 
@@ -100,7 +102,7 @@ def _script(s: surveys.Script) -> dict[str, Any]:
 def my_day(user: CurrentUser, session: SessionDep, request: Request) -> dict[str, Any]:
     """The personal line above the advisor's queue (``GET /api/tasks/mine`` is the queue, in
     working order: today's call-backs, then overdue tasks, then the rest by deadline)."""
-    day = surveys.my_day(session=session, advisor=user)
+    day = figures.my_day(session=session, advisor=user)
     counts = translate(
         "counted over the {assigned} customers assigned to me: {back} back",
         api_locale(request),
@@ -114,7 +116,7 @@ def my_day(user: CurrentUser, session: SessionDep, request: Request) -> dict[str
 def call_guide(task_id: int, user: CurrentUser, session: SessionDep, request: Request) -> dict[str, Any]:
     locale = api_locale(request)
     task = surveys.get_task(session=session, task_id=task_id, viewer=user)
-    about = surveys.story(session=session, task=task)
+    about = guide.story(session=session, task=task)
     policy = surveys.unreachable_policy(session, task)
     outlook = policy.outlook()
     return {
@@ -132,7 +134,7 @@ def call_guide(task_id: int, user: CurrentUser, session: SessionDep, request: Re
         },
         "next_actions": [
             {"kind": a.kind, "text": translate(a.text, locale), "measures": a.measures}
-            for a in surveys.next_actions(session=session, task=task, about=about)
+            for a in guide.next_actions(session=session, task=task, about=about)
         ],
         "policy": {
             "failed": policy.failed,

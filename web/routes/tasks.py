@@ -21,8 +21,9 @@ from winback.customers import contacts
 from winback.customers import service as customers
 from winback.cycles import service as cycles
 from winback.errors import InvalidInput
+from winback.evaluation import my_day
+from winback.plans import call_guide
 from winback.surveys import service as surveys
-from winback.surveys import workbench
 from winback.surveys.models import ContactMethod, Disposition, ShopKind, SurveyStatus
 from winback.surveys.schemas import ComplaintAnswerIn, ContactAttemptIn, ExcludeIn, ReassignIn, SurveyResultIn
 
@@ -62,8 +63,8 @@ def task_list(
         closed=closed,
         band=band,
         overdue=overdue,
-        day=surveys.my_day(session=session, advisor=user),
-        end_of_today=workbench.end_of_today(),
+        day=my_day.my_day(session=session, advisor=user),
+        end_of_today=surveys.end_of_today(),
     )
 
 
@@ -90,7 +91,7 @@ def _task_page(
 ):
     task = surveys.get_task(session=session, task_id=task_id, viewer=user)
     form = {**_form_of(task), **(form or {})}
-    about = surveys.story(session=session, task=task)
+    about = call_guide.story(session=session, task=task)
     return render(
         request,
         "tasks/detail.html",
@@ -115,7 +116,7 @@ def _task_page(
         today_iso=clock.today().isoformat(),
         script=surveys.task_script(session=session, task=task, locale=page_locale(request, user)),
         about=about,
-        next_actions=surveys.next_actions(session=session, task=task, about=about),
+        next_actions=call_guide.next_actions(session=session, task=task, about=about),
         policy=surveys.unreachable_policy(session, task),
         phone_history=contacts.phone_history(session=session, customer_id=task.customer_id),
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),

@@ -4,7 +4,7 @@ list, the progress board, the reasons recorded so far."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
@@ -16,7 +16,6 @@ from winback.customers.models import Customer, Vehicle
 from winback.cycles.models import Band, Target
 from winback.errors import Forbidden, InvalidInput, NotFound
 from winback.paging import PAGE_SIZE, Page, matches, paginate, words
-from winback.surveys import workbench
 from winback.surveys.models import (
     ContactAttempt,
     Disposition,
@@ -52,6 +51,12 @@ def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
 LIST_LOADING = (selectinload(SurveyTask.target), selectinload(SurveyTask.assignee))
 
 
+def end_of_today() -> datetime:
+    """The end of the business day: a call-back promised before it is one of today's."""
+    start = datetime.combine(clock.today(), time.min, tzinfo=clock.business_tz())
+    return start + timedelta(days=1)
+
+
 def _my_tasks_query(
     *,
     advisor_id: int,
@@ -82,7 +87,7 @@ def _my_tasks_query(
     # Today's call-backs (约定回电 before the business day ends) lead, in the order promised;
     # then overdue tasks, then the rest by deadline; call-backs of a later day sink.
     callback_today = and_(
-        is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at < workbench.end_of_today()
+        is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at < end_of_today()
     )
     rank = case(
         (callback_today, 0),

@@ -13,13 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from winback import clock
-from winback.accounts.models import Staff, Store
+from winback.accounts.models import Role, Staff, Store
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.cycles.models import Band
-from winback.errors import InvalidInput
+from winback.errors import Forbidden, InvalidInput
 from winback.i18n import N_, gettext
-from winback.plans.guards import require_manager
 from winback.surveys.models import CallScript, SurveyTask
 
 # The bands a script is written for; likely-lost customers (not yet past the red line) hear
@@ -111,7 +110,8 @@ def save_call_script(
     *, session: Session, store_id: int, band: Band | str, opening: str, questions: str, actor_staff: Staff
 ) -> Script | None:
     """The manager writes the store's script for a band; both texts empty go back to the default."""
-    require_manager(actor_staff)
+    if not actor_staff.has_role(Role.manager):
+        raise Forbidden("only the store's manager edits the call scripts")
     try:
         band = Band(band)
     except ValueError:

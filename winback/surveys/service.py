@@ -12,9 +12,9 @@ flows, tests) that say ``surveys.close_task``:
 * ``complaints.py`` answering complaints;
 * ``deadlines.py`` reminders, escalation, the survey window and the tally;
 * ``guards.py`` the checks every change goes through;
-* ``workbench.py`` the advisor's personal line (done this week, due today, win-back rate);
-* ``scripts.py`` the store's call scripts; ``call_guide.py`` the customer's story and the
-  suggested next action;
+* ``scripts.py`` the store's call scripts (the customer's story and the suggested next action
+  read the plans: ``winback.plans.call_guide``; the personal line's figures read the
+  evaluation's: ``winback.evaluation.my_day``);
 * ``contact_data.py`` correcting the contact data from a task (new phone, second contact,
   do-not-contact).
 """
@@ -29,7 +29,6 @@ from winback.surveys.assignment import (
     reassign_many,
 )
 from winback.surveys.attempts import UnreachablePolicy, record_attempt, unreachable_policy
-from winback.surveys.call_guide import NextAction, Story, next_actions, story
 from winback.surveys.carry import carried_history, carry_over_open_tasks
 from winback.surveys.complaints import answer_complaint, open_complaints
 from winback.surveys.contact_data import correct_phone, do_not_contact, second_contact
@@ -37,6 +36,7 @@ from winback.surveys.deadlines import escalate_overdue, remind_due_soon, survey_
 from winback.surveys.lists import (
     TaskSummary,
     cycle_tasks_page,
+    end_of_today,
     get_task,
     my_tasks_page,
     progress,
@@ -47,22 +47,16 @@ from winback.surveys.lists import (
 from winback.surveys.reason_codes import OTHER_REASON, reason_codes, reasons_by_code, save_reason_code
 from winback.surveys.scripts import Script, call_script, call_scripts, save_call_script, task_script
 from winback.surveys.work import close_task, save_draft
-from winback.surveys.workbench import MyDay, my_day
 
 __all__ = [
-    "MyDay",
-    "NextAction",
+    "end_of_today",
     "Script",
-    "Story",
     "call_script",
     "call_scripts",
     "correct_phone",
     "do_not_contact",
-    "my_day",
-    "next_actions",
     "save_call_script",
     "second_contact",
-    "story",
     "task_script",
     "OTHER_REASON",
     "TaskSummary",

@@ -9,7 +9,7 @@ Here it runs over the cycles not yet evaluated (the ones the advisor is still wo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from winback.customers.models import ServiceVisit
 from winback.cycles.models import Target
 from winback.evaluation.calculation import pct
 from winback.evaluation.models import Evaluation
+from winback.surveys.lists import end_of_today
 from winback.surveys.models import SurveyStatus, SurveyTask
 
 
@@ -38,22 +39,10 @@ class MyDay:
     target_pct: float  # the store's win-back target (winback_target_pct)
 
 
-def _day_bounds(now: datetime) -> tuple[datetime, datetime, datetime]:
-    """Business day start, its end, and the start of the business week (Monday), as UTC-aware."""
-    today = clock.local(now).date()
-    start = datetime.combine(today, time.min, tzinfo=clock.business_tz())
-    week = start - timedelta(days=today.weekday())
-    return start, start + timedelta(days=1), week
-
-
-def end_of_today() -> datetime:
-    """The end of the business day (call-backs before it are "today's")."""
-    return _day_bounds(clock.now())[1]
-
-
 def my_day(*, session: Session, advisor: Staff) -> MyDay:
-    now = clock.now()
-    start, end, week = _day_bounds(now)
+    now, end = clock.now(), end_of_today()
+    start = end - timedelta(days=1)
+    week = start - timedelta(days=clock.today().weekday())
     mine = SurveyTask.assignee_id == advisor.id
     is_open = SurveyTask.status == SurveyStatus.open
     counts = session.execute(
