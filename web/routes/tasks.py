@@ -7,22 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
-from edge.locale import page_locale
 from edge.session import SessionDep
 from edge.users import CurrentUser
 from web import flash, forms, render
 from web.routes.archive import notes_context
+from web.routes.call_context import queue_context, task_context
 from web.routes.common import PAGE, is_htmx, safe_back
 from web.routes.common import see_other as _see_other
 from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
-from winback.customers import contacts
 from winback.customers import service as customers
 from winback.cycles import service as cycles
 from winback.errors import InvalidInput
-from winback.evaluation import my_day
-from winback.plans import call_guide
 from winback.surveys import service as surveys
 from winback.surveys.models import ContactMethod, Disposition, ShopKind, SurveyStatus
 from winback.surveys.schemas import ComplaintAnswerIn, ContactAttemptIn, ExcludeIn, ReassignIn, SurveyResultIn
@@ -54,18 +51,8 @@ def task_list(
         band=band or None,
         overdue_only=overdue,
     )
-    return render(
-        request,
-        "tasks/list.html",
-        user=user,
-        tasks=rows,
-        q=q,
-        closed=closed,
-        band=band,
-        overdue=overdue,
-        day=my_day.my_day(session=session, advisor=user),
-        end_of_today=surveys.end_of_today(),
-    )
+    shown = {"tasks": rows, "q": q, "closed": closed, "band": band, "overdue": overdue}
+    return render(request, "tasks/list.html", user=user, **shown, **queue_context(session, user))
 
 
 def _form_of(task) -> dict:
@@ -91,7 +78,6 @@ def _task_page(
 ):
     task = surveys.get_task(session=session, task_id=task_id, viewer=user)
     form = {**_form_of(task), **(form or {})}
-    about = call_guide.story(session=session, task=task)
     return render(
         request,
         "tasks/detail.html",
@@ -114,11 +100,7 @@ def _task_page(
         ],
         rules=cycles.get_cycle(session=session, cycle_id=task.cycle_id).rules,
         today_iso=clock.today().isoformat(),
-        script=surveys.task_script(session=session, task=task, locale=page_locale(request, user)),
-        about=about,
-        next_actions=call_guide.next_actions(session=session, task=task, about=about),
-        policy=surveys.unreachable_policy(session, task),
-        phone_history=contacts.phone_history(session=session, customer_id=task.customer_id),
+        **task_context(request, user, session, task),
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
         **notes_context(request, session, task.customer_id, f"/tasks/{task.id}"),
     )
