@@ -78,6 +78,14 @@ class CallGuideOut(Out):
     policy: PolicyOut
 
 
+class PhoneChangeOut(Out):
+    old_phone: str | None
+    new_phone: str
+    old_reported_wrong: bool  # the old number had been reported wrong (空号/错号)
+    note: str | None
+    changed_at: str
+
+
 class ContactOut(Out):
     customer_id: int
     phone: str | None
@@ -85,7 +93,7 @@ class ContactOut(Out):
     second_contact_name: str | None
     second_contact_phone: str | None
     do_not_call: bool
-    phone_history: list[dict[str, Any]]
+    phone_history: list[PhoneChangeOut]  # the replaced numbers, newest first
 
 
 def _script(s: surveys.Script) -> dict[str, Any]:
