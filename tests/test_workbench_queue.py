@@ -218,6 +218,7 @@ def test_correct_the_contact_data_from_the_task(session, surveying_cycle, staff,
     old = task.target.customer.phone
     login(client, "advisor1")
     assert client.post(f"/tasks/{task.id}/attempts", data={"outcome": "wrong_number"}).status_code == 303
+    assert "号码错误：请在“联系方式”中填写正确的号码" in client.get(f"/tasks/{task.id}").text
     r = client.post(f"/tasks/{task.id}/phone", data={"phone": "12345"})
     assert r.status_code == 422 and "不是有效的电话号码" in r.text
     r = client.post(f"/tasks/{task.id}/phone", data={"phone": "139 1234 5678", "phone_note": "客户微信告知"})
