@@ -140,6 +140,28 @@ def task_summary(t: Any, viewer: Any = None) -> dict[str, Any]:
     }
 
 
+def contact_data(c: Any, history: list[Any], viewer: Any, task: Any) -> dict[str, Any]:
+    """A customer's contact data after a correction from a task (numbers as ``viewer`` may see them)."""
+    return {
+        "customer_id": c.id,
+        "phone": privacy.phone_for(c.phone, viewer, task),
+        "phone_valid": c.phone_valid,
+        "second_contact_name": c.second_contact_name,
+        "second_contact_phone": privacy.phone_for(c.second_contact_phone, viewer, task),
+        "do_not_call": c.do_not_call,
+        "phone_history": [
+            {
+                "old_phone": privacy.phone_for(h.old_phone, viewer, task),
+                "new_phone": privacy.phone_for(h.new_phone, viewer, task),
+                "old_reported_wrong": h.old_reported_wrong,
+                "note": h.note,
+                "changed_at": h.changed_at.isoformat(),
+            }
+            for h in history
+        ],
+    }
+
+
 def measure(m: Measure) -> dict[str, Any]:
     return {
         "id": m.id,

@@ -288,6 +288,36 @@ RULES: dict[str, tuple[tuple, object]] = {
     "POST /admin/staff/{staff}/channel": (("ok", 403, 403, 403, 403, 403, 404, "in"), "form:apprise_url="),
     "POST /admin/staff/{staff}/channel/test": (("ok", 403, 403, 403, 403, 403, 404, "in"), None),
     "GET /admin/notifications": (("ok", 403, 403, 403, 403, 403, "ok", "in"), None),
+    # the advisor's workbench on the phone (issue 18): the personal line, a task's call guide,
+    # the store's call scripts (the manager writes them), contact data corrected from a task
+    "GET /api/tasks/my-day": (("ok",) * 7 + ("in",), None),
+    "GET /api/tasks/{task}/call-guide": (("ok", "ok", "ok", 403, "ok", "ok", 404, "in"), None),
+    "GET /api/call-scripts": (("ok",) * 7 + ("in",), None),
+    "PUT /api/call-scripts/{band}": (
+        (403, 403, 403, 403, "ok", 403, "ok", "in"),
+        {"opening": "matrix {who}", "questions": "q"},
+    ),
+    "GET /call-scripts": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "POST /call-scripts/{band}": (
+        (403, 403, 403, 403, "ok", 403, "ok", "in"),
+        "form:opening=matrix&questions=q",
+    ),
+    "POST /api/tasks/{task}/phone": (
+        ("ok", "ok", "ok", 403, "ok", 403, 404, "in"),
+        {"phone": "+86 139 1234 5678"},
+    ),
+    "PUT /api/tasks/{task}/second-contact": (
+        ("ok", "ok", "ok", 403, "ok", 403, 404, "in"),
+        {"name": "matrix", "phone": "138-0000-1111"},
+    ),
+    "POST /tasks/{task}/phone": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:phone=13912345679"),
+    "POST /tasks/{task}/second-contact": (
+        ("ok", "ok", "ok", 403, "ok", 403, 404, "in"),
+        "form:second_name=matrix&second_phone=13800001111",
+    ),
+    # near the end: do-not-contact takes the task off the list
+    "POST /api/tasks/{task}/do-not-contact": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), {}),
+    "POST /tasks/{task}/do-not-contact": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:note=matrix"),
     # last: the manager takes the measure out of the plan (the intruder then finds nothing either)
     "DELETE /api/measures/{measure}": ((403, 403, 403, 403, "ok", 403, 404, "in"), None),
 }
@@ -424,6 +454,7 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
         "entity_id": surveying_cycle,
         "attachment_id": 999999,
         "field": "customer_type",
+        "band": "lost",
     }
 
 

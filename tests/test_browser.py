@@ -118,9 +118,9 @@ def test_advisor_on_a_phone_and_the_supervisor_board(live_server, browser, reque
     cards.first.locator("a.title").click()
     page.wait_for_url("**/tasks/*")
     # two contact attempts: no answer (the page says how far the attempt policy is), then reached
-    for outcome, said in (("no_answer", "未接通：已联系 1 次（需 3 次）"), ("reached", "已保存")):
-        page.locator("#att-outcome").select_option(outcome)
-        page.get_by_role("button", name="记录一次联系").click()
+    # one tap after the call: the outcome's button records the attempt
+    for outcome, said in (("无人接听", "未接通：已联系 1 次（需 3 次）"), ("已接通", "已保存")):
+        page.locator("#attempts").get_by_role("button", name=outcome, exact=True).click()
         expect(page.get_by_role("status")).to_contain_text(said)
     expect(page.locator("section:has(h2:text('联系记录')) li")).to_have_count(2)
     page.get_by_label("备注", exact=True).fill("客户下周出差")

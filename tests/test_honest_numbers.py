@@ -170,7 +170,8 @@ def test_the_survey_form_is_not_pre_answered_and_stores_no_defaults(session, sur
     form = re.search(r'<form method="post" action="/tasks/\d+/close".*?</form>', page, re.S).group(0)
     assert " checked" not in form and "selected" not in form
     attempts = re.search(r'<form method="post" action="/tasks/\d+/attempts".*?</form>', page, re.S).group(0)
-    assert '<select id="att-outcome" name="outcome" required><option value="">—</option>' in attempts
+    # one button per outcome, none pre-chosen
+    assert 'name="outcome" value="reached"' in attempts and 'name="outcome" value="no_answer"' in attempts
     assert "selected" not in attempts
     # Closed with only what was asked: the rest stays unanswered.
     r = client.post(f"/tasks/{task.id}/close", data={"reasons": ["high_price"], "contact_outcome": "reached"})

@@ -49,7 +49,7 @@ TEXT = {
         "user": "用户名",
         "password": "密码",
         "reassigned": "任务已改派",
-        "attempt": "记录一次联系",
+        "reached": "已接通",
         "saved": "已保存",
         "close": "提交并关闭任务",
         "closed": "任务已关闭",
@@ -65,7 +65,7 @@ TEXT = {
         "user": "Username",
         "password": "Password",
         "reassigned": "Task reassigned",
-        "attempt": "Record an attempt",
+        "reached": "reached",
         "saved": "Saved",
         "close": "Close the task",
         "closed": "Task closed",
@@ -197,8 +197,8 @@ def advisor_closes_a_task(chrome, base, lang, db_name, username):
     cards.first.locator("a.title").click()
     page.wait_for_url("**/tasks/*")
     w.check(f"{username}-task", axe=username == "advisor1")
-    page.locator("#att-outcome").select_option("reached")
-    page.get_by_role("button", name=w.t["attempt"]).click()
+    # after the tel: call, one tap records the outcome
+    page.locator("#attempts").get_by_role("button", name=w.t["reached"], exact=True).click()
     expect(page.get_by_role("status")).to_contain_text(w.t["saved"])
     page.get_by_label(w.t["price"]).check()
     page.get_by_role("button", name=w.t["close"]).click()

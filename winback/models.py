@@ -12,6 +12,7 @@ from winback.customers.models import (  # noqa: F401
     ImportBatch,
     ImportRowError,
     MergeProposal,
+    PhoneChange,
     ServiceVisit,
     ValueMapping,
     Vehicle,
@@ -21,6 +22,7 @@ from winback.evaluation.models import Evaluation  # noqa: F401
 from winback.notifications.models import Notification  # noqa: F401
 from winback.plans.models import Measure, RectificationPlan  # noqa: F401
 from winback.surveys.models import (  # noqa: F401
+    CallScript,
     ContactAttempt,
     ReasonCode,
     SurveyTask,

@@ -5,10 +5,11 @@ One module per area; add a module and include its router here.
 
 from fastapi import APIRouter
 
-from api.routes import archive, audit, auth, care, cycles, inbox, plans, surveys
+from api.routes import archive, audit, auth, care, cycles, inbox, plans, surveys, workbench
 from api.schemas import ERRORS
 
 router = APIRouter()
-for module in (auth, cycles, surveys, plans, archive, audit, care, inbox):
+# workbench before surveys: /tasks/my-day is matched before /tasks/{task_id}.
+for module in (auth, cycles, workbench, surveys, plans, archive, audit, care, inbox):
     # Every operation declares its error answers (ErrorOut) beside its own.
     router.include_router(module.router, responses=ERRORS)

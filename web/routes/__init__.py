@@ -18,9 +18,24 @@ from web.routes import (
     reasons,
     setup,
     tasks,
+    workbench,
 )
 
 # Before the first-run set-up, every page leads to it (web/routes/setup.py).
 router = APIRouter(include_in_schema=False, dependencies=[Depends(setup.gate)])
-for module in (setup, auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons, care, inbox):
+for module in (
+    setup,
+    auth,
+    analytics,
+    cycles,
+    tasks,
+    plans,
+    audit,
+    archive,
+    admin,
+    reasons,
+    care,
+    inbox,
+    workbench,
+):
     router.include_router(module.router)

@@ -23,7 +23,7 @@ from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit import service as audit
 from winback.audit.export import events_xlsx
-from winback.customers import contact_masking, privacy
+from winback.customers import contact_masking, contacts, privacy
 from winback.customers import service as customers
 from winback.customers.models import VehicleStatus
 from winback.cycles import flow_runs
@@ -51,6 +51,7 @@ def customer_page(request: Request, customer_id: int, user: CurrentUser, session
         customer=customer,
         task=task,
         visits=customers.visits_of(session=session, customer_id=customer.id),
+        phone_history=contacts.phone_history(session=session, customer_id=customer.id),
         statuses=list(VehicleStatus),
         **care_context(session, customer.id),
         **notes_context(request, session, customer.id, f"/customers/{customer.id}"),

@@ -11,6 +11,7 @@ from edge.session import SessionDep
 from edge.users import CurrentUser
 from web import flash, forms, render
 from web.routes.archive import notes_context
+from web.routes.call_context import queue_context, task_context
 from web.routes.common import PAGE, is_htmx, safe_back
 from web.routes.common import see_other as _see_other
 from winback import clock
@@ -50,9 +51,8 @@ def task_list(
         band=band or None,
         overdue_only=overdue,
     )
-    return render(
-        request, "tasks/list.html", user=user, tasks=rows, q=q, closed=closed, band=band, overdue=overdue
-    )
+    shown = {"tasks": rows, "q": q, "closed": closed, "band": band, "overdue": overdue}
+    return render(request, "tasks/list.html", user=user, **shown, **queue_context(session, user))
 
 
 def _form_of(task) -> dict:
@@ -100,6 +100,7 @@ def _task_page(
         ],
         rules=cycles.get_cycle(session=session, cycle_id=task.cycle_id).rules,
         today_iso=clock.today().isoformat(),
+        **task_context(request, user, session, task),
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
         **notes_context(request, session, task.customer_id, f"/tasks/{task.id}"),
     )
@@ -249,6 +250,7 @@ def _attempts_section(
         form=form or {},
         error=error,
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
+        policy=surveys.unreachable_policy(session, task),
     )
 
 

@@ -70,6 +70,9 @@ class Customer(Base):
     phone_reported_wrong_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The customer asked not to be called again (拒绝回访): no later cycle lists them.
     do_not_call: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A second person to call (a spouse, the company's fleet contact), given on a task (issue 18).
+    second_contact_name: Mapped[str | None] = mapped_column(String(120))
+    second_contact_phone: Mapped[str | None] = mapped_column(String(40))
     # The advisor who looks after the customer; handed over when the advisor leaves.
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     gender: Mapped[str | None] = mapped_column(String(10))
@@ -314,6 +317,24 @@ class CustomerNote(Base):
     text: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PhoneChange(Base):
+    """A customer's number replaced from a task (after 号码错误): the old one is kept here, never
+    lost, with who changed it and why; the customer page lists them."""
+
+    __tablename__ = "customer_phone_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    old_phone: Mapped[str | None] = mapped_column(String(40))
+    new_phone: Mapped[str] = mapped_column(String(40))
+    # Whether the old number had been reported wrong (空号/错号) when it was replaced.
+    old_reported_wrong: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(500))
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class MileageFlag(Base):

@@ -14,6 +14,7 @@ from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.customers import service as customers
 from winback.errors import Forbidden, InvalidInput
+from winback.i18n import Message
 from winback.surveys.guards import check_open, check_version, cycle_rules, flush_or_conflict
 from winback.surveys.lists import get_task
 from winback.surveys.models import (
@@ -184,6 +185,28 @@ class UnreachablePolicy:
     @property
     def met(self) -> bool:
         return not self.reached and self.failed >= self.limit and self.days >= self.min_days
+
+    def outlook(self) -> Message | None:
+        """What it takes, said plainly, before the task is marked unreachable ("再打 1 天未接通将
+        标记无法联系"); the outcome once it is; None when a call reached the customer."""
+        if self.reached:
+            return None
+        if self.met:
+            return Message(
+                "{failed} attempts without reaching the customer: marked unreachable.", failed=self.failed
+            )
+        calls, days = max(0, self.limit - self.failed), max(0, self.min_days - self.days)
+        if calls and days:
+            return Message(
+                "{calls} more unanswered calls, on {days} more days, and the task is marked unreachable.",
+                calls=calls,
+                days=days,
+            )
+        if calls:
+            return Message("{calls} more unanswered calls and the task is marked unreachable.", calls=calls)
+        return Message(
+            "Calls on {days} more days without an answer and the task is marked unreachable.", days=days
+        )
 
 
 def unreachable_policy(session: Session, task: SurveyTask) -> UnreachablePolicy:

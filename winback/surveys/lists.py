@@ -4,7 +4,7 @@ list, the progress board, the reasons recorded so far."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
@@ -51,6 +51,12 @@ def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
 LIST_LOADING = (selectinload(SurveyTask.target), selectinload(SurveyTask.assignee))
 
 
+def end_of_today() -> datetime:
+    """The end of the business day: a call-back promised before it is one of today's."""
+    start = datetime.combine(clock.today(), time.min, tzinfo=clock.business_tz())
+    return start + timedelta(days=1)
+
+
 def _my_tasks_query(
     *,
     advisor_id: int,
@@ -78,15 +84,23 @@ def _my_tasks_query(
         stmt = stmt.where(SurveyTask.status == SurveyStatus.open, SurveyTask.due_at < now)
     stmt = _search_customers(stmt, search)
     is_open = SurveyTask.status == SurveyStatus.open
+    # Today's call-backs (约定回电 before the business day ends) lead, in the order promised;
+    # then overdue tasks, then the rest by deadline; call-backs of a later day sink.
+    callback_today = and_(
+        is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at < end_of_today()
+    )
     rank = case(
-        (and_(is_open, SurveyTask.due_at < now), 0),
-        (and_(is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at <= now), 1),
-        (and_(is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at > now), 3),
+        (callback_today, 0),
+        (and_(is_open, SurveyTask.due_at < now), 1),
+        (and_(is_open, SurveyTask.follow_up_at.is_not(None)), 3),
         (is_open, 2),
         else_=4,
     )
+    promised = case((callback_today, SurveyTask.follow_up_at), else_=SurveyTask.due_at)
     band_rank = case((SurveyTask.band == Band.lost, 0), else_=1)
-    return stmt.order_by(rank, SurveyTask.due_at, band_rank, SurveyTask.total_spend.desc(), SurveyTask.id)
+    return stmt.order_by(
+        rank, promised, SurveyTask.due_at, band_rank, SurveyTask.total_spend.desc(), SurveyTask.id
+    )
 
 
 def _search_customers(stmt: Select, search: str | None, *, by_phone: bool = True) -> Select:
@@ -192,9 +206,9 @@ def my_tasks_page(
     offset: int | None = None,
     summaries: bool = False,
 ) -> Page[SurveyTask] | Page[TaskSummary]:
-    """An advisor's tasks in working order, a page at a time: overdue first, then call-backs
-    that are due, then by due date, lost before at-risk and valuable before cheap; snoozed
-    call-backs (a follow-up time still ahead) sink to the bottom until their time comes.
+    """An advisor's tasks in working order, a page at a time: today's call-backs (约定回电)
+    first, then overdue tasks, then by due date, lost before at-risk and valuable before cheap;
+    call-backs of a later day sink to the bottom until their day comes.
 
     ``search`` matches the customer's name or phone or the vehicle's plate or VIN.
     ``summaries`` gives ``TaskSummary`` lines instead of the tasks (the API's list);

@@ -200,3 +200,19 @@ class ContactAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(String(500))
     call_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CallScript(Base):
+    """The store's call script for one band (at risk / lost): the opening and the questions,
+    written by the manager (``winback.surveys.scripts``); a band without one uses the default."""
+
+    __tablename__ = "call_scripts"
+    __table_args__ = (UniqueConstraint("store_id", "band"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    band: Mapped[Band] = mapped_column(str_enum(Band))
+    opening: Mapped[str] = mapped_column(Text)
+    questions: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

@@ -81,3 +81,28 @@ class ComplaintAnswerIn(BaseModel):
 
 class HandOverIn(BaseModel):
     to_staff_id: int | None = None
+
+
+class PhoneCorrectionIn(BaseModel):
+    """The customer's right number (after 号码错误); the old one is kept in the history."""
+
+    phone: str = Field(min_length=1, max_length=40)
+    note: str | None = Field(None, max_length=500)
+
+
+class SecondContactIn(BaseModel):
+    """A second person to call; both empty removes it."""
+
+    name: str | None = Field(None, max_length=120)
+    phone: str | None = Field(None, max_length=40)
+
+
+class DoNotContactIn(BaseModel):
+    note: str | None = Field(None, max_length=500)
+
+
+class CallScriptIn(BaseModel):
+    """A band's call script: the opening, and the questions one a line (both empty: the default)."""
+
+    opening: str = Field("", max_length=4000)
+    questions: str = Field("", max_length=4000)

@@ -11,7 +11,12 @@ flows, tests) that say ``surveys.close_task``:
 * ``carry.py`` month after month: a task still open when its cycle ends is carried over;
 * ``complaints.py`` answering complaints;
 * ``deadlines.py`` reminders, escalation, the survey window and the tally;
-* ``guards.py`` the checks every change goes through.
+* ``guards.py`` the checks every change goes through;
+* ``scripts.py`` the store's call scripts (the customer's story and the suggested next action
+  read the plans: ``winback.plans.call_guide``; the personal line's figures read the
+  evaluation's: ``winback.evaluation.my_day``);
+* ``contact_data.py`` correcting the contact data from a task (new phone, second contact,
+  do-not-contact).
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from winback.surveys.assignment import (
 from winback.surveys.attempts import UnreachablePolicy, record_attempt, unreachable_policy
 from winback.surveys.carry import carried_history, carry_over_open_tasks
 from winback.surveys.complaints import answer_complaint, open_complaints
+from winback.surveys.contact_data import correct_phone, do_not_contact, second_contact
 from winback.surveys.deadlines import escalate_overdue, remind_due_soon, survey_window_closed, tally_reasons
 from winback.surveys.lists import (
     TaskSummary,
     cycle_tasks_page,
+    end_of_today,
     get_task,
     my_tasks_page,
     progress,
@@ -38,9 +45,19 @@ from winback.surveys.lists import (
     task_of_customer,
 )
 from winback.surveys.reason_codes import OTHER_REASON, reason_codes, reasons_by_code, save_reason_code
+from winback.surveys.scripts import Script, call_script, call_scripts, save_call_script, task_script
 from winback.surveys.work import close_task, save_draft
 
 __all__ = [
+    "end_of_today",
+    "Script",
+    "call_script",
+    "call_scripts",
+    "correct_phone",
+    "do_not_contact",
+    "save_call_script",
+    "second_contact",
+    "task_script",
     "OTHER_REASON",
     "TaskSummary",
     "UnreachablePolicy",

@@ -1,0 +1,91 @@
+"""The advisor's day on the phone: the figures of the personal line above "My tasks" (done this
+week, due today, call-backs today, my win-back rate against the store's target), in one place.
+
+The win-back rate counts as the evaluation's per-advisor figure does (``assigned_rate_pct`` of
+``evaluation.calculation.advisor_rows``): every customer assigned to the advisor, reached or not
+(intention to treat), is back when their vehicle has a repair order after the task was assigned.
+Here it runs over the cycles not yet evaluated (the ones the advisor is still working on)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from winback import clock
+from winback.accounts.models import Staff, Store
+from winback.accounts.service import effective_settings
+from winback.customers.models import ServiceVisit
+from winback.cycles.models import Target
+from winback.evaluation.calculation import pct
+from winback.evaluation.models import Evaluation
+from winback.surveys.lists import end_of_today
+from winback.surveys.models import SurveyStatus, SurveyTask
+
+
+@dataclass(frozen=True)
+class MyDay:
+    """The personal line: each figure says what it counts (the page words it)."""
+
+    done_this_week: int  # surveys closed as done since Monday (business week)
+    due_today: int  # open tasks whose deadline is today
+    overdue: int  # open tasks past their deadline
+    callbacks_today: int  # open tasks with a call-back time (约定回电) today or earlier
+    assigned: int  # customers assigned to me in the cycles not yet evaluated
+    assigned_back: int  # of them, back with a repair order after the assignment
+    winback_rate_pct: float | None  # assigned_back / assigned
+    target_pct: float  # the store's win-back target (winback_target_pct)
+
+
+def my_day(*, session: Session, advisor: Staff) -> MyDay:
+    now, end = clock.now(), end_of_today()
+    start = end - timedelta(days=1)
+    week = start - timedelta(days=clock.today().weekday())
+    mine = SurveyTask.assignee_id == advisor.id
+    is_open = SurveyTask.status == SurveyStatus.open
+    counts = session.execute(
+        select(
+            func.count().filter(SurveyTask.status == SurveyStatus.done, SurveyTask.closed_at >= week),
+            func.count().filter(is_open, SurveyTask.due_at >= start, SurveyTask.due_at < end),
+            func.count().filter(is_open, SurveyTask.due_at < now),
+            func.count().filter(is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at < end),
+        ).where(mine)
+    ).one()
+    assigned, back = _assigned_and_back(session, advisor.id)
+    target = float(effective_settings(session.get(Store, advisor.store_id)).winback_target_pct)
+    return MyDay(
+        done_this_week=int(counts[0]),
+        due_today=int(counts[1]),
+        overdue=int(counts[2]),
+        callbacks_today=int(counts[3]),
+        assigned=assigned,
+        assigned_back=back,
+        winback_rate_pct=pct(back, assigned),
+        target_pct=target,
+    )
+
+
+def _assigned_and_back(session: Session, advisor_id: int) -> tuple[int, int]:
+    """My tasks in cycles without an evaluation, and how many of their vehicles came back
+    (a repair order dated after the task was assigned, business day)."""
+    evaluated = select(Evaluation.cycle_id)
+    tasks = session.execute(
+        select(SurveyTask.assigned_at, Target.vehicle_id)
+        .join(Target, Target.id == SurveyTask.target_id)
+        .where(SurveyTask.assignee_id == advisor_id, SurveyTask.cycle_id.not_in(evaluated))
+    ).all()
+    if not tasks:
+        return 0, 0
+    last_visit = dict(
+        session.execute(
+            select(ServiceVisit.vehicle_id, func.max(ServiceVisit.visit_date))
+            .where(ServiceVisit.vehicle_id.in_({vid for _at, vid in tasks}))
+            .group_by(ServiceVisit.vehicle_id)
+        ).all()
+    )
+    back = sum(
+        1 for at, vid in tasks if last_visit.get(vid) is not None and last_visit[vid] > clock.local(at).date()
+    )
+    return len(tasks), back
