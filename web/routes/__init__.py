@@ -12,6 +12,7 @@ from web.routes import (
     audit,
     auth,
     care,
+    cases,
     cycles,
     inbox,
     plans,
@@ -22,5 +23,19 @@ from web.routes import (
 
 # Before the first-run set-up, every page leads to it (web/routes/setup.py).
 router = APIRouter(include_in_schema=False, dependencies=[Depends(setup.gate)])
-for module in (setup, auth, analytics, cycles, tasks, plans, audit, archive, admin, reasons, care, inbox):
+for module in (
+    setup,
+    auth,
+    analytics,
+    cycles,
+    tasks,
+    plans,
+    audit,
+    archive,
+    admin,
+    reasons,
+    care,
+    inbox,
+    cases,
+):
     router.include_router(module.router)

@@ -11,6 +11,7 @@ from edge.session import SessionDep
 from edge.users import CurrentUser
 from web import flash, forms, render
 from web.routes.archive import notes_context
+from web.routes.cases import cases_context
 from web.routes.common import PAGE, is_htmx, safe_back
 from web.routes.common import see_other as _see_other
 from winback import clock
@@ -102,6 +103,7 @@ def _task_page(
         today_iso=clock.today().isoformat(),
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
         **notes_context(request, session, task.customer_id, f"/tasks/{task.id}"),
+        **cases_context(session, task),
     )
 
 
