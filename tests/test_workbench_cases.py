@@ -16,12 +16,12 @@ from tests.pages import login
 from winback import clock
 from winback.actor import Actor
 from winback.care.models import CareItem, CareKind, CareStatus, CareTouch, TouchChannel
+from winback.cases import service as cases
 from winback.cases.models import Appointment, AppointmentStatus, CaseStatus, ComplaintCase
 from winback.customers import service as customers
 from winback.notifications import service as notifications
 from winback.plans.incentives import redeemed_voucher_cost
 from winback.plans.models import Voucher
-from winback.surveys import service as surveys
 from winback.surveys.models import SurveyStatus, SurveyTask
 
 ZH = {"Accept-Language": "zh-CN"}  # the API answers in English unless asked
@@ -42,7 +42,7 @@ def _open_tasks(session, cycle_id, advisor) -> list[SurveyTask]:
 
 
 def _close(session, task, advisor, **answers) -> None:
-    surveys.close_task(
+    cases.close_survey(
         session=session,
         task_id=task.id,
         contact_outcome="reached",

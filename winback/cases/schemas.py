@@ -28,7 +28,7 @@ class CaseResolveIn(BaseModel):
 
 
 class VoucherRedeemIn(BaseModel):
-    ro_number: str = Field(..., min_length=1, max_length=40, description="the repair order (维修工单号)")
+    ro_number: str = Field(..., min_length=1, max_length=40, description="the repair order number")
 
 
 class VoucherDeskIn(VoucherRedeemIn):

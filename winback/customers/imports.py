@@ -27,7 +27,6 @@ from db.session import refresh_statistics
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.cases import appointments
 from winback.config import get_settings
 from winback.customers import cleanup, import_cells, import_value_map
 from winback.customers.import_columns import (
@@ -227,8 +226,6 @@ def _finish_done(session: Session, batch: ImportBatch, actor: Actor) -> None:
         # queue a second store's import behind it.)
         refresh_statistics(session)
     batch.quality = cleanup.data_quality(session=session, store_id=batch.store_id)
-    if batch.kind == ImportKind.visits:  # the repair orders that arrived close appointments' loop
-        appointments.close_loop(session=session, store_id=batch.store_id)
     audit_service.record(
         session=session,
         actor=actor,

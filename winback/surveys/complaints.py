@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from winback import clock
 from winback.accounts.models import Role, Staff
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.cases import complaints as cases
 from winback.errors import Conflict, Forbidden, InvalidInput
 from winback.surveys.guards import flush_or_conflict
 from winback.surveys.lists import get_task
@@ -18,9 +18,7 @@ from winback.surveys.models import (
 
 
 def answer_complaint(*, session: Session, task_id: int, answer: str, actor_staff: Staff) -> SurveyTask:
-    """The manager (or supervisor) answers a recorded complaint on the task page: the answer
-    resolves its case (``winback.cases.complaints``: who, when, the re-call within a week);
-    the complaint itself stays."""
+    """The manager (or supervisor) answers a recorded complaint; the complaint itself stays."""
     if not actor_staff.has_role(Role.manager, Role.supervisor):
         raise Forbidden("only the service manager or the supervisor answers complaints")
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
@@ -31,8 +29,9 @@ def answer_complaint(*, session: Session, task_id: int, answer: str, actor_staff
         raise InvalidInput("write the answer", field="answer")
     if task.complaint_answer:
         raise Conflict("the complaint of task {id} was already answered", id=task.id, code="answered")
-    case = cases.open_case(session=session, task=task, actor_staff=actor_staff)
-    cases.resolve(session=session, case_id=case.id, resolution=answer, actor_staff=actor_staff)
+    task.complaint_answer = answer
+    task.complaint_answered_at = clock.now()
+    task.complaint_answered_by_id = actor_staff.id
     flush_or_conflict(session, task.id)
     audit_service.record(
         session=session,
@@ -43,7 +42,7 @@ def answer_complaint(*, session: Session, task_id: int, answer: str, actor_staff
         store_id=task.store_id,
         customer_id=task.customer_id,
         cycle_id=task.cycle_id,
-        changes={"complaint": task.complaint, "answer": answer, "case_id": case.id},
+        changes={"complaint": task.complaint, "answer": answer},
     )
     return task
 

@@ -12,8 +12,6 @@ from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
-from winback.cases import appointments, vouchers
-from winback.cases import complaints as complaint_cases
 from winback.errors import Forbidden, InvalidInput
 from winback.i18n import N_
 from winback.notifications import service as notifications
@@ -89,11 +87,6 @@ def _write_result(
     _audit_result(session, task, actor_staff, values, codes, closing, new_complaint)
     if new_complaint:
         _tell_managers_of_complaint(session, task, new_complaint)
-        complaint_cases.open_case(session=session, task=task, actor_staff=actor_staff)
-    if closing and not unreachable:
-        # What the survey says was agreed is made from it (no double entry).
-        vouchers.issue_from_survey(session=session, task=task, actor_staff=actor_staff)
-        appointments.from_survey(session=session, task=task, actor_staff=actor_staff)
 
 
 def _cleaned(values: dict[str, Any]) -> dict[str, Any]:
