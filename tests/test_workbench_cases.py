@@ -247,3 +247,36 @@ def test_voucher_issued_by_the_survey_redeemed_at_the_desk_and_counted(
 
     # The redeemed value is the evaluation's voucher cost.
     assert redeemed_voucher_cost(session=session, cycle_id=surveying_cycle) == Decimal("500")
+
+
+def test_existing_complaints_become_cases_on_upgrade(db_url, session, surveying_cycle, staff):
+    """0042 turns the complaints kept on survey tasks before cases existed into cases: an
+    answered one resolved by its answerer, an open one waiting for an owner."""
+    from alembic import command
+    from sqlalchemy import text
+
+    import db.migrate
+    import db.session
+
+    manager = staff("manager")
+    answered, waiting = _open_tasks(session, surveying_cycle, staff("advisor1"))[:2]
+    answered.complaint, answered.complaint_answer = "等了两个小时", "已道歉并赠送保养"
+    answered.complaint_answered_at, answered.complaint_answered_by_id = clock.now(), manager.id
+    waiting.complaint = "配件价格太高"
+    session.commit()
+    session.close()
+    cfg = db.migrate.alembic_config(db_url)
+    command.downgrade(cfg, "0041")
+    command.upgrade(cfg, "head")
+    with db.session.get_engine().connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT task_id, complaint, status, owner_id, resolution, resolved_by_id FROM complaint_cases"
+            )
+        ).all()
+    assert sorted(rows) == sorted(
+        [
+            (answered.id, "等了两个小时", "resolved", manager.id, "已道歉并赠送保养", manager.id),
+            (waiting.id, "配件价格太高", "open", None, None, None),
+        ]
+    )
