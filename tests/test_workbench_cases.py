@@ -94,6 +94,21 @@ def test_appointment_not_in_the_past_on_the_day_list_closed_by_the_repair_order(
     _close(session, second, advisor, appointment_on=day)
     made = session.scalar(select(Appointment).where(Appointment.task_id == second.id))
     assert made.day == day and made.advisor_id == advisor.id and made.slot == "08:30-10:00"
+    # The survey of the first one closed with another day: its booking moves, slot and type kept.
+    _close(session, first, advisor, appointment_on=day + timedelta(days=1))
+    moved = session.scalar(select(Appointment).where(Appointment.task_id == first.id))
+    assert (moved.day, moved.slot, moved.advisor_id) == (day + timedelta(days=1), "10:00-11:30", receiver.id)
+    r = client.post(
+        f"/api/tasks/{first.id}/appointment",
+        json={
+            "day": day.isoformat(),
+            "slot": "10:00-11:30",
+            "service_type": "repair",
+            "advisor_id": receiver.id,
+        },
+    )
+    session.expire_all()
+    assert r.status_code == 201 and session.get(SurveyTask, first.id).appointment_on == day  # moved back
 
     # The front desk's list of the day, page and API, by slot.
     login(client, "supervisor")

@@ -16,9 +16,9 @@ from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.cases.models import Appointment, AppointmentStatus, ServiceType
 from winback.customers.models import ServiceVisit
-from winback.errors import Forbidden, InvalidInput, NotFound
+from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
 from winback.surveys.lists import get_task
-from winback.surveys.models import SurveyTask
+from winback.surveys.models import SurveyStatus, SurveyTask
 
 _BOOKERS = (Role.supervisor, Role.manager)
 
@@ -76,6 +76,10 @@ def book(
     task = get_task(session=session, task_id=task_id, viewer=actor_staff)
     if task.assignee_id != actor_staff.id and not actor_staff.has_role(*_BOOKERS):
         raise Forbidden("only the assigned advisor (or a supervisor) books this customer's visit")
+    if task.status not in (SurveyStatus.open, SurveyStatus.done):
+        raise Conflict(
+            "task {id} is closed without a contact; no visit is booked on it", id=task.id, code="closed"
+        )
     slots = _slots(session, task.store_id)
     slot = (slot or "").strip()
     if slot not in slots:
@@ -141,8 +145,23 @@ def from_survey(*, session: Session, task: SurveyTask, actor_staff: Staff) -> Ap
     """A survey closed with an appointment day and no booking yet: booked from it, in the
     first slot of that day still to come, for maintenance, received by the task's advisor
     (the task page changes any of these)."""
-    if task.appointment_on is None or appointment_of(session=session, task_id=task.id) is not None:
+    if task.appointment_on is None:
         return None
+    booked = appointment_of(session=session, task_id=task.id)
+    if booked is not None:
+        if booked.day == task.appointment_on or booked.status != AppointmentStatus.booked:
+            return None
+        # the survey's day was changed: the booking moves with it, its slot and type kept
+        return book(
+            session=session,
+            task_id=task.id,
+            day=task.appointment_on,
+            slot=booked.slot,
+            service_type=booked.service_type,
+            advisor_id=booked.advisor_id,
+            note=booked.note,
+            actor_staff=actor_staff,
+        )
     slots = _slots(session, task.store_id)
     now = clock.local(clock.now())
     ahead = [s for s in slots if task.appointment_on > now.date() or slot_end(s) > now.time()]
