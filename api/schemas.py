@@ -507,3 +507,50 @@ class NoChannelOut(Out):
 class NotificationReportOut(Out):
     channels: list[ChannelFiguresOut]
     without_channel: list[NoChannelOut]
+
+
+# ---- appointments, complaint cases, vouchers (issue 18) ------------------------------------
+
+
+class AppointmentOut(Out):
+    id: int
+    task_id: int
+    customer: str
+    plate: str | None = None
+    day: date
+    slot: str
+    service_type: str
+    advisor_id: int
+    advisor: str
+    status: str
+    visit_id: int | None = None
+    note: str | None = None
+
+
+class ComplaintCaseOut(Out):
+    id: int
+    task_id: int
+    customer: str
+    complaint: str
+    status: str
+    opened_at: Timestamp
+    owner_id: int | None = None
+    owner: str | None = None
+    resolution: str | None = None
+    resolved_at: Timestamp | None = None
+    resolved_by_id: int | None = None
+    resolved_by: str | None = None
+    recall_due_on: date | None = None
+    recall_status: str | None = None
+
+
+class CodedVoucherOut(Out):
+    id: int
+    code: str
+    customer_id: int
+    kind: str
+    amount: str
+    expires_on: date | None = None
+    status: str
+    redeemed_on: date | None = None
+    redeemed_ro: str | None = None

@@ -255,3 +255,54 @@ def audit_event(e: AuditEvent, viewer: Any) -> dict[str, Any]:
         "prev_hash": e.prev_hash,
         "hash": e.hash,
     }
+
+
+def appointment(a) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "task_id": a.task_id,
+        "customer": a.customer.name,
+        "plate": a.vehicle.plate,
+        "day": a.day,
+        "slot": a.slot,
+        "service_type": a.service_type.value,
+        "advisor_id": a.advisor_id,
+        "advisor": a.advisor.display_name,
+        "status": a.status.value,
+        "visit_id": a.visit_id,
+        "note": a.note,
+    }
+
+
+def complaint_case(c) -> dict[str, Any]:
+    item = c.recall_item
+    return {
+        "id": c.id,
+        "task_id": c.task_id,
+        "customer": c.customer.name,
+        "complaint": c.complaint,
+        "status": c.status.value,
+        "opened_at": c.opened_at,
+        "owner_id": c.owner_id,
+        "owner": c.owner.display_name if c.owner else None,
+        "resolution": c.resolution,
+        "resolved_at": c.resolved_at,
+        "resolved_by_id": c.resolved_by_id,
+        "resolved_by": c.resolved_by.display_name if c.resolved_by else None,
+        "recall_due_on": item.due_on if item else None,
+        "recall_status": item.status.value if item else None,
+    }
+
+
+def coded_voucher(v: Voucher, status: str) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "code": v.code,
+        "customer_id": v.customer_id,
+        "kind": v.kind,
+        "amount": str(v.amount),
+        "expires_on": v.expires_on,
+        "status": status,
+        "redeemed_on": v.redeemed_on,
+        "redeemed_ro": v.redeemed_ro,
+    }

@@ -15,6 +15,8 @@ _PAGES = {
     "cycles": "/cycles",
     "evaluation": "/cycles/{id}/report",
     "analytics": "/analytics",
+    "complaint": "/complaints/{id}",
+    "care_calls": "/care/calls",
 }
 
 

@@ -11,7 +11,7 @@ from prefect import flow
 from flows.common import HOOKS, apply_as_of
 from flows.monthly_cycle import resume_cycle
 from flows.stages import draft_plan, evaluate_cycle, execute_plan, tally_reasons
-from tasks import analytics, cycles, notify, plans, surveys
+from tasks import analytics, cases, cycles, notify, plans, surveys
 
 
 @flow(name="watch_deadlines", flow_run_name="watch deadlines", **HOOKS)
@@ -24,6 +24,8 @@ def watch_deadlines(store_codes: list[str] | None = None, as_of: str | None = No
             reminders[key] += n
         for key, n in plans.remind_measures(store_id).items():
             reminders[key] += n
+        for key, n in cases.daily_cases(store_id).items():
+            reminders[key] = reminders.get(key, 0) + n
     # The red line raises itself: one digest a day to the admins, not one message per customer.
     crossed = {"crossed_at_risk": 0, "crossed_lost": 0}
     for store_id in ids:

@@ -6,6 +6,7 @@ from prefect import task
 
 from db.session import session_scope
 from tasks.common import flow_actor
+from winback.cases import appointments
 from winback.cycles import returns
 
 
@@ -16,6 +17,8 @@ def import_dropped_file(store_id: int, kind: str, path: str) -> dict:
         batch, is_new = returns.import_file(
             session=session, store_id=store_id, kind=kind, source=Path(path), actor=flow_actor()
         )
+        if kind == "visits" and is_new:  # the repair orders that arrived close appointments' loop
+            appointments.close_loop(session=session, store_id=store_id)
         return {
             "file": Path(path).name,
             "batch": batch.id,

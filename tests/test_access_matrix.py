@@ -318,6 +318,51 @@ RULES: dict[str, tuple[tuple, object]] = {
     # near the end: do-not-contact takes the task off the list
     "POST /api/tasks/{task}/do-not-contact": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), {}),
     "POST /tasks/{task}/do-not-contact": (("ok", "ok", "ok", 403, "ok", 403, 404, "in"), "form:note=matrix"),
+    # the advisor's workbench (issue 18): appointments booked from the task, the front desk's
+    # day list (booking on the task excluded above is a 409); complaint cases (the handlers assign and resolve; a second resolve is a 409);
+    # vouchers looked up and redeemed at the service desk (a second redemption is a 409)
+    "POST /api/tasks/{task}/appointment": (
+        (403, "ok", "ok", 403, "ok", 403, 404, "in"),
+        {"day": "2030-01-02", "slot": "08:30-10:00"},
+    ),
+    # the matrix's task was excluded above: no visit is booked on it (409), so none is found
+    "GET /api/tasks/{task}/appointment": ((404, 404, 404, 403, 404, 404, 404, "in"), None),
+    "POST /tasks/{task}/appointment": (
+        (403, "ok", "ok", 403, "ok", 403, 404, "in"),
+        "form:day=2030-01-03&slot=10:00-11:30&service_type=repair",
+    ),
+    "GET /api/appointments": (("ok",) * 7 + ("in",), None),
+    "GET /appointments": (("ok",) * 7 + ("in",), None),
+    "GET /api/complaints": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /complaints": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),
+    "GET /api/complaints/{case_id}": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    "GET /complaints/{case_id}": (("ok", "ok", 403, 403, "ok", "ok", 404, "in"), None),
+    "POST /complaints/{case_id}/owner": (
+        (403, "ok", 403, 403, "ok", 403, 404, "in"),
+        "form:owner_id={advisor3}",
+    ),
+    "POST /api/complaints/{case_id}/owner": (
+        (403, "ok", 403, 403, "ok", 403, 404, "in"),
+        {"owner_id": "{advisor3}"},
+    ),
+    "POST /complaints/{case_id}/resolve": (
+        (403, "ok", 403, 403, "ok", 403, 404, "in"),
+        "form:resolution=matrix",
+    ),
+    "POST /api/complaints/{case_id}/resolve": (
+        (403, "ok", 403, 403, "ok", 403, 404, "in"),
+        {"resolution": "matrix"},
+    ),
+    "GET /api/vouchers/{code}": (("ok", "ok", "ok", "ok", "ok", "ok", 404, "in"), None),
+    "GET /vouchers": (("ok", "ok", "ok", "ok", "ok", 403, "ok", "in"), None),
+    "POST /api/vouchers/{code}/redeem": (
+        ("ok", "ok", "ok", "ok", "ok", 403, 404, "in"),
+        {"ro_number": "RO-MATRIX-V"},
+    ),
+    "POST /vouchers/redeem": (
+        ("ok", "ok", "ok", "ok", "ok", 403, 404, "in"),
+        "form:code={code}&ro_number=RO-MATRIX-V",
+    ),
     # last: the manager takes the measure out of the plan (the intruder then finds nothing either)
     "DELETE /api/measures/{measure}": ((403, 403, 403, 403, "ok", 403, 404, "in"), None),
 }
@@ -423,6 +468,7 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
     notifications.enqueue(
         session=session, recipient=staff("advisor1"), kind="tasks_overdue", dedupe_key="matrix", count=1
     )
+    case_id, code = _case_and_voucher(session, surveying_cycle, task, staff)
     session.commit()
     return {
         "notification": session.scalar(select(Notification.id).where(Notification.dedupe_key == "matrix")),
@@ -455,7 +501,41 @@ def world(session, surveying_cycle, staff) -> dict[str, object]:
         "attachment_id": 999999,
         "field": "customer_type",
         "band": "lost",
+        "case_id": case_id,
+        "code": code,
     }
+
+
+def _case_and_voucher(session, cycle_id, task, staff) -> tuple[int, str]:
+    """A complaint case on another task than the matrix's (answering it there changes nothing
+    here), and a coded voucher of the matrix's task, valid for a month."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from winback.cases import complaints
+    from winback.plans.models import Voucher
+    from winback.surveys.models import SurveyTask
+
+    other = session.scalar(
+        select(SurveyTask).where(SurveyTask.cycle_id == cycle_id, SurveyTask.id != task.id).limit(1)
+    )
+    other.complaint = "matrix complaint"
+    case = complaints.open_case(session=session, task=other, actor_staff=staff("supervisor"))
+    voucher = Voucher(
+        store_id=task.store_id,
+        cycle_id=cycle_id,
+        target_id=task.target_id,
+        customer_id=task.customer_id,
+        task_id=task.id,
+        code="WBMATRIX22",
+        kind="工时券",
+        amount=Decimal("500"),
+        offered_at=clock.now(),
+        expires_on=clock.today() + timedelta(days=30),
+    )
+    session.add(voucher)
+    session.flush()
+    return case.id, voucher.code
 
 
 def _import_batch(session, store_id, admin):

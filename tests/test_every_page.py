@@ -100,7 +100,9 @@ def test_every_page_of_every_role_reads_clean_on_a_phone(live_server, browser, r
         assert nav, f"{role} has no navigation"
         todo = list(dict.fromkeys(nav))
         visited = 0
-        while todo and visited < 14:
+        # 14 pages, and the three the workbench added to the navigation (appointments,
+        # complaint cases, vouchers) without pushing out a page reached before
+        while todo and visited < 17:
             path = todo.pop(0)
             key = f"{role} {path}"
             if key in seen:

@@ -18,6 +18,7 @@ import that points up or sideways. Bottom to top:
     plans                                             rectification plans, measures, vouchers, seeding, complaints
     evaluation                                        the evaluation three months later
     care                                              prevention: the care calendar beside the cycle
+    cases                                             what a survey call leads to: appointment, complaint case, voucher
     stores                                            creating a store with its seeds
     roster                                            a store's staff list from a spreadsheet
     demo  backup  cli  models                         entry points and the all-models import
@@ -50,6 +51,7 @@ LAYERS: tuple[str, ...] = (
     "plans",
     "evaluation",
     "care",
+    "cases",
     "stores",
     "roster",
     "demo",

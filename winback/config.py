@@ -91,6 +91,15 @@ class ProcessDefaults(BaseModel):
     holdout_segment: str = Field("grade", pattern="^(grade|customer_type|model|district)$")
     # Default value of a win-back voucher (回厂工时券), yuan.
     voucher_default_yuan: float = Field(500.0, ge=0)
+    # A voucher issued from a survey is valid this many days (its expiry printed with the code).
+    voucher_valid_days: int = Field(90, ge=1, le=730)
+    # Appointment time slots (预约时段) the front desk receives cars in, "HH:MM-HH:MM".
+    appointment_slots: list[str] = ["08:30-10:00", "10:00-11:30", "13:30-15:00", "15:00-17:00"]
+    # A repair order of the car this many days after the appointment's day still closes it as
+    # arrived (已到店); the day passed without one, it is 未到店.
+    appointment_arrival_days: int = Field(7, ge=0, le=60)
+    # Remind the advisor of a complaint re-call this many days before it is due.
+    complaint_recall_remind_days_before: int = Field(2, ge=0, le=30)
 
     # ---- The care calendar (prevention, winback/care): reminders before the red line. ----
     # Maintenance (whichever comes first, time or mileage): first service at this many km or

@@ -207,5 +207,11 @@ EVENTS = {
     "vehicle.status_changed": N_("The vehicle's status was changed"),
     "visit.recorded": N_("A workshop visit was recorded"),
     "voucher.offered": N_("A voucher was offered"),
+    "voucher.issued": N_("A voucher was issued"),
+    "appointment.booked": N_("An appointment was booked"),
+    "appointment.moved": N_("An appointment was moved"),
+    "complaint.case_opened": N_("A complaint case was opened"),
+    "complaint.owner_set": N_("A complaint case was given an owner"),
+    "complaint.resolved": N_("A complaint case was resolved"),
     "voucher.redeemed": N_("A voucher was redeemed"),
 }

@@ -4,6 +4,7 @@ from db.base import Base  # noqa: F401
 from winback.accounts.models import ApiToken, LoginAttempt, Role, Staff, StaffRole, StaffStore, Store  # noqa: F401
 from winback.audit.models import AuditChainHead, AuditEvent  # noqa: F401
 from winback.care.models import CareHoldout, CareItem, CareSchedule, CareTouch  # noqa: F401
+from winback.cases.models import Appointment, ComplaintCase  # noqa: F401
 from winback.clock import DemoClock  # noqa: F401
 from winback.customers.models import (  # noqa: F401
     ColumnMapping,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from api import serializers as out
 from api.deps import CurrentUser, SessionDep, Supervisor, store_ids
 from api.schemas import HandOverOut, ReasonCodeOut, ReassignedOut, TaskOut, TaskSummaryOut
+from winback.cases import service as cases
 from winback.surveys import service as surveys
 from winback.surveys.schemas import (
     ComplaintAnswerIn,
@@ -87,7 +88,7 @@ def add_attempt(
 @router.post("/tasks/{task_id}/close", response_model=TaskOut, tags=["surveys"])
 def close_task(task_id: int, body: SurveyResultIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     data = body.model_dump()
-    task = surveys.close_task(
+    task = cases.close_survey(
         session=session, task_id=task_id, reason_codes_=data.pop("reasons"), actor_staff=user, **data
     )
     return out.task(task, user)
@@ -96,7 +97,7 @@ def close_task(task_id: int, body: SurveyResultIn, user: CurrentUser, session: S
 @router.put("/tasks/{task_id}/draft", response_model=TaskOut, tags=["surveys"])
 def save_draft(task_id: int, body: SurveyResultIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     data = body.model_dump()
-    task = surveys.save_draft(
+    task = cases.save_survey_draft(
         session=session, task_id=task_id, reason_codes_=data.pop("reasons"), actor_staff=user, **data
     )
     return out.task(task, user)
@@ -128,7 +129,8 @@ def answer_complaint(
     task_id: int, body: ComplaintAnswerIn, user: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     return out.task(
-        surveys.answer_complaint(session=session, task_id=task_id, answer=body.answer, actor_staff=user), user
+        cases.answer_task_complaint(session=session, task_id=task_id, answer=body.answer, actor_staff=user),
+        user,
     )
 
 

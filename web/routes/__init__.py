@@ -12,6 +12,7 @@ from web.routes import (
     audit,
     auth,
     care,
+    cases,
     cycles,
     inbox,
     plans,
@@ -37,5 +38,6 @@ for module in (
     care,
     inbox,
     workbench,
+    cases,
 ):
     router.include_router(module.router)

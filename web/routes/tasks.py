@@ -12,11 +12,13 @@ from edge.users import CurrentUser
 from web import flash, forms, render
 from web.routes.archive import notes_context
 from web.routes.call_context import queue_context, task_context
+from web.routes.cases import cases_context
 from web.routes.common import PAGE, is_htmx, safe_back
 from web.routes.common import see_other as _see_other
 from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
+from winback.cases import service as cases
 from winback.customers import service as customers
 from winback.cycles import service as cycles
 from winback.errors import InvalidInput
@@ -103,6 +105,7 @@ def _task_page(
         **task_context(request, user, session, task),
         now_local=clock.local(clock.now()).strftime("%Y-%m-%dT%H:%M"),
         **notes_context(request, session, task.customer_id, f"/tasks/{task.id}"),
+        **cases_context(session, task),
     )
 
 
@@ -152,10 +155,12 @@ async def task_close(request: Request, task_id: int, user: CurrentUser, session:
     payload = SurveyResultIn.model_validate(_survey_input(posted)).model_dump()
     codes = payload.pop("reasons")
     if posted.get("action") == "save":
-        surveys.save_draft(session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload)
+        cases.save_survey_draft(
+            session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload
+        )
         flash(request, "Draft saved.")
         return _see_other(f"/tasks/{task_id}")
-    surveys.close_task(session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload)
+    cases.close_survey(session=session, task_id=task_id, reason_codes_=codes, actor_staff=user, **payload)
     flash(request, "Task closed.")
     return _see_other("/tasks")
 
@@ -268,7 +273,7 @@ def task_answer(
     session: SessionDep,
     body: Annotated[ComplaintAnswerIn, Form()],
 ):
-    surveys.answer_complaint(session=session, task_id=task_id, answer=body.answer, actor_staff=user)
+    cases.answer_task_complaint(session=session, task_id=task_id, answer=body.answer, actor_staff=user)
     flash(request, "Saved.")
     return _see_other(f"/tasks/{task_id}")
 

@@ -22,8 +22,8 @@ from winback.evaluation.models import Evaluation
 from winback.months import quarter_of
 from winback.notifications import service as notifications
 from winback.notifications.messages import Month
-from winback.plans.incentives import redeem_vouchers
-from winback.plans.models import ReturnCallback, Voucher
+from winback.plans.incentives import redeem_vouchers, redeemed_voucher_cost
+from winback.plans.models import ReturnCallback
 from winback.surveys import carry
 
 
@@ -87,11 +87,7 @@ def evaluate_cycle(*, session: Session, cycle_id: int, actor: Actor) -> Evaluati
 
 def _costs_and_satisfaction(session: Session, cycle: MonthlyCycle) -> dict[str, Any]:
     """Redeemed vouchers' value, and the satisfaction callbacks' average and count."""
-    voucher_cost = session.scalar(
-        select(func.coalesce(func.sum(Voucher.amount), 0)).where(
-            Voucher.cycle_id == cycle.id, Voucher.redeemed_visit_id.is_not(None)
-        )
-    ) or Decimal("0")
+    voucher_cost = redeemed_voucher_cost(session=session, cycle_id=cycle.id)
     sat_avg, sat_n = session.execute(
         select(func.avg(ReturnCallback.satisfaction), func.count(ReturnCallback.id)).where(
             ReturnCallback.cycle_id == cycle.id

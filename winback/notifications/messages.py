@@ -32,6 +32,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         N_("Complaint heard on a callback"),
         N_("Task #{task_id} ({customer}, {advisor}) recorded a complaint: {complaint}"),
     ),
+    "complaint_case_assigned": (
+        N_("Complaint assigned to you"),
+        N_("Complaint case #{case_id} ({customer}) is yours to resolve: {complaint}"),
+    ),
+    "complaint_recall_assigned": (
+        N_("Complaint re-call to make"),
+        N_("The complaint of {customer} was resolved ({resolution}); call the customer again by {due}."),
+    ),
+    "complaint_recall_due": (
+        N_("Complaint re-call due"),
+        N_("Call {customer} again about the resolved complaint by {due}."),
+    ),
     "plan_submitted": (
         N_("Plan awaits approval"),
         N_("The {month} rectification plan (version {version}) awaits your approval."),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -87,7 +87,12 @@ def redeem_vouchers(*, session: Session, cycle_id: int, actor: Actor) -> int:
     open_vouchers = session.execute(
         select(Voucher, Target.vehicle_id)
         .join(Target, Target.id == Voucher.target_id)
-        .where(Voucher.cycle_id == cycle_id, Voucher.redeemed_visit_id.is_(None))
+        .where(
+            Voucher.cycle_id == cycle_id,
+            Voucher.redeemed_on.is_(None),
+            # a coded voucher (issued from a survey) is redeemed at the desk when shown, not guessed
+            Voucher.code.is_(None),
+        )
     ).all()
     for voucher, vehicle_id in open_vouchers:
         offered_day = clock.local(voucher.offered_at).date()
@@ -115,6 +120,17 @@ def redeem_vouchers(*, session: Session, cycle_id: int, actor: Actor) -> int:
         count += 1
     session.flush()
     return count
+
+
+def redeemed_voucher_cost(*, session: Session, cycle_id: int) -> Decimal:
+    """The value of a cycle's redeemed vouchers (matched to a repair order by the evaluation or
+    redeemed at the service desk): the campaign's voucher cost, the one figure of it."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Voucher.amount), 0)).where(
+            Voucher.cycle_id == cycle_id, Voucher.redeemed_on.is_not(None)
+        )
+    )
+    return Decimal(total or 0)
 
 
 def vouchers_of(*, session: Session, cycle_id: int) -> list[Voucher]:

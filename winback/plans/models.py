@@ -191,6 +191,13 @@ class Voucher(Base):
     expires_on: Mapped[date | None] = mapped_column(Date)
     redeemed_visit_id: Mapped[int | None] = mapped_column(ForeignKey("service_visits.id"))
     redeemed_on: Mapped[date | None] = mapped_column(Date)
+    # Issued from a survey that offered one (``voucher_offered``): its task and the code the
+    # customer shows at the service desk, where it is redeemed by hand with the repair order.
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("survey_tasks.id"), unique=True)
+    code: Mapped[str | None] = mapped_column(String(20), unique=True)
+    redeemed_ro: Mapped[str | None] = mapped_column(String(40))
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redeemed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
 class ReturnCallback(Base):
