@@ -6,19 +6,16 @@ from prefect import task
 
 from db.session import session_scope
 from tasks.common import flow_actor
-from winback.cases import appointments
-from winback.cycles import returns
+from winback.cases import arrivals
 
 
 @task(name="import a dropped file", retries=2, retry_delay_seconds=[10, 60])
 def import_dropped_file(store_id: int, kind: str, path: str) -> dict:
     """Import one file of the drop folder; the same file twice changes nothing (by its hash)."""
     with session_scope() as session:
-        batch, is_new = returns.import_file(
+        batch, is_new = arrivals.import_file(
             session=session, store_id=store_id, kind=kind, source=Path(path), actor=flow_actor()
         )
-        if kind == "visits" and is_new:  # the repair orders that arrived close appointments' loop
-            appointments.close_loop(session=session, store_id=store_id)
         return {
             "file": Path(path).name,
             "batch": batch.id,

@@ -295,3 +295,31 @@ def test_existing_complaints_become_cases_on_upgrade(db_url, session, surveying_
             (waiting.id, "配件价格太高", "open", None, None, None),
         ]
     )
+
+
+def test_an_uploaded_repair_order_closes_its_appointment_at_once(client, session, surveying_cycle, staff):
+    """Not only the daily pass: the repair order imported through the API marks the car arrived."""
+    advisor = staff("advisor1")
+    task = _open_tasks(session, surveying_cycle, advisor)[0]
+    day = clock.today() + timedelta(days=1)
+    _close(session, task, advisor, appointment_on=day)
+    appt = session.scalar(select(Appointment).where(Appointment.task_id == task.id))
+    assert appt.status == AppointmentStatus.booked
+    clock.set_now(clock.now() + timedelta(days=1))  # the car comes in on the day
+    vin = task.target.vehicle.vin
+    login(client, "admin")
+    r = client.post(
+        "/api/imports",
+        data={"kind": "visits"},
+        files={
+            "file": (
+                "ro.csv",
+                f"工单号,车架号,进厂日期,维修类别,结算金额\nRO-ARRIVED-1,{vin},{day:%Y/%m/%d},保养,680\n".encode(),
+                "text/csv",
+            )
+        },
+    )
+    assert r.status_code == 200 and r.json()["inserted"] == 1, r.text
+    session.expire_all()
+    appt = session.get(Appointment, appt.id)
+    assert appt.status == AppointmentStatus.arrived and appt.visit_id is not None

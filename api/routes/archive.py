@@ -14,6 +14,7 @@ from edge.locale import api_locale
 from edge.uploads import saved_upload
 from edge.xlsx import XLSX_RESPONSES
 from winback.actor import Actor
+from winback.cases import arrivals
 from winback.customers import (
     cleanup,
     contact_masking,
@@ -26,7 +27,6 @@ from winback.customers import service as customers
 from winback.customers.import_reports import KEY_DERIVED
 from winback.customers.models import ImportBatch, ImportKind
 from winback.customers.schemas import ValueMappingIn, VisitIn
-from winback.cycles import returns
 from winback.i18n import translate
 
 router = APIRouter()
@@ -105,7 +105,7 @@ def import_file(
     """Import a DMS export (XLSX/XLS/CSV) of customers, vehicles or visits; answers the report
     (``status`` failed with one ``message`` when the file is not a usable table)."""
     with saved_upload(file) as path:
-        batch, is_new = returns.import_file(
+        batch, is_new = arrivals.import_file(
             session=session,
             store_id=user.store_id,
             kind=kind,

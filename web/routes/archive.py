@@ -19,6 +19,7 @@ from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
 from winback.accounts.models import Role
 from winback.actor import Actor
+from winback.cases import arrivals
 from winback.customers import (
     cleanup,
     findings,
@@ -32,7 +33,6 @@ from winback.customers import merges as merge_proposals
 from winback.customers import service as customers
 from winback.customers.models import ImportKind, ImportStatus, NoteKind, VehicleStatus
 from winback.customers.privacy import may_see_contact
-from winback.cycles import returns
 from winback.errors import InvalidInput
 from winback.i18n import N_, Message
 from winback.surveys import service as surveys
@@ -45,7 +45,7 @@ def run_import_in_background(batch_id: int, actor: Actor) -> None:
     """After the response: import in chunks, committing each so the report page shows progress."""
     session = new_session()
     try:
-        returns.run_import(
+        arrivals.run_import(
             session=session, batch_id=batch_id, actor=actor, on_chunk=lambda _b: session.commit()
         )
         session.commit()

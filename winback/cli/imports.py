@@ -18,8 +18,8 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
     """One DMS file into one store, then its report in the command's language (``--lang``)."""
     from db.session import session_scope
     from winback.actor import Actor
+    from winback.cases import arrivals
     from winback.customers.models import ImportStatus
-    from winback.cycles import returns
     from winback.i18n import translator
 
     set_clock(as_of)
@@ -31,7 +31,7 @@ def _import(kind: str, file: str, store: str | None, as_of: str | None, lang: st
         fail(say("no such file: {file}", file=file))
     with session_scope() as session:
         target = _target_store(session, store)
-        batch, is_new = returns.import_file(
+        batch, is_new = arrivals.import_file(
             session=session,
             store_id=target.id,
             kind=kind,
