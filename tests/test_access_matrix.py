@@ -331,6 +331,15 @@ RULES: dict[str, tuple[tuple, object]] = {
         (403, "ok", "ok", 403, "ok", 403, 404, "in"),
         "form:day=2030-01-03&slot=10:00-11:30&service_type=repair",
     ),
+    # nothing is booked on the matrix's (excluded) task: nothing to cancel (404 / the form again)
+    "POST /api/tasks/{task}/appointment/cancel": (
+        (403, 404, 404, 403, 404, 403, 404, "in"),
+        {"reason": "matrix"},
+    ),
+    "POST /tasks/{task}/appointment/cancel": (
+        (403, 404, 404, 403, 404, 403, 404, "in"),
+        "form:reason=matrix",
+    ),
     "GET /api/appointments": (("ok",) * 7 + ("in",), None),
     "GET /appointments": (("ok",) * 7 + ("in",), None),
     "GET /api/complaints": (("ok", "ok", 403, 403, "ok", "ok", "ok", "in"), None),

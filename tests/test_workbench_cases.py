@@ -323,3 +323,44 @@ def test_an_uploaded_repair_order_closes_its_appointment_at_once(client, session
     session.expire_all()
     appt = session.get(Appointment, appt.id)
     assert appt.status == AppointmentStatus.arrived and appt.visit_id is not None
+
+
+def test_an_appointment_called_off_is_cancelled_with_its_reason(client, session, surveying_cycle, staff):
+    advisor = staff("advisor1")
+    task = _open_tasks(session, surveying_cycle, advisor)[0]
+    day = clock.today() + timedelta(days=2)
+    _close(session, task, advisor, appointment_on=day)
+    login(client, "advisor1")
+    page = client.post(f"/tasks/{task.id}/appointment/cancel", data={"reason": " "})
+    assert page.status_code == 422 and "说明取消预约的原因" in page.text  # the form again, in Chinese
+    r = client.post(f"/tasks/{task.id}/appointment/cancel", data={"reason": "客户出差，下月再约"})
+    assert r.status_code == 303
+    session.expire_all()
+    appt = session.scalar(select(Appointment).where(Appointment.task_id == task.id))
+    assert (appt.status, appt.note) == (AppointmentStatus.cancelled, "客户出差，下月再约")
+    again = client.post(f"/api/tasks/{task.id}/appointment/cancel", json={"reason": "again"})
+    assert again.status_code == 409
+    # The car comes in on the day anyway: a cancelled visit is neither arrived nor a no-show.
+    customers.add_visit(
+        session=session,
+        store_id=task.store_id,
+        vehicle_id=task.target.vehicle_id,
+        ro_number="RO-CANCELLED-1",
+        visit_date=day,
+        category="保养",
+        amount=Decimal("500"),
+        actor=Actor.system(label="t"),
+    )
+    session.commit()
+    clock.set_now(clock.now() + timedelta(days=4))
+    daily_cases.fn(task.store_id)
+    session.expire_all()
+    assert session.get(Appointment, appt.id).status == AppointmentStatus.cancelled
+    login(client, "supervisor")
+    assert "已取消" in client.get(f"/appointments?day={day.isoformat()}").text
+    # Booking again reopens it.
+    r = client.post(
+        f"/api/tasks/{task.id}/appointment",
+        json={"day": (clock.today() + timedelta(days=1)).isoformat(), "slot": "08:30-10:00"},
+    )
+    assert r.status_code == 201 and r.json()["status"] == "booked"

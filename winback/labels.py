@@ -210,6 +210,7 @@ EVENTS = {
     "voucher.issued": N_("A voucher was issued"),
     "appointment.booked": N_("An appointment was booked"),
     "appointment.moved": N_("An appointment was moved"),
+    "appointment.cancelled": N_("An appointment was cancelled"),
     "complaint.case_opened": N_("A complaint case was opened"),
     "complaint.owner_set": N_("A complaint case was given an owner"),
     "complaint.resolved": N_("A complaint case was resolved"),

@@ -13,7 +13,13 @@ from api.schemas import AppointmentOut, CodedVoucherOut, ComplaintCaseOut
 from winback import clock
 from winback.cases import appointments, complaints, vouchers
 from winback.cases.models import CaseStatus
-from winback.cases.schemas import AppointmentIn, CaseOwnerIn, CaseResolveIn, VoucherRedeemIn
+from winback.cases.schemas import (
+    AppointmentCancelIn,
+    AppointmentIn,
+    CaseOwnerIn,
+    CaseResolveIn,
+    VoucherRedeemIn,
+)
 from winback.errors import NotFound
 from winback.surveys import service as surveys
 
@@ -41,6 +47,16 @@ def book_appointment(
         actor_staff=user,
     )
     return out.appointment(appt)
+
+
+@router.post("/tasks/{task_id}/appointment/cancel", response_model=AppointmentOut, tags=["appointments"])
+def cancel_appointment(
+    task_id: int, body: AppointmentCancelIn, user: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    """The customer called the visit off: 已取消, with the reason; booking again reopens it."""
+    return out.appointment(
+        appointments.cancel(session=session, task_id=task_id, reason=body.reason, actor_staff=user)
+    )
 
 
 @router.get("/tasks/{task_id}/appointment", response_model=AppointmentOut, tags=["appointments"])

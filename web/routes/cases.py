@@ -17,7 +17,13 @@ from winback.accounts import service as accounts
 from winback.accounts.models import Role, Store
 from winback.cases import appointments, complaints, vouchers
 from winback.cases.models import CaseStatus
-from winback.cases.schemas import AppointmentIn, CaseOwnerIn, CaseResolveIn, VoucherDeskIn
+from winback.cases.schemas import (
+    AppointmentCancelIn,
+    AppointmentIn,
+    CaseOwnerIn,
+    CaseResolveIn,
+    VoucherDeskIn,
+)
 from winback.errors import DomainError
 from winback.i18n import N_
 
@@ -36,7 +42,12 @@ SERVICE_TYPES = {
     "bodywork": _("Body and paint"),
     "other": _("Other"),
 }
-APPOINTMENT_STATUSES = {"booked": _("Booked"), "arrived": _("Arrived"), "no_show": _("Did not come")}
+APPOINTMENT_STATUSES = {
+    "booked": _("Booked"),
+    "arrived": _("Arrived"),
+    "no_show": _("Did not come"),
+    "cancelled": _("Cancelled"),
+}
 CASE_STATUSES = {"open": _("Being handled"), "resolved": _("Resolved")}
 RECALL_STATUSES = {
     "open": _("Re-call to make"),
@@ -103,6 +114,20 @@ def task_appointment(
         actor_staff=user,
     )
     flash(request, "Appointment booked.")
+    return see_other(f"/tasks/{task_id}#appointment")
+
+
+@router.post("/tasks/{task_id}/appointment/cancel")
+@forms.form(_appointment_again, messages={"reason": N_("say why the appointment is cancelled")})
+def cancel_task_appointment(
+    request: Request,
+    task_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    body: Annotated[AppointmentCancelIn, Form()],
+):
+    appointments.cancel(session=session, task_id=task_id, reason=body.reason, actor_staff=user)
+    flash(request, "Appointment cancelled.")
     return see_other(f"/tasks/{task_id}#appointment")
 
 

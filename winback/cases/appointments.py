@@ -178,6 +178,36 @@ def from_survey(*, session: Session, task: SurveyTask, actor_staff: Staff) -> Ap
     )
 
 
+def cancel(*, session: Session, task_id: int, reason: str, actor_staff: Staff) -> Appointment:
+    """The customer called the visit off: kept on the day list as 已取消 with the reason, no
+    longer closed by a repair order or counted as 未到店; booking again reopens it."""
+    task = get_task(session=session, task_id=task_id, viewer=actor_staff)
+    if task.assignee_id != actor_staff.id and not actor_staff.has_role(*_BOOKERS):
+        raise Forbidden("only the assigned advisor (or a supervisor) books this customer's visit")
+    appt = appointment_of(session=session, task_id=task.id)
+    if appt is None:
+        raise NotFound("task {task_id} has no appointment", task_id=task.id)
+    if appt.status != AppointmentStatus.booked:
+        raise Conflict("the appointment of task {id} is no longer booked", id=task.id, code="not_booked")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why the appointment is cancelled", field="reason")
+    appt.status, appt.note = AppointmentStatus.cancelled, reason[:300]
+    session.flush()
+    audit_service.record(
+        session=session,
+        actor=Actor.person(actor_staff),
+        action="appointment.cancelled",
+        entity_type="task",
+        entity_id=appt.task_id,
+        store_id=appt.store_id,
+        customer_id=appt.customer_id,
+        cycle_id=appt.cycle_id,
+        changes={"day": appt.day.isoformat(), "slot": appt.slot, "reason": appt.note},
+    )
+    return appt
+
+
 def day_list(*, session: Session, store_ids: list[int], day: date) -> list[Appointment]:
     """The front desk's win-back appointments of one day, by slot."""
     return list(

@@ -25,6 +25,8 @@ class AppointmentStatus(str, enum.Enum):
     arrived = "arrived"  # 已到店
     # The day passed without a repair order (turns to arrived if a late one is imported).
     no_show = "no_show"  # 未到店
+    # The customer called it off (the reason kept in the note); booking again reopens it.
+    cancelled = "cancelled"  # 已取消
 
 
 class Appointment(Base):

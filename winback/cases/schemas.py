@@ -19,6 +19,10 @@ class AppointmentIn(BaseModel):
     note: str | None = Field(None, max_length=300)
 
 
+class AppointmentCancelIn(BaseModel):
+    reason: str = Field(..., min_length=1, max_length=300, description="why the customer called it off")
+
+
 class CaseOwnerIn(BaseModel):
     owner_id: int
 
