@@ -78,8 +78,9 @@ def fresh_server(session, prefect_harness):
         yield base, store.id
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium for the tests of a module (each test opens its own contexts in it)."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}; .ci/run installs Debian's chromium"
