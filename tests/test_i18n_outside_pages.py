@@ -42,6 +42,8 @@ SAMPLE = {
     ),
     "advisor": "张伟",
     "complaint": "太贵",
+    "case_id": 56,
+    "resolution": "价格透明",  # free text: the complaint case's resolution
     "version": 2,
     "decision": pmessage("plan decision", "rejected"),
     "comment": "",
