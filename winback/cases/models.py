@@ -9,6 +9,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
+from winback.care import models as _care_models  # noqa: F401  (ComplaintCase.recall_item's CareItem)
 
 
 class ServiceType(str, enum.Enum):
