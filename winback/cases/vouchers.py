@@ -23,6 +23,7 @@ from winback.audit import service as audit_service
 from winback.customers.models import ServiceVisit
 from winback.cycles.models import Target
 from winback.errors import Conflict, Forbidden, InvalidInput, NotFound
+from winback.plans import incentives
 from winback.plans.models import Voucher
 from winback.surveys.models import SurveyTask
 
@@ -47,31 +48,14 @@ def issue_from_survey(*, session: Session, task: SurveyTask, actor_staff: Staff)
     if not task.voucher_offered or voucher_of_task(session=session, task_id=task.id) is not None:
         return None
     rules = effective_settings(session.get(Store, task.store_id))
-    voucher = Voucher(
-        store_id=task.store_id,
-        cycle_id=task.cycle_id,
+    voucher = incentives.offer_voucher(
+        session=session,
         target_id=task.target_id,
-        customer_id=task.customer_id,
+        actor_staff=actor_staff,
+        amount=Decimal(str(rules.voucher_default_yuan)),
+        expires_on=clock.today() + timedelta(days=rules.voucher_valid_days),
         task_id=task.id,
         code=new_code(session),
-        kind="工时券",
-        amount=Decimal(str(rules.voucher_default_yuan)),
-        offered_at=clock.now(),
-        offered_by_id=actor_staff.id,
-        expires_on=clock.today() + timedelta(days=rules.voucher_valid_days),
-    )
-    session.add(voucher)
-    session.flush()
-    audit_service.record(
-        session=session,
-        actor=Actor.person(actor_staff),
-        action="voucher.issued",
-        entity_type="task",
-        entity_id=task.id,
-        store_id=task.store_id,
-        cycle_id=task.cycle_id,
-        customer_id=task.customer_id,
-        changes={"voucher_id": voucher.id, "code": voucher.code, "amount": voucher.amount},
     )
     return voucher
 

@@ -35,8 +35,11 @@ def offer_voucher(
     kind: str = "工时券",
     measure_id: int | None = None,
     expires_on: date | None = None,
+    task_id: int | None = None,
+    code: str | None = None,
 ) -> Voucher:
-    """Record a voucher offered to a target's customer (e.g. 500 yuan of labour)."""
+    """Record a voucher offered to a target's customer (e.g. 500 yuan of labour); a survey's
+    voucher carries its task and the code redeemed at the desk (``winback.cases.vouchers``)."""
     target = session.get(Target, target_id)
     if target is None or target.store_id not in actor_staff.all_store_ids:
         raise NotFound("no target {target_id}", target_id=target_id)
@@ -64,6 +67,8 @@ def offer_voucher(
         offered_at=clock.now(),
         offered_by_id=actor_staff.id,
         expires_on=expires_on,
+        task_id=task_id,
+        code=code,
     )
     session.add(voucher)
     session.flush()
@@ -76,7 +81,12 @@ def offer_voucher(
         store_id=target.store_id,
         cycle_id=target.cycle_id,
         customer_id=target.customer_id,
-        changes={"voucher_id": voucher.id, "kind": voucher.kind, "amount": amount},
+        changes={
+            "voucher_id": voucher.id,
+            "kind": voucher.kind,
+            "amount": amount,
+            **({"code": code, "task_id": task_id} if code else {}),
+        },
     )
     return voucher
 
