@@ -3,9 +3,12 @@
     .venv/bin/python bench/cycle.py                         # realistic, 30k customers, SQLite
     .venv/bin/python bench/cycle.py --shape uniform
     .venv/bin/python bench/cycle.py --skip-cli              # without the CLI run (no Prefect)
+    .venv/bin/python bench/cycle.py --unchecked             # identifiers never checked
 
 Generates the archive once into a template file (no statistics gathered: as fresh as a
-first import without ``ANALYZE``), then times three runs, each on its own fresh copy:
+first import without ``ANALYZE``; phones, VINs and plates checked as winback's import checks
+them, unless ``--unchecked``: an archive loaded around the import, which the first cleanup
+checks whole), then times three runs, each on its own fresh copy:
 
 1. ``winback cycle start --month 2026-11 --store S01`` as a subprocess (Prefect in-process:
    the flows, the tasks, the service functions), wall time;
@@ -44,14 +47,14 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def make_template(path: Path, shape: str, customers: int) -> dict:
+def make_template(path: Path, shape: str, customers: int, as_imported: bool = True) -> dict:
     from bench import realistic, screening
 
     url = f"sqlite:///{path}"
     path.unlink(missing_ok=True)
     screening.reset(url)
     if shape == "realistic":
-        counts = realistic.generate(url, customers)
+        counts = realistic.generate(url, customers, as_imported=as_imported)
     else:
         screening.generate(url, customers, int(customers * 13.3), 1)
         _uniform_advisors(url)
@@ -239,13 +242,19 @@ def main() -> None:
     ap.add_argument("--dir", default="/tmp/winback-bench-cycle", help="where the database files go")
     ap.add_argument("--keep", action="store_true", help="reuse the template generated before")
     ap.add_argument("--skip-cli", action="store_true")
+    ap.add_argument(
+        "--unchecked",
+        action="store_true",
+        help="an archive loaded around winback's import: no phone, VIN or plate checked yet"
+        " (the default is the archive as the import leaves it, identifiers checked)",
+    )
     a = ap.parse_args()
     work = Path(a.dir)
     work.mkdir(parents=True, exist_ok=True)
-    template = work / f"{a.shape}.db"
+    template = work / f"{a.shape}{'-unchecked' if a.unchecked else ''}.db"
     if not (a.keep and template.exists()):
         t0 = time.perf_counter()
-        counts = make_template(template, a.shape, a.customers)
+        counts = make_template(template, a.shape, a.customers, as_imported=not a.unchecked)
         print(f"{a.shape}: {counts} generated in {time.perf_counter() - t0:.0f} s", flush=True)
     print(f"load average before: {_load()}", flush=True)
     bare = run_bare(fresh_copy(template, "bare"))

@@ -42,6 +42,7 @@ from sqlalchemy import create_engine
 
 import winback.models  # noqa: F401
 from winback.accounts.models import Role, Staff, StaffRole, Store
+from winback.customers import identifiers
 from winback.customers.models import Customer, ServiceVisit, Vehicle
 
 AS_OF = date(2026, 11, 2)
@@ -170,7 +171,23 @@ def _category(rng: random.Random, n: int) -> str:
     return "保养"
 
 
-def generate(url: str, customers: int, stores: int = 1, seed: int = 17, shape: Shape | None = None) -> dict:
+def _vehicle_checks(vin: str, plate: str | None) -> dict:
+    return {
+        "vin_valid": identifiers.vin_is_valid(vin),
+        "vin_check_digit_ok": identifiers.vin_check_digit_ok(vin),
+        "plate_valid": identifiers.plate_is_valid(plate),
+        "identifiers_checked": identifiers.identifiers_marker(vin, plate),
+    }
+
+
+def generate(
+    url: str,
+    customers: int,
+    stores: int = 1,
+    seed: int = 17,
+    shape: Shape | None = None,
+    as_imported: bool = False,
+) -> dict:
     """Fill a database migrated to head (and empty) with the realistic archive. Returns counts."""
     shape = shape or Shape()
     rng = random.Random(seed)
@@ -235,7 +252,9 @@ def generate(url: str, customers: int, stores: int = 1, seed: int = 17, shape: S
                     + rng.choice(GIVEN)
                     + (rng.choice(GIVEN) if rng.random() < 0.5 else ""),
                     "phone": phone,
-                    "phone_valid": True,
+                    # as_imported: checked as winback's import checks each new customer's phone
+                    "phone_valid": identifiers.phone_is_valid(phone) if as_imported else True,
+                    "phone_checked": phone if as_imported else None,
                     "gender": None if rng.random() < m["gender"] else rng.choice("男女"),
                     "birth_date": None
                     if rng.random() < m["birth_date"]
@@ -284,14 +303,18 @@ def generate(url: str, customers: int, stores: int = 1, seed: int = 17, shape: S
                     dates = _history(rng, purchase, shape, heavy)
                 counts["one_visit"] += len(dates) == 1
                 counts["heavy"] += len(dates) >= 100
+                vin = f"LGB{vid:014d}"
+                plate = None if rng.random() < m["plate"] else f"粤B{vid % 100000:05d}"
                 batch_v.append(
                     {
                         "id": vid,
                         "store_id": store,
                         "customer_id": c,
-                        "vin": f"LGB{vid:014d}",
+                        "vin": vin,
                         "vin_valid": True,
-                        "plate": None if rng.random() < m["plate"] else f"粤B{vid % 100000:05d}",
+                        "plate": plate,
+                        # as_imported: the checks winback's import makes of each new vehicle
+                        **(_vehicle_checks(vin, plate) if as_imported else {}),
                         "model": model,
                         "grade": grade,
                         "status": "active",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from winback import clock, stores
 from winback.accounts import service as accounts
@@ -270,8 +270,10 @@ def test_a_shared_number_pairs_only_the_same_name_and_each_only_once(session, ar
 
 
 def test_cleanup_checks_only_the_phones_that_changed_since_the_last_run(session, archive):
-    """The first run checks every number; the next one only a number changed since (here one
-    typed over in SQL, as an edit or an import would) or reported wrong by an advisor."""
+    """A run checks every number not checked yet (here: all, the marks cleared as a database
+    loaded around the import has them); the next one only a number changed since (here one
+    typed over in SQL, as an edit would) or reported wrong by an advisor."""
+    session.execute(update(Customer).where(Customer.store_id == archive).values(phone_checked=None))
     first = cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
     assert first["phones_checked"] == first["customers"]
     assert cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)["phones_checked"] == (
@@ -287,6 +289,37 @@ def test_cleanup_checks_only_the_phones_that_changed_since_the_last_run(session,
     session.refresh(c3)
     assert (c2.phone, c2.phone_valid, c2.phone_checked) == ("13912345678", True, "13912345678")
     assert c3.phone_valid is False
+
+
+def test_what_the_import_checked_the_cleanup_does_not_check_again(session, archive):
+    """The import checks each new customer's phone and each new vehicle's VIN and plate as it
+    writes them: the first cleanup checks none of them again (a customer without a number is
+    looked at by every run). A plate typed over afterwards, or a vehicle written without the
+    import (the demo, a DMS load in SQL), is checked and normalized by the next run, once."""
+    first = cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
+    assert first["phones_checked"] == _without_phone(session, archive)
+    assert first["vehicles_checked"] == 0 and first["vehicles"] > 0
+    vehicles = list(session.scalars(select(Vehicle).where(Vehicle.store_id == archive).order_by(Vehicle.id)))
+    typed, loaded = vehicles[0], vehicles[1]
+    typed.plate = "粤b·12345"
+    session.flush()
+    session.execute(
+        update(Vehicle)
+        .where(Vehicle.id == loaded.id)
+        .values(identifiers_checked=None, vin_check_digit_ok=None, plate_valid=None)
+    )
+    again = cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)
+    assert again["vehicles_checked"] == 2
+    session.refresh(typed)
+    session.refresh(loaded)
+    assert (typed.plate, typed.plate_valid, typed.identifiers_checked) == (
+        "粤B12345",
+        True,
+        f"{typed.vin}|粤B12345",
+    )
+    assert loaded.vin_check_digit_ok is not None or not loaded.vin_valid
+    assert loaded.identifiers_checked == identifiers.identifiers_marker(loaded.vin, loaded.plate)
+    assert cleanup.cleanup_archive(session=session, store_id=archive, actor=SYSTEM)["vehicles_checked"] == 0
 
 
 def _without_phone(session, store_id) -> int:

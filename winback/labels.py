@@ -129,6 +129,7 @@ NOTE_KINDS = (N_("preference"), N_("reason_left"), N_("best_time"))
 # The archive cleanup's findings (winback.customers.cleanup).
 CLEANUP_FINDINGS = (
     N_("phones_checked"),
+    N_("vehicles_checked"),
     N_("phones_changed"),
     N_("vins_changed"),
     N_("bad_phones"),

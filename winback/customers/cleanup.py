@@ -48,13 +48,15 @@ def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[st
         )
     )
     phones_checked, phones_changed = _recheck_phones(session, store_id)
-    vehicles, vins_changed = _recheck_vehicles(session, store_id)
+    vehicles_checked, vins_changed = _recheck_vehicles(session, store_id)
+    vehicles = session.scalar(select(func.count(Vehicle.id)).where(Vehicle.store_id == store_id))
     proposed = propose_merges(session=session, store_id=store_id, now=now)
     quality = data_quality(session=session, store_id=store_id)
     summary = {
         "customers": customers,
         "phones_checked": phones_checked,
         "vehicles": vehicles,
+        "vehicles_checked": vehicles_checked,
         "phones_changed": phones_changed,
         "vins_changed": vins_changed,
         "bad_phones": quality["invalid"]["phone"],
@@ -134,7 +136,11 @@ def _update_by_id(session: Session, model, rows: list[dict[str, Any]]) -> None:
 
 
 def _recheck_vehicles(session: Session, store_id: int) -> tuple[int, int]:
-    """Check every VIN (and its check digit) and normalize every plate; returns (vehicles, changed)."""
+    """Check the VINs (and check digits) and normalize the plates of the vehicles whose
+    identifiers changed since they were last checked; returns (vehicles checked, changed)."""
+    # What was checked is remembered per vehicle (``identifiers_checked``, as the phones'
+    # ``phone_checked``): a store's vehicles went through the checks on every run before.
+    unchecked = or_(Vehicle.identifiers_checked.is_(None), Vehicle.identifiers_checked != _marker())
     vin_rows = session.execute(
         select(
             Vehicle.id,
@@ -143,7 +149,7 @@ def _recheck_vehicles(session: Session, store_id: int) -> tuple[int, int]:
             Vehicle.vin_check_digit_ok,
             Vehicle.plate,
             Vehicle.plate_valid,
-        ).where(Vehicle.store_id == store_id)
+        ).where(Vehicle.store_id == store_id, unchecked)
     ).all()
     vfixes = []
     for vid, vin, valid, check, plate, pvalid in vin_rows:
@@ -161,7 +167,19 @@ def _recheck_vehicles(session: Session, store_id: int) -> tuple[int, int]:
         ):
             vfixes.append({"_id": vid, **new})
     _update_by_id(session, Vehicle, vfixes)
+    # Every vehicle read above is now checked as it stands (the fixed ones with their new plate).
+    session.execute(
+        update(Vehicle)
+        .where(Vehicle.store_id == store_id, unchecked)
+        .values(identifiers_checked=_marker())
+        .execution_options(synchronize_session=False)
+    )
     return len(vin_rows), len(vfixes)
+
+
+def _marker():
+    """``identifiers.identifiers_marker`` in SQL: "VIN|plate"."""
+    return Vehicle.vin + "|" + func.coalesce(Vehicle.plate, "")
 
 
 def _mileage_typos(session: Session, store_id: int) -> int:

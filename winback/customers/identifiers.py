@@ -114,3 +114,12 @@ def plate_is_valid(plate: str | None) -> bool | None:
     if not plate:
         return None
     return bool(_PLATE.match(plate))
+
+
+# ---- what the archive cleanup last checked -------------------------------------------------
+
+
+def identifiers_marker(vin: str, plate: str | None) -> str:
+    """``vehicles.identifiers_checked``: the VIN and plate as they were checked. The cleanup
+    compares it with the vehicle's current ones (the same concatenation in SQL)."""
+    return f"{vin}|{plate or ''}"

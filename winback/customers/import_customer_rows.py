@@ -90,6 +90,8 @@ def write_customers(ctx: ImportContext, chunk) -> None:
                     "created_at": ctx.now,
                     "import_batch_id": ctx.batch.id,
                     "phone_valid": True,
+                    # normalized and checked just now: the next archive cleanup need not again
+                    "phone_checked": values.get("phone"),
                     **values,
                 }
             )

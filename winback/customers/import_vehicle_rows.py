@@ -94,8 +94,16 @@ def write_vehicles(ctx: ImportContext, chunk) -> None:
         values = _vehicle_values(ctx, row, cid)
         v = existing.get(row["vin"])
         if v is None:
+            # checked just now (``_vehicle_values``): the next archive cleanup need not again
+            marker = identifiers.identifiers_marker(values["vin"], values.get("plate"))
             new.append(
-                {"store_id": store_id, "created_at": ctx.now, "import_batch_id": ctx.batch.id, **values}
+                {
+                    "store_id": store_id,
+                    "created_at": ctx.now,
+                    "import_batch_id": ctx.batch.id,
+                    "identifiers_checked": marker,
+                    **values,
+                }
             )
         else:
             apply_changes(ctx, v, values, "vehicle", cid)

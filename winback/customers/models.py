@@ -107,6 +107,9 @@ class Vehicle(Base):
     vin_check_digit_ok: Mapped[bool | None] = mapped_column(Boolean)
     plate: Mapped[str | None] = mapped_column(String(20))
     plate_valid: Mapped[bool | None] = mapped_column(Boolean)
+    # "VIN|plate" as the archive cleanup (or the import) last checked them: the cleanup checks
+    # only the vehicles whose identifiers changed since (see ``identifiers_marker``).
+    identifiers_checked: Mapped[str | None] = mapped_column(String(40))
     model: Mapped[str] = mapped_column(String(80))
     grade: Mapped[VehicleGrade | None] = mapped_column(str_enum(VehicleGrade))
     purchase_date: Mapped[date | None] = mapped_column(Date)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from db.bulk import insert_rows
@@ -72,8 +72,8 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     for r in rows:
         r["holdout"] = r["vehicle_id"] in held
     if rows:
-        insert_rows(session, Target.__table__, [_enum_values(r) for r in rows])
-    counts = Counter(r["band"].value for r in rows)
+        insert_rows(session, Target.__table__, rows)
+    counts = Counter(r["band"] for r in rows)
     total = session.scalar(select(func.count()).where(Target.cycle_id == cycle.id)) or 0
     advance(
         session=session,
@@ -94,6 +94,9 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
         "likely_lost": counts["likely_lost"],
         "holdout": len(held),
     }
+
+
+_NAMED_PICKS = 2000
 
 
 def _candidates(
@@ -126,8 +129,11 @@ def _target_rows(
 ) -> list[dict[str, Any]]:
     """The target rows of ``candidates`` (vehicle id -> index into ``scores``), set-based."""
     now = clock.now()
+    # Past the red line is decided in SQL too, so only candidates' rows are fetched; the
+    # model's picks this side of the line (few) are named.
+    likely = [v for v, i in candidates.items() if scores.last_visit[i] > at_risk_before]
     rows = []
-    for r in session.execute(_screenable(cycle, as_of)):
+    for r in session.execute(_screenable(cycle, as_of, past=at_risk_before, also=likely)):
         i = candidates.get(r.id)
         if i is not None:
             rows.append(_target_row(r, i, cycle, scores, priority, as_of, at_risk_before, lost_before, now))
@@ -135,8 +141,9 @@ def _target_rows(
     return rows
 
 
-def _screenable(cycle: MonthlyCycle, as_of: date):
-    """The store's screenable vehicles with their owner and last repair order, in one query.
+def _screenable(cycle: MonthlyCycle, as_of: date, *, past: date, also: list[int]):
+    """The store's screenable vehicles with their owner and last repair order, in one query:
+    those whose last repair order is ``past`` or older, and the vehicles ``also`` names.
 
     The exclusions (no calls, already a target here, a target of another open cycle) are
     uncorrelated ``NOT IN`` sets evaluated once, not sub-queries re-run for every vehicle.
@@ -158,6 +165,13 @@ def _screenable(cycle: MonthlyCycle, as_of: date):
         )
     )
     already = select(Target.vehicle_id).where(Target.cycle_id == cycle.id)
+    # Past the red line, or one of the model's picks (named when they are few; otherwise every
+    # vehicle is read and the caller picks, as a long IN list would not fit a statement).
+    last_visit_due = last.c.last_visit <= past
+    if len(also) > _NAMED_PICKS:
+        last_visit_due = true()
+    elif also:
+        last_visit_due = last_visit_due | Vehicle.id.in_(also)
     base = (
         select(
             Vehicle.id,
@@ -181,6 +195,7 @@ def _screenable(cycle: MonthlyCycle, as_of: date):
             Customer.do_not_call.is_(False),
             Vehicle.customer_id.not_in(open_elsewhere),
             Vehicle.id.not_in(already),
+            last_visit_due,
         )
         .subquery()
     )
@@ -198,13 +213,14 @@ def _screenable(cycle: MonthlyCycle, as_of: date):
 
 
 def _target_row(r, i, cycle, scores, priority, as_of, at_risk_before, lost_before, now) -> dict[str, Any]:
-    """One target: its band by the red lines, the model's figures and the profile snapshot."""
+    """One target: its band by the red lines, the model's figures and the profile snapshot
+    (column values as the table stores them: the band's value, not the enum)."""
     last, first, n = scores.last_visit[i], scores.first_visit[i], int(scores.visits[i])
     # Lost is *more than* lost_months without a visit; exactly 12 months is still at risk.
     if last > at_risk_before:
-        band = Band.likely_lost
+        band = Band.likely_lost.value
     else:
-        band = Band.lost if last < lost_before else Band.at_risk
+        band = Band.lost.value if last < lost_before else Band.at_risk.value
     years = rate_years(first, as_of)
     total = Decimal(scores.spend[i])
     return dict(
@@ -238,10 +254,6 @@ def _target_row(r, i, cycle, scores, priority, as_of, at_risk_before, lost_befor
         },
         created_at=now,
     )
-
-
-def _enum_values(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.value if isinstance(v, Band) else v) for k, v in row.items()}
 
 
 def _age(birth: date | None, as_of: date) -> int | None:

@@ -57,7 +57,7 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
         load = _open_load(session, cycle.store_id, advisors)
     assignees = _assignees(pending, by_id, load)
     per_advisor = Counter(assignees)
-    for (target_id, customer_id, _profile, _own, band, total_spend), assignee in zip(pending, assignees):
+    for (target_id, customer_id, _last, _own, band, total_spend), assignee in zip(pending, assignees):
         rows.append(
             dict(
                 store_id=cycle.store_id,
@@ -88,12 +88,14 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
 
 def _pending_targets(session: Session, cycle_id: int) -> list[Row]:
     """The cycle's contacted targets (not the holdout) that have no task yet, the most valuable
-    first: (target id, customer id, profile, own advisor id, band, total spend)."""
+    first: (target id, customer id, last visit's advisor id, own advisor id, band, total spend)."""
     return session.execute(
         select(
             Target.id,
             Target.customer_id,
-            Target.profile,
+            # the one field of the profile snapshot assignment needs, read by the database (not
+            # every target's whole snapshot decoded in Python)
+            Target.profile["last_advisor_id"].as_integer(),
             Customer.advisor_id,
             Target.band,
             Target.total_spend,
@@ -125,8 +127,7 @@ def _assignees(pending, by_id: dict[int, Staff], load: Counter) -> list[int]:
     """The advisor of each pending target, in order: the customer's own advisor, else the one
     who served the last visit, when still active; else the least loaded (``load`` is updated)."""
     out = []
-    for _target_id, _customer_id, profile, own_advisor, _band, _spend in pending:
-        last = (profile or {}).get("last_advisor_id")
+    for _target_id, _customer_id, last, own_advisor, _band, _spend in pending:
         if own_advisor in by_id:
             assignee = own_advisor
         elif last in by_id:
