@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from rapidfuzz import fuzz
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from winback import clock
@@ -72,9 +72,24 @@ def find_duplicates(*, session: Session, store_id: int) -> list[tuple[int, int, 
     """``(keep_id, merge_id, rule, score)`` pairs: same VIN cannot happen inside a store (the VIN
     is unique), so the rules are same normalized phone, and near-identical names at the same
     phone or address. The older record (lower id) is kept."""
+    live = (Customer.store_id == store_id) & Customer.merged_into_id.is_(None)
+    # Only customers who can be in a pair are read: a valid phone someone else also has, or an
+    # address long enough to compare (most of an archive is neither, and was read whole).
+    shared_phones = (
+        select(Customer.phone)
+        .where(live, Customer.phone_valid.is_(True), Customer.phone.is_not(None))
+        .group_by(Customer.phone)
+        .having(func.count() > 1)
+    )
     rows = session.execute(
         select(Customer.id, Customer.name, Customer.phone, Customer.phone_valid, Customer.address)
-        .where(Customer.store_id == store_id, Customer.merged_into_id.is_(None))
+        .where(
+            live,
+            or_(
+                Customer.phone.in_(shared_phones),
+                func.length(func.trim(Customer.address)) >= 6,
+            ),
+        )
         .order_by(Customer.id)
     ).all()
     pairs: dict[tuple[int, int], tuple[str, float]] = {}
