@@ -1,4 +1,10 @@
-"""Many new rows into one table, the fastest way each database takes them.
+"""Many rows in or out at once, the fastest way each database takes or gives them.
+
+``read_rows``: a large read-only result (a store's vehicles with their totals, its customers)
+through SQLAlchemy Core. The ORM's execution wraps every row of a column query once more
+(~0.2 s per 30,000 rows, a quarter of such a query at store scale) and adds nothing here.
+
+``insert_rows``: many new rows into one table.
 
 The set-based stages insert thousands of rows at once (a cycle's targets and survey tasks, an
 import's repair orders). Through SQLAlchemy's executemany every row's parameters were
@@ -13,9 +19,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Executable, Row, Table, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+
+def read_rows(session: Session, stmt: Executable) -> list[Row]:
+    """The rows of a column ``select`` in the session's transaction (what it has pending is
+    flushed first, as the ORM's autoflush would)."""
+    session.flush()
+    return session.connection().execute(stmt).all()
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

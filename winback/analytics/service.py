@@ -19,6 +19,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
+from db.bulk import read_rows
 from winback import clock
 from winback.accounts.models import Store
 from winback.accounts.service import effective_settings
@@ -141,7 +142,7 @@ def _visit_summary(session: Session, *, store_id: int, as_of: date) -> list[Row]
         )
         .group_by(Vehicle.id, Vehicle.customer_id)
     )
-    return session.execute(stmt).all()
+    return read_rows(session, stmt)
 
 
 def _overdue_rule(

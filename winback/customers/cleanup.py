@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from db.bulk import read_rows
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service
@@ -88,7 +89,8 @@ def _recheck_phones(session: Session, store_id: int) -> tuple[int, int]:
     # Only what changed since the last run goes through libphonenumber (104 s at group scale when
     # every number was checked every month): a phone unlike the one last checked, or a number an
     # advisor has since reported wrong.
-    rows = session.execute(
+    rows = read_rows(
+        session,
         select(Customer.id, Customer.phone, Customer.phone_valid, Customer.phone_reported_wrong_at).where(
             Customer.store_id == store_id,
             Customer.merged_into_id.is_(None),
@@ -98,8 +100,8 @@ def _recheck_phones(session: Session, store_id: int) -> tuple[int, int]:
                 Customer.phone != Customer.phone_checked,
                 and_(Customer.phone_reported_wrong_at.is_not(None), Customer.phone_valid.is_(True)),
             ),
-        )
-    ).all()
+        ),
+    )
     fixes = []
     for cid, phone, valid, reported_wrong in rows:
         norm = normalize_phone(phone)
@@ -141,7 +143,8 @@ def _recheck_vehicles(session: Session, store_id: int) -> tuple[int, int]:
     # What was checked is remembered per vehicle (``identifiers_checked``, as the phones'
     # ``phone_checked``): a store's vehicles went through the checks on every run before.
     unchecked = or_(Vehicle.identifiers_checked.is_(None), Vehicle.identifiers_checked != _marker())
-    vin_rows = session.execute(
+    vin_rows = read_rows(
+        session,
         select(
             Vehicle.id,
             Vehicle.vin,
@@ -149,8 +152,8 @@ def _recheck_vehicles(session: Session, store_id: int) -> tuple[int, int]:
             Vehicle.vin_check_digit_ok,
             Vehicle.plate,
             Vehicle.plate_valid,
-        ).where(Vehicle.store_id == store_id, unchecked)
-    ).all()
+        ).where(Vehicle.store_id == store_id, unchecked),
+    )
     vfixes = []
     for vid, vin, valid, check, plate, pvalid in vin_rows:
         new = {

@@ -11,6 +11,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from db.bulk import read_rows
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service
@@ -81,7 +82,8 @@ def find_duplicates(*, session: Session, store_id: int) -> list[tuple[int, int, 
         .group_by(Customer.phone)
         .having(func.count() > 1)
     )
-    rows = session.execute(
+    rows = read_rows(
+        session,
         select(Customer.id, Customer.name, Customer.phone, Customer.phone_valid, Customer.address)
         .where(
             live,
@@ -90,8 +92,8 @@ def find_duplicates(*, session: Session, store_id: int) -> list[tuple[int, int, 
                 func.length(func.trim(Customer.address)) >= 6,
             ),
         )
-        .order_by(Customer.id)
-    ).all()
+        .order_by(Customer.id),
+    )
     pairs: dict[tuple[int, int], tuple[str, float]] = {}
     by_phone: dict[str, list] = defaultdict(list)
     by_address: dict[str, list] = defaultdict(list)

@@ -15,7 +15,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
-from db.bulk import insert_rows
+from db.bulk import insert_rows, read_rows
 from winback import clock
 from winback.actor import Actor
 from winback.analytics import service as analytics
@@ -133,7 +133,7 @@ def _target_rows(
     # model's picks this side of the line (few) are named.
     likely = [v for v, i in candidates.items() if scores.last_visit[i] > at_risk_before]
     rows = []
-    for r in session.execute(_screenable(cycle, as_of, past=at_risk_before, also=likely)):
+    for r in read_rows(session, _screenable(cycle, as_of, past=at_risk_before, also=likely)):
         i = candidates.get(r.id)
         if i is not None:
             rows.append(_target_row(r, i, cycle, scores, priority, as_of, at_risk_before, lost_before, now))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
-from db.bulk import insert_rows
+from db.bulk import insert_rows, read_rows
 from winback import clock
 from winback.accounts import staff_rules
 from winback.accounts.models import Role, Staff
@@ -89,7 +89,8 @@ def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
 def _pending_targets(session: Session, cycle_id: int) -> list[Row]:
     """The cycle's contacted targets (not the holdout) that have no task yet, the most valuable
     first: (target id, customer id, last visit's advisor id, own advisor id, band, total spend)."""
-    return session.execute(
+    return read_rows(
+        session,
         select(
             Target.id,
             Target.customer_id,
@@ -103,8 +104,8 @@ def _pending_targets(session: Session, cycle_id: int) -> list[Row]:
         .join(Customer, Customer.id == Target.customer_id)
         .outerjoin(SurveyTask, SurveyTask.target_id == Target.id)
         .where(Target.cycle_id == cycle_id, SurveyTask.id.is_(None), Target.holdout.is_(False))
-        .order_by(Target.band.desc(), Target.total_spend.desc(), Target.id)
-    ).all()
+        .order_by(Target.band.desc(), Target.total_spend.desc(), Target.id),
+    )
 
 
 def _open_load(session: Session, store_id: int, advisors: list[Staff]) -> Counter:
