@@ -47,7 +47,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     for c in cols:
         values = [defaults[c].arg] * len(rows) if c in defaults else [row[c] for row in rows]
         process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
-        columns.append([process(v) for v in values] if process else values)
+        if process and all(v is values[0] for v in values):
+            # one value for every row (the cycle, "now", the deadline): converted once
+            columns.append([process(values[0])] * len(values))
+        else:
+            columns.append([process(v) for v in values] if process else values)
     quote = dialect.identifier_preparer
     names = ", ".join(quote.quote(c) for c in cols)
     if dialect.name == "sqlite":
