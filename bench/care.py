@@ -202,12 +202,13 @@ def _bulk(conn, table, rows: list[dict]) -> None:
 
 def bare_sql(session, store_id: int = 1) -> tuple[float, float]:
     t0, c0 = time.perf_counter(), time.process_time()
-    session.execute(
+    conn = session.connection()  # Core, as the pass reads them (no ORM row wrapping)
+    conn.execute(
         select(Vehicle.id, Vehicle.model, Vehicle.purchase_date, Customer.phone)
         .join(Customer, Customer.id == Vehicle.customer_id)
         .where(Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active)
     ).all()
-    session.execute(forecasting.history_statement(store_id=store_id, as_of=AS_OF)).all()
+    conn.execute(forecasting.history_statement(store_id=store_id, as_of=AS_OF)).all()
     return time.perf_counter() - t0, time.process_time() - c0
 
 

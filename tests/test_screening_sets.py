@@ -30,7 +30,15 @@ def test_whole_months_and_age_match_relativedelta(a, b):
     assert months.age_years(a, b) == delta.years
 
 
+@given(_dates, st.integers(min_value=-400, max_value=400))
+def test_add_months_matches_relativedelta(day, n):
+    """The care calendar's month arithmetic (every car, every day) is relativedelta's."""
+    assert months.add_months(day, n) == day + relativedelta(months=n)
+
+
 def test_month_ends_and_leap_days():
+    assert months.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert months.add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)
     assert months.whole_months(date(2026, 1, 31), date(2026, 2, 28)) == 1
     assert months.whole_months(date(2026, 1, 31), date(2026, 2, 27)) == 0
     assert months.age_years(date(2000, 2, 29), date(2026, 2, 28)) == 26

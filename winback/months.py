@@ -71,6 +71,16 @@ def whole_months(earlier: date, later: date) -> int:
     return months
 
 
+def add_months(day: date, months: int) -> date:
+    """``day + relativedelta(months=months)`` without building one: the same month arithmetic,
+    the day clipped to the month's last (31 Jan + 1 month = 28 Feb). The care calendar adds
+    months for every car of a store every day; relativedelta cost ~40 us a time."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
+
+
 def age_years(birth: date, as_of: date) -> int:
     """``relativedelta(as_of, birth).years``: whole years of age on ``as_of``."""
     months = whole_months(birth, as_of)

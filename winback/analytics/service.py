@@ -10,6 +10,7 @@ daily red-line digest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -82,6 +83,19 @@ def score_store(
     """Fit MBG/NBD on the store's visit histories up to ``as_of`` and score every active vehicle."""
     rules = rules or effective_settings(session.get(Store, store_id))
     rows = _visit_summary(session, store_id=store_id, as_of=as_of)
+    return score_totals(rows, store_id=store_id, as_of=as_of, rules=rules)
+
+
+def score_totals(
+    rows: Sequence[Sequence[Any]], *, store_id: int, as_of: date, rules: ProcessDefaults
+) -> Scores:
+    """``score_store`` on per-vehicle totals a caller already holds: one row per active vehicle
+    with a visit up to ``as_of``, ``(vehicle id, customer id, first visit, last visit, visits,
+    spend)``. The care calendar's daily pass reads every car's history anyway and passes its
+    totals here instead of grouping the repair orders a second time."""
+    # The fit's sample is drawn by position: the same vehicles in the same order, whatever order
+    # the database or the caller gave them in.
+    rows = sorted(rows, key=lambda r: r[0])
     n = len(rows)
     vid = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     cid = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)

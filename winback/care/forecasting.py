@@ -98,6 +98,7 @@ class History:
     last_service_km: int | None = None
     first_visit: date | None = None
     last_visit: date | None = None
+    visits: int = 0  # repair orders up to the pass's day
     last_advisor_id: int | None = None
     spend: Decimal = Decimal(0)
     recent_visits: list[tuple[int, date, int | None]] = field(default_factory=list)
@@ -163,7 +164,9 @@ def store_histories(
             visit_id, day = services[-1]
             car.services, car.last_service, car.last_service_km = len(services), day, by_visit.get(visit_id)
 
-    for vid, visit_id, day, km, category, amount, advisor in session.execute(visits):
+    # Through Core, streamed: the ORM would wrap each of a store's ~400,000 rows once more.
+    session.flush()
+    for vid, visit_id, day, km, category, amount, advisor in session.connection().execute(visits):
         if current is None or current.vehicle_id != vid:
             finish(current)
             readings.clear()
@@ -176,6 +179,7 @@ def store_histories(
             services.append((visit_id, day))
         current.first_visit = current.first_visit or day
         current.last_visit = day
+        current.visits += 1
         current.last_advisor_id = advisor or current.last_advisor_id
         current.spend += amount or 0
         if recent_since is not None and day >= recent_since:
@@ -210,7 +214,8 @@ def _active_cars(session: Session, store_id: int) -> dict[int, History]:
         .join(Customer, Customer.id == Vehicle.customer_id)
         .where(Vehicle.store_id == store_id, Vehicle.status == VehicleStatus.active)
     )
-    for r in session.execute(vehicles):
+    session.flush()
+    for r in session.connection().execute(vehicles):
         cars[r.id] = History(
             vehicle_id=r.id,
             customer_id=r.customer_id,

@@ -7,13 +7,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
-from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from winback.care.models import CareSchedule
 from winback.config import ProcessDefaults
+from winback.months import add_months
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,9 @@ def maintenance_due(
     number = schedule.next_number(last_service_km, services)
     target = schedule.milestone_km(number)
     if last_service is not None:
-        time_due = last_service + relativedelta(months=schedule.interval_months)
+        time_due = add_months(last_service, schedule.interval_months)
     elif purchase is not None:
-        time_due = purchase + relativedelta(months=schedule.first_months)
+        time_due = add_months(purchase, schedule.first_months)
     else:
         return None
     km_due = None
@@ -119,20 +120,32 @@ def inspection_due(*, registered: date, as_of: date, rules: ProcessDefaults) -> 
 
     Years in ``care_inspection_years`` up to ``care_inspection_yearly_after``; then yearly up to
     ``care_inspection_half_yearly_after``; then every six months."""
-    yearly, half = rules.care_inspection_yearly_after, rules.care_inspection_half_yearly_after
-    onsite = set(rules.care_inspection_onsite_years)
-    months: list[tuple[int, bool]] = [
-        (12 * y, y in onsite) for y in sorted(rules.care_inspection_years) if y <= yearly
-    ]
+    return _inspection_due(
+        registered,
+        as_of,
+        tuple(sorted(rules.care_inspection_years)),
+        frozenset(rules.care_inspection_onsite_years),
+        rules.care_inspection_yearly_after,
+        rules.care_inspection_half_yearly_after,
+    )
+
+
+@lru_cache(maxsize=65536)
+def _inspection_due(
+    registered: date, as_of: date, years: tuple[int, ...], onsite: frozenset[int], yearly: int, half: int
+) -> tuple[date, bool]:
+    # Cached: a store's cars share registration days (a daily pass asks the same question for
+    # ~30,000 cars and ~4,000 distinct days).
+    months: list[tuple[int, bool]] = [(12 * y, y in onsite) for y in years if y <= yearly]
     months += [(12 * y, True) for y in range(yearly + 1, half + 1)]
     for m, on in months:
-        when = registered + relativedelta(months=m)
+        when = add_months(registered, m)
         if when >= as_of:
             return when, on
     m = 12 * max(half, yearly)
     while True:
         m += 6
-        when = registered + relativedelta(months=m)
+        when = add_months(registered, m)
         if when >= as_of:
             return when, True
 

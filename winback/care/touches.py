@@ -73,7 +73,7 @@ def make_touches(
     steps = sorted(set(rules.care_touch_days), reverse=True)
     excluded = winback_targets(session, store.id)
     advisors = _advisors(session, store.id)
-    p_alive = _LazyPAlive(session, store.id, today, rules)
+    p_alive = _LazyPAlive(cars, store.id, today, rules)
     rows: list[dict[str, Any]] = []
     skipped = {"winback_target": 0, "no_contact": 0}
     now = clock.now()
@@ -133,8 +133,10 @@ class _LazyPAlive:
     """The churn model's P(alive) per car, fitted the first time a car needs it (the fit is the
     slow part of the pass, and most days no car needs it)."""
 
-    def __init__(self, session: Session, store_id: int, today: date, rules: ProcessDefaults) -> None:
-        self._args = (session, store_id, today, rules)
+    def __init__(
+        self, cars: dict[int, forecasting.History], store_id: int, today: date, rules: ProcessDefaults
+    ) -> None:
+        self._args = (cars, store_id, today, rules)
         self._values: dict[int, float] | None = None
 
     def get(self, vehicle_id: int) -> float:
@@ -172,9 +174,17 @@ def _insert_touches(session: Session, store_id: int, rows: list[dict[str, Any]])
     return made
 
 
-def _p_alive(session: Session, store_id: int, today: date, rules: ProcessDefaults) -> dict[int, float]:
-    """The churn model's P(alive) per car (the store's MBG/NBD fit, as screening uses)."""
-    scores = analytics.score_store(session=session, store_id=store_id, as_of=today, rules=rules)
+def _p_alive(
+    cars: dict[int, forecasting.History], store_id: int, today: date, rules: ProcessDefaults
+) -> dict[int, float]:
+    """The churn model's P(alive) per car (the store's MBG/NBD fit, as screening uses), from the
+    totals of the histories the pass has read (no second pass over the repair orders)."""
+    totals = [
+        (c.vehicle_id, c.customer_id, c.first_visit, c.last_visit, c.visits, c.spend)
+        for c in cars.values()
+        if c.visits
+    ]
+    scores = analytics.score_totals(totals, store_id=store_id, as_of=today, rules=rules)
     if scores.fit is None:  # too few histories to fit: nobody is called "drifting"
         return {}
     return {int(v): float(p) for v, p in zip(scores.vehicle_id.tolist(), scores.p_alive.tolist())}
