@@ -447,9 +447,11 @@ def test_a_repair_order_the_database_refuses_is_a_row_error_and_the_chunk_stays(
     vehicle = session.scalar(select(Vehicle).where(Vehicle.vin == "LGBH52E02HY000001"))
     real = import_visit_rows.bulk_insert
 
-    def meanwhile(session_, table, rows):  # RO2 written by someone else between the look-up and the insert
-        if not any(r["ro_number"] == "RO2" for r in rows):
-            return real(session_, table, rows)
+    def meanwhile(
+        session_, table, columns, shared
+    ):  # RO2 written by someone else between the look-up and the insert
+        if "RO2" not in columns["ro_number"]:
+            return real(session_, table, columns, shared)
         session_.execute(
             insert(ServiceVisit.__table__),
             [
@@ -465,7 +467,7 @@ def test_a_repair_order_the_database_refuses_is_a_row_error_and_the_chunk_stays(
                 }
             ],
         )
-        return real(session_, table, rows)
+        return real(session_, table, columns, shared)
 
     monkeypatch.setattr(import_visit_rows, "bulk_insert", meanwhile)
     path = _file(

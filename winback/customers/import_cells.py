@@ -83,14 +83,19 @@ def failed_rows(errors: list[dict[str, Any]]) -> int:
 
 
 def write_rows(ctx: Any, writer: Callable[[Any, list], None], rows: list, refused_reason: str) -> None:
-    """``writer(ctx, rows)`` inside a savepoint; when the database refuses the chunk, again
-    row by row, and each refused row becomes a row error (``refused_reason``) instead of
-    ending the import. The database's message goes to the log, not to the report."""
+    """``writer(ctx, rows)`` inside a savepoint; when the database refuses the rows, each half
+    again, down to single rows, and each refused row becomes a row error (``refused_reason``)
+    instead of ending the import: a few refused rows of a large chunk cost a few attempts
+    each, not one per row of the chunk. The database's message goes to the log, not to the
+    report."""
     if _try(ctx, writer, rows):
         return
-    for row in rows:
-        if not _try(ctx, writer, [row]):
-            ctx.errors.append({"row_number": row[0], "column": None, "reason": refused_reason, "value": None})
+    if len(rows) == 1:
+        ctx.errors.append({"row_number": rows[0][0], "column": None, "reason": refused_reason, "value": None})
+        return
+    half = len(rows) // 2
+    write_rows(ctx, writer, rows[:half], refused_reason)
+    write_rows(ctx, writer, rows[half:], refused_reason)
 
 
 def _try(ctx: Any, writer: Callable[[Any, list], None], rows: list) -> bool:

@@ -4,7 +4,7 @@ The writers themselves: ``import_customer_rows``, ``import_vehicle_rows``, ``imp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -83,6 +83,8 @@ class ImportContext:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     plans: dict[int, list[tuple]] = field(default_factory=dict)  # ``_plan`` per spec
     memos: dict[str, _Memo] = field(default_factory=dict)  # field -> its parsed cells
+    cells: dict[str, _Cells] = field(default_factory=dict)  # field -> its cells' outcomes (by column)
+    vehicles: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)  # repair orders' look-ups
 
 
 def _plan(ctx: ImportContext, spec: dict[str, Callable[[Any], Any]]) -> list[tuple]:
@@ -96,6 +98,117 @@ def _plan(ctx: ImportContext, spec: dict[str, Callable[[Any], Any]]) -> list[tup
             if name in ctx.cols
         ]
     return plan
+
+
+# A cell the column pass does not decide (an error, a warning, an oversize cell, a value a check
+# refuses): its row goes through ``parse_row``, which reports it exactly.
+UNDECIDED = object()
+
+
+class _Cells(dict):
+    """A column's outcome per distinct raw cell, for the whole import: the parsed value, or
+    ``UNDECIDED``. Looked up by C (``map(cells.__getitem__, column)``); a cell not seen yet is
+    parsed by ``__missing__``. Like ``_Memo``, a column whose cells hardly repeat stops being
+    remembered, so memory does not grow with the file; the sample is larger (a chunk is
+    10,000 rows, and a VIN or an amount repeats over a file rather than within its first
+    rows) and at most ``MAX_SIZE`` cells are kept."""
+
+    SAMPLE, MIN_HITS, MAX_SIZE = 20_000, 0.1, 50_000
+    __slots__ = ("compute", "looks", "on")
+
+    def __init__(self, compute: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.compute = compute
+        self.looks = 0
+        self.on = True
+
+    def __missing__(self, raw: Any) -> Any:
+        value = self.compute(raw)
+        if len(self) < self.MAX_SIZE and (value is UNDECIDED or isinstance(value, _SHAREABLE)):
+            self[raw] = value
+        return value
+
+    def outcomes(self, column: Sequence[Any]) -> list[Any]:
+        if not self.on:
+            return list(map(self.compute, column))
+        if not _TEXT.issuperset(map(type, column)):
+            # Cells of a workbook: 1, 1.0 and True are equal keys and must not share an outcome,
+            # so a cell other than text is remembered under its type as well.
+            return [self[c] if c is None or type(c) is str else self._typed(c) for c in column]
+        out = list(map(self.__getitem__, column))
+        self.looks += len(column)
+        if self.looks >= self.SAMPLE and len(self) > (1 - self.MIN_HITS) * self.looks:
+            self.on = False
+            self.clear()
+        return out
+
+    def _typed(self, cell: Any) -> Any:
+        key = (type(cell), cell)
+        found = self.get(key, _ABSENT)
+        if found is _ABSENT:
+            found = self.compute(cell)
+            if len(self) < self.MAX_SIZE and (found is UNDECIDED or isinstance(found, _SHAREABLE)):
+                self[key] = found
+        return found
+
+
+_ABSENT = object()
+_TEXT = frozenset({str, type(None)})
+
+
+def cell_outcome(
+    parser: Callable[[Any], Any], words: dict[str, str] | None, accept: Callable[[Any], bool] | None
+) -> Callable[[Any], Any]:
+    """What ``parse_row`` does with one cell, as a function of the raw cell: the value, or
+    ``UNDECIDED`` where ``parse_row`` would report something (or ``accept`` refuses the value)."""
+
+    def outcome(raw: Any) -> Any:
+        if isinstance(raw, str):
+            raw = raw.replace("\x00", "").strip() or None
+            if (
+                raw is not None
+                and len(raw) * 4 > import_cells.FIELD_MAX_BYTES
+                and import_cells.too_large(raw)
+            ):
+                return UNDECIDED
+        try:
+            value = parser(raw if words is None or raw is None else words.get(value_key(raw), raw))
+        except (ValueError, ArithmeticError):  # RowProblem is a ValueError
+            return UNDECIDED
+        if accept is not None and not accept(value):
+            return UNDECIDED
+        return value
+
+    return outcome
+
+
+def parse_columns(
+    ctx: ImportContext,
+    rows: list[list[Any]],
+    spec: dict[str, Callable[[Any], Any]],
+    accept: dict[str, Callable[[Any], bool]],
+) -> tuple[dict[str, list[Any]], set[int]]:
+    """Parse a chunk column by column: each distinct cell of a column once per import (most
+    columns repeat heavily), one C-level look-up per cell. Returns the values per field the
+    file has (one per row) and the indexes of the rows a cell of which is ``UNDECIDED`` (or
+    refused by the field's ``accept``): the caller passes those rows to ``parse_row``, which
+    reports every error and warning as before."""
+    width = max(map(len, rows), default=0)
+    if any(len(r) != width for r in rows):
+        rows = [r if len(r) == width else [*r, *([None] * (width - len(r)))] for r in rows]
+    by_column = list(zip(*rows))
+    empty = (None,) * len(rows)
+    values: dict[str, list[Any]] = {}
+    undecided: set[int] = set()
+    for name, i, parser, words, _memo in _plan(ctx, spec):
+        cells = ctx.cells.get(name)
+        if cells is None:
+            cells = ctx.cells[name] = _Cells(cell_outcome(parser, words, accept.get(name)))
+        column = cells.outcomes(by_column[i] if i < width else empty)
+        if UNDECIDED in column:  # identity first: no parsed value equals the marker
+            undecided.update(k for k, v in enumerate(column) if v is UNDECIDED)
+        values[name] = column
+    return values, undecided
 
 
 def parse_row(

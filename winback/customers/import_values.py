@@ -15,6 +15,8 @@ from winback.customers.models import CustomerType, VehicleGrade
 
 
 def cell_text(v: Any) -> str | None:
+    if type(v) is str:  # the usual case first (every cell of a CSV)
+        return v.strip() or None
     if v is None:
         return None
     if isinstance(v, float) and v.is_integer():
@@ -230,11 +232,14 @@ def cell_category(v: Any) -> str | None:
     return _CATEGORIES.get(value_key(s), s[:40])
 
 
+_VIN_JUNK = re.compile(r"[\s\-]")
+
+
 def cell_vin(v: Any) -> str | None:
     s = cell_text(v)
     if s is None:
         return None
-    s = re.sub(r"[\s\-]", "", s).upper()
+    s = _VIN_JUNK.sub("", s).upper()
     if len(s) > 17:
         raise RowProblem("vin_length", length=len(s))
     return s

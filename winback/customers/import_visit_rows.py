@@ -12,20 +12,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.bulk import insert_columns, one_of
 from winback import clock
 from winback.accounts.models import Staff
 from winback.customers import identifiers
 from winback.customers.import_columns import REQUIRED
 from winback.customers.import_errors import encode
 from winback.customers.import_rows import (
+    UNDECIDED,
     ImportContext,
     apply_changes,
-    bulk_insert,
     column_header,
+    parse_columns,
     parse_row,
     report_problem,
-    seen_before,
-    uniform,
 )
 from winback.customers.import_values import (
     bounded,
@@ -55,59 +55,84 @@ _VISIT_SPEC = {
 
 VehicleHit = tuple[int, int]  # (vehicle id, customer id)
 
+# A parsed row: its number in the file and the spec's fields in this order (None where absent).
+_FIELDS = tuple(_VISIT_SPEC)
+_NUMBER, _RO, _VIN, _PLATE, _DATE, _MILEAGE, _CATEGORY, _ITEMS, _AMOUNT, _ADVISOR = range(len(_FIELDS) + 1)
+# How many vehicles an import remembers between chunks (a store's fleet; bounded all the same).
+VEHICLES_KEPT = 500_000
+
 
 def write_visits(ctx: ImportContext, chunk) -> None:
+    """Parse the chunk column by column, find the vehicles and the RO numbers already stored
+    (one query each per chunk, vehicles remembered across chunks), update the known repair
+    orders and insert the new ones by column."""
     s, store_id = ctx.session, ctx.batch.store_id
     advisors = _advisors(ctx)
     parsed = _parse_visits(ctx, chunk)
-    by_vin = _vehicles_by(s, store_id, Vehicle.vin, {r["vin"] for _, r in parsed if r.get("vin")})
-    by_plate = _vehicles_by(
-        s, store_id, Vehicle.plate, {r["plate"] for _, r in parsed if r.get("plate") and not r.get("vin")}
-    )
-    ros = [r["ro_number"] for _, r in parsed]
-    existing = (
-        {
-            v.ro_number: v
-            for v in s.scalars(
-                select(ServiceVisit).where(ServiceVisit.store_id == store_id, ServiceVisit.ro_number.in_(ros))
-            )
-        }
-        if ros
-        else {}
-    )
-    new = []
-    for number, row in parsed:
-        hit = by_vin.get(row["vin"]) if row.get("vin") else by_plate.get(row.get("plate"))
+    by_vin = _vehicles(ctx, "vin", {r[_VIN] for r in parsed if r[_VIN]})
+    by_plate = _vehicles(ctx, "plate", {r[_PLATE] for r in parsed if r[_PLATE] and not r[_VIN]})
+    existing = _existing(s, store_id, [r[_RO] for r in parsed])
+    cols = ctx.cols
+    new: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "ro_number",
+            "vehicle_id",
+            "customer_id",
+            "visit_date",
+            "category",
+            "amount",
+            *(k for k in ("mileage", "items") if k in cols),
+            *(["advisor_id"] if "advisor" in cols else []),
+        )
+    }
+    (ro_l, vid_l, cid_l, date_l, cat_l, amount_l) = (new[k] for k in list(new)[:6])
+    mileage_l, items_l, advisor_l = new.get("mileage"), new.get("items"), new.get("advisor_id")
+    has_category, has_amount = "category" in cols, "amount" in cols
+    other, zero = "其他", Decimal("0.00")
+    for row in parsed:
+        vin = row[_VIN]
+        hit = by_vin.get(vin) if vin else by_plate.get(row[_PLATE])
         if hit is None:
-            field = "vin" if row.get("vin") else "plate"
+            field = "vin" if vin else "plate"
             ctx.errors.append(
                 {
-                    "row_number": number,
+                    "row_number": row[_NUMBER],
                     "column": column_header(ctx, field),
-                    "value": row.get(field),
+                    "value": vin or row[_PLATE],
                     "reason": encode("no_vehicle"),
                 }
             )
             continue
-        values = _visit_values(ctx, row, hit, advisors)
-        v = existing.get(row["ro_number"])
-        if v is None:
-            values.setdefault("category", "其他")
-            values.setdefault("amount", Decimal("0.00"))
-            new.append(
-                {
-                    "store_id": store_id,
-                    "ro_number": row["ro_number"],
-                    "created_at": ctx.now,
-                    "import_batch_id": ctx.batch.id,
-                    **values,
-                }
-            )
-        else:
-            apply_changes(ctx, v, values, "visit", hit[1])
-    if new:
-        bulk_insert(s, ServiceVisit.__table__, uniform(new))
-        ctx.batch.inserted += len(new)
+        known = existing.get(row[_RO]) if existing else None
+        if known is not None:
+            apply_changes(ctx, known, _visit_values(ctx, row, hit, advisors), "visit", hit[1])
+            continue
+        ro_l.append(row[_RO])
+        vid_l.append(hit[0])
+        cid_l.append(hit[1])
+        date_l.append(row[_DATE])
+        cat_l.append((row[_CATEGORY] or other) if has_category else other)
+        amount_l.append(row[_AMOUNT] if has_amount else zero)
+        if mileage_l is not None:
+            mileage_l.append(row[_MILEAGE])
+        if items_l is not None:
+            items_l.append(row[_ITEMS])
+        if advisor_l is not None:
+            advisor_l.append(advisors.get(row[_ADVISOR]) if row[_ADVISOR] else None)
+    if ro_l:
+        bulk_insert(
+            s,
+            ServiceVisit.__table__,
+            new,
+            {"store_id": store_id, "created_at": ctx.now, "import_batch_id": ctx.batch.id},
+        )
+        ctx.batch.inserted += len(ro_l)
+
+
+def bulk_insert(session: Session, table, columns: dict[str, list[Any]], shared: dict[str, Any]) -> None:
+    """The new repair orders by column (``db.bulk``); a name of its own, so a test can stand in."""
+    insert_columns(session, table, columns, shared)
 
 
 def _advisors(ctx: ImportContext) -> dict[str, int]:
@@ -122,38 +147,116 @@ def _advisors(ctx: ImportContext) -> dict[str, int]:
     return ctx.advisors  # type: ignore[attr-defined]
 
 
-def _parse_visits(ctx: ImportContext, chunk) -> list[tuple[int, dict[str, Any]]]:
+def _parse_visits(ctx: ImportContext, chunk) -> list[tuple]:
     """The chunk's rows that parse and pass the checks, each with its key (the RO number, or
-    the derived one); the others are reported, as is a key seen earlier in the file."""
+    the derived one), as tuples (``_FIELDS``); the others are reported, as is a key seen
+    earlier in the file. Column by column first; a row with a cell that pass does not decide
+    goes through ``parse_row`` (every error and warning, as it always was)."""
+    cols = ctx.cols
+    accept: dict[str, Any] = {"visit_date": _not_none}
+    if "amount" in cols:
+        accept["amount"] = _an_amount
+    numbers = [number for number, _cells in chunk]
+    values, undecided = parse_columns(ctx, [cells for _n, cells in chunk], _VISIT_SPEC, accept)
+    absent = [None] * len(chunk)
+    fields = [values.get(f, absent) for f in _FIELDS]
+    # A row needs a VIN or a plate; a date after tomorrow is refused (checked here, not cached:
+    # "tomorrow" moves).
+    if None in fields[_VIN - 1] or "" in fields[_VIN - 1]:
+        undecided.update(
+            k
+            for k, (vin, plate) in enumerate(zip(fields[_VIN - 1], fields[_PLATE - 1], strict=True))
+            if not vin and not plate
+        )
+    latest = clock.today() + timedelta(days=1)
+    late = {d for d in set(fields[_DATE - 1]) if d is not UNDECIDED and d is not None and d > latest}
+    if late:
+        undecided.update(k for k, d in enumerate(fields[_DATE - 1]) if d in late)
+    rows = list(zip(numbers, *fields, strict=True))
     parsed = []
-    today = clock.today()
-    for number, cells in chunk:
-        row, ok = parse_row(ctx, number, cells, _VISIT_SPEC, REQUIRED[ImportKind.visits])
-        if "amount" in ctx.cols and "amount" in row and row["amount"] is None:
-            ok = False
-            report_problem(ctx, number, "amount", encode("empty_amount"), None)
-        if row.get("amount") is not None and row["amount"] < 0:
-            ok = False
-            report_problem(ctx, number, "amount", encode("negative_amount"), row["amount"])
-        if row.get("visit_date") and row["visit_date"] > today + timedelta(days=1):
-            ok = False
-            report_problem(ctx, number, "visit_date", encode("future_date"), row["visit_date"])
-        if not ok:
-            continue
-        if ctx.batch.key_derived:
-            row["ro_number"] = derived_ro_number(row)
-            vehicle = "vin" if row.get("vin") else "plate"
-            shown = " ".join(
-                str(v)
-                for v in (row.get(vehicle), row["visit_date"], row.get("amount"), row.get("category"))
-                if v
-            )
-            if seen_before(ctx, row["ro_number"], number, vehicle, shown):
+    seen = ctx.seen
+    derived = ctx.batch.key_derived
+    for k, row in enumerate(rows):
+        if k in undecided:
+            row = _parse_one(ctx, *chunk[k], latest)
+            if row is None:
                 continue
-        elif seen_before(ctx, row["ro_number"], number, "ro_number"):
-            continue
-        parsed.append((number, row))
+        number = row[_NUMBER]
+        if derived:
+            key = derived_ro_number(row)
+            row = (number, key, *row[_VIN:])
+            first = seen.setdefault(key, number)
+            if first != number:
+                vehicle = "vin" if row[_VIN] else "plate"
+                shown = " ".join(
+                    str(v) for v in (row[_VIN] or row[_PLATE], row[_DATE], row[_AMOUNT], row[_CATEGORY]) if v
+                )
+                report_problem(ctx, number, vehicle, encode("duplicate", first=first), shown)
+                continue
+        else:
+            first = seen.setdefault(row[_RO], number)
+            if first != number:
+                report_problem(ctx, number, "ro_number", encode("duplicate", first=first), row[_RO])
+                continue
+        parsed.append(row)
     return parsed
+
+
+def _not_none(value: Any) -> bool:
+    return value is not None
+
+
+def _an_amount(value: Any) -> bool:
+    return value is not None and value >= 0
+
+
+def _parse_one(ctx: ImportContext, number: int, cells: list[Any], latest) -> tuple | None:
+    """One row cell by cell, every problem reported: its tuple, or None when it has an error."""
+    row, ok = parse_row(ctx, number, cells, _VISIT_SPEC, REQUIRED[ImportKind.visits])
+    if "amount" in ctx.cols and "amount" in row and row["amount"] is None:
+        ok = False
+        report_problem(ctx, number, "amount", encode("empty_amount"), None)
+    if row.get("amount") is not None and row["amount"] < 0:
+        ok = False
+        report_problem(ctx, number, "amount", encode("negative_amount"), row["amount"])
+    if row.get("visit_date") and row["visit_date"] > latest:
+        ok = False
+        report_problem(ctx, number, "visit_date", encode("future_date"), row["visit_date"])
+    if not ok:
+        return None
+    return (number, *(row.get(f) for f in _FIELDS))
+
+
+def _vehicles(ctx: ImportContext, by: str, keys: set[str]) -> dict[str, VehicleHit]:
+    """The store's vehicles by VIN or plate, remembered across the import's chunks: only the
+    keys not met yet are looked up (a file repeats its vehicles on every chunk)."""
+    kept = ctx.vehicles.setdefault(by, {})
+    wanted = keys - kept.keys()
+    if wanted:
+        if len(kept) + len(wanted) > VEHICLES_KEPT:
+            kept.clear()
+            wanted = keys
+        kept.update(_vehicles_by(ctx.session, ctx.batch.store_id, getattr(Vehicle, by), wanted))
+    return kept
+
+
+def _existing(s: Session, store_id: int, ros: list[str]) -> dict[str, ServiceVisit]:
+    """The chunk's repair orders already stored (the RO numbers first, the rows only for those:
+    in a first import there are none)."""
+    if not ros:
+        return {}
+    table = ServiceVisit.__table__
+    found = s.scalars(
+        select(table.c.ro_number).where(table.c.store_id == store_id, one_of(s, table.c.ro_number, ros))
+    ).all()
+    if not found:
+        return {}
+    return {
+        v.ro_number: v
+        for v in s.scalars(
+            select(ServiceVisit).where(ServiceVisit.store_id == store_id, ServiceVisit.ro_number.in_(found))
+        )
+    }
 
 
 def _vehicles_by(s: Session, store_id: int, column, keys: set[str]) -> dict[str, VehicleHit]:
@@ -164,40 +267,42 @@ def _vehicles_by(s: Session, store_id: int, column, keys: set[str]) -> dict[str,
         key: (vid, cid)
         for key, vid, cid in s.execute(
             select(column, Vehicle.id, Vehicle.customer_id).where(
-                Vehicle.store_id == store_id, column.in_(keys)
+                Vehicle.store_id == store_id, one_of(s, column, list(keys))
             )
         )
     }
 
 
 def _visit_values(
-    ctx: ImportContext, row: dict[str, Any], hit: VehicleHit, advisors: dict[str, int]
+    ctx: ImportContext, row: tuple, hit: VehicleHit, advisors: dict[str, int]
 ) -> dict[str, Any]:
-    """The repair order's columns from the row (only those the file has)."""
+    """The repair order's columns from the row (only those the file has), for an update."""
     vid, cid = hit
-    values: dict[str, Any] = {"vehicle_id": vid, "customer_id": cid, "visit_date": row["visit_date"]}
-    for k in ("mileage", "items"):
-        if k in ctx.cols:
-            values[k] = row.get(k)
+    values: dict[str, Any] = {"vehicle_id": vid, "customer_id": cid, "visit_date": row[_DATE]}
+    if "mileage" in ctx.cols:
+        values["mileage"] = row[_MILEAGE]
+    if "items" in ctx.cols:
+        values["items"] = row[_ITEMS]
     if "category" in ctx.cols:
-        values["category"] = row.get("category") or "其他"
+        values["category"] = row[_CATEGORY] or "其他"
     if "amount" in ctx.cols:
-        values["amount"] = row["amount"]
-    if row.get("advisor"):
-        values["advisor_id"] = advisors.get(row["advisor"])
+        values["amount"] = row[_AMOUNT]
+    if row[_ADVISOR]:
+        values["advisor_id"] = advisors.get(row[_ADVISOR])
     return values
 
 
-def derived_ro_number(row: dict[str, Any]) -> str:
-    """The key of a repair order from a file without RO numbers: its vehicle (VIN, else plate),
-    date, amount and category, hashed to fit the RO-number column. The same row in any later
-    export gives the same key, so importing it again doubles nothing."""
-    vehicle = f"vin:{row['vin']}" if row.get("vin") else f"plate:{row.get('plate') or ''}"
-    amount = row.get("amount")
+def derived_ro_number(row: tuple) -> str:
+    """The key of a repair order from a file without RO numbers (a row as ``_parse_visits``
+    makes it): its vehicle (VIN, else plate), date, amount and category, hashed to fit the
+    RO-number column. The same row in any later export gives the same key, so importing it
+    again doubles nothing."""
+    vehicle = f"vin:{row[_VIN]}" if row[_VIN] else f"plate:{row[_PLATE] or ''}"
+    amount = row[_AMOUNT]
     parts = [
         vehicle,
-        row["visit_date"].isoformat(),
+        row[_DATE].isoformat(),
         "" if amount is None else f"{amount:.2f}",
-        row.get("category") or "",
+        row[_CATEGORY] or "",
     ]
     return DERIVED_PREFIX + hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:32]

@@ -51,7 +51,10 @@ from winback.customers.tables import NotATable, Table, read_table
 from winback.errors import NotFound
 from winback.i18n import Message
 
-CHUNK = 2000  # rows per database round trip
+# Rows per database round trip, and per progress step: 10,000 rows are a fraction of a second at
+# bulk-load speed, so the page still moves, and each chunk's fixed cost (a savepoint, the
+# look-ups, a commit) is paid once per 10,000 rows (at 2,000 it was a fifth of the import).
+CHUNK = 10_000
 
 
 # ---- cell parsers ------------------------------------------------------------------------
@@ -200,7 +203,7 @@ def _write_rows(ctx: ImportContext, table: Table, on_chunk) -> Message | None:
     chunk: list[tuple[int, list[Any]]] = []
     try:
         for number, cells in table.rows:
-            if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            if _blank(cells):
                 continue
             chunk.append((number, cells))
             if len(chunk) >= CHUNK:
@@ -215,6 +218,14 @@ def _write_rows(ctx: ImportContext, table: Table, on_chunk) -> Message | None:
     if chunk:
         _flush_chunk(ctx, writer, chunk, on_chunk)
     return None
+
+
+def _blank(cells: list[Any]) -> bool:
+    """Whether every cell is empty or spaces (a row to skip)."""
+    try:
+        return not "".join(cells).strip()  # a CSV's cells are all text: one C call
+    except TypeError:  # a workbook's numbers, dates, None
+        return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
 def _finish_done(session: Session, batch: ImportBatch, actor: Actor) -> None:
