@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PASSWORD = "soak-password"
+DATA_DIR = "/tmp/winback-soak"
 
 
 def free_port() -> int:
@@ -437,6 +438,9 @@ def main() -> None:
         "every client fires its next request as soon as the last one answers (saturation)",
     )
     a = ap.parse_args()
+    # This process and the app share the data directory, so the audit events written while
+    # preparing and those of the run are chained with the same audit key and verify together.
+    os.environ["WINBACK_DATA_DIR"] = DATA_DIR
     n_adv = max(1, a.clients - 4)  # 2 supervisors and 2 manager sessions, the rest advisors
     t0 = time.monotonic()
     world = prepare(a.url, a.open_tasks, n_adv)
@@ -444,7 +448,6 @@ def main() -> None:
     env = {
         **os.environ,
         "WINBACK_DATABASE_URL": a.url,
-        "WINBACK_DATA_DIR": "/tmp/winback-soak",
         "WINBACK_LOGIN_MAX_FAILURES": "1000",
     }
     app_port, bare_port = free_port(), free_port()
@@ -577,6 +580,12 @@ def main() -> None:
     assert set(closed) == done, f"closed {len(closed)} vs done {len(done)}"
     assert all(per_task.get(t) == 1 for t in closed), "a close is missing or doubled in the audit trail"
     print(f"check: {len(closed)} surveys closed, each exactly once in the tasks and in the audit trail")
+    from winback.audit import chain
+
+    with dbs.session_scope() as s:
+        verified = chain.verify(session=s)
+    print(f"check: {verified.line()}")
+    assert verified.ok, "the audit trail does not verify"
     if stats.errors:
         raise SystemExit(1)
 
