@@ -15,6 +15,7 @@ client, not PostgreSQL) per call, the least disturbed by other load; the stateme
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import pstats
 import random
@@ -29,6 +30,35 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+class InlineClient:
+    """The app called in this thread, the work FastAPI hands to its thread pool run inline,
+    so that cProfile (which sees one thread) sees the whole request. For ``--cprofile`` only."""
+
+    def __init__(self, app) -> None:
+        import anyio.to_thread
+        import httpx
+
+        async def inline(func, *args, **_kw):
+            return func(*args)
+
+        anyio.to_thread.run_sync = inline
+        self._loop = asyncio.new_event_loop()
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Origin": "http://testserver"},
+        )
+
+    def request(self, method: str, url: str, **kw):
+        return self._loop.run_until_complete(self._client.request(method, url, **kw))
+
+    def get(self, url: str, **kw):
+        return self.request("GET", url, **kw)
+
+    def post(self, url: str, **kw):
+        return self.request("POST", url, **kw)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", required=True)
@@ -36,6 +66,14 @@ def main() -> None:
     ap.add_argument("--open-tasks", type=int, default=50000)
     ap.add_argument("--n", type=int, default=40, help="calls per operation")
     ap.add_argument("--cprofile", metavar="OPERATION", help="print the top functions of one operation")
+    ap.add_argument(
+        "--sql", metavar="OPERATION", help="print the SQL statements of one call of one operation"
+    )
+    ap.add_argument(
+        "--inline",
+        action="store_true",
+        help="call the app in this thread (no test client thread, no thread pool): the app's own CPU",
+    )
     a = ap.parse_args()
 
     from bench.soak import PASSWORD, prepare
@@ -59,14 +97,18 @@ def main() -> None:
 
     statements = [0]
 
+    shown: list[str] = []
+
     @event.listens_for(engine, "before_cursor_execute")
-    def _count(*_args):
+    def _count(_conn, _cursor, statement, *_args):
         statements[0] += 1
+        shown.append(" ".join(statement.split())[:300])
 
     app = create_app()
     clients = {}
     for name in ("adv00", "sup1", "mgr1"):
-        c = TestClient(app, headers={"Origin": "http://testserver"})
+        inline = a.cprofile or a.inline
+        c = InlineClient(app) if inline else TestClient(app, headers={"Origin": "http://testserver"})
         r = c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
         assert r.status_code == 200, r.text
         clients[name] = c
@@ -79,7 +121,8 @@ def main() -> None:
         "my tasks": lambda: adv.get("/api/tasks/mine?limit=50"),
         "task page": lambda: adv.get(f"/api/tasks/{mine[random.randrange(len(mine))]['id']}"),
         "survey submit": lambda: adv.post(
-            f"/api/tasks/{next(ids)}/close", json={"method": "phone", "reasons": ["high_price"]}
+            f"/api/tasks/{next(ids)}/close",
+            json={"method": "phone", "contact_outcome": "reached", "reasons": ["high_price"]},
         ),
         "cycle tasks": lambda: sup.get(
             f"/api/cycles/{cycle_id}/tasks?limit=50&offset={random.randint(0, 5000)}"
@@ -93,15 +136,27 @@ def main() -> None:
             f"/api/cycles/{cycle_id}/targets?limit=100&offset={random.randint(0, 5000)}"
         ),
         "web my tasks": lambda: adv.get("/tasks"),
+        # the floor of an authenticated call: the person logged in, nothing else
+        "me": lambda: adv.get("/api/me"),
     }
+    if a.sql:
+        ops[a.sql]()  # once to warm up
+        shown.clear()
+        ops[a.sql]()
+        for i, statement in enumerate(shown, 1):
+            print(f"{i:>3} {statement}")
+        return
     if a.cprofile:
         fn = ops[a.cprofile]
-        prof = cProfile.Profile()
+        prof = cProfile.Profile(time.process_time)  # CPU time: waiting for the database is not ours
         prof.enable()
         for _ in range(a.n):
             fn()
         prof.disable()
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+        if os.environ.get("PROFILE_DUMP"):
+            prof.dump_stats(os.environ["PROFILE_DUMP"])
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(60)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
         return
     print(f"{'operation':<16}{'n':>5}{'mean ms':>10}{'p50 ms':>9}{'app CPU ms':>12}{'SQL/call':>10}")
     for op, fn in ops.items():

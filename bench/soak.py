@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PASSWORD = "soak-password"
+DATA_DIR = "/tmp/winback-soak"
 
 
 def free_port() -> int:
@@ -202,10 +203,13 @@ def prepare(url: str, open_tasks: int, advisors: int) -> dict:
     return {"cycle_id": cycle_id, "names": names, "ids": ids}
 
 
-def start_server(args: list[str], env: dict, port: int) -> subprocess.Popen:
-    p = subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+def start_server(args: list[str], env: dict, port: int, log: Path) -> subprocess.Popen:
+    """The server's warnings and errors go to ``log`` (a worker that died says why there)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        p = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -214,6 +218,70 @@ def start_server(args: list[str], env: dict, port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.3)
     raise SystemExit("server did not start")
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (the uvicorn supervisor and its workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
+class CpuMeter:
+    """CPU seconds spent by the server's processes, this database's PostgreSQL backends (when
+    PostgreSQL runs on this machine) and this load generator between ``start`` and ``stop``:
+    on a shared machine, CPU per request is less disturbed by other load than the rate."""
+
+    def __init__(self, server: subprocess.Popen, url: str | None = None) -> None:
+        self.server, self.engine = server, create_engine(url) if url else None
+        self.before: dict[str, dict[int, float]] = {}
+
+    def _backends(self) -> list[int]:
+        if self.engine is None or self.engine.dialect.name != "postgresql":
+            return []
+        with self.engine.connect() as c:
+            return list(
+                c.scalars(
+                    text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            )
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {
+            "server": {p: _proc_cpu(p) for p in _tree(self.server.pid)},
+            "database": {p: _proc_cpu(p) for p in self._backends()},
+            "client": {0: time.process_time()},
+        }
+
+    def start(self) -> None:
+        self.before = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        after = self._sample()
+        if self.engine is not None:
+            self.engine.dispose()
+        return {
+            part: sum(v - self.before[part].get(p, 0.0) for p, v in after[part].items()) for part in after
+        }
 
 
 class Stats:
@@ -254,10 +322,12 @@ async def user(base, name, role, world, stats, clock, think):
         # Everyone logs in first (a deliberately slow password hash: 32 at once load the
         # cores for a few seconds); the measured window starts when the last one is in.
         t = time.perf_counter()
-        r = await c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+        # (its own generous timeout: on a loaded machine 32 hashes at once take a while)
+        r = await c.post("/api/auth/login", json={"username": name, "password": PASSWORD}, timeout=180)
         stats.logins.append((time.perf_counter() - t) * 1000)
         clock["in"] += 1
         if clock["in"] == clock["people"]:
+            clock["meter"].start()
             clock["until"] = time.monotonic() + clock["seconds"]
             clock["start"].set()
         await clock["start"].wait()
@@ -284,7 +354,12 @@ async def user(base, name, role, world, stats, clock, think):
                     "POST",
                     f"/api/tasks/{task['id']}/close",
                     ok=(200, 403),
-                    json={"method": "phone", "reasons": [random.choice(["high_price", "too_far"])]},
+                    # the one-tap contact that reached the customer, recorded with the close
+                    json={
+                        "method": "phone",
+                        "contact_outcome": "reached",
+                        "reasons": [random.choice(["high_price", "too_far"])],
+                    },
                 )
                 if r is not None and r.status_code == 200:
                     stats.closed.append(task["id"])
@@ -363,6 +438,9 @@ def main() -> None:
         "every client fires its next request as soon as the last one answers (saturation)",
     )
     a = ap.parse_args()
+    # This process and the app share the data directory, so the audit events written while
+    # preparing and those of the run are chained with the same audit key and verify together.
+    os.environ["WINBACK_DATA_DIR"] = DATA_DIR
     n_adv = max(1, a.clients - 4)  # 2 supervisors and 2 manager sessions, the rest advisors
     t0 = time.monotonic()
     world = prepare(a.url, a.open_tasks, n_adv)
@@ -370,7 +448,6 @@ def main() -> None:
     env = {
         **os.environ,
         "WINBACK_DATABASE_URL": a.url,
-        "WINBACK_DATA_DIR": "/tmp/winback-soak",
         "WINBACK_LOGIN_MAX_FAILURES": "1000",
     }
     app_port, bare_port = free_port(), free_port()
@@ -382,15 +459,30 @@ def main() -> None:
         str(a.workers),
         "--log-level",
         "warning",
+        # uvicorn's supervisor kills a worker that does not answer its ping within 5 s: on a
+        # machine at load 15-30 (other people's work) a busy worker was killed mid-run and its
+        # clients saw "server disconnected". Same setting for the app and the bare endpoint.
+        "--timeout-worker-healthcheck",
+        "60",
         "--host",
         "127.0.0.1",
     ]
-    app = start_server(uv + ["--port", str(app_port), "--factory", "app:create_app"], env, app_port)
-    bare = start_server(uv + ["--port", str(bare_port), "bench.bare_app:app"], env, bare_port)
+    logs = Path(env["WINBACK_DATA_DIR"])
+    app = start_server(
+        uv + ["--port", str(app_port), "--factory", "app:create_app"], env, app_port, logs / "app.log"
+    )
+    bare = start_server(
+        uv + ["--port", str(bare_port), "bench.bare_app:app"], env, bare_port, logs / "bare.log"
+    )
+    # The bare endpoint runs half its time before the app's window and half after, so that
+    # other load on a shared machine that comes or goes during the run weighs on both alike.
+    bare_seconds = 2 * max(1, min(10, a.seconds // 2))
+    bare_url = f"http://127.0.0.1:{bare_port}"
     try:
-        bare_lat = asyncio.run(
-            bare_load(f"http://127.0.0.1:{bare_port}", a.clients, min(20, a.seconds), a.think)
-        )
+        bare_meter = CpuMeter(bare)
+        bare_meter.start()
+        bare_lat = asyncio.run(bare_load(bare_url, a.clients, bare_seconds // 2, a.think))
+        bare_cpu = bare_meter.stop()
         stats = Stats()
         roles = (["supervisor"] * 2 + ["manager"] * 2 + ["advisor"] * n_adv)[: a.clients]
         people = {
@@ -400,7 +492,13 @@ def main() -> None:
         }
 
         async def run():
-            clock = {"in": 0, "people": len(roles), "seconds": a.seconds, "start": asyncio.Event()}
+            clock = {
+                "in": 0,
+                "people": len(roles),
+                "seconds": a.seconds,
+                "start": asyncio.Event(),
+                "meter": meter,
+            }
             await asyncio.gather(
                 *(
                     user(
@@ -416,7 +514,12 @@ def main() -> None:
                 )
             )
 
+        meter = CpuMeter(app, a.url)
         asyncio.run(run())
+        cpu = meter.stop()
+        bare_meter.start()
+        bare_lat += asyncio.run(bare_load(bare_url, a.clients, bare_seconds // 2, a.think))
+        bare_cpu = {part: bare_cpu[part] + v for part, v in bare_meter.stop().items()}
     finally:
         for p in (app, bare):
             os.killpg(p.pid, signal.SIGTERM)
@@ -439,6 +542,18 @@ def main() -> None:
     )
     print(
         f"{'bare endpoint':<16}{len(bare_lat):>7}{pct(bare_lat, 50):>9.1f}{pct(bare_lat, 95):>9.1f}{pct(bare_lat, 99):>9.1f}"
+    )
+    rate, bare_rate = total / a.seconds, len(bare_lat) / bare_seconds
+    print(
+        f"rate: app {rate:.1f}/s, bare endpoint {bare_rate:.1f}/s ({bare_seconds} s, half before and half "
+        "after the app's window, same clients and pacing), "
+        f"app / bare {rate / bare_rate:.3f}"
+    )
+    print(
+        f"CPU ms per request: app {cpu['server'] * 1000 / total:.1f} (server) + "
+        f"{cpu['database'] * 1000 / total:.1f} (PostgreSQL) + {cpu['client'] * 1000 / total:.1f} (load generator); "
+        f"bare endpoint {bare_cpu['server'] * 1000 / len(bare_lat):.1f} (server) + "
+        f"{bare_cpu['client'] * 1000 / len(bare_lat):.1f} (load generator)"
     )
     for op in ("my tasks", "survey submit"):
         if stats.lat.get(op):
@@ -465,6 +580,12 @@ def main() -> None:
     assert set(closed) == done, f"closed {len(closed)} vs done {len(done)}"
     assert all(per_task.get(t) == 1 for t in closed), "a close is missing or doubled in the audit trail"
     print(f"check: {len(closed)} surveys closed, each exactly once in the tasks and in the audit trail")
+    from winback.audit import chain
+
+    with dbs.session_scope() as s:
+        verified = chain.verify(session=s)
+    print(f"check: {verified.line()}")
+    assert verified.ok, "the audit trail does not verify"
     if stats.errors:
         raise SystemExit(1)
 

@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from db.session import session_scope
+from db.session import new_session
 
 
-def get_session() -> Iterator[Session]:
-    """Commit on success, roll back on any error (a form error included)."""
-    with session_scope() as session:
+def _finish(session: Session, ok: bool) -> None:
+    """Commit (``ok``) or roll back, then close: ``db.session.session_scope``'s ending."""
+    try:
+        if ok:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+async def get_session() -> AsyncIterator[Session]:
+    """Commit on success, roll back on any error (a form error included).
+
+    ``async`` so that opening the session (no I/O: the connection is taken at the first
+    statement) costs no trip to the thread pool; the commit or rollback runs there, shielded
+    from cancellation so that the connection always goes back to the pool."""
+    session = new_session()
+    try:
         yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_finish, session, False)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_finish, session, True)
 
 
 # scope="function": commit before the response is sent. With the default ("request") the

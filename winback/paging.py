@@ -25,7 +25,7 @@ class Page(Generic[T]):
     here" from "nothing matches the search" when the page is empty."""
 
     items: list[T]
-    total: int
+    total: int | None  # None: not counted (``paginate(count=False)``)
     page: int = 1
     page_size: int = PAGE_SIZE
     filtered: bool = False
@@ -75,12 +75,20 @@ def paginate(
     filtered: bool = False,
     scalars: bool = True,
     offset: int | None = None,
+    count: bool = True,
 ) -> Page:
     """One page of ``stmt`` (ordered by the caller) and the count of the same filtered set.
 
     ``page_size=None`` asks for every row, on one page; ``offset`` starts at that row instead of
-    at page ``page`` (the JSON API's ``offset``/``limit``)."""
-    total = int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+    at page ``page`` (the JSON API's ``offset``/``limit``). ``count=False`` (with ``offset``)
+    skips the count for a caller that shows none: ``total`` is then None."""
+    if not count and (offset is None or page_size is None):
+        raise ValueError("a page without its count is asked for by offset and size")
+    total = (
+        int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+        if count
+        else None
+    )
     if page_size is None:
         items = list(session.scalars(stmt)) if scalars else list(session.execute(stmt).all())
         return Page(items, total, 1, max(total, 1), filtered)

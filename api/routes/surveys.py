@@ -50,6 +50,7 @@ def my_tasks(
         offset=offset,
         page_size=limit,
         summaries=True,
+        count=False,  # the list carries no total
     ).items
     return [out.task_summary(t, user) for t in rows]
 

@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC
 
-from sqlalchemy import bindparam, event, inspect, select, tuple_
+from sqlalchemy import bindparam, event, inspect, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -82,6 +82,17 @@ def unkeyed_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical(event)).hexdigest()
 
 
+def _locked_head_pg(session: Session, chain: int) -> tuple[int, str]:
+    """PostgreSQL: the chain's head (seq, hash), created if missing and locked until the
+    transaction ends, in one statement: ON CONFLICT DO UPDATE locks the existing row as
+    SELECT ... FOR UPDATE would (the update leaves it as it was)."""
+    table = AuditChainHead.__table__
+    stmt = pg_insert(table).values(chain=chain, seq=0, hash="")
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.chain], set_={"seq": table.c.seq})
+    seq, hash_ = session.execute(stmt.returning(table.c.seq, table.c.hash)).one()
+    return seq, hash_
+
+
 def _locked_head(session: Session, chain: int) -> AuditChainHead:
     """The chain's head row, created if missing, locked until the transaction ends."""
     dialect = session.get_bind().dialect.name
@@ -130,16 +141,29 @@ def seal_pending(session: Session) -> int:
     by_chain: dict[int, list[AuditEvent]] = defaultdict(list)
     for ev in live:
         by_chain[chain_of(ev.store_id)].append(ev)
+    postgresql = session.get_bind().dialect.name == "postgresql"
     for chain in sorted(by_chain):
-        head = _locked_head(session, chain)
+        head = None
+        if postgresql:
+            seq, hash_ = _locked_head_pg(session, chain)
+        else:
+            head = _locked_head(session, chain)
+            seq, hash_ = head.seq, head.hash
         rows = []
         for ev in sorted(by_chain[chain], key=lambda e: e.id):
-            set_committed_value(ev, "seq", head.seq + 1)
-            set_committed_value(ev, "prev_hash", head.hash)
+            set_committed_value(ev, "seq", seq + 1)
+            set_committed_value(ev, "prev_hash", hash_)
             set_committed_value(ev, "hash", content_hash(ev))
-            head.seq, head.hash = ev.seq, ev.hash
+            seq, hash_ = ev.seq, ev.hash
             rows.append({"event_id": ev.id, "new_seq": ev.seq, "new_prev": ev.prev_hash, "new_hash": ev.hash})
         session.execute(_SEAL, rows)
+        if head is not None:
+            head.seq, head.hash = seq, hash_
+        else:
+            # an ORM update: a head object this session holds is brought up to date too
+            session.execute(
+                update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=seq, hash=hash_)
+            )
     session.flush()
     return len(live)
 

@@ -195,9 +195,8 @@ def reassign(
 def _move(session: Session, task: SurveyTask, to: Staff, actor: Actor, why: str | None = None) -> None:
     """Give an open task to another advisor: audited, both advisors told."""
     before = task.assignee
-    task.assignee_id = to.id
+    task.assignee = to  # the id follows at the flush; no reload of the task afterwards
     flush_or_conflict(session, task.id)
-    session.refresh(task)
     changes: dict[str, Any] = {"assignee": {"before": before.username, "after": to.username}}
     if why:
         changes["why"] = why

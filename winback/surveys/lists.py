@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defaultload, selectinload
 
 from winback import clock
 from winback.accounts.models import Role, Staff
@@ -25,9 +25,16 @@ from winback.surveys.models import (
     SurveyTaskReason,
 )
 
+# The assignee comes with the task for their name; their roles and further stores (the Staff
+# model's selectin loads, two statements more per task) are read only if something asks.
+TASK_LOADING = (
+    defaultload(SurveyTask.assignee).lazyload(Staff.role_rows),
+    defaultload(SurveyTask.assignee).lazyload(Staff.store_rows),
+)
+
 
 def get_task(*, session: Session, task_id: int, viewer: Staff | None = None) -> SurveyTask:
-    task = session.get(SurveyTask, task_id)
+    task = session.get(SurveyTask, task_id, options=TASK_LOADING)
     if task is None:
         raise NotFound("no survey task {task_id}", task_id=task_id)
     if viewer is not None:
@@ -205,6 +212,7 @@ def my_tasks_page(
     overdue_only: bool = False,
     offset: int | None = None,
     summaries: bool = False,
+    count: bool = True,
 ) -> Page[SurveyTask] | Page[TaskSummary]:
     """An advisor's tasks in working order, a page at a time: today's call-backs (约定回电)
     first, then overdue tasks, then by due date, lost before at-risk and valuable before cheap;
@@ -212,7 +220,8 @@ def my_tasks_page(
 
     ``search`` matches the customer's name or phone or the vehicle's plate or VIN.
     ``summaries`` gives ``TaskSummary`` lines instead of the tasks (the API's list);
-    ``offset`` starts at a row (the API), ``page_size=None`` gives every task.
+    ``offset`` starts at a row (the API), ``page_size=None`` gives every task; ``count=False``
+    (with ``offset``) leaves the total uncounted, for the API's list, which shows none.
     """
     stmt = _my_tasks_query(
         advisor_id=advisor_id,
@@ -224,7 +233,12 @@ def my_tasks_page(
     filtered = bool(words(search) or band or overdue_only)
     if summaries:
         ids = paginate(
-            session, stmt.with_only_columns(SurveyTask.id), page=page, page_size=page_size, offset=offset
+            session,
+            stmt.with_only_columns(SurveyTask.id),
+            page=page,
+            page_size=page_size,
+            offset=offset,
+            count=count,
         )
         return Page(_summaries(session, ids.items), ids.total, ids.page, ids.page_size, filtered)
     return paginate(
@@ -234,6 +248,7 @@ def my_tasks_page(
         page_size=page_size,
         filtered=filtered,
         offset=offset,
+        count=count,
     )
 
 

@@ -82,7 +82,7 @@ def _write_result(
         if not unreachable:
             _reached_before_close(session, task, actor_staff, contact_outcome, values)
     new_complaint = _keep_complaint(task, complaint)
-    _store_result(task, values, [known[c].id for c in codes], closing, unreachable, actor_staff)
+    _store_result(task, values, [known[c] for c in codes], closing, unreachable, actor_staff)
     flush_or_conflict(session, task.id)
     _audit_result(session, task, actor_staff, values, codes, closing, new_complaint)
     if new_complaint:
@@ -149,7 +149,7 @@ def _keep_complaint(task: SurveyTask, complaint: str | None) -> str | None:
 def _store_result(
     task: SurveyTask,
     values: dict[str, Any],
-    reason_ids: list[int],
+    reasons: list[ReasonCode],
     closing: bool,
     unreachable: bool,
     actor_staff: Staff,
@@ -160,9 +160,13 @@ def _store_result(
     if values.get("elsewhere_kind") is not None:
         task.elsewhere_kind = ShopKind(values["elsewhere_kind"])
     # Keep the rows of reasons still chosen (a re-insert would collide with the unique key).
-    kept = {r.reason_code_id: r for r in task.reasons if r.reason_code_id in reason_ids}
+    # A new row is given its reason object (already loaded), so reading the task's reasons
+    # afterwards asks the database nothing.
+    chosen = {rc.id for rc in reasons}
+    kept = {r.reason_code_id: r for r in task.reasons if r.reason_code_id in chosen}
     task.reasons = [
-        kept.get(i) or SurveyTaskReason(store_id=task.store_id, reason_code_id=i) for i in reason_ids
+        kept.get(rc.id) or SurveyTaskReason(store_id=task.store_id, reason_code_id=rc.id, reason_code=rc)
+        for rc in reasons
     ]
     now = clock.now()
     if closing:
