@@ -13,7 +13,12 @@ vehicles, repair orders) as a template database and, each on its own copy
    ``INSERT INTO targets SELECT`` from the repair orders grouped per vehicle, one grouped
    profile query, one ``INSERT INTO survey_tasks SELECT`` dealing the targets round-robin;
 2. ``winback cycle start --month 2026-11`` for every store as a subprocess (Prefect in-process,
-   the stores one after another), its wall time and peak memory (max RSS).
+   the stores one after another), its wall time and peak memory (max RSS);
+3. with ``--workers N``: the same command against a Prefect server (its own database on the same
+   PostgreSQL server) with prefect.yaml deployed and N process workers (``--limit`` runs each),
+   as a dealer group runs it: the month's run on one worker, one run per store on whichever
+   worker is free; wall time and the peak memory (VmHWM) of the workers and of each run's
+   process. ``--skip-bare`` / ``--skip-in-process`` leave out the first two.
 
 Statistics are gathered on the template first (``ANALYZE``), as the import leaves them.
 """
@@ -23,8 +28,11 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -129,11 +137,155 @@ def run_cli(url: str, data_dir: Path) -> tuple[float, float, int, int]:
     return wall, peak, targets, tasks
 
 
+def _peaks(roots: list[int], seen: dict[int, tuple[str, int]], stop: threading.Event) -> None:
+    """Every half second: each process under ``roots`` (the workers and the runs they start),
+    its peak resident memory (VmHWM, kB) by pid, with whether it is a worker or a run."""
+    while not stop.is_set():
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    pass
+        for pid in parents:
+            root, up = pid, pid
+            while up in parents and up not in roots:
+                up = parents[up]
+            if up not in roots:
+                continue
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")), 0)
+            kind = "worker" if root in roots else "run"
+            if hwm > seen.get(pid, ("", 0))[1]:
+                seen[pid] = (kind, hwm)
+        stop.wait(0.5)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int) -> dict:
+    """``winback cycle start`` against a Prefect server with ``workers`` process workers."""
+    import httpx
+
+    prefect_db = copy_of(server, "template0", "wb_cycle_prefect").replace("+psycopg", "+asyncpg")
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    bin_dir = Path(sys.executable).parent
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WINBACK_"))}
+    base.update(
+        PREFECT_HOME=str(data_dir / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_LOGGING_LEVEL="WARNING",
+        PREFECT_API_DATABASE_CONNECTION_URL=prefect_db,
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_WORKER_PREFETCH_SECONDS="1",
+        WINBACK_HOME=str(ROOT),
+        WINBACK_DATABASE_URL=url,
+        WINBACK_DATA_DIR=str(data_dir),
+    )
+    client = {**base, "PREFECT_API_URL": api}
+    procs: list[subprocess.Popen] = []
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def start(name: str, args: list[str], env: dict) -> subprocess.Popen:
+        out = open(logs / f"{name}.log", "w")  # noqa: SIM115 (the process writes it until stopped)
+        procs.append(
+            subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
+        return procs[-1]
+
+    seen: dict[int, tuple[str, int]] = {}
+    stop = threading.Event()
+    try:
+        start(
+            "server",
+            [str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            base,
+        )
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the Prefect server did not start")
+            time.sleep(0.5)
+        for args in (
+            ["work-pool", "create", "winback", "--type", "process"],
+            ["--no-prompt", "deploy", "--all"],
+        ):
+            subprocess.run(
+                [str(bin_dir / "prefect"), *args], cwd=ROOT, env=client, check=True, capture_output=True
+            )
+        roots = [
+            start(
+                f"worker{i}",
+                [str(bin_dir / "prefect"), "worker", "start", "--pool", "winback", "--limit", str(limit)],
+                client,
+            ).pid
+            for i in range(workers)
+        ]
+        sampler = threading.Thread(target=_peaks, args=(roots, seen, stop), daemon=True)
+        sampler.start()
+        time.sleep(3)  # the workers poll the pool
+        t0 = time.perf_counter()
+        subprocess.run(
+            [str(bin_dir / "winback"), "cycle", "start", "--month", MONTH, "--as-of", f"{AS_OF}T09:00"],
+            check=True,
+            env=client,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        wall = time.perf_counter() - t0
+    finally:
+        stop.set()
+        for p in reversed(procs):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        targets = conn.execute(text("SELECT count(*) FROM targets")).scalar()
+        tasks = conn.execute(text("SELECT count(*) FROM survey_tasks")).scalar()
+    engine.dispose()
+    runs = [kb for kind, kb in seen.values() if kind == "run"]
+    return {
+        "wall": wall,
+        "worker_peak_mb": max((kb for kind, kb in seen.values() if kind == "worker"), default=0) / 1024,
+        "run_peak_mb": max(runs, default=0) / 1024,
+        "runs": len(runs),
+        "targets": targets,
+        "tasks": tasks,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--server", required=True, help="postgresql+psycopg://USER@HOST:PORT (no database)")
     ap.add_argument("--template", default="wb_care_group")
     ap.add_argument("--data-dir", default="/tmp/winback-bench-cycle-group")
+    ap.add_argument("--workers", type=int, default=0, help="also run it on N process workers")
+    ap.add_argument("--limit", type=int, default=2, help="flow runs at once per worker")
+    ap.add_argument("--skip-bare", action="store_true")
+    ap.add_argument("--skip-in-process", action="store_true")
     a = ap.parse_args()
     engine = create_engine(f"{a.server}/{a.template}", isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
@@ -144,19 +296,39 @@ def main() -> None:
         }
     engine.dispose()
     print(f"template {a.template}: {sizes}; load average {os.getloadavg()[0]:.1f}", flush=True)
-    bare, bare_targets, bare_tasks = run_bare(copy_of(a.server, a.template, "wb_cycle_bare"))
-    total = sum(bare.values())
-    for stage, secs in bare.items():
-        print(f"bare SQL {stage:<11} {secs:8.1f} s", flush=True)
-    print(
-        f"bare SQL total       {total:8.1f} s  (targets {bare_targets:,}, tasks {bare_tasks:,})", flush=True
-    )
+    total = float("nan")
+    if not a.skip_bare:
+        bare, bare_targets, bare_tasks = run_bare(copy_of(a.server, a.template, "wb_cycle_bare"))
+        total = sum(bare.values())
+        for stage, secs in bare.items():
+            print(f"bare SQL {stage:<11} {secs:8.1f} s", flush=True)
+        print(
+            f"bare SQL total       {total:8.1f} s  (targets {bare_targets:,}, tasks {bare_tasks:,});"
+            f" load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
     Path(a.data_dir).mkdir(parents=True, exist_ok=True)
-    wall, peak, targets, tasks = run_cli(copy_of(a.server, a.template, "wb_cycle_cli"), Path(a.data_dir))
-    print(
-        f"winback cycle start, {sizes['stores']} stores in-process: {wall:.1f} s = {wall / total:.1f}x bare SQL;"
-        f" peak memory {peak:.0f} MB; targets {targets:,}, tasks {tasks:,}; load average {os.getloadavg()[0]:.1f}"
-    )
+    if not a.skip_in_process:
+        wall, peak, targets, tasks = run_cli(copy_of(a.server, a.template, "wb_cycle_cli"), Path(a.data_dir))
+        print(
+            f"winback cycle start, {sizes['stores']} stores in-process: {wall:.1f} s = {wall / total:.1f}x bare SQL;"
+            f" peak memory {peak:.0f} MB; targets {targets:,}, tasks {tasks:,}; load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    if a.workers:
+        r = run_workers(
+            copy_of(a.server, a.template, "wb_cycle_workers"),
+            a.server,
+            Path(a.data_dir) / "workers",
+            a.workers,
+            a.limit,
+        )
+        print(
+            f"winback cycle start, {sizes['stores']} stores on {a.workers} process workers (--limit {a.limit}),"
+            f" Prefect server: {r['wall']:.1f} s = {r['wall'] / total:.1f}x bare SQL; peak memory per worker"
+            f" {r['worker_peak_mb']:.0f} MB, per run {r['run_peak_mb']:.0f} MB ({r['runs']} run processes);"
+            f" targets {r['targets']:,}, tasks {r['tasks']:,}; load average {os.getloadavg()[0]:.1f}"
+        )
 
 
 if __name__ == "__main__":
