@@ -66,7 +66,8 @@ def whole_months(earlier: date, later: date) -> int:
         delta = relativedelta(later, earlier)
         return delta.years * 12 + delta.months
     months = (later.year - earlier.year) * 12 + later.month - earlier.month
-    if later.day < min(earlier.day, monthrange(later.year, later.month)[1]):
+    # The month's length matters only when the later day is the smaller one.
+    if later.day < earlier.day and later.day < monthrange(later.year, later.month)[1]:
         months -= 1
     return months
 

@@ -132,13 +132,26 @@ def _target_rows(
     # Past the red line is decided in SQL too, so only candidates' rows are fetched; the
     # model's picks this side of the line (few) are named.
     likely = [v for v, i in candidates.items() if scores.last_visit[i] > at_risk_before]
+    # The model's figures as Python floats once (a numpy scalar per row costs more than the row).
+    figures = _Figures(scores, priority)
     rows = []
     for r in read_rows(session, _screenable(cycle, as_of, past=at_risk_before, also=likely)):
         i = candidates.get(r.id)
         if i is not None:
-            rows.append(_target_row(r, i, cycle, scores, priority, as_of, at_risk_before, lost_before, now))
+            rows.append(_target_row(r, i, cycle, figures, as_of, at_risk_before, lost_before, now))
     rows.sort(key=lambda row: row["vehicle_id"])
     return rows
+
+
+class _Figures:
+    """``scores``' per-vehicle columns as lists, indexed like ``scores``."""
+
+    def __init__(self, scores: analytics.Scores, priority: Any) -> None:
+        self.last_visit, self.first_visit = scores.last_visit, scores.first_visit
+        self.visits, self.spend = scores.visits.tolist(), scores.spend
+        self.p_alive = scores.p_alive.tolist()
+        self.expected_visits = scores.expected_visits.tolist()
+        self.priority = priority.tolist()
 
 
 def _screenable(cycle: MonthlyCycle, as_of: date, *, past: date, also: list[int]):
@@ -212,7 +225,7 @@ def _screenable(cycle: MonthlyCycle, as_of: date, *, past: date, also: list[int]
     )
 
 
-def _target_row(r, i, cycle, scores, priority, as_of, at_risk_before, lost_before, now) -> dict[str, Any]:
+def _target_row(r, i, cycle, scores: _Figures, as_of, at_risk_before, lost_before, now) -> dict[str, Any]:
     """One target: its band by the red lines, the model's figures and the profile snapshot
     (column values as the table stores them: the band's value, not the enum)."""
     last, first, n = scores.last_visit[i], scores.first_visit[i], int(scores.visits[i])
@@ -234,9 +247,9 @@ def _target_row(r, i, cycle, scores, priority, as_of, at_risk_before, lost_befor
         in_warranty=bool(r.warranty_end and r.warranty_end >= as_of),
         visit_count=n,
         total_spend=total,
-        p_alive=round(float(scores.p_alive[i]), 4),
-        expected_visits=round(float(scores.expected_visits[i]), 2),
-        priority=round(float(priority[i]), 2),
+        p_alive=round(scores.p_alive[i], 4),
+        expected_visits=round(scores.expected_visits[i], 2),
+        priority=round(scores.priority[i], 2),
         profile={
             "model": r.model,
             "grade": r.grade.value if r.grade else None,
