@@ -5,6 +5,7 @@ the retention funnel against a hand count, the pages, the API and the CLI."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -714,6 +715,9 @@ def test_care_pages_for_the_front_desk_the_advisor_and_the_manager(client, sessi
     assert client.get("/care/report?lang=en").text.count("First service") >= 1
     r = client.get("/care/settings?lang=zh")
     assert r.status_code == 200 and "首保里程" in r.text
+    # The channel's URL syntax is technical detail: named in words, its {phone} behind 详情.
+    assert "短信通道地址（由 IT 人员设置）" in r.text
+    assert "{phone}" in r.text and "{phone}" not in re.sub(r"<details.*?</details>", "", r.text, flags=re.S)
     r = client.post("/care/settings", data={"care_touch_days": "21, 7", "care_follow_up_days": "2"})
     assert r.status_code == 303
     session.expire_all()

@@ -233,7 +233,7 @@ SETTING_LABELS = {
     "care_holdout_pct": _("Holdout (% of cars each month)"),
     "care_call_min_spend_per_year": _("Call instead of SMS from a yearly spend of (yuan)"),
     "care_call_p_alive_below": _("Call when the chance the customer is still active is below"),
-    "care_apprise_url": _("Message channel (Apprise URL, {phone} for the number)"),
+    "care_apprise_url": _("SMS channel address (set up by IT)"),
     "care_maintenance_categories": _("Repair-order categories that count as maintenance"),
     "care_inspection_categories": _("Repair-order categories that count as inspection"),
 }
