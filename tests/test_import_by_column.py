@@ -19,6 +19,7 @@ from winback import clock, stores
 from winback.actor import Actor
 from winback.customers import import_cells, import_reports, import_visit_rows, imports
 from winback.customers.import_rows import UNDECIDED, _Cells, cell_outcome
+from winback.customers.import_seen import SeenKeys
 from winback.customers.import_values import cell_mileage, parse_date
 from winback.customers.models import ServiceVisit
 
@@ -136,9 +137,50 @@ def test_the_rows_the_database_refuses_are_found_by_halves(refused) -> None:
         written.extend(n for n, _cells in rows)
 
     ctx = SimpleNamespace(
-        session=SimpleNamespace(begin_nested=nullcontext), batch=SimpleNamespace(id=1), errors=[], seen={}
+        session=SimpleNamespace(begin_nested=nullcontext),
+        batch=SimpleNamespace(id=1),
+        errors=[],
+        seen=SeenKeys(),
     )
     import_cells.write_rows(ctx, writer, [(n, []) for n in range(20)], "db_refused")
     assert [e["row_number"] for e in ctx.errors] == refused
     assert sorted(written) == [n for n in range(20) if n not in refused]
     assert len(attempts) <= 1 + 2 * len(refused) * 5  # about log2(20) attempts per refused row
+
+
+def test_an_import_longer_than_the_keys_kept_in_memory_reports_the_same(session, tmp_path, monkeypatch):
+    """The keys met are kept in memory up to a bound, then in a scratch file: a file longer
+    than the bound reports the same duplicates (with the row first met) and lands the same
+    rows; the scratch file is gone when the import ends."""
+    from winback.customers import import_seen
+
+    path = tmp_path / "visits.csv"
+    path.write_text(VISITS, encoding="gb18030")
+    monkeypatch.setattr(imports, "CHUNK", 3)
+    in_memory = _import(session, _store(session, "M01"), path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(import_seen.tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(import_seen, "MEMORY_KEYS", 2)
+    spilled = _import(session, _store(session, "M02"), path)
+    assert spilled == in_memory
+    assert (5, "工单号", "duplicate of row 2 in this file; skipped") in spilled[1]
+    assert list(scratch.iterdir()) == []
+
+
+def test_seen_keys_move_to_disk_and_forget_a_refused_chunk(tmp_path, monkeypatch):
+    from winback.customers import import_seen
+
+    monkeypatch.setattr(import_seen.tempfile, "tempdir", str(tmp_path))
+    seen = import_seen.SeenKeys(memory_keys=3)
+    for number, key in enumerate(["A", "B", "C", "D", "E"], start=2):
+        assert seen.setdefault(key, number) == number
+    assert len(seen.recent) < 3 and len(list(tmp_path.iterdir())) == 1  # A-C moved to disk
+    assert [seen.get(k) for k in "ABCDEF"] == [2, 3, 4, 5, 6, None]
+    assert seen.setdefault("A", 99) == 2 and seen.setdefault("E", 99) == 6
+    seen.forget_rows([3, 6])  # B on disk, E in memory: a refused chunk's rows
+    assert [seen.get(k) for k in "ABCDE"] == [2, None, 4, 5, None]
+    assert seen.setdefault("B", 10) == 10
+    assert len(seen) == 4
+    seen.close()
+    assert list(tmp_path.iterdir()) == []

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import insert, select
 
 from tests.pages import login
@@ -121,14 +122,19 @@ def test_cli_imports_keep_rows_and_print_no_sql(db_url, demo_store, tmp_path):
     assert "1 with errors" in en.stdout and "row 2, 地址:" in en.stdout and "128" in en.stdout, en.stdout
 
 
-def test_a_row_the_database_refuses_is_a_row_error_and_the_others_stay(session, demo_store, tmp_path):
+@pytest.mark.parametrize("memory_keys", [None, 1], ids=["keys in memory", "keys on disk"])
+def test_a_row_the_database_refuses_is_a_row_error_and_the_others_stay(
+    session, demo_store, tmp_path, memory_keys
+):
     """The safety net under the importer: a chunk the database refuses is written again row by
-    row in savepoints; the refused row is reported (without the database's words), the rest stay."""
+    row in savepoints; the refused row is reported (without the database's words), the rest stay,
+    and only the rows that landed count as met (whether the keys met are in memory or on disk)."""
     from winback import clock
     from winback.actor import Actor
     from winback.customers import imports
     from winback.customers.import_cells import write_rows
     from winback.customers.import_errors import describe, encode
+    from winback.customers.import_seen import SeenKeys
 
     path = tmp_path / "c.csv"
     path.write_text("客户编号,客户姓名\nR1,甲\n", encoding="utf-8")
@@ -136,7 +142,9 @@ def test_a_row_the_database_refuses_is_a_row_error_and_the_others_stay(session, 
     batch, _ = imports.start_import(
         session=session, store_id=demo_store, kind="customers", source=path, filename="c.csv", actor=actor
     )
-    ctx = import_rows.ImportContext(session, batch, {}, actor, clock.now(), {}, [])
+    ctx = import_rows.ImportContext(
+        session, batch, {}, actor, clock.now(), SeenKeys(memory_keys=memory_keys), []
+    )
 
     def writer(ctx, rows):  # NULL in a NOT NULL column: the database itself refuses row 3
         for number, (code, ctype) in rows:
@@ -162,5 +170,6 @@ def test_a_row_the_database_refuses_is_a_row_error_and_the_others_stay(session, 
     assert [(e["row_number"], describe(e["reason"], "en")) for e in ctx.errors] == [
         (3, "the database could not store this row (details in the server log)")
     ]
-    assert ctx.seen == {"R1": 2, "R3": 4}
+    assert [ctx.seen.get(code) for code in ("R1", "R2", "R3")] == [2, None, 4]
+    ctx.seen.close()
     session.commit()  # the transaction is usable after the refused row

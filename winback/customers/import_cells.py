@@ -109,7 +109,5 @@ def _try(ctx: Any, writer: Callable[[Any, list], None], rows: list) -> bool:
             "import %s: the database refused rows %s-%s", ctx.batch.id, rows[0][0], rows[-1][0], exc_info=True
         )
         del ctx.errors[mark:]
-        numbers = {number for number, _cells in rows}
-        for key in [k for k, first in ctx.seen.items() if first in numbers]:
-            del ctx.seen[key]
+        ctx.seen.forget_rows(number for number, _cells in rows)
         return False

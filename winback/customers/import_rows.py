@@ -19,6 +19,7 @@ from winback.audit import service as audit_service
 from winback.customers import import_cells
 from winback.customers.import_columns import FIELD_LABELS
 from winback.customers.import_errors import RowProblem, encode
+from winback.customers.import_seen import SeenKeys
 from winback.customers.import_values import value_key
 from winback.customers.models import ImportBatch
 
@@ -77,7 +78,7 @@ class ImportContext:
     cols: dict[str, int]
     actor: Actor
     now: datetime
-    seen: dict[str, int]
+    seen: SeenKeys  # key -> the row it was first met on (bounded memory)
     errors: list[dict[str, Any]]
     # field -> {normalised word: value}: the store's own words for closed-list values.
     values: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -39,6 +39,7 @@ from winback.customers.import_columns import (
 from winback.customers.import_customer_rows import write_customers
 from winback.customers.import_errors import encode
 from winback.customers.import_rows import ImportContext
+from winback.customers.import_seen import SeenKeys
 from winback.customers.import_vehicle_rows import write_vehicles
 from winback.customers.import_visit_rows import write_visits
 from winback.customers.models import (
@@ -156,11 +157,14 @@ def run_import(
         cols,
         actor,
         clock.now(),
-        {},
+        SeenKeys(),
         [],
         import_value_map.lookup_table(session=session, store_id=batch.store_id),
     )
-    broken = _write_rows(ctx, table, on_chunk)
+    try:
+        broken = _write_rows(ctx, table, on_chunk)
+    finally:
+        ctx.seen.close()
     if broken is not None:
         return _finish_failed(session, batch, broken, actor)
     batch.rows_total = batch.rows_done  # the rows counted, not the estimate (blank lines are skipped)
