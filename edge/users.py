@@ -100,10 +100,14 @@ def log_in(request: Request, session: Session, *, username: str, password: str) 
     """Check the credentials and, when they hold, start the log-in session (a fresh one: the
     old cookie's content is dropped, the language chosen before logging in is kept). A failed
     attempt is committed at once: it counts towards the rate limit even though the request
-    fails. Too many attempts raise ``authentication.TooManyAttempts``."""
-    staff = authentication.log_in(
-        session=session, username=username, password=password, address=client_address(request)
-    )
+    fails. Too many attempts raise ``authentication.TooManyAttempts``.
+
+    The password is checked (slow by design) between two transactions, holding no pooled
+    connection: the first reads, the second records (``winback.accounts.authentication``)."""
+    attempt = authentication.look_up(session=session, username=username, address=client_address(request))
+    session.commit()  # reads only: ends the transaction, the connection goes back to the pool
+    ok = authentication.check_password(attempt, password)
+    staff = authentication.record(session=session, attempt=attempt, ok=ok)
     if staff is None:
         session.commit()
         return None

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 import db.session
 from tests.pages import store_with_staff
-from winback.accounts.models import Role
+from winback.accounts import passwords
+from winback.accounts.models import LoginAttempt, Role
 
 PASSWORD = "secret-pass-1"
 ORIGIN = {"Origin": "http://testserver"}
@@ -113,6 +115,46 @@ def _at_once(calls) -> list:
     return results
 
 
+def test_more_log_ins_at_once_than_the_pool_has_connections(people, small_pool, monkeypatch):
+    """Nine log-ins at once on a pool of two: the right passwords (pages and API), wrong ones
+    and an unknown person, each hash taking longer than the pool waits for a connection.
+    Every one gets its proper answer, the hashes run side by side (not two at a time, one per
+    pooled connection), and the failures still count towards the rate limit."""
+    from app import create_app
+
+    hasher = SlowHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    app = create_app()
+
+    clients = [_client(app) for _ in range(9)]  # one browser or program each
+
+    def api(i: int, username: str, password: str = PASSWORD):
+        body = {"username": username, "password": password}
+        return lambda: clients[i].post("/api/auth/login", json=body)
+
+    def page(i: int, username: str, password: str = PASSWORD):
+        form = {"username": username, "password": password}
+        return lambda: clients[i].post("/login", data=form)
+
+    calls = [api(i, people[i]) for i in range(3)] + [page(i, people[i]) for i in range(3, 6)]
+    calls += [api(6, people[6], "wrong-pass-1"), page(7, people[7], "wrong-pass-1"), api(8, "nobody")]
+    answers = _at_once(calls)
+
+    codes = [a.status_code if hasattr(a, "status_code") else repr(a) for a in answers]
+    assert codes == [200, 200, 200, 303, 303, 303, 401, 401, 401], str(codes)
+    assert [a.json()["username"] for a in answers[:3]] == people[:3]
+    assert all(a.headers["location"] == "/" for a in answers[3:6])
+    assert len(hasher.spans) == len(calls)  # an unknown person costs a hash too
+    assert hasher.most_at_once() > SMALL_POOL["pool_size"], hasher.spans
+    with db.session.session_scope() as s:
+        failed = s.scalars(select(LoginAttempt.username).order_by(LoginAttempt.username)).all()
+        assert failed == sorted([people[6], people[7], "nobody"])
+
+    # The log-in sessions started work: each person is recognised by their cookie.
+    for client, name in zip(clients[:6], people[:6], strict=True):
+        assert client.get("/api/me").json()["username"] == name
+
+
 def test_a_used_up_pool_answers_busy_in_the_persons_language(people, impatient_pool):
     """Every connection taken (by something else, for longer than the pool waits): the page
     and the API say the server is busy, in Chinese or English, with a 503 and Retry-After."""
@@ -151,3 +193,26 @@ def test_a_used_up_pool_answers_busy_in_the_persons_language(people, impatient_p
         _client().post("/api/auth/login", json={"username": people[0], "password": PASSWORD}).status_code
         == 200
     )
+
+
+def test_a_password_changed_while_it_was_being_checked_is_refused(people, session):
+    """The steps of a log-in run in two transactions: a person whose password changed (or who
+    was deactivated) in between is not logged in with the old one, and it counts as a failure."""
+    from winback.accounts import authentication
+    from winback.accounts.models import Staff
+
+    for change in ("password", "deactivate"):
+        name = people[0] if change == "password" else people[1]
+        attempt = authentication.look_up(session=session, username=name, address="10.0.0.1")
+        session.commit()
+        with db.session.session_scope() as other:
+            member = other.scalar(select(Staff).where(Staff.username == name))
+            if change == "password":
+                member.password_hash = passwords.hash_password("another-pass-2")
+            else:
+                member.active = False
+        assert authentication.check_password(attempt, PASSWORD)
+        assert authentication.record(session=session, attempt=attempt, ok=True) is None
+        session.commit()
+    failed = session.scalars(select(LoginAttempt.username).order_by(LoginAttempt.username)).all()
+    assert failed == [people[0], people[1]]
