@@ -127,8 +127,17 @@ def log_out(request: Request, session: Session) -> None:
     request.session.clear()
 
 
-def keep_session_after_password_change(request: Request, user: Staff) -> None:
-    """A password change ended every session of the person; the one that changed it goes on
-    (a request made with an API token has no session to go on)."""
+def change_password(
+    request: Request, session: Session, user: Staff, *, old_password: str, new_password: str
+) -> None:
+    """One's own password: the old one checked and the new one hashed (slow by design) with
+    no pooled connection held, then stored in a new short transaction. Every other session of
+    the person ends; the one that changed it goes on (a request made with an API token has
+    no session to go on)."""
+    session.commit()  # nothing written yet: the connection goes back to the pool
+    change = authentication.prepare_password_change(
+        staff=user, old_password=old_password, new_password=new_password
+    )
+    authentication.change_password(session=session, staff=user, change=change)
     if request.session.get("staff_id") == user.id:
         request.session.update(sessions.start(user))

@@ -216,3 +216,67 @@ def test_a_password_changed_while_it_was_being_checked_is_refused(people, sessio
         session.commit()
     failed = session.scalars(select(LoginAttempt.username).order_by(LoginAttempt.username)).all()
     assert failed == [people[0], people[1]]
+
+
+def test_more_password_changes_at_once_than_the_pool_has_connections(people, small_pool, monkeypatch):
+    """Changing one's password checks the old one and hashes the new one (two slow hashes)
+    with no pooled connection held: six people at once on a pool of two, pages and API, all
+    get through, each audited, and a wrong current password is still refused."""
+    from app import create_app
+    from winback.audit.models import AuditEvent
+
+    app = create_app()
+    clients = [_client(app) for _ in range(6)]
+    for i, client in enumerate(clients):
+        r = client.post("/api/auth/login", json={"username": people[i], "password": PASSWORD})
+        assert r.status_code == 200, r.text
+    hasher = SlowHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+
+    def api(i: int, old: str = PASSWORD):
+        body = {"old_password": old, "new_password": f"new-pass-{i}-xyz"}
+        return lambda: clients[i].post("/api/auth/password", json=body)
+
+    def page(i: int):
+        form = {"old_password": PASSWORD, "new_password": f"new-pass-{i}-xyz"}
+        return lambda: clients[i].post("/account/password", data=form)
+
+    calls = [api(0), api(1), page(2), page(3), page(4), api(5, "wrong-pass-1")]
+    answers = _at_once(calls)
+
+    codes = [a.status_code if hasattr(a, "status_code") else repr(a) for a in answers]
+    assert codes == [200, 200, 303, 303, 303, 422], str(codes)
+    assert hasher.most_at_once() > SMALL_POOL["pool_size"], hasher.spans
+    monkeypatch.setattr(passwords, "_hasher", hasher.inner)
+    with db.session.session_scope() as s:
+        changed = s.scalars(
+            select(AuditEvent.entity_id).where(AuditEvent.action == "staff.password_changed")
+        ).all()
+        assert len(changed) == 5
+    for i in range(5):  # the new passwords work, and the session that changed it goes on
+        assert clients[i].get("/api/me").json()["username"] == people[i]
+        r = _client(app).post(
+            "/api/auth/login", json={"username": people[i], "password": f"new-pass-{i}-xyz"}
+        )
+        assert r.status_code == 200, r.text
+
+
+def test_a_password_changed_meanwhile_is_not_overwritten(people, session, staff):
+    """Two changes of one password raced: the second, checked against the old password,
+    is refused instead of overwriting the first."""
+    from winback.accounts import authentication
+    from winback.errors import Conflict
+
+    member = staff(people[0])
+    first = authentication.prepare_password_change(
+        staff=member, old_password=PASSWORD, new_password="first-new-pass-1"
+    )
+    second = authentication.prepare_password_change(
+        staff=member, old_password=PASSWORD, new_password="second-new-pass-2"
+    )
+    authentication.change_password(session=session, staff=member, change=first)
+    session.commit()
+    with pytest.raises(Conflict):
+        authentication.change_password(session=session, staff=member, change=second)
+    session.rollback()
+    assert passwords.matches(staff(people[0]).password_hash, "first-new-pass-1")

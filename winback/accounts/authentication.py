@@ -14,7 +14,7 @@ from winback.accounts.models import LoginAttempt, Staff
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import get_settings
-from winback.errors import DomainError, InvalidInput
+from winback.errors import Conflict, DomainError, InvalidInput
 
 
 class TooManyAttempts(DomainError):
@@ -107,13 +107,33 @@ def authenticate(*, session: Session, username: str, password: str) -> Staff | N
     return staff
 
 
-def change_password(*, session: Session, staff: Staff, old_password: str, new_password: str) -> Staff:
+@dataclass(frozen=True)
+class PasswordChange:
+    """A password change checked and hashed, to be applied: the hash it replaces and the new one."""
+
+    old_hash: str
+    new_hash: str
+
+
+def prepare_password_change(*, staff: Staff, old_password: str, new_password: str) -> PasswordChange:
+    """The slow part of changing one's password, without the database: the current password
+    checked and the new one hashed (two Argon2 runs). The caller holds no pooled connection
+    meanwhile (as for a log-in: ``look_up``), then applies it with ``change_password``."""
     if not passwords.matches(staff.password_hash, old_password):
         raise InvalidInput("the current password is wrong", field="old_password")
     passwords.check(new_password, username=staff.username, field="password")
     if new_password == old_password:
         raise InvalidInput("choose a new password, not the current one", field="new_password")
-    staff.password_hash = passwords.hash_password(new_password)
+    return PasswordChange(old_hash=staff.password_hash, new_hash=passwords.hash_password(new_password))
+
+
+def change_password(*, session: Session, staff: Staff, change: PasswordChange) -> Staff:
+    """Apply a prepared change: every other session of the person ends, audited. Refused
+    (Conflict) when the password changed since it was checked."""
+    session.refresh(staff, attribute_names=["password_hash", "session_version"])
+    if staff.password_hash != change.old_hash:
+        raise Conflict("the password was changed meanwhile; log in again with the new one")
+    staff.password_hash = change.new_hash
     staff.must_change_password = False
     staff.session_version += 1  # every session of this person ends (winback.accounts.sessions)
     audit_service.record(
