@@ -143,6 +143,7 @@ def create_app() -> FastAPI:
         )
 
     from sqlalchemy.exc import DataError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)
@@ -160,5 +161,18 @@ def create_app() -> FastAPI:
         if _wants_json(request):
             return JSONResponse(_error(request, message, code="db_unavailable"), status_code=503)
         return render_error(request, 503, message)
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout):
+        # Every pooled connection stayed in use for the pool's whole wait (db/session.py): a
+        # moment's overload, not a fault. Said as such, in the person's language, not a 500.
+        log.warning("no free database connection for %s: %s", request.url.path, exc)
+        message = N_("the server is busy right now; please try again in a moment")
+        retry = {"Retry-After": "1"}
+        if _wants_json(request):
+            return JSONResponse(_error(request, message, code="busy"), status_code=503, headers=retry)
+        response = render_error(request, 503, message)
+        response.headers.update(retry)
+        return response
 
     return app

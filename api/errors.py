@@ -28,6 +28,7 @@ CODE_TEXT = {
     "not_logged_in": N_("log in first"),
     "too_many_attempts": N_("too many failed log-ins; try again later"),
     "db_unavailable": N_("the database is not reachable right now; please try again in a moment"),
+    "busy": N_("the server is busy right now; please try again in a moment"),
 }
 STATUS_CODE = {401: "not_logged_in", 403: "forbidden", 404: "not_found", 409: "conflict", 422: "invalid"}
 

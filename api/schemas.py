@@ -48,7 +48,7 @@ _ERROR_TEXT = {
     409: "changed by someone else meanwhile, or not possible in this state (code conflict)",
     422: "invalid input (code invalid; ``errors`` lists the fields)",
     429: "too many failed log-ins (code too_many_attempts)",
-    503: "the database is not reachable (code db_unavailable)",
+    503: "the database is not reachable (code db_unavailable), or every connection to it is in use (code busy; try again after Retry-After seconds)",
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text} for status, text in _ERROR_TEXT.items()

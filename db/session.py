@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,11 +16,12 @@ _engine: Engine | None = None
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 _factory: sessionmaker[Session] | None = None
 _url: str | None = None
+_options: dict[str, Any] = {}
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, **options: Any) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -38,23 +40,24 @@ def _make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, **{"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, **options})
 
 
-def configure(url: str | None = None) -> Engine:
-    """(Re)bind the process-wide engine, by default to ``settings.database_url``."""
-    global _engine, _factory, _url
+def configure(url: str | None = None, **options: Any) -> Engine:
+    """(Re)bind the process-wide engine, by default to ``settings.database_url``. ``options``
+    go to ``create_engine`` over the defaults (a test's small pool: ``pool_size=2``)."""
+    global _engine, _factory, _url, _options
     if url is None:
         from winback.config import get_settings
 
         url = get_settings().database_url
-    if _engine is not None and url == _url:
+    if _engine is not None and url == _url and options == _options:
         return _engine
     if _engine is not None:
         _engine.dispose()
-    _engine = _make_engine(url)
+    _engine = _make_engine(url, **options)
     _factory = sessionmaker(bind=_engine, expire_on_commit=False)
-    _url = url
+    _url, _options = url, options
     return _engine
 
 

@@ -100,10 +100,14 @@ def log_in(request: Request, session: Session, *, username: str, password: str) 
     """Check the credentials and, when they hold, start the log-in session (a fresh one: the
     old cookie's content is dropped, the language chosen before logging in is kept). A failed
     attempt is committed at once: it counts towards the rate limit even though the request
-    fails. Too many attempts raise ``authentication.TooManyAttempts``."""
-    staff = authentication.log_in(
-        session=session, username=username, password=password, address=client_address(request)
-    )
+    fails. Too many attempts raise ``authentication.TooManyAttempts``.
+
+    The password is checked (slow by design) between two transactions, holding no pooled
+    connection: the first reads, the second records (``winback.accounts.authentication``)."""
+    attempt = authentication.look_up(session=session, username=username, address=client_address(request))
+    session.commit()  # reads only: ends the transaction, the connection goes back to the pool
+    ok = authentication.check_password(attempt, password)
+    staff = authentication.record(session=session, attempt=attempt, ok=ok)
     if staff is None:
         session.commit()
         return None
@@ -123,8 +127,17 @@ def log_out(request: Request, session: Session) -> None:
     request.session.clear()
 
 
-def keep_session_after_password_change(request: Request, user: Staff) -> None:
-    """A password change ended every session of the person; the one that changed it goes on
-    (a request made with an API token has no session to go on)."""
+def change_password(
+    request: Request, session: Session, user: Staff, *, old_password: str, new_password: str
+) -> None:
+    """One's own password: the old one checked and the new one hashed (slow by design) with
+    no pooled connection held, then stored in a new short transaction. Every other session of
+    the person ends; the one that changed it goes on (a request made with an API token has
+    no session to go on)."""
+    session.commit()  # nothing written yet: the connection goes back to the pool
+    change = authentication.prepare_password_change(
+        staff=user, old_password=old_password, new_password=new_password
+    )
+    authentication.change_password(session=session, staff=user, change=change)
     if request.session.get("staff_id") == user.id:
         request.session.update(sessions.start(user))

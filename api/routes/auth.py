@@ -10,7 +10,6 @@ from pydantic import BaseModel
 from api.deps import CurrentUser, SessionDep
 from api.schemas import MeOut, OkOut
 from edge import users
-from winback.accounts import authentication
 from winback.accounts import service as accounts
 from winback.i18n import N_
 
@@ -48,10 +47,9 @@ def change_password(
 ) -> dict[str, bool]:
     """Every other session of the person ends; this one goes on (a request made with an API
     token has no session to go on)."""
-    authentication.change_password(
-        session=session, staff=user, old_password=body.old_password, new_password=body.new_password
+    users.change_password(
+        request, session, user, old_password=body.old_password, new_password=body.new_password
     )
-    users.keep_session_after_password_change(request, user)
     return {"ok": True}
 
 

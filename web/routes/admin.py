@@ -14,7 +14,6 @@ from web import flash, forms, render
 from web.routes.common import PAGE, list_url
 from web.routes.common import need as _need
 from web.routes.common import see_other as _see_other
-from winback.accounts import authentication
 from winback.accounts import service as accounts
 from winback.accounts import tokens as api_tokens
 from winback.accounts.models import Role
@@ -173,10 +172,7 @@ def password_change(
     old_password: Annotated[str, Form()] = "",
     new_password: Annotated[str, Form()] = "",
 ):
-    authentication.change_password(
-        session=session, staff=user, old_password=old_password, new_password=new_password
-    )
-    users.keep_session_after_password_change(request, user)
+    users.change_password(request, session, user, old_password=old_password, new_password=new_password)
     flash(request, "Password changed.")
     return _see_other("/")
 
