@@ -83,13 +83,18 @@ def _sqlite_template(tmp_path_factory) -> Path:
     # The migration bound the app's engine to the template: let go of it, fold the WAL into
     # the main file and leave a single self-contained file to copy.
     db.session.get_engine().dispose()
+    _single_file(path)
+    return path
+
+
+def _single_file(path: Path) -> None:
+    """Fold the WAL into the main file: a single self-contained file to copy."""
     con = sqlite3.connect(path)
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         con.execute("PRAGMA journal_mode=DELETE")
     finally:
         con.close()
-    return path
 
 
 def _worker_postgres_url(url: str) -> str:
@@ -149,15 +154,26 @@ def _truncate_all(url: str) -> None:
 def db_url(request, tmp_path) -> Iterator[str]:
     """A migrated, empty database; the app's engine (``db.session``) is bound to it.
 
+    A test that asks for ``demo_store`` (or ``surveying_cycle``) gets the database already
+    holding the demo store (or its cycle at the surveys): a copy of a snapshot this worker made
+    the first time, instead of loading the demo again (seconds a test). See ``_snapshot_for``.
+
     Yields the SQLAlchemy URL. The clock override is cleared after the test.
     """
+    wanted = _snapshot_for(request)
     if request.param == "sqlite":
         template = request.getfixturevalue("_sqlite_template")
+        if wanted:
+            template = _sqlite_snapshot(wanted, template, request.getfixturevalue("tmp_path_factory")).path
         path = tmp_path / "winback.db"
         shutil.copyfile(template, path)
         url = f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("_postgres_url")
+        if wanted:
+            _postgres_snapshot(wanted, url).restore(url)
+    if wanted:
+        request.node.stash[_LOADED] = _SNAPSHOTS[(request.param, wanted)].ids
     db.session.configure(url)
     try:
         yield url
@@ -168,6 +184,164 @@ def db_url(request, tmp_path) -> Iterator[str]:
         else:
             # Release the per-test file (the next test binds the engine to another one).
             db.session.get_engine().dispose()
+
+
+# ---- snapshots of the demo store ------------------------------------------------------------
+#
+# Two of every three database tests start from the demo store, a third from its cycle at the
+# surveys; building them takes seconds of a test's time. Each worker builds each starting point
+# once, with the same code as the fixtures below always ran, and copies it for every test that
+# asks for it: the SQLite file, or for PostgreSQL the rows of every table (COPY, kept in memory)
+# and the sequences' positions. The test's database holds exactly what the fixture would have
+# built (the password hashes' salts aside); only the ``session`` starts with nothing loaded.
+
+_LOADED = pytest.StashKey[dict[str, int]]()
+
+
+def _snapshot_for(request) -> str | None:
+    """The snapshot the test starts from, if any (by the fixtures it uses)."""
+    names = request.fixturenames
+    if "surveying_cycle" in names:
+        return "surveying"
+    if "demo_store" in names:
+        return "demo"
+    return None
+
+
+def _load_demo(session: Session) -> dict[str, int]:
+    from winback.demo import load_demo
+
+    clock.set_now(DEMO_NOW)
+    store = load_demo(session=session)
+    session.commit()
+    return {"store": store.id}
+
+
+def _run_to_surveys(session: Session, store_id: int) -> int:
+    """The demo store's 2026-11 cycle started by the admin, screened, profiled and assigned."""
+    from sqlalchemy import select
+
+    from winback.accounts.models import Staff, Store
+    from winback.actor import Actor
+    from winback.cycles import profiles, screening
+    from winback.cycles import service as cycles
+    from winback.surveys import service as surveys
+
+    admin = session.scalar(select(Staff).where(Staff.username == "admin"))
+    assert admin is not None
+    actor = Actor.person(admin)
+    store = session.get(Store, store_id)
+    cycle, created = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
+    assert created
+    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
+    profiles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
+    surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
+    session.commit()
+    return cycle.id
+
+
+def _build(name: str, session: Session, parent: dict[str, int]) -> dict[str, int]:
+    """Build snapshot ``name`` on ``session``'s database, which holds its parent's rows."""
+    if name == "demo":
+        return _load_demo(session)
+    clock.set_now(DEMO_NOW)
+    return {**parent, "cycle": _run_to_surveys(session, parent["store"])}
+
+
+_PARENT = {"demo": None, "surveying": "demo"}
+
+
+@dataclass
+class _Snapshot:
+    ids: dict[str, int]
+    path: Path | None = None  # SQLite: the file to copy
+    tables: list[tuple[str, bytes]] = field(default_factory=list)  # PostgreSQL: COPY data
+    sequences: dict[str, int] = field(default_factory=dict)
+
+    def restore(self, url: str) -> None:
+        """Load the rows into the (emptied) PostgreSQL database at ``url``."""
+        engine = create_engine(url)
+        try:
+            raw = engine.raw_connection()
+            try:
+                conn = raw.driver_connection
+                with conn.cursor() as cur:
+                    for table, data in self.tables:
+                        with cur.copy(f'COPY "{table}" FROM STDIN (FORMAT binary)') as copy:
+                            copy.write(data)
+                    for seq, value in self.sequences.items():
+                        cur.execute("SELECT setval(%s, %s, true)", (seq, value))
+                conn.commit()
+            finally:
+                raw.close()
+        finally:
+            engine.dispose()
+
+
+_SNAPSHOTS: dict[tuple[str, str], _Snapshot] = {}
+
+
+def _session_on(url: str) -> Session:
+    db.session.configure(url)
+    return db.session.new_session()
+
+
+def _sqlite_snapshot(name: str, template: Path, tmp_path_factory) -> _Snapshot:
+    key = ("sqlite", name)
+    if key not in _SNAPSHOTS:
+        parent = _sqlite_snapshot(_PARENT[name], template, tmp_path_factory) if _PARENT[name] else None
+        path = tmp_path_factory.mktemp(f"sqlite-{name}") / "snapshot.db"
+        shutil.copyfile(parent.path if parent else template, path)
+        s = _session_on(f"sqlite:///{path}")
+        try:
+            ids = _build(name, s, parent.ids if parent else {})
+        finally:
+            s.close()
+            clock.set_now(None)
+        db.session.get_engine().dispose()
+        _single_file(path)
+        _SNAPSHOTS[key] = _Snapshot(ids=ids, path=path)
+    return _SNAPSHOTS[key]
+
+
+def _postgres_snapshot(name: str, url: str) -> _Snapshot:
+    """Built in the worker's (empty) database, read out, and the database emptied again."""
+    key = ("postgres", name)
+    if key not in _SNAPSHOTS:
+        parent = _postgres_snapshot(_PARENT[name], url) if _PARENT[name] else None
+        if parent:
+            parent.restore(url)
+        s = _session_on(url)
+        try:
+            ids = _build(name, s, parent.ids if parent else {})
+        finally:
+            s.close()
+            clock.set_now(None)
+        snap = _Snapshot(ids=ids)
+        engine = create_engine(url)
+        try:
+            raw = engine.raw_connection()
+            try:
+                with raw.driver_connection.cursor() as cur:
+                    for t in Base.metadata.sorted_tables:
+                        buf = bytearray()
+                        with cur.copy(f'COPY "{t.name}" TO STDOUT (FORMAT binary)') as copy:
+                            for chunk in copy:
+                                buf += chunk
+                        snap.tables.append((t.name, bytes(buf)))
+                    cur.execute(
+                        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value"
+                        " FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+                    )
+                    snap.sequences = dict(cur.fetchall())
+                raw.driver_connection.commit()
+            finally:
+                raw.close()
+        finally:
+            engine.dispose()
+        _truncate_all(url)
+        _SNAPSHOTS[key] = snap
+    return _SNAPSHOTS[key]
 
 
 @pytest.fixture
@@ -182,15 +356,14 @@ def session(db_url) -> Iterator[Session]:
 
 
 @pytest.fixture
-def demo_store(session) -> int:
+def demo_store(request, session) -> int:
     """The demo store (S01, 240 customers) loaded on the clock frozen at 2026-11-02 09:00
     business time, committed. Returns the store id; the clock stays frozen for the test."""
-    from winback.demo import load_demo
-
+    loaded = request.node.stash.get(_LOADED, None)
+    if loaded is None:  # asked for by name in the test's body: load it here
+        return _load_demo(session)["store"]
     clock.set_now(DEMO_NOW)
-    store = load_demo(session=session)
-    session.commit()
-    return store.id
+    return loaded["store"]
 
 
 # ---- Prefect -----------------------------------------------------------------------------
@@ -312,27 +485,16 @@ def staff(session):
 
 
 @pytest.fixture
-def surveying_cycle(session, demo_store, staff) -> int:
+def surveying_cycle(request, session, demo_store) -> int:
     """The demo store's 2026-11 cycle run by the services up to the survey tasks (committed).
 
     Started by the admin, screened, profiled and assigned at the frozen demo clock.
     Returns the cycle id.
     """
-    from winback.accounts.models import Store
-    from winback.actor import Actor
-    from winback.cycles import profiles, screening
-    from winback.cycles import service as cycles
-    from winback.surveys import service as surveys
-
-    actor = Actor.person(staff("admin"))
-    store = session.get(Store, demo_store)
-    cycle, created = cycles.start_cycle(session=session, store=store, month="2026-11", actor=actor)
-    assert created
-    screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
-    profiles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
-    surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
-    session.commit()
-    return cycle.id
+    loaded = request.node.stash.get(_LOADED, None)
+    if loaded is None or "cycle" not in loaded:  # asked for by name in the test's body
+        return _run_to_surveys(session, demo_store)
+    return loaded["cycle"]
 
 
 @pytest.fixture
