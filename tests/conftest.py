@@ -255,7 +255,9 @@ _PARENT = {"demo": None, "surveying": "demo"}
 class _Snapshot:
     ids: dict[str, int]
     path: Path | None = None  # SQLite: the file to copy
-    tables: list[tuple[str, bytes]] = field(default_factory=list)  # PostgreSQL: COPY data
+    # PostgreSQL: (table, its columns, COPY data); the columns are named because a test that
+    # migrates down and up again may leave them in another order.
+    tables: list[tuple[str, str, bytes]] = field(default_factory=list)
     sequences: dict[str, int] = field(default_factory=dict)
 
     def restore(self, url: str) -> None:
@@ -266,8 +268,8 @@ class _Snapshot:
             try:
                 conn = raw.driver_connection
                 with conn.cursor() as cur:
-                    for table, data in self.tables:
-                        with cur.copy(f'COPY "{table}" FROM STDIN (FORMAT binary)') as copy:
+                    for table, columns, data in self.tables:
+                        with cur.copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT binary)') as copy:
                             copy.write(data)
                     for seq, value in self.sequences.items():
                         cur.execute("SELECT setval(%s, %s, true)", (seq, value))
@@ -324,11 +326,12 @@ def _postgres_snapshot(name: str, url: str) -> _Snapshot:
             try:
                 with raw.driver_connection.cursor() as cur:
                     for t in Base.metadata.sorted_tables:
+                        columns = ", ".join(f'"{c.name}"' for c in t.columns)
                         buf = bytearray()
-                        with cur.copy(f'COPY "{t.name}" TO STDOUT (FORMAT binary)') as copy:
+                        with cur.copy(f'COPY "{t.name}" ({columns}) TO STDOUT (FORMAT binary)') as copy:
                             for chunk in copy:
                                 buf += chunk
-                        snap.tables.append((t.name, bytes(buf)))
+                        snap.tables.append((t.name, columns, bytes(buf)))
                     cur.execute(
                         "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value"
                         " FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
@@ -382,6 +385,25 @@ def prefect_harness() -> Iterator[None]:
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         with prefect_test_harness(server_startup_timeout=90):
             yield
+
+
+# ---- Chromium ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, through Playwright) for all the browser tests of a
+    worker: each test opens its own contexts in it (cookies, storage and pages are per context).
+    Starting it costs a second or two; it was once per module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}; .ci/run installs Debian's chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 # ---- a real webhook receiver -------------------------------------------------------------

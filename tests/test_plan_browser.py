@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import browser, serving, shot  # noqa: F401  (the browser fixture)
+from tests.test_browser import serving, shot
 from tests.test_plans_evaluation import _approve, planning_cycle  # noqa: F401  (fixture)
 from winback import clock
 from winback.actor import Actor
