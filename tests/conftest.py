@@ -210,6 +210,7 @@ def db_url(request, tmp_path) -> Iterator[str]:
             _postgres_snapshot(wanted, url).restore(url)
     if wanted:
         request.node.stash[_LOADED] = _SNAPSHOTS[(request.param, wanted)].ids
+        request.node.stash[_LOADED_NAME] = wanted
     db.session.configure(url)
     try:
         yield url
@@ -231,16 +232,25 @@ def db_url(request, tmp_path) -> Iterator[str]:
 # and the sequences' positions. The test's database holds exactly what the fixture would have
 # built (the password hashes' salts aside); only the ``session`` starts with nothing loaded.
 
-_LOADED = pytest.StashKey[dict[str, int]]()
+_LOADED = pytest.StashKey[dict[str, Any]]()
+_LOADED_NAME = pytest.StashKey[str]()
+
+
+def _loaded(request, name: str) -> dict[str, Any] | None:
+    """The ids of the snapshot the test's database started from if it holds ``name``'s state
+    (``name`` or one built on it), else None: the fixture builds its state itself."""
+    have = request.node.stash.get(_LOADED_NAME, None)
+    while have is not None and have != name:
+        have = _PARENT[have]
+    return request.node.stash[_LOADED] if have else None
 
 
 def _snapshot_for(request) -> str | None:
     """The snapshot the test starts from, if any (by the fixtures it uses)."""
     names = request.fixturenames
-    if "surveying_cycle" in names:
-        return "surveying"
-    if "demo_store" in names:
-        return "demo"
+    for fixture, snapshot in _BY_FIXTURE:
+        if fixture in names:
+            return snapshot
     return None
 
 
@@ -276,20 +286,80 @@ def _run_to_surveys(session: Session, store_id: int) -> int:
     return cycle.id
 
 
-def _build(name: str, session: Session, parent: dict[str, int]) -> dict[str, int]:
-    """Build snapshot ``name`` on ``session``'s database, which holds its parent's rows."""
+def _plan_after_surveys(session: Session, cycle_id: int) -> None:
+    """12 surveys of the cycle closed (reasons high_price / too_far alternating) at the clock's
+    time, then one week later the reasons tallied and the plan drafted (the clock moves on)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from winback.accounts.models import Staff
+    from winback.actor import Actor
+    from winback.plans import service as plans
+    from winback.surveys import service as surveys
+    from winback.surveys.models import ContactMethod, SurveyTask
+
+    tasks = list(
+        session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == cycle_id).order_by(SurveyTask.id))
+    )
+    for i, t in enumerate(tasks[:12]):
+        surveys.close_task(
+            contact_outcome="reached",
+            session=session,
+            task_id=t.id,
+            method=ContactMethod.phone,
+            reason_codes_=["high_price" if i % 2 == 0 else "too_far"],
+            serviced_elsewhere=False,
+            actor_staff=t.assignee,
+        )
+    session.commit()
+    clock.set_now(clock.now() + timedelta(days=8))
+    actor = Actor.person(session.scalar(select(Staff).where(Staff.username == "admin")))
+    surveys.tally_reasons(session=session, cycle_id=cycle_id, actor=actor)
+    plans.draft_plan(session=session, cycle_id=cycle_id, actor=actor)
+    session.commit()
+
+
+def _plan_care(session: Session, store_id: int) -> None:
+    """One care pass over the store (as ``tests/test_care.py``'s system actor)."""
+    from winback.actor import Actor
+    from winback.care import planning
+
+    planning.plan(session=session, store_id=store_id, actor=Actor.system(label="test"))
+    session.commit()
+
+
+def _build(name: str, session: Session, parent: dict[str, Any]) -> dict[str, Any]:
+    """Build snapshot ``name`` on ``session``'s database, which holds its parent's rows; the
+    clock is where the parent's fixture left it. ``now``: where this one leaves it."""
+    clock.set_now(parent.get("now", DEMO_NOW))
     if name == "demo":
-        return _load_demo(session)
-    clock.set_now(DEMO_NOW)
-    return {**parent, "cycle": _run_to_surveys(session, parent["store"])}
+        ids = _load_demo(session)
+    elif name == "surveying":
+        ids = {**parent, "cycle": _run_to_surveys(session, parent["store"])}
+    elif name == "planning":
+        _plan_after_surveys(session, parent["cycle"])
+        ids = dict(parent)
+    else:
+        assert name == "planned"
+        _plan_care(session, parent["store"])
+        ids = dict(parent)
+    return {**ids, "now": clock.now()}
 
 
-_PARENT = {"demo": None, "surveying": "demo"}
+# The most built-upon first: a test that asks for ``planning_cycle`` starts from "planning".
+_BY_FIXTURE = [
+    ("planning_cycle", "planning"),
+    ("planned_demo", "planned"),
+    ("surveying_cycle", "surveying"),
+    ("demo_store", "demo"),
+]
+_PARENT = {"demo": None, "surveying": "demo", "planning": "surveying", "planned": "demo"}
 
 
 @dataclass
 class _Snapshot:
-    ids: dict[str, int]
+    ids: dict[str, Any]
     path: Path | None = None  # SQLite: the file to copy
     # PostgreSQL: (table, its columns, COPY data); the columns are named because a test that
     # migrates down and up again may leave them in another order.
@@ -398,7 +468,7 @@ def session(db_url) -> Iterator[Session]:
 def demo_store(request, session) -> int:
     """The demo store (S01, 240 customers) loaded on the clock frozen at 2026-11-02 09:00
     business time, committed. Returns the store id; the clock stays frozen for the test."""
-    loaded = request.node.stash.get(_LOADED, None)
+    loaded = _loaded(request, "demo")
     if loaded is None:  # asked for by name in the test's body: load it here
         return _load_demo(session)["store"]
     clock.set_now(DEMO_NOW)
@@ -549,10 +619,30 @@ def surveying_cycle(request, session, demo_store) -> int:
     Started by the admin, screened, profiled and assigned at the frozen demo clock.
     Returns the cycle id.
     """
-    loaded = request.node.stash.get(_LOADED, None)
-    if loaded is None or "cycle" not in loaded:  # asked for by name in the test's body
+    loaded = _loaded(request, "surveying")
+    if loaded is None:  # asked for by name in the test's body
         return _run_to_surveys(session, demo_store)
     return loaded["cycle"]
+
+
+@pytest.fixture
+def planning_cycle(request, session, surveying_cycle) -> int:
+    """The surveying cycle with 12 closed surveys (reasons high_price / too_far alternating),
+    tallied and its plan drafted, one week later (the clock stays there)."""
+    loaded = _loaded(request, "planning")
+    if loaded is None:
+        _plan_after_surveys(session, surveying_cycle)
+    else:
+        clock.set_now(loaded["now"])
+    return surveying_cycle
+
+
+@pytest.fixture
+def planned_demo(request, session, demo_store) -> int:
+    """The demo store after one care pass (committed)."""
+    if _loaded(request, "planned") is None:
+        _plan_care(session, demo_store)
+    return demo_store
 
 
 @pytest.fixture
