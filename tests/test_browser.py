@@ -78,18 +78,6 @@ def fresh_server(session, prefect_harness):
         yield base, store.id
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the tests of a module (each test opens its own contexts in it)."""
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}; .ci/run installs Debian's chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def shot(page, name: str, db: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}-{db}.png"), full_page=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.test_browser import browser, live_server, shot  # noqa: F401  (fixtures)
+from tests.test_browser import live_server, shot  # noqa: F401  (the fixture)
 from winback.actor import Actor
 from winback.cycles import flow_runs
 from winback.cycles import service as cycles

@@ -557,14 +557,6 @@ def test_the_plan_reads_the_history_in_one_pass_on_the_vehicle_index(session, st
 # ---- the demo, the report, the pages, the API ----------------------------------------------
 
 
-@pytest.fixture
-def planned_demo(session, demo_store) -> int:
-    """The demo store after one care pass (committed)."""
-    planning.plan(session=session, store_id=demo_store, actor=SYSTEM)
-    session.commit()
-    return demo_store
-
-
 def test_the_demo_has_a_believable_mix(session, planned_demo):
     today = clock.today()
     kinds = dict(session.execute(select(CareItem.kind, func.count()).group_by(CareItem.kind)).all())

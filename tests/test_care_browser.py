@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.test_browser import browser, serving, shot  # noqa: F401  (the browser fixture)
+from tests.test_browser import serving, shot
 from winback.actor import Actor
 from winback.care import planning
 from winback.care.models import CareItem, CareKind

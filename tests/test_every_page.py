@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import winback
-from tests.test_browser import browser, live_server  # noqa: F401  (fixtures)
+from tests.test_browser import live_server  # noqa: F401  (the fixture)
 from tests.test_plan_browser import WATCH_CSP
 
 ROLES = ("admin", "supervisor", "advisor1", "manager", "auditor")

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 import db.session
-from tests.test_browser import browser  # noqa: F401  (the fixture: Debian's Chromium through Playwright)
 from winback import clock
 from winback.accounts.models import Role, Staff, Store
 from winback.audit.models import AuditEvent

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.test_browser import browser, live_server, shot  # noqa: F401  (fixtures)
+from tests.test_browser import live_server, shot  # noqa: F401  (the fixture)
 
 AXE = Axe()
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import browser, serving, shot  # noqa: F401  (the browser fixture)
-from tests.test_plans_evaluation import _approve, planning_cycle  # noqa: F401  (fixture)
+from tests.test_browser import serving, shot
+from tests.test_plans_evaluation import _approve
 from winback import clock
 from winback.actor import Actor
 from winback.cycles.models import MonthlyCycle

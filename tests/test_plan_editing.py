@@ -11,7 +11,6 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from tests.pages import PASSWORD, login
-from tests.test_plans_evaluation import planning_cycle  # noqa: F401  (fixture)
 from winback import clock
 from winback.audit.models import AuditEvent
 from winback.plans import service as plans

@@ -140,34 +140,6 @@ def test_draft_follows_the_stores_edited_measure_library(session, surveying_cycl
 # ---- plan: versions, approval loop, audit ------------------------------------------------
 
 
-@pytest.fixture
-def planning_cycle(session, surveying_cycle, staff) -> int:
-    """The surveying cycle with 12 closed surveys (reasons high_price / too_far alternating),
-    tallied and its plan drafted, one week later."""
-    tasks = list(
-        session.scalars(
-            select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle).order_by(SurveyTask.id)
-        )
-    )
-    for i, t in enumerate(tasks[:12]):
-        surveys.close_task(
-            contact_outcome="reached",
-            session=session,
-            task_id=t.id,
-            method=ContactMethod.phone,
-            reason_codes_=["high_price" if i % 2 == 0 else "too_far"],
-            serviced_elsewhere=False,
-            actor_staff=t.assignee,
-        )
-    session.commit()
-    clock.set_now(clock.now() + timedelta(days=8))
-    actor = Actor.person(staff("admin"))
-    surveys.tally_reasons(session=session, cycle_id=surveying_cycle, actor=actor)
-    plans.draft_plan(session=session, cycle_id=surveying_cycle, actor=actor)
-    session.commit()
-    return surveying_cycle
-
-
 def _approve(session, plan_id, manager, comment="同意"):
     plans.submit_plan(session=session, plan_id=plan_id, actor_staff=manager)
     return plans.decide_plan(

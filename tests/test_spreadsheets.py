@@ -15,7 +15,6 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.pages import login
-from tests.test_plans_evaluation import planning_cycle  # noqa: F401  (fixture)
 from winback import clock
 from winback.accounts import service as accounts
 from winback.accounts.models import Role

@@ -31,7 +31,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 import db.session
-from tests.test_browser import ARTIFACTS, browser, fresh_server  # noqa: F401  (fixtures)
+from tests.test_browser import ARTIFACTS, fresh_server  # noqa: F401  (the fixture)
 from tests.test_browser_live import WATCH_CSP
 from winback.i18n import translations
 

@@ -9,7 +9,6 @@ import re
 from sqlalchemy import func, select
 
 from tests.pages import login
-from tests.test_plans_evaluation import planning_cycle  # noqa: F401  (fixture)
 from winback.accounts.models import Staff
 from winback.cycles import flow_runs
 from winback.cycles.models import FlowRunState, MonthlyCycle

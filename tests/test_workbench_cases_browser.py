@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from tests.test_browser import browser, live_server  # noqa: F401  (fixtures)
+from tests.test_browser import live_server  # noqa: F401  (the fixture)
 from tests.test_every_page import CODES, SHOWN, WIDEST
 from tests.test_plan_browser import WATCH_CSP
 from winback import clock

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from tests.pages import login
-from tests.test_browser import browser, live_server  # noqa: F401  (fixtures)
+from tests.test_browser import live_server  # noqa: F401  (the fixture)
 from winback import clock
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
