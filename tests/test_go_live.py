@@ -85,7 +85,9 @@ def test_a_staff_list_lands_its_good_rows_and_reports_every_problem_of_the_other
 
     for username, _name, password in result.created:
         assert len(password) >= 12
-        assert authentication.authenticate(session=session, username=username, password=password) is not None
+        attempt = authentication.look_up(session=session, username=username, address="test")
+        assert attempt.staff_id is not None and authentication.check_password(attempt, password)
+        assert not authentication.check_password(attempt, password + "x")
     created = session.scalar(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "staff.created")
     )

@@ -97,16 +97,6 @@ def record(*, session: Session, attempt: Attempt, ok: bool) -> Staff | None:
     return staff
 
 
-def authenticate(*, session: Session, username: str, password: str) -> Staff | None:
-    staff = session.scalar(select(Staff).where(Staff.username == username))
-    if staff is None or not staff.active:
-        passwords.hash_password(password)  # same cost whether or not the user exists
-        return None
-    if not passwords.matches(staff.password_hash, password):
-        return None
-    return staff
-
-
 @dataclass(frozen=True)
 class PasswordChange:
     """A password change checked and hashed, to be applied: the hash it replaces and the new one."""
