@@ -279,6 +279,11 @@ class CpuMeter:
         after = self._sample()
         if self.engine is not None:
             self.engine.dispose()
+        # Each server process's own CPU seconds, busiest first: shows whether the workers
+        # share the load (keep-alive connections stay with the worker that accepted them).
+        self.by_process = sorted(
+            (v - self.before["server"].get(p, 0.0) for p, v in after["server"].items()), reverse=True
+        )
         return {
             part: sum(v - self.before[part].get(p, 0.0) for p, v in after[part].items()) for part in after
         }
@@ -437,6 +442,12 @@ def main() -> None:
         help="mean seconds a person waits between two requests (exponential); 0 = no pause, "
         "every client fires its next request as soon as the last one answers (saturation)",
     )
+    ap.add_argument(
+        "--shared-socket",
+        action="store_true",
+        help="the app under uvicorn's own --workers (one listening socket shared by the workers) "
+        "instead of winback serve's (a socket per worker, SO_REUSEPORT, on Linux)",
+    )
     a = ap.parse_args()
     # This process and the app share the data directory, so the audit events written while
     # preparing and those of the run are chained with the same audit key and verify together.
@@ -468,9 +479,16 @@ def main() -> None:
         "127.0.0.1",
     ]
     logs = Path(env["WINBACK_DATA_DIR"])
-    app = start_server(
-        uv + ["--port", str(app_port), "--factory", "app:create_app"], env, app_port, logs / "app.log"
-    )
+    if a.shared_socket:
+        app_cmd = uv + ["--port", str(app_port), "--factory", "app:create_app"]
+    else:  # as ``winback serve --workers N`` serves it (winback.cli.web_workers)
+        app_cmd = [
+            sys.executable,
+            "-c",
+            "from winback.cli.web_workers import serve;"
+            f"serve(host='127.0.0.1', port={app_port}, workers={a.workers})",
+        ]
+    app = start_server(app_cmd, env, app_port, logs / "app.log")
     bare = start_server(
         uv + ["--port", str(bare_port), "bench.bare_app:app"], env, bare_port, logs / "bare.log"
     )
@@ -527,7 +545,7 @@ def main() -> None:
     total = sum(len(v) for v in stats.lat.values())
     print(
         f"\n{len(roles)} clients for {a.seconds} s on {make_url(a.url).get_backend_name()} with {a.open_tasks} open tasks,"
-        f" uvicorn --workers {a.workers}, think time {a.think:g} s"
+        f" {a.workers} workers ({'uvicorn --workers, one shared socket' if a.shared_socket else 'a socket per worker'}), think time {a.think:g} s"
     )
     print(
         f"requests {total} ({total / a.seconds:.0f}/s), errors {len(stats.errors)}, "
@@ -554,6 +572,11 @@ def main() -> None:
         f"{cpu['database'] * 1000 / total:.1f} (PostgreSQL) + {cpu['client'] * 1000 / total:.1f} (load generator); "
         f"bare endpoint {bare_cpu['server'] * 1000 / len(bare_lat):.1f} (server) + "
         f"{bare_cpu['client'] * 1000 / len(bare_lat):.1f} (load generator)"
+    )
+    print(
+        "server CPU by process over the app's window: "
+        + ", ".join(f"{v:.1f} s" for v in meter.by_process if v >= 0.05)
+        + f" (of {a.seconds} s; the supervisor and each of the {a.workers} workers)"
     )
     for op in ("my tasks", "survey submit"):
         if stats.lat.get(op):

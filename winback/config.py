@@ -191,6 +191,10 @@ class Settings(BaseSettings):
     # host that has not beaten for this long is taken as crashed (on this host a run whose
     # process is gone is crashed at once), so a restart is never refused because of it.
     flow_run_lease_seconds: int = Field(90, ge=10, le=3600)
+    # Processes serving the web UI and the API (``winback serve --workers``). One process uses
+    # one core for the app's own work; on a server with several cores and many staff at once,
+    # one per core (each holds up to 30 database connections; see winback.cli.web_workers).
+    web_workers: int = Field(1, ge=1, le=64)
     process: ProcessDefaults = ProcessDefaults()
 
     def model_post_init(self, _ctx) -> None:

@@ -8,20 +8,24 @@ from typing import Annotated
 import typer
 
 from winback.cli.care import print_care
-from winback.cli.common import AsOf, keep_demo_clock, say, set_clock
+from winback.cli.common import AsOf, fail, keep_demo_clock, say, set_clock
 from winback.cli.cycle import print_status
 
 
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Default: $PORT or 8000.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Processes serving requests. Default: $WINBACK_WEB_WORKERS or 1."),
+    ] = None,
 ) -> None:
     """Serve the web UI and the JSON API (and, on the embedded default, a local Prefect
     server with its UI that the CLI's commands reuse while this runs)."""
-    import uvicorn
-
     from flows import prefect_server
     from flows.launcher import quiet_prefect
+    from winback.cli import web_workers
+    from winback.config import get_settings
 
     quiet_prefect()
     port = port or int(os.environ.get("PORT", "8000"))
@@ -29,7 +33,10 @@ def serve(
     if ui is not None:
         typer.echo(say("Prefect server and UI: {url}", url=ui))
     typer.echo(say("winback is serving on {url}  (Ctrl+C stops it)", url=f"http://{host}:{port}"))
-    uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="warning")
+    try:
+        web_workers.serve(host=host, port=port, workers=workers or get_settings().web_workers)
+    except web_workers.PortTaken:
+        fail(say("port {port} is already in use; choose another with --port or PORT", port=port))
 
 
 def demo(
