@@ -11,19 +11,26 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from db.session import new_session
+from edge.audit_sealer import sealer
+from winback.audit import chain
 
 
 def _finish(session: Session, ok: bool) -> None:
-    """Commit (``ok``) or roll back, then close: ``db.session.session_scope``'s ending."""
+    """Commit (``ok``) or roll back, then close: ``db.session.session_scope``'s ending. The
+    audit events a commit left waiting go to the process's sealer (``edge.audit_sealer``)."""
     try:
         if ok:
             session.commit()
+            waiting = session.info.pop(chain.WAITING, None)
+            if waiting:
+                sealer.request(waiting)
         else:
             session.rollback()
     except BaseException:
         session.rollback()
         raise
     finally:
+        session.info.pop(chain.WAITING, None)
         session.close()
 
 
@@ -34,6 +41,7 @@ async def get_session() -> AsyncIterator[Session]:
     statement) costs no trip to the thread pool; the commit or rollback runs there, shielded
     from cancellation so that the connection always goes back to the pool."""
     session = new_session()
+    chain.seal_later(session)  # its audit events are chained after the commit, not in it
     try:
         yield session
     except BaseException:

@@ -41,6 +41,7 @@ import db.migrate  # noqa: E402
 import db.session  # noqa: E402
 import winback.models  # noqa: E402,F401  (every table in Base.metadata)
 from db.base import Base  # noqa: E402
+from edge.audit_sealer import sealer  # noqa: E402
 from winback import clock  # noqa: E402
 
 POSTGRES_URL = os.environ.get("WINBACK_TEST_POSTGRES_URL", "").strip()
@@ -216,6 +217,9 @@ def db_url(request, tmp_path) -> Iterator[str]:
         yield url
     finally:
         clock.set_now(None)
+        # The web's audit events are chained by a thread after each request's commit
+        # (edge.audit_sealer): it is done before the database is emptied or let go.
+        sealer.wait_idle()
         if request.param == "postgres":
             _truncate_all(url)
         else:

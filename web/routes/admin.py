@@ -182,7 +182,14 @@ def audit_verify(request: Request, user: CurrentUser, session: SessionDep):
     """Recompute the chains of the person's stores (a read: nothing is changed)."""
     _need(user, Role.auditor, Role.admin, Role.manager)
     result = audit.verify(session=session, store_ids=store_ids(user))
-    if result.ok:
+    if result.ok and result.waiting:
+        flash(
+            request,
+            "The audit trail is intact: {checked} events checked; {waiting} just recorded are being chained.",
+            checked=result.checked,
+            waiting=result.waiting,
+        )
+    elif result.ok:
         flash(request, "The audit trail is intact: {checked} events checked.", checked=result.checked)
     else:
         flash(request, "The audit trail is BROKEN: {line}", "error", line=result.line())

@@ -15,10 +15,22 @@ people working in one store no longer queue behind each other's requests (issue 
 is never committed without its place: a committed event with ``seq`` 0 was written outside the
 application. A chain's order is therefore commit order (``seq``), not id order.
 
+The web's requests do not even wait for the head: a request's session is marked
+``seal_later`` (``edge.session``), its events commit outside the chain (``seq`` 0), each with
+HMAC-SHA256 over its content as it stands there (``waiting_hash``, computed when recorded), and
+a sealer of the web process chains them right after the commit (``seal_waiting``: the head
+locked, the store's waiting events in id order, each one's HMAC checked first). Measured at
+saturation (``bench/soak.py``), a request's commit-time seal held the store's head while its
+worker's other threads took the interpreter in turns, and every write in the store queued
+behind it (up to 11 sessions waiting on the head's lock at once). An event that waits can be
+told from one written without the application: without the key nobody computes its HMAC, and
+such an event is never chained.
+
 ``verify`` walks every chain in ``seq`` order: an edited event no longer matches its hash, a
 deleted one leaves a gap in ``seq`` (or a head that is ahead of the last event), events moved in
 the chain (seq changed, rows re-inserted) break the prev_hash sequence, and an event outside any
-chain is named.
+chain is named unless it is waiting for its place with a valid HMAC (then it is counted as
+waiting).
 """
 
 from __future__ import annotations
@@ -47,14 +59,19 @@ def chain_of(store_id: int | None) -> int:
     return store_id if store_id is not None else NO_STORE
 
 
-def canonical(event: AuditEvent) -> bytes:
+# An event's place outside the chain: no ``seq``, no previous hash (see ``waiting_hash``).
+OUTSIDE = (0, "")
+
+
+def canonical(event: AuditEvent, place: tuple[int, str] | None = None) -> bytes:
     """The bytes an event's hash is computed over: its content, place in the chain and the
-    previous hash, as canonical JSON."""
+    previous hash (or ``place``, as (seq, prev_hash)), as canonical JSON."""
     at = event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    seq, prev_hash = place or (event.seq, event.prev_hash)
     body = {
         "store_id": event.store_id,
-        "seq": event.seq,
-        "prev_hash": event.prev_hash,
+        "seq": seq,
+        "prev_hash": prev_hash,
         "at": at,
         "actor_id": event.actor_id,
         "actor_label": event.actor_label,
@@ -70,10 +87,10 @@ def canonical(event: AuditEvent) -> bytes:
     return raw.encode("utf-8")
 
 
-def content_hash(event: AuditEvent, key: AuditKey | None = None) -> str:
-    """HMAC-SHA256 (hex) of ``canonical(event)`` with the audit key."""
+def content_hash(event: AuditEvent, key: AuditKey | None = None, place: tuple[int, str] | None = None) -> str:
+    """HMAC-SHA256 (hex) of ``canonical(event, place)`` with the audit key."""
     secret = (key or audit_key.current()).secret
-    return hmac.new(secret, canonical(event), hashlib.sha256).hexdigest()
+    return hmac.new(secret, canonical(event, place), hashlib.sha256).hexdigest()
 
 
 def unkeyed_hash(event: AuditEvent) -> str:
@@ -114,6 +131,21 @@ def _locked_head(session: Session, chain: int) -> AuditChainHead:
 
 # The events recorded in a session's transaction and not yet chained (see seal_pending).
 PENDING = "audit_unchained"
+# A session whose events are chained after its commit (``seal_waiting``), not in it.
+SEAL_LATER = "audit_seal_later"
+# The chains a committed seal-later session left events waiting in (for its sealer).
+WAITING = "audit_waiting_chains"
+
+
+def waiting_hash(event: AuditEvent, key: AuditKey | None = None) -> str:
+    """HMAC of an event outside the chain (``seq`` 0, no previous hash): what it carries while
+    it waits for its place, and what the sealer checks before giving it one."""
+    return content_hash(event, key, OUTSIDE)
+
+
+def seal_later(session: Session) -> None:
+    """Chain this session's events after it commits (its caller hands ``WAITING`` to a sealer)."""
+    session.info[SEAL_LATER] = True
 
 
 def defer(session: Session, ev: AuditEvent) -> None:
@@ -141,36 +173,76 @@ def seal_pending(session: Session) -> int:
     by_chain: dict[int, list[AuditEvent]] = defaultdict(list)
     for ev in live:
         by_chain[chain_of(ev.store_id)].append(ev)
-    postgresql = session.get_bind().dialect.name == "postgresql"
     for chain in sorted(by_chain):
-        head = None
-        if postgresql:
-            seq, hash_ = _locked_head_pg(session, chain)
-        else:
-            head = _locked_head(session, chain)
-            seq, hash_ = head.seq, head.hash
-        rows = []
-        for ev in sorted(by_chain[chain], key=lambda e: e.id):
-            set_committed_value(ev, "seq", seq + 1)
-            set_committed_value(ev, "prev_hash", hash_)
-            set_committed_value(ev, "hash", content_hash(ev))
-            seq, hash_ = ev.seq, ev.hash
-            rows.append({"event_id": ev.id, "new_seq": ev.seq, "new_prev": ev.prev_hash, "new_hash": ev.hash})
-        session.execute(_SEAL, rows)
-        if head is not None:
-            head.seq, head.hash = seq, hash_
-        else:
-            # an ORM update: a head object this session holds is brought up to date too
-            session.execute(
-                update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=seq, hash=hash_)
-            )
+        _chain(session, chain, by_chain[chain].copy)
     session.flush()
     return len(live)
 
 
+def _chain(session: Session, chain: int, events) -> int:
+    """Lock the chain's head, then give ``events()`` (read once the head is held) their places
+    and hashes in id order and move the head on. Returns how many were chained."""
+    head = None
+    if session.get_bind().dialect.name == "postgresql":
+        seq, hash_ = _locked_head_pg(session, chain)
+    else:
+        head = _locked_head(session, chain)
+        seq, hash_ = head.seq, head.hash
+    rows = []
+    for ev in sorted(events(), key=lambda e: e.id):
+        set_committed_value(ev, "seq", seq + 1)
+        set_committed_value(ev, "prev_hash", hash_)
+        set_committed_value(ev, "hash", content_hash(ev))
+        seq, hash_ = ev.seq, ev.hash
+        rows.append({"event_id": ev.id, "new_seq": ev.seq, "new_prev": ev.prev_hash, "new_hash": ev.hash})
+    if not rows:
+        return 0
+    session.execute(_SEAL, rows)
+    if head is not None:
+        head.seq, head.hash = seq, hash_
+    else:
+        # an ORM update: a head object this session holds is brought up to date too
+        session.execute(
+            update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=seq, hash=hash_)
+        )
+    return len(rows)
+
+
+def _in_chain(chain: int):
+    return AuditEvent.store_id.is_(None) if chain == NO_STORE else AuditEvent.store_id == chain
+
+
+def seal_waiting(*, session: Session, chain: int) -> int:
+    """Chain the events waiting in ``chain`` (committed by seal-later sessions), in id order,
+    in the caller's transaction. An event whose HMAC does not match is left where it is, for
+    ``verify`` to name. Returns how many were chained."""
+
+    def waiting() -> list[AuditEvent]:
+        rows = session.scalars(
+            select(AuditEvent).where(_in_chain(chain), AuditEvent.seq == 0).order_by(AuditEvent.id)
+        ).all()
+        return [ev for ev in rows if hmac.compare_digest(ev.hash, waiting_hash(ev))]
+
+    return _chain(session, chain, waiting)
+
+
+def chains_waiting(*, session: Session) -> set[int]:
+    """The chains that hold events waiting for their place (a sealer that stopped before it
+    chained them: a web process killed between a commit and its seal)."""
+    return {
+        chain_of(s)
+        for s in session.scalars(select(AuditEvent.store_id).where(AuditEvent.seq == 0).distinct())
+    }
+
+
 @event.listens_for(Session, "before_commit")
 def _seal_before_commit(session: Session) -> None:
-    seal_pending(session)
+    if not session.info.get(SEAL_LATER):
+        seal_pending(session)
+        return
+    pending = session.info.pop(PENDING, None)
+    if pending:
+        session.info[WAITING] = session.info.get(WAITING, set()) | {chain_of(ev.store_id) for ev in pending}
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -188,11 +260,13 @@ class VerifyResult:
     store_id: int | None = None
     reason: str = ""
     key: str = ""  # which key the hashes were checked with (AuditKey.describe())
+    waiting: int = 0  # events with a valid HMAC not yet given their place (sealed within seconds)
 
     def line(self) -> str:
         with_key = f" (HMAC-SHA256, {self.key})" if self.key else ""
         if self.ok:
-            return f"audit trail intact: {self.checked} events checked{with_key}"
+            waiting = f", {self.waiting} waiting for their place" if self.waiting else ""
+            return f"audit trail intact: {self.checked} events checked{waiting}{with_key}"
         where = f"event {self.bad_event_id}" if self.bad_event_id is not None else "end of chain"
         return f"audit trail BROKEN at {where} (store {self.store_id}): {self.reason}{with_key}"
 
@@ -211,23 +285,28 @@ def _verify(session: Session, store_ids: list[int] | None, batch: int, key: Audi
     chains = sorted(set(heads) | with_events)
     if store_ids is not None:
         chains = [c for c in chains if c in store_ids]
-    checked = 0
+    checked = waiting = 0
     for chain in chains:
         store = None if chain == NO_STORE else chain
-        cond = AuditEvent.store_id.is_(None) if store is None else AuditEvent.store_id == store
-        outside = session.scalar(
-            select(AuditEvent.id).where(cond, AuditEvent.seq == 0).order_by(AuditEvent.id)
-        )
-        if outside is not None:
-            return VerifyResult(
-                False, checked, outside, store, "an event outside the chain (written without the application)"
-            )
+        cond = _in_chain(chain)
+        for ev in session.scalars(
+            select(AuditEvent).where(cond, AuditEvent.seq == 0).order_by(AuditEvent.id)
+        ):
+            if ev.prev_hash or not hmac.compare_digest(waiting_hash(ev, key), ev.hash):
+                return VerifyResult(
+                    False,
+                    checked,
+                    ev.id,
+                    store,
+                    "an event outside the chain (written without the application)",
+                )
+            waiting += 1
         expected_seq, prev_hash, last = 1, "", (0, 0)
         while True:
             rows = list(
                 session.scalars(
                     select(AuditEvent)
-                    .where(cond, tuple_(AuditEvent.seq, AuditEvent.id) > last)
+                    .where(cond, AuditEvent.seq > 0, tuple_(AuditEvent.seq, AuditEvent.id) > last)
                     .order_by(AuditEvent.seq, AuditEvent.id)
                     .limit(batch)
                 )
@@ -268,4 +347,4 @@ def _verify(session: Session, store_ids: list[int] | None, batch: int, key: Audi
                 f"the chain ends at #{expected_seq - 1} but its head says #{head.seq}: "
                 "the last events were deleted",
             )
-    return VerifyResult(True, checked)
+    return VerifyResult(True, checked, waiting=waiting)

@@ -56,7 +56,12 @@ def record(
         flow_run_id=actor.flow_run_id,
         customer_id=customer_id,
         cycle_id=cycle_id,
+        seq=0,
+        prev_hash="",
     )
+    # Its HMAC outside the chain: what it carries if it commits before it is chained (a web
+    # request's events, chained right after by the process's sealer; winback.audit.chain).
+    event.hash = chain.waiting_hash(event)
     session.add(event)
     chain.defer(session, event)  # chained when the transaction commits (winback.audit.chain)
     return event

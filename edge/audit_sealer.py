@@ -1,0 +1,94 @@
+"""The web process's audit sealer: chains the events its requests committed outside the chain.
+
+A request's session is ``seal_later`` (``edge.session``): its events commit at once with their
+HMAC outside the chain, and the commit hands the stores it wrote in to this process's sealer, a
+thread that gives them their places (``winback.audit.chain.seal_waiting``) in a short
+transaction of its own per store. Requests never wait for a store's chain head; sealers of
+several processes take the head in turn, and each seals every event waiting in its store at
+once, so a burst of requests costs one seal, not one each.
+
+Nothing is lost if the process stops before it seals: the events wait in the database with a
+valid HMAC (``audit verify`` counts them as waiting), and the next sealer of any process chains
+them first (it starts with every store that has events waiting), as does a process's exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+
+from db.session import session_scope
+from winback.audit import chain
+
+log = logging.getLogger(__name__)
+
+# After a failed seal (the database unreachable, say), wait this long before trying again.
+RETRY_SECONDS = 1.0
+
+
+class Sealer:
+    def __init__(self) -> None:
+        self._stores: set[int] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+        self._swept = False  # the stores left waiting by an earlier process were looked for
+
+    def request(self, chains: set[int]) -> None:
+        """Seal ``chains`` soon (called right after a commit that left events waiting)."""
+        with self._lock:
+            self._stores |= chains
+            self._idle.clear()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Until every event handed over so far is chained (tests; a process's exit)."""
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                chains, self._stores = self._stores, set()
+            try:
+                self._seal(chains)
+            except Exception:  # the next wake-up (or the retry) tries again; nothing is lost
+                log.exception("could not chain the audit events of stores %s; retrying", sorted(chains))
+                with self._lock:
+                    self._stores |= chains
+                self._wake.wait(RETRY_SECONDS)
+                self._wake.set()
+                continue
+            with self._lock:
+                if not self._stores:
+                    self._idle.set()
+
+    def _seal(self, chains: set[int]) -> None:
+        if not self._swept:
+            with session_scope() as session:
+                chains = chains | chain.chains_waiting(session=session)
+            self._swept = True
+        for c in sorted(chains):  # one order in every process: sealers never deadlock
+            with session_scope() as session:
+                chain.seal_waiting(session=session, chain=c)
+
+    def drain(self) -> None:
+        """At exit: what is still to be sealed, in this thread (best effort)."""
+        with self._lock:
+            chains, self._stores = self._stores, set()
+        if chains:
+            try:
+                self._seal(chains)
+            except Exception:
+                log.exception("could not chain the audit events of stores %s at exit", sorted(chains))
+
+
+sealer = Sealer()
+atexit.register(sealer.drain)
