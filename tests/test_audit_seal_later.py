@@ -109,9 +109,7 @@ def test_a_request_does_not_wait_for_the_stores_chain_head(surveying_cycle, clie
         .order_by(SurveyTask.id)
         .limit(1)
     )
-    store_id = session.scalar(
-        text("select store_id from cycles where id = :c"), {"c": surveying_cycle}
-    )
+    store_id = session.scalar(text("select store_id from cycles where id = :c"), {"c": surveying_cycle})
     advisor = session.scalar(text("select username from staff where id = :s"), {"s": task.assignee_id})
     session.rollback()
     login(client, advisor)
