@@ -36,6 +36,7 @@ class Sealer:
         self._idle.set()
         self._thread: threading.Thread | None = None
         self._swept = False  # the stores left waiting by an earlier process were looked for
+        self._failures = 0  # seals failed in a row
 
     def request(self, chains: set[int]) -> None:
         """Seal ``chains`` soon (called right after a commit that left events waiting)."""
@@ -60,12 +61,15 @@ class Sealer:
             try:
                 self._seal(chains)
             except Exception:  # the next wake-up (or the retry) tries again; nothing is lost
-                log.exception("could not chain the audit events of stores %s; retrying", sorted(chains))
+                self._failures += 1
+                if self._failures % 60 == 1:  # once a minute while the database stays away
+                    log.exception("could not chain the audit events of stores %s; retrying", sorted(chains))
                 with self._lock:
                     self._stores |= chains
                 self._wake.wait(RETRY_SECONDS)
                 self._wake.set()
                 continue
+            self._failures = 0
             with self._lock:
                 if not self._stores:
                     self._idle.set()
