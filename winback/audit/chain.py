@@ -11,9 +11,9 @@ Events are chained **at commit**, not when they are recorded: ``record`` inserts
 locks each chain's head (``audit_chain_heads``: PostgreSQL SELECT ... FOR UPDATE; SQLite
 serializes writers anyway), gives the events their places and hashes and moves the head on, all in
 that same transaction. The head is held for the commit only, not for the whole request, so two
-people working in one store no longer queue behind each other's requests (issue 20), and an event
-is never committed without its place: a committed event with ``seq`` 0 was written outside the
-application. A chain's order is therefore commit order (``seq``), not id order.
+people working in one store no longer queue behind each other's requests (issue 20), and such an
+event is never committed without its place. A chain's order is therefore commit order (``seq``),
+not id order.
 
 The web's requests do not even wait for the head: a request's session is marked
 ``seal_later`` (``edge.session``), its events commit outside the chain (``seq`` 0), each with
@@ -24,7 +24,9 @@ saturation (``bench/soak.py``), a request's commit-time seal held the store's he
 worker's other threads took the interpreter in turns, and every write in the store queued
 behind it (up to 11 sessions waiting on the head's lock at once). An event that waits can be
 told from one written without the application: without the key nobody computes its HMAC, and
-such an event is never chained.
+such an event is never chained. (What the wait leaves open: until an event is chained, someone
+with SQL access could delete or copy it unseen; the wait is milliseconds, or after a web process
+was killed, until the next start's first write in that store.)
 
 ``verify`` walks every chain in ``seq`` order: an edited event no longer matches its hash, a
 deleted one leaves a gap in ``seq`` (or a head that is ahead of the last event), events moved in
