@@ -26,7 +26,7 @@ behind it (up to 11 sessions waiting on the head's lock at once). An event that 
 told from one written without the application: without the key nobody computes its HMAC, and
 such an event is never chained. (What the wait leaves open: until an event is chained, someone
 with SQL access could delete or copy it unseen; the wait is milliseconds, or after a web process
-was killed, until the next start's first write in that store.)
+was killed, until the first write after its restart.)
 
 ``verify`` walks every chain in ``seq`` order: an edited event no longer matches its hash, a
 deleted one leaves a gap in ``seq`` (or a head that is ahead of the last event), events moved in
