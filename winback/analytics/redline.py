@@ -30,7 +30,9 @@ def redline_crossings(
     At risk on day d: last visit <= d - at_risk_months; lost: last visit < d - lost_months.
     """
     rules = effective_settings(session.get(Store, store_id))
-    last = vehicle_visits.last_visit_dates(store_id=store_id, as_of=until)
+    last = vehicle_visits.last_visit_dates(
+        store_id=store_id, as_of=until, postgresql=session.get_bind().dialect.name == "postgresql"
+    )
     windows = {
         "at_risk": (
             since - relativedelta(months=rules.at_risk_months),

@@ -14,6 +14,15 @@ store's whole history for every car (quadratic: a fresh store-scale database did
 screening in 21 minutes); here that index matches nothing, so the only plan is linear in the
 store's history, whatever the statistics (``db.session.refresh_statistics`` keeps them
 current anyway, after imports and migrations).
+
+PostgreSQL (``postgresql=True``, the callers pass their session's dialect) reads the same
+figures in another shape: the store's own repair orders as one range of ``(store_id,
+visit_date)``, grouped per vehicle first, then joined to the store's vehicles. Given the plan
+above, PostgreSQL with statistics read a dealer group's whole history for each store (parallel
+scans of every store's repair orders, hashed against the store's vehicles: 2.9 s of one
+store's profile rows at nine stores and 4.2M repair orders), so a store's cycle grew with the
+group. Aggregated first, nothing can loop over the range (no per-car walk, with or without
+statistics; ``tests/test_query_plans.py`` checks both engines), and each store reads its own.
 """
 
 from __future__ import annotations
@@ -46,13 +55,33 @@ def store_visits(
     return stmt
 
 
-def totals(*, store_id: int, as_of: date, maintenance: str | None = None) -> Subquery:
+def _store_range(*, store_id: int, as_of: date) -> Select:
+    """PostgreSQL: the store's own repair orders up to ``as_of`` (one range of its
+    ``(store_id, visit_date)`` index), no columns yet."""
+    return (
+        select()
+        .select_from(ServiceVisit)
+        .where(ServiceVisit.store_id == store_id, ServiceVisit.visit_date <= as_of)
+    )
+
+
+def _of_the_stores_vehicles(per_vehicle: Subquery, store_id: int, *columns) -> Select:
+    """PostgreSQL: ``per_vehicle`` (grouped first) joined to the store's vehicles."""
+    return (
+        select(per_vehicle.c.vehicle_id, *columns)
+        .select_from(per_vehicle)
+        .join(Vehicle, Vehicle.id == per_vehicle.c.vehicle_id)
+        .where(Vehicle.store_id == store_id)
+    )
+
+
+def totals(
+    *, store_id: int, as_of: date, maintenance: str | None = None, postgresql: bool = False
+) -> Subquery:
     """Per vehicle of the store with a repair order up to ``as_of``: ``vehicle_id``,
     ``customer_id``, ``first_visit``, ``last_visit``, ``visits`` (count) and ``spend`` (sum of
     amounts); with ``maintenance`` (a category) also ``maintenance_visits``. One grouped pass."""
-    columns = [
-        Vehicle.id.label("vehicle_id"),
-        Vehicle.customer_id.label("customer_id"),
+    figures = [
         func.min(ServiceVisit.visit_date).label("first_visit"),
         func.max(ServiceVisit.visit_date).label("last_visit"),
         func.count().label("visits"),
@@ -60,18 +89,40 @@ def totals(*, store_id: int, as_of: date, maintenance: str | None = None) -> Sub
     ]
     if maintenance is not None:
         is_maintenance = case((ServiceVisit.category == maintenance, 1), else_=0)
-        columns.append(func.sum(is_maintenance).label("maintenance_visits"))
+        figures.append(func.sum(is_maintenance).label("maintenance_visits"))
+    if postgresql:
+        per = (
+            _store_range(store_id=store_id, as_of=as_of)
+            .add_columns(ServiceVisit.vehicle_id.label("vehicle_id"), *figures)
+            .group_by(ServiceVisit.vehicle_id)
+            .subquery("store_totals")
+        )
+        names = [f.name for f in figures]
+        return _of_the_stores_vehicles(
+            per, store_id, Vehicle.customer_id.label("customer_id"), *(per.c[n] for n in names)
+        ).subquery("vehicle_totals")
     return (
         store_visits(store_id=store_id, as_of=as_of)
-        .add_columns(*columns)
+        .add_columns(Vehicle.id.label("vehicle_id"), Vehicle.customer_id.label("customer_id"), *figures)
         .group_by(Vehicle.id, Vehicle.customer_id)
         .subquery("vehicle_totals")
     )
 
 
-def last_visit_dates(*, store_id: int, as_of: date) -> Subquery:
+def last_visit_dates(*, store_id: int, as_of: date, postgresql: bool = False) -> Subquery:
     """Per vehicle of the store with a repair order up to ``as_of``: ``vehicle_id`` and
     ``last_visit`` (its date). One grouped pass covered by the per-vehicle index."""
+    if postgresql:
+        per = (
+            _store_range(store_id=store_id, as_of=as_of)
+            .add_columns(
+                ServiceVisit.vehicle_id.label("vehicle_id"),
+                func.max(ServiceVisit.visit_date).label("last_visit"),
+            )
+            .group_by(ServiceVisit.vehicle_id)
+            .subquery("store_last_dates")
+        )
+        return _of_the_stores_vehicles(per, store_id, per.c.last_visit).subquery("last_visit_dates")
     return (
         store_visits(store_id=store_id, as_of=as_of)
         .add_columns(
@@ -82,7 +133,7 @@ def last_visit_dates(*, store_id: int, as_of: date) -> Subquery:
     )
 
 
-def last_visits(*, store_id: int, as_of: date) -> Subquery:
+def last_visits(*, store_id: int, as_of: date, postgresql: bool = False) -> Subquery:
     """Per vehicle of the store with a repair order up to ``as_of``: ``vehicle_id``,
     ``last_visit`` (its date) and ``visit_id``, the id of that repair order (the highest id
     on the last date: the same tie-break as ordering by date, then id).
@@ -91,6 +142,21 @@ def last_visits(*, store_id: int, as_of: date) -> Subquery:
     the latest date per vehicle, then the highest id on that date. Join ``visit_id`` to
     ``service_visits.id`` for the repair order's columns (one primary-key seek per vehicle).
     """
+    if postgresql:  # one pass: each vehicle's repair orders by date, then id, the last kept
+        ranked = (
+            _store_range(store_id=store_id, as_of=as_of)
+            .add_columns(
+                ServiceVisit.vehicle_id.label("vehicle_id"),
+                ServiceVisit.visit_date.label("last_visit"),
+                ServiceVisit.id.label("visit_id"),
+            )
+            .distinct(ServiceVisit.vehicle_id)
+            .order_by(ServiceVisit.vehicle_id, ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
+            .subquery("store_last_visits")
+        )
+        return _of_the_stores_vehicles(ranked, store_id, ranked.c.last_visit, ranked.c.visit_id).subquery(
+            "last_visits"
+        )
     latest = last_visit_dates(store_id=store_id, as_of=as_of)
     on_day = ServiceVisit.__table__.alias("latest_visit")
     return (

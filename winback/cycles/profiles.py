@@ -89,8 +89,9 @@ def _rows(session: Session, cycle: MonthlyCycle):
     """One row per vehicle in scope (active, or a target of the cycle) with every dimension's
     bucket and whether it counts in the base and among the targets."""
     as_of, store_id = cycle.as_of, cycle.store_id
-    per_vehicle = visits.totals(store_id=store_id, as_of=as_of)
-    last = visits.last_visits(store_id=store_id, as_of=as_of)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    per_vehicle = visits.totals(store_id=store_id, as_of=as_of, postgresql=postgresql)
+    last = visits.last_visits(store_id=store_id, as_of=as_of, postgresql=postgresql)
     last_order = ServiceVisit.__table__.alias("last_order")
     days = _days_since(per_vehicle.c.first_visit, as_of, session.get_bind().dialect.name)
     years = case(

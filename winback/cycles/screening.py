@@ -135,7 +135,10 @@ def _target_rows(
     # The model's figures as Python floats once (a numpy scalar per row costs more than the row).
     figures = _Figures(scores, priority)
     rows = []
-    for r in read_rows(session, _screenable(cycle, as_of, past=at_risk_before, also=likely)):
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    for r in read_rows(
+        session, _screenable(cycle, as_of, past=at_risk_before, also=likely, postgresql=postgresql)
+    ):
         i = candidates.get(r.id)
         if i is not None:
             rows.append(_target_row(r, i, cycle, figures, as_of, at_risk_before, lost_before, now))
@@ -154,7 +157,7 @@ class _Figures:
         self.priority = priority.tolist()
 
 
-def _screenable(cycle: MonthlyCycle, as_of: date, *, past: date, also: list[int]):
+def _screenable(cycle: MonthlyCycle, as_of: date, *, past: date, also: list[int], postgresql: bool = False):
     """The store's screenable vehicles with their owner and last repair order, in one query:
     those whose last repair order is ``past`` or older, and the vehicles ``also`` names.
 
@@ -163,7 +166,7 @@ def _screenable(cycle: MonthlyCycle, as_of: date, *, past: date, also: list[int]
     """
     # The last repair order of each vehicle, grouped once over the per-vehicle index and
     # joined once (customers/visits.py: a plan linear in the store's history).
-    last = last_visits(store_id=cycle.store_id, as_of=as_of)
+    last = last_visits(store_id=cycle.store_id, as_of=as_of, postgresql=postgresql)
     # A customer already being surveyed in another open cycle is not called twice.
     open_elsewhere = (
         select(Target.customer_id)

@@ -74,7 +74,12 @@ def retention_kpis(*, session: Session, store_id: int, rules: ProcessDefaults) -
 
 def _active_vehicles(session: Session, *, store_id: int, today: date) -> list[Row]:
     """Each active vehicle: (id, purchase date, grade, customer type, last visit, maintenance visits)."""
-    per_vehicle = vehicle_visits.totals(store_id=store_id, as_of=today, maintenance=MAINTENANCE)
+    per_vehicle = vehicle_visits.totals(
+        store_id=store_id,
+        as_of=today,
+        maintenance=MAINTENANCE,
+        postgresql=session.get_bind().dialect.name == "postgresql",
+    )
     return session.execute(
         select(
             Vehicle.id,
