@@ -78,10 +78,10 @@ class Sealer:
         if not self._swept:
             with session_scope() as session:
                 chains = chains | chain.chains_waiting(session=session)
-            self._swept = True
         for c in sorted(chains):  # one order in every process: sealers never deadlock
             with session_scope() as session:
                 chain.seal_waiting(session=session, chain=c)
+        self._swept = True  # only once all were sealed: a failed round looks again on its retry
 
     def drain(self) -> None:
         """At exit: what is still to be sealed, in this thread (best effort)."""

@@ -115,10 +115,15 @@ def test_a_request_does_not_wait_for_the_stores_chain_head(surveying_cycle, clie
     login(client, advisor)
     sealer.wait_idle()
 
-    holder = None
+    holder = engine = None
     if db_url.startswith("postgresql"):
-        holder = create_engine(db_url).connect()
-        holder.execute(text("select 1 from audit_chain_heads where chain = :c for update"), {"c": store_id})
+        engine = create_engine(db_url)
+        holder = engine.connect()
+        held = holder.execute(
+            text("select count(*) from (select 1 from audit_chain_heads where chain = :c for update) h"),
+            {"c": store_id},
+        ).scalar_one()
+        assert held == 1  # the store's head exists and is locked by this other transaction
     try:
         answered: dict[str, object] = {}
 
@@ -146,6 +151,7 @@ def test_a_request_does_not_wait_for_the_stores_chain_head(surveying_cycle, clie
         if holder is not None:
             holder.rollback()
             holder.close()
+            engine.dispose()
     assert sealer.wait_idle(30)
     session.expire_all()
     assert session.get(AuditEvent, event.id).seq > 0

@@ -118,13 +118,14 @@ def test_two_workers_share_the_connections_and_stop_together(tmp_path):
             server.wait(10)
 
 
-def test_a_port_in_use_is_told_in_one_line(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_told_in_one_line(tmp_path, workers):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         r = subprocess.run(
-            [str(BIN / "winback"), "--lang", "en", "serve", "--workers", "2", "--port", str(port)],
+            [str(BIN / "winback"), "--lang", "en", "serve", "--workers", workers, "--port", str(port)],
             env=_env(tmp_path),
             cwd=ROOT,
             capture_output=True,

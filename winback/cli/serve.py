@@ -29,14 +29,15 @@ def serve(
 
     quiet_prefect()
     port = port or int(os.environ.get("PORT", "8000"))
+    try:  # before the Prefect server starts: a port in use is told at once, in one line
+        web_workers.check_free(host, port)
+    except web_workers.PortTaken:
+        fail(say("port {port} is already in use; choose another with --port or PORT", port=port))
     ui = prefect_server.serve_local()
     if ui is not None:
         typer.echo(say("Prefect server and UI: {url}", url=ui))
     typer.echo(say("winback is serving on {url}  (Ctrl+C stops it)", url=f"http://{host}:{port}"))
-    try:
-        web_workers.serve(host=host, port=port, workers=workers or get_settings().web_workers)
-    except web_workers.PortTaken:
-        fail(say("port {port} is already in use; choose another with --port or PORT", port=port))
+    web_workers.serve(host=host, port=port, workers=workers or get_settings().web_workers)
 
 
 def demo(

@@ -49,13 +49,13 @@ def serve(*, host: str, port: int, workers: int, log_level: str = "warning") -> 
     if not balanced():
         uvicorn.run(APP, factory=True, host=host, port=port, log_level=log_level, workers=workers)
         return
-    _check_free(host, port)
     Supervisor(host=host, port=port, workers=workers, log_level=log_level).run()
 
 
-def _check_free(host: str, port: int) -> None:
-    """Told once, before any worker starts: a program listening there already (another
-    ``serve`` with ``SO_REUSEPORT`` included, which a second bind would silently join)."""
+def check_free(host: str, port: int) -> None:
+    """``PortTaken`` when a program listens on the address already (another ``serve`` with
+    ``SO_REUSEPORT`` included, which a second bind would silently join): told once, before
+    anything starts, whatever the number of workers."""
     try:
         socket.create_connection((host, port), timeout=1).close()
     except OSError:
@@ -63,7 +63,11 @@ def _check_free(host: str, port: int) -> None:
     else:
         raise PortTaken(port)
     try:
-        _listener(host, port).close()
+        if balanced():
+            _listener(host, port).close()
+        else:
+            with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+                probe.bind((host, port))
     except OSError as exc:
         raise PortTaken(port) from exc
 
@@ -89,7 +93,6 @@ def _worker(host: str, port: int, log_level: str, parent: int) -> None:
     threading.Thread(target=watch_parent, name="watch-supervisor", daemon=True).start()
     sock = _listener(host, port)
     sock.listen(2048)
-    sock.set_inheritable(True)
     config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level=log_level)
     uvicorn.Server(config).run(sockets=[sock])
 
