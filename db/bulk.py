@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, Table, any_, bindparam, insert
+from sqlalchemy import ColumnElement, Executable, Row, Table, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -104,6 +104,37 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> ColumnElemen
     if name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+# SQLite's limit on a statement's parameters is 32,766; a look-up stays well under it.
+_SQLITE_PARAMS = 10_000
+
+
+def found_among(
+    session: Session, table: Table, column: str, values: Sequence[Any], **equal: Any
+) -> list[Any]:
+    """The ``values`` that ``table.column`` holds in the rows where each column of ``equal``
+    has its value (an import's "which of this chunk's RO numbers does the store have?").
+    On SQLite a statement of the driver's own with one ``?`` per value: SQLAlchemy renders an
+    ``IN`` list anew on every call, a bound name per value (as long as the look-up itself)."""
+    if not values:
+        return []
+    if session.get_bind().dialect.name != "sqlite":
+        where = [table.c[k] == v for k, v in equal.items()]
+        stmt = select(table.c[column]).where(*where, one_of(session, table.c[column], values))
+        return list(session.scalars(stmt))
+    session.flush()
+    quote = session.get_bind().dialect.identifier_preparer
+    conditions = " AND ".join(f"{quote.quote(k)} = ?" for k in equal)
+    found: list[Any] = []
+    for start in range(0, len(values), _SQLITE_PARAMS):
+        part = values[start : start + _SQLITE_PARAMS]
+        sql = (
+            f"SELECT {quote.quote(column)} FROM {quote.format_table(table)} WHERE {conditions}"
+            f"{' AND ' if conditions else ''}{quote.quote(column)} IN ({', '.join('?' * len(part))})"
+        )
+        found += [v for (v,) in session.connection().exec_driver_sql(sql, (*equal.values(), *part))]
+    return found
 
 
 def _callable_defaults(table: Table, given: list[str]) -> bool:

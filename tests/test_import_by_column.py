@@ -182,5 +182,9 @@ def test_seen_keys_move_to_disk_and_forget_a_refused_chunk(tmp_path, monkeypatch
     assert [seen.get(k) for k in "ABCDE"] == [2, None, 4, 5, None]
     assert seen.setdefault("B", 10) == 10
     assert len(seen) == 4
+    # a chunk's keys at once: the first row of each, on disk, in memory or in the chunk itself
+    assert seen.first_rows(["A", "F", "B", "F", "G"], [11, 12, 13, 14, 15]) == [2, 12, 10, 12, 15]
+    fresh = import_seen.SeenKeys(memory_keys=100)
+    assert fresh.first_rows(["X", "Y", "X"], [2, 3, 4]) == [2, 3, 2] and fresh._disk is None
     seen.close()
     assert list(tmp_path.iterdir()) == []

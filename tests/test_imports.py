@@ -3,6 +3,8 @@ re-imports that change nothing, newer exports that update and record what change
 
 from __future__ import annotations
 
+import csv
+import gc
 import os
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
-from winback.customers import import_columns, import_reports, imports
+from winback.customers import import_cells, import_columns, import_reports, imports
 from winback.customers.models import (
     Customer,
     ImportKind,
@@ -378,6 +380,73 @@ def test_values_the_database_cannot_hold_are_row_errors(session, store, tmp_path
     # the mileage is not a key: that row is imported without it, with a warning (issue 15)
     assert (batch.inserted, batch.failed) == (2, 2)
     assert [(r, c) for r, c, _ in errors(session, batch)] == [(2, "工单号"), (3, "里程"), (4, "结算金额")]
+
+
+@pytest.mark.parametrize("beyond_header_search", [False, True])
+def test_a_csv_that_breaks_half_way_keeps_the_rows_before_the_break(
+    session, store, tmp_path, monkeypatch, beyond_header_search
+):
+    """A cell larger than the CSV reader takes (here its limit lowered to 150,000 characters;
+    64 MB in use), like a damaged export, stops the file where it is:
+    the good rows before it land, also those of a chunk not yet written, and the message
+    names the file's last row read, in both languages."""
+    _archive(session, store)
+    monkeypatch.setattr(imports, "CHUNK", 2)  # the break falls after a written chunk and in the next
+    vin = session.scalar(select(Vehicle.vin).where(Vehicle.plate == "粤B12345"))
+    path = tmp_path / "broken.csv"
+    lines = [
+        "工单号,车架号,进厂日期,里程,结算金额",
+        *(f"RO-{i},{vin},2024-01-0{i},100,1" for i in range(1, 4)),
+    ]
+    lines += ["", f'RO-X,{vin},2024-01-05,100,"{"x" * 200_000}"', f"RO-9,{vin},2024-01-09,100,1"]
+    if beyond_header_search:  # the break after the rows read to find the header
+        lines[4:4] = [f"RO-1{i},{vin},2024-02-{i:02d},100,1" for i in range(1, 13)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(import_cells, "CSV_READ_LIMIT", 150_000)
+    limit = csv.field_size_limit(150_000)
+    try:
+        batch, _ = run(session, store, "visits", path)
+    finally:
+        csv.field_size_limit(limit)
+    assert batch.status == ImportStatus.failed
+    assert gc.isenabled()  # the collector paused during the import runs again after a break
+    good = 15 if beyond_header_search else 3
+    assert (batch.rows_total, batch.inserted) == (good, good)
+    last = good + 1  # the header and the good rows (then a blank line, then the row that broke)
+    assert batch.message_text("en").startswith(f"the file cannot be read past row {last}: field larger than")
+    assert batch.message_text("zh").startswith(f"第 {last} 行之后的内容无法读取：field larger than")
+    stored = set(session.scalars(select(ServiceVisit.ro_number).where(ServiceVisit.store_id == store)))
+    assert len(stored) == good and "RO-X" not in stored and "RO-9" not in stored
+
+
+def test_the_collector_paused_by_an_import_is_left_as_it_was():
+    with imports.young_collections_only():
+        assert not gc.isenabled()
+        with imports.young_collections_only():  # a second import at once
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the first one still runs
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with imports.young_collections_only():
+            pass
+        assert not gc.isenabled()  # paused by someone else before: not ours to enable
+    finally:
+        gc.enable()
+
+
+def test_a_csv_that_breaks_in_its_first_row_is_not_a_table(session, store, tmp_path, monkeypatch):
+    monkeypatch.setattr(import_cells, "CSV_READ_LIMIT", 150_000)
+    path = tmp_path / "broken_first.csv"
+    path.write_text(f'工单号,"{"x" * 200_000}"\nRO-1,x\n', encoding="utf-8")
+    limit = csv.field_size_limit(150_000)
+    try:
+        batch, _ = run(session, store, "visits", path)
+    finally:
+        csv.field_size_limit(limit)
+    assert batch.status == ImportStatus.failed
+    assert batch.message_text("en") == "the file cannot be read: field larger than field limit (150000)"
+    assert batch.message_text("zh") == "文件无法读取：field larger than field limit (150000)"
 
 
 @pytest.mark.parametrize(

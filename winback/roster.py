@@ -17,6 +17,7 @@ account, which must be changed at the first log-in (``Staff.must_change_password
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,7 +224,7 @@ def import_roster(
     result = RosterResult()
     taken = set(session.scalars(select(Staff.username)))
     seen: dict[str, int] = {}
-    for number, cells in table.rows:
+    for number, cells in _readable(table, result):
         if all(c is None or not str(c).strip() for c in cells):
             continue
         result.rows += 1
@@ -252,6 +253,19 @@ def import_roster(
     if result.rows == 0:
         raise InvalidInput("the staff list has no rows under its header", field="file")
     return result
+
+
+def _readable(table, result: RosterResult):
+    """The table's rows up to where the file breaks, if it does: that is told as the next
+    row's error (the people of the rows before it are made)."""
+    last = table.header_row
+    try:
+        for number, cells in table.rows:
+            last = number
+            yield number, cells
+    except (UnicodeDecodeError, ValueError, csv.Error) as exc:
+        reason = Message("the file cannot be read past row {row}: {error}", row=last, error=exc)
+        result.errors.append(RowError(last + 1, None, reason))
 
 
 class _Row:

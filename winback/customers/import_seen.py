@@ -14,7 +14,7 @@ import contextlib
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 MEMORY_KEYS = 200_000
 
@@ -51,6 +51,15 @@ class SeenKeys:
             self[key] = number
             return number
         return first
+
+    def first_rows(self, keys: Sequence[str], numbers: Sequence[int]) -> list[int]:
+        """``setdefault`` for a chunk's keys in file order: each key's first row. While the
+        keys fit in memory, one dict's ``setdefault`` per key in a comprehension (a chunk's
+        method calls per key were a tenth of an import's Python time)."""
+        recent = self.recent
+        if self._disk is None and len(recent) + len(keys) < self.memory_keys:
+            return [recent.setdefault(k, n) for k, n in zip(keys, numbers, strict=True)]
+        return [self.setdefault(k, n) for k, n in zip(keys, numbers, strict=True)]
 
     def forget_rows(self, numbers: Iterable[int]) -> None:
         """Forget the keys first met on these rows (a chunk the database refused: its rows are

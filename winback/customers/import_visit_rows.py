@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.bulk import insert_columns, one_of
+from db.bulk import found_among, insert_columns, one_of
 from winback import clock
 from winback.accounts.models import Staff
 from winback.customers import identifiers
@@ -173,32 +173,32 @@ def _parse_visits(ctx: ImportContext, chunk) -> list[tuple]:
     if late:
         undecided.update(k for k, d in enumerate(fields[_DATE - 1]) if d in late)
     rows = list(zip(numbers, *fields, strict=True))
+    checked = rows
+    if undecided:
+        checked = []
+        for k, row in enumerate(rows):
+            if k in undecided:
+                row = _parse_one(ctx, *chunk[k], latest)
+                if row is None:
+                    continue
+            checked.append(row)
+    if ctx.batch.key_derived:
+        checked = [(row[_NUMBER], derived_ro_number(row), *row[_VIN:]) for row in checked]
+    # Each key's first row in the file (this one, unless the key came before).
+    firsts = ctx.seen.first_rows([row[_RO] for row in checked], [row[_NUMBER] for row in checked])
     parsed = []
-    seen = ctx.seen
-    derived = ctx.batch.key_derived
-    for k, row in enumerate(rows):
-        if k in undecided:
-            row = _parse_one(ctx, *chunk[k], latest)
-            if row is None:
-                continue
+    for row, first in zip(checked, firsts, strict=True):
         number = row[_NUMBER]
-        if derived:
-            key = derived_ro_number(row)
-            row = (number, key, *row[_VIN:])
-            first = seen.setdefault(key, number)
-            if first != number:
-                vehicle = "vin" if row[_VIN] else "plate"
-                shown = " ".join(
-                    str(v) for v in (row[_VIN] or row[_PLATE], row[_DATE], row[_AMOUNT], row[_CATEGORY]) if v
-                )
-                report_problem(ctx, number, vehicle, encode("duplicate", first=first), shown)
-                continue
+        if first == number:
+            parsed.append(row)
+        elif ctx.batch.key_derived:
+            vehicle = "vin" if row[_VIN] else "plate"
+            shown = " ".join(
+                str(v) for v in (row[_VIN] or row[_PLATE], row[_DATE], row[_AMOUNT], row[_CATEGORY]) if v
+            )
+            report_problem(ctx, number, vehicle, encode("duplicate", first=first), shown)
         else:
-            first = seen.setdefault(row[_RO], number)
-            if first != number:
-                report_problem(ctx, number, "ro_number", encode("duplicate", first=first), row[_RO])
-                continue
-        parsed.append(row)
+            report_problem(ctx, number, "ro_number", encode("duplicate", first=first), row[_RO])
     return parsed
 
 
@@ -245,10 +245,7 @@ def _existing(s: Session, store_id: int, ros: list[str]) -> dict[str, ServiceVis
     in a first import there are none)."""
     if not ros:
         return {}
-    table = ServiceVisit.__table__
-    found = s.scalars(
-        select(table.c.ro_number).where(table.c.store_id == store_id, one_of(s, table.c.ro_number, ros))
-    ).all()
+    found = found_among(s, ServiceVisit.__table__, "ro_number", ros, store_id=store_id)
     if not found:
         return {}
     return {

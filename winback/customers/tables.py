@@ -151,12 +151,18 @@ def _csv_rows(path: Path, encoding: str, header_score, lines: int = 0) -> Table:
 def _find_header(rows: Iterator[tuple[int, list[Any]]], header_score):
     """The header is the row among the first few that names the most known columns."""
     first: list[tuple[int, list[Any]]] = []
-    for number, row in rows:
-        if _is_empty(row):
-            continue
-        first.append((number, row))
-        if len(first) >= HEADER_SEARCH_ROWS:
-            break
+    broken: Exception | None = None
+    try:
+        for number, row in rows:
+            if _is_empty(row):
+                continue
+            first.append((number, row))
+            if len(first) >= HEADER_SEARCH_ROWS:
+                break
+    except (UnicodeDecodeError, ValueError, csv.Error) as exc:  # the file breaks in its first rows
+        if not first:
+            raise NotATable("the file cannot be read: {error}", error=exc) from exc
+        broken = exc
     if not first:
         return None
     best = max(range(len(first)), key=lambda i: (header_score(first[i][1]), -i))
@@ -165,6 +171,8 @@ def _find_header(rows: Iterator[tuple[int, list[Any]]], header_score):
 
     def rest() -> Iterator[tuple[int, list[Any]]]:
         yield from first[best + 1 :]
+        if broken is not None:  # told by the reader of the rows, after those read before it
+            raise broken
         yield from rows
 
     return header, number, rest()
