@@ -17,7 +17,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from winback import clock, stores
+from winback import clock, collector, stores
 from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
@@ -420,15 +420,15 @@ def test_a_csv_that_breaks_half_way_keeps_the_rows_before_the_break(
 
 
 def test_the_collector_paused_by_an_import_is_left_as_it_was():
-    with imports.young_collections_only():
+    with collector.young_collections_only():
         assert not gc.isenabled()
-        with imports.young_collections_only():  # a second import at once
+        with collector.young_collections_only():  # a second import at once
             assert not gc.isenabled()
         assert not gc.isenabled()  # the first one still runs
     assert gc.isenabled()
     gc.disable()
     try:
-        with imports.young_collections_only():
+        with collector.young_collections_only():
             pass
         assert not gc.isenabled()  # paused by someone else before: not ours to enable
     finally:

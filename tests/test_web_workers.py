@@ -138,3 +138,19 @@ def test_a_port_in_use_is_told_in_one_line(tmp_path, workers):
         == f"winback: error: port {port} is already in use; choose another with --port or PORT"
     )
     assert "Traceback" not in r.stderr
+
+
+def test_the_served_app_leaves_the_heap_of_its_start_to_the_garbage_collector_no_more(db_url):
+    """What is alive once the app is made (modules, classes: for good) is frozen, so the
+    collector's full collections scan only what requests make."""
+    import gc
+
+    from fastapi import FastAPI
+
+    assert gc.get_freeze_count() == 0
+    try:
+        app = web_workers.serving_app()
+        assert isinstance(app, FastAPI)
+        assert gc.get_freeze_count() > 10_000  # the app's, SQLAlchemy's, FastAPI's objects
+    finally:
+        gc.unfreeze()

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from winback import clock
+from winback import clock, collector
 from winback.accounts.models import Store
 from winback.accounts.service import effective_settings
 from winback.actor import Actor
@@ -42,6 +42,11 @@ FOLLOW_UP_LOOKBACK_DAYS = 7
 def plan(*, session: Session, store_id: int, actor: Actor, as_of: date | None = None) -> dict[str, int]:
     """One pass of the care calendar for one store: fulfil, mark missed, make the items that
     enter the look-ahead window, and the touches due today. Returns counts."""
+    with collector.young_collections_only():  # a store's car histories are alive at once
+        return _plan(session=session, store_id=store_id, actor=actor, as_of=as_of)
+
+
+def _plan(*, session: Session, store_id: int, actor: Actor, as_of: date | None) -> dict[str, int]:
     store = session.get(Store, store_id)
     if store is None:
         raise NotFound("no store {store_id}", store_id=store_id)
@@ -54,11 +59,14 @@ def plan(*, session: Session, store_id: int, actor: Actor, as_of: date | None = 
         session=session, store_id=store_id, as_of=today, rules=rules, recent_since=recent_since
     )
     counts["mileage_flags"] = _record_flags(session, store_id, flags, today)
+    collector.collect_young()  # what reading the histories let go of
     held = holdout.for_month(
         session=session, store_id=store_id, month=today.strftime("%Y-%m"), cars=cars, rules=rules
     )
     rows = _item_rows(session, store, cars, held, today, rules)
     counts["items"] = _insert_items(session, rows)
+    del rows
+    collector.collect_young()
     # an item made today for a car already in today (or since it was due): closed before any touch
     counts["fulfilled"] += fulfil(session=session, store_id=store_id, today=today, rules=rules)
     counts.update(make_touches(session, store, cars, today, rules))

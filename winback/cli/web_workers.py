@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-APP = "app:create_app"
+APP = "winback.cli.web_workers:serving_app"
 # A worker that dies within this many seconds of its start is not started again.
 STARTUP_SECONDS = 10.0
 
@@ -37,6 +37,21 @@ class PortTaken(Exception):
 def balanced() -> bool:
     """Whether the kernel spreads connections over sockets bound with ``SO_REUSEPORT``."""
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def serving_app():
+    """The app as a server process serves it (uvicorn's factory): made, then everything alive
+    at that point (the modules of the app, SQLAlchemy, Prefect: most of the heap, for good)
+    moved out of the garbage collector's reach. Its full collections then scan only what the
+    requests made; before, one every ~300 requests scanned the whole heap (~0.15 s, half a
+    millisecond a request)."""
+    import gc
+
+    from app import create_app
+
+    app = create_app()
+    gc.freeze()
+    return app
 
 
 def serve(*, host: str, port: int, workers: int, log_level: str = "warning") -> None:

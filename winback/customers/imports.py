@@ -14,11 +14,9 @@ to commit and show progress: ``rows_done`` of ``rows_total``, an estimate until 
 from __future__ import annotations
 
 import csv
-import gc
 import hashlib
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from db.session import refresh_statistics
-from winback import clock
+from winback import clock, collector
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.config import get_settings
@@ -209,36 +207,20 @@ def _write_rows(ctx: ImportContext, table: Table, on_chunk) -> Message | None:
     chunk: list[tuple[int, list[Any]]] = []
     append = chunk.append
     last_read = table.header_row  # the file's number of the last row read with anything in it
-    with young_collections_only():
+    with collector.young_collections_only():
         try:
             for row in table.rows:  # (row number, cells); blank rows are dropped chunk by chunk
                 append(row)
                 if len(chunk) >= CHUNK:
                     last_read = _flush_chunk(ctx, writer, _not_blank(chunk), on_chunk) or last_read
                     chunk.clear()
-                    gc.collect(1)
+                    collector.collect_young()
         except (UnicodeDecodeError, ValueError, csv.Error) as exc:  # a CSV that breaks half-way
             # The rows read before the break are written; the message names the last one.
             last_read = _flush_chunk(ctx, writer, _not_blank(chunk), on_chunk) or last_read
             return Message("the file cannot be read past row {row}: {error}", row=last_read, error=exc)
         _flush_chunk(ctx, writer, _not_blank(chunk), on_chunk)
     return None
-
-
-@contextmanager
-def young_collections_only() -> Iterator[None]:
-    """Python's cyclic garbage collector paused but for its young generations, which the
-    import collects itself after each chunk. Left to itself, the collector scanned the whole
-    heap (every object of the app, SQLAlchemy and Prefect) again and again as a chunk's rows
-    piled up: a fifth of an import's time (1 s of 5 s for 200,000 repair orders). What only a
-    full collection frees waits for the end of the import; memory stays flat all the same."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:  # (an import in another thread that paused it first enables it at its end)
-            gc.enable()
 
 
 def _not_blank(block: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
