@@ -13,7 +13,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.bulk import read_rows
-from winback import clock
+from winback import clock, collector
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.customers.identifiers import (
@@ -40,6 +40,7 @@ from winback.customers.models import (
 # ---- the cleanup step --------------------------------------------------------------------
 
 
+@collector.young_collections_only()  # a set-based pass: winback/collector.py
 def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[str, int]:
     """Normalize and check phones, VINs and plates, propose merges for duplicates."""
     now = clock.now()

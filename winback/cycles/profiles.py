@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Float, String, and_, case, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from winback import collector
 from winback.actor import Actor
 from winback.customers import visits
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
@@ -192,6 +193,7 @@ def profile_analysis(*, session: Session, cycle_id: int) -> dict[str, Any]:
     }
 
 
+@collector.young_collections_only()  # a set-based pass: winback/collector.py
 def analyze_profiles(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, Any]:
     """分析调研对象: the profile analysis, stored on the cycle for its page; the stage moves on."""
     profile = profile_analysis(session=session, cycle_id=cycle_id)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from db.bulk import insert_rows, read_rows
-from winback import clock
+from winback import clock, collector
 from winback.actor import Actor
 from winback.analytics import service as analytics
 from winback.config import ProcessDefaults
@@ -33,6 +33,7 @@ from winback.cycles.service import advance, get_cycle
 from winback.months import age_years, rate_years, whole_months
 
 
+@collector.young_collections_only()  # a set-based pass: winback/collector.py
 def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
     """Apply the red lines to the archive and add the cycle's targets (set-based, idempotent).
 

@@ -11,7 +11,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from db.bulk import insert_rows, read_rows
-from winback import clock
+from winback import clock, collector
 from winback.accounts import staff_rules
 from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
@@ -32,6 +32,7 @@ from winback.surveys.models import (
 )
 
 
+@collector.young_collections_only()  # a set-based pass: winback/collector.py
 def assign_surveys(*, session: Session, cycle_id: int, actor: Actor) -> dict[str, int]:
     """Give every target of the cycle without a task to an advisor (idempotent).
 
