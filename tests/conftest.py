@@ -457,6 +457,25 @@ def _postgres_snapshot(name: str, url: str) -> _Snapshot:
     return _SNAPSHOTS[key]
 
 
+SMALL_CSV_CELL = 150_000  # characters: the CSV reader's limit under ``small_csv_limit``
+
+
+@pytest.fixture
+def small_csv_limit(monkeypatch) -> Iterator[int]:
+    """The CSV reader refuses a cell over ``SMALL_CSV_CELL`` characters (64 MB in use): a file
+    with a longer one breaks where it is, as a damaged export does."""
+    import csv
+
+    from winback.customers import import_cells
+
+    monkeypatch.setattr(import_cells, "CSV_READ_LIMIT", SMALL_CSV_CELL)
+    limit = csv.field_size_limit(SMALL_CSV_CELL)
+    try:
+        yield SMALL_CSV_CELL
+    finally:
+        csv.field_size_limit(limit)
+
+
 @pytest.fixture
 def session(db_url) -> Iterator[Session]:
     """A session of the app's factory on the test database (closed, not committed, after)."""

@@ -94,28 +94,22 @@ def test_a_staff_list_lands_its_good_rows_and_reports_every_problem_of_the_other
     assert created == 3
 
 
-def test_a_staff_list_that_breaks_half_way_makes_the_people_before_the_break(session, tmp_path, monkeypatch):
-    """A cell larger than the CSV reader takes (its limit lowered here) stops the file: the
-    rows before it are made, and the break is told as the next row's error."""
-    import csv
-
+def test_a_staff_list_that_breaks_half_way_makes_the_people_before_the_break(
+    session, tmp_path, small_csv_limit
+):
+    """A cell larger than the CSV reader takes (``small_csv_limit``) stops the file: the rows
+    before it are made, and the break is told as the next row's error."""
     from winback import roster, stores
     from winback.actor import Actor
-    from winback.customers import import_cells
 
-    monkeypatch.setattr(import_cells, "CSV_READ_LIMIT", 150_000)
     store = stores.create_store(session=session, code="D03", name="某某4S店", actor=Actor.system(label="t"))
     path = tmp_path / "员工.csv"
     path.write_text(
         f'姓名,工号,岗位\n王芳,wangfang,服务顾问\n李强,liqiang,"{"x" * 200_000}"\n', encoding="utf-8"
     )
-    limit = csv.field_size_limit(150_000)
-    try:
-        result = roster.import_roster(
-            session=session, store_id=store.id, source=path, filename=path.name, actor=Actor.system(label="t")
-        )
-    finally:
-        csv.field_size_limit(limit)
+    result = roster.import_roster(
+        session=session, store_id=store.id, source=path, filename=path.name, actor=Actor.system(label="t")
+    )
     assert [c[0] for c in result.created] == ["wangfang"]
     assert [(e.row_number, e.reason.translate("zh")) for e in result.errors] == [
         (3, "第 2 行之后的内容无法读取：field larger than field limit (150000)")

@@ -3,7 +3,6 @@ re-imports that change nothing, newer exports that update and record what change
 
 from __future__ import annotations
 
-import csv
 import gc
 import os
 import subprocess
@@ -22,7 +21,7 @@ from winback.accounts import service as accounts
 from winback.accounts.models import Role
 from winback.actor import Actor
 from winback.audit.models import AuditEvent
-from winback.customers import import_cells, import_columns, import_reports, imports
+from winback.customers import import_columns, import_reports, imports
 from winback.customers.models import (
     Customer,
     ImportKind,
@@ -384,10 +383,10 @@ def test_values_the_database_cannot_hold_are_row_errors(session, store, tmp_path
 
 @pytest.mark.parametrize("beyond_header_search", [False, True])
 def test_a_csv_that_breaks_half_way_keeps_the_rows_before_the_break(
-    session, store, tmp_path, monkeypatch, beyond_header_search
+    session, store, tmp_path, monkeypatch, small_csv_limit, beyond_header_search
 ):
-    """A cell larger than the CSV reader takes (here its limit lowered to 150,000 characters;
-    64 MB in use), like a damaged export, stops the file where it is:
+    """A cell larger than the CSV reader takes (``small_csv_limit``), like a damaged export,
+    stops the file where it is:
     the good rows before it land, also those of a chunk not yet written, and the message
     names the file's last row read, in both languages."""
     _archive(session, store)
@@ -402,12 +401,7 @@ def test_a_csv_that_breaks_half_way_keeps_the_rows_before_the_break(
     if beyond_header_search:  # the break after the rows read to find the header
         lines[4:4] = [f"RO-1{i},{vin},2024-02-{i:02d},100,1" for i in range(1, 13)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    monkeypatch.setattr(import_cells, "CSV_READ_LIMIT", 150_000)
-    limit = csv.field_size_limit(150_000)
-    try:
-        batch, _ = run(session, store, "visits", path)
-    finally:
-        csv.field_size_limit(limit)
+    batch, _ = run(session, store, "visits", path)
     assert batch.status == ImportStatus.failed
     assert gc.isenabled()  # the collector paused during the import runs again after a break
     good = 15 if beyond_header_search else 3
@@ -435,15 +429,10 @@ def test_the_collector_paused_by_an_import_is_left_as_it_was():
         gc.enable()
 
 
-def test_a_csv_that_breaks_in_its_first_row_is_not_a_table(session, store, tmp_path, monkeypatch):
-    monkeypatch.setattr(import_cells, "CSV_READ_LIMIT", 150_000)
+def test_a_csv_that_breaks_in_its_first_row_is_not_a_table(session, store, tmp_path, small_csv_limit):
     path = tmp_path / "broken_first.csv"
     path.write_text(f'工单号,"{"x" * 200_000}"\nRO-1,x\n', encoding="utf-8")
-    limit = csv.field_size_limit(150_000)
-    try:
-        batch, _ = run(session, store, "visits", path)
-    finally:
-        csv.field_size_limit(limit)
+    batch, _ = run(session, store, "visits", path)
     assert batch.status == ImportStatus.failed
     assert batch.message_text("en") == "the file cannot be read: field larger than field limit (150000)"
     assert batch.message_text("zh") == "文件无法读取：field larger than field limit (150000)"

@@ -33,6 +33,7 @@ measures) are ``plans/seeding.py``; complaints with the measures answering them 
 LAYERS: tuple[str, ...] = (
     "config",
     "clock",
+    "collector",
     "i18n",
     "labels",
     "errors",
