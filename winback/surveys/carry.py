@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from db.bulk import one_of
 from winback import clock
 from winback.actor import Actor
 from winback.audit import service as audit_service
@@ -43,7 +44,7 @@ def previous_tasks(
     still_open = list(
         session.scalars(
             select(SurveyTask.id).where(
-                SurveyTask.customer_id.in_(customer_ids),
+                one_of(session, SurveyTask.customer_id, customer_ids),
                 SurveyTask.cycle_id != cycle_id,
                 SurveyTask.status == SurveyStatus.open,
             )
@@ -53,7 +54,7 @@ def previous_tasks(
     latest = (
         select(SurveyTask.customer_id, func.max(SurveyTask.id))
         .where(
-            SurveyTask.customer_id.in_(customer_ids),
+            one_of(session, SurveyTask.customer_id, customer_ids),
             SurveyTask.cycle_id != cycle_id,
             SurveyTask.status == SurveyStatus.carried_over,
         )
@@ -83,12 +84,12 @@ def _close(session: Session, ids: list[int], actor: Actor, *, cycle_id: int, why
     now = clock.now()
     rows = session.execute(
         select(SurveyTask.id, SurveyTask.store_id, SurveyTask.customer_id, SurveyTask.cycle_id).where(
-            SurveyTask.id.in_(ids)
+            one_of(session, SurveyTask.id, ids)
         )
     ).all()
     session.execute(
         update(SurveyTask)
-        .where(SurveyTask.id.in_(ids), SurveyTask.status == SurveyStatus.open)
+        .where(one_of(session, SurveyTask.id, ids), SurveyTask.status == SurveyStatus.open)
         .values(
             status=SurveyStatus.carried_over,
             closed_at=now,
