@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from db.bulk import one_of
 from winback import clock
 from winback.accounts.models import Store
 from winback.accounts.service import effective_settings
@@ -38,7 +39,7 @@ def fulfil(*, session: Session, store_id: int, today: date, rules: ProcessDefaul
         return 0
     touches = session.execute(
         select(CareTouch.item_id, CareTouch.id, CareTouch.sent_at)
-        .where(CareTouch.item_id.in_(done), CareTouch.status == TouchStatus.sent)
+        .where(one_of(session, CareTouch.item_id, list(done)), CareTouch.status == TouchStatus.sent)
         .order_by(CareTouch.sent_at)
     ).all()
     for item_id, touch_id, sent_at in touches:
@@ -51,7 +52,7 @@ def fulfil(*, session: Session, store_id: int, today: date, rules: ProcessDefaul
     session.execute(update(CareItem), values)
     session.execute(
         update(CareTouch)
-        .where(CareTouch.item_id.in_(done), CareTouch.status == TouchStatus.pending)
+        .where(one_of(session, CareTouch.item_id, list(done)), CareTouch.status == TouchStatus.pending)
         .values(status=TouchStatus.cancelled)
     )
     return len(done)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from db.bulk import one_of
 from winback import clock
 from winback.accounts.models import Role, Staff
 from winback.accounts.service import staff_with_role
@@ -64,7 +65,7 @@ def remind_due_soon(*, session: Session, store_id: int, actor: Actor) -> int:
     if due_soon:
         session.execute(
             update(SurveyTask)
-            .where(SurveyTask.id.in_([t.id for t in due_soon]))
+            .where(one_of(session, SurveyTask.id, [t.id for t in due_soon]))
             .values(reminded_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -119,7 +120,7 @@ def escalate_overdue(*, session: Session, store_id: int, actor: Actor) -> int:
         )
     session.execute(
         update(SurveyTask)
-        .where(SurveyTask.id.in_([t.id for t in overdue]))
+        .where(one_of(session, SurveyTask.id, [t.id for t in overdue]))
         .values(escalated_at=now)
         .execution_options(synchronize_session=False)
     )
