@@ -26,7 +26,7 @@ from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleSta
 MIN_CARS_FOR_MEDIAN = 3
 
 
-@dataclass
+@dataclass(slots=True)
 class Flag:
     visit_id: int
     vehicle_id: int
@@ -34,7 +34,7 @@ class Flag:
     mileage: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Usage:
     km_per_day: float | None
     source: str  # "own" (its readings), "model" (median of its model), "store", "default"
@@ -74,7 +74,7 @@ def usage(
     return Usage(None, "", len(accepted), last[0], last[1]), flags, by_visit
 
 
-@dataclass
+@dataclass(slots=True)
 class History:
     vehicle_id: int
     customer_id: int
