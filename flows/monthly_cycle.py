@@ -7,7 +7,8 @@ cycle on when its condition holds (deadline passed, plan approved, three months 
 from __future__ import annotations
 
 from prefect import flow, task
-from prefect.runtime import deployment, flow_run
+from prefect.context import FlowRunContext
+from prefect.runtime import flow_run
 
 from flows.common import HOOKS, apply_as_of
 from flows.stages import analyze_profiles, archive_cleanup, assign_surveys, screen_targets
@@ -60,6 +61,13 @@ def cycle_for_store_on_worker(store_id: int, month: str, as_of: str | None) -> i
     return store_id
 
 
+def _deployed() -> bool:
+    """Whether this run is a deployment's (a worker runs it). Read from the run in memory:
+    ``prefect.runtime.deployment.get_id()`` asks the API for the run each time (0.1 s)."""
+    context = FlowRunContext.get()
+    return bool(context and context.flow_run and context.flow_run.deployment_id)
+
+
 @flow(name="monthly_cycle", flow_run_name="monthly cycle {month}", **HOOKS)
 def monthly_cycle(
     month: str | None = None, store_codes: list[str] | None = None, as_of: str | None = None
@@ -72,7 +80,7 @@ def monthly_cycle(
     apply_as_of(as_of)
     month = month or _current_month()
     store_ids = cycles.store_ids(store_codes)
-    if deployment.get_id():
+    if _deployed():
         futures = cycle_for_store_on_worker.map(store_ids, month=month, as_of=as_of)
         [f.result() for f in futures]
     else:

@@ -142,7 +142,7 @@ def stack(tmp_path):
         _wait(
             "the web app", lambda: httpx.get(f"{base}/login", timeout=2).status_code == 200, 60, [app, worker]
         )
-        yield base, app_db, logs
+        yield base, app_db, logs, api_url
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -159,7 +159,7 @@ def stack(tmp_path):
 
 
 def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
-    base, app_db, logs = stack
+    base, app_db, logs, api_url = stack
     with httpx.Client(base_url=base, headers={"Origin": base}, follow_redirects=False, timeout=30) as web:
         r = web.post("/login", data={"username": "admin", "password": "winback-demo"})
         assert r.status_code == 303
@@ -206,3 +206,14 @@ def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
         ).all()
     engine.dispose()
     assert len(parent) == 1 and parent[0][1]
+    # ... and the store's cycle was a run of its own deployment, on whichever worker was free
+    # (not run inside the month's run: monthly_cycle tells the two apart by its run's deployment)
+    engine = create_engine(app_db)
+    with engine.connect() as conn:
+        store_runs = conn.execute(
+            text("select prefect_flow_run_id from flow_runs where flow_name = 'cycle_for_store'")
+        ).all()
+    engine.dispose()
+    assert len(store_runs) == 1
+    run = httpx.get(f"{api_url}/flow_runs/{store_runs[0][0]}", timeout=10).json()
+    assert run["deployment_id"], run
