@@ -198,22 +198,19 @@ def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
         assert runs["assign_surveys"]["prefect_flow_run_id"] in page
         # ... linked to the Prefect UI, where the run's logs are
         assert f'/runs/flow-run/{runs["assign_surveys"]["prefect_flow_run_id"]}"' in page
-    # the parent run was created through run_deployment (the launcher's record has its id)
+    # the parent run was created through run_deployment (the launcher's record has its id),
+    # and the store's cycle was a run of its own deployment, on whichever worker was free (not
+    # run inside the month's run: monthly_cycle tells the two apart by its run's deployment)
     engine = create_engine(app_db)
     with engine.connect() as conn:
-        parent = conn.execute(
-            text("select state, prefect_flow_run_id from flow_runs where flow_name = 'monthly_cycle'")
-        ).all()
+        parent, store_runs = (
+            conn.execute(
+                text("select state, prefect_flow_run_id from flow_runs where flow_name = :flow"), {"flow": f}
+            ).all()
+            for f in ("monthly_cycle", "cycle_for_store")
+        )
     engine.dispose()
     assert len(parent) == 1 and parent[0][1]
-    # ... and the store's cycle was a run of its own deployment, on whichever worker was free
-    # (not run inside the month's run: monthly_cycle tells the two apart by its run's deployment)
-    engine = create_engine(app_db)
-    with engine.connect() as conn:
-        store_runs = conn.execute(
-            text("select prefect_flow_run_id from flow_runs where flow_name = 'cycle_for_store'")
-        ).all()
-    engine.dispose()
     assert len(store_runs) == 1
-    run = httpx.get(f"{api_url}/flow_runs/{store_runs[0][0]}", timeout=10).json()
+    run = httpx.get(f"{api_url}/flow_runs/{store_runs[0][1]}", timeout=10).json()
     assert run["deployment_id"], run
