@@ -154,3 +154,19 @@ def test_the_served_app_leaves_the_heap_of_its_start_to_the_garbage_collector_no
         assert gc.get_freeze_count() > 10_000  # the app's, SQLAlchemy's, FastAPI's objects
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.skipif(not web_workers.balanced(), reason="SO_REUSEPORT balancing is Linux's")
+def test_a_worker_that_fails_while_starting_stops_them_all_with_its_code():
+    """Real worker processes that cannot start (here uvicorn refuses the log level): the
+    supervisor stops the others and returns the code, which ``winback serve`` exits with."""
+    supervisor = web_workers.Supervisor(
+        host="127.0.0.1", port=_free_port(), workers=2, log_level="no-such-level"
+    )
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:  # (the supervisor installs its own handlers for these)
+        assert supervisor.run() == 1
+        assert not any(process.is_alive() for process, _ in supervisor.processes)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

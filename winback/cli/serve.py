@@ -37,7 +37,9 @@ def serve(
     if ui is not None:
         typer.echo(say("Prefect server and UI: {url}", url=ui))
     typer.echo(say("winback is serving on {url}  (Ctrl+C stops it)", url=f"http://{host}:{port}"))
-    web_workers.serve(host=host, port=port, workers=workers or get_settings().web_workers)
+    failed = web_workers.serve(host=host, port=port, workers=workers or get_settings().web_workers)
+    if failed is not None:  # its own error is in the output above
+        fail(say("a web process stopped while starting (exit code {code}); see its error above", code=failed))
 
 
 def demo(

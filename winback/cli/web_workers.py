@@ -54,17 +54,19 @@ def serving_app():
     return app
 
 
-def serve(*, host: str, port: int, workers: int, log_level: str = "warning") -> None:
-    """Serve the app on ``host:port`` from ``workers`` processes until Ctrl-C or SIGTERM."""
+def serve(*, host: str, port: int, workers: int, log_level: str = "warning") -> int | None:
+    """Serve the app on ``host:port`` from ``workers`` processes until Ctrl-C or SIGTERM.
+    Returns the exit code of a worker that died while starting (the supervisor then stopped
+    them all), else None."""
     import uvicorn
 
     if workers <= 1:
         uvicorn.run(APP, factory=True, host=host, port=port, log_level=log_level)
-        return
+        return None
     if not balanced():
         uvicorn.run(APP, factory=True, host=host, port=port, log_level=log_level, workers=workers)
-        return
-    Supervisor(host=host, port=port, workers=workers, log_level=log_level).run()
+        return None
+    return Supervisor(host=host, port=port, workers=workers, log_level=log_level).run()
 
 
 def check_free(host: str, port: int) -> None:
@@ -119,13 +121,14 @@ class Supervisor:
         self.context = multiprocessing.get_context("spawn")  # a fresh interpreter, as uvicorn's
         self.processes: list[tuple[multiprocessing.process.BaseProcess, float]] = []
         self.stopping = threading.Event()
+        self.failed: int | None = None  # the exit code of a worker that died while starting
 
     def _start(self) -> tuple[multiprocessing.process.BaseProcess, float]:
         process = self.context.Process(target=_worker, args=self.args, name="winback-web")
         process.start()
         return process, time.monotonic()
 
-    def run(self) -> None:
+    def run(self) -> int | None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stopping.set())
         self.processes = [self._start() for _ in range(self.count)]
@@ -134,16 +137,14 @@ class Supervisor:
                 self._keep_alive()
         finally:
             self._stop_all()
+        return self.failed
 
     def _keep_alive(self) -> None:
         for i, (process, started) in enumerate(self.processes):
             if process.is_alive():
                 continue
-            if time.monotonic() - started < STARTUP_SECONDS:
-                print(
-                    f"web worker {process.pid} exited with code {process.exitcode} while starting",
-                    file=sys.stderr,
-                )
+            if time.monotonic() - started < STARTUP_SECONDS:  # it would fail again: stop
+                self.failed = process.exitcode if process.exitcode else 1
                 self.stopping.set()
                 return
             self.processes[i] = self._start()
