@@ -251,7 +251,9 @@ def _existing(s: Session, store_id: int, ros: list[str]) -> dict[str, ServiceVis
     return {
         v.ro_number: v
         for v in s.scalars(
-            select(ServiceVisit).where(ServiceVisit.store_id == store_id, ServiceVisit.ro_number.in_(found))
+            select(ServiceVisit).where(
+                ServiceVisit.store_id == store_id, one_of(s, ServiceVisit.ro_number, found)
+            )
         )
     }
 
