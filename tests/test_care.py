@@ -352,6 +352,27 @@ def test_a_car_with_one_reading_drives_like_the_median_of_its_model(session, sto
     assert cars[single.id].usage.source == "model" and cars[single.id].usage.km_per_day == pytest.approx(30.0)
 
 
+def test_histories_read_in_small_batches_are_the_histories_read_whole(session, store, monkeypatch):
+    """The history is read a batch ahead (a thread fetches the next while the pass sums up this
+    one): a car whose repair orders straddle two batches is summed up once, whole."""
+    today = clock.today()
+    for n in (1, 4, 7, 2):
+        _car(
+            session,
+            store,
+            purchase=today - timedelta(days=1000),
+            readings=[(today - timedelta(days=900 - 100 * k), 5000 + 3000 * k, "保养") for k in range(n)],
+        )
+    session.commit()
+    whole, flags = forecasting.store_histories(session=session, store_id=store, as_of=today, rules=RULES)
+    monkeypatch.setattr(forecasting, "READ_BATCH", 3)
+    batched, batched_flags = forecasting.store_histories(
+        session=session, store_id=store, as_of=today, rules=RULES
+    )
+    assert batched == whole and batched_flags == flags
+    assert sorted(c.visits for c in batched.values() if c.visits) == [1, 2, 4, 7]
+
+
 def test_a_holdout_car_gets_nothing_and_the_draw_is_reproducible(session, store):
     today = clock.today()
     s = session.get(Store, store)

@@ -27,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 Variant = Literal["bg", "mbg"]
 
@@ -122,6 +122,35 @@ def log_likelihood(params: Params, x, t_x, T, variant: Variant = "mbg", weights=
     return ll if weights is None else ll * np.asarray(weights, dtype=float)
 
 
+def _gradient(params: Params, x, t_x, T, variant: Variant, weights) -> np.ndarray:
+    """d(sum of weighted log-likelihoods)/d(log r, log alpha, log a, log b), in closed form.
+
+    The likelihood is a log-sum of two terms (A1 alive through T, A2 gone after the last visit):
+    each term's derivative weighted by its share of the sum. d betaln(p, q)/dp = psi(p) - psi(p+q).
+    Given to the optimiser, it replaces the four extra likelihoods per step that a numerical
+    gradient costs (the fit is most of the care pass's time after its read)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    log_T, log_t = np.log(alpha + T), np.log(alpha + t_x)
+    shift = 1.0 if variant == "mbg" else 0.0  # MBG's extra dropout chance at time zero
+    # The two terms of the log-sum, without the parts they share (those cancel in the shares).
+    a1 = betaln(a, b + x + shift) - (r + x) * log_T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a2 = betaln(a + 1, b + x - 1 + shift) - (r + x) * log_t
+    if variant == "bg":
+        a2 = np.where(x > 0, a2, -np.inf)  # BG: no dropout before the first repeat visit
+    w2 = np.exp(a2 - np.logaddexp(a1, a2))
+    w1 = 1.0 - w2
+    psi_sum = digamma(a + b + x + shift)
+    with np.errstate(invalid="ignore"):
+        db2 = np.where(w2 > 0, digamma(np.maximum(b + x - 1 + shift, 1e-300)), 0.0)
+    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w1 * log_T - w2 * log_t
+    d_alpha = r / alpha - (r + x) * (w1 / (alpha + T) + w2 / (alpha + t_x))
+    d_a = w1 * digamma(a) + w2 * digamma(a + 1) - psi_sum - (digamma(a) - digamma(a + b))
+    d_b = w1 * digamma(b + x + shift) + w2 * db2 - psi_sum - (digamma(b) - digamma(a + b))
+    per_param = np.array([np.dot(weights, d) for d in (d_r, d_alpha, d_a, d_b)])
+    return per_param * np.array([r, alpha, a, b])
+
+
 def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit:
     """Maximum-likelihood estimates (optimised on the log scale, so all four stay positive).
 
@@ -136,23 +165,33 @@ def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit
     ux, ut, uT = uniq[:, 0], uniq[:, 1], uniq[:, 2]
     scale = float(np.max(uT)) or 1.0  # work in units of the longest history: better conditioned
 
+    ut, uT = ut / scale, uT / scale
+
     def nll(theta: np.ndarray) -> float:
         r, alpha, a, b = np.exp(theta)
-        value = -np.sum(log_likelihood(Params(r, alpha, a, b), ux, ut / scale, uT / scale, variant, counts))
+        value = -np.sum(log_likelihood(Params(r, alpha, a, b), ux, ut, uT, variant, counts))
         return float(value) if np.isfinite(value) else 1e300
+
+    def nll_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value = nll(theta)
+        if value >= 1e300:
+            return value, np.zeros(4)
+        grad = -_gradient(Params(*np.exp(theta)), ux, ut, uT, variant, counts)
+        return value, grad if np.all(np.isfinite(grad)) else np.zeros(4)
 
     s = start or Params(1.0, 1.0, 1.0, 1.0)
     theta0 = np.log([s.r, s.alpha / scale, s.a, s.b])
     # Bounded (e^-9..e^9): a store where nobody ever dropped out drives a to 0 and b to
     # infinity; the bounds keep the scores finite (P(alive) ~ 1, as the data say).
     best = minimize(
-        nll,
+        nll_and_gradient,
         theta0,
+        jac=True,
         method="L-BFGS-B",
         bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
         options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 2000},
     )
-    if not best.success:  # a rough surface: the simplex does not need gradients
+    if not _at_optimum(best):  # a rough surface: the simplex does not need gradients
         simplex = minimize(
             nll,
             best.x,
@@ -172,9 +211,23 @@ def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit
         params=params,
         log_likelihood=ll,
         n=int(len(x)),
-        converged=bool(best.success),
+        converged=bool(best.success) or _at_optimum(best),
         at_bounds=at_bounds,
     )
+
+
+def _at_optimum(best) -> bool:
+    """L-BFGS-B's own verdict, or: it stopped in a line search (the likelihood of thousands of
+    histories cannot be summed to 1e-13, its ftol) where the gradient, bounds allowing, is flat
+    to a ten-millionth of the likelihood: the optimum, to more digits than the data hold."""
+    if best.success:
+        return True
+    if getattr(best, "jac", None) is None or not np.isfinite(best.fun):
+        return False
+    g = np.array(best.jac, dtype=float)
+    g[(best.x >= LOG_BOUND - 1e-9) & (g < 0)] = 0.0  # pressing on the upper bound
+    g[(best.x <= -LOG_BOUND + 1e-9) & (g > 0)] = 0.0  # pressing on the lower bound
+    return bool(np.max(np.abs(g)) <= 1e-7 * max(1.0, abs(best.fun)))
 
 
 def p_alive(params: Params, x, t_x, T, variant: Variant = "mbg") -> np.ndarray:

@@ -99,23 +99,40 @@ def _item_rows(
     sched = schedules.load(session=session, store_id=store.id, rules=rules)
     now = clock.now()
     rows: list[dict[str, Any]] = []
+    open_ = CareStatus.open.value
     for car in cars.values():
-        for kind, key, due, basis, forecast, source_id in _due_items(car, sched, today, rules):
-            if oldest <= due <= horizon:
-                rows.append(
-                    dict(store_id=store.id, vehicle_id=car.vehicle_id, customer_id=car.customer_id)
-                    | dict(kind=kind.value, key=key, due_on=due, basis=basis, forecast=forecast)
-                    | dict(holdout=car.vehicle_id in held, status=CareStatus.open.value, created_on=today)
-                    | dict(source_id=source_id, created_at=now)
-                )
+        for kind, key, due, basis, forecast, source_id in _due_items(
+            car, sched, today, rules, oldest, horizon
+        ):
+            rows.append(
+                {
+                    "store_id": store.id,
+                    "vehicle_id": car.vehicle_id,
+                    "customer_id": car.customer_id,
+                    "kind": kind.value,
+                    "key": key,
+                    "due_on": due,
+                    "basis": basis,
+                    "forecast": forecast,
+                    "holdout": car.vehicle_id in held,
+                    "status": open_,
+                    "created_on": today,
+                    "source_id": source_id,
+                    "created_at": now,
+                }
+            )
     rows += _complaint_rows(session, store.id, cars, held, today, rules, now)
     return rows
 
 
-def _due_items(car: forecasting.History, sched, today: date, rules: ProcessDefaults):
-    """``(kind, key, due, basis, forecast, source_id)`` of each care item of one car: the next
-    maintenance, the inspection, each insurance end, the warranty end and the follow-up calls of
-    its recent repair orders. Pure: the car's history and the rules in, the dates out."""
+def _due_items(
+    car: forecasting.History, sched, today: date, rules: ProcessDefaults, oldest: date, horizon: date
+):
+    """``(kind, key, due, basis, forecast, source_id)`` of each care item of one car due between
+    ``oldest`` and ``horizon``: the next maintenance, the inspection, each insurance end, the
+    warranty end and the follow-up calls of its recent repair orders. Pure: the car's history
+    and the rules in, the dates out. (The window is checked before an item's words are made:
+    most of a store's cars have nothing due in it.)"""
     u = car.usage
     m = schedules.maintenance_due(
         schedule=sched.of(car.model, car.grade),
@@ -127,7 +144,7 @@ def _due_items(car: forecasting.History, sched, today: date, rules: ProcessDefau
         reading_km=u.last_km,
         km_per_day=u.km_per_day,
     )
-    if m is not None:
+    if m is not None and oldest <= m.due_on <= horizon:
         forecast = {
             "number": m.number,
             "target_km": m.target_km,
@@ -144,8 +161,9 @@ def _due_items(car: forecasting.History, sched, today: date, rules: ProcessDefau
         valid_until=car.inspection_valid_until,
         as_of=today,
         rules=rules,
+        rule=sched.inspection,
     )
-    if inspection is not None:
+    if inspection is not None and oldest <= inspection.due_on <= horizon:
         due = inspection.due_on
         yield (
             CareKind.inspection,
@@ -163,13 +181,17 @@ def _due_items(car: forecasting.History, sched, today: date, rules: ProcessDefau
         if end is not None:
             policies.setdefault(end, []).append(policy)
     for end, names in policies.items():  # one reminder when both policies end the same day
-        yield CareKind.insurance, f"insurance:{end.isoformat()}", end, "date", {"policies": names}, None
+        if oldest <= end <= horizon:
+            yield CareKind.insurance, f"insurance:{end.isoformat()}", end, "date", {"policies": names}, None
     if car.warranty_end is not None and car.warranty_end >= today:
         due = max(car.warranty_end - timedelta(days=rules.care_warranty_lead_days), today)
-        end = car.warranty_end.isoformat()
-        yield CareKind.warranty_end, f"warranty_end:{end}", due, "date", {"warranty_end": end}, None
+        if due <= horizon:
+            end = car.warranty_end.isoformat()
+            yield CareKind.warranty_end, f"warranty_end:{end}", due, "date", {"warranty_end": end}, None
     for visit_id, day, advisor in car.recent_visits:
         due = day + timedelta(days=rules.care_follow_up_days)
+        if not oldest <= due <= horizon:
+            continue
         forecast = {"visit_on": day.isoformat(), "advisor_id": advisor}
         yield CareKind.follow_up_call, f"follow_up_call:{visit_id}", due, "date", forecast, visit_id
 

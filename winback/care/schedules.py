@@ -44,8 +44,15 @@ class Schedule:
 class Schedules:
     """A store's schedules: a model's row wins over its grade's, which wins over the defaults."""
 
-    def __init__(self, default: Schedule, by_model: dict[str, Schedule], by_grade: dict[str, Schedule]):
+    def __init__(
+        self,
+        default: Schedule,
+        by_model: dict[str, Schedule],
+        by_grade: dict[str, Schedule],
+        inspection: tuple | None = None,
+    ):
         self.default, self.by_model, self.by_grade = default, by_model, by_grade
+        self.inspection = inspection  # ``inspection_rule`` of the store's settings
 
     def of(self, model: str | None, grade: str | None) -> Schedule:
         return self.by_model.get(model or "") or self.by_grade.get(grade or "") or self.default
@@ -69,7 +76,7 @@ def load(*, session: Session, store_id: int, rules: ProcessDefaults) -> Schedule
             by_model[row.model] = s
         elif row.grade:
             by_grade[row.grade] = s
-    return Schedules(default_schedule(rules), by_model, by_grade)
+    return Schedules(default_schedule(rules), by_model, by_grade, inspection_rule(rules))
 
 
 @dataclass(frozen=True)
@@ -120,9 +127,12 @@ def inspection_due(*, registered: date, as_of: date, rules: ProcessDefaults) -> 
 
     Years in ``care_inspection_years`` up to ``care_inspection_yearly_after``; then yearly up to
     ``care_inspection_half_yearly_after``; then every six months."""
-    return _inspection_due(
-        registered,
-        as_of,
+    return _inspection_due(registered, as_of, *inspection_rule(rules))
+
+
+def inspection_rule(rules: ProcessDefaults) -> tuple:
+    """The inspection settings as ``_inspection_due`` takes them (a pass makes it once)."""
+    return (
         tuple(sorted(rules.care_inspection_years)),
         frozenset(rules.care_inspection_onsite_years),
         rules.care_inspection_yearly_after,
@@ -164,6 +174,7 @@ def next_inspection(
     valid_until: date | None,
     as_of: date,
     rules: ProcessDefaults,
+    rule: tuple | None = None,
 ) -> InspectionDue | None:
     """The car's next inspection: the imported validity date (检验有效期至) while it is recent,
     else the rule counted from the registration date (初次登记日期), else from the purchase.
@@ -175,5 +186,5 @@ def next_inspection(
     start, source = (registered_on, "registered") if registered_on else (purchase, "purchase")
     if start is None:
         return None
-    due, onsite = inspection_due(registered=start, as_of=as_of, rules=rules)
+    due, onsite = _inspection_due(start, as_of, *(rule or inspection_rule(rules)))
     return InspectionDue(due, "rule", {"onsite": onsite, "source": source})

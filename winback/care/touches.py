@@ -59,10 +59,10 @@ def _advisors(session: Session, store_id: int) -> set[int]:
 def _step_now(due: date, today: date, steps: list[int]) -> int | None:
     """The touch of the sequence whose day has come (the latest one passed), None when the due
     date has passed or the first touch is still ahead."""
-    passed = [s for s in steps if today >= due - timedelta(days=s)]
-    if due < today or not passed:
+    days_left = (due - today).days
+    if days_left < 0:
         return None
-    return min(passed)
+    return min((s for s in steps if s >= days_left), default=None)
 
 
 def make_touches(
