@@ -124,7 +124,9 @@ def run_floor(path: Path, data_dir: Path, imports: str = IMPORTS_ALL) -> float:
     the app's and Prefect's imports (a command's floor before any work); with
     ``IMPORTS_WITHOUT_PREFECT``, the same without Prefect's."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", imports], check=True, env=_cli_env(path, data_dir), cwd=ROOT)
+    # Ended as a command that succeeds ends (winback/cli/leave.py): without the finalization.
+    code = f"{imports}; import os; os._exit(0)"
+    subprocess.run([sys.executable, "-c", code], check=True, env=_cli_env(path, data_dir), cwd=ROOT)
     return time.perf_counter() - t0
 
 

@@ -142,6 +142,39 @@ def test_a_good_call_still_exits_0(cli_env):
     assert r.returncode == 0 and r.stderr == "" and '"survey_deadline_days": 7' in r.stdout
 
 
+def test_a_command_that_ends_well_leaves_its_output_and_its_database_whole(cli_env):
+    """A command that succeeds ends without the interpreter's finalization (winback/cli/leave.py):
+    what it printed still arrives through a pipe, and what it wrote is in the database file
+    itself (SQLite's write-ahead log folded back), so a copy of that file alone holds it."""
+    env, tmp = cli_env
+    r = subprocess.run(
+        [sys.executable, "-m", "winback.cli", "store", "set", "S01", "survey_deadline_days", "9"],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and r.stderr == "" and r.stdout.strip(), (r.stdout, r.stderr)
+    wal = tmp / "winback.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    shutil.copyfile(tmp / "winback.db", tmp / "copy.db")  # the file alone, no log beside it
+    engine = create_engine(f"sqlite:///{tmp / 'copy.db'}")
+    with engine.connect() as conn:
+        settings = conn.exec_driver_sql("SELECT settings FROM stores WHERE code = 'S01'").scalar()
+    engine.dispose()
+    assert '"survey_deadline_days": 9' in settings.replace('":9', '": 9')
+    shown = subprocess.run(
+        [sys.executable, "-m", "winback.cli", "store", "show", "S01"],
+        env=env,
+        cwd=tmp,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0 and shown.stdout.rstrip().endswith("}"), shown.stdout[-200:]
+
+
 def test_an_english_reader_gets_the_same_errors_in_english(cli_env):
     env, tmp = cli_env
     for args, said in (

@@ -13,6 +13,7 @@ import typer
 
 from winback.cli import audit, backup, care, clock, cycle, database, failures, imports, serve, staff, store
 from winback.cli.common import cli_locale, say
+from winback.cli.leave import leave
 
 app = typer.Typer(
     add_completion=False,
@@ -53,6 +54,7 @@ def _options(
 
 
 def main() -> None:
+    """The process's entry point (the ``winback`` script): it ends the process."""
     from winback.errors import DomainError
 
     try:
@@ -80,4 +82,4 @@ def main() -> None:
     except Exception as exc:  # a CLI user gets one line; the details go to the log file
         typer.echo("winback: error: " + failures.unexpected_error_message(exc), err=True)
         sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    leave(code if isinstance(code, int) else 0)  # without the interpreter's finalization (leave.py)
