@@ -11,10 +11,13 @@ is waited for, as at any exit).
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 import threading
 from typing import NoReturn
+
+log = logging.getLogger(__name__)
 
 
 def leave(code: int = 0) -> NoReturn:
@@ -23,6 +26,9 @@ def leave(code: int = 0) -> NoReturn:
         sys.exit(code)  # a worker thread is still at work: the normal exit joins it first
     try:
         _close_database()
+    except Exception:  # the command's work is committed; a pool that will not close changes nothing
+        log.debug("could not close the database's connections at exit", exc_info=True)
+    try:
         atexit._run_exitfuncs()  # every handler, last registered first, as at a normal exit
     finally:
         for stream in (sys.stdout, sys.stderr):
