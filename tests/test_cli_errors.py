@@ -142,11 +142,18 @@ def test_a_good_call_still_exits_0(cli_env):
     assert r.returncode == 0 and r.stderr == "" and '"survey_deadline_days": 7' in r.stdout
 
 
-def test_a_command_that_ends_well_leaves_its_output_and_its_database_whole(cli_env):
+def test_a_command_that_ends_well_leaves_its_output_and_its_database_whole(cli_env, tmp_path):
     """A command that succeeds ends without the interpreter's finalization (winback/cli/leave.py):
     what it printed still arrives through a pipe, and what it wrote is in the database file
     itself (SQLite's write-ahead log folded back), so a copy of that file alone holds it."""
-    env, tmp = cli_env
+    shared_env, shared = cli_env
+    tmp = tmp_path  # a database of its own: the module's other tests read S01's settings
+    shutil.copyfile(shared / "winback.db", tmp / "winback.db")
+    env = {
+        **shared_env,
+        "WINBACK_DATABASE_URL": f"sqlite:///{tmp / 'winback.db'}",
+        "WINBACK_DATA_DIR": str(tmp),
+    }
     r = subprocess.run(
         [sys.executable, "-m", "winback.cli", "store", "set", "S01", "survey_deadline_days", "9"],
         env=env,
