@@ -128,7 +128,7 @@ def _gradient(params: Params, x, t_x, T, variant: Variant, weights) -> np.ndarra
     The likelihood is a log-sum of two terms (A1 alive through T, A2 gone after the last visit):
     each term's derivative weighted by its share of the sum. d betaln(p, q)/dp = psi(p) - psi(p+q).
     Given to the optimiser, it replaces the four extra likelihoods per step that a numerical
-    gradient costs (the fit is most of the care pass's time after its read)."""
+    gradient costs (a store's fit: 355 likelihoods and 0.15-0.18 s before, 53 and 0.06 s)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     log_T, log_t = np.log(alpha + T), np.log(alpha + t_x)
     shift = 1.0 if variant == "mbg" else 0.0  # MBG's extra dropout chance at time zero
@@ -211,7 +211,7 @@ def fit(x, t_x, T, variant: Variant = "mbg", start: Params | None = None) -> Fit
         params=params,
         log_likelihood=ll,
         n=int(len(x)),
-        converged=bool(best.success) or _at_optimum(best),
+        converged=_at_optimum(best),
         at_bounds=at_bounds,
     )
 
