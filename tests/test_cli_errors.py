@@ -4,6 +4,7 @@ stores, through a real subprocess of the installed command."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -170,7 +171,7 @@ def test_a_command_that_ends_well_leaves_its_output_and_its_database_whole(cli_e
     with engine.connect() as conn:
         settings = conn.exec_driver_sql("SELECT settings FROM stores WHERE code = 'S01'").scalar()
     engine.dispose()
-    assert '"survey_deadline_days": 9' in settings.replace('":9', '": 9')
+    assert json.loads(settings)["survey_deadline_days"] == 9
     shown = subprocess.run(
         [sys.executable, "-m", "winback.cli", "store", "show", "S01"],
         env=env,

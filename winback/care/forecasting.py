@@ -124,7 +124,7 @@ class History:
         if self.first_visit is None or self.last_visit is None:
             return 0.0
         years = max((self.last_visit - self.first_visit).days / 365.25, 1.0)
-        return float(self.spend) / years
+        return self.spend / years
 
 
 def history_statement(*, store_id: int, as_of: date):
