@@ -19,7 +19,8 @@ SQL (on a shared machine the wall time mostly measures the neighbours).
 The shape: a third of the cars came once; visit counts otherwise spread widely (mean ~13);
 two in a thousand are fleet cars with 100-200 repair orders; most of the archive long lost;
 km/day log-normal around 35; 1 % of mileage readings are typos (a dropped or added digit);
-three quarters of the cars carry imported insurance dates. Each run rolls back nothing: the
+three quarters of the cars carry imported insurance dates. The archive is written as ``winback
+import`` leaves it: phones, VINs and check digits checked on the way in and marked as checked. Each run rolls back nothing: the
 database is regenerated per run.
 """
 
@@ -44,6 +45,7 @@ from winback import clock
 from winback.accounts.models import Role, Staff, StaffRole, Store
 from winback.actor import Actor
 from winback.care import forecasting, planning
+from winback.customers import identifiers
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
 
 AS_OF = date(2026, 11, 2)
@@ -117,13 +119,14 @@ def generate(url: str, cars: int, seed: int = 19, stores: int = 1) -> int:
                     "dms_code": f"C{c}",
                     "name": f"客户{c}",
                     "phone": f"13{rng.randint(100000000, 999999999)}",
-                    "phone_valid": rng.random() > 0.03,
+                    "phone_valid": rng.random() > 0.03,  # 3 % of the numbers typed a digit short
                     "do_not_call": rng.random() < 0.01,
                     "advisor_id": rng.choice(advisors) if rng.random() < 0.6 else None,
                     "customer_type": "private",
                     "created_at": now,
                 }
             )
+            _as_imported(bc[-1])
             anniversary = buy + timedelta(days=365 * max(1, math.ceil((AS_OF - buy).days / 365)))
             insured = rng.random() < 0.75
             bv.append(
@@ -143,6 +146,7 @@ def generate(url: str, cars: int, seed: int = 19, stores: int = 1) -> int:
                     "created_at": now,
                 }
             )
+            _as_imported_vehicle(bv[-1])
             n = visits_of(rng)
             kmpd = rng.lognormvariate(math.log(35), 0.5)
             # most of the archive is long lost: visits stop somewhere in the car's life
@@ -184,6 +188,23 @@ def generate(url: str, cars: int, seed: int = 19, stores: int = 1) -> int:
                 bc, bv, bs = [], [], []
     engine.dispose()
     return ro
+
+
+def _as_imported(customer: dict) -> None:
+    """The customer as ``winback import`` leaves it: the phone checked on the way in
+    (``phone_valid`` from the number itself, ``phone_checked`` set), so the next archive cleanup
+    checks only what changed since, as it does for an imported archive."""
+    if not customer["phone_valid"]:
+        customer["phone"] = customer["phone"][:10]
+    customer["phone_valid"] = identifiers.phone_is_valid(customer["phone"])
+    customer["phone_checked"] = customer["phone"]
+
+
+def _as_imported_vehicle(vehicle: dict) -> None:
+    """The vehicle as ``winback import`` leaves it: VIN and check digit checked, marked."""
+    vehicle["vin_valid"] = identifiers.vin_is_valid(vehicle["vin"])
+    vehicle["vin_check_digit_ok"] = identifiers.vin_check_digit_ok(vehicle["vin"])
+    vehicle["identifiers_checked"] = identifiers.identifiers_marker(vehicle["vin"], None)
 
 
 def _bulk(conn, table, rows: list[dict]) -> None:

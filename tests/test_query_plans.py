@@ -303,7 +303,7 @@ def test_an_import_leaves_the_statistics_current(session, store):
 @pytest.mark.parametrize("with_statistics", [False, True])
 def test_both_shapes_of_the_per_vehicle_passes_agree(session, demo_store, with_statistics):
     """PostgreSQL's shape (the store's range grouped first) gives what the per-vehicle shape
-    gives, figure for figure (the last repair order's shape uses DISTINCT ON: PostgreSQL only)."""
+    gives, figure for figure (the last repair order taken by an ordered aggregate: PostgreSQL only)."""
     if with_statistics:
         refresh_statistics(session)
     as_of = clock.today()
@@ -321,7 +321,14 @@ def test_both_shapes_of_the_per_vehicle_passes_agree(session, demo_store, with_s
     assert read(vehicle_visits.last_visit_dates(store_id=demo_store, as_of=as_of)) == read(
         vehicle_visits.last_visit_dates(store_id=demo_store, as_of=as_of, postgresql=True)
     )
-    if postgresql:
+    if postgresql:  # the ordered aggregate that takes the last repair order is PostgreSQL's
         assert read(vehicle_visits.last_visits(store_id=demo_store, as_of=as_of)) == read(
             vehicle_visits.last_visits(store_id=demo_store, as_of=as_of, postgresql=True)
         )
+        with_last = read(vehicle_visits.totals(store_id=demo_store, as_of=as_of, last_order=True))
+        assert with_last == read(
+            vehicle_visits.totals(store_id=demo_store, as_of=as_of, last_order=True, postgresql=True)
+        )
+        plain = read(vehicle_visits.totals(store_id=demo_store, as_of=as_of))
+        assert {r[:-1] for r in with_last} == plain
+        assert len({r[-1] for r in with_last}) == len(with_last)

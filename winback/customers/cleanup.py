@@ -44,30 +44,24 @@ from winback.customers.models import (
 def cleanup_archive(*, session: Session, store_id: int, actor: Actor) -> dict[str, int]:
     """Normalize and check phones, VINs and plates, propose merges for duplicates."""
     now = clock.now()
-    customers = session.scalar(
-        select(func.count(Customer.id)).where(
-            Customer.store_id == store_id, Customer.merged_into_id.is_(None)
-        )
-    )
     phones_checked, phones_changed = _recheck_phones(session, store_id)
     vehicles_checked, vins_changed = _recheck_vehicles(session, store_id)
-    vehicles = session.scalar(select(func.count(Vehicle.id)).where(Vehicle.store_id == store_id))
     proposed = propose_merges(session=session, store_id=store_id, now=now)
-    quality = data_quality(session=session, store_id=store_id)
+    customers, vehicles = _customer_figures(session, store_id), _vehicle_figures(session, store_id)
     summary = {
-        "customers": customers,
+        "customers": customers["total"],
         "phones_checked": phones_checked,
-        "vehicles": vehicles,
+        "vehicles": vehicles["total"],
         "vehicles_checked": vehicles_checked,
         "phones_changed": phones_changed,
         "vins_changed": vins_changed,
-        "bad_phones": quality["invalid"]["phone"],
-        "bad_vins": quality["invalid"]["vin"],
-        "vin_check_digit_failed": quality["invalid"]["vin_check_digit"],
-        "bad_plates": quality["invalid"]["plate"],
+        "bad_phones": customers["bad_phone"],
+        "bad_vins": vehicles["bad_vin"],
+        "vin_check_digit_failed": vehicles["bad_check_digit"],
+        "bad_plates": vehicles["bad_plate"],
         "merges_proposed": proposed,
-        "merges_pending": quality["duplicates_pending"],
-        "vehicles_excluded": quality["vehicles_excluded"],
+        "merges_pending": _merges_pending(session, store_id),
+        "vehicles_excluded": vehicles["excluded"],
         # repair orders whose mileage the care forecast ignores (lower than before, or a jump)
         "mileage_typos": _mileage_typos(session, store_id),
     }
@@ -110,6 +104,8 @@ def _recheck_phones(session: Session, store_id: int) -> tuple[int, int]:
         ok = phone_is_valid(norm) and reported_wrong is None
         if norm != phone or ok != valid:
             fixes.append({"_id": cid, "phone": norm, "phone_valid": ok})
+    if not rows:
+        return 0, 0  # nothing changed since the last run (the statement below would match nothing)
     _update_by_id(session, Customer, fixes)
     # Every other number read above was found as it stands: remember it as checked, in one
     # statement (the fixed ones now equal their normalized form too).
@@ -170,6 +166,8 @@ def _recheck_vehicles(session: Session, store_id: int) -> tuple[int, int]:
             pvalid,
         ):
             vfixes.append({"_id": vid, **new})
+    if not vin_rows:
+        return 0, 0  # nothing changed since the last run
     _update_by_id(session, Vehicle, vfixes)
     # Every vehicle read above is now checked as it stands (the fixed ones with their new plate).
     session.execute(
@@ -198,41 +196,67 @@ VEHICLE_FIELDS = ("plate", "purchase_date")
 
 def data_quality(*, session: Session, store_id: int) -> dict[str, Any]:
     """Completeness (percent filled) of each field, invalid counts, duplicates pending."""
-    live = (Customer.store_id == store_id) & Customer.merged_into_id.is_(None)
-    c_total = session.scalar(select(func.count()).where(live)) or 0
-    c_counts = session.execute(
-        select(*[func.count(getattr(Customer, f)) for f in CUSTOMER_FIELDS]).where(live)
-    ).one()
-    v_total = session.scalar(select(func.count()).where(Vehicle.store_id == store_id)) or 0
-    v_counts = session.execute(
-        select(*[func.count(getattr(Vehicle, f)) for f in VEHICLE_FIELDS]).where(Vehicle.store_id == store_id)
-    ).one()
+    customers, vehicles = _customer_figures(session, store_id), _vehicle_figures(session, store_id)
+    c_total, v_total = customers["total"], vehicles["total"]
 
     def pct(n: int, total: int) -> float:
         return round(100.0 * n / total, 1) if total else 0.0
 
-    def count(*where) -> int:
-        return int(session.scalar(select(func.count()).where(*where)) or 0)
-
     return {
-        "customers": int(c_total),
-        "vehicles": int(v_total),
-        "visits": count(ServiceVisit.store_id == store_id),
+        "customers": c_total,
+        "vehicles": v_total,
+        "visits": int(session.scalar(select(func.count()).where(ServiceVisit.store_id == store_id)) or 0),
         "completeness": {
-            **{f: pct(n, c_total) for f, n in zip(CUSTOMER_FIELDS, c_counts)},
-            **{f: pct(n, v_total) for f, n in zip(VEHICLE_FIELDS, v_counts)},
+            **{f: pct(customers[f], c_total) for f in CUSTOMER_FIELDS},
+            **{f: pct(vehicles[f], v_total) for f in VEHICLE_FIELDS},
         },
         "invalid": {
-            "phone": count(live, Customer.phone_valid.is_(False)),
-            "vin": count(Vehicle.store_id == store_id, Vehicle.vin_valid.is_(False)),
-            "vin_check_digit": count(Vehicle.store_id == store_id, Vehicle.vin_check_digit_ok.is_(False)),
-            "plate": count(Vehicle.store_id == store_id, Vehicle.plate_valid.is_(False)),
+            "phone": customers["bad_phone"],
+            "vin": vehicles["bad_vin"],
+            "vin_check_digit": vehicles["bad_check_digit"],
+            "plate": vehicles["bad_plate"],
         },
-        "duplicates_pending": count(
-            MergeProposal.store_id == store_id, MergeProposal.status == MergeStatus.pending
-        ),
-        "vehicles_excluded": count(Vehicle.store_id == store_id, Vehicle.status != VehicleStatus.active),
+        "duplicates_pending": _merges_pending(session, store_id),
+        "vehicles_excluded": vehicles["excluded"],
     }
+
+
+def _counted(session: Session, where, **figures) -> dict[str, int]:
+    """Each of ``figures`` (a name and an aggregate) over the rows ``where`` holds, and
+    ``total``: one statement (the cleanup's figures were a dozen scans of the store's rows)."""
+    row = session.execute(
+        select(func.count().label("total"), *(f.label(n) for n, f in figures.items())).where(where)
+    ).one()
+    return {k: int(v or 0) for k, v in row._mapping.items()}
+
+
+def _customer_figures(session: Session, store_id: int) -> dict[str, int]:
+    """The store's live customers: ``total``, each field's filled count, ``bad_phone``."""
+    return _counted(
+        session,
+        (Customer.store_id == store_id) & Customer.merged_into_id.is_(None),
+        **{f: func.count(getattr(Customer, f)) for f in CUSTOMER_FIELDS},
+        bad_phone=func.count().filter(Customer.phone_valid.is_(False)),
+    )
+
+
+def _vehicle_figures(session: Session, store_id: int) -> dict[str, int]:
+    """The store's vehicles: ``total``, each field's filled count, the invalid identifiers and
+    ``excluded`` (sold, scrapped, moved away)."""
+    return _counted(
+        session,
+        Vehicle.store_id == store_id,
+        **{f: func.count(getattr(Vehicle, f)) for f in VEHICLE_FIELDS},
+        bad_vin=func.count().filter(Vehicle.vin_valid.is_(False)),
+        bad_check_digit=func.count().filter(Vehicle.vin_check_digit_ok.is_(False)),
+        bad_plate=func.count().filter(Vehicle.plate_valid.is_(False)),
+        excluded=func.count().filter(Vehicle.status != VehicleStatus.active),
+    )
+
+
+def _merges_pending(session: Session, store_id: int) -> int:
+    where = (MergeProposal.store_id == store_id) & (MergeProposal.status == MergeStatus.pending)
+    return int(session.scalar(select(func.count()).where(where)) or 0)
 
 
 def quality_trend(*, session: Session, store_id: int, limit: int = 20) -> list[ImportBatch]:

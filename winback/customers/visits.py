@@ -28,8 +28,10 @@ statistics; ``tests/test_query_plans.py`` checks both engines), and each store r
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Date, Select, Subquery, case, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
 
 from winback.customers.models import ServiceVisit, Vehicle, VehicleStatus
 
@@ -75,12 +77,37 @@ def _of_the_stores_vehicles(per_vehicle: Subquery, store_id: int, *columns) -> S
     )
 
 
+def _last_id() -> Any:
+    """PostgreSQL, in a pass grouped per vehicle: the id of the vehicle's last repair order
+    (latest date, then highest id), taken in the same pass as the totals (an ordered
+    ``array_agg``: PostgreSQL sorts the range once; a ``DISTINCT ON`` beside the grouped pass
+    read the store's repair orders a second time)."""
+    order = aggregate_order_by(ServiceVisit.id, ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
+    return array_agg(order)[1]
+
+
 def totals(
-    *, store_id: int, as_of: date, maintenance: str | None = None, postgresql: bool = False
+    *,
+    store_id: int,
+    as_of: date,
+    maintenance: str | None = None,
+    postgresql: bool = False,
+    last_order: bool = False,
 ) -> Subquery:
     """Per vehicle of the store with a repair order up to ``as_of``: ``vehicle_id``,
     ``customer_id``, ``first_visit``, ``last_visit``, ``visits`` (count) and ``spend`` (sum of
-    amounts); with ``maintenance`` (a category) also ``maintenance_visits``. One grouped pass."""
+    amounts); with ``maintenance`` (a category) also ``maintenance_visits``; with
+    ``last_order`` also ``visit_id``, the last repair order's id (as ``last_visits`` gives it).
+    One grouped pass (on SQLite, ``last_order`` joins ``last_visits``' passes)."""
+    if last_order and not postgresql:
+        per = totals(store_id=store_id, as_of=as_of, maintenance=maintenance)
+        last = last_visits(store_id=store_id, as_of=as_of)
+        return (
+            select(*per.c, last.c.visit_id)
+            .select_from(per)
+            .join(last, last.c.vehicle_id == per.c.vehicle_id)
+            .subquery("vehicle_totals_last")
+        )
     figures = [
         func.min(ServiceVisit.visit_date).label("first_visit"),
         func.max(ServiceVisit.visit_date).label("last_visit"),
@@ -90,6 +117,8 @@ def totals(
     if maintenance is not None:
         is_maintenance = case((ServiceVisit.category == maintenance, 1), else_=0)
         figures.append(func.sum(is_maintenance).label("maintenance_visits"))
+    if last_order:
+        figures.append(_last_id().label("visit_id"))
     if postgresql:
         per = (
             _store_range(store_id=store_id, as_of=as_of)
@@ -142,19 +171,18 @@ def last_visits(*, store_id: int, as_of: date, postgresql: bool = False) -> Subq
     the latest date per vehicle, then the highest id on that date. Join ``visit_id`` to
     ``service_visits.id`` for the repair order's columns (one primary-key seek per vehicle).
     """
-    if postgresql:  # one pass: each vehicle's repair orders by date, then id, the last kept
-        ranked = (
+    if postgresql:  # one grouped pass: the latest date and, by an ordered aggregate, its id
+        per = (
             _store_range(store_id=store_id, as_of=as_of)
             .add_columns(
                 ServiceVisit.vehicle_id.label("vehicle_id"),
-                ServiceVisit.visit_date.label("last_visit"),
-                ServiceVisit.id.label("visit_id"),
+                func.max(ServiceVisit.visit_date).label("last_visit"),
+                _last_id().label("visit_id"),
             )
-            .distinct(ServiceVisit.vehicle_id)
-            .order_by(ServiceVisit.vehicle_id, ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
+            .group_by(ServiceVisit.vehicle_id)
             .subquery("store_last_visits")
         )
-        return _of_the_stores_vehicles(ranked, store_id, ranked.c.last_visit, ranked.c.visit_id).subquery(
+        return _of_the_stores_vehicles(per, store_id, per.c.last_visit, per.c.visit_id).subquery(
             "last_visits"
         )
     latest = last_visit_dates(store_id=store_id, as_of=as_of)

@@ -16,7 +16,7 @@ The definitions, pinned by ``tests/test_profile_analysis.py``:
   repair order (latest date, then the highest id on that date).
 
 Set-based: one statement takes each vehicle's totals and last repair order from the shared
-per-vehicle passes (``winback.customers.visits``), derives every dimension's bucket in SQL once
+per-vehicle pass (``winback.customers.visits``), derives every dimension's bucket in SQL once
 (a materialized CTE), and counts all twelve dimensions with grouped queries over those rows.
 """
 
@@ -91,8 +91,9 @@ def _rows(session: Session, cycle: MonthlyCycle):
     bucket and whether it counts in the base and among the targets."""
     as_of, store_id = cycle.as_of, cycle.store_id
     postgresql = session.get_bind().dialect.name == "postgresql"
-    per_vehicle = visits.totals(store_id=store_id, as_of=as_of, postgresql=postgresql)
-    last = visits.last_visits(store_id=store_id, as_of=as_of, postgresql=postgresql)
+    per_vehicle = visits.totals(store_id=store_id, as_of=as_of, postgresql=postgresql, last_order=True)
+    if postgresql:
+        per_vehicle = per_vehicle.element.cte("vehicle_totals").prefix_with("MATERIALIZED")
     last_order = ServiceVisit.__table__.alias("last_order")
     days = _days_since(per_vehicle.c.first_visit, as_of, session.get_bind().dialect.name)
     years = case(
@@ -121,8 +122,7 @@ def _rows(session: Session, cycle: MonthlyCycle):
         )
         .select_from(Vehicle)
         .join(per_vehicle, per_vehicle.c.vehicle_id == Vehicle.id)
-        .join(last, last.c.vehicle_id == Vehicle.id)
-        .join(last_order, last_order.c.id == last.c.visit_id)
+        .join(last_order, last_order.c.id == per_vehicle.c.visit_id)
         .join(Customer, Customer.id == Vehicle.customer_id)
         .outerjoin(Target, and_(Target.vehicle_id == Vehicle.id, Target.cycle_id == cycle.id))
         .where(Vehicle.store_id == store_id, (Vehicle.status == VehicleStatus.active) | is_target)
