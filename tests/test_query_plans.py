@@ -226,8 +226,9 @@ def test_every_query_on_the_repair_orders_is_linear(session, demo_store, staff, 
         evaluation.evaluate_cycle(session=session, cycle_id=cycle.id, actor=actor)
     assert result["total"] > 0
     statements = dict(seen)
-    # screening's totals and last repair order, the profile, the alarm, the digest, the KPIs
-    assert len(statements) >= 5
+    # screening's one read (totals and last repair order), the profile, the alarm, the digest
+    # and the KPIs (two of which may be one statement text)
+    assert len(statements) >= 4
     fresh = statistics == "none"
     found = {s[:120]: plan_problems(session, s, p, fresh=fresh) for s, p in statements.items()}
     assert {k: v for k, v in found.items() if v} == {}

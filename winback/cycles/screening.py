@@ -1,8 +1,9 @@
 """Target screening (筛选调查对象): the red lines applied to the archive, set-based.
 
-The model's per-vehicle totals (``analytics.score_store``) are grouped once; the red lines, the
-exclusions and the randomized holdout (``holdout.py``) are applied to them, and the targets are
-inserted in one statement."""
+Each active vehicle's totals, last repair order and what a target records are read in one
+statement (the store's history once); the model (``analytics.score_totals``) scores the totals,
+the red lines, the exclusions and the randomized holdout (``holdout.py``) are applied to them,
+and the targets are inserted in one statement."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.bulk import insert_rows, read_rows
@@ -20,8 +21,8 @@ from winback import clock, collector
 from winback.actor import Actor
 from winback.analytics import service as analytics
 from winback.config import ProcessDefaults
+from winback.customers import visits
 from winback.customers.models import Customer, ServiceVisit, Vehicle, VehicleStatus
-from winback.customers.visits import last_visits
 from winback.cycles import holdout
 from winback.cycles.models import (
     Band,
@@ -47,23 +48,24 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     as_of = cycle.as_of
     at_risk_before = as_of - relativedelta(months=rules.at_risk_months)
     lost_before = as_of - relativedelta(months=rules.lost_months)
-    # The per-vehicle totals (first/last visit, count, spend) are grouped once, by the model's
-    # scoring; the red lines and the model's picks are applied to those arrays in Python.
-    scores = analytics.score_store(session=session, store_id=cycle.store_id, as_of=as_of, rules=rules)
+    # One read of the store's history: each active vehicle's totals (first/last visit, count,
+    # spend: the model's input), its last repair order and what a target records. The model
+    # scores the totals; the red lines and its picks are applied to them in Python.
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    vehicles = read_rows(session, _vehicles_with_history(cycle, as_of, postgresql=postgresql))
+    scores = analytics.score_totals(
+        [r[:6] for r in vehicles], store_id=cycle.store_id, as_of=as_of, rules=rules
+    )
     candidates = _candidates(scores, as_of=as_of, rules=rules, at_risk_before=at_risk_before)
-    if not candidates:
-        rows: list[dict[str, Any]] = []
-    else:
-        rows = _target_rows(
-            session=session,
-            cycle=cycle,
-            candidates=candidates,
-            scores=scores,
-            priority=scores.priority,
-            as_of=as_of,
-            at_risk_before=at_risk_before,
-            lost_before=lost_before,
-        )
+    rows = _target_rows(
+        vehicles,
+        cycle=cycle,
+        candidates=candidates,
+        scores=scores,
+        as_of=as_of,
+        at_risk_before=at_risk_before,
+        lost_before=lost_before,
+    )
     held = holdout.draw(
         rows,
         share_pct=float(rules.holdout_pct),
@@ -97,9 +99,6 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     }
 
 
-_NAMED_PICKS = 2000
-
-
 def _candidates(
     scores: analytics.Scores, *, as_of: date, rules: ProcessDefaults, at_risk_before: date
 ) -> dict[int, int]:
@@ -118,30 +117,26 @@ def _candidates(
 
 
 def _target_rows(
+    vehicles: list[Any],
     *,
-    session: Session,
     cycle: MonthlyCycle,
     candidates: dict[int, int],
     scores: analytics.Scores,
-    priority: Any,
     as_of: date,
     at_risk_before: date,
     lost_before: date,
 ) -> list[dict[str, Any]]:
-    """The target rows of ``candidates`` (vehicle id -> index into ``scores``), set-based."""
+    """The target rows of the screenable ``vehicles`` among ``candidates`` (vehicle id ->
+    index into ``scores``), ordered by vehicle."""
+    if not candidates:
+        return []
     now = clock.now()
-    # Past the red line is decided in SQL too, so only candidates' rows are fetched; the
-    # model's picks this side of the line (few) are named.
-    likely = [v for v, i in candidates.items() if scores.last_visit[i] > at_risk_before]
     # The model's figures as Python floats once (a numpy scalar per row costs more than the row).
-    figures = _Figures(scores, priority)
+    figures = _Figures(scores, scores.priority)
     rows = []
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    for r in read_rows(
-        session, _screenable(cycle, as_of, past=at_risk_before, also=likely, postgresql=postgresql)
-    ):
-        i = candidates.get(r.id)
-        if i is not None:
+    for r in vehicles:
+        i = candidates.get(r.vehicle_id)
+        if i is not None and r.screenable:
             rows.append(_target_row(r, i, cycle, figures, as_of, at_risk_before, lost_before, now))
     rows.sort(key=lambda row: row["vehicle_id"])
     return rows
@@ -158,16 +153,21 @@ class _Figures:
         self.priority = priority.tolist()
 
 
-def _screenable(cycle: MonthlyCycle, as_of: date, *, past: date, also: list[int], postgresql: bool = False):
-    """The store's screenable vehicles with their owner and last repair order, in one query:
-    those whose last repair order is ``past`` or older, and the vehicles ``also`` names.
+def _vehicles_with_history(cycle: MonthlyCycle, as_of: date, *, postgresql: bool = False):
+    """Every active vehicle of the store with a repair order up to ``as_of``, in one query:
+    ``(vehicle_id, customer_id, first_visit, last_visit, visits, spend)`` (the model's input,
+    as ``analytics.score_store`` reads it) first, then what a target records (the vehicle,
+    its owner, the last repair order) and ``screenable``: the owner may be called and is not
+    already a target here or in another open cycle.
 
-    The exclusions (no calls, already a target here, a target of another open cycle) are
-    uncorrelated ``NOT IN`` sets evaluated once, not sub-queries re-run for every vehicle.
+    The exclusions are uncorrelated ``IN`` sets evaluated once, not sub-queries re-run for
+    every vehicle; the history is read once, in the shared per-vehicle pass
+    (``customers/visits.py``: a plan linear in the store's history), which also names each
+    vehicle's last repair order.
     """
-    # The last repair order of each vehicle, grouped once over the per-vehicle index and
-    # joined once (customers/visits.py: a plan linear in the store's history).
-    last = last_visits(store_id=cycle.store_id, as_of=as_of, postgresql=postgresql)
+    per = visits.totals(store_id=cycle.store_id, as_of=as_of, postgresql=postgresql, last_order=True)
+    if postgresql:  # as in the profile analysis: the grouped pass once, not once per worker
+        per = per.element.cte("vehicle_totals").prefix_with("MATERIALIZED")
     # A customer already being surveyed in another open cycle is not called twice.
     open_elsewhere = (
         select(Target.customer_id)
@@ -182,17 +182,20 @@ def _screenable(cycle: MonthlyCycle, as_of: date, *, past: date, also: list[int]
         )
     )
     already = select(Target.vehicle_id).where(Target.cycle_id == cycle.id)
-    # Past the red line, or one of the model's picks (named when they are few; otherwise every
-    # vehicle is read and the caller picks, as a long IN list would not fit a statement).
-    last_visit_due = last.c.last_visit <= past
-    if len(also) > _NAMED_PICKS:
-        last_visit_due = true()
-    elif also:
-        last_visit_due = last_visit_due | Vehicle.id.in_(also)
-    base = (
+    ro = ServiceVisit.__table__.alias("last_visit_ro")
+    screenable = (
+        Customer.do_not_call.is_(False)
+        & Vehicle.customer_id.not_in(open_elsewhere)
+        & Vehicle.id.not_in(already)
+    )
+    return (
         select(
-            Vehicle.id,
-            Vehicle.customer_id,
+            per.c.vehicle_id,
+            per.c.customer_id,
+            per.c.first_visit,
+            per.c.last_visit,
+            per.c.visits,
+            per.c.spend,
             Vehicle.model,
             Vehicle.grade,
             Vehicle.warranty_end,
@@ -202,30 +205,16 @@ def _screenable(cycle: MonthlyCycle, as_of: date, *, past: date, also: list[int]
             Customer.gender,
             Customer.birth_date,
             Customer.occupation,
-            last.c.visit_id.label("last_ro_id"),
-        )
-        .join(Customer, Customer.id == Vehicle.customer_id)
-        .join(last, last.c.vehicle_id == Vehicle.id)
-        .where(
-            Vehicle.store_id == cycle.store_id,
-            Vehicle.status == VehicleStatus.active,
-            Customer.do_not_call.is_(False),
-            Vehicle.customer_id.not_in(open_elsewhere),
-            Vehicle.id.not_in(already),
-            last_visit_due,
-        )
-        .subquery()
-    )
-    ro = ServiceVisit.__table__.alias("last_visit_ro")
-    return (
-        select(
-            *(c for c in base.c if c.name != "last_ro_id"),
             ro.c.category,
             ro.c["items"].label("last_items"),
             ro.c.advisor_id,
+            screenable.label("screenable"),
         )
-        .select_from(base)
-        .join(ro, ro.c.id == base.c.last_ro_id)
+        .select_from(per)
+        .join(Vehicle, Vehicle.id == per.c.vehicle_id)
+        .join(Customer, Customer.id == Vehicle.customer_id)
+        .join(ro, ro.c.id == per.c.visit_id)
+        .where(Vehicle.status == VehicleStatus.active)
     )
 
 
@@ -244,7 +233,7 @@ def _target_row(r, i, cycle, scores: _Figures, as_of, at_risk_before, lost_befor
         store_id=cycle.store_id,
         cycle_id=cycle.id,
         customer_id=r.customer_id,
-        vehicle_id=r.id,
+        vehicle_id=r.vehicle_id,
         band=band,
         last_visit_date=last,
         months_since_visit=whole_months(last, as_of),
