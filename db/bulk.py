@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, Table, any_, bindparam, insert, select
+from sqlalchemy import ColumnElement, Executable, Row, Table, any_, bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -102,8 +102,22 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> ColumnElemen
     array read by ``json_each`` was no faster than the ``IN`` list.)"""
     name = session.get_bind().dialect.name
     if name == "postgresql":
+        custom_plans(session)
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def custom_plans(session: Session) -> None:
+    """PostgreSQL: plan this transaction's statements for their values, each time.
+
+    psycopg prepares a statement once one connection has run it five times, and PostgreSQL may
+    then keep a generic plan, made without the values. For ``column = ANY(:array)`` that can be
+    a scan of another index with the array tested element by element on every row, which a plan
+    made for the values never does (it hashes the array or probes the column's index): a
+    group's monthly cycle, the assignment's look-up of earlier open tasks (``surveys/carry.py``)
+    ran for minutes at the 28th store, the statistics of the tasks table being behind the
+    20,000 rows each store had just added. Planning costs little beside such statements."""
+    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 # SQLite's limit on a statement's parameters is 32,766; a look-up stays well under it.
