@@ -20,7 +20,9 @@ vehicles, repair orders) as a template database and, each on its own copy
    worker is free; wall time and the peak memory (VmHWM) of the workers and of each run's
    process. ``--skip-bare`` / ``--skip-in-process`` leave out the first two.
 
-Statistics are gathered on the template first (``ANALYZE``), as the import leaves them.
+Statistics are gathered on the template first (``ANALYZE``), as the import leaves them; the
+generator writes the phones, VINs and check digits checked and marked, as the import does too
+(the first cleanup checks only what changed since).
 """
 
 from __future__ import annotations
