@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from db.bulk import read_rows
@@ -27,7 +27,7 @@ from winback.accounts.service import effective_settings
 from winback.analytics import bgnbd
 from winback.config import ProcessDefaults
 from winback.customers import visits as vehicle_visits
-from winback.customers.models import Customer, ServiceVisit, Vehicle
+from winback.customers.models import Customer, Vehicle, VehicleStatus
 from winback.paging import Page, matches, paginate_list, words
 
 WEEK = 7.0
@@ -143,18 +143,21 @@ def score_totals(
 
 def _visit_summary(session: Session, *, store_id: int, as_of: date) -> list[Row]:
     """Per active vehicle of the store up to ``as_of``: (vehicle id, customer id, first visit,
-    last visit, visits, spend)."""
+    last visit, visits, spend): the shared per-vehicle totals (``customers/visits.py``), the
+    same figures screening reads with its targets' columns."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    per = vehicle_visits.totals(store_id=store_id, as_of=as_of, postgresql=postgresql)
     stmt = (
-        vehicle_visits.store_visits(store_id=store_id, as_of=as_of, active_only=True)
-        .add_columns(
-            Vehicle.id,
-            Vehicle.customer_id,
-            func.min(ServiceVisit.visit_date),
-            func.max(ServiceVisit.visit_date),
-            func.count(),
-            func.coalesce(func.sum(ServiceVisit.amount), 0),
+        select(
+            per.c.vehicle_id,
+            per.c.customer_id,
+            per.c.first_visit,
+            per.c.last_visit,
+            per.c.visits,
+            per.c.spend,
         )
-        .group_by(Vehicle.id, Vehicle.customer_id)
+        .join(Vehicle, Vehicle.id == per.c.vehicle_id)
+        .where(Vehicle.status == VehicleStatus.active)
     )
     return read_rows(session, stmt)
 
