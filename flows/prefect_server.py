@@ -218,6 +218,28 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def _sqlite_writes_wait_their_turn() -> None:
+    """On SQLite, every transaction the server begins takes the write lock at its start
+    (``BEGIN IMMEDIATE``), where Prefect begins most of them deferred.
+
+    A deferred transaction that reads and then writes fails at once with "database is locked"
+    when another connection wrote in between (SQLite cannot wait for a lock on a snapshot that
+    is already stale, whatever ``busy_timeout`` says): Prefect's server answers 503 and its
+    client sleeps two seconds before trying again. Here it was the flow run's creation,
+    racing the server's own writes of the run's events, in about one ``cycle start`` of three
+    (2.3 s of a 6-second command). Taken at the start, the lock is waited for instead (the
+    server's ``busy_timeout``), a few milliseconds. PostgreSQL is left as Prefect has it.
+    """
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    deferred = AioSqliteConfiguration.begin_transaction
+
+    def begin_transaction(self, session, with_for_update: bool = False):
+        return deferred(self, session, with_for_update=True)
+
+    AioSqliteConfiguration.begin_transaction = begin_transaction
+
+
 def _run(parent: int, port: int) -> None:
     """The server process: exit as soon as the parent is gone (polled every half second)."""
 
@@ -227,6 +249,7 @@ def _run(parent: int, port: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
+    _sqlite_writes_wait_their_turn()
     import uvicorn
 
     uvicorn.run(
