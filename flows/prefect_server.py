@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _LOCAL = "WINBACK_PREFECT_LOCAL"  # set when PREFECT_API_URL is ours, not the operator's
+# The task run recorder writes what the flows report in batches (LocalServer.start).
+_RECORDER_BATCHES = {
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
+}
 
 
 def is_local_api() -> bool:
@@ -96,6 +102,12 @@ class LocalServer:
         # No telemetry: there is no network to send it to, and its heartbeat wrote to Prefect's
         # SQLite database while flows did ("database is locked" on a busy machine).
         env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        # Task runs' states reach the server as events, which its task run recorder writes one
+        # by one by default (a transaction of four statements per event, each holding SQLite's
+        # write lock while the flow's own API calls wait for it): written in batches, once a
+        # second at most, a cycle's flow runs take a quarter less (bench/README.md).
+        for name, value in _RECORDER_BATCHES.items():
+            env.setdefault(name, value)
         env["PREFECT_UI_ENABLED"] = "1" if self.ui else "0"
         if not self.ui:  # what Prefect's own temporary server sets: no UI, no scheduler services
             env["PREFECT__SERVER_EPHEMERAL"] = "1"

@@ -1,4 +1,5 @@
-"""The local Prefect server's SQLite transactions wait their turn instead of failing.
+"""The local Prefect server (``flows/prefect_server.py``): its SQLite transactions wait their
+turn instead of failing, and the task runs it records in batches all arrive.
 
 Prefect begins its server's transactions deferred: one that reads and then writes, while
 another connection wrote in between, fails at once with "database is locked" (a 503, and the
@@ -10,6 +11,7 @@ as our server runs it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -78,3 +80,55 @@ def test_our_server_has_it_wait_for_the_other_writer(tmp_path):
     # The first transaction holds the write lock from its start: the other writer waits for
     # its commit and then writes, and neither fails.
     assert _race(tmp_path, "ours") == "written: first,other"
+
+
+RECORDED = textwrap.dedent(
+    """
+    import os, sys, time
+    os.environ["WINBACK_DATA_DIR"] = sys.argv[1]
+    from flows import prefect_server
+    prefect_server.ensure_api()  # a temporary local server, as a command starts one
+    from prefect import flow, task, get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    @task
+    def step(n):
+        return n
+
+    @flow
+    def three_steps():
+        from prefect.runtime import flow_run
+        for n in range(3):
+            step(n)
+        return flow_run.get_id()
+
+    run_id = three_steps()
+    with get_client(sync_client=True) as client:
+        deadline = time.monotonic() + 30
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+            )
+            done = [r for r in runs if r.state_type and r.state_type.value == "COMPLETED"]
+            if len(done) == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    print("recorded:", len(done), "of", len(runs), "task runs completed")
+    os._exit(0)
+    """
+)
+
+
+def test_every_task_run_reaches_the_server_though_it_records_them_in_batches(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_URL")}
+    env.pop("WINBACK_PREFECT_LOCAL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", RECORDED, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "recorded: 3 of 3 task runs completed"
