@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Select, Subquery, case, func, select
+from sqlalchemy import Date, Integer, Select, Subquery, case, cast, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
 
 from winback.customers.models import ServiceVisit, Vehicle, VehicleStatus
@@ -86,6 +86,17 @@ def _last_id() -> Any:
     return array_agg(order)[1]
 
 
+def _last_id_sqlite() -> Any:
+    """SQLite, in a pass grouped per vehicle: the id of the vehicle's last repair order (latest
+    date, then highest id), from one ``max()`` over "date id" strings, the id zero-padded so
+    that the strings sort as (date, id) do. SQLite has no ordered aggregate; a second pass for
+    the last date and a join back to its repair orders cost the profile analysis more than the
+    totals themselves (0.5 s of 0.7 s at store scale)."""
+    # Dates are stored as YYYY-MM-DD (10 characters): the id starts at the 12th.
+    last = func.max(func.printf("%s %019d", ServiceVisit.visit_date, ServiceVisit.id))
+    return cast(func.substr(last, 12), Integer)
+
+
 def totals(
     *,
     store_id: int,
@@ -98,16 +109,7 @@ def totals(
     ``customer_id``, ``first_visit``, ``last_visit``, ``visits`` (count) and ``spend`` (sum of
     amounts); with ``maintenance`` (a category) also ``maintenance_visits``; with
     ``last_order`` also ``visit_id``, the last repair order's id (as ``last_visits`` gives it).
-    One grouped pass (on SQLite, ``last_order`` joins ``last_visits``' passes)."""
-    if last_order and not postgresql:
-        per = totals(store_id=store_id, as_of=as_of, maintenance=maintenance)
-        last = last_visits(store_id=store_id, as_of=as_of)
-        return (
-            select(*per.c, last.c.visit_id)
-            .select_from(per)
-            .join(last, last.c.vehicle_id == per.c.vehicle_id)
-            .subquery("vehicle_totals_last")
-        )
+    One grouped pass."""
     figures = [
         func.min(ServiceVisit.visit_date).label("first_visit"),
         func.max(ServiceVisit.visit_date).label("last_visit"),
@@ -118,7 +120,7 @@ def totals(
         is_maintenance = case((ServiceVisit.category == maintenance, 1), else_=0)
         figures.append(func.sum(is_maintenance).label("maintenance_visits"))
     if last_order:
-        figures.append(_last_id().label("visit_id"))
+        figures.append((_last_id() if postgresql else _last_id_sqlite()).label("visit_id"))
     if postgresql:
         per = (
             _store_range(store_id=store_id, as_of=as_of)
