@@ -145,6 +145,49 @@ def run_cli(path: Path, data_dir: Path) -> float:
     return time.perf_counter() - t0
 
 
+# What ``cycle start --store S01`` does, without Prefect: the same imports of the domain, the
+# same service calls each in a session of its own (as each task has), the notifications
+# delivered, and the same end (winback/cli/leave.py: no interpreter finalization).
+WITHOUT_PREFECT = f"""
+import os
+import winback.cli
+import winback.models
+from db.session import session_scope
+from winback import clock
+from winback.accounts import service as accounts
+from winback.actor import Actor
+from winback.cycles import profiles, screening
+from winback.cycles import service as cycles
+from winback.notifications import service as notifications
+from winback.surveys import service as surveys
+
+clock.set_now("{AS_OF}T09:00")
+actor = Actor.system(label="bench")
+with session_scope() as s:
+    store = accounts.get_store(session=s, code="S01")
+    cycle_id = cycles.start_cycle(session=s, store=store, month="{MONTH}", actor=actor)[0].id
+for stage in (
+    cycles.clean_archive, screening.screen_targets, profiles.analyze_profiles, surveys.assign_surveys
+):
+    with session_scope() as s:
+        stage(session=s, cycle_id=cycle_id, actor=actor)
+with session_scope() as s:
+    notifications.deliver_pending(session=s)
+from db.session import get_engine
+get_engine().dispose()
+os._exit(0)
+"""
+
+
+def run_without_prefect(path: Path, data_dir: Path) -> float:
+    """The command's work in a process of its own without Prefect (``WITHOUT_PREFECT``)."""
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", WITHOUT_PREFECT], check=True, env=_cli_env(path, data_dir), cwd=ROOT
+    )
+    return time.perf_counter() - t0
+
+
 def run_services(path: Path) -> dict[str, float]:
     from sqlalchemy import event
 
@@ -325,9 +368,24 @@ def run_cli_with_server(path: Path, data_dir: Path, runs: int = 5) -> tuple[floa
         run_cli(fresh_copy(path, "warmup"), data_dir)  # the server's first runs create its tables
         floor = min(run_floor(path, data_dir) for _ in range(2))
         app_floor = min(run_floor(path, data_dir, IMPORTS_WITHOUT_PREFECT) for _ in range(2))
-        # Several runs, each on a fresh copy: one run's wall time swings by a second or more.
-        walls = [run_cli(fresh_copy(path, f"cli-{i}"), data_dir) for i in range(runs)]
+        # Several runs, each on a fresh copy: one run's wall time swings by a second or more
+        # on this machine, so each command is paired with the same work without Prefect, run
+        # right after it: Prefect's share is read from the pairs, not from figures taken
+        # minutes apart.
+        walls, bare_walls = [], []
+        for i in range(runs):
+            walls.append(run_cli(fresh_copy(path, f"cli-{i}"), data_dir))
+            bare_walls.append(run_without_prefect(fresh_copy(path, f"plain-{i}"), data_dir))
         print("cycle start against the running server, each run: " + ", ".join(f"{w:.2f} s" for w in walls))
+        print(
+            "the same work without Prefect, each run:          " + ", ".join(f"{w:.2f} s" for w in bare_walls)
+        )
+        shares = sorted(1 - b / w for w, b in zip(walls, bare_walls))
+        print(
+            "Prefect's share of each pair (imports, its server's calls, flow and task runs): "
+            + ", ".join(f"{100 * x:.0f} %" for x in shares)
+            + f"; median {100 * statistics.median(shares):.0f} %"
+        )
         return statistics.median(walls), floor, app_floor
     finally:
         server.stop()
