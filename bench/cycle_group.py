@@ -187,6 +187,10 @@ def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int)
         PREFECT_HOME=str(data_dir / "prefect"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_LOGGING_LEVEL="WARNING",
+        # as deployments/server.env recommends: task runs' states recorded in batches
+        PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE="100",
+        PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE="100",
+        PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL="1",
         PREFECT_API_DATABASE_CONNECTION_URL=prefect_db,
         PREFECT_WORKER_QUERY_SECONDS="1",
         PREFECT_WORKER_PREFETCH_SECONDS="1",

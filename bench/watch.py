@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -59,6 +60,8 @@ def make_template(work: Path, data_dir: Path) -> Path:
     template = work / "demo-template.db"
     template.unlink(missing_ok=True)
     _timed([str(BIN), "demo", "--no-serve", "--as-of", DEMO_DAY], _env(template, data_dir))
+    with sqlite3.connect(template) as conn:  # all of it in the file the runs copy
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return template
 
 
