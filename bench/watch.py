@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cycle import fresh_copy  # noqa: E402  (the template copied with its -wal and -shm gone)
+
 DEMO_DAY = "2026-11-02T09:00"  # the demo's business time (winback demo's default)
 WEEK_LATER = "2026-11-10T09:00"  # the survey deadline has passed: tally and plan are due
 BIN = Path(sys.executable).with_name("winback")
@@ -40,14 +42,6 @@ def _env(db: Path, data_dir: Path) -> dict[str, str]:
     env = {**os.environ, "WINBACK_DATABASE_URL": f"sqlite:///{db}", "WINBACK_DATA_DIR": str(data_dir)}
     env.pop("PREFECT_API_URL", None)  # the embedded default: an announced server, or in-process
     return env
-
-
-def _copy(template: Path, name: str) -> Path:
-    dest = template.with_name(f"{name}.db")
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(template, dest)
-    return dest
 
 
 def _timed(args: list[str], env: dict[str, str]) -> float:
@@ -67,7 +61,7 @@ def make_template(work: Path, data_dir: Path) -> Path:
 
 def watch_runs(template: Path, data_dir: Path, as_of: str, runs: int, label: str) -> list[float]:
     walls = [
-        _timed([str(BIN), "watch", "--as-of", as_of], _env(_copy(template, f"{label}-{i}"), data_dir))
+        _timed([str(BIN), "watch", "--as-of", as_of], _env(fresh_copy(template, f"{label}-{i}"), data_dir))
         for i in range(runs)
     ]
     print(f"{label:34} " + ", ".join(f"{w:.2f}" for w in walls) + " s", flush=True)
