@@ -323,11 +323,11 @@ def test_both_shapes_of_the_per_vehicle_passes_agree(session, demo_store, with_s
         vehicle_visits.last_visit_dates(store_id=demo_store, as_of=as_of, postgresql=True)
     )
     # The last repair order taken in the totals' own pass (PostgreSQL: an ordered aggregate;
-    # SQLite: a max over "date id" strings) is the one the two-pass last_visits finds: the
+    # SQLite: a max over "date|id" strings) is the one the two-pass last_visits finds: the
     # latest date, then the highest id, also when a car came twice on its last day and the
     # ids differ in their number of digits.
     car = session.scalar(select(Vehicle).where(Vehicle.store_id == demo_store).order_by(Vehicle.id))
-    for ro_id in (9_999_998, 10_000_001, 999_999):  # the highest is not the longest-padded first
+    for ro_id in (9_999_998, 10_000_001, 999_999):  # as plain text, "9999998" sorts last
         session.add(
             ServiceVisit(
                 id=ro_id,
