@@ -86,6 +86,16 @@ def score_store(
     return score_totals(rows, store_id=store_id, as_of=as_of, rules=rules)
 
 
+# The per-vehicle totals the model reads (``customers/visits.py totals``' columns), in the
+# order ``score_totals`` takes them.
+MODEL_INPUT = ("vehicle_id", "customer_id", "first_visit", "last_visit", "visits", "spend")
+
+
+def model_input(per: Any) -> list[Any]:
+    """``MODEL_INPUT``'s columns of a ``totals`` subquery (or CTE), to select first."""
+    return [per.c[name] for name in MODEL_INPUT]
+
+
 def score_totals(
     rows: Sequence[Sequence[Any]], *, store_id: int, as_of: date, rules: ProcessDefaults
 ) -> Scores:
@@ -148,14 +158,7 @@ def _visit_summary(session: Session, *, store_id: int, as_of: date) -> list[Row]
     postgresql = session.get_bind().dialect.name == "postgresql"
     per = vehicle_visits.totals(store_id=store_id, as_of=as_of, postgresql=postgresql)
     stmt = (
-        select(
-            per.c.vehicle_id,
-            per.c.customer_id,
-            per.c.first_visit,
-            per.c.last_visit,
-            per.c.visits,
-            per.c.spend,
-        )
+        select(*model_input(per))
         .join(Vehicle, Vehicle.id == per.c.vehicle_id)
         .where(Vehicle.status == VehicleStatus.active)
     )

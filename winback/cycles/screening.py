@@ -54,7 +54,10 @@ def screen_targets(*, session: Session, cycle_id: int, actor: Actor) -> dict[str
     postgresql = session.get_bind().dialect.name == "postgresql"
     vehicles = read_rows(session, _vehicles_with_history(cycle, as_of, postgresql=postgresql))
     scores = analytics.score_totals(
-        [r[:6] for r in vehicles], store_id=cycle.store_id, as_of=as_of, rules=rules
+        [r[: len(analytics.MODEL_INPUT)] for r in vehicles],
+        store_id=cycle.store_id,
+        as_of=as_of,
+        rules=rules,
     )
     candidates = _candidates(scores, as_of=as_of, rules=rules, at_risk_before=at_risk_before)
     rows = _target_rows(
@@ -155,10 +158,10 @@ class _Figures:
 
 def _vehicles_with_history(cycle: MonthlyCycle, as_of: date, *, postgresql: bool = False):
     """Every active vehicle of the store with a repair order up to ``as_of``, in one query:
-    ``(vehicle_id, customer_id, first_visit, last_visit, visits, spend)`` (the model's input,
-    as ``analytics.score_store`` reads it) first, then what a target records (the vehicle,
-    its owner, the last repair order) and ``screenable``: the owner may be called and is not
-    already a target here or in another open cycle.
+    ``analytics.MODEL_INPUT`` (the model's input, as ``analytics.score_store`` reads it)
+    first, then what a target records (the vehicle, its owner, the last repair order) and
+    ``screenable``: the owner may be called and is not already a target here or in another
+    open cycle.
 
     The exclusions are uncorrelated ``IN`` sets evaluated once, not sub-queries re-run for
     every vehicle; the history is read once, in the shared per-vehicle pass
@@ -190,12 +193,7 @@ def _vehicles_with_history(cycle: MonthlyCycle, as_of: date, *, postgresql: bool
     )
     return (
         select(
-            per.c.vehicle_id,
-            per.c.customer_id,
-            per.c.first_visit,
-            per.c.last_visit,
-            per.c.visits,
-            per.c.spend,
+            *analytics.model_input(per),
             Vehicle.model,
             Vehicle.grade,
             Vehicle.warranty_end,
