@@ -139,33 +139,60 @@ def run_cli(url: str, data_dir: Path) -> tuple[float, float, int, int]:
     return wall, peak, targets, tasks
 
 
-def _peaks(roots: list[int], seen: dict[int, tuple[str, int]], stop: threading.Event) -> None:
-    """Every half second: each process under ``roots`` (the workers and the runs they start),
-    its peak resident memory (VmHWM, kB) by pid, with whether it is a worker or a run."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _peaks(
+    roots: dict[int, str],
+    seen: dict[int, tuple[str, int]],
+    cpu: dict[int, tuple[str, float]],
+    stop: threading.Event,
+) -> None:
+    """``_look`` every half second until ``stop``."""
     while not stop.is_set():
-        parents: dict[int, int] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                    parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-                except (OSError, ValueError, IndexError):
-                    pass
-        for pid in parents:
-            root, up = pid, pid
-            while up in parents and up not in roots:
-                up = parents[up]
-            if up not in roots:
-                continue
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")), 0)
-            kind = "worker" if root in roots else "run"
-            if hwm > seen.get(pid, ("", 0))[1]:
-                seen[pid] = (kind, hwm)
+        _look(roots, seen, cpu)
         stop.wait(0.5)
+
+
+def _look(roots: dict[int, str], seen: dict[int, tuple[str, int]], cpu: dict[int, tuple[str, float]]) -> None:
+    """Each process under ``roots`` (pid -> kind: the server, the workers,
+    the command) and the processes they start (a worker's are "run"), its peak resident memory
+    (VmHWM, kB) by pid, and the CPU seconds each process and PostgreSQL's own processes have
+    used so far (a process that ends between two looks loses its last half second)."""
+    parents: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                name, rest = stat.split(" (", 1)[1].rsplit(")", 1)
+                fields = rest.split()
+                parents[int(entry)] = int(fields[1])
+                stats[int(entry)] = [name, *fields]
+            except (OSError, ValueError, IndexError):
+                pass
+    for pid, fields in stats.items():
+        used = (int(fields[12]) + int(fields[13])) / CLOCK_TICKS  # utime + stime
+        up = pid
+        while up in parents and up not in roots:
+            up = parents[up]
+        if up not in roots:
+            if fields[0] == "postgres":  # a backend's title names its database
+                try:
+                    title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                except OSError:
+                    title = ""
+                cpu[pid] = ("postgres, Prefect's database" if "prefect" in title else "postgres", used)
+            continue
+        kind = roots[pid] if pid in roots else ("run" if roots[up] == "worker" else roots[up])
+        cpu[pid] = (kind, used)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")), 0)
+        if hwm > seen.get(pid, ("", 0))[1]:
+            seen[pid] = (kind, hwm)
 
 
 def _free_port() -> int:
@@ -213,6 +240,7 @@ def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int)
         return procs[-1]
 
     seen: dict[int, tuple[str, int]] = {}
+    cpu: dict[int, tuple[str, float]] = {}
     stop = threading.Event()
     try:
         start(
@@ -237,26 +265,33 @@ def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int)
             subprocess.run(
                 [str(bin_dir / "prefect"), *args], cwd=ROOT, env=client, check=True, capture_output=True
             )
-        roots = [
-            start(
+        roots = {procs[0].pid: "server"}
+        for i in range(workers):
+            worker = start(
                 f"worker{i}",
                 [str(bin_dir / "prefect"), "worker", "start", "--pool", "winback", "--limit", str(limit)],
                 client,
-            ).pid
-            for i in range(workers)
-        ]
-        sampler = threading.Thread(target=_peaks, args=(roots, seen, stop), daemon=True)
-        sampler.start()
+            )
+            roots[worker.pid] = "worker"
         time.sleep(3)  # the workers poll the pool
+        # CPU counted from here: what the server, workers and PostgreSQL used before is not the command's
+        before: dict[int, tuple[str, float]] = {}
+        _look(roots, {}, before)
         t0 = time.perf_counter()
-        subprocess.run(
+        command = subprocess.Popen(
             [str(bin_dir / "winback"), "cycle", "start", "--month", MONTH, "--as-of", f"{AS_OF}T09:00"],
-            check=True,
             env=client,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
+        roots[command.pid] = "command"
+        sampler = threading.Thread(target=_peaks, args=(roots, seen, cpu, stop), daemon=True)
+        sampler.start()
+        if command.wait() != 0:
+            raise SystemExit(f"winback cycle start exited {command.returncode}")
         wall = time.perf_counter() - t0
+        stop.set()
+        sampler.join()
     finally:
         stop.set()
         for p in reversed(procs):
@@ -273,7 +308,11 @@ def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int)
         tasks = conn.execute(text("SELECT count(*) FROM survey_tasks")).scalar()
     engine.dispose()
     runs = [kb for kind, kb in seen.values() if kind == "run"]
+    cpu_by_kind: dict[str, float] = {}
+    for pid, (kind, used) in cpu.items():
+        cpu_by_kind[kind] = cpu_by_kind.get(kind, 0.0) + used - before.get(pid, (kind, 0.0))[1]
     return {
+        "cpu": cpu_by_kind,
         "wall": wall,
         "worker_peak_mb": max((kb for kind, kb in seen.values() if kind == "worker"), default=0) / 1024,
         "run_peak_mb": max(runs, default=0) / 1024,
@@ -335,6 +374,10 @@ def main() -> None:
             f" {r['worker_peak_mb']:.0f} MB, per run {r['run_peak_mb']:.0f} MB ({r['runs']} run processes);"
             f" targets {r['targets']:,}, tasks {r['tasks']:,}; load average {os.getloadavg()[0]:.1f}"
         )
+        spent = ", ".join(
+            f"{kind} {secs:.1f}" for kind, secs in sorted(r["cpu"].items(), key=lambda kv: -kv[1])
+        )
+        print(f"CPU seconds during the command ({os.cpu_count()} cores x {r['wall']:.0f} s): {spent}")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,8 @@ def prepare(url: str, open_tasks: int, advisors: int) -> dict:
             "advisor": [f"adv{i:02d}" for i in range(advisors)],
             "supervisor": ["sup1", "sup2"],
             "manager": ["mgr1"],
+            # set up as a store is: without an administrator every page leads to the first-run set-up
+            "admin": ["adm1"],
         }
         ids = {}
         for role, users in names.items():
