@@ -81,6 +81,10 @@ def insert_columns(
         sql = f"INSERT INTO {quote.format_table(table)} ({sql_names}) VALUES ({marks})"
         session.connection().exec_driver_sql(sql, list(rows))
         return
+    # The rows' foreign-key checks are prepared plans of the server's own, run once per row: a
+    # look-up earlier in the transaction (``one_of``) asked for a plan per execution, and each
+    # check planned again per row cost the assignment's 22,000 tasks 0.6-0.8 s (bench/README.md).
+    generic_plans_again(session)
     raw = session.connection().connection.driver_connection
     try:
         with (
@@ -116,8 +120,15 @@ def custom_plans(session: Session) -> None:
     made for the values never does (it hashes the array or probes the column's index): a
     group's monthly cycle, the assignment's look-up of earlier open tasks (``surveys/carry.py``)
     ran for minutes at the 28th store, the statistics of the tasks table being behind the
-    20,000 rows each store had just added. Planning costs little beside such statements."""
+    20,000 rows each store had just added. Planning costs little beside such statements, but
+    not beside a bulk insert's foreign-key checks, which the server plans as statements too:
+    ``insert_columns`` sets it back (``generic_plans_again``)."""
     session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def generic_plans_again(session: Session) -> None:
+    """PostgreSQL: undo ``custom_plans`` for the rest of the transaction (the server's setting)."""
+    session.execute(text("SET LOCAL plan_cache_mode TO DEFAULT"))
 
 
 # SQLite's limit on a statement's parameters is 32,766; a look-up stays well under it.
