@@ -30,7 +30,7 @@ from typing import Any
 import winback.models  # noqa: F401  (every mapper, for a process that starts here)
 from db.session import session_scope
 from flows import lease
-from flows.common import launch_key
+from flows.common import launch_key, without_heartbeats
 from winback.cycles import flow_runs
 from winback.cycles.models import FlowRunRecord, FlowRunState
 
@@ -207,12 +207,8 @@ def _launch_in_process(flow_name, parameters, record_id, wait) -> Launched:
     fn = flow_function(flow_name)
 
     def run() -> None:
-        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
         try:
-            # Prefect's heartbeat thread is joined at each flow's end (up to a second per flow,
-            # subflows included); the lease (flows/lease.py) detects crashes instead.
-            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            with without_heartbeats():
                 fn(**parameters)
         except Exception as exc:  # the hooks record the failure; make sure the record ends
             log.exception("flow %s failed", flow_name)

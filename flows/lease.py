@@ -2,8 +2,8 @@
 
 One daemon thread per process renews every live run this process owns, every third of
 ``flow_run_lease_seconds``, in one UPDATE. It is never joined, so a flow's exit does not
-wait for it (Prefect's own heartbeat thread, which is, is turned off for in-process runs by
-the launcher).
+wait for it (Prefect's own heartbeat thread, which is, is turned off for in-process runs and
+for a deployed run's subflows: ``flows.common.without_heartbeats``).
 When the process stops on purpose (normal exit, Ctrl-C, SIGTERM) its live runs end as
 cancelled; when it is killed (kill -9, power cut) they are found dead by the next launcher or
 watcher and marked crashed.

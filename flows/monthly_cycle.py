@@ -10,7 +10,7 @@ from prefect import flow, task
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
-from flows.common import HOOKS, apply_as_of
+from flows.common import HOOKS, apply_as_of, without_heartbeats
 from flows.stages import analyze_profiles, archive_cleanup, assign_surveys, screen_targets
 from tasks import cycles
 from winback import clock
@@ -21,10 +21,11 @@ from winback.cycles.models import CycleStage
 def cycle_for_store(store_id: int, month: str, as_of: str | None = None) -> int:
     apply_as_of(as_of)
     cycle_id = cycles.open_cycle(store_id, month)
-    archive_cleanup(cycle_id)
-    screen_targets(cycle_id)
-    analyze_profiles(cycle_id)
-    assign_surveys(cycle_id)
+    with without_heartbeats():  # run on a worker, this run sends its own
+        archive_cleanup(cycle_id)
+        screen_targets(cycle_id)
+        analyze_profiles(cycle_id)
+        assign_surveys(cycle_id)
     return cycle_id
 
 
@@ -35,8 +36,9 @@ def resume_cycle(cycle_id: int, as_of: str | None = None) -> str:
     apply_as_of(as_of)
     steps = [archive_cleanup, screen_targets, analyze_profiles, assign_surveys]
     reached = list(cycles.RESUMABLE).index(CycleStage(cycles.stage_of(cycle_id)))
-    for step in steps[reached:]:
-        step(cycle_id)
+    with without_heartbeats():
+        for step in steps[reached:]:
+            step(cycle_id)
     return cycles.stage_of(cycle_id)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.common import HOOKS, apply_as_of
+from flows.common import HOOKS, apply_as_of, without_heartbeats
 from flows.monthly_cycle import resume_cycle
 from flows.stages import draft_plan, evaluate_cycle, execute_plan, tally_reasons
 from tasks import analytics, cases, cycles, notify, plans, surveys
@@ -33,16 +33,17 @@ def watch_deadlines(store_codes: list[str] | None = None, as_of: str | None = No
         crossed["crossed_at_risk"] += digest["at_risk"]
         crossed["crossed_lost"] += digest["lost"]
     work = cycles.due_work(ids)
-    for cycle_id in work["resume"]:
-        resume_cycle(cycle_id)
-    for cycle_id in work["tally"]:
-        tally_reasons(cycle_id)
-        draft_plan(cycle_id)
-    for cycle_id in work["plan"]:
-        draft_plan(cycle_id)
-    for cycle_id in work["execute"]:
-        execute_plan(cycle_id)
-    for cycle_id in work["evaluate"]:
-        evaluate_cycle(cycle_id)
+    with without_heartbeats():  # run on a worker, this run sends its own
+        for cycle_id in work["resume"]:
+            resume_cycle(cycle_id)
+        for cycle_id in work["tally"]:
+            tally_reasons(cycle_id)
+            draft_plan(cycle_id)
+        for cycle_id in work["plan"]:
+            draft_plan(cycle_id)
+        for cycle_id in work["execute"]:
+            execute_plan(cycle_id)
+        for cycle_id in work["evaluate"]:
+            evaluate_cycle(cycle_id)
     delivered = notify.deliver()
     return {**reminders, **crossed, **{k: len(v) for k, v in work.items()}, "notifications": delivered}

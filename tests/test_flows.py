@@ -173,6 +173,38 @@ def test_a_failing_flow_is_recorded_failed_and_a_second_launch_is_not_blocked(
     assert session.scalar(select(func.count()).where(FlowRunRecord.flow_name == "evaluate_cycle")) == 2
 
 
+@pytest.mark.flow
+def test_a_deployed_store_run_sends_heartbeats_and_its_stages_do_not(
+    prefect_harness, session, demo_store, monkeypatch
+):
+    """A worker's run of one store's cycle has Prefect's heartbeats on (Prefect's default, set
+    before our code runs); its four stage subflows run without: each heartbeat thread is
+    joined when its flow run ends, a second at most, four seconds a store on the workers."""
+    import prefect.flow_engine
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from flows.monthly_cycle import cycle_for_store
+
+    seen: list[tuple[str, int | None]] = []
+    real = prefect.flow_engine._send_heartbeats
+
+    def watched(engine, *args, **kwargs):
+        seen.append((engine.flow.name, engine.heartbeat_seconds))
+        return real(engine, *args, **kwargs)
+
+    monkeypatch.setattr(prefect.flow_engine, "_send_heartbeats", watched)
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 30}):  # as on a worker
+        cycle_id = cycle_for_store(demo_store, "2026-11")
+    assert session.get(MonthlyCycle, cycle_id).stage == CycleStage.surveying
+    assert seen == [
+        ("cycle_for_store", 30),
+        ("archive_cleanup", None),
+        ("screen_targets", None),
+        ("analyze_profiles", None),
+        ("assign_surveys", None),
+    ]
+
+
 def test_the_pages_know_work_is_under_way_between_two_stages(session, demo_store, staff):
     """flows_running, which makes the cycle pages follow the flows: a cycle's own stage run
     counts, and so does its store's run that belongs to no cycle (the monthly cycle or the
