@@ -34,6 +34,7 @@ from winback.customers import visits as vehicle_visits
 from winback.customers.models import ServiceVisit, Vehicle
 from winback.cycles import profiles, screening
 from winback.cycles import service as cycles
+from winback.evaluation import my_day
 from winback.evaluation import service as evaluation
 from winback.surveys import service as surveys
 
@@ -219,12 +220,14 @@ def test_every_query_on_the_repair_orders_is_linear(session, demo_store, staff, 
         result = screening.screen_targets(session=session, cycle_id=cycle.id, actor=actor)
         profiles.analyze_profiles(session=session, cycle_id=cycle.id, actor=actor)
         surveys.assign_surveys(session=session, cycle_id=cycle.id, actor=actor)
+        # the advisor's own line above "my tasks": their customers' last repair orders
+        day = my_day.my_day(session=session, advisor=staff("advisor1"))
         alarm.churn_alarm(session=session, store_id=store.id)
         redline.redline_crossings(
             session=session, store_id=store.id, since=clock.today() - timedelta(days=7), until=clock.today()
         )
         evaluation.evaluate_cycle(session=session, cycle_id=cycle.id, actor=actor)
-    assert result["total"] > 0
+    assert result["total"] > 0 and day.assigned > 0
     statements = dict(seen)
     # screening's one read (totals and last repair order), the profile, the alarm, the digest
     # and the KPIs (two of which may be one statement text)
