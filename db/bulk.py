@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, Table, any_, bindparam, insert, select, text
+from sqlalchemy import ColumnElement, Engine, Executable, Row, Table, any_, bindparam, event, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -81,10 +81,6 @@ def insert_columns(
         sql = f"INSERT INTO {quote.format_table(table)} ({sql_names}) VALUES ({marks})"
         session.connection().exec_driver_sql(sql, list(rows))
         return
-    # The rows' foreign-key checks are prepared plans of the server's own, run once per row: a
-    # look-up earlier in the transaction (``one_of``) asked for a plan per execution, and each
-    # check planned again per row cost the assignment's 22,000 tasks 0.6-0.8 s (bench/README.md).
-    generic_plans_again(session)
     raw = session.connection().connection.driver_connection
     try:
         with (
@@ -106,13 +102,18 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> ColumnElemen
     array read by ``json_each`` was no faster than the ``IN`` list.)"""
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        custom_plans(session)
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        # its statement is planned for its values (``plan_for_values``)
+        return column == any_(bindparam(FOR_VALUES, list(values), type_=ARRAY(column.type), unique=True))
     return column.in_(values)
 
 
-def custom_plans(session: Session) -> None:
-    """PostgreSQL: plan this transaction's statements for their values, each time.
+# The name of ``one_of``'s array parameter: a statement that carries it is planned for its values.
+FOR_VALUES = "one_of_values"
+
+
+def plan_for_values(engine: Engine) -> None:
+    """PostgreSQL: a statement with ``one_of``'s array parameter is planned for its values,
+    each time it runs, and only that statement.
 
     psycopg prepares a statement once one connection has run it five times, and PostgreSQL may
     then keep a generic plan, made without the values. For ``column = ANY(:array)`` that can be
@@ -120,15 +121,22 @@ def custom_plans(session: Session) -> None:
     made for the values never does (it hashes the array or probes the column's index): a
     group's monthly cycle, the assignment's look-up of earlier open tasks (``surveys/carry.py``)
     ran for minutes at the 28th store, the statistics of the tasks table being behind the
-    20,000 rows each store had just added. Planning costs little beside such statements, but
-    not beside a bulk insert's foreign-key checks, which the server plans as statements too:
-    ``insert_columns`` sets it back (``generic_plans_again``)."""
-    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    20,000 rows each store had just added.
 
+    The setting is put back right after the statement: set for the rest of the transaction
+    (as it was until 2026-12-01), it also made the server plan again, for every row, the
+    foreign-key checks of the bulk insert that followed (they are prepared statements of its
+    own): the assignment's 22,000 tasks took 0.7 s more, every import chunk likewise."""
 
-def generic_plans_again(session: Session) -> None:
-    """PostgreSQL: undo ``custom_plans`` for the rest of the transaction (the server's setting)."""
-    session.execute(text("SET LOCAL plan_cache_mode TO DEFAULT"))
+    @event.listens_for(engine, "before_cursor_execute")
+    def _custom(conn, cursor, statement, parameters, context, executemany) -> None:
+        if FOR_VALUES in statement:
+            cursor.connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _as_before(conn, cursor, statement, parameters, context, executemany) -> None:
+        if FOR_VALUES in statement:
+            cursor.connection.execute("SET LOCAL plan_cache_mode TO DEFAULT")
 
 
 # SQLite's limit on a statement's parameters is 32,766; a look-up stays well under it.

@@ -40,7 +40,12 @@ def _make_engine(url: str, **options: Any) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, **{"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, **options})
+    engine = create_engine(url, **{"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, **options})
+    if engine.dialect.name == "postgresql":
+        from db.bulk import plan_for_values
+
+        plan_for_values(engine)
+    return engine
 
 
 def configure(url: str | None = None, **options: Any) -> Engine:
