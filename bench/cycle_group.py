@@ -17,8 +17,10 @@ vehicles, repair orders) as a template database and, each on its own copy
 3. with ``--workers N``: the same command against a Prefect server (its own database on the same
    PostgreSQL server) with prefect.yaml deployed and N process workers (``--limit`` runs each),
    as a dealer group runs it: the month's run on one worker, one run per store on whichever
-   worker is free; wall time and the peak memory (VmHWM) of the workers and of each run's
-   process. ``--skip-bare`` / ``--skip-in-process`` leave out the first two.
+   worker is free; wall time, the peak memory (VmHWM) of the workers and of each run's
+   process, and the CPU seconds the server, the workers, the runs, the command and the
+   machine's PostgreSQL processes used meanwhile (where two cores' time goes).
+   ``--skip-bare`` / ``--skip-in-process`` leave out the first two.
 
 Statistics are gathered on the template first (``ANALYZE``), as the import leaves them; the
 generator writes the phones, VINs and check digits checked and marked, as the import does too
