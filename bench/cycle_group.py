@@ -42,6 +42,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from flows.prefect_server import RECORDER_BATCHES
+
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = "2026-11-02"
 MONTH = "2026-11"
@@ -216,10 +218,6 @@ def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int)
         PREFECT_HOME=str(data_dir / "prefect"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_LOGGING_LEVEL="WARNING",
-        # as deployments/server.env recommends: task runs' states recorded in batches
-        PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE="100",
-        PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE="100",
-        PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL="1",
         PREFECT_API_DATABASE_CONNECTION_URL=prefect_db,
         PREFECT_WORKER_QUERY_SECONDS="1",
         PREFECT_WORKER_PREFETCH_SECONDS="1",
@@ -227,6 +225,8 @@ def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int)
         WINBACK_DATABASE_URL=url,
         WINBACK_DATA_DIR=str(data_dir),
     )
+    # as deployments/server.env recommends: task runs' states recorded in batches
+    base.update(RECORDER_BATCHES)
     client = {**base, "PREFECT_API_URL": api}
     procs: list[subprocess.Popen] = []
     logs = data_dir / "logs"

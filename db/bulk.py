@@ -126,7 +126,9 @@ def plan_for_values(engine: Engine) -> None:
     The setting is put back right after the statement: set for the rest of the transaction
     (as it was until 2026-12-01), it also made the server plan again, for every row, the
     foreign-key checks of the bulk insert that followed (they are prepared statements of its
-    own): the assignment's 22,000 tasks took 0.7 s more, every import chunk likewise."""
+    own): the assignment's 22,000 tasks took 0.7 s more, every import chunk likewise. (A
+    statement that fails leaves it set, until the rollback of its transaction or savepoint,
+    which ends it too.)"""
 
     @event.listens_for(engine, "before_cursor_execute")
     def _custom(conn, cursor, statement, parameters, context, executemany) -> None:

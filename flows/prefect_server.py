@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _LOCAL = "WINBACK_PREFECT_LOCAL"  # set when PREFECT_API_URL is ours, not the operator's
-# The task run recorder writes what the flows report in batches (LocalServer.start).
-_RECORDER_BATCHES = {
+# The task run recorder writes what the flows report in batches (LocalServer.start; a group's
+# own server: deployments/server.env, the same values; bench/cycle_group.py's server).
+RECORDER_BATCHES = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
@@ -106,7 +107,7 @@ class LocalServer:
         # by one by default (a transaction of four statements per event, each holding SQLite's
         # write lock while the flow's own API calls wait for it). In batches, at least once a
         # second: six flow runs of no work took a fifth less time (bench/README.md).
-        for name, value in _RECORDER_BATCHES.items():
+        for name, value in RECORDER_BATCHES.items():
             env.setdefault(name, value)
         env["PREFECT_UI_ENABLED"] = "1" if self.ui else "0"
         if not self.ui:  # what Prefect's own temporary server sets: no UI, no scheduler services

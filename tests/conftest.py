@@ -508,10 +508,11 @@ def prefect_harness() -> Iterator[None]:
     Flow-run heartbeats are off: the heartbeat thread is joined at the end of every flow run
     and costs up to a second each; crash detection has no use in a test.
     """
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    from flows.common import without_heartbeats
+
+    with without_heartbeats():
         with prefect_test_harness(server_startup_timeout=90):
             yield
 
