@@ -325,25 +325,42 @@ def test_both_shapes_of_the_per_vehicle_passes_agree(session, demo_store, with_s
     assert read(vehicle_visits.last_visit_dates(store_id=demo_store, as_of=as_of)) == read(
         vehicle_visits.last_visit_dates(store_id=demo_store, as_of=as_of, postgresql=True)
     )
-    # The last repair order taken in the totals' own pass (PostgreSQL: an ordered aggregate;
-    # SQLite: a max over "date|id" strings) is the one the two-pass last_visits finds: the
-    # latest date, then the highest id, also when a car came twice on its last day and the
-    # ids differ in their number of digits.
-    car = session.scalar(select(Vehicle).where(Vehicle.store_id == demo_store).order_by(Vehicle.id))
-    for ro_id in (9_999_998, 10_000_001, 999_999):  # as plain text, "9999998" sorts last
+    # The last repair order taken in the totals' own pass (PostgreSQL: a max over a bigint
+    # packing the day and the id; SQLite: a max over "date|id" strings) is the one the
+    # two-pass last_visits finds: the latest date, then the highest id, also when a car came
+    # twice on its last day and the ids differ in their number of digits, and for repair
+    # orders dated before PostgreSQL's day zero (2000-01-01: negative days).
+    car, old_car = session.scalars(
+        select(Vehicle).where(Vehicle.store_id == demo_store).order_by(Vehicle.id).limit(2)
+    )
+    old_day = date(1999, 12, 31)
+    for target, ro_id, day in (
+        (car, 9_999_998, as_of),  # as plain text, "9999998" sorts last
+        (car, 10_000_001, as_of),
+        (car, 999_999, as_of),
+        (old_car, 20_000_001, old_day),
+        (old_car, 20_000_003, old_day - timedelta(days=1)),  # the highest id, on an earlier day
+        (old_car, 20_000_002, old_day),
+    ):
         session.add(
             ServiceVisit(
                 id=ro_id,
                 store_id=demo_store,
                 ro_number=f"TIE{ro_id}",
-                vehicle_id=car.id,
-                customer_id=car.customer_id,
-                visit_date=as_of,
+                vehicle_id=target.id,
+                customer_id=target.customer_id,
+                visit_date=day,
                 category="保养",
                 created_at=clock.now(),
             )
         )
     session.flush()
+    before_2000 = vehicle_visits.totals(
+        store_id=demo_store, as_of=old_day, last_order=True, postgresql=postgresql
+    )
+    assert [tuple(r) for r in session.execute(select(before_2000.c.vehicle_id, before_2000.c.visit_id))] == [
+        (old_car.id, 20_000_002)
+    ]
     last = vehicle_visits.last_visits(store_id=demo_store, as_of=as_of)
     last_by_car = {
         (r.vehicle_id, r.visit_id) for r in session.execute(select(last.c.vehicle_id, last.c.visit_id))

@@ -30,8 +30,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Integer, Select, Subquery, case, cast, func, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
+from sqlalchemy import BigInteger, Date, Integer, Select, Subquery, case, cast, func, literal_column, select
 
 from winback.customers.models import ServiceVisit, Vehicle, VehicleStatus
 
@@ -77,18 +76,30 @@ def _of_the_stores_vehicles(per_vehicle: Subquery, store_id: int, *columns) -> S
     )
 
 
+# PostgreSQL packs (date, id) into one bigint: days since this date above, the id below.
+_DAY_ZERO = date(2000, 1, 1)
+_ID_BITS = 40  # ids up to 2**40 (1.1 trillion repair orders); the days fill the 23 bits above
+
+
 def _last_id() -> Any:
     """PostgreSQL, in a pass grouped per vehicle: the id of the vehicle's last repair order
-    (latest date, then highest id), taken in the same pass as the totals (an ordered
-    ``array_agg``: PostgreSQL sorts the range once; a ``DISTINCT ON`` beside the grouped pass
-    read the store's repair orders a second time)."""
-    order = aggregate_order_by(ServiceVisit.id, ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
-    return array_agg(order)[1]
+    (latest date, then highest id), from one ``max()`` over a bigint that packs the day above
+    the id, so that the numbers sort as (date, id) do; the id is read back from the low bits.
+
+    A plain ``max()`` can be aggregated in a hash table and in parallel parts. The ordered
+    ``array_agg`` it replaces could not: PostgreSQL sorted the store's repair orders by
+    vehicle on disk first (one store of the thirty-store template, 463,000 repair orders:
+    650-680 ms against 455-480 ms). Dates before ``_DAY_ZERO`` give negative days; the packed
+    numbers still sort by (date, id), and the mask reads the id from two's complement."""
+    days = cast(ServiceVisit.visit_date - _DAY_ZERO, BigInteger)
+    # the shift as written in the statement: PostgreSQL's << takes an int4, a bound int is int8
+    packed = func.max(days.bitwise_lshift(literal_column(str(_ID_BITS))).bitwise_or(ServiceVisit.id))
+    return packed.bitwise_and((1 << _ID_BITS) - 1)
 
 
 def _last_id_sqlite() -> Any:
     """SQLite, in a pass grouped per vehicle: the id of the vehicle's last repair order (latest
-    date, then highest id), from one ``max()`` over "date|id" strings, the id zero-padded so
+    date, then highest id), from one ``max()`` over "date|id" strings (PostgreSQL packs a bigint instead), the id zero-padded so
     that the strings sort as (date, id) do. SQLite has no ordered aggregate; a second pass for
     the last date and a join back to its repair orders cost the profile analysis more than the
     totals themselves (0.5 s of 0.7 s at store scale). SQLite's own functions: on PostgreSQL
@@ -175,7 +186,7 @@ def last_visits(*, store_id: int, as_of: date, postgresql: bool = False) -> Subq
     the latest date per vehicle, then the highest id on that date. Join ``visit_id`` to
     ``service_visits.id`` for the repair order's columns (one primary-key seek per vehicle).
     """
-    if postgresql:  # one grouped pass: the latest date and, by an ordered aggregate, its id
+    if postgresql:  # one grouped pass: the latest date and, from one packed max(), its id
         per = (
             _store_range(store_id=store_id, as_of=as_of)
             .add_columns(
