@@ -224,6 +224,8 @@ def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int)
         WINBACK_HOME=str(ROOT),
         WINBACK_DATABASE_URL=url,
         WINBACK_DATA_DIR=str(data_dir),
+        # the virtual environment first, as the runbook starts workers (prefect.yaml's command)
+        PATH=os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
     )
     # as deployments/server.env recommends: task runs' states recorded in batches
     base.update(RECORDER_BATCHES)

@@ -95,6 +95,9 @@ def stack(tmp_path):
         WINBACK_DATABASE_URL=app_db,
         WINBACK_DATA_DIR=str(tmp_path / "data"),
         WINBACK_NOW="2026-11-02T09:00",
+        # the checkout's virtual environment first, as the runbook starts workers: prefect.yaml
+        # has them run each flow run as `python -m prefect.engine`
+        PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
     )
     client_env = {**env, "PREFECT_API_URL": api_url}
     procs: list[subprocess.Popen] = []
