@@ -45,6 +45,20 @@ def _make_engine(url: str, **options: Any) -> Engine:
         from db.bulk import plan_for_values
 
         plan_for_values(engine)
+
+        @event.listens_for(engine, "connect")
+        def _no_jit(dbapi_conn, _record):
+            # No JIT compilation of our statements: the server compiles any statement it
+            # estimates costly, in every parallel worker, and the grouped passes over a store's
+            # repair orders (~1 s each) spent 80-100 ms of each run on it (group of 30 stores on
+            # two workers: PostgreSQL's CPU 147 -> 136 s; bench/README.md). Outside a
+            # transaction, so that the pool's rollback does not undo it.
+            autocommit = dbapi_conn.autocommit
+            dbapi_conn.autocommit = True
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET jit = off")
+            dbapi_conn.autocommit = autocommit
+
     return engine
 
 

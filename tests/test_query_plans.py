@@ -410,3 +410,16 @@ def test_an_array_look_up_is_planned_for_its_values(session, demo_store):
         return
     assert during == ["force_custom_plan"] * 7
     assert session.scalar(text("SHOW plan_cache_mode")) == "auto"  # the next statements, as before
+
+
+def test_postgresql_compiles_no_statement_just_in_time(session):
+    """Every connection of the app's engine runs with ``jit = off`` on PostgreSQL, set outside
+    a transaction so that a rollback (the pool's, on every return) keeps it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite has no JIT
+    assert session.scalar(text("SHOW jit")) == "off"
+    session.rollback()
+    assert session.scalar(text("SHOW jit")) == "off"
+    engine = session.get_bind()
+    with engine.connect() as other:  # a second pooled connection, made after the first
+        assert other.scalar(text("SHOW jit")) == "off"
