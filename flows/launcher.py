@@ -177,6 +177,8 @@ def _launch_deployment(flow_name, parameters, key, record_id, wait) -> Launched:
         FLOWS[flow_name].full_name,
         parameters=parameters,
         timeout=None if wait else 0,
+        # a command that waits sees the run end within a second (Prefect's default: 5 s)
+        poll_interval=1,
         idempotency_key=f"{key}#{record_id}",
         as_subflow=False,
     )

@@ -66,8 +66,9 @@ def _wait(what: str, check, timeout: float, procs=()) -> None:
 
 
 @pytest.fixture
-def stack(tmp_path):
-    """Prefect server + worker + winback web app, all on loopback; yields the app's base URL."""
+def stack(tmp_path, request):
+    """Prefect server + worker + winback web app, all on loopback; yields the app's base URL.
+    Parametrized indirectly, the worker's flow runs get these environment variables too."""
     # unique per run: parallel checkouts share the PostgreSQL server
     worker_id = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     if POSTGRES_URL:  # as a dealer group runs it (CI sets this)
@@ -139,7 +140,11 @@ def stack(tmp_path):
                 "with session_scope() as s: load_demo(session=s)",
             ]
         )
-        worker = start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", "winback"], client_env)
+        worker = start(
+            "worker",
+            [str(BIN / "prefect"), "worker", "start", "--pool", "winback"],
+            {**client_env, **getattr(request, "param", {})},
+        )
         app = start("app", [str(BIN / "winback"), "serve", "--port", str(app_port)], client_env)
         base = f"http://127.0.0.1:{app_port}"
         _wait(
@@ -217,3 +222,29 @@ def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
     assert len(store_runs) == 1
     run = httpx.get(f"{api_url}/flow_runs/{store_runs[0][1]}", timeout=10).json()
     assert run["deployment_id"], run
+
+
+@pytest.mark.parametrize("stack", [{"WINBACK_KILL_AT": "screen_targets:start"}], indirect=True)
+def test_the_months_run_names_the_store_whose_run_died(stack):
+    """A store's run killed on its worker (kill -9 as it starts screening): the month's run,
+    which waits for every store's run at once, fails and says which store and how."""
+    base, app_db, logs, _api_url = stack
+    with httpx.Client(base_url=base, headers={"Origin": base}, follow_redirects=False, timeout=30) as web:
+        assert web.post("/login", data={"username": "admin", "password": "winback-demo"}).status_code == 303
+        assert web.post("/cycles", data={"month": "2026-11"}).status_code == 303
+    engine = create_engine(app_db)
+
+    def month_run() -> tuple | None:
+        with engine.connect() as conn:
+            return conn.execute(
+                text("select state, message from flow_runs where flow_name = 'monthly_cycle'")
+            ).first()
+
+    try:
+        _wait("the month's run to fail", lambda: (month_run() or ("",))[0] == "failed", 180)
+        state, message = month_run()
+        with engine.connect() as conn:
+            store_id = conn.execute(text("select id from stores")).scalar_one()
+    finally:
+        engine.dispose()
+    assert f"store {store_id} (Crashed)" in message, message
