@@ -82,10 +82,15 @@ def cycles_on_workers(store_ids: list[int], month: str, as_of: str | None) -> li
             for i in range(0, len(ids), _READ_LIMIT):
                 chunk = FlowRunFilter(id=FlowRunFilterId(any_=ids[i : i + _READ_LIMIT]))
                 states.update((r.id, r.state) for r in client.read_flow_runs(flow_run_filter=chunk))
-            if all(states.get(i) is not None and states[i].is_final() for i in ids):
+            # a run deleted on the server meanwhile has ended too (it will never complete)
+            if all(i not in states or states[i].is_final() for i in ids):
                 break
             time.sleep(STORE_RUNS_POLL_SECONDS)
-    failed = {s: states[r].name for s, r in runs.items() if not states[r].is_completed()}
+    failed = {
+        s: states[r].name if r in states else "deleted"
+        for s, r in runs.items()
+        if r not in states or not states[r].is_completed()
+    }
     if failed:
         raise RuntimeError(
             "the cycles of these stores did not complete: "

@@ -99,8 +99,9 @@ def _last_id() -> Any:
 
 def _last_id_sqlite() -> Any:
     """SQLite, in a pass grouped per vehicle: the id of the vehicle's last repair order (latest
-    date, then highest id), from one ``max()`` over "date|id" strings (PostgreSQL packs a bigint instead), the id zero-padded so
-    that the strings sort as (date, id) do. SQLite has no ordered aggregate; a second pass for
+    date, then highest id), from one ``max()`` over "date|id" strings, the id zero-padded so
+    that the strings sort as (date, id) do (PostgreSQL packs a bigint the same way: ``_last_id``).
+    SQLite has no ordered aggregate; a second pass for
     the last date and a join back to its repair orders cost the profile analysis more than the
     totals themselves (0.5 s of 0.7 s at store scale). SQLite's own functions: on PostgreSQL
     ``_last_id`` does this."""
