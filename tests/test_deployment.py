@@ -228,7 +228,7 @@ def test_a_cycle_started_in_the_web_ui_runs_on_a_worker(stack):
 def test_the_months_run_names_the_store_whose_run_died(stack):
     """A store's run killed on its worker (kill -9 as it starts screening): the month's run,
     which waits for every store's run at once, fails and says which store and how."""
-    base, app_db, logs, _api_url = stack
+    base, app_db, _logs, _api_url = stack
     with httpx.Client(base_url=base, headers={"Origin": base}, follow_redirects=False, timeout=30) as web:
         assert web.post("/login", data={"username": "admin", "password": "winback-demo"}).status_code == 303
         assert web.post("/cycles", data={"month": "2026-11"}).status_code == 303
@@ -242,7 +242,7 @@ def test_the_months_run_names_the_store_whose_run_died(stack):
 
     try:
         _wait("the month's run to fail", lambda: (month_run() or ("",))[0] == "failed", 180)
-        state, message = month_run()
+        _state, message = month_run()
         with engine.connect() as conn:
             store_id = conn.execute(text("select id from stores")).scalar_one()
     finally:
