@@ -39,13 +39,25 @@ def test_flow_runs_and_cleanup_in_words_codes_behind_details(session, surveying_
         cycle_id=cycle.id,
         prefect_flow_run_id=RUN_ID,
     )
+    # a run's message is the program's own text (an exception's, the lease's): behind 详情 too
+    why = "the cycles of these stores did not complete: store 1 (Crashed)"
+    flow_runs.record_flow_run(
+        session=session,
+        flow_name="screen_targets",
+        launch_key="screen_targets:words",
+        state=FlowRunState.failed,
+        store_id=cycle.store_id,
+        cycle_id=cycle.id,
+        message=why,
+    )
     cycle.cleanup = {"customers": 240, "vehicles": 240, "phones_changed": 29, "vins_changed": 3}
     session.commit()
     login(client, "admin")
     page = client.get(f"/cycles/{cycle.id}").text
-    shown = re.sub(r"<details>.*?</details>", "", page, flags=re.S)  # what is read without a click
+    shown = re.sub(r"<details[^>]*>.*?</details>", "", page, flags=re.S)  # read without a click
     assert "分配回访任务" in shown and "assign_surveys" not in shown and RUN_ID not in shown
     assert RUN_ID in page  # behind 详情
+    assert why not in shown and why in page and "失败" in shown
     assert "共检查 240 位客户、240 辆车；更正了 29 个电话号码和 3 个车架号。" in shown
     assert "customers=240" not in shown and "phones_changed" not in shown
     # English: no code either
