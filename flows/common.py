@@ -20,6 +20,9 @@ _IGNORED = {"as_of"}
 
 
 KEY_LENGTH = 200  # flow_runs.launch_key is varchar(200)
+# How often a run that waits for others on a Prefect server (a command for its run, the month's
+# run for its stores' runs) reads their states: one request each time (Prefect's default: 5 s).
+RUN_STATE_POLL_SECONDS = 1.0
 
 
 def launch_key(flow_name: str, parameters: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 import winback.models  # noqa: F401  (every mapper, for a process that starts here)
 from db.session import session_scope
 from flows import lease
-from flows.common import launch_key, without_heartbeats
+from flows.common import RUN_STATE_POLL_SECONDS, launch_key, without_heartbeats
 from winback.cycles import flow_runs
 from winback.cycles.models import FlowRunRecord, FlowRunState
 
@@ -177,8 +177,7 @@ def _launch_deployment(flow_name, parameters, key, record_id, wait) -> Launched:
         FLOWS[flow_name].full_name,
         parameters=parameters,
         timeout=None if wait else 0,
-        # a command that waits sees the run end within a second (Prefect's default: 5 s)
-        poll_interval=1,
+        poll_interval=RUN_STATE_POLL_SECONDS,
         idempotency_key=f"{key}#{record_id}",
         as_subflow=False,
     )

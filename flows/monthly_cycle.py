@@ -10,7 +10,7 @@ from prefect import flow, task
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
-from flows.common import HOOKS, apply_as_of, without_heartbeats
+from flows.common import HOOKS, RUN_STATE_POLL_SECONDS, apply_as_of, without_heartbeats
 from flows.stages import analyze_profiles, archive_cleanup, assign_surveys, screen_targets
 from tasks import cycles
 from winback import clock
@@ -46,8 +46,6 @@ def _current_month() -> str:
     return clock.today().strftime("%Y-%m")
 
 
-# How often the month's run looks at its stores' runs, all of them in one request.
-STORE_RUNS_POLL_SECONDS = 1.0
 _READ_LIMIT = 200  # flow runs per request (the Prefect server's default page)
 
 
@@ -56,9 +54,9 @@ def cycles_on_workers(store_ids: list[int], month: str, as_of: str | None) -> li
     """Start one run of the store's cycle per store, each a deployment run of its own on
     whichever worker is free, and wait until every one has ended.
 
-    The wait reads all the runs' states in one request a second. ``run_deployment`` per store
-    polled each run every 5 s (30 requests per round for 30 stores) and saw the last store end
-    up to 5 s late."""
+    The wait reads all the runs' states in one request every ``RUN_STATE_POLL_SECONDS``.
+    ``run_deployment`` per store polled each run every 5 s (30 requests per round for 30
+    stores) and saw the last store end up to 5 s late."""
     import time
 
     from prefect.client.orchestration import get_client
@@ -85,7 +83,7 @@ def cycles_on_workers(store_ids: list[int], month: str, as_of: str | None) -> li
             # a run deleted on the server meanwhile has ended too (it will never complete)
             if all(i not in states or states[i].is_final() for i in ids):
                 break
-            time.sleep(STORE_RUNS_POLL_SECONDS)
+            time.sleep(RUN_STATE_POLL_SECONDS)
     failed = {
         s: states[r].name if r in states else "deleted"
         for s, r in runs.items()

@@ -33,3 +33,20 @@ def store_with_staff(session, people: dict, *, password: str, code: str = "S01")
         )
     session.commit()
     return store.id
+
+
+def record_stage_run(session, cycle, flow_name: str, state, **extra):
+    """A run of ``cycle``'s stage flow ``flow_name`` recorded as the flows' state hook records
+    it (launch key "<flow>:test"; ``extra``: ``prefect_flow_run_id``, ``message``); recorded
+    again with the same name, the same record moves on."""
+    from winback.cycles import flow_runs
+
+    return flow_runs.record_flow_run(
+        session=session,
+        flow_name=flow_name,
+        launch_key=f"{flow_name}:test",
+        state=state,
+        store_id=cycle.store_id,
+        cycle_id=cycle.id,
+        **extra,
+    )

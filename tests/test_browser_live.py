@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.pages import record_stage_run
 from tests.test_browser import live_server, shot  # noqa: F401  (the fixture)
 from winback.actor import Actor
-from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.models import FlowRunState
 
@@ -59,15 +59,7 @@ def test_progress_updates_without_a_reload_and_without_csp_violations(
     base, cycle_id = live_server
     db = request.node.callspec.id
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
-    flow_runs.record_flow_run(
-        session=session,
-        flow_name="tally_reasons",
-        launch_key="tally_reasons:browser",
-        state=FlowRunState.running,
-        store_id=cycle.store_id,
-        cycle_id=cycle.id,
-        prefect_flow_run_id=RUN_ID,
-    )
+    record_stage_run(session, cycle, "tally_reasons", FlowRunState.running, prefect_flow_run_id=RUN_ID)
     session.commit()
     context, page, console, navigations = _watched_page(browser, base)
 
@@ -79,13 +71,7 @@ def test_progress_updates_without_a_reload_and_without_csp_violations(
     expect(tallied.locator(".state.running")).to_have_text("运行中")
     page.evaluate("window.__still_here = true")
     seen = len(navigations)
-    flow_runs.record_flow_run(
-        session=session,
-        flow_name="tally_reasons",
-        launch_key="tally_reasons:browser",
-        state=FlowRunState.completed,
-        prefect_flow_run_id=RUN_ID,
-    )
+    record_stage_run(session, cycle, "tally_reasons", FlowRunState.completed, prefect_flow_run_id=RUN_ID)
     session.commit()
     expect(tallied.locator(".state.completed")).to_have_text("已完成", timeout=10000)
     expect(page.locator("#cycle-progress")).to_contain_text("流程已运行结束")

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tests.pages import login
+from tests.pages import login, record_stage_run
 from winback.actor import Actor
-from winback.cycles import flow_runs
 from winback.cycles import service as cycles
 from winback.cycles.models import FlowRunState
 from winback.surveys.models import SurveyStatus, SurveyTask
@@ -87,13 +86,11 @@ def test_import_progress_fragment_polls_while_running_and_stops_when_done(client
 
 def test_cycle_progress_fragment_shows_stage_and_flow_run_states(client, session, surveying_cycle):
     cycle = cycles.get_cycle(session=session, cycle_id=surveying_cycle)
-    flow_runs.record_flow_run(
-        session=session,
-        flow_name="tally_reasons",
-        launch_key="tally_reasons:matrix",
-        state=FlowRunState.running,
-        store_id=cycle.store_id,
-        cycle_id=cycle.id,
+    record_stage_run(
+        session,
+        cycle,
+        "tally_reasons",
+        FlowRunState.running,
         prefect_flow_run_id="11111111-2222-3333-4444-555555555555",
     )
     session.commit()
@@ -120,11 +117,11 @@ def test_cycle_progress_fragment_shows_stage_and_flow_run_states(client, session
     assert "<html" in page.text and 'id="cycle-progress"' in page.text and 'id="task-' in page.text
     assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page.text
 
-    flow_runs.record_flow_run(
-        session=session,
-        flow_name="tally_reasons",
-        launch_key="tally_reasons:matrix",
-        state=FlowRunState.failed,
+    record_stage_run(
+        session,
+        cycle,
+        "tally_reasons",
+        FlowRunState.failed,
         prefect_flow_run_id="11111111-2222-3333-4444-555555555555",
         message="boom",
     )

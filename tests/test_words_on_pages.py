@@ -8,9 +8,8 @@ import re
 
 from sqlalchemy import func, select
 
-from tests.pages import login
+from tests.pages import login, record_stage_run
 from winback.accounts.models import Staff
-from winback.cycles import flow_runs
 from winback.cycles.models import FlowRunState, MonthlyCycle
 from winback.plans import service as plans
 from winback.surveys.models import SurveyStatus, SurveyTask
@@ -30,26 +29,10 @@ def _open_tasks(session, cycle_id: int, advisor_id: int) -> int:
 
 def test_flow_runs_and_cleanup_in_words_codes_behind_details(session, surveying_cycle, client):
     cycle = session.get(MonthlyCycle, surveying_cycle)
-    flow_runs.record_flow_run(
-        session=session,
-        flow_name="assign_surveys",
-        launch_key="assign_surveys:words",
-        state=FlowRunState.completed,
-        store_id=cycle.store_id,
-        cycle_id=cycle.id,
-        prefect_flow_run_id=RUN_ID,
-    )
+    record_stage_run(session, cycle, "assign_surveys", FlowRunState.completed, prefect_flow_run_id=RUN_ID)
     # a run's message is the program's own text (an exception's, the lease's): behind 详情 too
     why = "the cycles of these stores did not complete: store 1 (Crashed)"
-    flow_runs.record_flow_run(
-        session=session,
-        flow_name="screen_targets",
-        launch_key="screen_targets:words",
-        state=FlowRunState.failed,
-        store_id=cycle.store_id,
-        cycle_id=cycle.id,
-        message=why,
-    )
+    record_stage_run(session, cycle, "screen_targets", FlowRunState.failed, message=why)
     cycle.cleanup = {"customers": 240, "vehicles": 240, "phones_changed": 29, "vins_changed": 3}
     session.commit()
     login(client, "admin")
