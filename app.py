@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from api.errors import error_body
 from api.routes import router as api_router
 from db.session import configure, is_configured
+from edge.limit import RequestLimit
 from edge.users import MustChangePassword, NotLoggedIn
 from web import render_error
 from web.forms import FormError, error_text, shown_again
@@ -66,6 +67,7 @@ def create_app() -> FastAPI:
         https_only=settings.https_only,
         max_age=settings.session_max_hours * 3600,
     )
+    app.add_middleware(RequestLimit, limit=settings.web_requests_per_process)
     # Outermost: refuse cross-origin writes before anything runs; add the security headers.
     app.add_middleware(OriginCheck)
     app.add_middleware(SecurityHeaders)

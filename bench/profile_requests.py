@@ -9,7 +9,9 @@ each of the soak's operations ``--n`` times through the real app (TestClient, on
 concurrency) and prints per operation the mean wall time and the number of SQL statements.
 Unlike the soak, the figures do not depend on the other load on the machine's cores much,
 so they compare code changes; "app CPU" is the CPU time of this process (the app and the test
-client, not PostgreSQL) per call, the least disturbed by other load; the statement count is exact.
+client, not PostgreSQL) per call, the least disturbed by other load; "PG CPU" that of the whole
+PostgreSQL server when it runs on this machine (its background processes included); the
+statement count is exact.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def main() -> None:
     )
     a = ap.parse_args()
 
-    from bench.soak import PASSWORD, prepare
+    from bench.soak import PASSWORD, postgres_cpu, prepare
     from db import session as dbs
 
     if not a.keep:
@@ -102,7 +104,7 @@ def main() -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _count(_conn, _cursor, statement, *_args):
         statements[0] += 1
-        shown.append(" ".join(statement.split())[:300])
+        shown.append(" ".join(statement.split())[: int(os.environ.get("SQL_WIDTH", "300"))])
 
     app = create_app()
     clients = {}
@@ -158,9 +160,15 @@ def main() -> None:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(60)
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
         return
-    print(f"{'operation':<16}{'n':>5}{'mean ms':>10}{'p50 ms':>9}{'app CPU ms':>12}{'SQL/call':>10}")
+
+    def database_cpu() -> float:
+        return sum(postgres_cpu(engine).values())
+
+    print(
+        f"{'operation':<16}{'n':>5}{'mean ms':>10}{'p50 ms':>9}{'app CPU ms':>12}{'PG CPU ms':>11}{'SQL/call':>10}"
+    )
     for op, fn in ops.items():
-        times, before, cpu = [], statements[0], time.process_time()
+        times, before, cpu, db_cpu = [], statements[0], time.process_time(), database_cpu()
         for _ in range(a.n):
             t = time.perf_counter()
             r = fn()
@@ -168,9 +176,10 @@ def main() -> None:
             assert r.status_code in (200, 409), f"{op}: {r.status_code} {r.text[:200]}"
         per_call = (statements[0] - before) / a.n
         cpu_ms = (time.process_time() - cpu) / a.n * 1000
+        db_ms = (database_cpu() - db_cpu) / a.n * 1000
         print(
             f"{op:<16}{a.n:>5}{statistics.mean(times):>10.1f}{statistics.median(times):>9.1f}{cpu_ms:>12.1f}"
-            f"{per_call:>10.1f}"
+            f"{db_ms:>11.1f}{per_call:>10.1f}"
         )
 
 

@@ -201,6 +201,14 @@ def prepare(url: str, open_tasks: int, advisors: int) -> dict:
                     )
                 )
             c.execute(text("ANALYZE"))
+    if engine.dialect.name == "postgresql":
+        # Vacuumed and checkpointed before the clock starts, as a database that has been in use
+        # would be: otherwise autovacuum (50,000 rows just inserted) and the checkpoint of the
+        # load's WAL land in the measured window at random, and PostgreSQL's CPU per request
+        # varied by half between runs of the same code.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("VACUUM (ANALYZE)"))
+            c.execute(text("CHECKPOINT"))
     engine.dispose()
     return {"cycle_id": cycle_id, "names": names, "ids": ids}
 
@@ -222,13 +230,18 @@ def start_server(args: list[str], env: dict, port: int, log: Path) -> subprocess
     raise SystemExit("server did not start")
 
 
-def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of one process so far (0 when it is gone)."""
+def _proc_cpu(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone); with ``reaped``,
+    also those of its children that ended and were waited for (PostgreSQL's postmaster reaps
+    every backend: a connection closed during the run keeps its CPU counted there)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _tree(pid: int) -> list[int]:
@@ -245,34 +258,54 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
+def postgres_cpu(engine) -> dict[int, float]:
+    """CPU seconds so far of the whole PostgreSQL server ``engine`` talks to, by process: the
+    postmaster (with the backends it reaped), every backend alive and its background
+    processes (WAL writer, checkpointer), which the app's writes keep busy too. Counting only
+    the backends connected at two samples missed every connection opened and closed between
+    them (0.1-0.3 ms a request, when ``top`` showed PostgreSQL at a quarter of the machine).
+    Sum the values of two samples and subtract: a backend that ended between them moved its
+    CPU into the postmaster's reaped children. Empty when the server is not on this machine."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    with engine.connect() as c:
+        backend = c.scalar(text("SELECT pg_backend_pid()"))
+    try:
+        status = Path(f"/proc/{backend}/status").read_text()
+    except OSError:
+        return {}
+    postmaster = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+    return {p: _proc_cpu(p, reaped=p == postmaster) for p in _tree(postmaster)}
+
+
 class CpuMeter:
-    """CPU seconds spent by the server's processes, this database's PostgreSQL backends (when
-    PostgreSQL runs on this machine) and this load generator between ``start`` and ``stop``:
+    """CPU seconds spent by the server's processes, the PostgreSQL server (when it runs on this
+    machine) and this load generator between ``start`` and ``stop``:
     on a shared machine, CPU per request is less disturbed by other load than the rate."""
 
     def __init__(self, server: subprocess.Popen, url: str | None = None) -> None:
         self.server, self.engine = server, create_engine(url) if url else None
         self.before: dict[str, dict[int, float]] = {}
 
-    def _backends(self) -> list[int]:
-        if self.engine is None or self.engine.dialect.name != "postgresql":
-            return []
-        with self.engine.connect() as c:
-            return list(
-                c.scalars(
-                    text(
-                        "SELECT pid FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                )
-            )
+    def _database(self) -> dict[int, float]:
+        return postgres_cpu(self.engine) if self.engine is not None else {}
 
     def _sample(self) -> dict[str, dict[int, float]]:
         return {
             "server": {p: _proc_cpu(p) for p in _tree(self.server.pid)},
-            "database": {p: _proc_cpu(p) for p in self._backends()},
+            "database": self._database(),
             "client": {0: time.process_time()},
+            "connections": {0: self._sessions()},
         }
+
+    def _sessions(self) -> float:
+        """Connections opened to this database so far (PostgreSQL's own count): each costs the
+        server a new backend process and the app a log-in."""
+        if self.engine is None or self.engine.dialect.name != "postgresql":
+            return 0.0
+        with self.engine.connect() as c:
+            query = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            return float(c.scalar(text(query)) or 0)
 
     def start(self) -> None:
         self.before = self._sample()
@@ -286,9 +319,9 @@ class CpuMeter:
         self.by_process = sorted(
             (v - self.before["server"].get(p, 0.0) for p, v in after["server"].items()), reverse=True
         )
-        return {
-            part: sum(v - self.before[part].get(p, 0.0) for p, v in after[part].items()) for part in after
-        }
+        # Totals, not per process: a backend that ended between the samples moved its CPU
+        # into the postmaster's reaped children.
+        return {part: sum(after[part].values()) - sum(self.before[part].values()) for part in after}
 
 
 class Stats:
@@ -573,7 +606,8 @@ def main() -> None:
         f"CPU ms per request: app {cpu['server'] * 1000 / total:.1f} (server) + "
         f"{cpu['database'] * 1000 / total:.1f} (PostgreSQL) + {cpu['client'] * 1000 / total:.1f} (load generator); "
         f"bare endpoint {bare_cpu['server'] * 1000 / len(bare_lat):.1f} (server) + "
-        f"{bare_cpu['client'] * 1000 / len(bare_lat):.1f} (load generator)"
+        f"{bare_cpu['client'] * 1000 / len(bare_lat):.1f} (load generator); "
+        f"database connections opened: {cpu['connections']:.0f}"
     )
     print(
         "server CPU by process over the app's window: "

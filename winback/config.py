@@ -195,6 +195,13 @@ class Settings(BaseSettings):
     # one core for the app's own work; on a server with several cores and many staff at once,
     # one per core (each holds up to 30 database connections; see winback.cli.web_workers).
     web_workers: int = Field(1, ge=1, le=64)
+    # Requests one web process works on at once; the others wait their turn, holding nothing
+    # (edge/limit.py). Each holds a pooled database connection, so keep it below the pool's 10
+    # (db/session.py). The process's Python runs on one core whatever the number: with 4
+    # against 8, the soak of 32 staff on two processes served 0.237-0.286 of the bare
+    # endpoint's rate against 0.203-0.247 (bench/README.md, "Soak"). A long request (an
+    # export) holds its turn until it ends.
+    web_requests_per_process: int = Field(4, ge=1, le=64)
     process: ProcessDefaults = ProcessDefaults()
 
     def model_post_init(self, _ctx) -> None:

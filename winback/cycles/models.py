@@ -111,7 +111,7 @@ class Target(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"))
     band: Mapped[Band] = mapped_column(str_enum(Band))
@@ -135,6 +135,16 @@ class Target(Base):
 
     customer = relationship("Customer", lazy="joined")
     vehicle = relationship("Vehicle", lazy="joined")
+
+    # The order the manager reads the cycle's targets in (cycles.service.targets_of): ranked
+    # by value x risk, the unranked last, then by spend. "Unranked last" is its own column of
+    # the index because SQLite's indexes know no NULLS LAST.
+    RANKING = (priority.is_(None), priority.desc(), total_spend.desc(), id)
+
+
+# A page of that order is read from the index; sorting the cycle's 50,000 targets for every
+# page cost PostgreSQL ~16 ms a call, deep pages or not.
+Index("ix_targets_cycle_priority", Target.cycle_id, *Target.RANKING)
 
 
 class FlowRunState(str, enum.Enum):

@@ -248,7 +248,7 @@ def targets_of(
         select(Target)
         .where(Target.cycle_id == cycle_id)
         # Callbacks ranked by value x risk (the model's priority), then by spend.
-        .order_by(Target.priority.desc().nulls_last(), Target.total_spend.desc(), Target.id)
+        .order_by(*Target.RANKING)
         .offset(offset)
         .limit(limit)
         # Sort the narrow target rows, then load the page's customers and vehicles: the

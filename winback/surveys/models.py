@@ -6,7 +6,18 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, UTCDateTime, str_enum
@@ -110,6 +121,10 @@ class SurveyTask(Base):
     __table_args__ = (
         Index("ix_survey_tasks_assignee_status_due", "assignee_id", "status", "due_at"),
         Index("ix_survey_tasks_cycle_status", "cycle_id", "status"),
+        # The supervisor's list of the cycle's tasks (surveys.lists.QUEUE_ORDER): open ones first
+        # by due date (the overdue are the earliest), then the rest. A page is read from the
+        # index; sorting the cycle's tasks for every page cost PostgreSQL ~12 ms a call.
+        Index("ix_survey_tasks_cycle_queue", "cycle_id", text("(status <> 'open')"), "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

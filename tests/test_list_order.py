@@ -1,0 +1,115 @@
+"""The supervisor's list of a cycle's tasks and the manager's list of its targets: the order each
+shows, and a page of it read from an index in that order instead of the whole cycle sorted for
+every page (issue 20: ~12 and ~16 ms of PostgreSQL's CPU a page at 50,000 tasks)."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import event, select, update
+
+from winback import clock
+from winback.cycles import service as cycles
+from winback.cycles.models import Target
+from winback.surveys import service as surveys
+from winback.surveys.models import SurveyStatus, SurveyTask
+
+
+@contextmanager
+def statements_with_limit(session):
+    """(statement, parameters) of every SELECT with a LIMIT run inside the block."""
+    seen: list[tuple[str, object]] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "LIMIT" in statement:
+            seen.append((statement, parameters))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def _plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def sorts(session, statement: str, parameters) -> list[str]:
+    """The steps of the statement's plan that sort rows (SQLite's temporary b-tree for the
+    ORDER BY; PostgreSQL's sort nodes, asked to avoid sorting wherever an index can serve)."""
+    raw = session.connection().connection.dbapi_connection
+    if session.get_bind().dialect.name == "sqlite":
+        rows = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+        return [detail for *_, detail in rows if "TEMP B-TREE" in detail]
+    with raw.cursor() as cur:
+        cur.execute("SET LOCAL enable_sort = off")
+        try:
+            cur.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            plan = cur.fetchone()[0]
+        finally:
+            cur.execute("SET LOCAL enable_sort = on")
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    return [n["Node Type"] for n in _plan_nodes(plan) if "Sort" in n["Node Type"]]
+
+
+def test_the_supervisors_list_shows_overdue_then_open_then_closed_from_its_index(session, surveying_cycle):
+    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle)))
+    assert len(tasks) >= 30
+    now = clock.now()
+    # Shape the list: some tasks overdue, some closed in each way, due dates spread both sides
+    # of now (written directly: the order, not the closing, is under test).
+    for i, task in enumerate(tasks):
+        values = {"due_at": now + timedelta(hours=(i * 37) % 200 - 100)}
+        if i % 5 == 1:
+            values["status"] = SurveyStatus.done
+        elif i % 7 == 2:
+            values["status"] = SurveyStatus.excluded
+        session.execute(update(SurveyTask).where(SurveyTask.id == task.id).values(**values))
+    session.flush()
+    session.expire_all()
+
+    def rank(t: SurveyTask) -> tuple:
+        if t.status == SurveyStatus.open:
+            return (0 if t.due_at < now else 1, t.due_at, t.id)
+        return (2, t.due_at, t.id)
+
+    everything = surveys.cycle_tasks_page(session=session, cycle_id=surveying_cycle, page_size=None)
+    expected = sorted(everything.items, key=rank)
+    assert [rank(t)[0] for t in expected].count(0) >= 3  # overdue ones are there
+    assert [rank(t)[0] for t in expected].count(2) >= 6  # and closed ones
+    assert [t.id for t in everything.items] == [t.id for t in expected]
+
+    with statements_with_limit(session) as seen:
+        page = surveys.cycle_tasks_page(session=session, cycle_id=surveying_cycle, page_size=10, offset=5)
+    assert [t.id for t in page.items] == [t.id for t in expected[5:15]]
+    assert page.total == len(expected)
+    (statement, parameters) = next((s, p) for s, p in seen if "survey_tasks" in s.split("FROM")[1])
+    assert sorts(session, statement, parameters) == []
+
+
+def test_the_managers_targets_rank_by_priority_then_spend_from_their_index(session, surveying_cycle):
+    targets = list(session.scalars(select(Target).where(Target.cycle_id == surveying_cycle)))
+    # Some targets not (yet) ranked by the model: they come after every ranked one.
+    for target in targets[::4]:
+        target.priority = None
+    session.flush()
+
+    def rank(t: Target) -> tuple:
+        return (t.priority is None, -(t.priority or 0), -t.total_spend, t.id)
+
+    expected = sorted(targets, key=rank)
+    with statements_with_limit(session) as seen:
+        page, total = cycles.targets_of(session=session, cycle_id=surveying_cycle, offset=3, limit=12)
+    assert total == len(targets)
+    assert [t.id for t in page] == [t.id for t in expected[3:15]]
+    assert page[-1].priority is not None and expected[-1].priority is None
+    (statement, parameters) = next(
+        (s, p) for s, p in seen if s.split("FROM")[1].strip().startswith("targets")
+    )
+    assert sorts(session, statement, parameters) == []
