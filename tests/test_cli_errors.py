@@ -73,6 +73,7 @@ BAD_CALLS = [
     ["staff", "import", "{tmp}/missing.csv", "--store", "S01"],
     ["staff", "import", "{tmp}/empty.csv", "--store", "S01"],
     ["clock", "set", "garbage"],
+    ["worker"],  # no PREFECT_API_URL: a worker has no server to take runs from
 ]
 
 
@@ -95,7 +96,8 @@ def cli_env(_sqlite_template, tmp_path_factory) -> tuple[dict[str, str], Path]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("PYTEST") and k not in ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE")
+        if not k.startswith("PYTEST")
+        and k not in ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE", "PREFECT_API_URL")
     }
     env.update(WINBACK_DATABASE_URL=url, WINBACK_DATA_DIR=str(tmp), WINBACK_NOW="2026-11-02T09:00")
     return env, tmp

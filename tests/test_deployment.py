@@ -96,8 +96,8 @@ def stack(tmp_path, request):
         WINBACK_DATABASE_URL=app_db,
         WINBACK_DATA_DIR=str(tmp_path / "data"),
         WINBACK_NOW="2026-11-02T09:00",
-        # the checkout's virtual environment first, as the runbook starts workers: prefect.yaml
-        # has them run each flow run as `python -m prefect.engine`
+        # the checkout's virtual environment first for the commands run below (the worker gets
+        # a PATH without it)
         PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
     )
     client_env = {**env, "PREFECT_API_URL": api_url}
@@ -140,10 +140,15 @@ def stack(tmp_path, request):
                 "with session_scope() as s: load_demo(session=s)",
             ]
         )
+        # `winback worker` puts its own environment's python first on PATH for the flow runs
+        # (prefect.yaml starts them as `python -m prefect.engine`): not on the PATH it is given.
+        outside_path = os.pathsep.join(
+            p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != BIN
+        )
         worker = start(
             "worker",
-            [str(BIN / "prefect"), "worker", "start", "--pool", "winback"],
-            {**client_env, **getattr(request, "param", {})},
+            [str(BIN / "winback"), "worker", "--pool", "winback"],
+            {**client_env, "PATH": outside_path, **getattr(request, "param", {})},
         )
         app = start("app", [str(BIN / "winback"), "serve", "--port", str(app_port)], client_env)
         base = f"http://127.0.0.1:{app_port}"

@@ -11,7 +11,20 @@ from typing import Annotated
 
 import typer
 
-from winback.cli import audit, backup, care, clock, cycle, database, failures, imports, serve, staff, store
+from winback.cli import (
+    audit,
+    backup,
+    care,
+    clock,
+    cycle,
+    database,
+    failures,
+    imports,
+    serve,
+    staff,
+    store,
+    worker,
+)
 from winback.cli.common import cli_locale, say
 from winback.cli.leave import leave
 
@@ -35,6 +48,7 @@ app.command("backup")(backup.backup_cmd)
 app.command("restore")(backup.restore_cmd)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
+app.command("worker")(worker.worker)
 
 
 @app.callback()
