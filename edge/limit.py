@@ -16,7 +16,8 @@ import weakref
 
 
 class RequestLimit:
-    """Plain ASGI middleware: at most ``limit`` HTTP requests inside the app at once."""
+    """Plain ASGI middleware: at most ``limit`` HTTP requests inside the app at once, each from
+    its start to the end of its response."""
 
     def __init__(self, app, *, limit: int) -> None:
         self.app = app
@@ -34,5 +35,23 @@ class RequestLimit:
         gate = self._gates.get(loop)
         if gate is None:
             gate = self._gates[loop] = asyncio.Semaphore(self.limit)
-        async with gate:
-            await self.app(scope, receive, send)
+        await gate.acquire()
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                gate.release()
+
+        async def send_then_release(message) -> None:
+            await send(message)
+            # The turn ends with the response: what the route left to run after it (an import
+            # as a background task, minutes long) does not hold it.
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                release()
+
+        try:
+            await self.app(scope, receive, send_then_release)
+        finally:
+            release()

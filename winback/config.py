@@ -199,8 +199,9 @@ class Settings(BaseSettings):
     # (edge/limit.py). Each holds a pooled database connection, so keep it below the pool's 10
     # (db/session.py). The process's Python runs on one core whatever the number: with 4
     # against 8, the soak of 32 staff on two processes served 0.237-0.286 of the bare
-    # endpoint's rate against 0.203-0.247 (bench/README.md, "Soak"). A long request (an
-    # export) holds its turn until it ends.
+    # endpoint's rate against 0.203-0.247 (bench/README.md, "Soak"). A request holds its turn
+    # until its response is sent (a long export too); an upload's import, run after the
+    # response, does not.
     web_requests_per_process: int = Field(4, ge=1, le=64)
     process: ProcessDefaults = ProcessDefaults()
 
