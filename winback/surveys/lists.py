@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal_column, select
-from sqlalchemy.orm import Session, defaultload, selectinload
+from sqlalchemy.orm import Session, defaultload, joinedload, selectinload
 
 from winback import clock
 from winback.accounts.models import Role, Staff
@@ -26,10 +26,15 @@ from winback.surveys.models import (
 )
 
 # The assignee comes with the task for their name; their roles and further stores (the Staff
-# model's selectin loads, two statements more per task) are read only if something asks.
+# model's selectin loads, two statements more per task) are read only if something asks. One
+# task's reasons and contact attempts (a few rows each) come in the same statement: as the
+# model's selectin loads, two statements more, they were ~70 % of the interpreter's time in
+# loading a task (the task page and the survey submit: bench/README.md, "Soak").
 TASK_LOADING = (
     defaultload(SurveyTask.assignee).lazyload(Staff.role_rows),
     defaultload(SurveyTask.assignee).lazyload(Staff.store_rows),
+    joinedload(SurveyTask.reasons),
+    joinedload(SurveyTask.attempts),
 )
 
 
