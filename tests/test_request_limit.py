@@ -4,10 +4,18 @@ others wait their turn and are all answered (edge/limit.py)."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from edge.limit import RequestLimit
+
+
+def run(coroutine):
+    """``asyncio.run`` in a thread of its own: an earlier test in this worker process may have
+    left an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _counting_app():
@@ -33,11 +41,11 @@ async def _fire(app, n: int) -> list[int]:
 
 def test_no_more_requests_than_the_limit_at_once_and_every_one_answered():
     inner, state = _counting_app()
-    assert asyncio.run(_fire(RequestLimit(inner, limit=3), 12)) == [200] * 12
+    assert run(_fire(RequestLimit(inner, limit=3), 12)) == [200] * 12
     assert state["most"] == 3
     # Without the limit the same burst runs all at once: the count above is the limit's doing.
     inner, state = _counting_app()
-    assert asyncio.run(_fire(inner, 12)) == [200] * 12
+    assert run(_fire(inner, 12)) == [200] * 12
     assert state["most"] == 12
 
 
@@ -74,7 +82,7 @@ def test_work_after_the_response_does_not_hold_the_turn():
             second_answered.set()
             return (await first).status_code, second.status_code
 
-    assert asyncio.run(both()) == (200, 200)
+    assert run(both()) == (200, 200)
     assert told == {"second answered meanwhile": True}
     assert calls == ["/first", "/second"]
 
