@@ -224,8 +224,6 @@ def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int)
         WINBACK_HOME=str(ROOT),
         WINBACK_DATABASE_URL=url,
         WINBACK_DATA_DIR=str(data_dir),
-        # the virtual environment first, as the runbook starts workers (prefect.yaml's command)
-        PATH=os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
     )
     # as deployments/server.env recommends: task runs' states recorded in batches
     base.update(RECORDER_BATCHES)
@@ -273,7 +271,7 @@ def run_workers(url: str, server: str, data_dir: Path, workers: int, limit: int)
         for i in range(workers):
             worker = start(
                 f"worker{i}",
-                [str(bin_dir / "prefect"), "worker", "start", "--pool", "winback", "--limit", str(limit)],
+                [str(bin_dir / "winback"), "worker", "--pool", "winback", "--limit", str(limit)],
                 client,
             )
             roots[worker.pid] = "worker"

@@ -74,6 +74,7 @@ BAD_CALLS = [
     ["staff", "import", "{tmp}/empty.csv", "--store", "S01"],
     ["clock", "set", "garbage"],
     ["worker"],  # no PREFECT_API_URL: a worker has no server to take runs from
+    ["worker", "--limit", "0"],
 ]
 
 

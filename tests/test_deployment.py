@@ -147,7 +147,7 @@ def stack(tmp_path, request):
         )
         worker = start(
             "worker",
-            [str(BIN / "winback"), "worker", "--pool", "winback"],
+            [str(BIN / "winback"), "worker", "--pool", "winback", "--limit", "8"],
             {**client_env, "PATH": outside_path, **getattr(request, "param", {})},
         )
         app = start("app", [str(BIN / "winback"), "serve", "--port", str(app_port)], client_env)

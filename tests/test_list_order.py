@@ -5,39 +5,16 @@ every page (issue 20: ~12 and ~16 ms of PostgreSQL's CPU a page at 50,000 tasks)
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
+from tests.test_query_plans import plan_nodes, selects_run
 from winback import clock
 from winback.cycles import service as cycles
 from winback.cycles.models import Target
 from winback.surveys import service as surveys
 from winback.surveys.models import SurveyStatus, SurveyTask
-
-
-@contextmanager
-def statements_with_limit(session):
-    """(statement, parameters) of every SELECT with a LIMIT run inside the block."""
-    seen: list[tuple[str, object]] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "LIMIT" in statement:
-            seen.append((statement, parameters))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
-def _plan_nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _plan_nodes(child)
 
 
 def sorts(session, statement: str, parameters) -> list[str]:
@@ -55,7 +32,7 @@ def sorts(session, statement: str, parameters) -> list[str]:
         finally:
             cur.execute("SET LOCAL enable_sort = on")
     plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-    return [n["Node Type"] for n in _plan_nodes(plan) if "Sort" in n["Node Type"]]
+    return [n["Node Type"] for n in plan_nodes(plan) if "Sort" in n["Node Type"]]
 
 
 def test_the_supervisors_list_shows_overdue_then_open_then_closed_from_its_index(session, surveying_cycle):
@@ -85,7 +62,7 @@ def test_the_supervisors_list_shows_overdue_then_open_then_closed_from_its_index
     assert [rank(t)[0] for t in expected].count(2) >= 6  # and closed ones
     assert [t.id for t in everything.items] == [t.id for t in expected]
 
-    with statements_with_limit(session) as seen:
+    with selects_run(session, lambda statement: "LIMIT" in statement) as seen:
         page = surveys.cycle_tasks_page(session=session, cycle_id=surveying_cycle, page_size=10, offset=5)
     assert [t.id for t in page.items] == [t.id for t in expected[5:15]]
     assert page.total == len(expected)
@@ -104,7 +81,7 @@ def test_the_managers_targets_rank_by_priority_then_spend_from_their_index(sessi
         return (t.priority is None, -(t.priority or 0), -t.total_spend, t.id)
 
     expected = sorted(targets, key=rank)
-    with statements_with_limit(session) as seen:
+    with selects_run(session, lambda statement: "LIMIT" in statement) as seen:
         page, total = cycles.targets_of(session=session, cycle_id=surveying_cycle, offset=3, limit=12)
     assert total == len(targets)
     assert [t.id for t in page] == [t.id for t in expected[3:15]]

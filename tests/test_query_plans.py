@@ -44,17 +44,14 @@ PRIMARY_KEYS = ("pk_service_visits", "service_visits_pkey")
 
 
 @contextmanager
-def reading_visits(session):
-    """Collect (statement, parameters) of every SELECT that reads ``service_visits``."""
+def selects_run(session, keep=lambda statement: True):
+    """Collect (statement, parameters) of every SELECT run inside the block that ``keep``
+    accepts (tests/test_list_order.py uses it too)."""
     seen: list[tuple[str, object]] = []
     engine = session.get_bind()
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        if (
-            not executemany
-            and statement.lstrip().upper().startswith("SELECT")
-            and "service_visits" in statement
-        ):
+        if not executemany and statement.lstrip().upper().startswith("SELECT") and keep(statement):
             seen.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", before)
@@ -62,6 +59,11 @@ def reading_visits(session):
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+def reading_visits(session):
+    """Collect (statement, parameters) of every SELECT that reads ``service_visits``."""
+    return selects_run(session, lambda statement: "service_visits" in statement)
 
 
 # ---- SQLite ------------------------------------------------------------------------------
@@ -116,17 +118,17 @@ def sqlite_problems(session, statement: str, parameters, *, fresh: bool) -> list
 _KEEPS_ITS_INPUT = {"Sort", "Hash", "Materialize"}
 
 
-def _nodes_plain(plan: dict):
+def plan_nodes(plan: dict):
     yield plan
     for kid in plan.get("Plans", []):
-        yield from _nodes_plain(kid)
+        yield from plan_nodes(kid)
 
 
 def _parameterised(plan: dict) -> bool:
     """Whether the subtree depends on the outer row (a condition naming a relation that is
     not scanned inside it)."""
-    inside = {n.get("Alias") for n in _nodes_plain(plan)}
-    for node in _nodes_plain(plan):
+    inside = {n.get("Alias") for n in plan_nodes(plan)}
+    for node in plan_nodes(plan):
         for key in ("Index Cond", "Filter", "Join Filter", "Hash Cond", "Recheck Cond"):
             for alias in re.findall(r"\b(\w+)\.\w+", node.get(key, "")):
                 if alias not in inside:
@@ -149,7 +151,7 @@ def _nodes(plan: dict, relationship: str = "", inner_of_loop: bool = False):
 
 
 def _reads_visits(plan: dict) -> bool:
-    return any(n.get("Relation Name") == "service_visits" for n in _nodes_plain(plan))
+    return any(n.get("Relation Name") == "service_visits" for n in plan_nodes(plan))
 
 
 def postgres_problems(session, statement: str, parameters) -> list[str]:

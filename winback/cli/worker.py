@@ -15,6 +15,9 @@ from winback.cli.common import fail, say
 
 def worker(
     pool: Annotated[str, typer.Option(help="The Prefect work pool to take flow runs from.")] = "winback",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Flow runs at once on this machine. Default: no limit.")
+    ] = None,
 ) -> None:
     """Start a Prefect process worker that runs winback's flow runs with this installation's
     Python (needs PREFECT_API_URL: the group's Prefect server)."""
@@ -27,4 +30,6 @@ def worker(
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
     args = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
+    if limit is not None:
+        args += ["--limit", str(limit)]
     os.execve(sys.executable, args, env)  # the worker takes this process: signals reach it
