@@ -73,6 +73,39 @@ def test_advisor_closes_a_task_and_errors_keep_input(client, cycle_id):
     assert client.get(f"/tasks/{task}").status_code == 403
 
 
+def test_a_card_of_my_tasks_shows_the_customer_the_car_and_whether_it_was_tried(client, cycle_id):
+    """The list's cards are read as plain lines (``surveys.TaskSummary``), not whole tasks:
+    each still names the customer, the car, the band and the spend, the advisor's own
+    customer's number to dial, and "new" until a first contact attempt."""
+    from web.i18n import fmt_money
+    from winback.surveys.models import ContactMethod
+
+    login(client, "advisor1")
+    page = client.get("/tasks")
+    first = re.search(r'<li class="card[^"]*">(.*?)</li>', page.text, re.S).group(1)
+    task_id = int(re.search(r'href="/tasks/(\d+)"', first).group(1))
+    with session_scope() as s:
+        task = surveys.get_task(session=s, task_id=task_id)
+        customer, vehicle, target = task.target.customer, task.target.vehicle, task.target
+        assert f"{customer.name} · {vehicle.model}" in first
+        assert fmt_money(target.total_spend, "zh") in first
+        assert {"lost": "已流失", "at_risk": "流失风险"}[target.band.value] in first
+        assert f'href="tel:{customer.phone}"' in first  # the assignee sees the number
+        assert "新任务" in first and not task.attempts
+        advisor = task.assignee
+        surveys.record_attempt(
+            session=s,
+            task_id=task_id,
+            method=ContactMethod.phone,
+            outcome="no_answer",
+            note=None,
+            actor_staff=advisor,
+        )
+    again = client.get("/tasks").text
+    card = re.search(rf'<li class="card[^"]*">((?:(?!</li>).)*href="/tasks/{task_id}".*?)</li>', again, re.S)
+    assert card and "新任务" not in card.group(1)
+
+
 def test_supervisor_reassigns_from_the_cycle_page(client, cycle_id):
     login(client, "supervisor")
     page = client.get(f"/cycles/{cycle_id}")

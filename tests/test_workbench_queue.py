@@ -48,7 +48,7 @@ def _attempt(session, task, who, outcome, **kw):
 
 def test_todays_queue_and_the_personal_line(session, surveying_cycle, staff, client):
     advisor = staff("advisor1")
-    first, later, done, back = _open_tasks(session, surveying_cycle, advisor)[:4]
+    first, later, done, back, same_day = _open_tasks(session, surveying_cycle, advisor)[:5]
     now = clock.now()
     # a call-back promised for this afternoon leads the queue; one for tomorrow sinks
     _attempt(session, later, advisor, "call_back", call_back_at=now + timedelta(days=1))
@@ -73,6 +73,17 @@ def test_todays_queue_and_the_personal_line(session, surveying_cycle, staff, cli
         visit_date=clock.today(),
         category="保养",
         amount=Decimal("800"),
+        actor=Actor.system(label="t"),
+    )
+    # one on the assignment's own business day is not "after the assignment": not counted
+    customers.add_visit(
+        session=session,
+        store_id=same_day.store_id,
+        vehicle_id=same_day.target.vehicle_id,
+        ro_number="RO-WB-2",
+        visit_date=clock.local(same_day.assigned_at).date(),
+        category="保养",
+        amount=Decimal("300"),
         actor=Actor.system(label="t"),
     )
     session.commit()

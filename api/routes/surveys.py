@@ -49,7 +49,6 @@ def my_tasks(
         overdue_only=overdue,
         offset=offset,
         page_size=limit,
-        summaries=True,
         count=False,  # the list carries no total
     ).items
     return [out.task_summary(t, user) for t in rows]

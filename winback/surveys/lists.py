@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal_column, select
@@ -165,6 +166,7 @@ class TaskSummary:
     draft_saved_at: datetime | None
     closed_at: datetime | None
     version: int
+    total_spend: Decimal
     customer_id: int
     customer: str
     phone: str | None
@@ -197,6 +199,7 @@ def _summaries(session: Session, ids: list[int]) -> list[TaskSummary]:
             SurveyTask.draft_saved_at,
             SurveyTask.closed_at,
             SurveyTask.version,
+            SurveyTask.total_spend,
             SurveyTask.customer_id,
             Customer.name,
             Customer.phone,
@@ -225,16 +228,14 @@ def my_tasks_page(
     band: str | None = None,
     overdue_only: bool = False,
     offset: int | None = None,
-    summaries: bool = False,
     count: bool = True,
-) -> Page[SurveyTask] | Page[TaskSummary]:
+) -> Page[TaskSummary]:
     """An advisor's tasks in working order, a page at a time: today's call-backs (约定回电)
     first, then overdue tasks, then by due date, lost before at-risk and valuable before cheap;
     call-backs of a later day sink to the bottom until their day comes.
 
-    ``search`` matches the customer's name or phone or the vehicle's plate or VIN.
-    ``summaries`` gives ``TaskSummary`` lines instead of the tasks (the API's list);
-    ``offset`` starts at a row (the API), ``page_size=None`` gives every task; ``count=False``
+    ``search`` matches the customer's name or phone or the vehicle's plate or VIN. Each line is
+    a ``TaskSummary`` (the page and the API's list show no more of a task); ``offset`` starts at a row (the API), ``page_size=None`` gives every task; ``count=False``
     (with ``offset``) leaves the total uncounted, for the API's list, which shows none.
     """
     stmt = _my_tasks_query(
@@ -245,25 +246,15 @@ def my_tasks_page(
         overdue_only=overdue_only,
     )
     filtered = bool(words(search) or band or overdue_only)
-    if summaries:
-        ids = paginate(
-            session,
-            stmt.with_only_columns(SurveyTask.id),
-            page=page,
-            page_size=page_size,
-            offset=offset,
-            count=count,
-        )
-        return Page(_summaries(session, ids.items), ids.total, ids.page, ids.page_size, filtered)
-    return paginate(
+    ids = paginate(
         session,
-        stmt.options(*LIST_LOADING),
+        stmt.with_only_columns(SurveyTask.id),
         page=page,
         page_size=page_size,
-        filtered=filtered,
         offset=offset,
         count=count,
     )
+    return Page(_summaries(session, ids.items), ids.total, ids.page, ids.page_size, filtered)
 
 
 def _cycle_tasks_query(
