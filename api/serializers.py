@@ -7,7 +7,8 @@ from typing import Any
 from winback import clock
 from winback.audit.models import AuditEvent
 from winback.customers import contact_masking, privacy
-from winback.cycles.models import FlowRunRecord, MonthlyCycle, Target
+from winback.cycles.models import FlowRunRecord, MonthlyCycle
+from winback.cycles.service import TargetLine
 from winback.evaluation.models import Evaluation
 from winback.plans.models import Measure, RectificationPlan, Voucher
 from winback.surveys.models import SurveyTask
@@ -46,15 +47,16 @@ def flow_run(r: FlowRunRecord) -> dict[str, Any]:
     }
 
 
-def target(t: Target) -> dict[str, Any]:
+def target(t: TargetLine) -> dict[str, Any]:
+    """A line of a cycle's target list (``cycles.targets_of``)."""
     return {
         "id": t.id,
         "customer_id": t.customer_id,
-        "customer": t.customer.name,
+        "customer": t.customer,
         "vehicle_id": t.vehicle_id,
-        "vin": t.vehicle.vin,
-        "plate": t.vehicle.plate,
-        "model": t.vehicle.model,
+        "vin": t.vin,
+        "plate": t.plate,
+        "model": t.model,
         "band": t.band.value,
         "last_visit_date": t.last_visit_date.isoformat(),
         "months_since_visit": t.months_since_visit,

@@ -86,6 +86,15 @@ def test_the_managers_targets_rank_by_priority_then_spend_from_their_index(sessi
     assert total == len(targets)
     assert [t.id for t in page] == [t.id for t in expected[3:15]]
     assert page[-1].priority is not None and expected[-1].priority is None
+    by_id = {t.id: t for t in targets}
+    for line in page:  # each line names its own customer and vehicle
+        t = by_id[line.id]
+        assert (line.customer, line.vin, line.plate, line.band) == (
+            t.customer.name,
+            t.vehicle.vin,
+            t.vehicle.plate,
+            t.band,
+        )
     (statement, parameters) = next(
         (s, p) for s, p in seen if s.split("FROM")[1].strip().startswith("targets")
     )

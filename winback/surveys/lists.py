@@ -61,7 +61,11 @@ def _check_can_see(viewer: Staff, task: SurveyTask) -> None:
 # vehicles and assignees in one statement each. The models' default joined loads would join
 # those wide rows to every one of an advisor's ~2,000 open tasks before the sort (34 ms of
 # PostgreSQL's time per call at 50,000 open tasks, against ~5 ms this way).
-LIST_LOADING = (selectinload(SurveyTask.target), selectinload(SurveyTask.assignee))
+LIST_LOADING = (
+    selectinload(SurveyTask.target),
+    selectinload(SurveyTask.assignee).lazyload(Staff.role_rows),
+    selectinload(SurveyTask.assignee).lazyload(Staff.store_rows),
+)
 # The supervisor's order: overdue first, then open by due date, then the closed. The overdue are
 # the open tasks due earliest, so "open first, then by due date" is that order, and the index
 # ix_survey_tasks_cycle_queue holds it (a page read from it, not the cycle sorted per page).
