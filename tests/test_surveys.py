@@ -189,6 +189,10 @@ def test_supervisor_reassigns_and_both_advisors_are_told(session, surveying_cycl
         surveys.reassign(
             session=session, task_id=task.id, to_staff_id=staff("zhaolei").id, actor_staff=staff("supervisor")
         )
+    with pytest.raises(InvalidInput):  # nor one who is not an advisor
+        surveys.reassign(
+            session=session, task_id=task.id, to_staff_id=staff("manager").id, actor_staff=staff("supervisor")
+        )
 
     surveys.reassign(
         session=session, task_id=task.id, to_staff_id=staff("advisor2").id, actor_staff=staff("supervisor")

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.orm.util import identity_key
 
 from winback import clock
@@ -164,6 +164,24 @@ def any_administrator(*, session: Session) -> bool:
         .limit(1)
     )
     return session.scalar(stmt) is not None
+
+
+def active_with_role(*, session: Session, staff_id: int, store_id: int, role: Role) -> Staff | None:
+    """``staff_id`` if they are an active member of the store holding ``role`` (one of
+    ``staff_with_role``), else None: one person checked without reading the whole team."""
+    stmt = (
+        select(Staff)
+        .join(StaffRole, StaffRole.staff_id == Staff.id)
+        .where(
+            Staff.id == staff_id,
+            Staff.store_id == store_id,
+            StaffRole.role == role,
+            Staff.active.is_(True),
+        )
+        # their roles and further stores are read only if something asks (two statements more)
+        .options(lazyload(Staff.role_rows), lazyload(Staff.store_rows))
+    )
+    return session.scalars(stmt).unique().one_or_none()
 
 
 def staff_with_role(*, session: Session, store_id: int, role: Role, active_only: bool = True) -> list[Staff]:

@@ -14,7 +14,7 @@ from db.bulk import insert_rows, read_rows
 from winback import clock, collector
 from winback.accounts import staff_rules
 from winback.accounts.models import Role, Staff
-from winback.accounts.service import staff_with_role
+from winback.accounts.service import active_with_role, staff_with_role
 from winback.actor import Actor
 from winback.audit import service as audit_service
 from winback.customers.models import Customer
@@ -184,12 +184,12 @@ def reassign(
     if task.status != SurveyStatus.open:
         raise Conflict("task {id} is closed and cannot be reassigned", id=task.id, code="task_closed")
     check_version(task, expected_version)
-    advisors = {a.id: a for a in staff_with_role(session=session, store_id=task.store_id, role=Role.advisor)}
-    if to_staff_id not in advisors:
+    to = active_with_role(session=session, staff_id=to_staff_id, store_id=task.store_id, role=Role.advisor)
+    if to is None:
         raise InvalidInput("choose an active advisor of this store", field="assignee_id")
     if task.assignee_id == to_staff_id:
         return task
-    _move(session, task, advisors[to_staff_id], Actor.person(actor_staff))
+    _move(session, task, to, Actor.person(actor_staff))
     return task
 
 
