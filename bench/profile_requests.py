@@ -138,6 +138,7 @@ def main() -> None:
             f"/api/cycles/{cycle_id}/targets?limit=100&offset={random.randint(0, 5000)}"
         ),
         "web my tasks": lambda: adv.get("/tasks"),
+        "web task page": lambda: adv.get(f"/tasks/{mine[random.randrange(len(mine))]['id']}"),
         # the floor of an authenticated call: the person logged in, nothing else
         "me": lambda: adv.get("/api/me"),
     }

@@ -17,6 +17,7 @@ from winback.accounts.service import effective_settings
 from winback.customers.models import ServiceVisit
 from winback.i18n import Label, Message
 from winback.plans.models import MeasureTemplate, PlanStatus, RectificationPlan
+from winback.surveys.lists import TASK_LOADING
 from winback.surveys.models import ReasonArea, ReasonCode, SurveyStatus, SurveyTask
 
 
@@ -49,12 +50,15 @@ def story(*, session: Session, task: SurveyTask) -> Story:
         .order_by(ServiceVisit.visit_date.desc(), ServiceVisit.id.desc())
         .limit(1)
     ).first()
+    # The customer's other tasks (most have none), with what the page shows of them; reading
+    # this one again would run its loads again for nothing.
     others = list(
         session.scalars(
             select(SurveyTask)
-            .where(SurveyTask.customer_id == task.customer_id)
+            .where(SurveyTask.customer_id == task.customer_id, SurveyTask.id != task.id)
             .order_by(SurveyTask.assigned_at.desc(), SurveyTask.id.desc())
-        )
+            .options(*TASK_LOADING)
+        ).unique()
     )
     return Story(
         in_warranty=target.in_warranty,
@@ -64,9 +68,13 @@ def story(*, session: Session, task: SurveyTask) -> Story:
         last_advisor=last[2] if last else None,
         visit_count=target.visit_count,
         total_spend=target.total_spend,
-        earlier=[t for t in others if t.id != task.id and t.status != SurveyStatus.open],
-        complaints=[t for t in others if t.complaint],
+        earlier=[t for t in others if t.status != SurveyStatus.open],
+        complaints=[t for t in sorted([task, *others], key=_newest_first) if t.complaint],
     )
+
+
+def _newest_first(task: SurveyTask) -> tuple:
+    return (-task.assigned_at.timestamp(), -task.id)
 
 
 def _store_measures(session: Session, store_id: int, reasons: list[ReasonCode]) -> dict[int, list[str]]:
