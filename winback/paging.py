@@ -8,7 +8,7 @@ state, so the page arithmetic lives here once. A caller that wants every row ask
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -100,6 +100,16 @@ def paginate(
     stmt = stmt.offset(offset).limit(page_size)
     items = list(session.scalars(stmt)) if scalars else list(session.execute(stmt).all())
     return Page(items, total, page, page_size, filtered)
+
+
+def lines_of(session: Session, stmt: Select, ids: Sequence[int], make: Callable[..., T]) -> list[T]:
+    """The lines of a page whose ids were read first (narrow rows, in the list's order, from
+    its index): ``stmt`` selects each line's columns, the id first, for ``ids``; each row is
+    made into ``make(*row)``, in the order of ``ids``."""
+    if not ids:
+        return []
+    by_id = {r[0]: make(*r) for r in session.execute(stmt)}
+    return [by_id[i] for i in ids]
 
 
 def paginate_list(

@@ -30,7 +30,7 @@ from winback.cycles.models import (
 )
 from winback.errors import Conflict, InvalidInput, NotFound
 from winback.months import parse_month, shift_month
-from winback.paging import PAGE_SIZE, Page, matches, paginate, words
+from winback.paging import PAGE_SIZE, Page, lines_of, matches, paginate, words
 
 
 def month_window(*, store: Store) -> tuple[str, str]:
@@ -273,19 +273,13 @@ def targets_of(
     """A page of the cycle's targets, callbacks ranked by value x risk (the model's priority),
     then by spend, and how many there are. The page's ids come from the ranking's index
     (``Target.RANKING``), then their lines by id."""
-    total = session.scalar(select(func.count()).where(Target.cycle_id == cycle_id)) or 0
-    ids = list(
-        session.scalars(
-            select(Target.id)
-            .where(Target.cycle_id == cycle_id)
-            .order_by(*Target.RANKING)
-            .offset(offset)
-            .limit(limit)
-        )
+    page = paginate(
+        session,
+        select(Target.id).where(Target.cycle_id == cycle_id).order_by(*Target.RANKING),
+        offset=offset,
+        page_size=limit,
     )
-    if not ids:
-        return [], int(total)
-    rows = session.execute(
+    lines = (
         select(
             Target.id,
             Target.customer_id,
@@ -306,10 +300,9 @@ def targets_of(
         )
         .join(Customer, Customer.id == Target.customer_id)
         .join(Vehicle, Vehicle.id == Target.vehicle_id)
-        .where(Target.id.in_(ids))
-    ).all()
-    by_id = {r[0]: TargetLine(*r) for r in rows}
-    return [by_id[i] for i in ids], int(total)
+        .where(Target.id.in_(page.items))
+    )
+    return lines_of(session, lines, page.items, TargetLine), int(page.total)
 
 
 # The flow (flows/stages.py) whose run moves a cycle into each stage; "started" is the cycle's creation.

@@ -16,7 +16,7 @@ from winback.accounts.models import Role, Staff
 from winback.customers.models import Customer, Vehicle
 from winback.cycles.models import Band, Target
 from winback.errors import Forbidden, InvalidInput, NotFound
-from winback.paging import PAGE_SIZE, Page, matches, paginate, words
+from winback.paging import PAGE_SIZE, Page, lines_of, matches, paginate, words
 from winback.surveys.models import (
     ContactAttempt,
     Disposition,
@@ -183,15 +183,13 @@ class TaskSummary:
 def _summaries(session: Session, ids: list[int]) -> list[TaskSummary]:
     """The summaries of ``ids``, in that order: plain rows by primary key, no ORM objects
     (building 200 of them was half the CPU time of an advisor's list)."""
-    if not ids:
-        return []
     attempts = (
         select(func.count())
         .where(ContactAttempt.task_id == SurveyTask.id)
         .correlate(SurveyTask)
         .scalar_subquery()
     )
-    rows = session.execute(
+    lines = (
         select(
             SurveyTask.id,
             SurveyTask.cycle_id,
@@ -216,9 +214,8 @@ def _summaries(session: Session, ids: list[int]) -> list[TaskSummary]:
         .join(Customer, Customer.id == SurveyTask.customer_id)
         .join(Vehicle, Vehicle.id == Target.vehicle_id)
         .where(SurveyTask.id.in_(ids))
-    ).all()
-    by_id = {r[0]: TaskSummary(*r) for r in rows}
-    return [by_id[i] for i in ids]
+    )
+    return lines_of(session, lines, ids, TaskSummary)
 
 
 def my_tasks_page(
