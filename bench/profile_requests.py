@@ -3,6 +3,8 @@
     .venv/bin/python bench/profile_requests.py --url postgresql+psycopg://postgres@127.0.0.1:5432/wb_bench
     .venv/bin/python bench/profile_requests.py --url ... --keep        # reuse the soak's data
     .venv/bin/python bench/profile_requests.py --url ... --keep --cprofile "my tasks"
+    PROFILE_FILTER='(winback|api|edge)/' .venv/bin/python bench/profile_requests.py ... --cprofile "my tasks"
+                                               # ... and the project's own functions alone
 
 Prepares the same store as ``bench/soak.py`` (50,000 open tasks) unless ``--keep``, then calls
 each of the soak's operations ``--n`` times through the real app (TestClient, one process, no
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import pstats
 import random
 import statistics
@@ -83,8 +86,6 @@ def main() -> None:
 
     if not a.keep:
         prepare(a.url, a.open_tasks, 26)
-    import os
-
     os.environ.setdefault("WINBACK_LOGIN_MAX_FAILURES", "1000")
     engine = dbs.configure(a.url)
     from fastapi.testclient import TestClient
@@ -160,6 +161,8 @@ def main() -> None:
             prof.dump_stats(os.environ["PROFILE_DUMP"])
         pstats.Stats(prof).sort_stats("cumulative").print_stats(60)
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+        if os.environ.get("PROFILE_FILTER"):
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(os.environ["PROFILE_FILTER"], 60)
         return
 
     def database_cpu() -> float:

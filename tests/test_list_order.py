@@ -11,8 +11,10 @@ from sqlalchemy import select, update
 
 from tests.test_query_plans import plan_nodes, selects_run
 from winback import clock
+from winback.accounts.models import Staff
 from winback.cycles import service as cycles
 from winback.cycles.models import Target
+from winback.evaluation.my_day import my_day
 from winback.surveys import service as surveys
 from winback.surveys.models import SurveyStatus, SurveyTask
 
@@ -99,3 +101,57 @@ def test_the_managers_targets_rank_by_priority_then_spend_from_their_index(sessi
         (s, p) for s, p in seen if s.split("FROM")[1].strip().startswith("targets")
     )
     assert sorts(session, statement, parameters) == []
+
+
+def read_from_index_alone(session, statement: str, parameters) -> list[str]:
+    """How the statement's plan reads ``survey_tasks``: each step that reads it, and whether it
+    reads the index alone (SQLite's "COVERING INDEX", PostgreSQL's index-only scan, asked to
+    avoid the table and its bitmaps wherever an index can serve)."""
+    raw = session.connection().connection.dbapi_connection
+    if session.get_bind().dialect.name == "sqlite":
+        rows = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+        steps = [detail for *_, detail in rows if " survey_tasks" in f" {detail}"]
+        return [("index alone: " if "COVERING INDEX" in d else "table: ") + d for d in steps]
+    with raw.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("SET LOCAL enable_bitmapscan = off")
+        try:
+            cur.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            plan = cur.fetchone()[0]
+        finally:
+            cur.execute("SET LOCAL enable_seqscan = on")
+            cur.execute("SET LOCAL enable_bitmapscan = on")
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    return [
+        ("index alone: " if n["Node Type"] == "Index Only Scan" else "table: ")
+        + f"{n['Node Type']} {n.get('Index Name', '')}"
+        for n in plan_nodes(plan)
+        if n.get("Relation Name") == "survey_tasks"
+    ]
+
+
+def test_the_advisors_list_and_day_and_the_progress_board_read_the_tasks_index_alone(
+    session, surveying_cycle
+):
+    """Migration 0045: an advisor's ~2,000 tasks were fetched one by one from the table for
+    each list (5 ms of PostgreSQL's time at 50,000 open tasks), and the board scanned the
+    whole table."""
+    advisor_id = session.scalar(select(SurveyTask.assignee_id).where(SurveyTask.cycle_id == surveying_cycle))
+    advisor = session.get(Staff, advisor_id)
+    with selects_run(session, lambda s: "survey_tasks" in s) as seen:
+        page = surveys.my_tasks_page(
+            session=session, advisor_id=advisor_id, offset=0, page_size=10, count=False
+        )
+        my_day(session=session, advisor=advisor)
+        board = surveys.progress(session=session, cycle_id=surveying_cycle)
+    assert page.items and board
+    list_ids = next(
+        (s, p) for s, p in seen if "LIMIT" in s and s.split("FROM")[1].strip().startswith("survey_tasks ")
+    )
+    day_counts = next((s, p) for s, p in seen if "FILTER" in s and "closed_at" in s)
+    board_counts = next(
+        (s, p) for s, p in seen if "GROUP BY survey_tasks.assignee_id, survey_tasks.status" in s
+    )
+    for statement, parameters in (list_ids, day_counts, board_counts):
+        steps = read_from_index_alone(session, statement, parameters)
+        assert steps and all(step.startswith("index alone") for step in steps), (statement, steps)

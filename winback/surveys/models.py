@@ -119,7 +119,21 @@ class ShopKind(str, enum.Enum):
 class SurveyTask(Base):
     __tablename__ = "survey_tasks"
     __table_args__ = (
-        Index("ix_survey_tasks_assignee_status_due", "assignee_id", "status", "due_at"),
+        # The advisor's list and "my day" counts read every column they need from this index
+        # alone (migration 0045): fetching each task from the table cost PostgreSQL 5 ms a list.
+        Index(
+            "ix_survey_tasks_advisor_list",
+            "assignee_id",
+            "status",
+            "due_at",
+            "follow_up_at",
+            "band",
+            "total_spend",
+            "closed_at",
+            "id",
+        ),
+        # The progress board: a cycle's tasks counted per advisor and status, read in order.
+        Index("ix_survey_tasks_cycle_board", "cycle_id", "assignee_id", "status", "due_at"),
         Index("ix_survey_tasks_cycle_status", "cycle_id", "status"),
         # The supervisor's list of the cycle's tasks (surveys.lists.QUEUE_ORDER): open ones first
         # by due date (the overdue are the earliest), then the rest. A page is read from the
