@@ -12,6 +12,7 @@ from winback.cycles.service import TargetLine
 from winback.evaluation.models import Evaluation
 from winback.plans.models import Measure, RectificationPlan, Voucher
 from winback.surveys.models import SurveyTask
+from winback.surveys.service import TaskView, view_of
 
 
 def cycle(c: MonthlyCycle) -> dict[str, Any]:
@@ -68,46 +69,44 @@ def target(t: TargetLine) -> dict[str, Any]:
     }
 
 
-def task(t: SurveyTask, viewer: Any = None) -> dict[str, Any]:
-    """The task as ``viewer`` may see it: the phone masked unless they may see it."""
+def task(t: TaskView | SurveyTask, viewer: Any = None) -> dict[str, Any]:
+    """The task as ``viewer`` may see it: the phone masked unless they may see it. A task
+    changed just now (an object) is shown through its view, as a task read is."""
+    v = t if isinstance(t, TaskView) else view_of(t)
     return {
-        "id": t.id,
-        "cycle_id": t.cycle_id,
-        "target_id": t.target_id,
-        "status": t.status.value,
-        "assignee_id": t.assignee_id,
-        "assignee": t.assignee.username,
-        "assigned_at": t.assigned_at,
-        "due_at": t.due_at,
-        "customer_id": t.customer_id,
-        "customer": t.target.customer.name,
-        "phone": privacy.phone_for(t.target.customer.phone, viewer, t),
-        "vehicle": {
-            "vin": t.target.vehicle.vin,
-            "plate": t.target.vehicle.plate,
-            "model": t.target.vehicle.model,
-        },
-        "band": t.target.band.value,
-        "method": t.method.value if t.method else None,
-        "reasons": [r.reason_code.code for r in t.reasons],
-        "serviced_elsewhere": t.serviced_elsewhere,
-        "elsewhere_what": t.elsewhere_what,
-        "elsewhere_where": t.elsewhere_where,
-        "elsewhere_why": t.elsewhere_why,
-        "elsewhere_kind": t.elsewhere_kind.value if t.elsewhere_kind else None,
-        "reason_other": t.reason_other,
-        "would_return": t.would_return,
-        "appointment_on": t.appointment_on,
-        "voucher_offered": t.voucher_offered,
-        "complaint": t.complaint,
-        "complaint_answer": t.complaint_answer,
-        "notes": t.notes,
-        "closed_at": t.closed_at,
-        "follow_up_at": t.follow_up_at,
-        "excluded_reason": t.excluded_reason,
-        "draft_saved_at": t.draft_saved_at,
-        "version": t.version,
-        "carried_from_id": t.carried_from_id,
+        "id": v.id,
+        "cycle_id": v.cycle_id,
+        "target_id": v.target_id,
+        "status": v.status.value,
+        "assignee_id": v.assignee_id,
+        "assignee": v.assignee,
+        "assigned_at": v.assigned_at,
+        "due_at": v.due_at,
+        "customer_id": v.customer_id,
+        "customer": v.customer,
+        "phone": privacy.phone_for(v.phone, viewer, v),
+        "vehicle": {"vin": v.vin, "plate": v.plate, "model": v.model},
+        "band": v.band.value,
+        "method": v.method.value if v.method else None,
+        "reasons": list(v.reasons),
+        "serviced_elsewhere": v.serviced_elsewhere,
+        "elsewhere_what": v.elsewhere_what,
+        "elsewhere_where": v.elsewhere_where,
+        "elsewhere_why": v.elsewhere_why,
+        "elsewhere_kind": v.elsewhere_kind.value if v.elsewhere_kind else None,
+        "reason_other": v.reason_other,
+        "would_return": v.would_return,
+        "appointment_on": v.appointment_on,
+        "voucher_offered": v.voucher_offered,
+        "complaint": v.complaint,
+        "complaint_answer": v.complaint_answer,
+        "notes": v.notes,
+        "closed_at": v.closed_at,
+        "follow_up_at": v.follow_up_at,
+        "excluded_reason": v.excluded_reason,
+        "draft_saved_at": v.draft_saved_at,
+        "version": v.version,
+        "carried_from_id": v.carried_from_id,
         "attempts": [
             {
                 "at": a.at,
@@ -116,7 +115,7 @@ def task(t: SurveyTask, viewer: Any = None) -> dict[str, Any]:
                 "note": a.note,
                 "call_back_at": a.call_back_at,
             }
-            for a in t.attempts
+            for a in v.attempts
         ],
     }
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from tests.pages import login
 from tests.test_query_plans import plan_nodes, selects_run
 from winback import clock
 from winback.accounts.models import Staff
@@ -17,6 +18,7 @@ from winback.cycles.models import Target
 from winback.evaluation.my_day import my_day
 from winback.surveys import service as surveys
 from winback.surveys.models import SurveyStatus, SurveyTask
+from winback.surveys.task_view import task_views, view_of
 
 
 def sorts(session, statement: str, parameters) -> list[str]:
@@ -155,3 +157,55 @@ def test_the_advisors_list_and_day_and_the_progress_board_read_the_tasks_index_a
     for statement, parameters in (list_ids, day_counts, board_counts):
         steps = read_from_index_alone(session, statement, parameters)
         assert steps and all(step.startswith("index alone") for step in steps), (statement, steps)
+
+
+def test_a_task_read_as_lines_is_the_task_as_loaded(session, surveying_cycle, staff, client):
+    """``task_views`` (the supervisor's list, the API's task) and ``view_of`` (a task just
+    changed) give the same view, reasons and attempts included, in the page's order; the
+    API's list shows each task as the task's own answer does."""
+    tasks = list(session.scalars(select(SurveyTask).where(SurveyTask.cycle_id == surveying_cycle)))
+    closed, tried, answered = tasks[0], tasks[1], tasks[2]
+    for task, outcome in ((tried, "no_answer"), (tried, "busy")):
+        surveys.record_attempt(
+            session=session,
+            task_id=task.id,
+            method="phone",
+            outcome=outcome,
+            note=f"{outcome} 下午再打",
+            actor_staff=task.assignee,
+        )
+    surveys.close_task(
+        session=session,
+        task_id=closed.id,
+        contact_outcome="reached",
+        reason_codes_=["too_far", "high_price"],
+        serviced_elsewhere=True,
+        elsewhere_where="路边店",
+        actor_staff=closed.assignee,
+    )
+    surveys.save_draft(
+        session=session,
+        task_id=answered.id,
+        reason_codes_=["high_price"],
+        notes="草稿",
+        actor_staff=answered.assignee,
+    )
+    session.commit()
+    session.expire_all()
+
+    ids = [t.id for t in tasks[:6]][::-1]
+    views = task_views(session, ids + [10**9])  # an id of no task is left out
+    assert [v.id for v in views] == ids
+    by_id = {v.id: v for v in views}
+    assert by_id[closed.id].reasons == ("too_far", "high_price")
+    assert [a.outcome for a in by_id[tried.id].attempts] == ["no_answer", "busy"]
+    assert by_id[closed.id].elsewhere_where == "路边店" and by_id[answered.id].notes == "草稿"
+    for task_id in ids:
+        assert by_id[task_id] == view_of(surveys.get_task(session=session, task_id=task_id))
+
+    login(client, "supervisor")
+    page = client.get(f"/api/cycles/{surveying_cycle}/tasks", params={"limit": 500}).json()
+    assert page["total"] == len(page["items"]) == len(tasks)
+    for item in page["items"]:
+        if item["id"] in ids:
+            assert client.get(f"/api/tasks/{item['id']}").json() == item

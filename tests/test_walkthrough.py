@@ -171,7 +171,7 @@ def close_all_but_two(cycle_id: int) -> tuple[int, int]:
                 method=ContactMethod.phone,
                 reason_codes_=[REASONS[i % len(REASONS)]],
                 serviced_elsewhere=False,
-                actor_staff=task.assignee,
+                actor_staff=session.get(Staff, task.assignee_id),
             )
         session.commit()
         return kept[0], kept[1]

@@ -387,7 +387,7 @@ def task_reassign(
 def _cycle_row(request, user, session, task_id: int, back: str, status_code: int = 200):
     """The cycle page's row of a task after a reassignment from it (htmx), with the board and
     the status message out of band."""
-    task = surveys.get_task(session=session, task_id=task_id, viewer=user)
+    task = surveys.view_of(surveys.get_task(session=session, task_id=task_id, viewer=user))
     advisors = accounts.staff_with_role(session=session, store_id=task.store_id, role=Role.advisor)
     return render(
         request,

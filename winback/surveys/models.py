@@ -196,7 +196,10 @@ class SurveyTask(Base):
 
     target = relationship("Target", lazy="joined")
     assignee = relationship("Staff", foreign_keys=[assignee_id], lazy="joined")
-    reasons: Mapped[list[SurveyTaskReason]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # in the order they were first recorded (as the task's view lists them: surveys.task_view)
+    reasons: Mapped[list[SurveyTaskReason]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="SurveyTaskReason.id"
+    )
     attempts: Mapped[list[ContactAttempt]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ContactAttempt.at"
     )

@@ -46,6 +46,7 @@ from winback.surveys.lists import (
 )
 from winback.surveys.reason_codes import OTHER_REASON, reason_codes, reasons_by_code, save_reason_code
 from winback.surveys.scripts import Script, call_script, call_scripts, save_call_script, task_script
+from winback.surveys.task_view import TaskView, view_of
 from winback.surveys.work import close_task, save_draft
 
 __all__ = [
@@ -70,6 +71,8 @@ __all__ = [
     "escalate_overdue",
     "exclude_task",
     "get_task",
+    "TaskView",
+    "view_of",
     "hand_over_advisor",
     "my_tasks_page",
     "open_complaints",
