@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -102,14 +102,29 @@ def paginate(
     return Page(items, total, page, page_size, filtered)
 
 
+# The ids a statement of lines is read for (``by_ids``), bound when it runs (``lines_of``).
+LINE_IDS = "line_ids"
+# How many ids one statement of lines is read for at most (SQLite's limit on parameters).
+LINES_AT_ONCE = 2000
+
+
+def by_ids(column: Any) -> ColumnElement[bool]:
+    """``column IN (the ids)``, the ids bound when the statement runs (``lines_of``), so that
+    a statement of lines is built once (``functools.cache``) and not for every page: building
+    it and its cache key anew was a tenth of an advisor's list call."""
+    return column.in_(bindparam(LINE_IDS, expanding=True))
+
+
 def lines_of(session: Session, stmt: Select, ids: Sequence[int], make: Callable[..., T]) -> list[T]:
     """The lines of a page whose ids were read first (narrow rows, in the list's order, from
-    its index): ``stmt`` selects each line's columns, the id first, for ``ids``; each row is
-    made into ``make(*row)``, in the order of ``ids``."""
-    if not ids:
-        return []
-    by_id = {r[0]: make(*r) for r in session.execute(stmt)}
-    return [by_id[i] for i in ids]
+    its index): ``stmt`` selects each line's columns, the id first, ``where(by_ids(...))``;
+    each row is made into ``make(*row)``, in the order of ``ids`` (an id of no row is left
+    out)."""
+    by_id = {}
+    for start in range(0, len(ids), LINES_AT_ONCE):
+        chunk = list(ids[start : start + LINES_AT_ONCE])
+        by_id.update((r[0], make(*r)) for r in session.execute(stmt, {LINE_IDS: chunk}))
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def paginate_list(

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -30,7 +31,7 @@ from winback.cycles.models import (
 )
 from winback.errors import Conflict, InvalidInput, NotFound
 from winback.months import parse_month, shift_month
-from winback.paging import PAGE_SIZE, Page, lines_of, matches, paginate, words
+from winback.paging import PAGE_SIZE, Page, by_ids, lines_of, matches, paginate, words
 
 
 def month_window(*, store: Store) -> tuple[str, str]:
@@ -267,18 +268,9 @@ class TargetLine:
     priority: float | None
 
 
-def targets_of(
-    *, session: Session, cycle_id: int, offset: int = 0, limit: int = 100
-) -> tuple[list[TargetLine], int]:
-    """A page of the cycle's targets, callbacks ranked by value x risk (the model's priority),
-    then by spend, and how many there are. The page's ids come from the ranking's index
-    (``Target.RANKING``), then their lines by id."""
-    page = paginate(
-        session,
-        select(Target.id).where(Target.cycle_id == cycle_id).order_by(*Target.RANKING),
-        offset=offset,
-        page_size=limit,
-    )
+@cache
+def _target_lines() -> Select:
+    """The statement of ``targets_of``'s lines, built once."""
     lines = (
         select(
             Target.id,
@@ -300,9 +292,24 @@ def targets_of(
         )
         .join(Customer, Customer.id == Target.customer_id)
         .join(Vehicle, Vehicle.id == Target.vehicle_id)
-        .where(Target.id.in_(page.items))
+        .where(by_ids(Target.id))
     )
-    return lines_of(session, lines, page.items, TargetLine), int(page.total)
+    return lines
+
+
+def targets_of(
+    *, session: Session, cycle_id: int, offset: int = 0, limit: int = 100
+) -> tuple[list[TargetLine], int]:
+    """A page of the cycle's targets, callbacks ranked by value x risk (the model's priority),
+    then by spend, and how many there are. The page's ids come from the ranking's index
+    (``Target.RANKING``), then their lines by id."""
+    page = paginate(
+        session,
+        select(Target.id).where(Target.cycle_id == cycle_id).order_by(*Target.RANKING),
+        offset=offset,
+        page_size=limit,
+    )
+    return lines_of(session, _target_lines(), page.items, TargetLine), int(page.total)
 
 
 # The flow (flows/stages.py) whose run moves a cycle into each stage; "started" is the cycle's creation.

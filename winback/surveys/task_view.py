@@ -12,13 +12,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from winback.accounts.models import Staff
 from winback.customers.models import Customer, Vehicle
 from winback.cycles.models import Band, Target
+from winback.paging import LINE_IDS, LINES_AT_ONCE, by_ids, lines_of
 from winback.surveys.models import (
     ContactAttempt,
     ContactMethod,
@@ -28,9 +30,6 @@ from winback.surveys.models import (
     SurveyTask,
     SurveyTaskReason,
 )
-
-# How many tasks one statement reads at most (SQLite's limit on a statement's parameters).
-CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -118,9 +117,12 @@ _OWN = (
     "version",
     "carried_from_id",
 )
+# The names of a line's columns (``_lines``), in order.
+_NAMES = (*_OWN, "assignee", "assignee_name", "customer", "phone", "vin", "plate", "model", "band")
 
 
-def _lines():
+@cache
+def _lines() -> Select:
     return (
         select(
             *(getattr(SurveyTask, name) for name in _OWN),
@@ -137,43 +139,55 @@ def _lines():
         .join(Customer, Customer.id == Target.customer_id)
         .join(Vehicle, Vehicle.id == Target.vehicle_id)
         .join(Staff, Staff.id == SurveyTask.assignee_id)
+        .where(by_ids(SurveyTask.id))
+    )
+
+
+@cache
+def _reasons() -> Select:
+    return (
+        select(SurveyTaskReason.task_id, ReasonCode.code)
+        .join(ReasonCode, ReasonCode.id == SurveyTaskReason.reason_code_id)
+        .where(by_ids(SurveyTaskReason.task_id))
+        .order_by(SurveyTaskReason.id)
+    )
+
+
+@cache
+def _attempts() -> Select:
+    return (
+        select(
+            ContactAttempt.task_id,
+            ContactAttempt.at,
+            ContactAttempt.method,
+            ContactAttempt.outcome,
+            ContactAttempt.note,
+            ContactAttempt.call_back_at,
+        )
+        .where(by_ids(ContactAttempt.task_id))
+        .order_by(ContactAttempt.at, ContactAttempt.id)
     )
 
 
 def task_views(session: Session, ids: Sequence[int]) -> list[TaskView]:
     """The views of ``ids``, in that order (ids that name no task are left out)."""
-    views: list[TaskView] = []
-    for start in range(0, len(ids), CHUNK):
-        chunk = list(ids[start : start + CHUNK])
-        reasons: dict[int, list[str]] = defaultdict(list)
-        for task_id, code in session.execute(
-            select(SurveyTaskReason.task_id, ReasonCode.code)
-            .join(ReasonCode, ReasonCode.id == SurveyTaskReason.reason_code_id)
-            .where(SurveyTaskReason.task_id.in_(chunk))
-            .order_by(SurveyTaskReason.id)
-        ):
+    reasons: dict[int, list[str]] = defaultdict(list)
+    attempts: dict[int, list[AttemptLine]] = defaultdict(list)
+    for start in range(0, len(ids), LINES_AT_ONCE):
+        chunk = {LINE_IDS: list(ids[start : start + LINES_AT_ONCE])}
+        for task_id, code in session.execute(_reasons(), chunk):
             reasons[task_id].append(code)
-        attempts: dict[int, list[AttemptLine]] = defaultdict(list)
-        for task_id, *line in session.execute(
-            select(
-                ContactAttempt.task_id,
-                ContactAttempt.at,
-                ContactAttempt.method,
-                ContactAttempt.outcome,
-                ContactAttempt.note,
-                ContactAttempt.call_back_at,
-            )
-            .where(ContactAttempt.task_id.in_(chunk))
-            .order_by(ContactAttempt.at, ContactAttempt.id)
-        ):
+        for task_id, *line in session.execute(_attempts(), chunk):
             attempts[task_id].append(AttemptLine(*line))
-        rows = {row.id: row for row in session.execute(_lines().where(SurveyTask.id.in_(chunk)))}
-        views += [
-            TaskView(**rows[i]._asdict(), reasons=tuple(reasons[i]), attempts=tuple(attempts[i]))
-            for i in chunk
-            if i in rows
-        ]
-    return views
+
+    def make(*row) -> TaskView:
+        return TaskView(
+            **dict(zip(_NAMES, row, strict=True)),
+            reasons=tuple(reasons[row[0]]),
+            attempts=tuple(attempts[row[0]]),
+        )
+
+    return lines_of(session, _lines(), ids, make)
 
 
 def view_of(task: SurveyTask) -> TaskView:
