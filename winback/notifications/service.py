@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,15 +66,16 @@ def enqueue(
         subject_type=about[0] if about else None,
         subject_id=about[1] if about else None,
     )
-    dialect = session.get_bind().dialect.name
+    return session.execute(_queue_one(session.get_bind().dialect.name), values).scalar() is not None
+
+
+@cache
+def _queue_one(dialect: str):
+    """``enqueue``'s statement, built once per database kind (its values bound when it runs)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Notification)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Notification.id)
+    return (
+        insert(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.id)
     )
-    return session.execute(stmt).scalar() is not None
 
 
 def deliver_pending(*, session: Session, limit: int = 500) -> dict[str, int]:

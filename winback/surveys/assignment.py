@@ -197,7 +197,6 @@ def _move(session: Session, task: SurveyTask, to: Staff, actor: Actor, why: str 
     """Give an open task to another advisor: audited, both advisors told."""
     before = task.assignee
     task.assignee = to  # the id follows at the flush; no reload of the task afterwards
-    flush_or_conflict(session, task.id)
     changes: dict[str, Any] = {"assignee": {"before": before.username, "after": to.username}}
     if why:
         changes["why"] = why
@@ -212,6 +211,8 @@ def _move(session: Session, task: SurveyTask, to: Staff, actor: Actor, why: str 
         cycle_id=task.cycle_id,
         changes=changes,
     )
+    # The change and its event in one flush (a conflict rolls both back).
+    flush_or_conflict(session, task.id)
     customer = task.target.customer.name
     stamp = clock.now().isoformat()
     notifications.enqueue(

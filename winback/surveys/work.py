@@ -83,8 +83,10 @@ def _write_result(
             _reached_before_close(session, task, actor_staff, contact_outcome, values)
     new_complaint = _keep_complaint(task, complaint)
     _store_result(task, values, [known[c] for c in codes], closing, unreachable, actor_staff)
-    flush_or_conflict(session, task.id)
+    # Audited before the flush, so the task's change and its events are written in one flush
+    # (a conflict rolls both back): a second flush at the commit cost a tenth of a close.
     _audit_result(session, task, actor_staff, values, codes, closing, new_complaint)
+    flush_or_conflict(session, task.id)
     if new_complaint:
         _tell_managers_of_complaint(session, task, new_complaint)
 
