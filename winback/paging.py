@@ -76,21 +76,23 @@ def paginate(
     scalars: bool = True,
     offset: int | None = None,
     count: bool = True,
+    values: dict[str, Any] | None = None,
 ) -> Page:
     """One page of ``stmt`` (ordered by the caller) and the count of the same filtered set.
 
     ``page_size=None`` asks for every row, on one page; ``offset`` starts at that row instead of
     at page ``page`` (the JSON API's ``offset``/``limit``). ``count=False`` (with ``offset``)
-    skips the count for a caller that shows none: ``total`` is then None."""
+    skips the count for a caller that shows none: ``total`` is then None. ``values``: those
+    of the statement's bound parameters (a statement built once)."""
     if not count and (offset is None or page_size is None):
         raise ValueError("a page without its count is asked for by offset and size")
     total = (
-        int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+        int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()), values) or 0)
         if count
         else None
     )
     if page_size is None:
-        items = list(session.scalars(stmt)) if scalars else list(session.execute(stmt).all())
+        items = list(session.scalars(stmt, values)) if scalars else list(session.execute(stmt, values).all())
         return Page(items, total, 1, max(total, 1), filtered)
     if offset is None:
         page = _clamp(page, page_size, total)
@@ -98,7 +100,7 @@ def paginate(
     else:
         page = offset // page_size + 1
     stmt = stmt.offset(offset).limit(page_size)
-    items = list(session.scalars(stmt)) if scalars else list(session.execute(stmt).all())
+    items = list(session.scalars(stmt, values)) if scalars else list(session.execute(stmt, values).all())
     return Page(items, total, page, page_size, filtered)
 
 

@@ -9,9 +9,10 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal_column, select
+from sqlalchemy import Select, and_, bindparam, case, func, literal_column, select
 from sqlalchemy.orm import Session, defaultload, joinedload
 
+from db.base import UTCDateTime
 from winback import clock
 from winback.accounts.models import Role, Staff
 from winback.customers.models import Customer, Vehicle
@@ -86,11 +87,8 @@ def _my_tasks_query(
     search: str | None = None,
     band: str | None = None,
     overdue_only: bool = False,
-) -> Select:
-    now = clock.now()
-    stmt = select(SurveyTask).where(SurveyTask.assignee_id == advisor_id)
-    if not include_closed:
-        stmt = stmt.where(SurveyTask.status == SurveyStatus.open)
+) -> tuple[Select, dict[str, Any]]:
+    """The ids of the advisor's tasks in working order, and the values its parameters take."""
     if band:
         try:
             band = Band(band)
@@ -101,16 +99,28 @@ def _my_tasks_query(
                 bands=", ".join(b.value for b in Band),
                 field="band",
             ) from None
-        stmt = stmt.where(SurveyTask.band == band)
+    stmt = _search_customers(_my_tasks_shape(include_closed, bool(band), overdue_only), search)
+    values = {"advisor_id": advisor_id, "now": clock.now(), "end_of_day": end_of_today(), "band": band}
+    return stmt, values
+
+
+@cache
+def _my_tasks_shape(include_closed: bool, by_band: bool, overdue_only: bool) -> Select:
+    """The statement of ``_my_tasks_query`` for one set of filters, built once (building it for
+    every call was ~0.7 ms of CPU, a twentieth of the advisor's list); the advisor, the band,
+    the time now and the end of the business day are bound when it runs."""
+    now, end = bindparam("now", type_=UTCDateTime), bindparam("end_of_day", type_=UTCDateTime)
+    stmt = select(SurveyTask.id).where(SurveyTask.assignee_id == bindparam("advisor_id"))
+    if not include_closed:
+        stmt = stmt.where(SurveyTask.status == SurveyStatus.open)
+    if by_band:
+        stmt = stmt.where(SurveyTask.band == bindparam("band"))
     if overdue_only:
         stmt = stmt.where(SurveyTask.status == SurveyStatus.open, SurveyTask.due_at < now)
-    stmt = _search_customers(stmt, search)
     is_open = SurveyTask.status == SurveyStatus.open
     # Today's call-backs (约定回电 before the business day ends) lead, in the order promised;
     # then overdue tasks, then the rest by deadline; call-backs of a later day sink.
-    callback_today = and_(
-        is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at < end_of_today()
-    )
+    callback_today = and_(is_open, SurveyTask.follow_up_at.is_not(None), SurveyTask.follow_up_at < end)
     rank = case(
         (callback_today, 0),
         (and_(is_open, SurveyTask.due_at < now), 1),
@@ -241,7 +251,7 @@ def my_tasks_page(
     a ``TaskSummary`` (the page and the API's list show no more of a task); ``offset`` starts at a row (the API), ``page_size=None`` gives every task; ``count=False``
     (with ``offset``) leaves the total uncounted, for the API's list, which shows none.
     """
-    stmt = _my_tasks_query(
+    stmt, values = _my_tasks_query(
         advisor_id=advisor_id,
         include_closed=include_closed,
         search=search,
@@ -251,7 +261,8 @@ def my_tasks_page(
     filtered = bool(words(search) or band or overdue_only)
     ids = paginate(
         session,
-        stmt.with_only_columns(SurveyTask.id),
+        stmt,
+        values=values,
         page=page,
         page_size=page_size,
         offset=offset,
