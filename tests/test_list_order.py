@@ -21,22 +21,31 @@ from winback.surveys.models import SurveyStatus, SurveyTask
 from winback.surveys.task_view import task_views, view_of
 
 
-def sorts(session, statement: str, parameters) -> list[str]:
-    """The steps of the statement's plan that sort rows (SQLite's temporary b-tree for the
-    ORDER BY; PostgreSQL's sort nodes, asked to avoid sorting wherever an index can serve)."""
+def plan_steps(session, statement: str, parameters, *, avoid: tuple[str, ...]) -> list:
+    """The statement's plan: SQLite's ``EXPLAIN QUERY PLAN`` details, or PostgreSQL's plan
+    nodes with the planner asked to avoid ``avoid`` (``enable_<name> = off``) wherever it can."""
     raw = session.connection().connection.dbapi_connection
     if session.get_bind().dialect.name == "sqlite":
-        rows = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
-        return [detail for *_, detail in rows if "TEMP B-TREE" in detail]
+        return [detail for *_, detail in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters)]
     with raw.cursor() as cur:
-        cur.execute("SET LOCAL enable_sort = off")
+        for name in avoid:
+            cur.execute(f"SET LOCAL enable_{name} = off")
         try:
             cur.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
             plan = cur.fetchone()[0]
         finally:
-            cur.execute("SET LOCAL enable_sort = on")
-    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-    return [n["Node Type"] for n in plan_nodes(plan) if "Sort" in n["Node Type"]]
+            for name in avoid:
+                cur.execute(f"SET LOCAL enable_{name} = on")
+    return list(plan_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]))
+
+
+def sorts(session, statement: str, parameters) -> list[str]:
+    """The steps of the statement's plan that sort rows (SQLite's temporary b-tree for the
+    ORDER BY; PostgreSQL's sort nodes, asked to avoid sorting wherever an index can serve)."""
+    steps = plan_steps(session, statement, parameters, avoid=("sort",))
+    if session.get_bind().dialect.name == "sqlite":
+        return [detail for detail in steps if "TEMP B-TREE" in detail]
+    return [n["Node Type"] for n in steps if "Sort" in n["Node Type"]]
 
 
 def test_the_supervisors_list_shows_overdue_then_open_then_closed_from_its_index(session, surveying_cycle):
@@ -109,25 +118,14 @@ def read_from_index_alone(session, statement: str, parameters) -> list[str]:
     """How the statement's plan reads ``survey_tasks``: each step that reads it, and whether it
     reads the index alone (SQLite's "COVERING INDEX", PostgreSQL's index-only scan, asked to
     avoid the table and its bitmaps wherever an index can serve)."""
-    raw = session.connection().connection.dbapi_connection
+    steps = plan_steps(session, statement, parameters, avoid=("seqscan", "bitmapscan"))
     if session.get_bind().dialect.name == "sqlite":
-        rows = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
-        steps = [detail for *_, detail in rows if " survey_tasks" in f" {detail}"]
+        steps = [d for d in steps if " survey_tasks" in f" {d}"]
         return [("index alone: " if "COVERING INDEX" in d else "table: ") + d for d in steps]
-    with raw.cursor() as cur:
-        cur.execute("SET LOCAL enable_seqscan = off")
-        cur.execute("SET LOCAL enable_bitmapscan = off")
-        try:
-            cur.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
-            plan = cur.fetchone()[0]
-        finally:
-            cur.execute("SET LOCAL enable_seqscan = on")
-            cur.execute("SET LOCAL enable_bitmapscan = on")
-    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
     return [
         ("index alone: " if n["Node Type"] == "Index Only Scan" else "table: ")
         + f"{n['Node Type']} {n.get('Index Name', '')}"
-        for n in plan_nodes(plan)
+        for n in steps
         if n.get("Relation Name") == "survey_tasks"
     ]
 
