@@ -3,8 +3,8 @@ lines read by id, set by set, without ORM objects.
 
 A page of 50 tasks read as objects (each with its target, customer, vehicle and assignee, then
 its reasons and attempts by two more loads) spent most of the supervisor's list call building
-them: ``bench/README.md``, "Soak". ``task_views`` reads the same in three statements for any
-number of tasks; ``view_of`` makes the same view of a task already loaded (after a change)."""
+them: ``bench/README.md``, "Soak". ``task_views`` reads the same in three statements for a page
+(per 2,000 tasks); ``view_of`` makes the same view of a task already loaded (after a change)."""
 
 from __future__ import annotations
 
