@@ -201,6 +201,19 @@ def test_a_task_read_as_lines_is_the_task_as_loaded(session, surveying_cycle, st
     for task_id in ids:
         assert by_id[task_id] == view_of(surveys.get_task(session=session, task_id=task_id))
 
+    # A close that keeps the draft's reason and adds one shows them as a later read does.
+    again = surveys.close_task(
+        session=session,
+        task_id=answered.id,
+        contact_outcome="reached",
+        reason_codes_=["too_far", "high_price"],
+        actor_staff=answered.assignee,
+    )
+    assert (
+        view_of(again).reasons == task_views(session, [answered.id])[0].reasons == ("high_price", "too_far")
+    )
+    session.commit()
+
     login(client, "supervisor")
     page = client.get(f"/api/cycles/{surveying_cycle}/tasks", params={"limit": 500}).json()
     assert page["total"] == len(page["items"]) == len(tasks)

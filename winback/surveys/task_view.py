@@ -204,6 +204,12 @@ def view_of(task: SurveyTask) -> TaskView:
         plate=target.vehicle.plate,
         model=target.vehicle.model,
         band=target.band,
-        reasons=tuple(r.reason_code.code for r in task.reasons),
+        # in the order first recorded, as task_views reads them (a close that keeps a draft's
+        # reason and adds one holds them in the order chosen until the task is read again)
+        reasons=tuple(r.reason_code.code for r in sorted(task.reasons, key=_first_recorded)),
         attempts=tuple(AttemptLine(a.at, a.method, a.outcome, a.note, a.call_back_at) for a in task.attempts),
     )
+
+
+def _first_recorded(reason: SurveyTaskReason) -> tuple[bool, int]:
+    return (reason.id is None, reason.id or 0)  # one not yet written comes last
