@@ -5,7 +5,10 @@ HMAC outside the chain, and the commit hands the stores it wrote in to this proc
 thread that gives them their places (``winback.audit.chain.seal_waiting``) in a short
 transaction of its own per store. Requests never wait for a store's chain head; sealers of
 several processes take the head in turn, and each seals every event waiting in its store at
-once, so a burst of requests costs one seal, not one each.
+once, so a burst of requests costs one seal, not one each. To make that burst, a sealer woken
+by a commit first gathers for ``GATHER_SECONDS``: at saturation it sealed after nearly every
+write (a transaction of four statements and the events loaded as objects each time, ~8 % of a
+web process's interpreter in the soak), where one seal now chains a fifth of a second's events.
 
 Nothing is lost if the process stops before it seals: the events wait in the database with a
 valid HMAC (``audit verify`` counts them as waiting), and the next sealer of any process chains
@@ -25,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # After a failed seal (the database unreachable, say), wait this long before trying again.
 RETRY_SECONDS = 1.0
+# After a commit wakes it, the sealer waits this long for the commits that follow, then chains
+# them all in one transaction per store. An event waits outside the chain this much longer.
+GATHER_SECONDS = 0.2
 
 
 class Sealer:
@@ -34,6 +40,7 @@ class Sealer:
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._hurry = threading.Event()  # someone waits for the seal: do not gather
         self._thread: threading.Thread | None = None
         self._swept = False  # the stores left waiting by an earlier process were looked for
         self._failures = 0  # seals failed in a row
@@ -50,11 +57,16 @@ class Sealer:
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Until every event handed over so far is chained (tests; a process's exit)."""
-        return self._idle.wait(timeout)
+        self._hurry.set()
+        try:
+            return self._idle.wait(timeout)
+        finally:
+            self._hurry.clear()
 
     def _run(self) -> None:
         while True:
             self._wake.wait()
+            self._hurry.wait(GATHER_SECONDS)
             self._wake.clear()
             with self._lock:
                 chains, self._stores = self._stores, set()

@@ -156,3 +156,26 @@ def test_a_request_does_not_wait_for_the_stores_chain_head(surveying_cycle, clie
     session.expire_all()
     assert session.get(AuditEvent, event.id).seq > 0
     assert audit.verify(session=session).ok
+
+
+def test_a_burst_of_commits_is_chained_in_one_seal(session, demo_store, monkeypatch):
+    """The sealer gathers the commits that follow the one that woke it (edge.audit_sealer,
+    GATHER_SECONDS): ten requests' events in quick succession cost one seal, not one each."""
+    sealer.wait_idle()
+    seals: list[int] = []
+    real = chain.seal_waiting
+
+    def counted(*, session, chain):
+        done = real(session=session, chain=chain)
+        seals.append(done)
+        return done
+
+    monkeypatch.setattr(chain, "seal_waiting", counted)
+    ids = []
+    for _ in range(10):
+        ids += _record(demo_store, 1)
+        sealer.request({demo_store})
+    assert sealer._idle.wait(30)  # not wait_idle(): that one hurries the sealer past its gathering
+    assert sum(seals) == 10 and len(seals) <= 2, seals
+    assert 0 not in _places(session, ids)
+    assert audit.verify(session=session).ok
