@@ -61,3 +61,19 @@ def test_hand_over_by_supervisor_moves_the_work_and_keeps_the_account(session, s
             surveys.hand_over_advisor(session=session, advisor_id=staff(not_an_advisor).id, actor_staff=sup)
     result = surveys.hand_over_advisor(session=session, advisor_id=leaving.id, actor_staff=staff("admin"))
     assert result["deactivated"] is True and not leaving.active
+
+
+def test_the_choices_of_advisors_are_the_active_advisors_of_the_store(session, demo_store, staff):
+    """``names_with_role`` (a form's choices, one statement) names the same people as
+    ``staff_with_role``: active, of this store, holding the role, in id order."""
+    advisors = accounts.staff_with_role(session=session, store_id=demo_store, role=Role.advisor)
+    assert len(advisors) >= 2
+    names = accounts.names_with_role(session=session, store_id=demo_store, role=Role.advisor)
+    assert [(n.id, n.display_name) for n in names] == [(a.id, a.display_name) for a in advisors]
+    gone = advisors[-1]
+    accounts.set_active(session=session, staff_id=gone.id, active=False, actor_staff=staff("admin"))
+    session.flush()
+    names = accounts.names_with_role(session=session, store_id=demo_store, role=Role.advisor)
+    assert gone.id not in {n.id for n in names} and len(names) == len(advisors) - 1
+    managers = accounts.names_with_role(session=session, store_id=demo_store, role=Role.manager)
+    assert {n.id for n in managers} == {staff("manager").id}

@@ -203,7 +203,7 @@ def _cycle_page(
         page_size=PAGE,
     )
     progress = cycles.cycle_progress(session=session, cycle=cycle, store_ids=store_ids(user))
-    advisors = accounts.staff_with_role(session=session, store_id=cycle.store_id, role=Role.advisor)
+    advisors = accounts.names_with_role(session=session, store_id=cycle.store_id, role=Role.advisor)
     return render(
         request,
         "cycles/detail.html",

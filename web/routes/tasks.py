@@ -93,7 +93,7 @@ def _task_page(
         methods=list(ContactMethod),
         outcomes=list(Disposition),
         shop_kinds=list(ShopKind),
-        advisors=accounts.staff_with_role(session=session, store_id=task.store_id, role=Role.advisor),
+        advisors=accounts.names_with_role(session=session, store_id=task.store_id, role=Role.advisor),
         form=form,
         error=error,
         history=surveys.carried_history(session=session, task=task),
@@ -388,7 +388,7 @@ def _cycle_row(request, user, session, task_id: int, back: str, status_code: int
     """The cycle page's row of a task after a reassignment from it (htmx), with the board and
     the status message out of band."""
     task = surveys.view_of(surveys.get_task(session=session, task_id=task_id, viewer=user))
-    advisors = accounts.staff_with_role(session=session, store_id=task.store_id, role=Role.advisor)
+    advisors = accounts.names_with_role(session=session, store_id=task.store_id, role=Role.advisor)
     return render(
         request,
         "cycles/_reassigned.html",
