@@ -15,18 +15,19 @@ people working in one store no longer queue behind each other's requests (issue 
 event is never committed without its place. A chain's order is therefore commit order (``seq``),
 not id order.
 
-The web's requests do not even wait for the head: a request's session is marked
-``seal_later`` (``edge.session``), its events commit outside the chain (``seq`` 0), each with
-HMAC-SHA256 over its content as it stands there (``waiting_hash``, computed when recorded), and
-a sealer of the web process chains them right after the commit (``seal_waiting``: the head
-locked, the store's waiting events in id order, each one's HMAC checked first). Measured at
-saturation (``bench/soak.py``), a request's commit-time seal held the store's head while its
-worker's other threads took the interpreter in turns, and every write in the store queued
-behind it (up to 11 sessions waiting on the head's lock at once). An event that waits can be
-told from one written without the application: without the key nobody computes its HMAC, and
-such an event is never chained. (What the wait leaves open: until an event is chained, someone
-with SQL access could delete or copy it unseen; the wait is milliseconds, or after a web process
-was killed, until the first write after its restart.)
+The web's requests do not even wait for the head: a request's session is marked ``seal_later``
+(``edge.session``), its events commit outside the chain (``seq`` 0), each with HMAC-SHA256 over
+its content as it stands there (``waiting_hash``, computed when recorded), and a sealer of the
+web process chains them soon after the commit, a fifth of a second's commits at once
+(``seal_waiting``: the head locked, the store's waiting events in id order, each one's HMAC
+checked first). Measured at saturation (``bench/soak.py``), a request's commit-time seal held
+the store's head while its worker's other threads took the interpreter in turns, and every
+write in the store queued behind it (up to 11 sessions waiting on the head's lock at once). An
+event that waits can be told from one written without the application: without the key nobody
+computes its HMAC, and such an event is never chained. (What the wait leaves open: until an
+event is chained, someone with SQL access could delete or copy it unseen; the wait is a
+fraction of a second, or after a web process was killed, until the first write after its
+restart.)
 
 ``verify`` walks every chain in ``seq`` order: an edited event no longer matches its hash, a
 deleted one leaves a gap in ``seq`` (or a head that is ahead of the last event), events moved in
