@@ -10,6 +10,7 @@ import time
 from sqlalchemy import create_engine, insert, select, text
 
 import db.session
+from edge import audit_sealer
 from edge.audit_sealer import sealer
 from winback import clock
 from winback.actor import Actor
@@ -167,15 +168,19 @@ def test_a_burst_of_commits_is_chained_in_one_seal(session, demo_store, monkeypa
 
     def counted(*, session, chain):
         done = real(session=session, chain=chain)
-        seals.append(done)
+        if chain == demo_store:  # (a process's first seal also looks at every other chain)
+            seals.append(done)
         return done
 
     monkeypatch.setattr(chain, "seal_waiting", counted)
+    # a wider window than the default fifth of a second, so that a slow machine's ten commits
+    # still fall into one (read by the sealer each time it wakes)
+    monkeypatch.setattr(audit_sealer, "GATHER_SECONDS", 1.0)
     ids = []
     for _ in range(10):
         ids += _record(demo_store, 1)
         sealer.request({demo_store})
     assert sealer._idle.wait(30)  # not wait_idle(): that one hurries the sealer past its gathering
-    assert sum(seals) == 10 and len(seals) <= 2, seals
+    assert sum(seals) == 10 and len(seals) == 1, seals
     assert 0 not in _places(session, ids)
     assert audit.verify(session=session).ok
