@@ -55,8 +55,11 @@ class Sealer:
                 self._thread.start()
         self._wake.set()
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Until every event handed over so far is chained (tests; a process's exit)."""
+    def wait_idle(self, timeout: float = 30.0, *, hurry: bool = True) -> bool:
+        """Until every event handed over so far is chained (tests; a process's exit); with
+        ``hurry`` the sealer does not wait for more commits first."""
+        if not hurry:
+            return self._idle.wait(timeout)
         self._hurry.set()
         try:
             return self._idle.wait(timeout)

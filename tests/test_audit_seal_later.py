@@ -180,7 +180,7 @@ def test_a_burst_of_commits_is_chained_in_one_seal(session, demo_store, monkeypa
     for _ in range(10):
         ids += _record(demo_store, 1)
         sealer.request({demo_store})
-    assert sealer._idle.wait(30)  # not wait_idle(): that one hurries the sealer past its gathering
+    assert sealer.wait_idle(30, hurry=False)
     assert sum(seals) == 10 and len(seals) == 1, seals
     assert 0 not in _places(session, ids)
     assert audit.verify(session=session).ok

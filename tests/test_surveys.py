@@ -349,3 +349,40 @@ def test_a_month_without_targets_does_not_wait_for_ever(session, surveying_cycle
     assert december.stage == CycleStage.surveying
     assert surveys.survey_window_closed(session=session, cycle=december)
     assert not surveys.survey_window_closed(session=session, cycle=november)
+
+
+def test_a_retired_reason_or_another_stores_is_not_recorded(session, surveying_cycle, staff):
+    """A close records only reasons the task's store still offers: a retired one, or one only
+    another store has, is refused by name and nothing is written."""
+    from winback.accounts import service as accounts
+    from winback.surveys.models import ReasonCode
+
+    task = _first_task_of(session, surveying_cycle, staff, "advisor1")
+    price = session.scalar(
+        select(ReasonCode).where(ReasonCode.store_id == task.store_id, ReasonCode.code == "high_price")
+    )
+    surveys.save_reason_code(
+        session=session,
+        actor_staff=staff("admin"),
+        reason_id=price.id,
+        label_zh=price.label_zh,
+        label_en=price.label_en,
+        active=False,
+    )
+    other = accounts.create_store(session=session, code="S88", name="another store", actor=Actor.system())
+    session.add(
+        ReasonCode(
+            store_id=other.id, code="their_own", label_zh="别店原因", label_en="theirs", area=price.area
+        )
+    )
+    session.flush()
+    for reasons in (["high_price"], ["too_far", "their_own"]):
+        with pytest.raises(InvalidInput) as err:
+            _close(session, task.id, staff("advisor1"), reasons=reasons)
+        assert err.value.field == "reasons" and reasons[-1] in err.value.message.params["unknown"], (
+            err.value.message.params
+        )
+    session.rollback()
+    session.expire_all()
+    assert session.get(SurveyTask, task.id).status == SurveyStatus.open
+    assert _close(session, task.id, staff("advisor1"), reasons=["too_far"]).status == SurveyStatus.done

@@ -184,15 +184,19 @@ def active_with_role(*, session: Session, staff_id: int, store_id: int, role: Ro
     return session.scalars(stmt).unique().one_or_none()
 
 
+def _holding(store_id: Any, role: Any, active_only: bool = True) -> tuple:
+    """The people of the store holding ``role`` (joined to their roles): values or bound names."""
+    where = (Staff.store_id == store_id, StaffRole.role == role)
+    return (*where, Staff.active.is_(True)) if active_only else where
+
+
 def staff_with_role(*, session: Session, store_id: int, role: Role, active_only: bool = True) -> list[Staff]:
     stmt = (
         select(Staff)
         .join(StaffRole, StaffRole.staff_id == Staff.id)
-        .where(Staff.store_id == store_id, StaffRole.role == role)
+        .where(*_holding(store_id, role, active_only))
         .order_by(Staff.id)
     )
-    if active_only:
-        stmt = stmt.where(Staff.active.is_(True))
     return list(session.scalars(stmt).unique())
 
 
@@ -208,11 +212,7 @@ def _names_with_role() -> Select:
     return (
         select(Staff.id, Staff.display_name)
         .join(StaffRole, StaffRole.staff_id == Staff.id)
-        .where(
-            Staff.store_id == bindparam("store_id"),
-            StaffRole.role == bindparam("role"),
-            Staff.active.is_(True),
-        )
+        .where(*_holding(bindparam("store_id"), bindparam("role")))
         .order_by(Staff.id)
     )
 

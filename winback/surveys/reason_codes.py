@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from winback.accounts.models import Role, Staff
@@ -24,6 +25,24 @@ def reason_codes(*, session: Session, store_id: int, active_only: bool = True) -
     if active_only:
         stmt = stmt.where(ReasonCode.active.is_(True))
     return list(session.scalars(stmt.order_by(ReasonCode.sort_order, ReasonCode.id)))
+
+
+@functools.cache
+def _offered_among() -> Select:
+    return select(ReasonCode).where(
+        ReasonCode.store_id == bindparam("store_id"),
+        ReasonCode.active.is_(True),
+        ReasonCode.code.in_(bindparam("codes", expanding=True)),
+    )
+
+
+def offered_among(*, session: Session, store_id: int, codes: list[str]) -> dict[str, ReasonCode]:
+    """Of ``codes``, the reasons the store offers (active), by code: what a survey may record.
+    Only those are read, not the store's whole list (a close names two or three)."""
+    if not codes:
+        return {}
+    found = session.scalars(_offered_among(), {"store_id": store_id, "codes": list(codes)})
+    return {rc.code: rc for rc in found}
 
 
 def reasons_by_code(*, session: Session, store_ids: list[int]) -> dict[str, ReasonCode]:

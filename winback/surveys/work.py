@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from winback import clock
@@ -30,7 +28,7 @@ from winback.surveys.models import (
     SurveyTask,
     SurveyTaskReason,
 )
-from winback.surveys.reason_codes import OTHER_REASON
+from winback.surveys.reason_codes import OTHER_REASON, offered_among
 
 
 def _missing_for_close(values: dict[str, Any], codes: list[str], unreachable: bool) -> list[tuple[str, str]]:
@@ -125,23 +123,9 @@ def _check_unreachable_policy(session: Session, task: SurveyTask) -> None:
         )
 
 
-@cache
-def _chosen_reasons() -> Select:
-    """The store's offered reasons among the chosen codes (built once, the values bound)."""
-    return select(ReasonCode).where(
-        ReasonCode.store_id == bindparam("store_id"),
-        ReasonCode.active.is_(True),
-        ReasonCode.code.in_(bindparam("codes", expanding=True)),
-    )
-
-
 def _known_reasons(session: Session, task: SurveyTask, codes: list[str]) -> dict[str, ReasonCode]:
-    """The chosen reasons by code; refused when a chosen code is not one the store offers.
-    Only the chosen are read (not the store's whole list): a close names two or three."""
-    if not codes:
-        return {}
-    found = session.scalars(_chosen_reasons(), {"store_id": task.store_id, "codes": codes})
-    known = {rc.code: rc for rc in found}
+    """The chosen reasons by code; refused when a chosen code is not one the store offers."""
+    known = offered_among(session=session, store_id=task.store_id, codes=codes)
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise InvalidInput("unknown reason code(s): {unknown}", unknown=", ".join(unknown), field="reasons")
