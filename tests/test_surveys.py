@@ -386,3 +386,17 @@ def test_a_retired_reason_or_another_stores_is_not_recorded(session, surveying_c
     session.expire_all()
     assert session.get(SurveyTask, task.id).status == SurveyStatus.open
     assert _close(session, task.id, staff("advisor1"), reasons=["too_far"]).status == SurveyStatus.done
+
+
+def test_a_flood_of_reason_codes_is_refused_in_words(session, surveying_cycle, staff):
+    """A client that sends tens of thousands of codes gets the same refusal as for one unknown
+    code, its first few named (not a database error: more values than a statement may bind)."""
+    task = _first_task_of(session, surveying_cycle, staff, "advisor1")
+    flood = ["high_price"] + [f"x{i}" for i in range(70_000)]
+    with pytest.raises(InvalidInput) as err:
+        _close(session, task.id, staff("advisor1"), reasons=flood)
+    named = err.value.message.params["unknown"]
+    assert err.value.field == "reasons" and named.startswith("x0, x1, ") and len(named) < 200
+    session.rollback()
+    session.expire_all()
+    assert session.get(SurveyTask, task.id).status == SurveyStatus.open

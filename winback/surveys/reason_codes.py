@@ -18,6 +18,8 @@ from winback.surveys.models import (
 )
 
 OTHER_REASON = "other"
+# More chosen codes than this are looked up in the store's whole list (offered_among).
+FEW_CODES = 100
 
 
 def reason_codes(*, session: Session, store_id: int, active_only: bool = True) -> list[ReasonCode]:
@@ -38,9 +40,14 @@ def _offered_among() -> Select:
 
 def offered_among(*, session: Session, store_id: int, codes: list[str]) -> dict[str, ReasonCode]:
     """Of ``codes``, the reasons the store offers (active), by code: what a survey may record.
-    Only those are read, not the store's whole list (a close names two or three)."""
+    Only those are read, not the store's whole list (a close names two or three); more codes
+    than a store offers reasons (a client's mistake) are checked against the list instead, so
+    that no statement binds more values than the database takes."""
     if not codes:
         return {}
+    if len(codes) > FEW_CODES:
+        offered = {rc.code: rc for rc in reason_codes(session=session, store_id=store_id)}
+        return {c: offered[c] for c in codes if c in offered}
     found = session.scalars(_offered_among(), {"store_id": store_id, "codes": list(codes)})
     return {rc.code: rc for rc in found}
 

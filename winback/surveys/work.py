@@ -128,7 +128,8 @@ def _known_reasons(session: Session, task: SurveyTask, codes: list[str]) -> dict
     known = offered_among(session=session, store_id=task.store_id, codes=codes)
     unknown = [c for c in codes if c not in known]
     if unknown:
-        raise InvalidInput("unknown reason code(s): {unknown}", unknown=", ".join(unknown), field="reasons")
+        named = ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else "")  # a flood named in part
+        raise InvalidInput("unknown reason code(s): {unknown}", unknown=named, field="reasons")
     return known
 
 
